@@ -1,0 +1,1 @@
+"""Record formats and text hygiene: pure functions, no I/O."""

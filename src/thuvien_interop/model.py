@@ -1,0 +1,135 @@
+"""The vocabulary every layer shares: plain dataclasses, no I/O.
+
+Datestamps are integers, UTC seconds since the epoch; they are formatted only at
+the edge (see :mod:`thuvien_interop.dates`).
+
+    >>> from thuvien_interop.model import Record
+    >>> r = Record("oai:demo:1", canonical=b"<record/>", canonical_format="marc21")
+    >>> r.deleted
+    False
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataFormat:
+    """An OAI-PMH metadata format: its prefix, schema location and namespace."""
+
+    prefix: str
+    schema: str
+    namespace: str
+
+
+@dataclass(frozen=True, slots=True)
+class Set:
+    """A set: ``spec`` is colon-separated (``province:daklak:buonho``).
+
+    ``description`` is plain text; the provider wraps it in an oai_dc setDescription.
+    """
+
+    spec: str
+    name: str
+    description: str | None = None
+
+    @property
+    def ancestors(self) -> list[str]:
+        """``a:b:c`` → ``["a", "a:b"]``."""
+        parts = self.spec.split(":")
+        return [":".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def expand_set_specs(specs: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Every spec with its ancestors, sorted and without duplicates.
+
+    A record in ``a:b:c`` is also in ``a:b`` and ``a`` (OAI-PMH 2.0 §2.7.2).
+    """
+    out: set[str] = set()
+    for spec in specs:
+        parts = spec.split(":")
+        for i in range(1, len(parts) + 1):
+            out.add(":".join(parts[:i]))
+    return tuple(sorted(out))
+
+
+@dataclass(slots=True)
+class Header:
+    """What the store knows of a record without its metadata."""
+
+    identifier: str
+    datestamp: int
+    sets: tuple[str, ...] = ()
+    deleted: bool = False
+
+
+@dataclass(slots=True)
+class Item:
+    """A header with the stored bytes of one format (``None`` for deleted records
+    and for listings of headers only). ``key`` is the keyset position."""
+
+    header: Header
+    key: tuple[int, int]
+    metadata: bytes | None = None
+    about: bytes | None = None
+
+
+@dataclass(slots=True)
+class Record:
+    """A record on its way into a store.
+
+    ``canonical`` is the record as the library keeps it: MARCXML for MARC21
+    (``canonical_format="marc21"``) or an ``oai_dc:dc`` element
+    (``canonical_format="oai_dc"``). ``rendered`` holds the XML of every exposed
+    format, rendered once, keyed by metadata prefix. ``datestamp`` ``None`` means
+    "now, if the record changed". ``about`` is an optional OAI-PMH ``about``
+    payload (provenance of harvested records).
+    """
+
+    identifier: str
+    canonical: bytes = b""
+    canonical_format: str = "marc21"
+    sets: tuple[str, ...] = ()
+    deleted: bool = False
+    datestamp: int | None = None
+    rendered: dict[str, bytes] = field(default_factory=dict)
+    about: bytes | None = None
+    index: dict[str, list[str]] = field(default_factory=dict)
+    """Search keys by index name (``dc.title`` → terms), filled by the indexer."""
+
+
+@dataclass(slots=True)
+class WriteSummary:
+    """What a batch of writes did."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+
+    def __iadd__(self, other: WriteSummary) -> WriteSummary:
+        self.added += other.added
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.deleted += other.deleted
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """The selective-harvesting arguments of a list request."""
+
+    prefix: str | None = None
+    from_: int | None = None
+    until: int | None = None
+    set: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryInfo:
+    """What a store knows of itself."""
+
+    earliest_datestamp: int | None
+    record_count: int
+    deleted_count: int
