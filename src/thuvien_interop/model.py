@@ -82,8 +82,9 @@ class Record:
     ``canonical`` is the record as the library keeps it: MARCXML for MARC21
     (``canonical_format="marc21"``) or an ``oai_dc:dc`` element
     (``canonical_format="oai_dc"``). ``rendered`` holds the XML of every exposed
-    format, rendered once, keyed by metadata prefix. ``datestamp`` ``None`` means
-    "now, if the record changed". ``about`` is an optional OAI-PMH ``about``
+    format, rendered once, keyed by metadata prefix. The store gives the record
+    its datestamp: the moment it last changed *in this repository* (OAI-PMH §2.7.1),
+    so an incremental harvester never misses a change. ``about`` is an optional OAI-PMH ``about``
     payload (provenance of harvested records).
     """
 
@@ -92,7 +93,6 @@ class Record:
     canonical_format: str = "marc21"
     sets: tuple[str, ...] = ()
     deleted: bool = False
-    datestamp: int | None = None
     rendered: dict[str, bytes] = field(default_factory=dict)
     about: bytes | None = None
     index: dict[str, list[str]] = field(default_factory=dict)

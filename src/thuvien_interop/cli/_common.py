@@ -1,0 +1,34 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+import click
+
+from ..settings import DEFAULT_STORE, Settings, SettingsError
+from ..store import open_store
+from ..store.base import Repository, StoreError
+
+store_option = click.option(
+    "--store", "store_url", envvar="THUVIEN_STORE", default=None, metavar="URL",
+    help=f"Where records are kept: sqlite:///file.db or postgresql://user@host/db "
+         f"(default: $THUVIEN_STORE, the settings file, or {DEFAULT_STORE}).")
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), default=None, envvar="THUVIEN_CONFIG",
+    help="A TOML settings file (repository name, identifier, e-mail, …).")
+
+
+def load_settings(config_path: str | None, store_url: str | None) -> Settings:
+    try:
+        settings = Settings.load(config_path)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+    if store_url:
+        settings.store = store_url
+    return settings
+
+
+def open_or_fail(url: str) -> Repository:
+    try:
+        return open_store(url)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -1,0 +1,89 @@
+"""``thuvien-interop serve`` and ``demo``: publish a store over HTTP."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from ..ingest.loader import IdentifierRule, import_files
+from ..settings import Settings
+from . import main
+from ._common import config_option, load_settings, open_or_fail, store_option
+
+
+def run_server(settings: Settings, host: str, port: int, threads: int) -> None:
+    import waitress
+
+    from ..web import create_app
+
+    store = open_or_fail(settings.store)
+    app = create_app(store, settings.oai)
+    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    click.echo(f"OAI-PMH: http://{shown}:{port}/oai?verb=Identify")
+    click.echo("Stop with Ctrl-C.")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="thuvien-interop",
+                   _quiet=True)
+
+
+_host = click.option("--host", default="127.0.0.1", show_default=True,
+                     help="Address to listen on (0.0.0.0 for every interface).")
+_port = click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
+_threads = click.option("--threads", default=8, show_default=True, type=int,
+                        help="Worker threads of the WSGI server (waitress).")
+
+
+@main.command()
+@store_option
+@config_option
+@_host
+@_port
+@_threads
+def serve(store_url: str | None, config_path: str | None, host: str, port: int, threads: int) -> None:
+    """Serve a store over OAI-PMH (at /oai) with a production WSGI server.
+
+    \b
+    Example:
+      thuvien-interop serve --store sqlite:///thuvien.db --port 8000
+      curl 'http://127.0.0.1:8000/oai?verb=ListRecords&metadataPrefix=oai_dc'
+    """
+    run_server(load_settings(config_path, store_url), host, port, threads)
+
+
+def demo_store_path() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    folder = Path(base) / "thuvien-interop"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        folder = Path(tempfile.mkdtemp(prefix="thuvien-demo-"))
+    return folder / "demo.db"
+
+
+@main.command()
+@_host
+@_port
+@_threads
+@click.option("--store", "store_url", default=None, metavar="URL",
+              help="Where to put the demo store (default: a file in your user data folder).")
+@click.option("--no-serve", is_flag=True, help="Load the sample data and stop.")
+def demo(host: str, port: int, threads: int, store_url: str | None, no_serve: bool) -> None:
+    """Load the sample Vietnamese catalogue and serve it — the whole job in one command.
+
+    \b
+    Then open http://127.0.0.1:8000/oai?verb=ListRecords&metadataPrefix=oai_dc
+    """
+    from .importing import print_report, sample_files
+
+    settings = Settings()
+    settings.store = store_url or f"sqlite:///{demo_store_path()}"
+    settings.oai.repository_name = "Thư viện mẫu thuvien-interop (demo)"
+    store = open_or_fail(settings.store)
+    click.echo(f"Demo store: {settings.store}")
+    report = import_files(store, sample_files(), IdentifierRule(settings.oai.repository_identifier))
+    store.close()
+    print_report(report)
+    if not no_serve:
+        run_server(settings, host, port, threads)

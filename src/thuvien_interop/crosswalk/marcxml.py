@@ -1,0 +1,107 @@
+"""MARCXML (MARC21 slim) in and out: the one MARCXML writer and element reader.
+
+    >>> from pymarc import Record, Field, Subfield
+    >>> r = Record(); r.add_field(Field("001", data="VN-1"))
+    >>> record_to_marcxml(r).startswith(b'<record xmlns="http://www.loc.gov/MARC21/slim">')
+    True
+"""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape as _escape
+
+import pymarc
+from lxml import etree
+
+from .text import clean_xml_text
+
+MARC_NS = "http://www.loc.gov/MARC21/slim"
+MARC_SCHEMA = "http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd"
+_Q = "{" + MARC_NS + "}"
+
+_ATTR_ENTITIES = {'"': "&quot;"}
+
+
+def _text(value: str) -> str:
+    return _escape(clean_xml_text(value))
+
+
+def _attr(value: str) -> str:
+    return _escape(clean_xml_text(value), _ATTR_ENTITIES)
+
+
+def _valid_code(code: str) -> str:
+    # MARC21slim.xsd: subfield code is one printable ASCII char, indicators [\da-z ]{1}.
+    return code if len(code) == 1 and code.isprintable() and code.isascii() else "?"
+
+
+def _valid_ind(ind: str | None) -> str:
+    if ind is None or len(ind) != 1:
+        return " "
+    return ind if (ind == " " or ind.isdigit() or ("a" <= ind <= "z")) else " "
+
+
+def record_to_marcxml(record: pymarc.Record, *, namespace: bool = True) -> bytes:
+    """Serialize a pymarc record as one MARCXML ``<record>`` element (UTF-8 bytes).
+
+    Characters XML 1.0 forbids are replaced with U+FFFD, indicators and subfield
+    codes the schema forbids with blanks/``?``, so the output always validates.
+    """
+    leader = str(record.leader)
+    if len(leader) != 24:
+        leader = (leader + " " * 24)[:24]
+    # Leader/09 is 'a': the XML is Unicode whatever the source was.
+    leader = leader[:9] + "a" + leader[10:]
+    parts = [f'<record xmlns="{MARC_NS}">' if namespace else "<record>",
+             f"<leader>{_text(leader)}</leader>"]
+    for field in record.fields:
+        tag = field.tag if len(field.tag) == 3 else (field.tag + "000")[:3]
+        if field.is_control_field():
+            parts.append(f'<controlfield tag="{_attr(tag)}">{_text(field.data or "")}</controlfield>')
+            continue
+        parts.append(
+            f'<datafield tag="{_attr(tag)}" ind1="{_attr(_valid_ind(field.indicator1))}"'
+            f' ind2="{_attr(_valid_ind(field.indicator2))}">'
+        )
+        for sf in field.subfields:
+            parts.append(f'<subfield code="{_attr(_valid_code(sf.code))}">{_text(sf.value or "")}</subfield>')
+        parts.append("</datafield>")
+    parts.append("</record>")
+    return "".join(parts).encode("utf-8")
+
+
+def element_to_record(elem: etree._Element) -> pymarc.Record:
+    """Build a pymarc record from a parsed MARCXML ``<record>`` element
+    (namespaced or not). Text is taken as it is; callers normalize."""
+    record = pymarc.Record(leader=" " * 24)
+    for child in elem:
+        if not isinstance(child.tag, str):
+            continue
+        name = etree.QName(child).localname
+        if name == "leader":
+            leader = child.text or ""
+            record.leader = pymarc.Leader((leader + " " * 24)[:24])
+        elif name == "controlfield":
+            record.add_field(pymarc.Field(tag=child.get("tag", "   "), data=child.text or ""))
+        elif name == "datafield":
+            subfields = []
+            for sf in child:
+                if isinstance(sf.tag, str) and etree.QName(sf).localname == "subfield":
+                    subfields.append(pymarc.Subfield(code=sf.get("code", "?"), value=sf.text or ""))
+            record.add_field(
+                pymarc.Field(
+                    tag=child.get("tag", "   "),
+                    indicators=pymarc.Indicators(child.get("ind1", " ")[:1] or " ",
+                                                 child.get("ind2", " ")[:1] or " "),
+                    subfields=subfields,
+                )
+            )
+    return record
+
+
+def parse_marcxml_record(data: bytes) -> pymarc.Record:
+    """Parse the bytes of one stored MARCXML record (trusted: written by us)."""
+    return element_to_record(etree.fromstring(data, _TRUSTED_PARSER))
+
+
+_TRUSTED_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)

@@ -1,0 +1,110 @@
+"""The registry of exposed metadata formats: prefix, schema, namespace and the
+function that renders a record in it, once, at write time.
+
+A developer adds a format without touching the engine::
+
+    registry = default_registry()
+    registry.register(MetadataFormat("my_fmt", "https://ex.org/my.xsd", "https://ex.org/ns"),
+                      render=lambda source: b"<my:rec xmlns:my='https://ex.org/ns'/>")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pymarc
+
+from .crosswalk import marcxml
+from .ingest.result import DCRecord, Source
+from .model import MetadataFormat
+
+Renderer = Callable[[Source], bytes | None]
+"""Renders a source record (pymarc.Record or DCRecord) as one XML element, or
+``None`` when the record cannot be disseminated in that format."""
+
+OAI_DC = MetadataFormat(
+    "oai_dc", "http://www.openarchives.org/OAI/2.0/oai_dc.xsd",
+    "http://www.openarchives.org/OAI/2.0/oai_dc/")
+MARC21 = MetadataFormat("marc21", marcxml.MARC_SCHEMA, marcxml.MARC_NS)
+MODS = MetadataFormat("mods", "http://www.loc.gov/standards/mods/v3/mods-3-7.xsd",
+                      "http://www.loc.gov/mods/v3")
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredFormat:
+    format: MetadataFormat
+    render: Renderer
+
+
+class FormatRegistry:
+    """Formats by prefix, in registration order."""
+
+    def __init__(self) -> None:
+        self._formats: dict[str, RegisteredFormat] = {}
+
+    def register(self, fmt: MetadataFormat, render: Renderer) -> None:
+        self._formats[fmt.prefix] = RegisteredFormat(fmt, render)
+
+    def get(self, prefix: str) -> MetadataFormat | None:
+        entry = self._formats.get(prefix)
+        return entry.format if entry else None
+
+    def __contains__(self, prefix: object) -> bool:
+        return prefix in self._formats
+
+    def all(self) -> list[MetadataFormat]:
+        return [e.format for e in self._formats.values()]
+
+    def render_all(self, source: Source) -> dict[str, bytes]:
+        """Every format this record can be disseminated in."""
+        out = {}
+        for prefix, entry in self._formats.items():
+            xml = entry.render(source)
+            if xml is not None:
+                out[prefix] = xml
+        return out
+
+
+def as_marc(source: Source) -> pymarc.Record:
+    if isinstance(source, DCRecord):
+        from .crosswalk.dc2marc import dc_to_marc
+
+        return dc_to_marc(source.elements)
+    return source
+
+
+def render_oai_dc(source: Source) -> bytes:
+    from .crosswalk import dc
+
+    if isinstance(source, DCRecord):
+        return dc.dc_to_xml(source.elements, "oai_dc")
+    return dc.marc_to_oai_dc(source)
+
+
+def render_marc21(source: Source) -> bytes:
+    return marcxml.record_to_marcxml(as_marc(source))
+
+
+def render_mods(source: Source) -> bytes:
+    from .crosswalk.mods import marc_to_mods
+
+    return marc_to_mods(as_marc(source))
+
+
+def canonical(source: Source) -> tuple[str, bytes]:
+    """The form a record is kept in: MARCXML, or oai_dc for DC-only records."""
+    if isinstance(source, DCRecord):
+        from .crosswalk import dc
+
+        return "oai_dc", dc.dc_to_xml(source.elements, "oai_dc")
+    return "marc21", marcxml.record_to_marcxml(source)
+
+
+def default_registry() -> FormatRegistry:
+    """oai_dc (mandatory), marc21 (MARCXML) and mods."""
+    registry = FormatRegistry()
+    registry.register(OAI_DC, render_oai_dc)
+    registry.register(MARC21, render_marc21)
+    registry.register(MODS, render_mods)
+    return registry

@@ -1,0 +1,59 @@
+"""Which reader a file needs, by its extension and its first bytes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from .result import ReadResult
+
+FORMATS = ("iso2709", "marcxml", "dc")
+_MARC_EXT = {".mrc", ".dat", ".marc", ".iso", ".iso2709", ".usm", ".ldr"}
+
+
+class UnknownFormat(ValueError):
+    """The file's format could not be recognised."""
+
+
+def detect_format(stream: BinaryIO, name: str = "") -> str:
+    """Return ``iso2709``, ``marcxml`` or ``dc`` (the stream is left at 0)."""
+    head = stream.read(1 << 16)
+    stream.seek(0)
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"<"):
+        if b"MARC21/slim" in head or re.search(rb"<(\w+:)?leader[\s>]", head):
+            return "marcxml"
+        if b"purl.org/dc/elements/1.1" in head:
+            return "dc"
+        raise UnknownFormat(f"{name or 'the file'} is XML but neither MARCXML nor Dublin Core")
+    if text[:5].isdigit() or Path(name).suffix.lower() in _MARC_EXT:
+        return "iso2709"
+    raise UnknownFormat(
+        f"cannot tell the format of {name or 'the file'}: not ISO 2709 MARC (it should start with "
+        "a five-digit record length) and not XML; give --format")
+
+
+def read_stream(stream: BinaryIO, fmt: str) -> Iterator[ReadResult]:
+    """Read records from an open binary stream in a known format."""
+    if fmt == "iso2709":
+        from .iso2709 import read_iso2709
+
+        return read_iso2709(stream)
+    if fmt == "marcxml":
+        from .marcxml import read_marcxml
+
+        return read_marcxml(stream)
+    if fmt == "dc":
+        from .dc import read_dc
+
+        return read_dc(stream)
+    raise UnknownFormat(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
+
+
+def read_file(path: str | Path, fmt: str | None = None) -> Iterator[ReadResult]:
+    """Read every record of a file, detecting its format unless given."""
+    with open(path, "rb") as stream:
+        fmt = fmt or detect_format(stream, str(path))
+        yield from read_stream(stream, fmt)
