@@ -1,0 +1,1 @@
+"""SRU: the CQL query language (:mod:`thuvien_interop.sru.cql`) and the SRU protocol engine."""
