@@ -1,0 +1,101 @@
+"""Shared fixtures: real SQLite files, a real HTTP server on 127.0.0.1, the
+published schemas. Area-specific fixtures live in their own test modules."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+XSD = ROOT / "xsd"
+DATA = Path(__file__).resolve().parent / "data"
+SAMPLES = ROOT / "src" / "thuvien_interop" / "data" / "samples"
+
+# Published schemas import each other by URL; these map them to xsd/.
+SCHEMA_LOCATIONS = {
+    "http://www.openarchives.org/OAI/2.0/": str(XSD / "OAI-PMH.xsd"),
+    "http://www.openarchives.org/OAI/2.0/oai_dc/": str(XSD / "oai_dc.xsd"),
+    "http://purl.org/dc/elements/1.1/": str(XSD / "simpledc20021212.xsd"),
+    "http://www.loc.gov/MARC21/slim": str(XSD / "MARC21slim.xsd"),
+    "http://www.loc.gov/mods/v3": str(XSD / "mods-3-7.xsd"),
+    "http://www.w3.org/1999/xlink": str(XSD / "xlink.xsd"),
+    "http://www.w3.org/XML/1998/namespace": str(XSD / "xml.xsd"),
+    "http://www.openarchives.org/OAI/2.0/provenance": str(XSD / "provenance.xsd"),
+}
+
+
+@lru_cache(maxsize=None)
+def schema(name: str):
+    """A compiled schema from xsd/ (``OAI-PMH.xsd``, ``sru1/srw-types.xsd``, …), with
+    every imported namespace resolved to the local copies; compiled once."""
+    import xmlschema
+
+    return xmlschema.XMLSchema(str(XSD / name), locations=SCHEMA_LOCATIONS)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def live_server(app, threads: int = 4) -> Iterator[str]:
+    """Serve a WSGI app with waitress on 127.0.0.1; yield its root URL."""
+    from waitress.server import create_server
+
+    server = create_server(app, host="127.0.0.1", port=free_port(), threads=threads, _quiet=True)
+    port = server.effective_port
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def store(tmp_path):
+    """An empty SQLite store in a real file."""
+    from thuvien_interop.store import open_store
+
+    s = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory) -> str:
+    """A SQLite file holding the sample catalogue (built once per session); copy it
+    or open it read-only in tests."""
+    from thuvien_interop.ingest.loader import IdentifierRule, import_files
+    from thuvien_interop.store import open_store
+
+    path = tmp_path_factory.mktemp("samples") / "samples.db"
+    s = open_store(f"sqlite:///{path}")
+    files = sorted(p for p in SAMPLES.iterdir() if p.name in ("vietnamese-catalogue.mrc", "vietnamese-dc.xml"))
+    report = import_files(s, files, IdentifierRule("thuvien-interop.vn"))
+    assert not report.rejected, report.rejected[:3]
+    s.close()
+    return str(path)
+
+
+@pytest.fixture
+def sample_store(sample_db, tmp_path):
+    """A private copy of the sample catalogue store."""
+    import shutil
+
+    from thuvien_interop.store import open_store
+
+    path = tmp_path / "samples.db"
+    shutil.copy(sample_db, path)
+    s = open_store(f"sqlite:///{path}")
+    yield s
+    s.close()
