@@ -59,6 +59,7 @@ class Settings:
         emails = repo.get("admin_emails", repo.get("admin_email", c.admin_emails))
         c.admin_emails = [emails] if isinstance(emails, str) else list(emails)
         c.base_url = repo.get("base_url", c.base_url)
+        c.apply_settings(repo, oai)
         c.page_size = int(oai.get("page_size", c.page_size))
         c.token_ttl = int(float(oai.get("token_ttl_hours", c.token_ttl / 3600)) * 3600)
         if c.token_ttl < 24 * 3600:

@@ -9,6 +9,7 @@ import click
 
 from ..ingest.detect import FORMATS, UnknownFormat
 from ..ingest.loader import IdentifierRule, ImportReport, import_files
+from ..oai.setrules import SetRules
 from . import main
 from ._common import config_option, load_settings, open_or_fail, store_option
 
@@ -49,12 +50,18 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
                           id_field or settings.id_field)
     total = sum(os.path.getsize(f) for f in files)
     try:
+        sets = SetRules.from_config(settings.raw.get("sets"))
+    except ValueError as exc:
+        raise click.UsageError(f"settings: {exc}") from None
+    try:
         if quiet:
-            report = import_files(store, files, rule, fmt=fmt)
+            report = import_files(store, files, rule, fmt=fmt, classify=sets.classify)
         else:
             with click.progressbar(length=total, label="Importing", show_percent=True,
                                    show_eta=True, file=click.get_text_stream("stderr")) as bar:
-                report = import_files(store, files, rule, fmt=fmt, progress=bar.update)
+                report = import_files(store, files, rule, fmt=fmt, classify=sets.classify,
+                                      progress=bar.update)
+        store.put_sets(sets.seen_sets())
     except UnknownFormat as exc:
         raise click.ClickException(str(exc)) from None
     finally:

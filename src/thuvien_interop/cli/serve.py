@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..ingest.loader import IdentifierRule, import_files
+from ..oai.setrules import SetRules
 from ..settings import Settings
 from . import main
 from ._common import config_option, load_settings, open_or_fail, store_option
@@ -82,7 +83,10 @@ def demo(host: str, port: int, threads: int, store_url: str | None, no_serve: bo
     settings.oai.repository_name = "Thư viện mẫu thuvien-interop (demo)"
     store = open_or_fail(settings.store)
     click.echo(f"Demo store: {settings.store}")
-    report = import_files(store, sample_files(), IdentifierRule(settings.oai.repository_identifier))
+    sets = SetRules.default()
+    report = import_files(store, sample_files(), IdentifierRule(settings.oai.repository_identifier),
+                          classify=sets.classify)
+    store.put_sets(sets.seen_sets())
     store.close()
     print_report(report)
     if not no_serve:

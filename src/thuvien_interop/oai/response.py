@@ -1,11 +1,16 @@
-"""The OAI-PMH response builder: the envelope, headers and errors as bytes.
+"""The OAI-PMH response builder: the envelope, headers, errors and tokens.
 
-Everything here writes strings; metadata arrives as stored bytes and is copied,
-never re-parsed.
+Everything here writes text or bytes directly; metadata arrives as stored bytes
+and is copied, never re-parsed (ARCHITECTURE.md, "pre-rendered metadata").
+
+    >>> envelope_start(0, "http://127.0.0.1/oai", {"verb": "Identify"})[-55:]
+    '<request verb="Identify">http://127.0.0.1/oai</request>'
 """
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from xml.sax.saxutils import escape, quoteattr
 
 from .. import dates
@@ -16,26 +21,48 @@ from .errors import OAIError
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 OAI_SCHEMA = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"
+OAI_DC_NS = "http://www.openarchives.org/OAI/2.0/oai_dc/"
+DC_NS = "http://purl.org/dc/elements/1.1/"
 
 _HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
     f'<OAI-PMH xmlns="{OAI_NS}" xmlns:xsi="{XSI_NS}" '
     f'xsi:schemaLocation="{OAI_NS} {OAI_SCHEMA}">'
 )
+ENVELOPE_END = "</OAI-PMH>"
+
+# Anything that must be escaped or repaired before it goes into XML 1.0 (§2.2 of
+# XML 1.0: Char production). Most values (identifiers, setSpecs) have none, so
+# one regex search in C saves the escaping work on the hot path.
+_NEEDS_WORK = re.compile("[&<>\"\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def text(value: str) -> str:
-    """Escape text for element content (forbidden characters repaired)."""
+    """Escape text for element content (characters XML forbids become U+FFFD).
+
+        >>> text("a < b")
+        'a &lt; b'
+    """
+    if _NEEDS_WORK.search(value) is None:
+        return value
     return escape(clean_xml_text(value))
 
 
 def attr(value: str) -> str:
-    """A quoted attribute value."""
+    """A quoted attribute value.
+
+        >>> attr("a&b")
+        '"a&amp;b"'
+    """
     return quoteattr(clean_xml_text(value))
 
 
 def envelope_start(response_date: int, base_url: str, request_args: dict[str, str] | None) -> str:
-    """The XML declaration, root element, responseDate and request."""
+    """The XML declaration, root element, responseDate and request (§3.2).
+
+    ``request_args`` is ``None`` when the request had badVerb or badArgument:
+    then the request element carries no attributes.
+    """
     attrs = ""
     if request_args:
         attrs = "".join(f" {k}={attr(v)}" for k, v in request_args.items())
@@ -43,21 +70,46 @@ def envelope_start(response_date: int, base_url: str, request_args: dict[str, st
             f"<request{attrs}>{text(base_url)}</request>")
 
 
-ENVELOPE_END = "</OAI-PMH>"
-
-
 def errors_xml(errors: list[OAIError]) -> str:
+    """One ``error`` element per condition, with a readable message (§3.6)."""
     return "".join(f'<error code="{e.code}">{text(e.message)}</error>' for e in errors)
 
 
+@lru_cache(maxsize=4096)
+def datestamp(seconds: int, granularity: str) -> str:
+    """A datestamp in the repository's granularity; records loaded together
+    share datestamps, so the cache saves most of the formatting."""
+    return dates.format_utc(seconds, granularity)
+
+
+@lru_cache(maxsize=4096)
+def _set_spec(spec: str) -> str:
+    return f"<setSpec>{text(spec)}</setSpec>"
+
+
 def header_xml(h: Header, granularity: str) -> str:
+    """The ``header`` of a record (§2.5): deleted ones say so and carry their sets."""
     status = ' status="deleted"' if h.deleted else ""
-    sets = "".join(f"<setSpec>{text(s)}</setSpec>" for s in h.sets)
+    sets = "".join(map(_set_spec, h.sets)) if h.sets else ""
     return (f"<header{status}><identifier>{text(h.identifier)}</identifier>"
-            f"<datestamp>{dates.format_utc(h.datestamp, granularity)}</datestamp>{sets}</header>")
+            f"<datestamp>{datestamp(h.datestamp, granularity)}</datestamp>{sets}</header>")
 
 
 def token_xml(token: str | None, size: int, cursor: int, expires: int | None) -> str:
+    """A ``resumptionToken`` element (§3.5.1); ``None`` is the empty token that
+    ends an incomplete list."""
     exp = f' expirationDate="{dates.format_utc(expires)}"' if expires and token else ""
     return (f'<resumptionToken completeListSize="{size}" cursor="{cursor}"{exp}>'
             f"{text(token or '')}</resumptionToken>")
+
+
+def oai_dc_xml(elements: list[tuple[str, str]], lang: str | None = None) -> str:
+    """A small ``oai_dc:dc`` (for setDescription): (element, value) pairs.
+
+        >>> oai_dc_xml([("description", "Sách")]).endswith("<dc:description>Sách</dc:description></oai_dc:dc>")
+        True
+    """
+    body = "".join(f"<dc:{name}>{text(value)}</dc:{name}>" for name, value in elements)
+    return (f'<oai_dc:dc xmlns:oai_dc="{OAI_DC_NS}" xmlns:dc="{DC_NS}" '
+            f'xsi:schemaLocation="{OAI_DC_NS} http://www.openarchives.org/OAI/2.0/oai_dc.xsd">'
+            f"{body}</oai_dc:dc>")

@@ -26,6 +26,8 @@ _VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class ResumptionState:
+    """What a token carries: the list's arguments, the last key, cursor, size, expiry."""
+
     verb: str
     prefix: str | None
     from_: int | None
@@ -46,7 +48,11 @@ def _unb64(text: str) -> bytes:
 
 
 class TokenCodec:
-    """Encodes and checks tokens with one secret (shared by every worker)."""
+    """Encodes and checks tokens with one secret (shared by every worker).
+
+    The body is readable JSON (base64url) and the signature is a truncated
+    HMAC-SHA256 (144 bits): forging one means breaking HMAC, not guessing.
+    """
 
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
@@ -70,11 +76,15 @@ class TokenCodec:
             body = _unb64(body_text)
         except (ValueError, TypeError):
             raise BadResumptionToken("the resumption token is damaged (not base64)") from None
-        if not hmac.compare_digest(self._sign(body), sig):
+        # compare bytes: compare_digest refuses non-ASCII str, and a garbled
+        # token may hold anything.
+        if not hmac.compare_digest(self._sign(body).encode(), sig.encode("utf-8", "replace")):
             raise BadResumptionToken(
                 "the resumption token was not issued by this repository, or it was altered")
         try:
             v, tverb, prefix, from_, until, set_, after, cursor, size, expires = json.loads(body)
+            if not (isinstance(cursor, int) and isinstance(size, int) and isinstance(expires, int)):
+                raise TypeError("cursor, size and expires are integers")
         except (ValueError, TypeError):
             raise BadResumptionToken("the resumption token is damaged") from None
         if v != _VERSION:
