@@ -1,0 +1,130 @@
+"""Tests for crosswalk.marc8: MARC-8 ⇄ Unicode and leader/09 checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from thuvien_interop.crosswalk.legacy import vietnamese_letters
+from thuvien_interop.crosswalk.marc8 import (
+    decode_marc8,
+    decode_marc_bytes,
+    detect_leader_lie,
+    encode_marc8,
+)
+
+# ANSEL: hook above E0, grave E1, acute E2, circumflex E3, tilde E4, breve E6,
+# dot below F2; ơ BC, ư BD, Ơ AC, Ư AD, đ B3, Đ A3.
+VIETNAMESE_MARC8 = [
+    (b"H\xe1a N\xf2\xe3oi", "Hà Nội"),
+    (b"\xa3\xf2ai h\xf2oc", "Đại học"),
+    (b"Th\xbd vi\xf2\xe3en Qu\xe3\xe2oc gia Vi\xf2\xe3et Nam", "Thư viện Quốc gia Việt Nam"),
+    (b"Nguy\xe3\xe4en Tr\xe4ai", "Nguyễn Trãi"),
+    (b"\xb3\xbd\xe1\xbcng", "đường"),
+    (b"\xad\xe2\xacc", "ƯỚc"),
+    (b"\xe6\xe0a", "ẳ"),
+    (b"\xe0o", "ỏ"),
+    # tone typed before the circumflex, a common cataloguing habit
+    (b"ti\xe2\xe3eng", "tiếng"),
+]
+
+
+@pytest.mark.parametrize(("raw", "text"), VIETNAMESE_MARC8)
+def test_vietnamese_ansel(raw: bytes, text: str) -> None:
+    warnings: list[str] = []
+    assert decode_marc8(raw, warnings) == text
+    assert warnings == []
+
+
+def test_latin_round_trip() -> None:
+    text = " ".join(vietnamese_letters()) + " Łódź Ærøskøbing Þórr Œuvre ß € © ℗ ° ±"
+    data = encode_marc8(text)
+    assert data.isascii() is False
+    assert decode_marc8(data) == text
+
+
+def test_vietnamese_export_bytes() -> None:
+    assert encode_marc8("Hà Nội") == b"H\xe1a N\xf2\xe3oi"
+    assert encode_marc8("Đường") == b"\xa3\xbd\xe1\xbcng"
+
+
+def test_greek() -> None:
+    assert decode_marc8(b"\x1b(Sabd\x1b(B") == "αβγ"
+    text = "Ἀθῆναι ἡ πόλις"
+    assert decode_marc8(encode_marc8(text)) == text
+    assert encode_marc8("αβγ").startswith(b"\x1b(S")
+
+
+def test_cyrillic_basic_and_extended() -> None:
+    assert decode_marc8(b"\x1b(NpRIWET\x1b(B, world") == "Привет, world"
+    for text in ("Москва 1980", "Ђорђе Љубљана ґ Ѣ"):
+        data = encode_marc8(text)
+        assert decode_marc8(data) == text
+    assert b"\x1b)Q" in encode_marc8("Ђ")
+
+
+def test_hebrew_arabic_cjk_sub_superscript() -> None:
+    for text in ("שָׁלוֹם", "مرحبا", "人民 中文", "H₂O x²", "x⁽ⁿ⁾"[:2]):
+        assert decode_marc8(encode_marc8(text)) == text
+    assert decode_marc8(b"\x1b$1!0d\x1b(B") == "人"
+    assert decode_marc8(b"H\x1bb2\x1bsO") == "H₂O"
+    assert decode_marc8(b"\x1bga\x1bs") == "α"
+
+
+def test_ansel_designation_with_bang() -> None:
+    # LoC: ANSEL's final is the two bytes "!E"; both forms are read.
+    assert decode_marc8(b"\x1b)Q\xc1\x1b)!E\xb3") == "ђđ"
+    assert decode_marc8(b"\x1b)Q\xc1\x1b)E\xb3") == "ђđ"
+    assert encode_marc8("ђđ").endswith(b"\x1b)!E\xb3")
+
+
+def test_ligature_maps_to_spanning_mark() -> None:
+    assert decode_marc8(b"\xebt\xecs") == "t\u0361s"
+    assert encode_marc8("t\u0361s") == b"\xebt\xecs"
+    assert encode_marc8("t\ufe20s\ufe21") == b"\xebt\xecs"
+    assert decode_marc8(b"\xfan\xfbg") == "n\u0360g"
+
+
+def test_control_characters() -> None:
+    assert decode_marc8(b"\x88The\x89 book") == "\u0098The\u009c book"
+
+
+def test_unrepresentable_becomes_ncr() -> None:
+    assert encode_marc8("ẞ") == b"&#x1E9E;"
+    assert encode_marc8("a ☃ Ǆ") == b"a &#x2603; &#x01C4;"  # no compatibility decomposition
+    assert decode_marc8(b"&#x1E9E;") == "ẞ"
+
+
+def test_undecodable_bytes_are_replaced_and_reported() -> None:
+    warnings: list[str] = []
+    assert decode_marc8(b"a\x80b\xffc", warnings) == "a\ufffdb\ufffdc"
+    assert len(warnings) == 2
+    warnings.clear()
+    assert decode_marc8(b"a\x1b(Zb", warnings) == "a\ufffdb"
+    assert "escape" in warnings[0]
+    warnings.clear()
+    assert decode_marc8(b"ab\xe2", warnings) == "ab\u0301"
+    assert warnings
+
+
+def test_leader_lies() -> None:
+    utf8 = "Thư viện Quốc gia".encode()
+    marc8 = b"Th\xbd vi\xf2\xe3en"
+    assert detect_leader_lie(utf8, " ") is not None
+    assert detect_leader_lie(utf8, "a") is None
+    assert detect_leader_lie(marc8, "a") is not None
+    assert detect_leader_lie(marc8, " ") is None
+    assert detect_leader_lie(b"plain ascii", " ") is None
+    assert detect_leader_lie(b"plain ascii", "a") is None
+    assert detect_leader_lie(b"\x1b(Sabd\x1b(B", " ") is None
+
+
+def test_decode_marc_bytes() -> None:
+    text, warnings = decode_marc_bytes("Thư viện".encode(), " ")
+    assert text == "Thư viện" and len(warnings) == 1 and "MARC-8" in warnings[0]
+    text, warnings = decode_marc_bytes(b"Th\xbd vi\xf2\xe3en", "a")
+    assert text == "Thư viện" and len(warnings) == 1
+    assert decode_marc_bytes(b"Th\xbd vi\xf2\xe3en", " ") == ("Thư viện", [])
+    text, warnings = decode_marc_bytes(b"ok \xff", "a")
+    assert text == "ok \ufffd" and "U+FFFD" in warnings[0]
+    text, warnings = decode_marc_bytes("Hà".encode(), "z")
+    assert text == "Hà" and "leader/09" in warnings[0]
