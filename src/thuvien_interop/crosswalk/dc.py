@@ -239,6 +239,16 @@ def _place_hierarchy(field: pymarc.Field, acc: Acc) -> None:
         acc["coverage"].append(value)
 
 
+def _extent(field: pymarc.Field, acc: Acc) -> None:
+    # 300 $a: ISBD " :" / " ;" / " +" before $b/$c/$e trimmed, but abbreviations
+    # keep their period ("262 tr.").
+    for code, value in field.subfields:
+        if code == "a" and value:
+            v = value.rstrip(" :;+")
+            if v:
+                acc["format"].append(v)
+
+
 def _electronic(field: pymarc.Field, acc: Acc) -> None:
     # 856 $u → Identifier (URI), $q → Format (IMT), per the crosswalk.
     for code, value in field.subfields:
@@ -284,7 +294,7 @@ def _build_default() -> dict[str, Handler]:
         "111": _name("acdegnq"), "711": _name("acdegnq"),
         "720": _name("a"),
         "260": _imprint, "264": _imprint,
-        "300": _each("format", "a"),  # qualified crosswalk: Format.Extent
+        "300": _extent,  # qualified crosswalk: Format.Extent
         "340": _to("format", "a"),
         "856": _electronic,
         "490": _series, "440": _series, "830": _series,
