@@ -50,15 +50,24 @@ def live_server(app, threads: int = 4) -> Iterator[str]:
     """Serve a WSGI app with waitress on 127.0.0.1; yield its root URL."""
     from waitress.server import create_server
 
-    server = create_server(app, host="127.0.0.1", port=free_port(), threads=threads, _quiet=True)
+    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
     port = server.effective_port
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.close()
-        thread.join(timeout=5)
+        # Close from inside waitress's own loop (its trigger runs the thunk there),
+        # so select() never sees a descriptor closed under it.
+        def stop() -> None:
+            for channel in list(server._map.values()):
+                if channel is not server.trigger:
+                    channel.close()
+            server.close()
+
+        server.trigger.pull_trigger(stop)
+        thread.join(timeout=10)
+        server.task_dispatcher.shutdown()
 
 
 @pytest.fixture

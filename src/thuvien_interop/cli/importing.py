@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -58,7 +59,7 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
             report = import_files(store, files, rule, fmt=fmt, classify=sets.classify)
         else:
             with click.progressbar(length=total, label="Importing", show_percent=True,
-                                   show_eta=True, file=click.get_text_stream("stderr")) as bar:
+                                   show_eta=True, file=sys.stderr) as bar:
                 report = import_files(store, files, rule, fmt=fmt, classify=sets.classify,
                                       progress=bar.update)
         store.put_sets(sets.seen_sets())
