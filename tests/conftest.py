@@ -7,7 +7,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ SCHEMA_LOCATIONS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema(name: str):
     """A compiled schema from xsd/ (``OAI-PMH.xsd``, ``sru1/srw-types.xsd``, …), with
     every imported namespace resolved to the local copies; compiled once."""

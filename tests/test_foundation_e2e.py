@@ -70,7 +70,7 @@ def test_serve_command_runs_a_real_server(sample_db, tmp_path):
                 break
             except requests.ConnectionError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError(proc.stdout.read().decode() if proc.stdout else "no output")
+                    raise AssertionError(proc.stdout.read().decode() if proc.stdout else "no output") from None
                 time.sleep(0.2)
         assert r.status_code == 200
         assert b"<repositoryName>" in r.content
