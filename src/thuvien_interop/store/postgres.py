@@ -1,0 +1,549 @@
+"""The scale-out store: PostgreSQL through psycopg 3, for a union catalogue and
+for several workers or machines sharing one store.
+
+Same shape as the SQLite store (records keyed by ``(datestamp, seq)``, rendered
+formats beside them, set memberships with their ancestors, sets, meta), same
+contract, same test suite (``tests/test_store.py``).
+
+    >>> from thuvien_interop.store import open_store
+    >>> from thuvien_interop.model import Record
+    >>> store = open_store("postgresql://postgres@127.0.0.1/test?schema=union")  # doctest: +SKIP
+    >>> store.write([Record("oai:x:1", b"<r/>", rendered={"oai_dc": b"<dc/>"})]).added  # doctest: +SKIP
+    1
+
+``?schema=NAME`` in the URL keeps the store in its own PostgreSQL schema (created
+when missing), so one database can hold several stores.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from .. import dates
+from ..model import (
+    Header,
+    Item,
+    ListQuery,
+    Record,
+    RepositoryInfo,
+    Set,
+    WriteSummary,
+    expand_set_specs,
+)
+from .base import Key, StoreError
+from .sqlite import checksum
+
+SCHEMA_VERSION_KEY = "schema_version"
+BATCH = 1000
+COPY_THRESHOLD = 200
+"""Batches with at least this many rows for a table are loaded with COPY."""
+
+# Advisory-lock classes (first key of pg_advisory_xact_lock(int, int)); the second
+# key is a hash of the schema, so stores in different schemas do not wait on each other.
+_LOCK_MIGRATE = 0x7476_0001
+_LOCK_WRITE = 0x7476_0002
+
+# Each entry moves a store from version i to i+1; never edit a released one,
+# append a new one, so existing databases migrate instead of breaking.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL);
+    CREATE SEQUENCE record_ids;
+    CREATE SEQUENCE record_seq;
+    CREATE TABLE records (
+        id bigint PRIMARY KEY,
+        identifier text NOT NULL UNIQUE,
+        datestamp bigint NOT NULL,
+        seq bigint NOT NULL,
+        deleted boolean NOT NULL DEFAULT false,
+        deleted_at bigint,
+        checksum bytea NOT NULL,
+        canonical_format text NOT NULL,
+        canonical bytea,
+        sets text[] NOT NULL DEFAULT '{}',
+        about bytea
+    );
+    CREATE UNIQUE INDEX records_key ON records (datestamp, seq);
+    CREATE TABLE rendered (
+        record_id bigint NOT NULL,
+        prefix text NOT NULL,
+        xml bytea NOT NULL,
+        PRIMARY KEY (record_id, prefix)
+    );
+    CREATE TABLE set_members (
+        set_spec text NOT NULL,
+        datestamp bigint NOT NULL,
+        seq bigint NOT NULL,
+        record_id bigint NOT NULL,
+        PRIMARY KEY (set_spec, datestamp, seq)
+    );
+    CREATE INDEX set_members_record ON set_members (record_id);
+    CREATE TABLE sets (spec text COLLATE "C" PRIMARY KEY, name text NOT NULL, description text);
+    CREATE TABLE leases (name text PRIMARY KEY, holder text, expires bigint NOT NULL DEFAULT 0);
+    """,
+]
+
+# Columns (and their types, for binary COPY) of the tables write() loads.
+_RECORD_COLS = (("id", "bigint"), ("identifier", "text"), ("datestamp", "bigint"),
+                ("seq", "bigint"), ("deleted", "boolean"), ("deleted_at", "bigint"),
+                ("checksum", "bytea"), ("canonical_format", "text"), ("canonical", "bytea"),
+                ("sets", "text[]"), ("about", "bytea"))
+_CHANGE_COLS = (("id", "bigint"), ("datestamp", "bigint"), ("seq", "bigint"),
+                ("deleted", "boolean"), ("checksum", "bytea"), ("canonical_format", "text"),
+                ("canonical", "bytea"), ("sets", "text[]"), ("about", "bytea"))
+_RENDERED_COLS = (("record_id", "bigint"), ("prefix", "text"), ("xml", "bytea"))
+_MEMBER_COLS = (("set_spec", "text"), ("datestamp", "bigint"), ("seq", "bigint"),
+                ("record_id", "bigint"))
+
+
+def split_schema(url: str) -> tuple[str, str | None]:
+    """``postgresql://h/db?schema=s&sslmode=…`` → (URL without ``schema``, ``"s"``).
+
+    ``schema`` is ours, not libpq's, so it is taken out before connecting.
+    """
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schema = next((v for k, v in query if k == "schema"), None)
+    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    return urlunsplit(parts._replace(query=rest)), schema or None
+
+
+class PostgresRepository:
+    """A :class:`~thuvien_interop.store.base.Repository` in a PostgreSQL database.
+
+    Safe to share between threads (one connection per thread) and between
+    processes and machines: writers take a transaction-scoped advisory lock, so
+    change sequence numbers are committed in the order they were drawn and a
+    harvester reading after a key never skips a record committed late.
+
+        >>> store = PostgresRepository("postgresql://postgres@127.0.0.1/test")  # doctest: +SKIP
+        >>> store.count(ListQuery(prefix="oai_dc"))                            # doctest: +SKIP
+        0
+    """
+
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        conninfo, url_schema = split_schema(url)
+        self.schema = schema or url_schema
+        self._conninfo = conninfo
+        self.url = url
+        self.batch_size = BATCH
+        self.copy_threshold = COPY_THRESHOLD
+        self._lock = threading.Lock()
+        self._reset()
+        self._migrate()
+
+    # -- connections -------------------------------------------------------------
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._local = threading.local()
+        self._all: list[psycopg.Connection] = []
+
+    def _where_am_i(self) -> str:
+        try:
+            d = psycopg.conninfo.conninfo_to_dict(self._conninfo)
+        except psycopg.ProgrammingError:
+            return "PostgreSQL"
+        where = f"{d.get('host') or 'localhost'}:{d.get('port') or 5432}/{d.get('dbname') or ''}"
+        return where + (f" (schema {self.schema})" if self.schema else "")
+
+    def _conn(self) -> psycopg.Connection:
+        if os.getpid() != self._pid:
+            # A forked worker (gunicorn) must not use its parent's sockets: drop
+            # them without closing, which would end the parent's sessions too.
+            self._reset()
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            try:
+                conn = psycopg.connect(self._conninfo, autocommit=True,
+                                       application_name="thuvien-interop")
+            except psycopg.Error as exc:
+                raise StoreError(f"cannot connect to the PostgreSQL store {self._where_am_i()}: "
+                                 f"{str(exc).strip()}") from exc
+            if self.schema:
+                conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+            self._local.conn = conn
+            self._local.staging = False
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            if os.getpid() == self._pid:
+                for conn in self._all:
+                    try:
+                        conn.close()
+                    except psycopg.Error:
+                        pass
+            self._all.clear()
+        self._local = threading.local()
+
+    def _migrate(self) -> None:
+        conn = self._conn()
+        try:
+            with conn.transaction():
+                # Several workers may open a new store at once: one migrates, the
+                # others wait and then find it done.
+                conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                             (_LOCK_MIGRATE, self.schema or ""))
+                if self.schema:
+                    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                        sql.Identifier(self.schema)))
+                conn.execute("CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL)")
+                row = conn.execute("SELECT value FROM meta WHERE key = %s",
+                                   (SCHEMA_VERSION_KEY,)).fetchone()
+                version = int(row[0]) if row else 0
+                if version > len(MIGRATIONS):
+                    raise StoreError(
+                        f"the store {self._where_am_i()} has schema version {version}, newer "
+                        f"than this thuvien-interop knows ({len(MIGRATIONS)}): upgrade thuvien-interop")
+                for i in range(version, len(MIGRATIONS)):
+                    conn.execute(MIGRATIONS[i])  # type: ignore[arg-type]  # no parameters: a script
+                if version < len(MIGRATIONS):
+                    self._put_meta(conn, SCHEMA_VERSION_KEY, str(len(MIGRATIONS)))
+        except psycopg.Error as exc:
+            raise StoreError(f"{self._where_am_i()} is not a thuvien-interop store or cannot be "
+                             f"migrated: {str(exc).strip()}") from exc
+
+    def schema_version(self) -> int:
+        return int(self.get_meta(SCHEMA_VERSION_KEY) or 0)
+
+    # -- meta ----------------------------------------------------------------------
+    @staticmethod
+    def _put_meta(conn: psycopg.Connection, key: str, value: str) -> None:
+        conn.execute("INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
+                     "SET value = excluded.value", (key, value))
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._conn().execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._put_meta(self._conn(), key, value)
+
+    # -- reading -------------------------------------------------------------------
+    def info(self) -> RepositoryInfo:
+        earliest, total, deleted = self._conn().execute(
+            "SELECT min(datestamp), count(*), count(*) FILTER (WHERE deleted) FROM records").fetchone()
+        return RepositoryInfo(earliest, total, deleted)
+
+    def prefixes(self, identifier: str | None = None) -> list[str] | None:
+        conn = self._conn()
+        if identifier is None:
+            return [r[0] for r in conn.execute("SELECT DISTINCT prefix FROM rendered ORDER BY prefix")]
+        row = conn.execute("SELECT id FROM records WHERE identifier = %s", (identifier,)).fetchone()
+        if row is None:
+            return None
+        return [r[0] for r in conn.execute(
+            "SELECT prefix FROM rendered WHERE record_id = %s ORDER BY prefix", (row[0],))]
+
+    def sets(self, after: str | None, limit: int) -> list[Set]:
+        rows = self._conn().execute(
+            "SELECT spec, name, description FROM sets WHERE spec > %s ORDER BY spec LIMIT %s", (after or "", limit))
+        return [Set(*r) for r in rows]
+
+    def put_sets(self, sets: Iterable[Set]) -> None:
+        rows = [(s.spec, s.name, s.description) for s in sets]
+        conn = self._conn()
+        with conn.transaction(), conn.cursor() as cur:
+            cur.executemany("INSERT INTO sets VALUES (%s, %s, %s) ON CONFLICT (spec) DO UPDATE "
+                            "SET name = excluded.name, description = excluded.description", rows)
+
+    def _select(self, q: ListQuery, after: Key | None, limit: int | None,
+                metadata: bool, count: bool) -> tuple[str, list[object]]:
+        # One indexed range scan per page (ARCHITECTURE.md "Keyset pagination"):
+        # on records_key, or on set_members' primary key when a set is asked for.
+        k = "k" if q.set else "r"
+        if q.set:
+            base = "set_members k JOIN records r ON r.id = k.record_id"
+            clauses, args = ["k.set_spec = %s"], [q.set]
+        else:
+            base = "records r"
+            clauses, args = [], []
+        if q.from_ is not None:
+            clauses.append(f"{k}.datestamp >= %s")
+            args.append(q.from_)
+        if q.until is not None:
+            clauses.append(f"{k}.datestamp <= %s")
+            args.append(q.until)
+        if after is not None:
+            clauses.append(f"({k}.datestamp, {k}.seq) > (%s, %s)")
+            args += [after[0], after[1]]
+        join = ""
+        if q.prefix is not None:
+            if metadata and not count:
+                join = " LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = %s"
+                args.insert(0, q.prefix)
+                clauses.append("(r.deleted OR x.xml IS NOT NULL)")
+            else:
+                # Deleted records keep their headers in every format's list (§2.5.1).
+                clauses.append("(r.deleted OR EXISTS (SELECT 1 FROM rendered x "
+                               "WHERE x.record_id = r.id AND x.prefix = %s))")
+                args.append(q.prefix)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        if count:
+            return f"SELECT count(*) FROM {base}{join}{where}", args
+        cols = "r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about"
+        cols += ", x.xml" if join else ", NULL::bytea"
+        text = f"SELECT {cols} FROM {base}{join}{where} ORDER BY {k}.datestamp, {k}.seq"
+        if limit is not None:
+            text += " LIMIT %s"
+            args.append(limit)
+        return text, args
+
+    def list(self, q: ListQuery, after: Key | None, limit: int, *,
+             metadata: bool = True) -> list[Item]:
+        text, args = self._select(q, after, limit, metadata, False)
+        return [self._item(row) for row in self._conn().execute(text, args)]  # type: ignore[call-overload]
+
+    def iter(self, q: ListQuery, *, metadata: bool = True, batch: int = 1000) -> Iterator[Item]:
+        """Every item of a list, page after page (for exports and re-rendering)."""
+        after: Key | None = None
+        while True:
+            page = self.list(q, after, batch, metadata=metadata)
+            yield from page
+            if len(page) < batch:
+                return
+            after = page[-1].key
+
+    @staticmethod
+    def _item(row: Sequence) -> Item:
+        identifier, datestamp, seq, deleted, sets, about, xml = row
+        header = Header(identifier, datestamp, tuple(sets or ()), bool(deleted))
+        return Item(header, (datestamp, seq), None if deleted else xml, about)
+
+    def count(self, q: ListQuery) -> int:
+        text, args = self._select(q, None, None, False, True)
+        return self._conn().execute(text, args).fetchone()[0]  # type: ignore[call-overload,index]
+
+    def get(self, identifier: str, prefix: str | None = None) -> Item | None:
+        conn = self._conn()
+        if prefix is None:
+            row = conn.execute(
+                "SELECT identifier, datestamp, seq, deleted, sets, about, NULL::bytea FROM records "
+                "WHERE identifier = %s", (identifier,)).fetchone()
+        else:
+            row = conn.execute(
+                "SELECT r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about, x.xml "
+                "FROM records r LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = %s "
+                "WHERE r.identifier = %s", (prefix, identifier)).fetchone()
+        return self._item(row) if row else None
+
+    def canonical(self, identifier: str) -> tuple[str, bytes] | None:
+        row = self._conn().execute(
+            "SELECT canonical_format, canonical FROM records WHERE identifier = %s AND NOT deleted",
+            (identifier,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    # -- writing -------------------------------------------------------------------
+    def write(self, records: Iterable[Record], *, now: int | None = None) -> WriteSummary:
+        summary = WriteSummary()
+        batch: dict[str, Record] = {}
+        for record in records:
+            # A batch holds each identifier once; a repeat starts a new batch so the
+            # later record is compared with the earlier one, as a second write would be.
+            if record.identifier in batch or len(batch) >= self.batch_size:
+                summary += self._write_batch(list(batch.values()), now)
+                batch = {}
+            batch[record.identifier] = record
+        if batch:
+            summary += self._write_batch(list(batch.values()), now)
+        return summary
+
+    def _write_batch(self, batch: list[Record], now: int | None) -> WriteSummary:
+        conn = self._conn()
+        summary = WriteSummary()
+        try:
+            with conn.transaction():
+                # Serialise writers: seq values are drawn and committed in one order,
+                # so a reader past key K never later finds a new row below K.
+                conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))",
+                             (_LOCK_WRITE,))
+                stamp = now
+                if stamp is None:
+                    # Datestamps never go backwards, even when the machines writing
+                    # disagree about the time: a harvester's from= must find them.
+                    latest = conn.execute("SELECT max(datestamp) FROM records").fetchone()[0]
+                    stamp = max(dates.now(), latest or 0)
+                existing = {
+                    ident: (rid, bytes(digest), tuple(sets or ()))
+                    for ident, rid, digest, sets in conn.execute(
+                        "SELECT identifier, id, checksum, sets FROM records WHERE identifier = ANY(%s)",
+                        ([r.identifier for r in batch],))
+                }
+                changed: list[tuple[Record, bytes]] = []
+                for record in batch:
+                    digest = checksum(record)
+                    old = existing.get(record.identifier)
+                    if old is not None and old[1] == digest:
+                        summary.unchanged += 1
+                    else:
+                        changed.append((record, digest))
+                if not changed:
+                    return summary
+                seqs = self._draw(conn, "record_seq", len(changed))
+                new_ids = iter(self._draw(conn, "record_ids",
+                                          sum(r.identifier not in existing for r, _ in changed)))
+                inserts: list[tuple] = []
+                updates: list[tuple] = []
+                rendered: list[tuple] = []
+                members: list[tuple] = []
+                written: list[tuple[int, Record]] = []
+                for (record, digest), seq in zip(changed, seqs, strict=True):
+                    sets = expand_set_specs(record.sets)
+                    old = existing.get(record.identifier)
+                    if old is None:
+                        rid = next(new_ids)
+                        inserts.append((rid, record.identifier, stamp, seq, record.deleted,
+                                        stamp if record.deleted else None, digest,
+                                        record.canonical_format,
+                                        None if record.deleted else record.canonical,
+                                        list(sets), record.about))
+                    else:
+                        rid = old[0]
+                        if record.deleted and not sets:
+                            # A deletion that names no sets keeps the record's sets, so
+                            # set-filtered harvesters still learn of it (§2.5.1).
+                            sets = old[2]
+                        updates.append((rid, stamp, seq, record.deleted, digest,
+                                        record.canonical_format, record.canonical, list(sets),
+                                        record.about))
+                    if record.deleted:
+                        summary.deleted += 1
+                    elif old is None:
+                        summary.added += 1
+                    else:
+                        summary.updated += 1
+                    if not record.deleted:
+                        rendered.extend((rid, p, x) for p, x in record.rendered.items())
+                    members.extend((s, stamp, seq, rid) for s in sets)
+                    written.append((rid, record))
+                self._load(conn, "records", _RECORD_COLS, inserts)
+                if updates:
+                    self._apply_updates(conn, updates)
+                self._load(conn, "rendered", _RENDERED_COLS, rendered)
+                self._load(conn, "set_members", _MEMBER_COLS, members)
+                self._after_write(conn, written)
+        except psycopg.Error as exc:
+            raise StoreError(f"writing to {self._where_am_i()} failed: {str(exc).strip()}") from exc
+        return summary
+
+    @staticmethod
+    def _draw(conn: psycopg.Connection, sequence: str, n: int) -> list[int]:
+        if n == 0:
+            return []
+        rows = conn.execute(
+            sql.SQL("SELECT nextval({}) FROM generate_series(1, %s)").format(sql.Literal(sequence)),
+            (n,)).fetchall()
+        return sorted(r[0] for r in rows)
+
+    def _load(self, conn: psycopg.Connection, table: str,
+              columns: tuple[tuple[str, str], ...], rows: list[tuple]) -> None:
+        """Insert rows: COPY (binary) for a big batch, a pipelined executemany else."""
+        if not rows:
+            return
+        names = sql.SQL(", ").join(sql.Identifier(c) for c, _ in columns)
+        with conn.cursor() as cur:
+            if len(rows) >= self.copy_threshold:
+                stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+                    sql.Identifier(table), names)
+                with cur.copy(stmt) as copy:
+                    copy.set_types([t for _, t in columns])
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                marks = sql.SQL(", ").join(sql.Placeholder() * len(columns))
+                cur.executemany(sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                    sql.Identifier(table), names, marks), rows)
+
+    def _apply_updates(self, conn: psycopg.Connection, updates: list[tuple]) -> None:
+        if not getattr(self._local, "staging", False):
+            # Per session, emptied at every commit: the staging area of changed rows.
+            conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS _thuvien_changes (id bigint, datestamp bigint, "
+                "seq bigint, deleted boolean, checksum bytea, canonical_format text, "
+                "canonical bytea, sets text[], about bytea) ON COMMIT DELETE ROWS")
+            self._local.staging = True
+        self._load(conn, "_thuvien_changes", _CHANGE_COLS, updates)
+        # A deletion keeps identifier, datestamp and sets (and the canonical record,
+        # for undeletion and audit); its formats go.
+        conn.execute(
+            "UPDATE records r SET datestamp = s.datestamp, seq = s.seq, deleted = s.deleted, "
+            "deleted_at = CASE WHEN s.deleted THEN s.datestamp END, checksum = s.checksum, "
+            "canonical_format = CASE WHEN s.deleted THEN r.canonical_format ELSE s.canonical_format END, "
+            "canonical = CASE WHEN s.deleted THEN r.canonical ELSE s.canonical END, "
+            "sets = s.sets, about = s.about FROM _thuvien_changes s WHERE r.id = s.id")
+        ids = [u[0] for u in updates]
+        conn.execute("DELETE FROM rendered WHERE record_id = ANY(%s)", (ids,))
+        conn.execute("DELETE FROM set_members WHERE record_id = ANY(%s)", (ids,))
+        conn.execute("DELETE FROM _thuvien_changes")
+
+    def _after_write(self, conn: psycopg.Connection, written: list[tuple[int, Record]]) -> None:
+        """Hook for secondary indexes (search) kept in the same transaction."""
+
+    # -- leases (several harvesters sharing one provider list) ---------------------
+    def lease(self, name: str, holder: str, seconds: int, *, now: int | None = None) -> bool:
+        """Take or renew the lease on ``name`` for ``seconds``; False if another
+        holder's lease has not expired. A node that dies loses its leases when they
+        expire, so no coordinator is needed.
+
+            >>> store.lease("provider:daklak", "node-1:4711", 600)   # doctest: +SKIP
+            True
+        """
+        t = dates.now() if now is None else now
+        row = self._conn().execute(
+            "INSERT INTO leases AS l (name, holder, expires) VALUES (%s, %s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires "
+            "WHERE l.expires <= %s OR l.holder = excluded.holder RETURNING name",
+            (name, holder, t + seconds, t)).fetchone()
+        return row is not None
+
+    def claim(self, names: Sequence[str], holder: str, seconds: int, *,
+              now: int | None = None) -> str | None:
+        """Lease the first of ``names`` (in the order given) that nobody holds, or
+        None when all are held. Claimers never wait on each other (``FOR UPDATE SKIP
+        LOCKED``), so adding a node adds capacity.
+
+            >>> store.claim(["provider:a", "provider:b"], "node-2:99", 600)   # doctest: +SKIP
+            'provider:b'
+        """
+        if not names:
+            return None
+        t = dates.now() if now is None else now
+        conn = self._conn()
+        with conn.transaction():
+            # Sorted, so concurrent claimers insert in one order and cannot deadlock.
+            conn.execute("INSERT INTO leases (name) SELECT unnest(%s::text[]) "
+                         "ON CONFLICT (name) DO NOTHING", (sorted(set(names)),))
+            row = conn.execute(
+                "SELECT name FROM leases WHERE name = ANY(%s) AND expires <= %s "
+                "ORDER BY array_position(%s::text[], name) LIMIT 1 FOR UPDATE SKIP LOCKED",
+                (list(names), t, list(names))).fetchone()
+            if row is None:
+                return None
+            conn.execute("UPDATE leases SET holder = %s, expires = %s WHERE name = %s",
+                         (holder, t + seconds, row[0]))
+            return row[0]
+
+    def release(self, name: str, holder: str) -> bool:
+        """Give a lease back early; False if ``holder`` does not hold it."""
+        row = self._conn().execute(
+            "UPDATE leases SET holder = NULL, expires = 0 WHERE name = %s AND holder = %s "
+            "RETURNING name", (name, holder)).fetchone()
+        return row is not None
+
+    def lease_holder(self, name: str, *, now: int | None = None) -> str | None:
+        """Who holds an unexpired lease on ``name`` (None if nobody)."""
+        t = dates.now() if now is None else now
+        row = self._conn().execute(
+            "SELECT holder FROM leases WHERE name = %s AND expires > %s", (name, t)).fetchone()
+        return row[0] if row else None
+
+
+__all__ = ["MIGRATIONS", "PostgresRepository", "split_schema"]

@@ -1,0 +1,499 @@
+"""The store contract (store/base.py), one suite for every backend.
+
+Each test runs on a real SQLite file and on the real PostgreSQL (in a schema of
+its own, dropped afterwards), so a feature exists on every backend or on none.
+PostgreSQL tests skip, saying why, only when the server cannot be reached.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from dataclasses import dataclass, field
+from functools import lru_cache
+from types import ModuleType
+
+import pytest
+
+from thuvien_interop.model import ListQuery, Record, Set, WriteSummary
+from thuvien_interop.store import open_store
+from thuvien_interop.store.base import Repository, StoreError
+
+PG_URL = os.environ.get("THUVIEN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+BACKENDS = ["sqlite", "postgres"]
+
+
+@lru_cache(maxsize=1)
+def postgres_unreachable() -> str | None:
+    """Why PostgreSQL cannot be used here, or None when it can."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (pip install 'thuvien-interop[postgres]')"
+    try:
+        psycopg.connect(PG_URL, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        return f"PostgreSQL at {PG_URL} is unreachable: {str(exc).strip()}"
+    return None
+
+
+def drop_schema(schema: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+@dataclass
+class Backend:
+    """One backend under test: its name, the URL of a fresh store, its module."""
+
+    name: str
+    url: str
+    module: ModuleType
+    opened: list[Repository] = field(default_factory=list)
+
+    def open(self) -> Repository:
+        store = open_store(self.url)
+        self.opened.append(store)
+        return store
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request, tmp_path):
+    if request.param == "sqlite":
+        from thuvien_interop.store import sqlite as module
+
+        b = Backend("sqlite", f"sqlite:///{tmp_path / 'store.db'}", module)
+    else:
+        reason = postgres_unreachable()
+        if reason:
+            pytest.skip(reason)
+        from thuvien_interop.store import postgres as module
+
+        schema = f"test_{uuid.uuid4().hex[:12]}"
+        b = Backend("postgres", f"{PG_URL}?schema={schema}", module)
+    yield b
+    for s in b.opened:
+        s.close()
+    if b.name == "postgres":
+        drop_schema(schema)
+
+
+@pytest.fixture
+def repo(backend) -> Repository:
+    return backend.open()
+
+
+def rec(n: int | str, *, v: str = "1", sets: tuple[str, ...] = (), formats=("oai_dc", "marc21"),
+        deleted: bool = False, about: bytes | None = None) -> Record:
+    """A small record whose bytes say who it is and which version."""
+    ident = f"oai:test:{n}"
+    if deleted:
+        return Record(ident, deleted=True, sets=sets)
+    return Record(ident, f"<record id='{n}' v='{v}'/>".encode(), "marc21", sets,
+                  rendered={p: f"<{p} id='{n}' v='{v}'>Hà Nội</{p}>".encode() for p in formats},
+                  about=about)
+
+
+def idents(items) -> list[str]:
+    return [i.header.identifier.rsplit(":", 1)[1] for i in items]
+
+
+def harvest(store: Repository, q: ListQuery, limit: int = 3, *, metadata: bool = True):
+    """Every item of a list, page by page after the last key, as a harvester reads."""
+    out, after = [], None
+    while True:
+        page = store.list(q, after, limit, metadata=metadata)
+        out += page
+        if len(page) < limit:
+            return out
+        after = page[-1].key
+
+
+# -- an empty store -----------------------------------------------------------------
+def test_new_store_is_empty(repo):
+    info = repo.info()
+    assert (info.earliest_datestamp, info.record_count, info.deleted_count) == (None, 0, 0)
+    assert repo.list(ListQuery("oai_dc"), None, 10) == []
+    assert repo.count(ListQuery()) == 0
+    assert repo.prefixes() == []
+    assert repo.prefixes("oai:test:1") is None
+    assert repo.get("oai:test:1") is None
+    assert repo.canonical("oai:test:1") is None
+    assert repo.sets(None, 10) == []
+
+
+def test_store_is_a_repository(repo):
+    assert isinstance(repo, Repository)
+
+
+# -- writing: summaries and datestamps --------------------------------------------------
+def test_write_summary_counts_added_updated_unchanged_deleted(repo):
+    assert repo.write([rec(1), rec(2), rec(3)], now=100) == WriteSummary(added=3)
+    s = repo.write([rec(1), rec(2, v="2"), rec(3, deleted=True), rec(4)], now=200)
+    assert s == WriteSummary(added=1, updated=1, unchanged=1, deleted=1)
+    info = repo.info()
+    assert (info.earliest_datestamp, info.record_count, info.deleted_count) == (100, 4, 1)
+
+
+def test_unchanged_record_keeps_its_datestamp_and_place(repo):
+    repo.write([rec(1), rec(2)], now=100)
+    before = repo.get("oai:test:1")
+    assert repo.write([rec(1)], now=500) == WriteSummary(unchanged=1)
+    after = repo.get("oai:test:1")
+    assert after.header.datestamp == 100 and after.key == before.key
+    assert repo.list(ListQuery(from_=101), None, 10) == []
+
+
+def test_changed_record_gets_the_write_time_and_moves_to_the_end(repo):
+    repo.write([rec(1), rec(2), rec(3)], now=100)
+    assert repo.write([rec(1, v="2")], now=200) == WriteSummary(updated=1)
+    item = repo.get("oai:test:1", "oai_dc")
+    assert item.header.datestamp == 200
+    assert b"v='2'" in item.metadata
+    assert idents(repo.list(ListQuery("oai_dc"), None, 10)) == ["2", "3", "1"]
+
+
+@pytest.mark.parametrize("change", [
+    {"sets": ("a",)},
+    {"about": b"<provenance/>"},
+    {"formats": ("oai_dc",)},
+])
+def test_any_stored_difference_is_a_change(repo, change):
+    repo.write([rec(1)], now=100)
+    assert repo.write([rec(1, **change)], now=200) == WriteSummary(updated=1)
+    assert repo.get("oai:test:1").header.datestamp == 200
+
+
+def test_a_repeated_identifier_in_one_write_keeps_the_later_record(repo):
+    s = repo.write([rec(1), rec(2), rec(1, v="2"), rec(1, v="2")], now=100)
+    assert s == WriteSummary(added=2, updated=1, unchanged=1)
+    assert b"v='2'" in repo.get("oai:test:1", "marc21").metadata
+    assert repo.info().record_count == 2
+
+
+def test_canonical_bytes_and_format_come_back(repo):
+    dc = Record("oai:test:dc", b"<oai_dc:dc>\xc4\x90\xe1\xba\xa1i</oai_dc:dc>", "oai_dc",
+                rendered={"oai_dc": b"<dc/>"})
+    repo.write([rec(1), dc], now=100)
+    assert repo.canonical("oai:test:1") == ("marc21", b"<record id='1' v='1'/>")
+    assert repo.canonical("oai:test:dc") == ("oai_dc", dc.canonical)
+
+
+def test_stored_bytes_come_back_exactly(repo):
+    big = ("<marc>" + "Nguyễn Văn Đức ☃ " * 60_000 + "</marc>").encode()
+    r = Record("oai:test:big", b"<r/>", rendered={"marc21": big, "oai_dc": b"\xef\xbb\xbf<dc/>"},
+               about=b"<about>\xe1\xba\xa1</about>")
+    repo.write([r], now=100)
+    assert repo.get("oai:test:big", "marc21").metadata == big
+    assert repo.get("oai:test:big", "oai_dc").metadata == b"\xef\xbb\xbf<dc/>"
+    item = repo.list(ListQuery("marc21"), None, 5)[0]
+    assert item.metadata == big and item.about == b"<about>\xe1\xba\xa1</about>"
+
+
+def test_many_batches_add_update_and_delete(repo):
+    """Thousands of records: several batches, and the bulk path (COPY) where a backend has one."""
+    n = 2_500
+    assert repo.write((rec(i) for i in range(n)), now=100) == WriteSummary(added=n)
+    s = repo.write([rec(i, v="2") for i in range(1_200)]
+                   + [rec(i, deleted=True) for i in range(1_200, 1_500)]
+                   + [rec(i) for i in range(1_500, n)], now=200)
+    assert s == WriteSummary(updated=1_200, deleted=300, unchanged=1_000)
+    assert repo.count(ListQuery("oai_dc", from_=200)) == 1_500
+    assert repo.count(ListQuery("oai_dc")) == n
+    assert repo.info().deleted_count == 300
+    assert b"v='2'" in repo.get("oai:test:1199", "oai_dc").metadata
+    assert repo.get("oai:test:1200", "oai_dc").metadata is None
+    keys = [i.key for i in harvest(repo, ListQuery("oai_dc"), 400, metadata=False)]
+    assert len(keys) == n and keys == sorted(keys) and len(set(keys)) == n
+
+
+# -- deletions ------------------------------------------------------------------------
+def test_deletion_keeps_the_header_and_sets_but_no_metadata(repo):
+    repo.write([rec(1, sets=("hn:bd",)), rec(2)], now=100)
+    assert repo.write([rec(1, deleted=True)], now=200) == WriteSummary(deleted=1)
+    item = repo.get("oai:test:1", "oai_dc")
+    assert item.header.deleted and item.header.datestamp == 200
+    assert item.header.sets == ("hn", "hn:bd")
+    assert item.metadata is None
+    assert repo.prefixes("oai:test:1") == []
+    assert repo.canonical("oai:test:1") is None
+    # A set-filtered harvester learns of the deletion too (OAI-PMH 2.0 §2.5.1).
+    assert idents(repo.list(ListQuery("oai_dc", set="hn"), None, 10)) == ["1"]
+
+
+def test_deleting_twice_is_unchanged(repo):
+    repo.write([rec(1)], now=100)
+    repo.write([rec(1, deleted=True)], now=200)
+    assert repo.write([rec(1, deleted=True)], now=300) == WriteSummary(unchanged=1)
+    assert repo.get("oai:test:1").header.datestamp == 200
+
+
+def test_deleting_an_unknown_record_leaves_a_tombstone(repo):
+    assert repo.write([rec(9, deleted=True)], now=100) == WriteSummary(deleted=1)
+    item = repo.get("oai:test:9")
+    assert item.header.deleted and item.header.datestamp == 100
+    assert repo.info().deleted_count == 1
+
+
+def test_a_deleted_record_can_come_back(repo):
+    repo.write([rec(1)], now=100)
+    repo.write([rec(1, deleted=True)], now=200)
+    assert repo.write([rec(1, v="3")], now=300) == WriteSummary(updated=1)
+    item = repo.get("oai:test:1", "oai_dc")
+    assert not item.header.deleted and b"v='3'" in item.metadata
+    assert repo.prefixes("oai:test:1") == ["marc21", "oai_dc"]
+    assert repo.info().deleted_count == 0
+
+
+# -- listing ---------------------------------------------------------------------------
+@pytest.fixture
+def filled(repo):
+    """Ten records over five datestamps and a small set hierarchy."""
+    sets = {0: ("hn:bd",), 1: ("hn",), 2: ("hcm",), 3: ("hn:bd:x",), 4: ()}
+    for t in range(5):
+        repo.write([rec(2 * t, sets=sets[t]), rec(2 * t + 1, sets=sets[(t + 1) % 5])],
+                   now=1000 * (t + 1))
+    return repo
+
+
+def test_pages_after_a_key_cover_the_list_once_in_key_order(filled):
+    whole = filled.list(ListQuery("oai_dc"), None, 100)
+    assert idents(whole) == [str(i) for i in range(10)]
+    for limit in (1, 3, 4, 10):
+        paged = harvest(filled, ListQuery("oai_dc"), limit)
+        assert [i.key for i in paged] == [i.key for i in whole]
+    assert filled.list(ListQuery("oai_dc"), whole[-1].key, 5) == []
+
+
+def test_from_and_until_are_inclusive(filled):
+    def ds(q):
+        return sorted({i.header.datestamp for i in filled.list(q, None, 100)})
+
+    assert ds(ListQuery("oai_dc", from_=2000)) == [2000, 3000, 4000, 5000]
+    assert ds(ListQuery("oai_dc", until=2000)) == [1000, 2000]
+    assert ds(ListQuery("oai_dc", from_=3000, until=3000)) == [3000]
+    assert ds(ListQuery("oai_dc", from_=2001, until=2999)) == []
+    assert ds(ListQuery("oai_dc", from_=6000)) == []
+
+
+def test_set_filter_includes_members_of_descendant_sets(filled):
+    def ids(spec, **kw):
+        return idents(filled.list(ListQuery("oai_dc", set=spec, **kw), None, 100))
+
+    assert ids("hn") == ["0", "1", "2", "5", "6", "9"]
+    assert ids("hn:bd") == ["0", "5", "6", "9"]
+    assert ids("hn:bd:x") == ["5", "6"]
+    assert ids("hcm") == ["3", "4"]
+    assert ids("h") == []  # a prefix of a spec is not an ancestor
+    assert ids("hn", from_=2000, until=4000) == ["2", "5", "6"]
+    assert filled.get("oai:test:6").header.sets == ("hn", "hn:bd", "hn:bd:x")
+
+
+def test_set_filtered_pages_after_a_key(filled):
+    whole = filled.list(ListQuery("oai_dc", set="hn"), None, 100)
+    for limit in (1, 2, 5):
+        assert harvest(filled, ListQuery("oai_dc", set="hn"), limit) == whole
+
+
+def test_prefix_filter_keeps_deleted_headers(repo):
+    repo.write([rec(1), rec(2, formats=("marc21",)), rec(3), rec(4, formats=())], now=100)
+    repo.write([rec(3, deleted=True)], now=200)
+    assert idents(repo.list(ListQuery("oai_dc"), None, 10)) == ["1", "3"]
+    assert idents(repo.list(ListQuery("marc21"), None, 10)) == ["1", "2", "3"]
+    assert idents(repo.list(ListQuery("mods"), None, 10)) == ["3"]
+    assert idents(repo.list(ListQuery(), None, 10)) == ["1", "2", "4", "3"]
+    assert repo.count(ListQuery("oai_dc")) == 2
+    assert repo.count(ListQuery("marc21")) == 3
+    assert repo.count(ListQuery()) == 4
+    assert idents(repo.list(ListQuery("oai_dc"), None, 10, metadata=False)) == ["1", "3"]
+
+
+def test_listing_with_and_without_metadata(filled):
+    q = ListQuery("marc21", set="hcm")
+    with_md = filled.list(q, None, 10)
+    assert [i.metadata for i in with_md] == [b"<marc21 id='3' v='1'>H\xc3\xa0 N\xe1\xbb\x99i</marc21>",
+                                            b"<marc21 id='4' v='1'>H\xc3\xa0 N\xe1\xbb\x99i</marc21>"]
+    headers = filled.list(q, None, 10, metadata=False)
+    assert [i.metadata for i in headers] == [None, None]
+    assert [i.header for i in headers] == [i.header for i in with_md]
+
+
+def test_count_matches_the_list(filled):
+    filled.write([rec(5, deleted=True)], now=9000)
+    for q in [ListQuery(), ListQuery("oai_dc"), ListQuery("oai_dc", set="hn"),
+              ListQuery("oai_dc", from_=2000), ListQuery("marc21", until=3000, set="hn:bd"),
+              ListQuery("mods"), ListQuery("oai_dc", set="nowhere")]:
+        assert filled.count(q) == len(filled.list(q, None, 1000)), q
+
+
+def test_a_record_changed_mid_listing_moves_to_the_end_and_is_seen_again(filled):
+    q = ListQuery("oai_dc", set="hn")
+    first = filled.list(q, None, 2)
+    assert idents(first) == ["0", "1"]
+    filled.write([rec(1, v="2", sets=("hn",))], now=9000)
+    filled.write([rec(6, deleted=True)], now=9001)
+    after, rest = first[-1].key, []
+    while page := filled.list(q, after, 2):
+        rest += page
+        after = page[-1].key
+    assert idents(rest) == ["2", "5", "9", "1", "6"]
+    assert b"v='2'" in rest[-2].metadata and rest[-1].header.deleted
+
+
+# -- single records ---------------------------------------------------------------------
+def test_get_with_and_without_a_prefix(repo):
+    repo.write([rec(1, formats=("oai_dc",), about=b"<p/>")], now=100)
+    bare = repo.get("oai:test:1")
+    assert bare.header.identifier == "oai:test:1" and bare.metadata is None
+    assert bare.key[0] == 100
+    full = repo.get("oai:test:1", "oai_dc")
+    assert full.metadata == "<oai_dc id='1' v='1'>Hà Nội</oai_dc>".encode()
+    assert full.about == b"<p/>" and full.key == bare.key
+    missing_format = repo.get("oai:test:1", "marc21")
+    assert missing_format is not None and missing_format.metadata is None
+    assert repo.get("oai:test:2", "oai_dc") is None
+
+
+def test_prefixes_of_the_repository_and_of_a_record(repo):
+    repo.write([rec(1, formats=("oai_dc",)), rec(2, formats=("marc21", "mods"))], now=100)
+    assert repo.prefixes() == ["marc21", "mods", "oai_dc"]
+    assert repo.prefixes("oai:test:2") == ["marc21", "mods"]
+    assert repo.prefixes("oai:test:3") is None
+
+
+# -- sets and meta ------------------------------------------------------------------------
+def test_sets_are_listed_in_spec_order_after_a_spec(repo):
+    repo.put_sets([Set("hn:bd", "Ba Đình"), Set("hn", "Hà Nội", "Thủ đô"), Set("hcm", "TP HCM"),
+                   Set("Z", "upper case sorts first")])
+    assert [s.spec for s in repo.sets(None, 10)] == ["Z", "hcm", "hn", "hn:bd"]
+    assert repo.sets("hcm", 1) == [Set("hn", "Hà Nội", "Thủ đô")]
+    assert repo.sets("hn:bd", 10) == []
+    repo.put_sets([Set("hn", "Thành phố Hà Nội")])
+    assert repo.sets("hcm", 1) == [Set("hn", "Thành phố Hà Nội", None)]
+
+
+def test_meta_is_kept_and_replaced(backend):
+    repo = backend.open()
+    assert repo.get_meta("oai_token_secret") is None
+    repo.set_meta("oai_token_secret", "ab" * 32)
+    repo.set_meta("note", "Thư viện")
+    repo.set_meta("note", "Thư viện tỉnh")
+    repo.close()
+    again = backend.open()
+    assert again.get_meta("oai_token_secret") == "ab" * 32
+    assert again.get_meta("note") == "Thư viện tỉnh"
+
+
+def test_records_survive_reopening(backend):
+    repo = backend.open()
+    repo.write([rec(1, sets=("a:b",))], now=100)
+    repo.close()
+    again = backend.open()
+    assert again.get("oai:test:1", "oai_dc").header.sets == ("a", "a:b")
+    assert again.write([rec(1, sets=("a:b",))], now=200) == WriteSummary(unchanged=1)
+
+
+# -- schema versions ------------------------------------------------------------------------
+def test_an_older_store_migrates_when_opened(backend, monkeypatch):
+    repo = backend.open()
+    repo.write([rec(1)], now=100)
+    old_version = len(backend.module.MIGRATIONS)
+    assert repo.get_meta("schema_version") == str(old_version)
+    repo.close()
+    monkeypatch.setattr(backend.module, "MIGRATIONS", [
+        *backend.module.MIGRATIONS, "CREATE TABLE migration_probe (x INTEGER)"])
+    newer = backend.open()
+    assert newer.get_meta("schema_version") == str(old_version + 1)
+    assert newer.get("oai:test:1", "oai_dc").metadata is not None
+    newer.close()
+    assert backend.open().get_meta("schema_version") == str(old_version + 1)  # migrates once
+
+
+def test_a_newer_store_is_refused_with_a_clear_message(backend):
+    repo = backend.open()
+    repo.set_meta("schema_version", str(len(backend.module.MIGRATIONS) + 1))
+    repo.close()
+    with pytest.raises(StoreError, match=r"newer than this thuvien-interop knows.*upgrade"):
+        backend.open()
+
+
+# -- several threads and connections ---------------------------------------------------------
+def test_readers_go_on_while_a_writer_writes(backend):
+    writer, reader = backend.open(), backend.open()
+    writer.write([rec(i) for i in range(100)], now=100)
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def write():
+        try:
+            for b in range(10):
+                writer.write([rec(i, v=str(b)) for i in range(b * 10, min(b * 10 + 40, 100))]
+                             + [rec(1000 + b * 10 + i) for i in range(10)], now=200 + b)
+        except BaseException as exc:  # noqa: BLE001 — reported by the test below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    def read():
+        try:
+            while not done.is_set():
+                items = harvest(reader, ListQuery("oai_dc"), 17, metadata=True)
+                keys = [i.key for i in items]
+                assert keys == sorted(keys) and len(set(keys)) == len(keys)
+                assert all(i.metadata for i in items)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write)] + [threading.Thread(target=read) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert reader.count(ListQuery("oai_dc")) == 200
+
+
+def test_a_harvester_misses_nothing_while_several_writers_write(backend):
+    """Keys are committed in order: what a harvester has not seen yet lies after its last key."""
+    stores = [backend.open() for _ in range(3)]
+    harvester = backend.open()
+    stores[0].write([rec(f"seed{i}") for i in range(20)], now=100)
+    errors: list[BaseException] = []
+
+    def write(w: int):
+        try:
+            for b in range(8):
+                stores[w].write([rec(f"w{w}-{b}-{i}") for i in range(25)]
+                                + [rec(f"seed{(w + b) % 20}", v=f"{w}{b}")])
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(3)]
+    for t in threads:
+        t.start()
+    seen: set[str] = set()
+    after = None
+    while any(t.is_alive() for t in threads):
+        page = harvester.list(ListQuery("oai_dc"), after, 7, metadata=False)
+        seen.update(i.header.identifier for i in page)
+        if page:
+            after = page[-1].key
+    for t in threads:
+        t.join()
+    while page := harvester.list(ListQuery("oai_dc"), after, 50, metadata=False):
+        seen.update(i.header.identifier for i in page)
+        after = page[-1].key
+    assert errors == []
+    everything = {i.header.identifier for i in harvest(harvester, ListQuery("oai_dc"), 500)}
+    assert len(everything) == 20 + 3 * 8 * 25
+    assert seen == everything
+
+
+def test_an_unreachable_postgresql_is_a_store_error():
+    pytest.importorskip("psycopg")
+    with pytest.raises(StoreError, match="cannot connect to the PostgreSQL store"):
+        open_store("postgresql://postgres@127.0.0.1:1/test?connect_timeout=3")
