@@ -173,8 +173,8 @@ def test_cli_import_of_the_sample_catalogue(tmp_path):
 
 
 def test_unknown_format_is_a_clear_error(tmp_path):
-    bad = tmp_path / "notes.txt"
-    bad.write_text("just some notes", encoding="utf-8")
+    bad = tmp_path / "report.pdf"
+    bad.write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n")
     result = CliRunner().invoke(main, ["import", str(bad), "--store", f"sqlite:///{tmp_path / 'x.db'}"])
     assert result.exit_code != 0
     assert "cannot tell the format" in result.output
