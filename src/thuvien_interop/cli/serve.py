@@ -15,7 +15,7 @@ from . import main
 from ._common import config_option, load_settings, open_or_fail, store_option
 
 
-def run_server(settings: Settings, host: str, port: int, threads: int) -> None:
+def run_server(settings: Settings, host: str, port: int, threads: int, workers: int = 1) -> None:
     import waitress
 
     from ..web import create_app
@@ -25,6 +25,15 @@ def run_server(settings: Settings, host: str, port: int, threads: int) -> None:
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     click.echo(f"OAI-PMH: http://{shown}:{port}/oai?verb=Identify")
     click.echo("Stop with Ctrl-C.")
+    if workers > 1:
+        from ..web.workers import serve_workers
+
+        # The app above has migrated the store and stored the token secret once;
+        # each worker opens its own store after the fork.
+        store.close()
+        serve_workers(lambda: create_app(open_or_fail(settings.store), settings.oai),
+                      host, port, workers=workers, threads=threads, announce=click.echo)
+        return
     waitress.serve(app, host=host, port=port, threads=threads, ident="thuvien-interop",
                    _quiet=True)
 
@@ -34,6 +43,10 @@ _host = click.option("--host", default="127.0.0.1", show_default=True,
 _port = click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
 _threads = click.option("--threads", default=8, show_default=True, type=int,
                         help="Worker threads of the WSGI server (waitress).")
+_workers = click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+                        help="Server processes (gunicorn, on Linux when installed; elsewhere "
+                             "waitress with workers × threads threads). Any worker continues "
+                             "any resumption token; use a PostgreSQL store for many.")
 
 
 @main.command()
@@ -42,15 +55,18 @@ _threads = click.option("--threads", default=8, show_default=True, type=int,
 @_host
 @_port
 @_threads
-def serve(store_url: str | None, config_path: str | None, host: str, port: int, threads: int) -> None:
+@_workers
+def serve(store_url: str | None, config_path: str | None, host: str, port: int, threads: int,
+          workers: int) -> None:
     """Serve a store over OAI-PMH (at /oai) with a production WSGI server.
 
     \b
     Example:
       thuvien-interop serve --store sqlite:///thuvien.db --port 8000
       curl 'http://127.0.0.1:8000/oai?verb=ListRecords&metadataPrefix=oai_dc'
+      thuvien-interop serve --store postgresql://thuvien@db/union --workers 4 --host 0.0.0.0
     """
-    run_server(load_settings(config_path, store_url), host, port, threads)
+    run_server(load_settings(config_path, store_url), host, port, threads, workers)
 
 
 def demo_store_path() -> Path:
