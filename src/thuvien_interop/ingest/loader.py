@@ -111,8 +111,11 @@ class _Counting:
 def build_record(source: Source, identifier: str, registry: FormatRegistry,
                  sets: Iterable[str] = (), problems: list[str] | None = None) -> Record:
     """A store record from a source record: canonical form plus every format."""
+    from ..sru.indexing import index_source  # search keys (issue 6), computed once at write
+
     fmt, data = canonical(source)
-    return Record(identifier, data, fmt, tuple(sets), rendered=registry.render_all(source, problems))
+    return Record(identifier, data, fmt, tuple(sets), rendered=registry.render_all(source, problems),
+                  index=index_source(source, identifier=identifier))
 
 
 def import_files(

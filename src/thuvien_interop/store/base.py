@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
 from ..model import Header, Item, ListQuery, Record, RepositoryInfo, Set, WriteSummary
+from .search_plan import Plan, ScanTerm, SearchPage
 
 Key = tuple[int, int]
 """A keyset position: (datestamp, change sequence). Lists are read after a key."""
@@ -67,6 +68,42 @@ class Repository(Protocol):
     def write(self, records: Iterable[Record], *, now: int | None = None) -> WriteSummary:
         """Upsert or delete; one transaction per batch. Unchanged records keep
         their datestamp."""
+        ...
+
+    def search(self, plan: Plan, start: int, limit: int, *,
+               prefix: str | None = None) -> SearchPage:
+        """Run a search plan (:mod:`~thuvien_interop.store.search_plan`, built by the
+        SRU layer from CQL); return the exact number of live matching records and
+        the ``limit`` items from 1-based position ``start``, each with the stored
+        bytes of ``prefix``.
+
+        The contract every backend keeps:
+
+        * what is indexed is ``Record.index`` (index name → values) plus
+          ``rec.lastModificationDate`` from the datestamp (ISO 8601 UTC), written
+          in the same transaction as the record; a deleted record is in no index;
+        * words and keys come from :func:`~thuvien_interop.store.search_plan.words`
+          and :func:`~thuvien_interop.store.search_plan.key_of` (folded: case,
+          diacritics, đ→d), so "Ha Noi", "HÀ NỘI" and NFD "Hà Nội" are one key;
+        * a :class:`Phrase` matches adjacent words inside one value of the index
+          (never across two values), and ``index=None`` means any one index;
+          :class:`And`/:class:`AndNot` of phrases are per record, not per index;
+        * :class:`Near` counts the words between the two phrases within one
+          index's text (a value boundary counts as one word);
+        * ``glob`` terms and keys: ``*`` any run, ``?`` one character, ``\\``
+          escapes; a term standing for too many words raises
+          :class:`~thuvien_interop.store.search_plan.PlanTooBroad`;
+        * order: ``plan.sort`` keys, else relevance (best first), ties by the
+          order records were first written; the same query on the same data
+          always gives the same order.
+        """
+        ...
+
+    def scan(self, index: str, start: str, position: int, count: int) -> list[ScanTerm]:
+        """The keys of an index in order, with their display form and how many live
+        records have each: up to ``count`` terms placed so that the first key
+        ``>= start`` is at 1-based ``position`` (when enough keys come before it).
+        ``start`` is a key (:func:`~thuvien_interop.store.search_plan.key_of`)."""
         ...
 
     def get_meta(self, key: str) -> str | None: ...

@@ -28,6 +28,7 @@ from ..model import (
     WriteSummary,
     expand_set_specs,
 )
+from . import search_plan
 from .base import Key, StoreError
 
 SCHEMA_VERSION_KEY = "schema_version"
@@ -67,6 +68,24 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX set_members_record ON set_members (record_id);
     CREATE TABLE sets (spec TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT) WITHOUT ROWID;
+    """,
+    # 2: search (issue 6). One FTS5 row per (record, index): rowid = record id << 7 | index
+    # code, column idx holds the index's token, body its folded words; search_keys holds
+    # whole folded values for ==, ranges, sort and scan; search_rwords the reversed words
+    # for left truncation (see search_plan.py for the contract).
+    """
+    CREATE TABLE search_indexes (code INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+    CREATE VIRTUAL TABLE search_text USING fts5(idx, body, tokenize='unicode61 remove_diacritics 0');
+    CREATE VIRTUAL TABLE search_vocab USING fts5vocab(search_text, 'row');
+    CREATE TABLE search_keys (
+        idx INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        record_id INTEGER NOT NULL,
+        display TEXT NOT NULL,
+        PRIMARY KEY (idx, key, record_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX search_keys_record ON search_keys (record_id, idx, key);
+    CREATE TABLE search_rwords (rword TEXT PRIMARY KEY) WITHOUT ROWID;
     """,
 ]
 
@@ -386,3 +405,294 @@ class SQLiteRepository:
 
     def _after_write(self, conn: sqlite3.Connection, rid: int, record: Record) -> None:
         """Hook for secondary indexes (search) kept in the same transaction."""
+        base = rid << _CODE_BITS
+        conn.execute("DELETE FROM search_text WHERE rowid BETWEEN ? AND ?",
+                     (base, base + (1 << _CODE_BITS) - 1))
+        conn.execute("DELETE FROM search_keys WHERE record_id = ?", (rid,))
+        if record.deleted:
+            return
+        index = dict(record.index)
+        stamp = conn.execute("SELECT datestamp FROM records WHERE id = ?", (rid,)).fetchone()[0]
+        index["rec.lastModificationDate"] = [dates.format_utc(stamp)]
+        rwords: set[str] = set()
+        for name, text, keys in search_plan.index_entries(index):
+            code = self._index_code(conn, name, create=True)
+            conn.execute("INSERT INTO search_text (rowid, idx, body) VALUES (?, ?, ?)",
+                         (base + code, _idx_token(code), text))
+            conn.executemany("INSERT OR IGNORE INTO search_keys VALUES (?, ?, ?, ?)",
+                             [(code, k, rid, d) for k, d in keys])
+            rwords.update(w[::-1] for w in text.split() if w != search_plan.VALUE_SEPARATOR)
+        conn.executemany("INSERT OR IGNORE INTO search_rwords VALUES (?)", [(w,) for w in rwords])
+
+    # -- search (issue 6; the contract is in store/base.py and store/search_plan.py) --
+    def _index_code(self, conn: sqlite3.Connection, name: str, create: bool = False) -> int | None:
+        codes = self.__dict__.setdefault("_codes", {})
+        code = codes.get(name)
+        if code is not None:
+            return code
+        row = conn.execute("SELECT code FROM search_indexes WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            if not create:
+                return None
+            code = conn.execute("SELECT coalesce(max(code) + 1, 1) FROM search_indexes").fetchone()[0]
+            if code >= 1 << _CODE_BITS:
+                raise StoreError(f"too many search indexes (at most {(1 << _CODE_BITS) - 1})")
+            conn.execute("INSERT INTO search_indexes VALUES (?, ?)", (code, name))
+            # Not cached until committed: a rolled-back batch must not leave a stale code.
+            return code
+        codes[name] = row[0]
+        return row[0]
+
+    def search(self, plan: search_plan.Plan, start: int, limit: int, *,
+               prefix: str | None = None) -> search_plan.SearchPage:
+        conn = self._conn()
+        sql, args = _Compiler(self, conn).node(plan.root)
+        if sql is None:
+            return search_plan.SearchPage(0, [])
+        order: list[str] = []
+        joins: list[str] = []
+        where: list[str] = []
+        jargs: list[object] = []
+        for i, spec in enumerate(plan.sort):
+            code = self._index_code(conn, spec.index)
+            agg = "max" if spec.descending else "min"
+            joins.append(f", (SELECT {agg}(key) FROM search_keys WHERE idx = ? AND record_id = h.id) AS k{i}")
+            jargs.append(code if code is not None else -1)
+            if spec.missing == "omit":
+                where.append(f"k{i} IS NOT NULL")
+            null_first = spec.missing == "low"
+            if spec.descending:
+                null_first = not null_first
+            order.append(f"k{i} IS {'NOT ' if null_first else ''}NULL")
+            order.append(f"k{i}{' DESC' if spec.descending else ''}")
+        rank_expr = _Compiler(self, conn).rank_match(plan.root) if not plan.sort else None
+        select = f"SELECT h.id{''.join(joins)} FROM ({sql}) h"
+        all_args = jargs + args
+        if rank_expr:
+            select = (f"SELECT h.id, s.score FROM ({sql}) h LEFT JOIN "
+                      "(SELECT id, sum(b) AS score FROM (SELECT rowid >> 7 AS id, "
+                      "bm25(search_text, 0.0, 1.0) AS b FROM search_text WHERE search_text MATCH ? "
+                      "LIMIT -1) GROUP BY id) s ON s.id = h.id")
+            all_args = args + [rank_expr]
+            order = ["score IS NULL", "score"]
+        outer = f"SELECT * FROM ({select})" + (f" WHERE {' AND '.join(where)}" if where else "")
+        if where:
+            total = conn.execute(f"SELECT count(*) FROM ({outer})", all_args).fetchone()[0]
+        else:
+            total = conn.execute(f"SELECT count(*) FROM ({sql})", args).fetchone()[0]
+        if limit <= 0 or start > total:
+            return search_plan.SearchPage(total, [])
+        order_sql = ", ".join(order + ["id"])
+        ids = [r[0] for r in conn.execute(f"{outer} ORDER BY {order_sql} LIMIT ? OFFSET ?",
+                                          all_args + [limit, max(start - 1, 0)])]
+        return search_plan.SearchPage(total, self._items_by_id(conn, ids, prefix))
+
+    def _items_by_id(self, conn: sqlite3.Connection, ids: list[int], prefix: str | None) -> list[Item]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = conn.execute(
+            "SELECT r.id, r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about, x.xml "
+            "FROM records r LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = ? "
+            f"WHERE r.id IN ({marks})", [prefix or ""] + ids).fetchall()
+        by_id = {row[0]: self._item(row[1:]) for row in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def scan(self, index: str, start: str, position: int, count: int) -> list[search_plan.ScanTerm]:
+        conn = self._conn()
+        code = self._index_code(conn, index)
+        if code is None or count <= 0:
+            return []
+        sql = ("SELECT key, min(display), count(*) FROM search_keys WHERE idx = ? AND key {} ? "
+               "GROUP BY key ORDER BY key {} LIMIT ?")
+        before = conn.execute(sql.format("<", "DESC"), (code, start, max(position - 1, 0))).fetchall()
+        before.reverse()
+        after = conn.execute(sql.format(">=", "ASC"), (code, start, count - len(before))).fetchall()
+        return [search_plan.ScanTerm(*row) for row in before + after][:count]
+
+
+_CODE_BITS = 7
+
+
+def _idx_token(code: int) -> str:
+    return f"ix{code}"
+
+
+def _fts_quote(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'
+
+
+def _glob_sql(pattern: str) -> tuple[str, str]:
+    """A search_plan glob → (SQLite GLOB pattern, literal prefix for a range)."""
+    out: list[str] = []
+    lead: list[str] = []
+    leading = True
+    for kind, text in search_plan.iter_terms(pattern):
+        if kind == "literal":
+            out.append("".join(f"[{c}]" if c in "*?[]" else c for c in text))
+            if leading:
+                lead.append(text)
+        else:
+            leading = False
+            out.append("*" if kind == "many" else "?")
+    return "".join(out), "".join(lead)
+
+
+MAX_EXPANSION = 2000
+
+
+class _Compiler:
+    """A plan node → a SELECT of record ids (column ``id``), or None if it matches nothing."""
+
+    def __init__(self, store: SQLiteRepository, conn: sqlite3.Connection) -> None:
+        self.store = store
+        self.conn = conn
+
+    def code(self, index: str | None) -> int | None:
+        return None if index is None else self.store._index_code(self.conn, index)
+
+    # -- full text ------------------------------------------------------------------
+    def expand(self, term: search_plan.Term) -> list[str]:
+        """The indexed words a glob term stands for (at most MAX_EXPANSION)."""
+        pattern, lead = _glob_sql(term.text)
+        parts = list(search_plan.iter_terms(term.text))
+        if lead:
+            rows = self.conn.execute(
+                "SELECT term FROM search_vocab WHERE term >= ? AND term < ? AND term GLOB ? LIMIT ?",
+                (lead, lead + "\uffff", pattern, MAX_EXPANSION + 1))
+            found = [r[0] for r in rows]
+        elif parts and parts[-1][0] == "literal":
+            # Left truncation: reversed words make "*noi" a range scan on "ion".
+            tail = parts[-1][1][::-1]
+            rpattern, _ = _glob_sql("".join(
+                "*" if k == "many" else "?" if k == "one" else t.replace("*", "\\*").replace("?", "\\?")
+                for k, t in reversed([(k, t[::-1]) for k, t in parts])))
+            rows = self.conn.execute(
+                "SELECT rword FROM search_rwords WHERE rword >= ? AND rword < ? AND rword GLOB ? LIMIT ?",
+                (tail, tail + "\uffff", rpattern, MAX_EXPANSION + 1))
+            found = [r[0][::-1] for r in rows]
+        else:
+            raise search_plan.PlanTooBroad(term.text)
+        if len(found) > MAX_EXPANSION:
+            raise search_plan.PlanTooBroad(term.text)
+        return found
+
+    def phrase_exprs(self, p: search_plan.Phrase) -> list[str]:
+        """FTS5 phrase strings (several when a glob term expands to several words)."""
+        options: list[list[str]] = []
+        for t in p.terms:
+            if t.kind == "word":
+                options.append([_fts_quote(t.text)])
+            elif t.kind == "prefix":
+                options.append([_fts_quote(t.text) + " *"])
+            else:
+                options.append([_fts_quote(w) for w in self.expand(t)])
+        combos = [[]]
+        for opts in options:
+            combos = [c + [o] for c in combos for o in opts]
+            if len(combos) > MAX_EXPANSION:
+                raise search_plan.PlanTooBroad(" ".join(t.text for t in p.terms))
+        return [" + ".join(c) for c in combos]
+
+    def match(self, node: search_plan.PlanNode) -> tuple[str | None, str | None] | None:
+        """(index, FTS5 body expression) when ``node`` is full text on one index
+        (And/AndNot merge only on a named index: per (record, index) row is per
+        record there; Or merges anywhere). None if it is not full text."""
+        if isinstance(node, search_plan.Phrase):
+            exprs = self.phrase_exprs(node)
+            return node.index, ("(" + " OR ".join(exprs) + ")") if exprs else ""
+        if isinstance(node, search_plan.Near):
+            lefts, rights = self.phrase_exprs(node.left), self.phrase_exprs(node.right)
+            nears = [f"NEAR({a} {b}, {node.max_between})" for a in lefts for b in rights]
+            if len(nears) > MAX_EXPANSION:
+                raise search_plan.PlanTooBroad("prox")
+            return node.index, ("(" + " OR ".join(nears) + ")") if nears else ""
+        if isinstance(node, search_plan.And | search_plan.Or | search_plan.AndNot):
+            a, b = self.match(node.left), self.match(node.right)
+            if a is None or b is None or a[0] != b[0]:
+                return None
+            if a[0] is None and not isinstance(node, search_plan.Or):
+                return None
+            op = {search_plan.And: "AND", search_plan.Or: "OR", search_plan.AndNot: "NOT"}[type(node)]
+            if not a[1] or not b[1]:
+                if op == "OR":
+                    return a[0], a[1] or b[1]
+                if op == "NOT":
+                    return a
+                return a[0], ""
+            return a[0], f"({a[1]} {op} {b[1]})"
+        return None
+
+    def full_match(self, index: str | None, body: str) -> str | None:
+        if not body:
+            return None
+        if index is None:
+            return f"body : {body}"
+        code = self.code(index)
+        if code is None:
+            return None
+        return f"idx : {_idx_token(code)} AND body : {body}"
+
+    def rank_match(self, node: search_plan.PlanNode) -> str | None:
+        """One FTS5 expression OR-ing every positive full-text leaf, for bm25."""
+        parts: list[str] = []
+
+        def walk(n: search_plan.PlanNode) -> None:
+            m = self.match(n)
+            if m is not None:
+                q = self.full_match(*m)
+                if q:
+                    parts.append(f"({q})")
+                return
+            if isinstance(n, search_plan.And | search_plan.Or):
+                walk(n.left)
+                walk(n.right)
+            elif isinstance(n, search_plan.AndNot):
+                walk(n.left)
+
+        walk(node)
+        return " OR ".join(parts) if parts else None
+
+    # -- the set of ids -------------------------------------------------------------
+    def node(self, node: search_plan.PlanNode) -> tuple[str | None, list[object]]:
+        m = self.match(node)
+        if m is not None:
+            q = self.full_match(*m)
+            if q is None:
+                return None, []
+            distinct = "DISTINCT " if m[0] is None else ""
+            return f"SELECT {distinct}rowid >> 7 AS id FROM search_text WHERE search_text MATCH ?", [q]
+        if isinstance(node, search_plan.AllRecords):
+            return "SELECT id FROM records WHERE deleted = 0", []
+        if isinstance(node, search_plan.KeyMatch):
+            code = self.code(node.index)
+            if code is None:
+                return None, []
+            if node.op == "glob":
+                pattern, lead = _glob_sql(node.value)
+                return ("SELECT DISTINCT record_id AS id FROM search_keys WHERE idx = ? "
+                        "AND key >= ? AND key < ? AND key GLOB ?",
+                        [code, lead, lead + "\uffff", pattern])
+            op = {"eq": "=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[node.op]
+            distinct = "" if node.op == "eq" else "DISTINCT "
+            return (f"SELECT {distinct}record_id AS id FROM search_keys WHERE idx = ? AND key {op} ?",
+                    [code, node.value])
+        if isinstance(node, search_plan.And | search_plan.Or | search_plan.AndNot):
+            a, aa = self.node(node.left)
+            b, ba = self.node(node.right)
+            if isinstance(node, search_plan.And):
+                if a is None or b is None:
+                    return None, []
+                return f"SELECT id FROM ({a}) INTERSECT SELECT id FROM ({b})", aa + ba
+            if isinstance(node, search_plan.Or):
+                if a is None:
+                    return b, ba
+                if b is None:
+                    return a, aa
+                return f"SELECT id FROM ({a}) UNION SELECT id FROM ({b})", aa + ba
+            if a is None:
+                return None, []
+            if b is None:
+                return a, aa
+            return f"SELECT id FROM ({a}) EXCEPT SELECT id FROM ({b})", aa + ba
+        raise TypeError(f"not a plan node: {node!r}")
