@@ -185,10 +185,13 @@ class SetRule:
         if self.rule == "ddc" and spec != self.prefix:
             return self._ddc_set(spec)
         if spec == self.prefix:
-            vi, en = {"library": ("Thư viện", "Libraries"), "type": ("Loại tài liệu", "Document types"),
-                      "ddc": ("Phân loại DDC", "Dewey Decimal Classification")}[self.rule]
-            return Set(spec, bilingual(vi, en), bilingual(f"Tất cả tài liệu, theo {vi.lower()}",
-                                                          f"All records, by {en.lower()}"))
+            vi, en, dvi, den = {
+                "library": ("Thư viện", "Libraries", "thư viện và chi nhánh", "library and branch"),
+                "type": ("Loại tài liệu", "Document types", "loại tài liệu", "document type"),
+                "ddc": ("Phân loại DDC", "Dewey Decimal Classification", "lớp DDC", "Dewey class"),
+            }[self.rule]
+            return Set(spec, bilingual(vi, en), bilingual(f"Mọi tài liệu, theo {dvi}",
+                                                          f"All records, by {den}"))
         return Set(spec, spec)
 
 

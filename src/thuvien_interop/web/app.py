@@ -18,11 +18,23 @@ from .oai import oai_blueprint
 
 def create_app(store: Repository | str, oai_config: ProviderConfig | None = None, *,
                registry: FormatRegistry | None = None) -> Flask:
-    """A Flask app serving OAI-PMH at ``/oai`` over a store (or a store URL)."""
+    """A Flask app serving OAI-PMH at ``/oai`` over a store (or a store URL).
+
+    Behind a reverse proxy, set ``oai_config.trusted_proxies`` to the number of
+    proxies in front: only then are X-Forwarded-Proto/Host/Prefix believed, so
+    Identify's baseURL is the public one (a client cannot forge it otherwise).
+    """
     repository = open_store(store) if isinstance(store, str) else store
+    config = oai_config or ProviderConfig()
     app = Flask(__name__)
     app.config["REPOSITORY"] = repository
-    provider = Provider(repository, oai_config, registry)
+    if config.trusted_proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n,  # type: ignore[method-assign]
+                                x_prefix=n)
+    provider = Provider(repository, config, registry)
     app.extensions["thuvien_oai"] = provider
     app.register_blueprint(oai_blueprint(provider), url_prefix="/oai")
 
