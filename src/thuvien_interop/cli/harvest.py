@@ -1,0 +1,205 @@
+"""``thuvien-interop harvest``: harvest OAI-PMH providers into a store."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from urllib.parse import urlsplit
+
+import click
+
+from ..model import ListQuery
+from ..oai.harvest_http import PoliteClient
+from ..oai.harvest_sources import Source, SourcesError, load_sources
+from ..oai.harvester import Harvester, HarvestResult, status_rows
+from . import main
+from ._common import config_option, load_settings, open_or_fail, store_option
+
+
+class _Board:
+    """One status line on a terminal: each provider's records so far (of
+    completeListSize when the provider gives it). Silent when not a terminal."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.live = stream.isatty()
+        self.state: dict[str, tuple[int, int | None]] = {}
+        self.lock = threading.Lock()
+
+    def update(self, name: str, set_spec: str | None, done: int, total: int | None) -> None:
+        if not self.live:
+            return
+        with self.lock:
+            self.state[name if not set_spec else f"{name}/{set_spec}"] = (done, total)
+            parts = []
+            for who, (n, size) in self.state.items():
+                if size:
+                    filled = min(10, n * 10 // max(size, 1))
+                    parts.append(f"{who} [{'#' * filled}{'.' * (10 - filled)}] {n}/{size}")
+                else:
+                    parts.append(f"{who} {n}")
+            width = 160
+            self.stream.write("\r\033[K" + "  ".join(parts)[:width])
+            self.stream.flush()
+
+    def clear(self) -> None:
+        if self.live:
+            with self.lock:
+                self.stream.write("\r\033[K")
+                self.stream.flush()
+
+
+class _LineSafe(logging.Formatter):
+    """Log lines that first wipe the progress line (on a terminal)."""
+
+    def __init__(self, live: bool) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S")
+        self.live = live
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return ("\r\033[K" + text) if self.live else text
+
+
+def _default_name(url: str) -> str:
+    host = urlsplit(url).hostname or "provider"
+    return re.sub(r"[^A-Za-z0-9\-_.]", "-", host)
+
+
+def _summary(results: list[HarvestResult]) -> None:
+    head = ("Provider", "Result", "Pages", "New", "Updated", "Unchanged", "Deleted",
+            "Quarantined", "Requests", "Seconds")
+    rows = [(r.source.name, "ok" if r.ok else "FAILED", r.pages, r.added, r.updated,
+             r.unchanged, r.deleted, r.quarantined, r.requests, f"{r.seconds:.1f}")
+            for r in results]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
+    line = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    click.echo(line.format(*head))
+    for row in rows:
+        click.echo(line.format(*row))
+    for r in results:
+        for err in r.errors:
+            click.echo(f"{r.source.name}: {err}", err=True)
+
+
+@main.command("harvest")
+@click.argument("target", required=False, metavar="URL|status")
+@store_option
+@config_option
+@click.option("--sources", "sources_file", type=click.Path(dir_okay=False), default=None,
+              help="A TOML file listing providers ([[provider]] name, url, prefix, sets, "
+                   "delay, username, password_env); harvests them all.")
+@click.option("--name", default=None,
+              help="The provider's name in the union (set source:NAME); default: its host name.")
+@click.option("--prefix", default="oai_dc", show_default=True,
+              help="Metadata prefix to harvest (oai_dc or marc21 go through our crosswalks).")
+@click.option("--set", "sets", multiple=True, metavar="SPEC",
+              help="Harvest only this set (repeatable; each set is checkpointed on its own).")
+@click.option("--from", "from_", default=None, metavar="DATE",
+              help="Only records changed since DATE (default: since the last successful run).")
+@click.option("--until", default=None, metavar="DATE", help="Only records changed until DATE.")
+@click.option("--full", is_flag=True,
+              help="Forget checkpoints and the last run's date: harvest everything again.")
+@click.option("--by-identifier", is_flag=True,
+              help="ListIdentifiers + GetRecord, for providers whose ListRecords keeps failing.")
+@click.option("--delay", default=0.0, show_default=True, type=float,
+              help="Seconds between two requests to the provider.")
+@click.option("--workers", default=None, type=int,
+              help="Providers harvested at once with --sources (default 4, or the file's "
+                   "[harvest] workers). One request at a time per host whatever this says.")
+@click.option("--retries", default=5, show_default=True, type=int,
+              help="Retries of a request on timeouts, dropped connections and 5xx.")
+@click.option("--timeout", default=120.0, show_default=True, type=float,
+              help="Seconds to wait for a provider's answer.")
+@click.option("--diagnostics", default="harvest-diagnostics", show_default=True,
+              type=click.Path(file_okay=False),
+              help="Folder for offending responses and quarantined records (one folder "
+                   "per provider).")
+@click.option("--quiet", "-q", is_flag=True, help="Warnings and the summary only.")
+def harvest(target: str | None, store_url: str | None, config_path: str | None,
+            sources_file: str | None, name: str | None, prefix: str, sets: tuple[str, ...],
+            from_: str | None, until: str | None, full: bool, by_identifier: bool, delay: float,
+            workers: int | None, retries: int, timeout: float, diagnostics: str,
+            quiet: bool) -> None:
+    """Harvest OAI-PMH providers into a store, incrementally and resumably.
+
+    \b
+    One provider:
+      thuvien-interop harvest https://thuvien.daklak.gov.vn/oai --prefix marc21 \\
+          --store sqlite:///union.db
+    Many providers (see docs/harvesting.md for the file):
+      thuvien-interop harvest --sources providers.toml --store sqlite:///union.db
+    What happened so far:
+      thuvien-interop harvest status --store sqlite:///union.db
+
+    \b
+    The next run asks only for what changed since the last successful one; an
+    interrupted run goes on from the last committed page. The exit status is 0
+    when every provider succeeded, 1 otherwise.
+    """
+    settings = load_settings(config_path, store_url)
+    if target == "status":
+        _status(settings.store)
+        return
+    if bool(target) == bool(sources_file):
+        raise click.UsageError("give a provider's base URL, or --sources FILE (not both)")
+    try:
+        if sources_file:
+            sources, options = load_sources(sources_file)
+            pool = workers or options.workers
+        else:
+            assert target is not None
+            sources = [Source(name or _default_name(target), target, prefix=prefix,
+                              sets=tuple(sets), delay=delay, from_=from_, until=until)]
+            pool = 1
+    except SourcesError as exc:
+        raise click.UsageError(str(exc)) from None
+    err = click.get_text_stream("stderr")
+    board = _Board(err) if not quiet else _Board(_NotATerminal())
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LineSafe(board.live))
+    logger = logging.getLogger("thuvien_interop.harvest")
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    store = open_or_fail(settings.store)
+    try:
+        harvester = Harvester(store, client=PoliteClient(retries=retries, read_timeout=timeout),
+                              diagnostics=diagnostics, progress=board.update)
+        results = harvester.harvest_many(sources, workers=pool, full=full,
+                                         by_identifier=by_identifier or None)
+    finally:
+        board.clear()
+        logger.removeHandler(handler)
+        store.close()
+    _summary(results)
+    if not all(r.ok for r in results):
+        raise SystemExit(1)
+
+
+class _NotATerminal:
+    def isatty(self) -> bool:
+        return False
+
+
+def _status(store_url: str) -> None:
+    store = open_or_fail(store_url)
+    try:
+        rows = status_rows(store)
+        if not rows:
+            click.echo("No harvests recorded in this store yet.")
+            return
+        head = ("Provider", "Last success", "Last run", "In store", "Added", "Deleted",
+                "Quarantined", "Last error")
+        table = [(s.name, s.last_success or "never", s.last_run or "-",
+                  store.count(ListQuery(set=f"source:{s.name}")), s.added, s.deleted,
+                  s.quarantined, (s.last_error or "")[:120]) for s in rows]
+    finally:
+        store.close()
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *table, strict=False)]
+    line = "  ".join(f"{{:<{w}}}" if i in (0, 1, 2, 7) else f"{{:>{w}}}"
+                     for i, w in enumerate(widths))
+    click.echo(line.format(*head).rstrip())
+    for row in table:
+        click.echo(line.format(*row).rstrip())

@@ -1,0 +1,390 @@
+"""Reading one OAI-PMH response page, in a streaming way, and surviving bad ones.
+
+The fast path parses the page with :func:`lxml.etree.iterparse` straight from
+the downloaded file: each ``<record>`` (or ``<header>`` of ListIdentifiers) is
+handed over as soon as it is complete and then freed, so memory stays flat
+whatever the page's size, and the page is read to its end (no size cap).
+OAI elements are matched with and without the OAI namespace (some providers
+forget it).
+
+When the page is not well-formed the *tolerant* path takes over: the bytes are
+decoded (the declared encoding is checked against the bytes), characters XML
+1.0 forbids are replaced with U+FFFD, the page is cut into one chunk per record
+and each chunk is parsed on its own (with the namespace declarations of the
+root and the usual prefixes a provider forgets to declare). A broken record is
+yielded as a :class:`BrokenRecord` with its reason and text — the good records
+of the page still arrive. The resumption token, responseDate and errors are
+then found by pattern.
+
+Nothing here resolves entities, loads a DTD or touches the network.
+
+    >>> reader = PageReader(open("page.xml", "rb"), "ListRecords")   # doctest: +SKIP
+    >>> for item in reader.items(): ...                              # doctest: +SKIP
+    >>> reader.page.token.value                                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import codecs
+import html
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO
+
+from lxml import etree
+
+from ..crosswalk.text import clean_xml_text
+from ..ingest.xmlsplit import SAFE_PARSER
+
+OAI_NS = "http://www.openarchives.org/OAI/2.0/"
+_Q = "{" + OAI_NS + "}"
+_TAGS = ("responseDate", "error", "record", "header", "resumptionToken")
+_LIST_PARENTS = {"ListRecords", "GetRecord"}
+
+# Prefixes providers use without declaring them; declared for them in the
+# tolerant path so that their records can still be read.
+_USUAL_PREFIXES = {
+    "oai_dc": "http://www.openarchives.org/OAI/2.0/oai_dc/",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "dcterms": "http://purl.org/dc/terms/",
+    "marc": "http://www.loc.gov/MARC21/slim",
+    "slim": "http://www.loc.gov/MARC21/slim",
+    "mods": "http://www.loc.gov/mods/v3",
+    "xsi": "http://www.w3.org/2001/XMLSchema-instance",
+    "xlink": "http://www.w3.org/1999/xlink",
+    "provenance": "http://www.openarchives.org/OAI/2.0/provenance",
+    "oai": OAI_NS,
+}
+_DECL = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']")
+_XMLNS = re.compile(r"""\sxmlns(?::([\w.-]+))?\s*=\s*(["'])(.*?)\2""")
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+_REC_START = re.compile(r"<(?:[\w.-]+:)?record\s*>\s*(?:<!--.*?-->\s*)*<(?:[\w.-]+:)?header[\s>/]", re.S)
+_HEADER = re.compile(r"<(?:[\w.-]+:)?header\b[^>]*?(?:/>|>.*?</(?:[\w.-]+:)?header\s*>)", re.S)
+_LIST_END = re.compile(r"<(?:[\w.-]+:)?resumptionToken\b|</(?:[\w.-]+:)?(?:ListRecords|GetRecord)\s*>")
+_TOKEN = re.compile(
+    r"<(?:[\w.-]+:)?resumptionToken\b([^>]*?)(?:/>|>(.*?)</(?:[\w.-]+:)?resumptionToken\s*>)", re.S)
+_ATTR = re.compile(r"""([\w:-]+)\s*=\s*(["'])(.*?)\2""", re.S)
+_RESPONSE_DATE = re.compile(r"<(?:[\w.-]+:)?responseDate\s*>\s*([^<]*?)\s*<", re.S)
+_ERROR = re.compile(
+    r"<(?:[\w.-]+:)?error\b([^>]*?)(?:/>|>(.*?)</(?:[\w.-]+:)?error\s*>)", re.S)
+_IDENTIFIER = re.compile(r"<(?:[\w.-]+:)?identifier\s*>\s*([^<]*?)\s*<", re.S)
+_OAI_ROOT = re.compile(rb"<(?:[\w.-]+:)?OAI-PMH[\s>]")
+_HTML = re.compile(rb"<!doctype\s+html|<html[\s>]|<body[\s>]", re.I)
+
+
+def local(tag: object) -> str:
+    """An element's local name (``""`` for comments and processing instructions)."""
+    if not isinstance(tag, str):
+        return ""
+    return tag.rpartition("}")[2]
+
+
+@dataclass(slots=True)
+class Token:
+    """A ``resumptionToken`` (OAI-PMH 2.0 §3.5): an empty ``value`` ends the list."""
+
+    value: str
+    complete_list_size: int | None = None
+    cursor: int | None = None
+    expiration_date: str | None = None
+
+
+@dataclass(slots=True)
+class RawRecord:
+    """One record (or header) as the provider sent it, before any crosswalk.
+
+    ``metadata`` and ``abouts`` are live elements: use them before asking the
+    reader for the next item (they are freed to keep memory flat)."""
+
+    identifier: str
+    datestamp: str
+    sets: list[str]
+    deleted: bool
+    metadata: etree._Element | None = None
+    abouts: list[etree._Element] = field(default_factory=list)
+    position: int = 0
+
+
+@dataclass(slots=True)
+class BrokenRecord:
+    """A record that could not be read; ``text`` is its raw XML, for the quarantine."""
+
+    position: int
+    identifier: str | None
+    reason: str
+    text: str
+
+
+@dataclass(slots=True)
+class Page:
+    """What a page said besides its records."""
+
+    response_date: str | None = None
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    token: Token | None = None
+    repairs: list[str] = field(default_factory=list)
+    tolerant: bool = False
+    """True when the page was not well-formed and was read record by record."""
+    oai: bool = True
+    """False when the document is not an OAI-PMH response at all."""
+
+
+def check_body(body: IO[bytes], _fetched: object = None) -> str | None:
+    """Why a downloaded page must be asked again, or ``None``.
+
+    An HTML page served with status 200 (a proxy or a crashed application) and
+    a page that stops before ``</OAI-PMH>`` (a dropped connection without a
+    Content-Length) are transient more often than not.
+    """
+    body.seek(0)
+    head = body.read(4096)
+    body.seek(0, 2)
+    size = body.tell()
+    body.seek(max(0, size - 2048))
+    tail = body.read()
+    body.seek(0)
+    if not head.strip():
+        return "an empty response"
+    if _HTML.search(head) and not _OAI_ROOT.search(head):
+        return "an HTML page served with status 200, not an OAI-PMH response"
+    if not re.search(rb"</(?:[\w.-]+:)?OAI-PMH\s*>\s*$", tail) and not _utf16(head):
+        return "the response ends before </OAI-PMH> (connection dropped mid-page?)"
+    return None
+
+
+def _utf16(head: bytes) -> bool:
+    return head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or head[:2] in (b"<\0", b"\0<")
+
+
+class PageReader:
+    """Reads one response page; :meth:`items` yields records, then :attr:`page`
+    holds the token, responseDate, errors and repairs."""
+
+    def __init__(self, body: IO[bytes], verb: str) -> None:
+        self.body = body
+        self.verb = verb
+        self.page = Page()
+        self._position = 0
+
+    # -- strict, streaming ---------------------------------------------------
+    def items(self) -> Iterator[RawRecord | BrokenRecord]:
+        self.body.seek(0)
+        if self._declared_encoding_is_wrong():
+            yield from self._tolerant()
+            return
+        tags = [_Q + t for t in _TAGS] + list(_TAGS)
+        context = etree.iterparse(self.body, events=("end",), tag=tags, resolve_entities=False,
+                                  no_network=True, load_dtd=False, huge_tree=True)
+        try:
+            for _, elem in context:
+                name = local(elem.tag)
+                parent = elem.getparent()
+                pname = local(parent.tag) if parent is not None else ""
+                if name == "record" and pname in _LIST_PARENTS:
+                    self._position += 1
+                    yield self._record(elem)
+                    self._free(elem, parent)
+                elif name == "header" and pname == "ListIdentifiers":
+                    self._position += 1
+                    yield self._header_only(elem)
+                    self._free(elem, parent)
+                elif name == "responseDate" and pname == "OAI-PMH":
+                    self.page.response_date = (elem.text or "").strip()
+                elif name == "error" and pname == "OAI-PMH":
+                    self.page.errors.append((elem.get("code", ""), (elem.text or "").strip()))
+                elif name == "resumptionToken":
+                    self.page.token = Token(
+                        (elem.text or "").strip(), _int(elem.get("completeListSize")),
+                        _int(elem.get("cursor")), elem.get("expirationDate"))
+        except etree.XMLSyntaxError as exc:
+            # Records already handed over were well-formed and stay; the tolerant
+            # reader yields the page again, record by record (callers key records
+            # by identifier, so a second copy replaces the first).
+            self.page.repairs.append(f"not well-formed XML ({exc}); read record by record")
+            yield from self._tolerant()
+            return
+        root = context.root
+        if root is None or local(root.tag) != "OAI-PMH":
+            self.page.oai = False
+
+    @staticmethod
+    def _free(elem: etree._Element, parent: etree._Element) -> None:
+        elem.clear()
+        while elem.getprevious() is not None:
+            del parent[0]
+
+    def _record(self, elem: etree._Element) -> RawRecord | BrokenRecord:
+        header = metadata = None
+        abouts = []
+        for child in elem:
+            name = local(child.tag)
+            if name == "header":
+                header = child
+            elif name == "metadata":
+                metadata = next((c for c in child if isinstance(c.tag, str)), None)
+            elif name == "about":
+                abouts.extend(c for c in child if isinstance(c.tag, str))
+        if header is None:
+            return BrokenRecord(self._position, None, "the record has no header",
+                                etree.tostring(elem, encoding="unicode"))
+        rec = self._header_only(header)
+        if isinstance(rec, BrokenRecord):
+            rec.text = etree.tostring(elem, encoding="unicode")
+            return rec
+        rec.metadata = metadata
+        rec.abouts = abouts
+        if metadata is None and not rec.deleted:
+            return BrokenRecord(self._position, rec.identifier,
+                                "the record is not deleted but has no metadata",
+                                etree.tostring(elem, encoding="unicode"))
+        return rec
+
+    def _header_only(self, header: etree._Element) -> RawRecord | BrokenRecord:
+        identifier = datestamp = ""
+        sets = []
+        for child in header:
+            name = local(child.tag)
+            if name == "identifier":
+                identifier = (child.text or "").strip()
+            elif name == "datestamp":
+                datestamp = (child.text or "").strip()
+            elif name == "setSpec":
+                if child.text and child.text.strip():
+                    sets.append(child.text.strip())
+        if not identifier:
+            return BrokenRecord(self._position, None, "the header has no identifier",
+                                etree.tostring(header, encoding="unicode"))
+        return RawRecord(identifier, datestamp, sets, header.get("status") == "deleted",
+                         position=self._position)
+
+    # -- tolerant ------------------------------------------------------------
+    def _declared_encoding_is_wrong(self) -> bool:
+        head = self.body.read(256)
+        self.body.seek(0)
+        m = _DECL.match(head)
+        if not m:
+            return False
+        try:
+            declared = codecs.lookup(m.group(1).decode("ascii")).name
+        except LookupError:
+            return True  # an encoding nobody knows: let the tolerant reader decide
+        if declared in ("utf-8", "utf-16", "utf-16-le", "utf-16-be", "ascii"):
+            return False
+        # A page declared Latin-1 (or windows-125x) that is really UTF-8 parses
+        # without error into mojibake; only the bytes can tell.
+        data = self.body.read()
+        self.body.seek(0)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return not text.isascii()
+
+    def _decode(self, data: bytes) -> str:
+        if data.startswith(codecs.BOM_UTF8):
+            return data[3:].decode("utf-8", errors="replace")
+        if _utf16(data[:4]):
+            return data.decode("utf-16", errors="replace")
+        m = _DECL.match(data)
+        declared = "utf-8"
+        if m:
+            try:
+                declared = codecs.lookup(m.group(1).decode("ascii")).name
+            except LookupError:
+                self.page.repairs.append(f"unknown declared encoding {m.group(1).decode('ascii', 'replace')}")
+        try:
+            text = data.decode(declared)
+        except UnicodeDecodeError as exc:
+            if declared != "utf-8":
+                try:
+                    text = data.decode("utf-8")
+                    self.page.repairs.append(f"declared {declared} but the bytes are UTF-8: read as UTF-8")
+                    return text
+                except UnicodeDecodeError:
+                    pass
+            # Vietnamese providers that are not UTF-8 are mostly Windows-1258.
+            self.page.repairs.append(
+                f"not valid {declared} ({exc.reason} at byte {exc.start}): read as windows-1258")
+            return data.decode("cp1258", errors="replace")
+        if declared not in ("utf-8", "ascii") and not data.isascii():
+            try:
+                utf8 = data.decode("utf-8")
+                self.page.repairs.append(f"declared {declared} but the bytes are UTF-8: read as UTF-8")
+                return utf8
+            except UnicodeDecodeError:
+                pass
+        return text
+
+    def _tolerant(self) -> Iterator[RawRecord | BrokenRecord]:
+        self.page.tolerant = True
+        self.body.seek(0)
+        text = self._decode(self.body.read())
+        repaired = _CHAR_REF.sub(_check_ref, clean_xml_text(text))
+        if repaired != text:
+            self.page.repairs.append("characters XML 1.0 forbids replaced with U+FFFD")
+            text = repaired
+        self.page.oai = bool(_OAI_ROOT.search(text[:4096].encode("utf-8", "replace")))
+        m = _RESPONSE_DATE.search(text)
+        if m:
+            self.page.response_date = m.group(1)
+        for em in _ERROR.finditer(text):
+            attrs = dict((a, v) for a, _, v in _ATTR.findall(em.group(1)))
+            self.page.errors.append((attrs.get("code", ""), html.unescape(em.group(2) or "").strip()))
+        if self.verb == "ListIdentifiers":
+            chunks = [(m.start(), m.group()) for m in _HEADER.finditer(text)]
+            first = chunks[0][0] if chunks else len(text)
+        else:
+            starts = [m.start() for m in _REC_START.finditer(text)]
+            first = starts[0] if starts else len(text)
+            chunks = []
+            for i, start in enumerate(starts):
+                if i + 1 < len(starts):
+                    end = starts[i + 1]
+                else:
+                    e = _LIST_END.search(text, start)
+                    end = e.start() if e else len(text)
+                chunks.append((start, text[start:end]))
+        tail_from = chunks[-1][0] if chunks else 0
+        tm = _TOKEN.search(text, tail_from)
+        if tm:
+            attrs = dict((a, v) for a, _, v in _ATTR.findall(tm.group(1)))
+            self.page.token = Token(html.unescape(tm.group(2) or "").strip(),
+                                    _int(attrs.get("completeListSize")), _int(attrs.get("cursor")),
+                                    attrs.get("expirationDate"))
+        namespaces = {p: uri for p, _, uri in _XMLNS.findall(text[:first])}
+        for prefix, uri in _USUAL_PREFIXES.items():
+            namespaces.setdefault(prefix, uri)
+        decls = "".join(f' xmlns="{uri}"' if not p else f' xmlns:{p}="{uri}"'
+                        for p, uri in namespaces.items())
+        for _, chunk in chunks:
+            self._position += 1
+            chunk = chunk.strip()
+            try:
+                wrap = etree.fromstring(f"<wrap{decls}>{chunk}</wrap>".encode(), SAFE_PARSER)
+                elem = wrap[0]
+            except (etree.XMLSyntaxError, IndexError) as exc:
+                im = _IDENTIFIER.search(chunk)
+                yield BrokenRecord(self._position, html.unescape(im.group(1)) if im else None,
+                                   f"not well-formed XML: {exc}", chunk)
+                continue
+            if local(elem.tag) == "header":
+                yield self._header_only(elem)
+            else:
+                yield self._record(elem)
+
+
+def _check_ref(m: re.Match[str]) -> str:
+    """A character reference to a character XML 1.0 forbids becomes U+FFFD (§2.2 Char)."""
+    code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+    if code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD \
+            or 0x10000 <= code <= 0x10FFFF:
+        return m.group()
+    return "\ufffd"
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None and value.strip() else None
+    except ValueError:
+        return None

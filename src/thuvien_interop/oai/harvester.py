@@ -1,0 +1,767 @@
+"""The OAI-PMH harvester: incremental, resumable, polite and tolerant.
+
+Harvests providers into a store (the same stores the provider serves), so a
+union catalogue is re-exposed over OAI-PMH the moment a page is committed.
+
+    >>> from thuvien_interop.store import open_store
+    >>> from thuvien_interop.oai.harvester import Harvester
+    >>> from thuvien_interop.oai.harvest_sources import Source
+    >>> harvester = Harvester(open_store("sqlite:///union.db"))                    # doctest: +SKIP
+    >>> result = harvester.harvest(Source("daklak", "https://thuvien.daklak.gov.vn/oai"))  # doctest: +SKIP
+    >>> result.ok, result.added, result.deleted                                   # doctest: +SKIP
+    (True, 1520, 3)
+
+What it keeps (see :mod:`.harvest_state`): per provider, set and prefix, the
+first ``responseDate`` of the last complete run, which the next run sends as
+``from`` in the provider's granularity (OAI-PMH 2.0 §3.3.1; overlap is safe
+because writing an unchanged record changes nothing); while a run is under way,
+the resumption token of the page after the last committed one (§3.5).
+
+Identifiers: a harvested record keeps its original OAI identifier. They are
+globally unique by design (the oai-identifier scheme puts the provider's domain
+in them); a record whose identifier is already held by *another* source is
+quarantined as a collision, never overwritten. Each record also goes into the
+set ``source:<name>`` (and ``source:<name>:<its original set>``) and carries an
+``about`` with ``provenance`` (the provider's base URL, the original identifier
+and datestamp, the harvest date; OAI-PMH guidelines for provenance).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from lxml import etree
+
+from .. import dates
+from ..crosswalk.dc import DC_NS, OAI_DC_NS, parse_dc
+from ..crosswalk.marcxml import MARC_NS, element_to_record
+from ..crosswalk.text import normalize
+from ..formats import FormatRegistry, default_registry
+from ..ingest.loader import build_record
+from ..ingest.marcxml import _normalize_record
+from ..ingest.result import DCRecord
+from ..model import Record, Set, WriteSummary
+from ..store.base import Repository
+from .harvest_http import Fetched, FetchError, PoliteClient
+from .harvest_page import BrokenRecord, PageReader, RawRecord, check_body, local
+from .harvest_sources import Source
+from .harvest_state import HarvestState, IdentifyInfo, ProviderStatus, RunState
+
+log = logging.getLogger("thuvien_interop.harvest")
+
+PROVENANCE_NS = "http://www.openarchives.org/OAI/2.0/provenance"
+PROVENANCE_SCHEMA = "http://www.openarchives.org/OAI/2.0/provenance.xsd"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+_DC_NAMES = frozenset(("title", "creator", "subject", "description", "publisher", "contributor",
+                       "date", "type", "format", "identifier", "source", "language", "relation",
+                       "coverage", "rights"))
+_HARVEST_DATE = re.compile(rb'harvestDate="[^"]*"')
+_SPEC_SEGMENT = re.compile(r"^[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*$")
+_MAX_EXPIRIES = 20
+
+PageHook = Callable[[Source, str | None, int], None]
+"""Called after each page is committed and checkpointed: (source, set, page number)."""
+Progress = Callable[[str, str | None, int, int | None], None]
+"""Called after each page: (provider name, set, records so far, completeListSize or None)."""
+
+
+class HarvestError(Exception):
+    """A list could not be harvested; the message says why, for an operator."""
+
+
+class _Unreadable(Exception):
+    """A record cannot be turned into a store record (it goes to quarantine)."""
+
+
+@dataclass(slots=True)
+class ListResult:
+    """What harvesting one list (a set, or the whole repository) did."""
+
+    set_spec: str | None
+    pages: int = 0
+    written: WriteSummary = field(default_factory=WriteSummary)
+    quarantined: int = 0
+    complete_list_size: int | None = None
+    resumed: bool = False
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(slots=True)
+class HarvestResult:
+    """What harvesting one provider did."""
+
+    source: Source
+    lists: list[ListResult] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+    requests: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(lr.ok for lr in self.lists)
+
+    def _sum(self, name: str) -> int:
+        return sum(getattr(lr.written, name) for lr in self.lists)
+
+    @property
+    def added(self) -> int:
+        return self._sum("added")
+
+    @property
+    def updated(self) -> int:
+        return self._sum("updated")
+
+    @property
+    def unchanged(self) -> int:
+        return self._sum("unchanged")
+
+    @property
+    def deleted(self) -> int:
+        return self._sum("deleted")
+
+    @property
+    def quarantined(self) -> int:
+        return sum(lr.quarantined for lr in self.lists)
+
+    @property
+    def pages(self) -> int:
+        return sum(lr.pages for lr in self.lists)
+
+    @property
+    def errors(self) -> list[str]:
+        out = [self.error] if self.error else []
+        return out + [f"set {lr.set_spec}: {lr.error}" if lr.set_spec else lr.error
+                      for lr in self.lists if lr.error]
+
+
+class Harvester:
+    """Harvests OAI-PMH providers into a store.
+
+    ``diagnostics`` is the folder where offending responses and quarantined
+    records are kept, one sub-folder per provider (``None``: keep nothing, log
+    only). ``on_page`` and ``progress`` are called after each committed page.
+    """
+
+    def __init__(self, store: Repository, *, registry: FormatRegistry | None = None,
+                 client: PoliteClient | None = None,
+                 diagnostics: str | Path | None = "harvest-diagnostics",
+                 on_page: PageHook | None = None, progress: Progress | None = None) -> None:
+        self.store = store
+        self.registry = registry or default_registry()
+        self.client = client or PoliteClient()
+        self.diagnostics = Path(diagnostics) if diagnostics is not None else None
+        self.state = HarvestState(store)
+        self.on_page = on_page
+        self.progress = progress
+        self._sets_lock = threading.Lock()
+        self._known_sets: set[str] = set()
+        self._files_lock = threading.Lock()
+
+    # -- many providers ----------------------------------------------------------
+    def harvest_many(self, sources: Iterable[Source], *, workers: int = 4, full: bool = False,
+                     by_identifier: bool | None = None) -> list[HarvestResult]:
+        """Harvest providers concurrently (a bounded pool; the client keeps one
+        request at a time per host). One failing provider never stops the others."""
+        sources = list(sources)
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="harvest") as pool:
+            futures = [pool.submit(self.harvest, s, full=full, by_identifier=by_identifier)
+                       for s in sources]
+            return [f.result() for f in futures]
+
+    # -- one provider --------------------------------------------------------------
+    def harvest(self, source: Source, *, full: bool = False, from_: str | None = None,
+                until: str | None = None, by_identifier: bool | None = None) -> HarvestResult:
+        """Harvest one provider (each of its sets); never raises for the provider's
+        faults: they are in the result (and logged)."""
+        started = time.monotonic()
+        result = HarvestResult(source)
+        status = self.state.load_status(source.name)
+        status.url = source.url
+        status.last_run = dates.format_utc(dates.now())
+        self.state.remember_provider(source.name)
+        requests_before = self.client.requests_made
+        use_ids = source.by_identifier if by_identifier is None else by_identifier
+        try:
+            info = self._identify(source, refresh=full)
+            self.store.put_sets([Set(source.set_spec, info.repository_name,
+                                     f"Records harvested from {source.url}")])
+            for set_spec in source.sets or (None,):
+                lr = ListResult(set_spec)
+                result.lists.append(lr)
+                try:
+                    self._harvest_list(source, info, lr, full=full,
+                                       from_=from_ or source.from_, until=until or source.until,
+                                       by_identifier=use_ids)
+                except (HarvestError, FetchError) as exc:
+                    lr.error = str(exc)
+                    if isinstance(exc, FetchError) and exc.body is not None:
+                        self._save_response(source, "failed", exc.body, exc.url, [str(exc)])
+                    log.error("%s: %s%s", source.name,
+                              f"set {set_spec}: " if set_spec else "", exc)
+                except Exception as exc:  # noqa: BLE001 - a bug or a crash must not stop the others
+                    lr.error = f"{type(exc).__name__}: {exc}"
+                    log.exception("%s: harvest failed", source.name)
+        except (HarvestError, FetchError) as exc:
+            result.error = str(exc)
+            log.error("%s: %s", source.name, exc)
+        except Exception as exc:  # noqa: BLE001
+            result.error = f"{type(exc).__name__}: {exc}"
+            log.exception("%s: harvest failed", source.name)
+        result.seconds = time.monotonic() - started
+        result.requests = self.client.requests_made - requests_before
+        status.added += result.added
+        status.updated += result.updated
+        status.deleted += result.deleted
+        status.quarantined += result.quarantined
+        status.last_run_records = result.added + result.updated + result.unchanged + result.deleted
+        if result.ok:
+            status.last_success = status.last_run
+            status.last_error = None
+        else:
+            status.last_error = "; ".join(result.errors)
+        self.state.save_status(status)
+        return result
+
+    # -- Identify -----------------------------------------------------------------
+    def _identify(self, source: Source, refresh: bool = False) -> IdentifyInfo:
+        cached = None if refresh else self.state.load_identify(source.name)
+        if cached is not None:
+            return cached
+        fetched = self._get(source, {"verb": "Identify"})
+        try:
+            info = self._read_identify(source, fetched)
+        finally:
+            fetched.close()
+        self.state.save_identify(source.name, info)
+        log.info("%s: %s, granularity %s", source.name, info.repository_name, info.granularity)
+        return info
+
+    def _read_identify(self, source: Source, fetched: Fetched) -> IdentifyInfo:
+        data = fetched.read_all()
+        try:
+            root = etree.fromstring(data, etree.XMLParser(
+                resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True,
+                recover=True))
+        except etree.XMLSyntaxError as exc:
+            root = None
+            reason = str(exc)
+        else:
+            reason = "not an OAI-PMH response"
+        if root is None or local(root.tag) != "OAI-PMH":
+            self._save_response(source, "Identify", data, fetched.url, [reason])
+            raise HarvestError(f"Identify: {reason}")
+        values: dict[str, str] = {}
+        for elem in root.iter():
+            name = local(elem.tag)
+            if name in ("repositoryName", "granularity", "earliestDatestamp", "deletedRecord") \
+                    and name not in values:
+                values[name] = (elem.text or "").strip()
+            elif name == "error":
+                self._save_response(source, "Identify", data, fetched.url, [elem.get("code", "")])
+                raise HarvestError(f"Identify: {elem.get('code')}: {(elem.text or '').strip()}")
+        gran = values.get("granularity", "")
+        if gran not in ("YYYY-MM-DD", "YYYY-MM-DDThh:mm:ssZ"):
+            # §4.2: granularity is one of two values; anything else, assume the
+            # coarser one (a day of overlap is harmless, a missed record is not).
+            log.warning("%s: Identify granularity %r unknown; using YYYY-MM-DD", source.name, gran)
+            gran = "YYYY-MM-DD"
+        return IdentifyInfo(normalize(values.get("repositoryName") or source.name), gran,
+                            values.get("earliestDatestamp"), values.get("deletedRecord"),
+                            dates.format_utc(dates.now()))
+
+    # -- one list -----------------------------------------------------------------
+    def _harvest_list(self, source: Source, info: IdentifyInfo, lr: ListResult, *, full: bool,
+                      from_: str | None, until: str | None, by_identifier: bool) -> None:
+        set_spec = lr.set_spec
+        st = self.state.load_list(source.name, source.prefix, set_spec)
+        run = None if full else st.run_state()
+        if run is not None:
+            lr.resumed = True
+            log.info("%s: resuming %s after page %d (%d records so far)", source.name,
+                     f"set {set_spec}" if set_spec else "the harvest", run.pages, run.records)
+        else:
+            start = _to_granularity(from_, info) if from_ else (
+                None if full else st.last_response_date)
+            run = RunState(from_=start, until=_to_granularity(until, info) if until else None)
+            if start:
+                log.info("%s: harvesting%s from %s", source.name,
+                         f" set {set_spec}" if set_spec else "", start)
+        verb = "ListIdentifiers" if by_identifier else "ListRecords"
+        seen_tokens: set[str] = set()
+        done = run.records
+        while True:
+            if run.token:
+                params = {"verb": verb, "resumptionToken": run.token}
+            else:
+                params = {"verb": verb, "metadataPrefix": source.prefix}
+                if run.from_:
+                    params["from"] = run.from_
+                if run.until:
+                    params["until"] = run.until
+                if set_spec:
+                    params["set"] = set_spec
+            fetched = self._get(source, params)
+            try:
+                outcome = self._page(source, info, lr, run, fetched, verb, params)
+            finally:
+                fetched.close()
+            if outcome == "expired":
+                self._after_expiry(source, info, run)
+                st.run = asdict(run)
+                self.state.save_list(source.name, source.prefix, set_spec, st)
+                continue
+            done = run.records
+            if self.progress:
+                self.progress(source.name, set_spec, done, lr.complete_list_size)
+            token = outcome
+            if token:
+                if token in seen_tokens or token == run.token:
+                    raise HarvestError(
+                        f"resumption loop: the provider sent the token {token[:60]!r} twice; "
+                        "stopped (the pages so far are stored)")
+                seen_tokens.add(token)
+                run.token = token
+                st.run = asdict(run)
+                self.state.save_list(source.name, source.prefix, set_spec, st)
+                self._page_done(source, set_spec, run.pages)
+                continue
+            if run.pending:
+                # The next slice of a window split after expired tokens.
+                run.from_, run.until = run.pending.pop(0)
+                run.token = None
+                st.run = asdict(run)
+                self.state.save_list(source.name, source.prefix, set_spec, st)
+                self._page_done(source, set_spec, run.pages)
+                continue
+            # The list is complete: its first responseDate is the next run's from.
+            started = run.started or dates.format_utc(dates.now())
+            st.last_response_date = _to_granularity(started, info)
+            st.run = None
+            self.state.save_list(source.name, source.prefix, set_spec, st)
+            self._page_done(source, set_spec, run.pages)
+            log.info("%s: %s complete: %d pages, %d records (%d new, %d updated, %d deleted, "
+                     "%d unchanged, %d quarantined)", source.name,
+                     f"set {set_spec}" if set_spec else "harvest", lr.pages, done,
+                     lr.written.added, lr.written.updated, lr.written.deleted,
+                     lr.written.unchanged, lr.quarantined)
+            return
+
+    def _page_done(self, source: Source, set_spec: str | None, page: int) -> None:
+        if self.on_page:
+            self.on_page(source, set_spec, page)
+
+    def _after_expiry(self, source: Source, info: IdentifyInfo, run: RunState) -> None:
+        """An expired (or refused) token: re-ask the rest of the window from the
+        datestamp of the last stored record; after repeated expiries, in slices.
+
+        This assumes the provider lists in datestamp order, as every provider we
+        know does (the spec does not promise it); re-asked records that were
+        already stored are written again unchanged, so nothing is duplicated.
+        """
+        run.expiries += 1
+        if run.expiries > _MAX_EXPIRIES:
+            raise HarvestError(f"the provider refused {_MAX_EXPIRIES} resumption tokens; giving "
+                               "up (the pages so far are stored; the next run goes on)")
+        start = run.last_datestamp or run.from_
+        run.token = None
+        run.from_ = start
+        log.warning("%s: resumption token expired or refused; re-asking from %s",
+                    source.name, start or "the beginning")
+        end = run.until or run.started
+        if run.expiries < 2 or not start or not end:
+            return
+        lo = _parse_lenient(start)
+        hi = _parse_lenient(end)
+        step = 86400 if info.day_granularity else 1
+        if lo is None or hi is None or hi - lo <= step:
+            return
+        # Tokens keep dying before the window is done: halve what is left so
+        # that each slice can be finished within a token's lifetime.
+        mid = lo + (hi - lo) // 2
+        run.pending.insert(0, [_fmt(mid + step, info), run.until])
+        run.until = _fmt(mid, info)
+        log.warning("%s: window split: %s to %s now, then from %s", source.name, start,
+                    run.until, run.pending[0][0])
+
+    def _page(self, source: Source, info: IdentifyInfo, lr: ListResult, run: RunState,
+              fetched: Fetched, verb: str, params: dict[str, str]) -> str | None:
+        """Read, convert and commit one page; return the next token (``None`` at the
+        end), or ``"expired"`` after a badResumptionToken."""
+        reader = PageReader(fetched.body, verb)
+        batch: dict[str, tuple[int, Record]] = {}
+        broken: list[BrokenRecord] = []
+        problems: list[str] = list(fetched.problems)
+        harvest_date = None
+        last_ds: int | None = _parse_lenient(run.last_datestamp) if run.last_datestamp else None
+        ids: list[RawRecord] = []
+        for item in reader.items():
+            if harvest_date is None:
+                harvest_date = _parse_lenient(reader.page.response_date or "") or dates.now()
+            if isinstance(item, BrokenRecord):
+                broken.append(item)
+                continue
+            if verb == "ListIdentifiers" and not item.deleted:
+                ids.append(item)
+                continue
+            self._take(source, info, item, harvest_date, batch, broken, problems)
+        page = reader.page
+        if not page.oai:
+            self._save_response(source, verb, fetched.read_all(), fetched.url,
+                                ["not an OAI-PMH response", *page.repairs])
+            raise HarvestError(f"{verb}: the provider answered with something that is not an "
+                               "OAI-PMH response")
+        if page.errors:
+            codes = {c for c, _ in page.errors}
+            if codes == {"noRecordsMatch"}:
+                # §3.6: no records in the window is an answer, not a failure.
+                log.info("%s: no records match %s", source.name, _describe(params))
+                run.started = run.started or page.response_date
+                return None
+            if "badResumptionToken" in codes and "resumptionToken" in params:
+                self._save_response(source, verb, fetched.read_all(), fetched.url,
+                                    [f"{c}: {m}" for c, m in page.errors])
+                return "expired"
+            self._save_response(source, verb, fetched.read_all(), fetched.url,
+                                [f"{c}: {m}" for c, m in page.errors])
+            raise HarvestError("; ".join(f"{c}: {m}" for c, m in page.errors) +
+                               f" (request: {_describe(params)})")
+        if harvest_date is None:
+            harvest_date = _parse_lenient(page.response_date or "") or dates.now()
+        for header in ids:
+            self._get_record(source, info, header, harvest_date, batch, broken, problems)
+        problems.extend(page.repairs)
+        if page.repairs or broken or problems:
+            saved = self._save_response(source, verb, fetched.read_all(), fetched.url, problems +
+                                        [f"record {b.position} ({b.identifier}): {b.reason}"
+                                         for b in broken])
+            for p in problems:
+                log.warning("%s: %s (response saved to %s)", source.name, p, saved)
+        else:
+            saved = None
+        records = [r for _, r in batch.values()]
+        if records:
+            self._define_sets(Set(spec, f"{info.repository_name}: {spec.split(':', 2)[2]}")
+                              for r in records for spec in r.sets
+                              if spec.count(":") >= 2 and spec not in self._known_sets)
+            lr.written += self.store.write(records)
+        for ds, _ in batch.values():
+            if ds is not None and (last_ds is None or ds > last_ds):
+                last_ds = ds
+        if broken:
+            self._quarantine(source, broken, saved)
+            lr.quarantined += len(broken)
+        lr.pages += 1
+        run.pages += 1
+        run.records += len(records)
+        run.started = run.started or page.response_date or dates.format_utc(dates.now())
+        if last_ds is not None:
+            run.last_datestamp = _fmt(last_ds, info)
+        token = page.token
+        if token is not None and token.complete_list_size is not None:
+            lr.complete_list_size = token.complete_list_size
+        return token.value if token is not None and token.value else None
+
+    def _take(self, source: Source, info: IdentifyInfo, raw: RawRecord, harvest_date: int,
+              batch: dict[str, tuple[int, Record]], broken: list[BrokenRecord],
+              problems: list[str]) -> None:
+        ds = _parse_lenient(raw.datestamp)
+        if ds is None:
+            problems.append(f"record {raw.identifier}: unreadable datestamp {raw.datestamp!r}")
+        elif not _exact_granularity(raw.datestamp, info):
+            problems.append(f"record {raw.identifier}: datestamp {raw.datestamp!r} is not in the "
+                            f"repository's granularity {info.granularity}")
+        try:
+            record = self._convert(source, raw, ds if ds is not None else harvest_date,
+                                   harvest_date, problems)
+        except _Unreadable as exc:
+            broken.append(BrokenRecord(raw.position, raw.identifier, str(exc), _xml_of(raw)))
+            return
+        except Exception as exc:  # noqa: BLE001 - a crosswalk bug costs one record, kept in quarantine
+            broken.append(BrokenRecord(raw.position, raw.identifier,
+                                       f"could not be converted: {exc!r}", _xml_of(raw)))
+            return
+        previous = batch.get(raw.identifier)
+        if previous is not None:
+            problems.append(f"record {raw.identifier} appears twice on one page; the later "
+                            "datestamp is kept")
+            if ds is not None and previous[0] is not None and previous[0] > ds:
+                return
+        batch[raw.identifier] = (ds, record)
+
+    def _get_record(self, source: Source, info: IdentifyInfo, header: RawRecord,
+                    harvest_date: int, batch: dict[str, tuple[int, Record]],
+                    broken: list[BrokenRecord], problems: list[str]) -> None:
+        params = {"verb": "GetRecord", "identifier": header.identifier,
+                  "metadataPrefix": source.prefix}
+        fetched = self._get(source, params)
+        try:
+            reader = PageReader(fetched.body, "GetRecord")
+            items = list(reader.items())
+            page = reader.page
+            if page.errors:
+                codes = {c for c, _ in page.errors}
+                if codes == {"idDoesNotExist"}:
+                    problems.append(f"GetRecord {header.identifier}: listed but does not exist "
+                                    "(deleted meanwhile?)")
+                    return
+                broken.append(BrokenRecord(header.position, header.identifier, "; ".join(
+                    f"{c}: {m}" for c, m in page.errors), ""))
+                return
+            for item in items:
+                if isinstance(item, BrokenRecord):
+                    item.position = header.position
+                    broken.append(item)
+                else:
+                    item.position = header.position
+                    self._take(source, info, item, harvest_date, batch, broken, problems)
+        finally:
+            fetched.close()
+
+    # -- records ------------------------------------------------------------------
+    def _convert(self, source: Source, raw: RawRecord, datestamp: int, harvest_date: int,
+                 problems: list[str]) -> Record:
+        sets = [source.set_spec]
+        for spec in raw.sets:
+            if _SPEC_SEGMENT.match(spec):
+                sets.append(f"{source.set_spec}:{spec}")
+            else:
+                problems.append(f"record {raw.identifier}: setSpec {spec!r} is not valid; ignored")
+        existing = self.store.get(raw.identifier)
+        if existing is not None and source.set_spec not in existing.header.sets:
+            raise _Unreadable(
+                f"identifier collision: {raw.identifier} is already in the store from another "
+                f"source (sets: {', '.join(existing.header.sets) or 'none'}); not overwritten")
+        if raw.deleted:
+            about = _provenance(source.url, raw.identifier, datestamp, harvest_date,
+                                _namespace_of(None, source.prefix), raw.abouts)
+            record = Record(raw.identifier, deleted=True, sets=tuple(sets), about=about)
+        else:
+            elem = raw.metadata
+            assert elem is not None
+            kind, elem = _metadata_kind(elem, source.prefix)
+            notes: list[str] = []
+            if kind == "marc21":
+                marc = element_to_record(elem)
+                if not marc.fields:
+                    raise _Unreadable("the MARCXML record has no fields")
+                _normalize_record(marc, notes)
+                record = build_record(marc, raw.identifier, self.registry, sets, notes)
+            elif kind == "oai_dc":
+                elements = _dc_elements(elem)
+                if not elements:
+                    raise _Unreadable("the Dublin Core record has no elements")
+                record = build_record(DCRecord(elements), raw.identifier, self.registry, sets, notes)
+            else:
+                raise _Unreadable(
+                    f"metadata in namespace {etree.QName(elem).namespace or '(none)'} cannot be "
+                    "crosswalked (marc21 and oai_dc can)")
+            problems.extend(f"record {raw.identifier}: {n}" for n in notes
+                            if not n.startswith("text normalized"))
+            record.about = _provenance(source.url, raw.identifier, datestamp, harvest_date,
+                                       etree.QName(elem).namespace or _namespace_of(kind, source.prefix),
+                                       raw.abouts)
+        if existing is not None and existing.about is not None and record.about is not None and \
+                _HARVEST_DATE.sub(b"", existing.about) == _HARVEST_DATE.sub(b"", record.about):
+            # Same origin, same original datestamp: keep the first harvest date, so
+            # that re-harvesting an unchanged record leaves it unchanged.
+            record.about = existing.about
+        return record
+
+    def _define_sets(self, sets: Iterable[Set]) -> None:
+        with self._sets_lock:
+            new = {s.spec: s for s in sets if s.spec not in self._known_sets}
+            if new:
+                self.store.put_sets(new.values())
+                self._known_sets.update(new)
+
+    # -- wire and diagnostics ----------------------------------------------------
+    def _get(self, source: Source, params: dict[str, str]) -> Fetched:
+        return self.client.get(source.url, params, delay=source.delay, auth=source.auth,
+                               headers=source.headers or None, check=check_body, label=source.name)
+
+    def _folder(self, source: Source) -> Path | None:
+        if self.diagnostics is None:
+            return None
+        folder = self.diagnostics / source.name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def _save_response(self, source: Source, verb: str, body: bytes, url: str,
+                       problems: list[str]) -> Path | None:
+        """Keep an offending response (and why) for the operator."""
+        folder = self._folder(source)
+        if folder is None:
+            return None
+        with self._files_lock:
+            stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+            n = 1
+            while (path := folder / f"{stamp}-{verb}-{n}.xml").exists():
+                n += 1
+            path.write_bytes(body)
+            path.with_suffix(".txt").write_text(
+                f"URL: {url}\n" + "".join(f"- {p}\n" for p in problems), encoding="utf-8")
+        return path
+
+    def _quarantine(self, source: Source, broken: list[BrokenRecord], saved: Path | None) -> None:
+        for b in broken:
+            log.warning("%s: record %s quarantined: %s", source.name,
+                        b.identifier or f"#{b.position}", b.reason)
+        folder = self._folder(source)
+        if folder is None:
+            return
+        with self._files_lock, open(folder / "quarantine.jsonl", "a", encoding="utf-8") as out:
+            for b in broken:
+                out.write(json.dumps({
+                    "time": dates.format_utc(dates.now()), "identifier": b.identifier,
+                    "position": b.position, "reason": b.reason,
+                    "response": saved.name if saved else None, "xml": b.text,
+                }, ensure_ascii=False) + "\n")
+
+
+# -- helpers -------------------------------------------------------------------
+
+def _fmt(seconds: int, info: IdentifyInfo) -> str:
+    return dates.format_utc(seconds, dates.DAY if info.day_granularity else dates.SECOND)
+
+
+def _to_granularity(text: str, info: IdentifyInfo) -> str:
+    """A date the user (or a responseDate) gave, in the provider's granularity
+    (§3.3.1: a day-granularity provider refuses seconds)."""
+    seconds = _parse_lenient(text)
+    if seconds is None:
+        raise HarvestError(f"'{text}' is not a date (YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ)")
+    return _fmt(seconds, info)
+
+
+_LENIENT = re.compile(
+    r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:[.,]\d+)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?)?\s*$")
+
+
+def _parse_lenient(text: str) -> int | None:
+    """UTC seconds of a datestamp, also in the forms bad providers send
+    (no ``Z``, a space, fractions, an offset); ``None`` when unreadable."""
+    try:
+        return dates.parse_utc(text)[0]
+    except ValueError:
+        pass
+    m = _LENIENT.match(text or "")
+    if not m:
+        return None
+    y, mo, d, h, mi, s, zone = m.groups()
+    try:
+        seconds = dates.parse_utc(f"{y}-{mo}-{d}T{h or '00'}:{mi or '00'}:{s or '00'}Z")[0]
+    except ValueError:
+        return None
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    return seconds
+
+
+def _exact_granularity(text: str, info: IdentifyInfo) -> bool:
+    try:
+        gran = dates.parse_utc(text)[1]
+    except ValueError:
+        return False
+    return gran == (dates.DAY if info.day_granularity else dates.SECOND)
+
+
+def _metadata_kind(elem: etree._Element, prefix: str) -> tuple[str, etree._Element]:
+    """Which crosswalk reads this metadata: by its namespace, by its name when the
+    provider forgot the namespace, by the prefix asked for as a last resort."""
+    ns = etree.QName(elem).namespace
+    name = local(elem.tag)
+    if name == "collection" and (ns == MARC_NS or ns is None):
+        first = next((c for c in elem if local(c.tag) == "record"), None)
+        if first is not None:
+            return "marc21", first
+    if ns == MARC_NS or (ns is None and name == "record"):
+        return "marc21", elem
+    if ns == OAI_DC_NS or (name == "dc" and ns in (None, "info:srw/schema/1/dc-schema")):
+        return "oai_dc", elem
+    if ns is None and prefix.lower() in ("marc21", "marcxml", "marc"):
+        return "marc21", elem
+    if ns is None and prefix.lower() in ("oai_dc", "dc"):
+        return "oai_dc", elem
+    return "other", elem
+
+
+def _namespace_of(kind: str | None, prefix: str) -> str:
+    if kind == "marc21" or (kind is None and prefix.lower() in ("marc21", "marcxml", "marc")):
+        return MARC_NS
+    return OAI_DC_NS
+
+
+def _dc_elements(elem: etree._Element) -> list[tuple[str, str]]:
+    elements = parse_dc(elem)
+    if elements:
+        return elements
+    # Providers that forget the DC namespace: take DC element names as they come.
+    out = []
+    for child in elem:
+        name = local(child.tag)
+        if name in _DC_NAMES and etree.QName(child).namespace in (None, DC_NS):
+            text = "".join(child.itertext()).strip()
+            if text:
+                out.append((name, normalize(" ".join(text.split()))))
+    return out
+
+
+def _xml_of(raw: RawRecord) -> str:
+    return etree.tostring(raw.metadata, encoding="unicode") if raw.metadata is not None else ""
+
+
+def _provenance(base_url: str, identifier: str, datestamp: int, harvest_date: int,
+                namespace: str, abouts: list[etree._Element]) -> bytes:
+    """The OAI-PMH ``about`` payload of a harvested record (provenance.xsd)."""
+    nested = ""
+    for about in abouts:
+        if local(about.tag) == "provenance" and etree.QName(about).namespace == PROVENANCE_NS:
+            origin = next((c for c in about if local(c.tag) == "originDescription"), None)
+            if origin is not None and _valid_origin(origin):
+                # Provenance of a record harvested again: the chain nests (guidelines §2).
+                nested = etree.tostring(origin, encoding="unicode", with_tail=False)
+            break
+    return (
+        f'<provenance xmlns="{PROVENANCE_NS}" xmlns:xsi="{XSI_NS}" '
+        f'xsi:schemaLocation="{PROVENANCE_NS} {PROVENANCE_SCHEMA}">'
+        f'<originDescription harvestDate="{dates.format_utc(harvest_date)}" altered="true">'
+        f"<baseURL>{escape(base_url)}</baseURL><identifier>{escape(identifier)}</identifier>"
+        f"<datestamp>{dates.format_utc(datestamp)}</datestamp>"
+        f"<metadataNamespace>{escape(namespace)}</metadataNamespace>{nested}"
+        "</originDescription></provenance>").encode()
+
+
+def _valid_origin(origin: etree._Element) -> bool:
+    names = [local(c.tag) for c in origin if isinstance(c.tag, str)]
+    return (names[:4] == ["baseURL", "identifier", "datestamp", "metadataNamespace"]
+            and origin.get("harvestDate") is not None and origin.get("altered") is not None)
+
+
+def _describe(params: dict[str, str]) -> str:
+    return " ".join(f"{k}={v if k != 'resumptionToken' else v[:40]}" for k, v in params.items())
+
+
+def status_rows(store: Repository) -> list[ProviderStatus]:
+    """Every provider's status, for ``harvest status``."""
+    state = HarvestState(store)
+    return [state.load_status(name) for name in state.providers()]
+
+
+__all__ = ["Harvester", "HarvestError", "HarvestResult", "ListResult", "Source", "status_rows"]
