@@ -497,3 +497,58 @@ def test_an_unreachable_postgresql_is_a_store_error():
     pytest.importorskip("psycopg")
     with pytest.raises(StoreError, match="cannot connect to the PostgreSQL store"):
         open_store("postgresql://postgres@127.0.0.1:1/test?connect_timeout=3")
+
+
+# -- leases: several harvester processes sharing one provider list -----------------------------
+def leasing(store: Repository):
+    if not hasattr(store, "claim"):
+        pytest.skip("leases exist on PostgreSQL only so far (the SQLite side is proposed in issue 8)")
+    return store
+
+
+def test_a_lease_is_held_until_it_expires_or_is_released(repo):
+    store = leasing(repo)
+    assert store.lease("provider:daklak", "node-1", 600, now=1000)
+    assert not store.lease("provider:daklak", "node-2", 600, now=1500)
+    assert store.lease_holder("provider:daklak", now=1500) == "node-1"
+    assert store.lease("provider:daklak", "node-1", 600, now=1500)  # a renewal
+    assert not store.lease("provider:daklak", "node-2", 600, now=2000)
+    assert store.lease("provider:daklak", "node-2", 600, now=2100)  # node-1 died: it expired
+    assert not store.release("provider:daklak", "node-1")
+    assert store.release("provider:daklak", "node-2")
+    assert store.lease_holder("provider:daklak", now=2100) is None
+    assert store.claim(["provider:daklak"], "node-3", 600, now=2100) == "provider:daklak"
+
+
+def test_claim_takes_the_first_free_provider_in_the_order_given(repo):
+    store = leasing(repo)
+    names = ["p:c", "p:a", "p:b"]
+    assert store.claim(names, "n1", 60, now=100) == "p:c"
+    assert store.claim(names, "n2", 60, now=100) == "p:a"
+    assert store.claim(names, "n1", 60, now=100) == "p:b"
+    assert store.claim(names, "n3", 60, now=100) is None
+    assert store.claim(names, "n3", 60, now=161) == "p:c"
+    assert store.claim([], "n3", 60) is None
+
+
+def test_concurrent_claimers_never_hold_one_provider_at_once(backend):
+    stores = [leasing(backend.open()) for _ in range(3)]
+    names = [f"provider:{i:02d}" for i in range(40)]
+    got: dict[int, list[str]] = {0: [], 1: [], 2: []}
+    errors: list[BaseException] = []
+
+    def node(k: int):
+        try:
+            while (name := stores[k].claim(names, f"node-{k}", 600)) is not None:
+                got[k].append(name)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=node, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    claimed = got[0] + got[1] + got[2]
+    assert sorted(claimed) == names
