@@ -34,8 +34,10 @@ def run_server(settings: Settings, host: str, port: int, threads: int, workers: 
         serve_workers(lambda: create_app(open_or_fail(settings.store), settings.oai),
                       host, port, workers=workers, threads=threads, announce=click.echo)
         return
+    # waitress drops X-Forwarded-* by default; behind a configured proxy it passes
+    # them on and ProxyFix (create_app) reads exactly as many hops as trusted.
     waitress.serve(app, host=host, port=port, threads=threads, ident="thuvien-interop",
-                   _quiet=True)
+                   _quiet=True, clear_untrusted_proxy_headers=settings.oai.trusted_proxies == 0)
 
 
 _host = click.option("--host", default="127.0.0.1", show_default=True,

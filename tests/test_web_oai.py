@@ -1,0 +1,192 @@
+"""The OAI-PMH endpoint over real HTTP (waitress on 127.0.0.1): GET and POST,
+compression, reverse proxies, content negotiation, and two independent real
+harvesters (Sickle over GET, pyoai over POST) harvesting everything."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import threading
+import zlib
+
+import pytest
+import requests
+from conftest import live_server, schema
+from lxml import etree
+from oai_fixtures import fill, identifier
+
+from thuvien_interop.oai import ProviderConfig
+from thuvien_interop.web import create_app
+from thuvien_interop.web.oai import choose_encoding, wants_html
+
+NS = {"o": "http://www.openarchives.org/OAI/2.0/", "dc": "http://purl.org/dc/elements/1.1/",
+      "m": "http://www.loc.gov/MARC21/slim"}
+JAVA_ACCEPT = "text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2"
+CHROME_ACCEPT = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"
+                 "image/webp,*/*;q=0.8")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    from thuvien_interop.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('web') / 'oai.db'}")
+    fill(store)
+    app = create_app(store, ProviderConfig(page_size=7))
+    with live_server(app) as root:
+        yield root + "/oai"
+    store.close()
+
+
+def same_but_date(a: bytes, b: bytes) -> bool:
+    strip = re.compile(rb"<responseDate>[^<]*</responseDate>")
+    return strip.sub(b"", a) == strip.sub(b"", b)
+
+
+def test_get_and_post_give_the_same_response(served):
+    args = {"verb": "GetRecord", "identifier": identifier(4), "metadataPrefix": "oai_dc"}
+    got = requests.get(served, params=args, timeout=10)
+    posted = requests.post(served, data=args, timeout=10)
+    assert got.status_code == posted.status_code == 200
+    assert got.headers["Content-Type"] == "text/xml; charset=utf-8"
+    assert same_but_date(got.content, posted.content)
+    assert b'<request verb="GetRecord"' in posted.content
+
+
+def test_errors_are_200_with_valid_xml(served):
+    r = requests.get(served, params=[("verb", "ListRecords"), ("verb", "ListSets")], timeout=10)
+    assert r.status_code == 200
+    assert not list(schema("OAI-PMH.xsd").iter_errors(r.text))
+    assert b'code="badVerb"' in r.content
+
+
+def test_harvesters_get_xml_byte_for_byte_whatever_their_accept(served):
+    params = {"verb": "ListRecords", "metadataPrefix": "marc21"}
+    plain = requests.get(served, params=params, headers={"Accept-Encoding": "identity"}, timeout=10)
+    for accept in (JAVA_ACCEPT, "text/html", "*/*", "application/xml", "text/xml"):
+        r = requests.get(served, params=params, headers={"Accept": accept, "Accept-Encoding": "identity"},
+                         timeout=10)
+        assert r.headers["Content-Type"] == "text/xml; charset=utf-8", accept
+        assert same_but_date(r.content, plain.content), accept
+        assert "Accept" in r.headers["Vary"] and "Sec-Fetch-Dest" in r.headers["Vary"]
+
+
+def test_a_browser_gets_html_linking_to_the_same_xml(served):
+    params = {"verb": "ListRecords", "metadataPrefix": "oai_dc"}
+    page = requests.get(served, params=params, timeout=10,
+                        headers={"Accept": CHROME_ACCEPT, "Sec-Fetch-Dest": "document",
+                                 "Accept-Language": "vi-VN,vi;q=0.9,en;q=0.8"})
+    assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "Accept" in page.headers["Vary"]
+    html = etree.HTML(page.content)
+    raw = html.xpath("//a[@id='raw-xml']/@href")[0]
+    assert raw.startswith(served + "/xml?")
+    xml = requests.get(raw, headers={"Accept": CHROME_ACCEPT, "Sec-Fetch-Dest": "document"}, timeout=10)
+    assert xml.headers["Content-Type"] == "text/xml; charset=utf-8"
+    harvester = requests.get(served, params=params, timeout=10)
+    assert same_but_date(xml.content, harvester.content), "the raw link serves the harvester's XML"
+    titles = [t.text for t in etree.fromstring(harvester.content).iterfind(".//dc:title", NS)]
+    assert titles[0] in page.text
+    nxt = html.xpath("//a[@id='next-page']/@href")[0]
+    assert "resumptionToken=" in nxt
+
+
+def test_browser_error_page_explains_in_both_languages(served):
+    page = requests.get(served, params={"verb": "Nonsense"}, headers={"Sec-Fetch-Dest": "document"},
+                        timeout=10)
+    assert "badVerb" in page.text
+    assert "không phải động từ OAI-PMH" in page.text and "not an OAI-PMH verb" in page.text
+
+
+def test_compression_follows_accept_encoding(served):
+    params = {"verb": "ListRecords", "metadataPrefix": "marc21"}
+    plain = requests.get(served, params=params, headers={"Accept-Encoding": "identity"}, timeout=10)
+    assert "Content-Encoding" not in plain.headers
+    for enc, unpack in (("gzip", gzip.decompress), ("deflate", zlib.decompress)):
+        r = requests.get(served, params=params, headers={"Accept-Encoding": enc}, timeout=10, stream=True)
+        assert r.headers["Content-Encoding"] == enc
+        body = unpack(r.raw.read())
+        assert same_but_date(body, plain.content)
+    assert choose_encoding("gzip;q=0, deflate;q=0.5", ["gzip", "deflate"]) == "deflate"
+    assert choose_encoding("br", ["gzip", "deflate"]) is None
+    assert choose_encoding("*", ["gzip"]) == "gzip"
+
+
+def test_forwarded_headers_are_ignored_unless_configured(served, tmp_path):
+    from thuvien_interop.store import open_store
+
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "thuvien.daklak.gov.vn",
+                 "X-Forwarded-Prefix": "/catalogue"}
+    r = requests.get(served, params={"verb": "Identify"}, headers=forwarded, timeout=10)
+    assert f"<baseURL>{served}</baseURL>" in r.text, "a client cannot forge the baseURL"
+    store = open_store(f"sqlite:///{tmp_path / 'p.db'}")
+    fill(store, 3, 1)
+    # waitress drops X-Forwarded-* itself unless told not to; `serve` tells it so
+    # exactly when trusted_proxies is set, and ProxyFix then reads them.
+    from waitress.server import create_server
+
+    app = create_app(store, ProviderConfig(trusted_proxies=1))
+    server = create_server(app, host="127.0.0.1", port=0,
+                           clear_untrusted_proxy_headers=False)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        root = f"http://127.0.0.1:{server.effective_port}"
+        r = requests.get(root + "/oai", params={"verb": "Identify"}, headers=forwarded, timeout=10)
+        assert "<baseURL>https://thuvien.daklak.gov.vn/catalogue/oai</baseURL>" in r.text
+        assert '>https://thuvien.daklak.gov.vn/catalogue/oai</request>' in r.text
+    finally:
+        server.close()
+        thread.join(timeout=5)
+        store.close()
+
+
+def test_wants_html_only_for_browser_navigations():
+    assert wants_html({"Sec-Fetch-Dest": "document"})
+    assert wants_html({"Accept": CHROME_ACCEPT})
+    assert not wants_html({"Accept": JAVA_ACCEPT})
+    assert not wants_html({"Accept": "text/html"})
+    assert not wants_html({"Sec-Fetch-Dest": "empty", "Accept": "*/*"})
+
+
+# -- real harvesters -------------------------------------------------------------------
+@pytest.mark.parametrize("prefix", ["oai_dc", "marc21"])
+def test_sickle_harvests_everything_once(served, prefix):
+    from sickle import Sickle
+
+    seen: list[str] = []
+    texts: list[str] = []
+    for rec in Sickle(served, max_retries=1).ListRecords(metadataPrefix=prefix, ignore_deleted=False):
+        seen.append(rec.header.identifier)
+        texts.append(rec.raw)
+    assert sorted(seen) == sorted(identifier(i) for i in range(25))
+    assert len(seen) == len(set(seen))
+    joined = "".join(texts)
+    assert "Dế Mèn phiêu lưu ký" in joined and "Đất rừng phương Nam" in joined
+    if prefix == "marc21":
+        assert "Chi nhánh Krông Pắc" in joined
+
+
+@pytest.mark.parametrize("prefix", ["oai_dc", "marc21"])
+def test_pyoai_harvests_everything_once_over_post(served, prefix):
+    from oaipmh.client import Client
+    from oaipmh.metadata import MetadataReader, MetadataRegistry, oai_dc_reader
+
+    registry = MetadataRegistry()
+    registry.registerReader("oai_dc", oai_dc_reader)
+    registry.registerReader("marc21", MetadataReader(
+        fields={"title": ("textList", "marc:record/marc:datafield[@tag='245']/marc:subfield[@code='a']/text()")},
+        namespaces={"marc": "http://www.loc.gov/MARC21/slim"}))
+    client = Client(served, registry)  # pyoai POSTs unless force_http_get
+    assert client.identify().repositoryName() == ProviderConfig().repository_name
+    seen, titles = [], []
+    for header, metadata, _about in client.listRecords(metadataPrefix=prefix):
+        seen.append(header.identifier())
+        if header.isDeleted():
+            assert metadata is None
+        else:
+            titles += metadata.getField("title")
+    assert sorted(seen) == sorted(identifier(i) for i in range(25))
+    assert any(t.startswith("Dế Mèn phiêu lưu ký") for t in titles)
+    sets = [s[0] for s in client.listSets()]
+    assert "library:tvt-dlk:chi-nhanh-buon-ho" in sets
