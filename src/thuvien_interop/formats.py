@@ -102,13 +102,18 @@ def render_mods(source: Source) -> bytes:
     return marc_to_mods(as_marc(source))
 
 
-def canonical(source: Source) -> tuple[str, bytes]:
-    """The form a record is kept in: MARCXML, or oai_dc for DC-only records."""
+def canonical(source: Source, rendered: dict[str, bytes] | None = None) -> tuple[str, bytes]:
+    """The form a record is kept in: MARCXML, or oai_dc for DC-only records.
+
+    ``rendered`` are formats already rendered for this record: their bytes are
+    reused rather than rendered a second time.
+    """
+    rendered = rendered or {}
     if isinstance(source, DCRecord):
         from .crosswalk import dc
 
-        return "oai_dc", dc.dc_to_xml(source.elements, "oai_dc")
-    return "marc21", marcxml.record_to_marcxml(source)
+        return "oai_dc", rendered.get("oai_dc") or dc.dc_to_xml(source.elements, "oai_dc")
+    return "marc21", rendered.get("marc21") or marcxml.record_to_marcxml(source)
 
 
 def default_registry() -> FormatRegistry:
