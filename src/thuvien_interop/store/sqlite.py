@@ -105,6 +105,15 @@ def checksum(record: Record) -> bytes:
     return h.digest()
 
 
+def _kept(record: Record) -> bytes | None:
+    """The canonical bytes to store: none when they equal the rendered marc21
+    (MARCXML is the canonical form of MARC records; storing it twice would
+    double the largest part of the file)."""
+    if record.canonical_format == "marc21" and record.rendered.get("marc21") == record.canonical:
+        return None
+    return record.canonical
+
+
 class SQLiteRepository:
     """A :class:`~thuvien_interop.store.base.Repository` in one SQLite file.
 
@@ -318,7 +327,9 @@ class SQLiteRepository:
 
     def canonical(self, identifier: str) -> tuple[str, bytes] | None:
         row = self._conn().execute(
-            "SELECT canonical_format, canonical FROM records WHERE identifier = ? AND deleted = 0",
+            "SELECT r.canonical_format, coalesce(r.canonical, x.xml) FROM records r "
+            "LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = 'marc21' "
+            "WHERE r.identifier = ? AND r.deleted = 0",
             (identifier,)).fetchone()
         return (row[0], row[1]) if row else None
 
@@ -359,7 +370,7 @@ class SQLiteRepository:
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (record.identifier, stamp, seq, int(record.deleted),
                          stamp if record.deleted else None, digest, record.canonical_format,
-                         None if record.deleted else record.canonical, "\n".join(sets),
+                         None if record.deleted else _kept(record), "\n".join(sets),
                          record.about))
                     rid = cur.lastrowid
                     if record.deleted:
@@ -369,6 +380,12 @@ class SQLiteRepository:
                 else:
                     rid = row[0]
                     if record.deleted:
+                        # Keep the canonical bytes even where they lived only in
+                        # the rendered marc21 row, which the deletion removes.
+                        conn.execute(
+                            "UPDATE records SET canonical = coalesce(canonical, (SELECT xml FROM "
+                            "rendered WHERE record_id = ? AND prefix = 'marc21')) WHERE id = ?",
+                            (rid, rid))
                         # A deletion keeps identifier, datestamp and sets (and the
                         # canonical record, for undeletion and audit); no formats.
                         conn.execute(
@@ -385,7 +402,7 @@ class SQLiteRepository:
                         conn.execute(
                             "UPDATE records SET datestamp=?, seq=?, deleted=0, deleted_at=NULL, "
                             "checksum=?, canonical_format=?, canonical=?, sets=?, about=? WHERE id=?",
-                            (stamp, seq, digest, record.canonical_format, record.canonical,
+                            (stamp, seq, digest, record.canonical_format, _kept(record),
                              "\n".join(sets), record.about, rid))
                         summary.updated += 1
                     conn.execute("DELETE FROM rendered WHERE record_id=?", (rid,))
