@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .result import ReadResult
 
-FORMATS = ("iso2709", "marcxml", "dc")
+if TYPE_CHECKING:
+    from .spreadsheet import ColumnMapping
+
+FORMATS = ("iso2709", "marcxml", "dc", "csv", "xlsx")
 _MARC_EXT = {".mrc", ".dat", ".marc", ".iso", ".iso2709", ".usm", ".ldr"}
+_SHEET_EXT = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx"}
 
 
 class UnknownFormat(ValueError):
@@ -18,9 +22,14 @@ class UnknownFormat(ValueError):
 
 
 def detect_format(stream: BinaryIO, name: str = "") -> str:
-    """Return ``iso2709``, ``marcxml`` or ``dc`` (the stream is left at 0)."""
+    """Return ``iso2709``, ``marcxml``, ``dc``, ``csv`` or ``xlsx`` (the stream is left at 0)."""
     head = stream.read(1 << 16)
     stream.seek(0)
+    suffix = Path(name).suffix.lower()
+    if head.startswith(b"PK\x03\x04") and suffix in ("", ".xlsx", ".xlsm"):
+        return "xlsx"  # a zip container: an Office Open XML workbook
+    if suffix in _SHEET_EXT and not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return _SHEET_EXT[suffix]
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith(b"<"):
         if b"MARC21/slim" in head or re.search(rb"<(\w+:)?leader[\s>]", head):
@@ -35,8 +44,11 @@ def detect_format(stream: BinaryIO, name: str = "") -> str:
         "a five-digit record length) and not XML; give --format")
 
 
-def read_stream(stream: BinaryIO, fmt: str) -> Iterator[ReadResult]:
-    """Read records from an open binary stream in a known format."""
+def read_stream(stream: BinaryIO, fmt: str, mapping: ColumnMapping | None = None) -> Iterator[ReadResult]:
+    """Read records from an open binary stream in a known format.
+
+    ``mapping`` is the column mapping of spreadsheets (default: the usual
+    Vietnamese headings); other formats ignore it."""
     if fmt == "iso2709":
         from .iso2709 import read_iso2709
 
@@ -49,6 +61,14 @@ def read_stream(stream: BinaryIO, fmt: str) -> Iterator[ReadResult]:
         from .dc import read_dc
 
         return read_dc(stream)
+    if fmt == "csv":
+        from .spreadsheet import read_csv
+
+        return read_csv(stream, mapping)
+    if fmt == "xlsx":
+        from .spreadsheet import read_xlsx
+
+        return read_xlsx(stream, mapping)
     raise UnknownFormat(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
 
 
