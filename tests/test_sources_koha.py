@@ -304,3 +304,36 @@ def test_sync_command_explains_an_unreachable_source(tmp_path):
         "--store", f"sqlite:///{tmp_path / 'x.db'}"])
     assert result.exit_code != 0
     assert "cannot read the source" in result.output and "secret" not in result.output
+
+
+def test_serve_command_serves_koha_live(koha, koha_server):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import requests
+    from conftest import free_port
+
+    port = free_port()
+    env = dict(os.environ, PYTHONUNBUFFERED="1", THUVIEN_SOURCE=koha_server)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "thuvien_interop", "serve", "--profile",
+         str(ROOT / "profiles" / "koha.toml"), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = requests.get(f"http://127.0.0.1:{port}/oai", timeout=10,
+                                 params={"verb": "ListIdentifiers", "metadataPrefix": "mods"})
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise AssertionError(proc.stdout.read().decode() if proc.stdout else "") from None
+                time.sleep(0.2)
+        assert r.status_code == 200
+        assert len(etree.fromstring(r.content).findall(".//{*}header")) == N
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

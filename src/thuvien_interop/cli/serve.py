@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -11,16 +12,20 @@ import click
 from ..ingest.loader import IdentifierRule, import_files
 from ..oai.setrules import SetRules
 from ..settings import Settings
+from ..store.base import Repository
 from . import main
 from ._common import config_option, load_settings, open_or_fail, store_option
 
 
-def run_server(settings: Settings, host: str, port: int, threads: int, workers: int = 1) -> None:
+def run_server(settings: Settings, host: str, port: int, threads: int, workers: int = 1,
+               open_repository: Callable[[], Repository] | None = None) -> None:
     import waitress
 
     from ..web import create_app
 
-    store = open_or_fail(settings.store)
+    # A live source (serve --source) replaces the store; every worker opens its own.
+    opener = open_repository or (lambda: open_or_fail(settings.store))
+    store = opener()
     app = create_app(store, settings.oai)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     click.echo(f"OAI-PMH: http://{shown}:{port}/oai?verb=Identify")
@@ -31,7 +36,7 @@ def run_server(settings: Settings, host: str, port: int, threads: int, workers: 
         # The app above has migrated the store and stored the token secret once;
         # each worker opens its own store after the fork.
         store.close()
-        serve_workers(lambda: create_app(open_or_fail(settings.store), settings.oai),
+        serve_workers(lambda: create_app(opener(), settings.oai),
                       host, port, workers=workers, threads=threads, announce=click.echo)
         return
     # waitress drops X-Forwarded-* by default; behind a configured proxy it passes
@@ -58,8 +63,13 @@ _workers = click.option("--workers", default=1, show_default=True, type=click.In
 @_port
 @_threads
 @_workers
+@click.option("--source", "source_url", default=None, envvar="THUVIEN_SOURCE", metavar="URL",
+              help="Serve a library's own database live instead of a store (a SQLAlchemy URL, "
+                   "e.g. mysql+pymysql://user:pw@host/koha); needs --profile.")
+@click.option("--profile", "profile_path", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="The source profile for --source (profiles/koha.toml, …).")
 def serve(store_url: str | None, config_path: str | None, host: str, port: int, threads: int,
-          workers: int) -> None:
+          workers: int, source_url: str | None, profile_path: str | None) -> None:
     """Serve a store over OAI-PMH (at /oai) with a production WSGI server.
 
     \b
@@ -67,8 +77,20 @@ def serve(store_url: str | None, config_path: str | None, host: str, port: int, 
       thuvien-interop serve --store sqlite:///thuvien.db --port 8000
       curl 'http://127.0.0.1:8000/oai?verb=ListRecords&metadataPrefix=oai_dc'
       thuvien-interop serve --store postgresql://thuvien@db/union --workers 4 --host 0.0.0.0
+      thuvien-interop serve --source mysql+pymysql://oai:PW@127.0.0.1/koha --profile profiles/koha.toml
     """
-    run_server(load_settings(config_path, store_url), host, port, threads, workers)
+    settings = load_settings(config_path, store_url)
+    opener = None
+    if source_url or profile_path:
+        if not (source_url and profile_path):
+            raise click.UsageError("--source and --profile go together")
+        from ..store.sqlsource import LiveSourceRepository
+        from .sync import open_source
+
+        def opener() -> Repository:
+            return LiveSourceRepository(open_source(source_url, profile_path),
+                                        settings.oai.repository_identifier)
+    run_server(settings, host, port, threads, workers, opener)
 
 
 def demo_store_path() -> Path:
