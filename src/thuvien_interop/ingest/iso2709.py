@@ -6,23 +6,40 @@ repairs what is safe to repair and reports it.
 
     >>> for result in read_iso2709(open("catalogue.mrc", "rb")):   # doctest: +SKIP
     ...     print(result.where, result.error or result.record.title)
+
+Old Vietnamese exports hold 8-bit TCVN3, VNI, VISCII or Windows-1258 bytes
+under a leader that says MARC-8; ``source_encoding`` names the encoding, or
+``"auto"`` detects it per file (from the first records) and per field, and
+says so in the record warnings:
+
+    >>> results = read_iso2709(open("old.mrc", "rb"), source_encoding="auto")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain, islice
 from typing import BinaryIO
 
 import pymarc
 
-from ..crosswalk.marc8 import decode_marc_bytes
-from ..crosswalk.text import clean_xml_text, has_forbidden_xml_chars, normalize
+from ..crosswalk import legacy
+from ..crosswalk.marc8 import decode_marc8, decode_marc_bytes
+from ..crosswalk.text import (
+    clean_xml_text,
+    has_forbidden_xml_chars,
+    is_vietnamese_syllable,
+    normalize,
+)
 from .result import ReadResult
 
 RECORD_END = 0x1D
 FIELD_END = 0x1E
 SUBFIELD = 0x1F
 _CHUNK = 1 << 20
+SOURCE_ENCODINGS = ("auto", "utf-8", "marc-8", *legacy.ENCODINGS)
+"""Values of ``source_encoding`` (None: trust leader/09, the default)."""
+_SAMPLE_RECORDS = 20
 
 
 def _records(stream: BinaryIO) -> Iterator[tuple[int, bytes, bool]]:
@@ -47,10 +64,24 @@ def _records(stream: BinaryIO) -> Iterator[tuple[int, bytes, bool]]:
         yield offset, buf, False
 
 
-def read_iso2709(stream: BinaryIO) -> Iterator[ReadResult]:
-    """Read every record of an ISO 2709 stream; never stop at a broken one."""
+def read_iso2709(stream: BinaryIO, source_encoding: str | None = None, *,
+                 normalize_text: bool = True) -> Iterator[ReadResult]:
+    """Read every record of an ISO 2709 stream; never stop at a broken one.
+
+    ``source_encoding`` (one of :data:`SOURCE_ENCODINGS`) overrides leader/09;
+    ``normalize_text=False`` keeps decoded UTF-8 text as it is (not NFC'd,
+    forbidden XML characters kept), for a checker that must see it."""
+    if source_encoding is not None and source_encoding not in SOURCE_ENCODINGS:
+        raise ValueError(f"unknown source encoding {source_encoding!r}: use one of "
+                         f"{', '.join(SOURCE_ENCODINGS)}")
+    records: Iterator[tuple[int, bytes, bool]] = _records(stream)
+    decoder = _FieldDecoder(source_encoding, normalize_text)
+    if source_encoding == "auto":
+        head = list(islice(records, _SAMPLE_RECORDS))
+        decoder.detect_file(raw for _, raw, _ in head)
+        records = chain(head, records)
     position = 0
-    for offset, raw, terminated in _records(stream):
+    for offset, raw, terminated in records:
         # Some exports put a newline between records; it is not part of them.
         stripped = raw.lstrip(b"\r\n\x00 \x1a")
         offset += len(raw) - len(stripped)
@@ -63,14 +94,16 @@ def read_iso2709(stream: BinaryIO) -> Iterator[ReadResult]:
             result.error = "the file ends in the middle of this record (no record terminator)"
             yield result
             continue
+        if position == 1 and decoder.file_note:
+            result.warnings.append(decoder.file_note)
         try:
-            result.record = _parse(raw, result.warnings)
+            result.record = _parse(raw, result.warnings, decoder)
         except ValueError as exc:
             result.error = str(exc)
         yield result
 
 
-def _parse(raw: bytes, warnings: list[str]) -> pymarc.Record:
+def _parse(raw: bytes, warnings: list[str], decoder: _FieldDecoder) -> pymarc.Record:
     if len(raw) < 26:
         raise ValueError(f"too short to be a MARC record ({len(raw)} bytes)")
     leader = raw[:24].decode("ascii", errors="replace")
@@ -120,8 +153,8 @@ def _parse(raw: bytes, warnings: list[str]) -> pymarc.Record:
     dirty = False
     for tag, body in chunks:
         if tag < "010" and tag.isdigit():
-            text = _decode(body, leader09, decoded_note)
-            if has_forbidden_xml_chars(text):
+            text = decoder.decode(body, leader09, decoded_note, tag)
+            if decoder.normalize and has_forbidden_xml_chars(text):
                 dirty = True
                 text = clean_xml_text(text)
             record.add_field(pymarc.Field(tag=tag, data=text))
@@ -135,8 +168,8 @@ def _parse(raw: bytes, warnings: list[str]) -> pymarc.Record:
             if not part:
                 continue
             code = chr(part[0]) if part[0] < 128 else "?"
-            value = _decode(part[1:], leader09, decoded_note)
-            if has_forbidden_xml_chars(value):
+            value = decoder.decode(part[1:], leader09, decoded_note, f"{tag} ${code}")
+            if decoder.normalize and has_forbidden_xml_chars(value):
                 dirty = True
                 value = clean_xml_text(value)
             subfields.append(pymarc.Subfield(code=code, value=value))
@@ -158,12 +191,103 @@ def _fields_by_directory(data: bytes, entries: list[tuple[str, int, int]]) -> li
     return out
 
 
-def _decode(body: bytes, leader09: str, notes: set[str]) -> str:
+def _decode(body: bytes, leader09: str, notes: set[str], normalize_text: bool = True) -> str:
     if leader09 == "a" or body.isascii():
         try:
-            return normalize(body.decode("utf-8"))
+            text = body.decode("utf-8")
+            return normalize(text) if normalize_text else text
         except UnicodeDecodeError:
             pass
     text, warnings = decode_marc_bytes(body, leader09)
     notes.update(warnings)
     return normalize(text)
+
+
+def _vietnamese_ratio(text: str) -> tuple[float, int]:
+    """(share of Vietnamese syllables, count) among the words holding non-ASCII."""
+    words = [w for w in text.split() if not w.isascii()]
+    letters = ["".join(c for c in w if c.isalpha()) for w in words]
+    good = sum(1 for w in letters if w and is_vietnamese_syllable(w))
+    return (good / len(words) if words else 0.0), len(words)
+
+
+def _guess(data: bytes) -> tuple[str, float]:
+    """Best encoding for Vietnamese ``data`` among UTF-8, MARC-8 and the legacy ones.
+
+    legacy.detect scores UTF-8 and the 8-bit encodings; MARC-8 is not among
+    them, so its decoding is compared on the same footing: the share of words
+    that are Vietnamese syllables (MARC-8 wins ties, it is what the leader says).
+    """
+    found = legacy.detect(data)
+    if found.encoding in ("utf-8", "ascii"):
+        return found.encoding, found.confidence
+    marc8_ratio, words = _vietnamese_ratio(normalize(decode_marc8(data, [])))
+    legacy_ratio, _ = _vietnamese_ratio(found.text)
+    if marc8_ratio >= legacy_ratio:
+        return "marc-8", round(marc8_ratio * (1 - 0.5 ** (words + 1)), 3)
+    return found.encoding, found.confidence
+
+
+class _FieldDecoder:
+    """How field bytes become text: by leader/09, by a named encoding, or detected."""
+
+    def __init__(self, source_encoding: str | None, normalize_text: bool) -> None:
+        self.encoding = source_encoding
+        self.normalize = normalize_text
+        self.file_encoding: str | None = None  # auto: what the sample said
+        self.file_note = ""
+
+    def detect_file(self, raws: Iterator[bytes]) -> None:
+        pieces: list[bytes] = []
+        for raw in raws:
+            data = raw[raw.find(b"\x1e", 24) + 1:]
+            pieces.extend(p for p in data.replace(b"\x1f", b"\x1e").split(b"\x1e") if not p.isascii())
+        if not pieces:
+            self.file_note = ("source encoding: the first records are plain ASCII; "
+                              "each field is detected on its own")
+            return
+        encoding, confidence = _guess(b" ".join(p[1:] for p in pieces))
+        self.file_encoding = encoding
+        self.file_note = (f"source encoding detected: {encoding.upper()} (confidence "
+                          f"{confidence:.2f}, from the first {_SAMPLE_RECORDS} records or fewer)")
+
+    def decode(self, body: bytes, leader09: str, notes: set[str], where: str) -> str:
+        enc = self.encoding
+        if enc is None or body.isascii():
+            return _decode(body, leader09, notes, self.normalize)
+        if enc == "utf-8":
+            return _decode(body, "a", notes, self.normalize)
+        if enc == "marc-8":
+            return normalize(decode_marc8(body))
+        if enc != "auto":
+            return legacy.decode(body, enc)
+        return self._auto(body, leader09, notes, where)
+
+    def _auto(self, body: bytes, leader09: str, notes: set[str], where: str) -> str:
+        file_enc = self.file_encoding
+        if file_enc not in legacy.ENCODINGS:
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:  # valid UTF-8 with multibyte sequences is rarely an accident
+                return _decode(body, "a", notes, self.normalize)
+        # In a legacy file a short field can be valid UTF-8 by accident (VISCII
+        # "Đồ" is D0 D2, a Cyrillic letter in UTF-8): let the syllable model judge.
+        encoding, confidence = _guess(body)
+        if encoding == "utf-8" and confidence >= 0.9 and file_enc:
+            notes.add(f"field {where} is UTF-8 (confidence {confidence:.2f}) in a {file_enc.upper()} file")
+            return _decode(body, "a", notes, self.normalize)
+        if file_enc in legacy.ENCODINGS:
+            # Old exports mix encodings; only a sure guess overrides the file's.
+            if encoding != file_enc and encoding in legacy.ENCODINGS and confidence >= 0.9:
+                notes.add(f"field {where} looks like {encoding.upper()} (confidence {confidence:.2f}), "
+                          f"not the file's {file_enc.upper()}")
+                return legacy.decode(body, encoding)
+            return legacy.decode(body, file_enc)
+        if encoding in legacy.ENCODINGS and confidence >= 0.8:
+            notes.add(f"field {where} decoded as {encoding.upper()} (confidence {confidence:.2f})")
+            return legacy.decode(body, encoding)
+        if file_enc == "marc-8":
+            return normalize(decode_marc8(body))
+        return _decode(body, leader09, notes, self.normalize)
