@@ -167,6 +167,8 @@ def test_880_pairs_and_missing_008_empty_and_repeated() -> None:
         F("245", "10", "6", "880-02", "a", "Ngục trung nhật ký /", "c", "Hồ Chí Minh."),
         F("880", "1 ", "6", "100-01/$1", "a", "胡志明,", "d", "1890-1969."),
         F("880", "10", "6", "245-02/$1", "a", "獄中日記 /", "c", "胡志明."),
+        F("264", " 1", "6", "880-03", "b", "Nxb. Văn học,", "c", "1990."),
+        F("880", " 1", "6", "264-03/$1", "b", "文學出版社,", "c", "1990."),
         F("650", " 4", "a", ""),       # empty subfield: skipped
         F("650", " 4", "a", "Thơ chữ Hán"),
         F("650", " 4", "a", "Thơ chữ Hán"),  # repeated identical: one value
@@ -180,6 +182,9 @@ def test_880_pairs_and_missing_008_empty_and_repeated() -> None:
         ("creator", "胡志明, 1890-1969"),
         ("subject", "Thơ chữ Hán"),
         ("subject", "Văn học Việt Nam"),
+        ("publisher", "Nxb. Văn học"),
+        ("publisher", "文學出版社"),
+        ("date", "1990"),
         ("type", "Text"),
     ]
 

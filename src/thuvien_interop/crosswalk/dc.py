@@ -184,7 +184,10 @@ def _imprint(field: pymarc.Field, acc: Acc) -> None:
     # function and resolved in _finish: 264 ind2 1 = publication wins; 0
     # production, 2 distribution, 3 manufacture, 4 copyright are fallbacks
     # (MARC 21 Bibliographic 264, Second Indicator).
-    func = "1" if field.tag == "260" else field.indicator2
+    # An 880 paired with a 264 keeps the 264's second indicator; 260 (and an
+    # 880 paired with one, ind2 blank) is always a publication statement.
+    ind2 = field.indicator2
+    func = ind2 if field.tag != "260" and ind2 in ("0", "1", "2", "3", "4") else "1"
     pub = acc.setdefault("_pub" + func, [])
     date = acc.setdefault("_date" + func, [])
     for code, value in field.subfields:

@@ -311,7 +311,10 @@ def _clean_date(value: str) -> str:
 def _imprint(field: pymarc.Field, out: Out, alt: str) -> None:
     # 260 $a place, $b publisher, $c dateIssued; 264 likewise with eventType
     # from ind2, ind2 4 → copyrightDate (MODS mapping 264).
-    ind2 = field.indicator2 if field.tag == "264" else "1"
+    # 880 paired with 264 keeps its ind2; 260 (or its 880, ind2 blank) → "1".
+    ind2 = field.indicator2
+    if field.tag == "260" or ind2 not in ("0", "1", "2", "3", "4"):
+        ind2 = "1"
     parts: list[str] = []
     for code, value in field.subfields:
         if not value:
@@ -330,7 +333,7 @@ def _imprint(field: pymarc.Field, out: Out, alt: str) -> None:
                 parts.append(_el("copyrightDate" if ind2 == "4" else "dateIssued", v))
     if not parts:
         return
-    if field.tag == "260" or ind2 == "1":
+    if ind2 == "1":
         out["_imprint"].extend(parts)
     else:
         ev = _EVENT.get(ind2, "")
