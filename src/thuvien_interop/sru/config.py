@@ -1,0 +1,72 @@
+"""What an SRU server says about itself and what it allows: limits, defaults,
+titles, the record schemas it serves.
+
+    >>> SRUConfig(max_records=50).max_records
+    50
+    >>> schema_by_name("info:srw/schema/1/dc-v1.1").name
+    'dc'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .indexing import IndexProfile, default_profile
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSchema:
+    """A record schema: short name, URI(s), the stored OAI prefix it comes from."""
+
+    name: str
+    uri: str
+    prefix: str
+    title: str
+    location: str
+    aliases: tuple[str, ...] = ()
+
+
+SCHEMAS: tuple[RecordSchema, ...] = (
+    RecordSchema("dc", "info:srw/schema/1/dc-v1.1", "oai_dc", "Dublin Core (srw_dc)",
+                 "http://www.loc.gov/standards/sru/recordSchemas/dc-schema.xsd",
+                 ("info:srw/schema/1/dc-schema", "srw_dc", "oai_dc", "dc-v1.1")),
+    RecordSchema("marcxml", "info:srw/schema/1/marcxml-v1.1", "marc21", "MARC 21 XML",
+                 "http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd",
+                 ("http://www.loc.gov/MARC21/slim", "marc21", "marcxml-v1.1", "MARC21-xml")),
+    RecordSchema("mods", "info:srw/schema/1/mods-v3.7", "mods", "MODS 3.7",
+                 "http://www.loc.gov/standards/mods/v3/mods-3-7.xsd",
+                 ("http://www.loc.gov/mods/v3", "info:srw/schema/1/mods-v3.6",
+                  "info:srw/schema/1/mods-v3.5", "info:srw/schema/1/mods-v3.4", "mods-v3.7")),
+)
+
+
+def schema_by_name(name: str) -> RecordSchema | None:
+    """A schema by short name, URI or alias (case-insensitive)."""
+    key = name.strip().lower()
+    for s in SCHEMAS:
+        if key in (s.name, s.uri.lower()) or key in (a.lower() for a in s.aliases):
+            return s
+    return None
+
+
+@dataclass(slots=True)
+class SRUConfig:
+    """Configuration of the SRU server (``[sru]`` in the settings file)."""
+
+    title: dict[str, str] = field(default_factory=lambda: {
+        "vi": "Tra cứu trực tuyến — thuvien-interop", "en": "Online catalogue — thuvien-interop"})
+    description: dict[str, str] = field(default_factory=lambda: {
+        "vi": "Tìm biểu ghi thư mục bằng SRU/CQL, có dấu hoặc không dấu.",
+        "en": "Search the catalogue with SRU/CQL, with or without diacritics."})
+    default_records: int = 10
+    max_records: int = 100
+    default_terms: int = 20
+    max_terms: int = 200
+    default_schema: str = "dc"
+    default_version: str = "1.2"
+    """The version of a 1.x request that names no version (2.0 requests carry none)."""
+    versions: tuple[str, ...] = ("1.1", "1.2", "2.0")
+    default_context_set: str = "dc"
+    base_url: str = ""
+    html_view: bool = True
+    profile: IndexProfile = field(default_factory=default_profile)

@@ -1,0 +1,430 @@
+"""The SRU engine: explain, searchRetrieve and scan in SRU 1.1, 1.2 and 2.0.
+
+Framework-free like the OAI-PMH provider: it takes the request's (name, value)
+pairs and the Accept header and returns the response document. Every problem is
+a diagnostic inside a valid response, never an exception or an HTTP error.
+
+    >>> server = Server(store)                                              # doctest: +SKIP
+    >>> r = server.handle([("version", "1.2"), ("operation", "searchRetrieve"),
+    ...                    ("query", 'dc.title = "Hà Nội"')])                # doctest: +SKIP
+    >>> r.content_type, r.body[:38]                                         # doctest: +SKIP
+    ('text/xml; charset=utf-8', b'<?xml version="1.0" encoding="UTF-8"?>')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from xml.sax.saxutils import escape
+
+from lxml import etree
+
+from ..crosswalk.text import clean_xml_text
+from ..store import search_plan
+from ..store.base import Repository
+from . import cql
+from .config import SCHEMAS, RecordSchema, SRUConfig, schema_by_name
+from .diagnostics import FATAL_FOR_QUERY, Diagnostic
+from .explain import ZEEREX_NS, explain_record
+from .translate import clause_index, parse_sort_keys, to_plan
+
+__all__ = ["SRUResponse", "Server", "SRU1_NS", "SRU2_NS", "SRU2_SCAN_NS", "SRU2_MEDIA_TYPE"]
+
+SRU1_NS = "http://www.loc.gov/zing/srw/"
+DIAG1_NS = "http://www.loc.gov/zing/srw/diagnostic/"
+SRU2_NS = "http://docs.oasis-open.org/ns/search-ws/sruResponse"
+SRU2_SCAN_NS = "http://docs.oasis-open.org/ns/search-ws/scan"
+DIAG2_NS = "http://docs.oasis-open.org/ns/search-ws/diagnostic"
+SRU2_MEDIA_TYPE = "application/sru+xml"
+DIAG_SCHEMA = "info:srw/schema/1/diagnostics-v1.1"
+_OAI_DC_NS = "http://www.openarchives.org/OAI/2.0/oai_dc/"
+_SRW_DC_NS = "info:srw/schema/1/dc-schema"
+
+# The parameters each operation takes, by major version (SRU 1.2 §5, SRU 2.0 part 3 §4).
+_COMMON = {"operation", "version", "stylesheet", "extraRequestData"}
+PARAMETERS: dict[tuple[str, str], frozenset[str]] = {
+    ("1", "explain"): frozenset(_COMMON | {"recordPacking"}),
+    ("1", "searchRetrieve"): frozenset(_COMMON | {
+        "query", "startRecord", "maximumRecords", "recordPacking", "recordSchema", "recordXPath",
+        "resultSetTTL", "sortKeys"}),
+    ("1", "scan"): frozenset(_COMMON | {"scanClause", "responsePosition", "maximumTerms"}),
+    ("2", "explain"): frozenset(_COMMON | {"recordXMLEscaping", "recordPacking", "httpAccept"}),
+    ("2", "searchRetrieve"): frozenset(_COMMON | {
+        "queryType", "query", "startRecord", "maximumRecords", "recordXMLEscaping", "recordPacking",
+        "recordSchema", "resultSetTTL", "sortKeys", "renderedBy", "httpAccept", "responseType"}),
+    ("2", "scan"): frozenset(_COMMON | {"scanClause", "responsePosition", "maximumTerms",
+                                         "httpAccept"}),
+}
+
+
+@dataclass(slots=True)
+class SRUResponse:
+    """The response document, its media type, and what it answered."""
+
+    body: bytes
+    content_type: str
+    version: str
+    operation: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def _t(value: str) -> str:
+    return escape(clean_xml_text(value))
+
+
+class _Writer:
+    """Element names and envelopes of one SRU version."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        self.v2 = version.startswith("2")
+        self.ns = SRU2_NS if self.v2 else SRU1_NS
+        self.p = "sru" if self.v2 else "srw"
+        self.diag_ns = DIAG2_NS if self.v2 else DIAG1_NS
+
+    def el(self, name: str, content: str) -> str:
+        return f"<{self.p}:{name}>{content}</{self.p}:{name}>"
+
+    def open(self, root: str, ns: str | None = None, prefix: str | None = None) -> str:
+        p = prefix or self.p
+        head = f"<{p}:{root} xmlns:{p}=\"{ns or self.ns}\""
+        if p != self.p:
+            head += f" xmlns:{self.p}=\"{self.ns}\""
+        head += ">"
+        if not self.v2:
+            head += self.el("version", self.version)
+        return head
+
+    def diagnostic(self, d: Diagnostic) -> str:
+        inner = f"<diag:uri>{_t(d.uri)}</diag:uri>"
+        if d.details:
+            inner += f"<diag:details>{_t(d.details)}</diag:details>"
+        inner += f"<diag:message>{_t(d.message)}</diag:message>"
+        return f'<diag:diagnostic xmlns:diag="{self.diag_ns}">{inner}</diag:diagnostic>'
+
+    def diagnostics(self, diags: list[Diagnostic], prefix: str | None = None) -> str:
+        if not diags:
+            return ""
+        p = prefix or self.p
+        return f"<{p}:diagnostics>" + "".join(self.diagnostic(d) for d in diags) + f"</{p}:diagnostics>"
+
+    def record(self, schema: str, data: str, escaping: str, position: int | None) -> str:
+        """One record: 1.x recordPacking xml|string; 2.0 recordXMLEscaping xml|string."""
+        parts = [self.el("recordSchema", _t(schema))]
+        if self.v2:
+            parts.append(self.el("recordPacking", "packed"))
+            parts.append(self.el("recordXMLEscaping", escaping))
+        else:
+            parts.append(self.el("recordPacking", escaping))
+        parts.append(self.el("recordData", escape(data) if escaping == "string" else data))
+        if position is not None:
+            parts.append(self.el("recordPosition", str(position)))
+        return self.el("record", "".join(parts))
+
+
+def _srw_dc(data: bytes) -> str:
+    """An oai_dc:dc payload as the SRU dc schema's srw_dc:dc (same DC elements)."""
+    text = data.decode("utf-8")
+    if text.startswith("<oai_dc:dc ") and text.endswith("</oai_dc:dc>"):
+        head_end = text.index(">") + 1
+        body = text[head_end:-len("</oai_dc:dc>")]
+        return (f'<srw_dc:dc xmlns:srw_dc="{_SRW_DC_NS}" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+                f"{body}</srw_dc:dc>")
+    # Stored by another writer: rename the root with a real parser.
+    from ..crosswalk.dc import dc_to_xml, parse_dc
+    from ..ingest.xmlsplit import SAFE_PARSER
+
+    return dc_to_xml(parse_dc(etree.fromstring(data, SAFE_PARSER)), "srw_dc").decode("utf-8")
+
+
+def _int(args: dict[str, str], name: str, default: int, minimum: int) -> int:
+    if name not in args:
+        return default
+    value = args[name].strip()
+    if not value.isdigit() or int(value) < minimum:
+        raise Diagnostic(6, name, f"{name} must be a whole number of at least {minimum} "
+                         f"(got '{args[name]}')")
+    return int(value)
+
+
+class Server:
+    """An SRU server over a :class:`Repository`."""
+
+    def __init__(self, repository: Repository, config: SRUConfig | None = None) -> None:
+        self.repository = repository
+        self.config = config or SRUConfig()
+
+    # -- entry point --------------------------------------------------------------------
+    def negotiate(self, params: list[tuple[str, str]], accept: str = "") -> tuple[str, str]:
+        """(version, operation) of a request, before any validation."""
+        args = dict(params)
+        version = args.get("version", "").strip()
+        if not version:
+            if SRU2_MEDIA_TYPE in accept.lower():
+                version = "2.0"
+            elif "operation" in args:
+                version = self.config.default_version
+            else:
+                version = "2.0" if ("query" in args or "scanClause" in args) else self.config.default_version
+        operation = args.get("operation", "").strip()
+        if not operation:
+            if "query" in args:
+                operation = "searchRetrieve"
+            elif "scanClause" in args:
+                operation = "scan"
+            else:
+                operation = "explain"
+        return version, operation
+
+    def handle(self, params: list[tuple[str, str]], *, accept: str = "",
+               base_url: str | None = None) -> SRUResponse:
+        """Answer one request (the HTTP arguments in order, GET or POST)."""
+        base = self.config.base_url or base_url or "http://127.0.0.1:8000/sru"
+        version, operation = self.negotiate(params, accept)
+        diags: list[Diagnostic] = []
+        if version not in self.config.versions:
+            requested = version
+            version = "2.0" if _version_key(requested) >= (2, 0) else "1.2"
+            diags.append(Diagnostic(5, self.config.versions[-1],
+                                    f"SRU version '{requested}' is not supported; this server "
+                                    f"speaks {', '.join(self.config.versions)}"))
+        w = _Writer(version)
+        content_type = (f"{SRU2_MEDIA_TYPE}; charset=utf-8" if w.v2 and SRU2_MEDIA_TYPE in accept.lower()
+                        else "text/xml; charset=utf-8")
+        args: dict[str, str] = {}
+        for name, value in params:
+            if name in args and not diags:
+                diags.append(Diagnostic(6, name, f"The parameter '{name}' is given twice"))
+            args.setdefault(name, value)
+        if operation not in ("explain", "searchRetrieve", "scan"):
+            diags.append(Diagnostic(4, operation, f"'{operation}' is not an SRU operation: use "
+                                    "explain, searchRetrieve or scan"))
+            operation = "explain"
+        elif not diags:
+            allowed = PARAMETERS[(version[0], operation)]
+            for name in args:
+                if name not in allowed and not name.startswith("x-"):
+                    diags.append(Diagnostic(8, name, f"The parameter '{name}' is not part of SRU "
+                                            f"{version} {operation}"))
+                    break
+        if operation == "searchRetrieve":
+            body = self._search(w, args, diags)
+        elif operation == "scan":
+            body = self._scan(w, args, diags)
+        else:
+            body = self._explain(w, args, diags, base)
+        head = '<?xml version="1.0" encoding="UTF-8"?>\n'
+        sheet = args.get("stylesheet", "").strip()
+        if sheet and '"' not in sheet and "?>" not in sheet:
+            # SRU 1.2 §5.1 / 2.0: the client asks the response to name its XSLT.
+            head += f'<?xml-stylesheet type="text/xsl" href="{_t(sheet)}"?>\n'
+        return SRUResponse((head + body).encode("utf-8"), content_type, version, operation, diags)
+
+    # -- explain --------------------------------------------------------------------------
+    def _explain(self, w: _Writer, args: dict[str, str], diags: list[Diagnostic], base: str) -> str:
+        escaping = self._escaping(w, args, diags, "explain")
+        record = explain_record(self.config, base, w.version)
+        out = [w.open("explainResponse"),
+               w.record(ZEEREX_NS, record, escaping, None),
+               w.diagnostics(diags),
+               f"</{w.p}:explainResponse>"]
+        return "".join(out)
+
+    def _escaping(self, w: _Writer, args: dict[str, str], diags: list[Diagnostic], op: str) -> str:
+        if w.v2:
+            escaping = args.get("recordXMLEscaping", "xml")
+            packing = args.get("recordPacking", "packed")
+            if packing != "packed":
+                diags.append(Diagnostic(71, packing, "Only recordPacking=packed is supported"))
+            if escaping not in ("xml", "string"):
+                diags.append(Diagnostic(71, escaping, "recordXMLEscaping is xml or string"))
+                escaping = "xml"
+            return escaping
+        packing = args.get("recordPacking", "xml")
+        if packing not in ("xml", "string"):
+            diags.append(Diagnostic(71, packing, "recordPacking is xml or string"))
+            packing = "xml"
+        return packing
+
+    # -- searchRetrieve -------------------------------------------------------------------
+    def _search(self, w: _Writer, args: dict[str, str], diags: list[Diagnostic]) -> str:
+        fatal = any(d.number in FATAL_FOR_QUERY for d in diags)
+        query: cql.Query | None = None
+        total = 0
+        records: list[str] = []
+        start = 1
+        next_position = None
+        escaping = self._escaping(w, args, diags, "searchRetrieve")
+        fatal = fatal or any(d.number in FATAL_FOR_QUERY for d in diags)
+        try:
+            if fatal:
+                raise _Stop
+            if "query" not in args:
+                raise Diagnostic(7, "query", "Type a query: the 'query' parameter is missing")
+            text = args["query"]
+            query_type = args.get("queryType", "cql")
+            if w.v2 and query_type == "searchTerms":
+                text = cql.quote(text.replace("\\", "\\\\"), force=True)
+            elif query_type != "cql":
+                raise Diagnostic(6, "queryType", f"queryType '{query_type}' is not supported (use cql)")
+            if not text.strip():
+                raise Diagnostic(27, "query", "The query is empty")
+            try:
+                query = cql.parse(text)
+            except cql.CQLError as e:
+                raise Diagnostic(e.diagnostic, e.details or str(e.position),
+                                 f"{e.message} (at character {e.position + 1})") from None
+            start = _int(args, "startRecord", 1, 1)
+            maximum = min(_int(args, "maximumRecords", self.config.default_records, 0),
+                          self.config.max_records)
+            _int(args, "resultSetTTL", 0, 0)
+            if "recordXPath" in args:
+                raise Diagnostic(72, "recordXPath", "Records are sent whole; recordXPath is not supported")
+            schema = self._schema(args.get("recordSchema"))
+            plan = to_plan(query, self.config.profile, default_prefix=self.config.default_context_set)
+            if "sortKeys" in args and args["sortKeys"].strip():
+                if w.version == "1.2":
+                    raise Diagnostic(8, "sortKeys", "SRU 1.2 sorts with sortBy in the query")
+                if plan.sort:
+                    diags.append(Diagnostic(94, "sortKeys", "Both sortBy and sortKeys were given: "
+                                            "the query's sortBy is used"))
+                else:
+                    plan = search_plan.Plan(plan.root, parse_sort_keys(args["sortKeys"],
+                                                                        self.config.profile))
+            try:
+                page = self.repository.search(plan, start, maximum, prefix=schema.prefix)
+            except search_plan.PlanTooBroad as e:
+                raise Diagnostic(29, e.term, f"'{e.term}' stands for too many words: give more "
+                                 "letters before or after the * or ?") from None
+            total = page.total
+            if total and start > total:
+                diags.append(Diagnostic(61, str(start), f"There are only {total} records; "
+                                        f"startRecord {start} is past the end"))
+            for i, item in enumerate(page.items):
+                records.append(self._record(w, schema, item, escaping, start + i))
+            if records and start + len(records) - 1 < total:
+                next_position = start + len(records)
+        except _Stop:
+            total = 0
+        except Diagnostic as d:
+            diags.append(d)
+            total = 0
+            records = []
+            next_position = None
+        out = [w.open("searchRetrieveResponse"), w.el("numberOfRecords", str(total))]
+        if records:
+            out.append(w.el("records", "".join(records)))
+        if next_position is not None:
+            out.append(w.el("nextRecordPosition", str(next_position)))
+        if query is not None:
+            out.append(self._echo(w, args, query))
+        out.append(w.diagnostics(diags))
+        out.append(f"</{w.p}:searchRetrieveResponse>")
+        return "".join(out)
+
+    def _schema(self, name: str | None) -> RecordSchema:
+        if name is None or not name.strip():
+            name = self.config.default_schema
+        schema = schema_by_name(name)
+        if schema is None:
+            raise Diagnostic(66, name, f"Unknown record schema '{name}'; use "
+                             + ", ".join(f"{s.name} ({s.uri})" for s in SCHEMAS))
+        return schema
+
+    def _record(self, w: _Writer, schema: RecordSchema, item, escaping: str, position: int) -> str:
+        if item.metadata is None:
+            d = Diagnostic(67, item.header.identifier,
+                           f"The record {item.header.identifier} is not available as {schema.name}")
+            return w.record(DIAG_SCHEMA, w.diagnostic(d), "xml", position)
+        data = _srw_dc(item.metadata) if schema.name == "dc" else item.metadata.decode("utf-8")
+        return w.record(schema.uri, data, escaping, position)
+
+    def _echo(self, w: _Writer, args: dict[str, str], query: cql.Query) -> str:
+        if w.v2:
+            try:
+                xq = to_xcql_string(query, cql.XCQL_NAMESPACE_SRU2, f"{{{SRU2_NS}}}xQuery")
+            except ValueError:
+                xq = ""
+        else:
+            xq = to_xcql_string(query, cql.XCQL_NAMESPACE, f"{{{SRU1_NS}}}xQuery")
+        parts = [] if w.v2 else [w.el("version", w.version)]
+        if w.v2:
+            parts.append(w.el("queryType", _t(args.get("queryType", "cql"))))
+        parts += [w.el("query", _t(args["query"])), xq]
+        order = (["startRecord", "maximumRecords", "recordXMLEscaping", "recordPacking",
+                  "recordSchema", "resultSetTTL", "sortKeys", "stylesheet"] if w.v2 else
+                 ["startRecord", "maximumRecords", "recordPacking", "recordSchema", "resultSetTTL",
+                  "sortKeys", "stylesheet"])
+        for name in order:
+            if name in args and args[name].strip():
+                parts.append(w.el(name, _t(args[name].strip())))
+        return w.el("echoedSearchRetrieveRequest", "".join(parts))
+
+    # -- scan -----------------------------------------------------------------------------
+    def _scan(self, w: _Writer, args: dict[str, str], diags: list[Diagnostic]) -> str:
+        terms: list[str] = []
+        scan_p = "scan" if w.v2 else w.p
+        try:
+            if any(d.number in FATAL_FOR_QUERY for d in diags):
+                raise _Stop
+            if "scanClause" not in args:
+                raise Diagnostic(7, "scanClause", "The 'scanClause' parameter is missing "
+                                 "(e.g. dc.title = \"Hà\")")
+            try:
+                q = cql.parse(args["scanClause"])
+            except cql.CQLError as e:
+                raise Diagnostic(e.diagnostic, e.details or str(e.position),
+                                 f"{e.message} (at character {e.position + 1})") from None
+            if not isinstance(q.root, cql.SearchClause) or q.sort_keys:
+                raise Diagnostic(10, args["scanClause"], "A scan clause is one index, relation "
+                                 "and term, e.g. dc.title = \"Hà\"")
+            index = clause_index(q.root, self.config.profile)
+            position = _int(args, "responsePosition", 1, 0)
+            count = min(_int(args, "maximumTerms", self.config.default_terms, 1),
+                        self.config.max_terms)
+            if position > count + 1:
+                raise Diagnostic(120, str(position), f"responsePosition {position} is outside a "
+                                 f"list of {count} terms")
+            start = search_plan.key_of(cql.unescape(q.root.term).replace("*", " "))
+            # responsePosition 0 puts the scan term just before the list (SRU 1.2 §7.2).
+            found = self.repository.scan(index.name, start, max(position, 1), count + (position == 0))
+            if position == 0:
+                found = [t for t in found if t.key > start][:count] if found else []
+            for t in found:
+                inner = (f"<{scan_p}:value>{_t(t.key)}</{scan_p}:value>"
+                         f"<{scan_p}:numberOfRecords>{t.count}</{scan_p}:numberOfRecords>"
+                         f"<{scan_p}:displayTerm>{_t(t.display)}</{scan_p}:displayTerm>")
+                terms.append(f"<{scan_p}:term>{inner}</{scan_p}:term>")
+        except _Stop:
+            pass
+        except Diagnostic as d:
+            diags.append(d)
+            terms = []
+        if w.v2:
+            out = [w.open("scanResponse", SRU2_SCAN_NS, "scan")]
+        else:
+            out = [w.open("scanResponse")]
+        if terms:
+            out.append(f"<{scan_p}:terms>{''.join(terms)}</{scan_p}:terms>")
+        out.append(w.diagnostics(diags, scan_p))
+        out.append(f"</{scan_p}:scanResponse>")
+        return "".join(out)
+
+
+class _Stop(Exception):
+    """A fatal diagnostic was already recorded."""
+
+
+def _version_key(v: str) -> tuple[int, int]:
+    try:
+        major, _, minor = v.partition(".")
+        return int(major), int(minor or 0)
+    except ValueError:
+        return (0, 0)
+
+
+def to_xcql_string(query: cql.Query, namespace: str, tag: str) -> str:
+    """The XCQL of a query as a string fragment named ``tag``."""
+    return etree.tostring(cql.to_xcql(query, namespace, tag=tag), encoding="unicode")
+
+
+
