@@ -322,11 +322,36 @@ _READER_CODES = (
 )
 
 
-def _reader_finding(warning: str) -> Finding:
+# The file-level note of an auto-detecting reader is news only when the
+# encoding is a legacy one; UTF-8, MARC-8 and plain ASCII are what MARC allows.
+_FINE_SOURCES = ("UTF-8 (", "MARC-8 (", "plain ASCII")
+
+
+def _reader_finding(warning: str) -> Finding | None:
+    if warning.startswith("source encoding") and any(s in warning for s in _FINE_SOURCES):
+        return None
     for needle, code in _READER_CODES:
         if needle in warning:
             return Finding(code, f"on reading: {warning}", "warning")
     return Finding("reader", f"on reading: {warning}", "warning")
+
+
+def _reader_findings(warnings: Iterable[str]) -> list[Finding]:
+    """One finding per kind of reader note: a leader/09 lie is noted once per
+    field, and once per record is enough for a person."""
+    out: dict[str, Finding] = {}
+    extra: Counter[str] = Counter()
+    for warning in warnings:
+        found = _reader_finding(warning)
+        if found is None:
+            continue
+        key = found.code if found.code in ("leader-09-lie", "invalid-utf8") else found.message
+        if key in out:
+            extra[key] += 1
+        else:
+            out[key] = found
+    return [Finding(f.code, f.message + (f" (and {extra[k]} more like it)" if extra[k] else ""),
+                    f.severity) for k, f in out.items()]
 
 
 def lint_record(record: pymarc.Record, reader_warnings: Iterable[str] = (), *,
@@ -344,7 +369,7 @@ def lint_record(record: pymarc.Record, reader_warnings: Iterable[str] = (), *,
         >>> [str(f) for f in lint_record(r)]
         ['no 245 (title statement)', '008: 008 is 39 characters long, not 40']
     """
-    out = [_reader_finding(w) for w in reader_warnings]
+    out = _reader_findings(reader_warnings)
     _lint_leader(str(record.leader or ""), out)
     counts = Counter(f.tag for f in record.fields)
     if not counts["245"]:
@@ -366,10 +391,27 @@ def lint_record(record: pymarc.Record, reader_warnings: Iterable[str] = (), *,
         found = _lint_text(field.tag, code, text, min_confidence, out)
         if found:
             encodings.setdefault(found, f"{field.tag}" + (f" ${code}" if code else ""))
+    out = _group_not_nfc(out)
     if len(encodings) > 1:
         parts = ", ".join(f"{enc.upper()} ({where})" for enc, where in encodings.items())
         out.append(Finding("mixed-encodings", f"fields in different legacy encodings: {parts}", "warning"))
     return out
+
+
+def _group_not_nfc(findings: list[Finding]) -> list[Finding]:
+    """A record typed in NFD is NFD in every field: say it once, naming the fields."""
+    nfc = [f for f in findings if f.code == "not-nfc" and f.tag]
+    if len(nfc) <= 3:
+        return findings
+    where = ", ".join(f.tag + (f" ${f.subfield}" if f.subfield else "") for f in nfc[:8])
+    if len(nfc) > 8:
+        where += f" and {len(nfc) - 8} more"
+    kinds = sorted({f.message.split(": ")[0] for f in nfc})
+    merged = Finding("not-nfc", f"{len(nfc)} values are {' or '.join(kinds)}: {where}; first: "
+                     f"{nfc[0].message.split(': ', 1)[1]}", "warning")
+    first = findings.index(nfc[0])
+    rest = [f for f in findings if not (f.code == "not-nfc" and f.tag)]
+    return rest[:first] + [merged] + rest[first:]
 
 
 def repair_mojibake(record: pymarc.Record, min_confidence: float = 0.8) -> list[str]:

@@ -270,8 +270,9 @@ class _FieldDecoder:
                 body.decode("utf-8")
             except UnicodeDecodeError:
                 pass
-            else:  # valid UTF-8 with multibyte sequences is rarely an accident
-                return _decode(body, "a", notes, self.normalize)
+            else:  # valid UTF-8 with multibyte sequences is rarely an accident;
+                # leader/09 still decides, so that a lying leader is reported.
+                return _decode(body, leader09, notes, self.normalize)
         # In a legacy file a short field can be valid UTF-8 by accident (VISCII
         # "Đồ" is D0 D2, a Cyrillic letter in UTF-8): let the syllable model judge.
         encoding, confidence = _guess(body)
