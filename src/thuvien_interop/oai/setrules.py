@@ -77,7 +77,8 @@ _DDC_MAIN: dict[str, tuple[str, str]] = {
     "8": ("Văn học", "Literature"),
     "9": ("Lịch sử và địa lý", "History and geography"),
 }
-_DDC = re.compile(r"^\D{0,3}?(\d{1,3})")
+# The first three-digit class in 082 $a ("895.922", "[E] 305.8", "Fic 813.54").
+_DDC = re.compile(r"(?<![\d.])(\d{3})(?![\d])")
 
 
 def slug(value: str) -> str:
@@ -158,8 +159,8 @@ class SetRule:
     def _ddc(self, r: pymarc.Record) -> list[tuple[str, Set]]:
         for f in r.get_fields(self.tag):
             for value in f.get_subfields("a"):
-                m = _DDC.match(value.strip())
-                if not m or len(m.group(1)) < 3:
+                m = _DDC.search(value)
+                if not m:
                     continue
                 digits = m.group(1)[: self.depth]
                 parts = [digits[:i] for i in range(1, len(digits) + 1)]
