@@ -445,8 +445,8 @@ class LiveSourceRepository:
             specs = self.source.memberships(rows)
             for row in rows:
                 cursor = row.key
-                item = self._item(row, specs.get((row.deleted, row.id), []),
-                                  q.prefix if metadata else None)
+                item = self._item(row, specs.get((row.deleted, row.id), []), q.prefix,
+                                  render=metadata)
                 if item is not None:
                     items.append(item)
             if len(rows) < want:
@@ -492,8 +492,8 @@ class LiveSourceRepository:
         self.source.close()
 
     # -- rows to items ---------------------------------------------------------
-    def _item(self, row: SourceRow, specs: list[str], prefix: str | None,
-              keep_unrenderable: bool = False) -> Item | None:
+    def _item(self, row: SourceRow, specs: list[str], prefix: str | None, *,
+              render: bool = True, keep_unrenderable: bool = False) -> Item | None:
         from ..model import expand_set_specs
 
         header = Header(self.identifier(row.id), row.datestamp, expand_set_specs(specs), row.deleted)
@@ -501,6 +501,10 @@ class LiveSourceRepository:
         if row.deleted or prefix is None:
             return Item(header, key)  # type: ignore[arg-type]
         record, _ = self.source.to_marc(row)
+        if not render:
+            # Headers only: a row that makes no record is left out, as from ListRecords,
+            # without paying for the rendering.
+            return Item(header, key) if record is not None else None  # type: ignore[arg-type]
         xml = None
         if record is not None:
             # Render every format: the registry offers no single-format call.
