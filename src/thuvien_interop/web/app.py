@@ -14,6 +14,7 @@ from ..oai.provider import Provider
 from ..store import open_store
 from ..store.base import Repository
 from .oai import oai_blueprint
+from .sru import register_sru
 
 
 def create_app(store: Repository | str, oai_config: ProviderConfig | None = None, *,
@@ -37,6 +38,7 @@ def create_app(store: Repository | str, oai_config: ProviderConfig | None = None
     provider = Provider(repository, config, registry)
     app.extensions["thuvien_oai"] = provider
     app.register_blueprint(oai_blueprint(provider), url_prefix="/oai")
+    register_sru(app, repository, app.config.get("SRU_CONFIG"))  # /sru (issue 6)
 
     @app.route("/")
     def index():
