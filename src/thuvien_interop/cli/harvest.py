@@ -156,7 +156,7 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
             pool = 1
     except SourcesError as exc:
         raise click.UsageError(str(exc)) from None
-    err = click.get_text_stream("stderr")
+    err = sys.stderr
     board = _Board(err) if not quiet else _Board(_NotATerminal())
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_LineSafe(board.live))

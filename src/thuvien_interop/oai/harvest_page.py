@@ -128,6 +128,7 @@ class Page:
     """True when the page was not well-formed and was read record by record."""
     oai: bool = True
     """False when the document is not an OAI-PMH response at all."""
+    well_formed: bool = True
 
 
 def check_body(body: IO[bytes], _fetched: object = None) -> str | None:
@@ -201,6 +202,7 @@ class PageReader:
             # Records already handed over were well-formed and stay; the tolerant
             # reader yields the page again, record by record (callers key records
             # by identifier, so a second copy replaces the first).
+            self.page.well_formed = False
             self.page.repairs.append(f"not well-formed XML ({exc}); read record by record")
             yield from self._tolerant()
             return

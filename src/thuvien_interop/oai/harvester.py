@@ -303,6 +303,7 @@ class Harvester:
         verb = "ListIdentifiers" if by_identifier else "ListRecords"
         seen_tokens: set[str] = set()
         done = run.records
+        refetched = False
         while True:
             if run.token:
                 params = {"verb": verb, "resumptionToken": run.token}
@@ -316,9 +317,14 @@ class Harvester:
                     params["set"] = set_spec
             fetched = self._get(source, params)
             try:
-                outcome = self._page(source, info, lr, run, fetched, verb, params)
+                outcome = self._page(source, info, lr, run, fetched, verb, params,
+                                     refetch=not refetched)
             finally:
                 fetched.close()
+            if outcome == "refetch":
+                refetched = True
+                continue
+            refetched = False
             if outcome == "expired":
                 self._after_expiry(source, info, run)
                 st.run = asdict(run)
@@ -398,17 +404,27 @@ class Harvester:
                     run.until, run.pending[0][0])
 
     def _page(self, source: Source, info: IdentifyInfo, lr: ListResult, run: RunState,
-              fetched: Fetched, verb: str, params: dict[str, str]) -> str | None:
+              fetched: Fetched, verb: str, params: dict[str, str], *,
+              refetch: bool = False) -> str | None:
         """Read, convert and commit one page; return the next token (``None`` at the
-        end), or ``"expired"`` after a badResumptionToken."""
+        end), ``"expired"`` after a badResumptionToken, or ``"refetch"`` when a page
+        that is not well-formed should be asked for once more."""
         reader = PageReader(fetched.body, verb)
         batch: dict[str, tuple[int, Record]] = {}
         broken: list[BrokenRecord] = []
-        problems: list[str] = list(fetched.problems)
+        problems: list[str] = []
         harvest_date = None
         last_ds: int | None = _parse_lenient(run.last_datestamp) if run.last_datestamp else None
         ids: list[RawRecord] = []
+        tolerant = False
         for item in reader.items():
+            if reader.page.tolerant and not tolerant:
+                # The tolerant reader reads the whole page again: start over, so
+                # that what the strict pass saw half-parsed is not kept.
+                tolerant = True
+                batch.clear()
+                broken.clear()
+                ids.clear()
             if harvest_date is None:
                 harvest_date = _parse_lenient(reader.page.response_date or "") or dates.now()
             if isinstance(item, BrokenRecord):
@@ -419,6 +435,14 @@ class Harvester:
                 continue
             self._take(source, info, item, harvest_date, batch, broken, problems)
         page = reader.page
+        if not page.well_formed and page.oai and refetch:
+            # A garbled page is often a one-off (a proxy, a crash mid-write): ask
+            # again once before settling for the records that can be read.
+            self._save_response(source, verb, fetched.read_all(), fetched.url,
+                                ["not well-formed; asked again", *page.repairs])
+            log.warning("%s: %s; asking for the page again", source.name,
+                        page.repairs[0] if page.repairs else "page not well-formed")
+            return "refetch"
         if not page.oai:
             self._save_response(source, verb, fetched.read_all(), fetched.url,
                                 ["not an OAI-PMH response", *page.repairs])
