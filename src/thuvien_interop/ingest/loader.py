@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import quote
 
 import pymarc
@@ -23,6 +23,9 @@ from ..model import Record, WriteSummary
 from ..store.base import Repository
 from .detect import detect_format, read_stream
 from .result import DCRecord, Source
+
+if TYPE_CHECKING:
+    from .spreadsheet import ColumnMapping
 
 BATCH = 500
 # RFC 3986 unreserved and sub-delims that the oai-identifier scheme allows.
@@ -127,8 +130,12 @@ def import_files(
     registry: FormatRegistry | None = None,
     classify: Classifier | None = None,
     progress: Callable[[int], None] | None = None,
+    mapping: ColumnMapping | None = None,
 ) -> ImportReport:
-    """Import files into a store; return what happened. Never stops at a bad record."""
+    """Import files into a store; return what happened. Never stops at a bad record.
+
+    ``mapping`` is the column mapping for CSV/XLSX files (default: the usual
+    Vietnamese headings, see :mod:`thuvien_interop.ingest.spreadsheet`)."""
     registry = registry or default_registry()
     report = ImportReport()
     for path in paths:
@@ -138,7 +145,7 @@ def import_files(
             file_fmt = fmt or detect_format(raw, str(path))
             batch: list[Record] = []
             seen: dict[str, str] = {}
-            for result in read_stream(stream, file_fmt):  # type: ignore[arg-type]
+            for result in read_stream(stream, file_fmt, mapping):  # type: ignore[arg-type]
                 report.read += 1
                 for w in result.warnings:
                     report.repaired.append(Problem(name, result.where, w))
