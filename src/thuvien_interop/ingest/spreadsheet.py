@@ -107,10 +107,17 @@ class ColumnMapping:
     language: str = "vie"
     country: str = "vm "
     name: str = "custom"
-    _folded: dict[str, tuple[str, Target]] = field(default_factory=dict, repr=False)
+    _exact: dict[str, tuple[str, Target]] = field(default_factory=dict, repr=False)
+    _folded: dict[str, tuple[str, Target] | None] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self._folded = {fold(k): (k, t) for k, t in self.columns.items()}
+        self._exact = {_caseless(k): (k, t) for k, t in self.columns.items()}
+        self._folded = {}
+        for k, t in self.columns.items():
+            key = fold(k)
+            # "Khổ" (size) and "Kho" (shelf) fold alike: without accents such a
+            # heading is ambiguous and must be written exactly.
+            self._folded[key] = None if key in self._folded else (k, t)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "mapping") -> ColumnMapping:
@@ -139,7 +146,7 @@ class ColumnMapping:
 
     def target(self, heading: str) -> tuple[str, Target] | None:
         """(the mapping's heading, its target) for a heading as found in a file."""
-        return self._folded.get(fold(heading))
+        return self._exact.get(_caseless(heading)) or self._folded.get(fold(heading))
 
     def row_to_marc(self, row: Mapping[str, Any], default_id: str | None = None
                     ) -> tuple[pymarc.Record | None, list[str]]:
@@ -217,6 +224,10 @@ class ColumnMapping:
         for f in fields:
             record.add_field(f)
         return record, notes
+
+
+def _caseless(text: str) -> str:
+    return " ".join(normalize(text).casefold().split())
 
 
 def _has_author(values: list[tuple[Target, str]]) -> bool:
