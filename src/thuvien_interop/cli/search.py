@@ -1,0 +1,85 @@
+"""``thuvien-interop search``: query any SRU server and print what it finds."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from . import main
+
+
+@main.command()
+@click.argument("url")
+@click.argument("query")
+@click.option("--schema", default="dc", show_default=True,
+              help="Record schema to ask for: dc, marcxml, mods (or a schema URI).")
+@click.option("--max", "limit", default=10, show_default=True, type=int,
+              help="How many records to print (pages are fetched as needed).")
+@click.option("--version", "sru_version", default="1.2", show_default=True,
+              type=click.Choice(["1.1", "1.2", "2.0"]), help="SRU version to speak.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per record.")
+def search(url: str, query: str, schema: str, limit: int, sru_version: str, as_json: bool) -> None:
+    """Search the SRU server at URL with a CQL QUERY.
+
+    \b
+    Examples:
+      thuvien-interop search http://127.0.0.1:8000/sru '"Ha Noi"'
+      thuvien-interop search http://127.0.0.1:8000/sru 'dc.title = "Hà Nội" and dc.date >= 2000' --max 5
+      thuvien-interop search http://127.0.0.1:8000/sru 'dc.creator = nguyen*' --json
+    """
+    import requests
+
+    from ..sru.client import Client, SRUError
+
+    client = Client(url, version=sru_version)
+    results = client.search(query, schema=schema, page_size=min(max(limit, 1), 50), limit=limit)
+    shown = 0
+    try:
+        for record in results:
+            shown += 1
+            if as_json:
+                click.echo(json.dumps(_as_dict(record), ensure_ascii=False))
+            else:
+                _print(record)
+    except SRUError as exc:
+        raise click.ClickException(str(exc)) from None
+    except requests.RequestException as exc:
+        raise click.ClickException(f"cannot reach {url}: {exc}") from None
+    if not as_json:
+        total = results.total if results.total is not None else "?"
+        click.echo(f"{total} records found, {shown} shown.", err=True)
+
+
+def _as_dict(record) -> dict:
+    out: dict = {"position": record.position, "schema": record.schema}
+    if record.diagnostic is not None:
+        out["diagnostic"] = str(record.diagnostic)
+        return out
+    dc = {}
+    for name in ("title", "creator", "subject", "publisher", "date", "identifier", "type", "language"):
+        values = record.values(name)
+        if values:
+            dc[name] = values
+    if dc:
+        out["dc"] = dc
+    else:
+        out["xml"] = record.xml.decode("utf-8")
+    return out
+
+
+def _print(record) -> None:
+    if record.diagnostic is not None:
+        click.echo(f"{record.position}. [{record.diagnostic}]")
+        return
+    titles = record.values("title")
+    if titles:
+        click.echo(f"{record.position}. {titles[0]}")
+        for label, name in (("by", "creator"), ("date", "date"), ("subject", "subject"),
+                            ("id", "identifier")):
+            values = record.values(name)
+            if values:
+                click.echo(f"    {label}: {'; '.join(values[:3])}")
+    else:
+        click.echo(f"{record.position}. ({record.schema})")
+        click.echo("    " + record.xml.decode("utf-8")[:500])
