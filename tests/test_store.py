@@ -552,3 +552,139 @@ def test_concurrent_claimers_never_hold_one_provider_at_once(backend):
     assert errors == []
     claimed = got[0] + got[1] + got[2]
     assert sorted(claimed) == names
+
+
+# -- search (the contract in store/base.py and store/search_plan.py) ----------------------------
+from thuvien_interop import dates  # noqa: E402
+from thuvien_interop.store import search_plan as sp  # noqa: E402
+
+
+def indexed(n: int, v: str = "1", **index: list[str]) -> Record:
+    r = rec(n, v=v)
+    r.index = {k.replace("_", "."): vals for k, vals in index.items()}
+    return r
+
+
+@pytest.fixture
+def catalogue(repo):
+    repo.write([
+        indexed(1, dc_title=["Hà Nội xưa và nay"], dc_creator=["Nguyễn Du"], dc_date=["1998"]),
+        indexed(2, dc_title=["Truyện Kiều", "HÀ NỘI"], dc_creator=["Nguyễn Du"], dc_date=["2005"]),
+        indexed(3, dc_title=["Lịch sử Sài Gòn"], dc_creator=["Trần Văn Hà"], dc_date=["2010"]),
+        indexed(4, dc_title=["Kiều Hà", "Nội chiến"], dc_creator=["Lê Văn"]),
+        indexed(5, dc_title=["Hà Nội bị xoá"], dc_creator=["Nguyễn Du"], dc_date=["2001"]),
+    ], now=100)
+    repo.write([rec(5, deleted=True)], now=200)
+    return repo
+
+
+def found(store, root, **kw) -> list[str]:
+    page = store.search(sp.Plan(root, **kw), 1, 100, prefix="oai_dc")
+    assert page.total == len(page.items)
+    return idents(page.items)
+
+
+def phrase(index, *words, kind="word"):
+    return sp.Phrase(index, tuple(sp.Term(w, kind) for w in words))
+
+
+def test_search_folds_and_keeps_phrases_inside_one_value(catalogue):
+    assert sorted(found(catalogue, phrase("dc.title", "ha", "noi"))) == ["1", "2"]
+    assert sorted(found(catalogue, phrase(None, "ha"))) == ["1", "2", "3", "4"]
+    assert found(catalogue, phrase("dc.title", "noi", "xua")) == ["1"]
+    assert found(catalogue, phrase("dc.title", "nay", "ha")) == []
+    assert found(catalogue, phrase("dc.nowhere", "ha")) == []
+
+
+def test_search_finds_no_deleted_record(catalogue):
+    assert found(catalogue, phrase("dc.title", "xoa")) == []
+    assert sorted(found(catalogue, sp.AllRecords())) == ["1", "2", "3", "4"]
+    assert [t.count for t in catalogue.scan("dc.creator", "nguyen du", 1, 1)] == [2]
+
+
+def test_search_truncation_and_masks(catalogue):
+    assert sorted(found(catalogue, phrase("dc.creator", "ngu", kind="prefix"))) == ["1", "2"]
+    assert sorted(found(catalogue, phrase("dc.title", "*oi", kind="glob"))) == ["1", "2", "4"]
+    assert found(catalogue, phrase("dc.title", "s?i", kind="glob")) == ["3"]
+    assert found(catalogue, phrase("dc.title", "zz*", kind="glob")) == []
+    with pytest.raises(sp.PlanTooBroad):
+        catalogue.search(sp.Plan(phrase("dc.title", "*", kind="glob")), 1, 10)
+
+
+def test_search_on_whole_value_keys(catalogue):
+    assert sorted(found(catalogue, sp.KeyMatch("dc.creator", "eq", "nguyen du"))) == ["1", "2"]
+    assert found(catalogue, sp.KeyMatch("dc.creator", "eq", "nguyen")) == []
+    assert sorted(found(catalogue, sp.KeyMatch("dc.date", "ge", "2005"))) == ["2", "3"]
+    assert found(catalogue, sp.KeyMatch("dc.date", "lt", "2005")) == ["1"]
+    assert sorted(found(catalogue, sp.KeyMatch("dc.creator", "glob", "*van*"))) == ["3", "4"]
+    stamp = sp.key_of(dates.format_utc(100))
+    assert sorted(found(catalogue, sp.KeyMatch("rec.lastModificationDate", "eq", stamp))) == [
+        "1", "2", "3", "4"]
+
+
+def test_search_booleans_are_per_record(catalogue):
+    ha_title = phrase("dc.title", "ha")
+    assert sorted(found(catalogue, sp.And(ha_title, sp.KeyMatch("dc.date", "ge", "2000")))) == ["2"]
+    assert sorted(found(catalogue, sp.Or(phrase("dc.title", "kieu"), phrase("dc.title", "gon")))) == [
+        "2", "3", "4"]
+    assert sorted(found(catalogue, sp.AndNot(phrase(None, "ha"), phrase("dc.title", "kieu")))) == [
+        "1", "3"]
+    # Words from two indexes of one record: And is per record, not per index.
+    assert found(catalogue, sp.And(phrase("dc.title", "gon"), phrase("dc.creator", "tran"))) == ["3"]
+
+
+def test_search_proximity(catalogue):
+    near = sp.Near("dc.title", phrase(None, "ha"), phrase(None, "nay"), 3)
+    assert found(catalogue, near) == ["1"]
+    assert found(catalogue, sp.Near("dc.title", phrase(None, "nay"), phrase(None, "ha"), 3)) == ["1"]
+    assert found(catalogue, sp.Near("dc.title", phrase(None, "ha"), phrase(None, "nay"), 2)) == []
+    # A value boundary counts as one word.
+    ha_noi = [phrase(None, "ha"), phrase(None, "noi")]
+    assert sorted(found(catalogue, sp.Near("dc.title", *ha_noi, 0))) == ["1", "2"]
+    assert sorted(found(catalogue, sp.Near("dc.title", *ha_noi, 1))) == ["1", "2", "4"]
+    assert sorted(found(catalogue, sp.Near("dc.title", phrase(None, "kieu"), phrase(None, "ha"), 1))) == [
+        "2", "4"]
+
+
+def test_search_sorts_by_keys_with_missing_values_placed(catalogue):
+    by_date = sp.SortSpec("dc.date")
+    assert found(catalogue, sp.AllRecords(), sort=(by_date,)) == ["1", "2", "3", "4"]
+    # missing="high": a record without a date sorts as a high value (SRU missingValue=highValue).
+    assert found(catalogue, sp.AllRecords(), sort=(sp.SortSpec("dc.date", True),)) == ["4", "3", "2", "1"]
+    assert found(catalogue, sp.AllRecords(), sort=(sp.SortSpec("dc.date", False, "low"),)) == [
+        "4", "1", "2", "3"]
+    assert found(catalogue, sp.AllRecords(), sort=(sp.SortSpec("dc.date", False, "omit"),)) == [
+        "1", "2", "3"]
+
+
+def test_search_ranks_by_relevance_then_by_age_and_pages(repo):
+    repo.write([indexed(i, dc_title=["sách khác"]) for i in range(1, 4)]
+               + [indexed(4, dc_title=["hoa hoa hoa"]),
+                  indexed(5, dc_title=["một cuốn sách rất dài về hoa và nhiều thứ khác nữa"])], now=100)
+    hits = found(repo, phrase("dc.title", "hoa"))
+    assert hits == ["4", "5"]
+    everything = found(repo, sp.Or(phrase("dc.title", "sach"), phrase("dc.title", "hoa")))
+    assert sorted(everything) == ["1", "2", "3", "4", "5"]
+    assert found(repo, sp.Or(phrase("dc.title", "sach"), phrase("dc.title", "hoa"))) == everything
+    page = repo.search(sp.Plan(sp.AllRecords()), 2, 2, prefix="oai_dc")
+    assert page.total == 5 and idents(page.items) == ["2", "3"]
+    assert page.items[0].metadata == "<oai_dc id='2' v='1'>Hà Nội</oai_dc>".encode()
+    assert repo.search(sp.Plan(sp.AllRecords()), 6, 2).items == []
+
+
+def test_a_changed_record_is_indexed_anew(catalogue):
+    catalogue.write([indexed(1, v="2", dc_title=["Huế"], dc_creator=["Nguyễn Du"])], now=300)
+    assert found(catalogue, phrase("dc.title", "xua")) == []
+    assert found(catalogue, phrase("dc.title", "hue")) == ["1"]
+
+
+def test_scan_lists_keys_around_a_start(catalogue):
+    def scan(start, position, count):
+        return [(t.key, t.count) for t in catalogue.scan("dc.creator", start, position, count)]
+
+    assert scan("", 1, 10) == [("le van", 1), ("nguyen du", 2), ("tran van ha", 1)]
+    assert scan("nguyen", 1, 2) == [("nguyen du", 2), ("tran van ha", 1)]
+    assert scan("nguyen", 2, 2) == [("le van", 1), ("nguyen du", 2)]
+    assert scan("zzz", 1, 3) == []
+    assert catalogue.scan("dc.creator", "nguyen du", 1, 1)[0].display == "Nguyễn Du"
+    assert catalogue.scan("dc.nowhere", "", 1, 5) == []

@@ -36,6 +36,7 @@ from ..model import (
     WriteSummary,
     expand_set_specs,
 )
+from . import search_plan
 from .base import Key, StoreError
 from .sqlite import checksum
 
@@ -87,6 +88,30 @@ MIGRATIONS: list[str] = [
     CREATE TABLE sets (spec text COLLATE "C" PRIMARY KEY, name text NOT NULL, description text);
     CREATE TABLE leases (name text PRIMARY KEY, holder text, expires bigint NOT NULL DEFAULT 0);
     """,
+    # 2: search (issue 6; the contract is in store/base.py and store/search_plan.py).
+    # One tsvector per (record, index), built by us from folded words with explicit
+    # positions (a value boundary takes one position, so phrases cannot cross it);
+    # whole folded values in search_keys for ==, ranges, sort and scan; every word
+    # once in search_words (and reversed, indexed) to expand masked terms.
+    """
+    CREATE TABLE search_text (
+        record_id bigint NOT NULL,
+        idx text NOT NULL,
+        tsv tsvector NOT NULL,
+        PRIMARY KEY (record_id, idx)
+    );
+    CREATE INDEX search_text_tsv ON search_text USING gin (tsv);
+    CREATE TABLE search_keys (
+        idx text NOT NULL,
+        key text COLLATE "C" NOT NULL,
+        record_id bigint NOT NULL,
+        display text NOT NULL,
+        PRIMARY KEY (idx, key, record_id)
+    );
+    CREATE INDEX search_keys_record ON search_keys (record_id, idx, key);
+    CREATE TABLE search_words (word text COLLATE "C" PRIMARY KEY);
+    CREATE INDEX search_words_reversed ON search_words ((reverse(word)) COLLATE "C");
+    """,
 ]
 
 # Columns (and their types, for binary COPY) of the tables write() loads.
@@ -100,6 +125,10 @@ _CHANGE_COLS = (("id", "bigint"), ("datestamp", "bigint"), ("seq", "bigint"),
 _RENDERED_COLS = (("record_id", "bigint"), ("prefix", "text"), ("xml", "bytea"))
 _MEMBER_COLS = (("set_spec", "text"), ("datestamp", "bigint"), ("seq", "bigint"),
                 ("record_id", "bigint"))
+_TEXT_COLS = (("record_id", "bigint"), ("idx", "text"), ("tsv", "tsvector"))
+_KEY_COLS = (("idx", "text"), ("key", "text"), ("record_id", "bigint"), ("display", "text"))
+MAX_EXPANSION = 2000
+"""At most this many indexed words for one masked term (else PlanTooBroad)."""
 
 
 def split_schema(url: str) -> tuple[str, str | None]:
@@ -429,7 +458,7 @@ class PostgresRepository:
                     self._apply_updates(conn, updates)
                 self._load(conn, "rendered", _RENDERED_COLS, rendered)
                 self._load(conn, "set_members", _MEMBER_COLS, members)
-                self._after_write(conn, written)
+                self._after_write(conn, written, stamp, [u[0] for u in updates])
         except psycopg.Error as exc:
             raise StoreError(f"writing to {self._where_am_i()} failed: {str(exc).strip()}") from exc
         return summary
@@ -449,16 +478,21 @@ class PostgresRepository:
         if not rows:
             return
         names = sql.SQL(", ").join(sql.Identifier(c) for c, _ in columns)
+        # psycopg has no binary form of tsvector: those tables go as text.
+        binary = all(t != "tsvector" for _, t in columns)
         with conn.cursor() as cur:
             if len(rows) >= self.copy_threshold:
-                stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-                    sql.Identifier(table), names)
+                stmt = sql.SQL("COPY {} ({}) FROM STDIN" + (" (FORMAT BINARY)" if binary else "")
+                               ).format(sql.Identifier(table), names)
                 with cur.copy(stmt) as copy:
-                    copy.set_types([t for _, t in columns])
+                    if binary:
+                        copy.set_types([t for _, t in columns])
                     for row in rows:
                         copy.write_row(row)
             else:
-                marks = sql.SQL(", ").join(sql.Placeholder() * len(columns))
+                marks = sql.SQL(", ").join(
+                    sql.SQL("%s::tsvector") if t == "tsvector" else sql.Placeholder()
+                    for _, t in columns)
                 cur.executemany(sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
                     sql.Identifier(table), names, marks), rows)
 
@@ -484,8 +518,91 @@ class PostgresRepository:
         conn.execute("DELETE FROM set_members WHERE record_id = ANY(%s)", (ids,))
         conn.execute("DELETE FROM _thuvien_changes")
 
-    def _after_write(self, conn: psycopg.Connection, written: list[tuple[int, Record]]) -> None:
-        """Hook for secondary indexes (search) kept in the same transaction."""
+    def _after_write(self, conn: psycopg.Connection, written: list[tuple[int, Record]],
+                     stamp: int, updated: list[int]) -> None:
+        """The search indexes of the records just written, in the same transaction;
+        a deleted record is in no index."""
+        if updated:
+            conn.execute("DELETE FROM search_text WHERE record_id = ANY(%s)", (updated,))
+            conn.execute("DELETE FROM search_keys WHERE record_id = ANY(%s)", (updated,))
+        texts: list[tuple] = []
+        keys: list[tuple] = []
+        vocabulary: set[str] = set()
+        modified = dates.format_utc(stamp)
+        for rid, record in written:
+            if record.deleted:
+                continue
+            index = {**record.index, "rec.lastModificationDate": [modified]}
+            for name, text, entries in search_plan.index_entries(index):
+                texts.append((rid, name, _tsvector(text, vocabulary)))
+                keys.extend((name, k, rid, d) for k, d in entries)
+        self._load(conn, "search_text", _TEXT_COLS, texts)
+        self._load(conn, "search_keys", _KEY_COLS, keys)
+        if vocabulary:
+            conn.execute("INSERT INTO search_words SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING",
+                         (sorted(vocabulary),))
+
+    # -- search (the contract is in store/base.py and store/search_plan.py) ----------
+    def search(self, plan: search_plan.Plan, start: int, limit: int, *,
+               prefix: str | None = None) -> search_plan.SearchPage:
+        conn = self._conn()
+        compiler = _Compiler(conn)
+        ids_sql, args = compiler.node(plan.root)
+        if ids_sql is None:
+            return search_plan.SearchPage(0, [])
+        cols, order, where = ["h.id"], [], []
+        sort_args: list[object] = []
+        for i, spec in enumerate(plan.sort):
+            agg = "max" if spec.descending else "min"
+            cols.append(f"(SELECT {agg}(key) FROM search_keys WHERE idx = %s AND record_id = h.id) AS k{i}")
+            sort_args.append(spec.index)
+            if spec.missing == "omit":
+                where.append(f"k{i} IS NOT NULL")
+            null_first = (spec.missing == "low") != spec.descending
+            order.append(f"k{i} IS {'NOT ' if null_first else ''}NULL")
+            order.append(f"k{i}{' DESC' if spec.descending else ''}")
+        select = f"SELECT {', '.join(cols)} FROM ({ids_sql}) h"
+        all_args = sort_args + args
+        if not plan.sort:
+            score_sql, score_args = compiler.score(plan.root)
+            if score_sql:
+                select = (f"SELECT h.id, s.score FROM ({ids_sql}) h LEFT JOIN ({score_sql}) s "
+                          "ON s.id = h.id")
+                all_args = args + score_args
+                order = ["score IS NULL", "score DESC"]
+        outer = f"SELECT * FROM ({select}) o" + (f" WHERE {' AND '.join(where)}" if where else "")
+        total = conn.execute(f"SELECT count(*) FROM ({outer}) c", all_args).fetchone()[0]  # type: ignore[index]
+        if limit <= 0 or start > total:
+            return search_plan.SearchPage(total, [])
+        # Relevance ties go to the record written first (ids grow with first writes).
+        order_sql = ", ".join(order + ["id"])
+        ids = [r[0] for r in conn.execute(
+            f"{outer} ORDER BY {order_sql} LIMIT %s OFFSET %s",
+            all_args + [limit, max(start - 1, 0)])]
+        return search_plan.SearchPage(total, self._items_by_id(conn, ids, prefix))
+
+    def _items_by_id(self, conn: psycopg.Connection, ids: list[int], prefix: str | None) -> list[Item]:
+        if not ids:
+            return []
+        rows = conn.execute(
+            "SELECT r.id, r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about, x.xml "
+            "FROM records r LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = %s "
+            "WHERE r.id = ANY(%s)", (prefix or "", ids)).fetchall()
+        by_id = {row[0]: self._item(row[1:]) for row in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def scan(self, index: str, start: str, position: int, count: int) -> list[search_plan.ScanTerm]:
+        if count <= 0:
+            return []
+        conn = self._conn()
+        text = ("SELECT key, min(display), count(*) FROM search_keys WHERE idx = %s AND key {} %s "
+                "GROUP BY key ORDER BY key {} LIMIT %s")
+        before = conn.execute(text.format("<", "DESC"),  # type: ignore[call-overload]
+                              (index, start, max(position - 1, 0))).fetchall()
+        before.reverse()
+        after = conn.execute(text.format(">=", "ASC"),  # type: ignore[call-overload]
+                             (index, start, count - len(before))).fetchall()
+        return [search_plan.ScanTerm(*row) for row in before + after][:count]
 
     # -- leases (several harvesters sharing one provider list) ---------------------
     def lease(self, name: str, holder: str, seconds: int, *, now: int | None = None) -> bool:
@@ -544,6 +661,170 @@ class PostgresRepository:
         row = self._conn().execute(
             "SELECT holder FROM leases WHERE name = %s AND expires > %s", (name, t)).fetchone()
         return row[0] if row else None
+
+
+def _tsvector(text: str, vocabulary: set[str]) -> str:
+    """Folded words (values separated by VALUE_SEPARATOR) → a tsvector literal with
+    our own positions: the separator takes a position and is not a lexeme, so a
+    phrase never runs across two values and a value boundary counts as one word."""
+    positions: dict[str, list[str]] = {}
+    for pos, word in enumerate(text.split(), start=1):
+        if word != search_plan.VALUE_SEPARATOR:
+            # Positions stop at 16383 in a tsvector; later words share the last one.
+            positions.setdefault(word, []).append(str(min(pos, 16383)))
+    vocabulary.update(positions)
+    # Words are letters and digits only (search_plan.words), so need no escaping.
+    return " ".join(f"'{w}':{','.join(p)}" for w, p in positions.items())
+
+
+def _glob_regex(pattern: str) -> tuple[str, str]:
+    """A search_plan glob → (anchored POSIX regex, its literal leading part)."""
+    out, lead, leading = ["^"], [], True
+    for kind, text in search_plan.iter_terms(pattern):
+        if kind == "literal":
+            out.append("".join(c if c.isalnum() else "\\" + c for c in text))
+            if leading:
+                lead.append(text)
+        else:
+            leading = False
+            out.append(".*" if kind == "many" else ".")
+    return "".join(out) + "$", "".join(lead)
+
+
+class _Compiler:
+    """A plan node → a SELECT of record ids (column ``id``), or None when it can
+    match nothing; and the relevance score of its positive full-text leaves."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def expand(self, term: search_plan.Term) -> list[str]:
+        """The indexed words a masked term stands for (at most MAX_EXPANSION)."""
+        regex, lead = _glob_regex(term.text)
+        parts = list(search_plan.iter_terms(term.text))
+        if lead:
+            rows = self.conn.execute(
+                "SELECT word FROM search_words WHERE word >= %s AND word < %s AND word ~ %s "
+                "LIMIT %s", (lead, lead + "\U0010ffff", regex, MAX_EXPANSION + 1))
+        elif parts and parts[-1][0] == "literal":
+            # Left truncation: the reversed-word index makes "*noi" a range scan on "ion".
+            tail = parts[-1][1][::-1]
+            rows = self.conn.execute(
+                'SELECT word FROM search_words WHERE reverse(word) COLLATE "C" >= %s '
+                'AND reverse(word) COLLATE "C" < %s AND word ~ %s LIMIT %s',
+                (tail, tail + "\U0010ffff", regex, MAX_EXPANSION + 1))
+        else:
+            raise search_plan.PlanTooBroad(term.text)
+        found = [r[0] for r in rows]
+        if len(found) > MAX_EXPANSION:
+            raise search_plan.PlanTooBroad(term.text)
+        return found
+
+    def phrase(self, p: search_plan.Phrase) -> str | None:
+        """A tsquery for a phrase, or None when a masked term matches no word."""
+        parts: list[str] = []
+        for t in p.terms:
+            if t.kind == "word":
+                parts.append(f"'{_lexeme(t.text)}'")
+            elif t.kind == "prefix":
+                parts.append(f"'{_lexeme(t.text)}':*")
+            else:
+                words = self.expand(t)
+                if not words:
+                    return None
+                parts.append("(" + " | ".join(f"'{_lexeme(w)}'" for w in words) + ")")
+        if not parts:
+            return None
+        return "(" + " <-> ".join(parts) + ")"
+
+    def query(self, node: search_plan.Phrase | search_plan.Near) -> str | None:
+        if isinstance(node, search_plan.Phrase):
+            return self.phrase(node)
+        left, right = self.phrase(node.left), self.phrase(node.right)
+        if left is None or right is None:
+            return None
+        # <d> is an exact distance: at most max_between words between, either order.
+        alternatives = [f"({a} <{d}> {b})" for d in range(1, node.max_between + 2)
+                        for a, b in ((left, right), (right, left))]
+        if len(alternatives) > MAX_EXPANSION:
+            raise search_plan.PlanTooBroad("prox")
+        return "(" + " | ".join(alternatives) + ")"
+
+    @staticmethod
+    def _text_match(index: str | None, tsquery: str) -> tuple[str, list[object]]:
+        if index is None:
+            return "tsv @@ %s::tsquery", [tsquery]
+        return "idx = %s AND tsv @@ %s::tsquery", [index, tsquery]
+
+    def node(self, node: search_plan.PlanNode) -> tuple[str | None, list[object]]:
+        if isinstance(node, search_plan.Phrase | search_plan.Near):
+            q = self.query(node)
+            if q is None:
+                return None, []
+            cond, args = self._text_match(node.index, q)
+            return f"SELECT DISTINCT record_id AS id FROM search_text WHERE {cond}", args
+        if isinstance(node, search_plan.AllRecords):
+            return "SELECT id FROM records WHERE NOT deleted", []
+        if isinstance(node, search_plan.KeyMatch):
+            if node.op == "glob":
+                regex, lead = _glob_regex(node.value)
+                return ("SELECT DISTINCT record_id AS id FROM search_keys WHERE idx = %s "
+                        "AND key >= %s AND key < %s AND key ~ %s",
+                        [node.index, lead, lead + "\U0010ffff", regex])
+            op = {"eq": "=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[node.op]
+            return (f"SELECT DISTINCT record_id AS id FROM search_keys WHERE idx = %s AND key {op} %s",
+                    [node.index, node.value])
+        if isinstance(node, search_plan.And | search_plan.Or | search_plan.AndNot):
+            a, aa = self.node(node.left)
+            b, ba = self.node(node.right)
+            if isinstance(node, search_plan.And):
+                if a is None or b is None:
+                    return None, []
+                return f"SELECT id FROM ({a}) l INTERSECT SELECT id FROM ({b}) r", aa + ba
+            if isinstance(node, search_plan.Or):
+                if a is None:
+                    return b, ba
+                if b is None:
+                    return a, aa
+                return f"SELECT id FROM ({a}) l UNION SELECT id FROM ({b}) r", aa + ba
+            if a is None:
+                return None, []
+            if b is None:
+                return a, aa
+            return f"SELECT id FROM ({a}) l EXCEPT SELECT id FROM ({b}) r", aa + ba
+        raise TypeError(f"not a plan node: {node!r}")
+
+    def score(self, node: search_plan.PlanNode) -> tuple[str | None, list[object]]:
+        """(SELECT id, score) summing ts_rank over the positive full-text leaves,
+        length-normalised (flag 1) as bm25 is, or (None, []) when there are none."""
+        parts: list[str] = []
+        args: list[object] = []
+
+        def walk(n: search_plan.PlanNode) -> None:
+            if isinstance(n, search_plan.Phrase | search_plan.Near):
+                q = self.query(n)
+                if q is not None:
+                    cond, a = self._text_match(n.index, q)
+                    parts.append(f"SELECT record_id AS id, ts_rank(tsv, %s::tsquery, 1) AS r "
+                                 f"FROM search_text WHERE {cond}")
+                    args.extend([q, *a])
+            elif isinstance(n, search_plan.And | search_plan.Or):
+                walk(n.left)
+                walk(n.right)
+            elif isinstance(n, search_plan.AndNot):
+                walk(n.left)
+
+        walk(node)
+        if not parts:
+            return None, []
+        return (f"SELECT id, sum(r) AS score FROM ({' UNION ALL '.join(parts)}) t GROUP BY id",
+                args)
+
+
+def _lexeme(word: str) -> str:
+    # Query words come folded from search_plan; quotes and backslashes are doubled
+    # all the same so that nothing a user types can break out of the lexeme.
+    return word.replace("\\", "\\\\").replace("'", "''")
 
 
 __all__ = ["MIGRATIONS", "PostgresRepository", "split_schema"]
