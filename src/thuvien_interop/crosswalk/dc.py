@@ -390,7 +390,10 @@ def marc_to_dc(record: pymarc.Record, profile: CrosswalkProfile | None = None) -
     [('subject', 'Văn học--Việt Nam--Thế kỷ 20')]
     """
     table = _dispatch(profile)
-    acc: Acc = {e: [] for e in DC_ELEMENTS}
+    # A literal is measurably cheaper than a comprehension, once per record.
+    acc: Acc = {"title": [], "creator": [], "subject": [], "description": [], "publisher": [],
+                "contributor": [], "date": [], "type": [], "format": [], "identifier": [],
+                "source": [], "language": [], "relation": [], "coverage": [], "rights": []}
     get = table.get
     for field in record.fields:
         tag = field.tag
