@@ -56,6 +56,11 @@ class FormatRegistry:
     def all(self) -> list[MetadataFormat]:
         return [e.format for e in self._formats.values()]
 
+    def render(self, prefix: str, source: Source) -> bytes | None:
+        """One format of one record (``None``: not available in that format)."""
+        entry = self._formats.get(prefix)
+        return entry.render(source) if entry else None
+
     def render_all(self, source: Source, problems: list[str] | None = None) -> dict[str, bytes]:
         """Every format this record can be disseminated in.
 
