@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..ingest.detect import FORMATS, UnknownFormat
+from ..ingest.iso2709 import SOURCE_ENCODINGS
 from ..ingest.loader import IdentifierRule, ImportReport, import_files
 from ..oai.setrules import SetRules
 from . import main
@@ -27,17 +28,28 @@ from ._common import config_option, load_settings, open_or_fail, store_option
 @click.option("--id-field", default=None, metavar="TAG[$CODE]",
               help="Where the local id is: 001 (default), or e.g. 035$a. For Dublin Core "
                    "files, the first dc:identifier.")
+@click.option("--source-encoding", type=click.Choice(SOURCE_ENCODINGS), default=None,
+              help="Encoding of ISO 2709 field bytes, for old exports whose leader/09 cannot be "
+                   "trusted: tcvn3, vni, viscii, windows-1258, utf-8, marc-8, or auto (detect per "
+                   "file and per field; the guess and its confidence are listed in the summary).")
+@click.option("--repair-mojibake", is_flag=True,
+              help="Repair text that is already Unicode but reads as a legacy Vietnamese encoding "
+                   "shown through the wrong code page ('Hµ Néi' → 'Hà Nội'); each repair is listed.")
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.8, show_default=True,
+              help="How sure the detector must be before --repair-mojibake changes a field.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; the summary only.")
 @click.option("--max-problems", default=50, show_default=True,
               help="How many rejected/repaired records to list (all are counted).")
 def import_command(files: tuple[str, ...], store_url: str | None, config_path: str | None,
                    fmt: str | None, repository_id: str | None, id_field: str | None,
+                   source_encoding: str | None, repair_mojibake: bool, min_confidence: float,
                    quiet: bool, max_problems: int) -> None:
     """Load MARC or Dublin Core FILES into a store.
 
     \b
-    Formats: ISO 2709 (.mrc, .dat; MARC-8 or UTF-8), MARCXML (a collection or
-    one record), oai_dc / simple Dublin Core XML. A broken record is reported
+    Formats: ISO 2709 (.mrc, .dat; MARC-8 or UTF-8, or TCVN3/VNI/VISCII/
+    Windows-1258 with --source-encoding), MARCXML (a collection or one
+    record), oai_dc / simple Dublin Core XML. A broken record is reported
     with its position and skipped (or repaired when that is safe); the records
     after it still load. Importing a record again updates it in place.
 
@@ -54,14 +66,16 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
         sets = SetRules.from_config(settings.raw.get("sets"))
     except ValueError as exc:
         raise click.UsageError(f"settings: {exc}") from None
+    encoding = {"source_encoding": source_encoding,
+                "repair_mojibake": min_confidence if repair_mojibake else None}
     try:
         if quiet:
-            report = import_files(store, files, rule, fmt=fmt, classify=sets.classify)
+            report = import_files(store, files, rule, fmt=fmt, classify=sets.classify, **encoding)
         else:
             with click.progressbar(length=total, label="Importing", show_percent=True,
                                    show_eta=True, file=sys.stderr) as bar:
                 report = import_files(store, files, rule, fmt=fmt, classify=sets.classify,
-                                      progress=bar.update)
+                                      progress=bar.update, **encoding)
         store.put_sets(sets.seen_sets())
     except UnknownFormat as exc:
         raise click.ClickException(str(exc)) from None

@@ -151,9 +151,10 @@ def _parse(raw: bytes, warnings: list[str], decoder: _FieldDecoder) -> pymarc.Re
     record = pymarc.Record(leader=pymarc.Leader(leader[:9] + "a" + leader[10:]))
     decoded_note: set[str] = set()
     dirty = False
+    decoder.start_record(chunks, decoded_note)
     for tag, body in chunks:
         if tag < "010" and tag.isdigit():
-            text = decoder.decode(body, leader09, decoded_note, tag)
+            text = decoder.decode(body, leader09, decoded_note, decoder.choose(body, tag, decoded_note))
             if decoder.normalize and has_forbidden_xml_chars(text):
                 dirty = True
                 text = clean_xml_text(text)
@@ -164,11 +165,14 @@ def _parse(raw: bytes, warnings: list[str], decoder: _FieldDecoder) -> pymarc.Re
             body = b"  " + body
         ind = body[:2].decode("ascii", errors="replace")
         subfields = []
-        for part in body[2:].split(b"\x1f")[1:]:
+        parts = body[2:].split(b"\x1f")[1:]
+        # One choice per field: a subfield alone ("tác giả.") is too short to judge.
+        chosen = decoder.choose(b" ".join(p[1:] for p in parts), f"field {tag}", decoded_note)
+        for part in parts:
             if not part:
                 continue
             code = chr(part[0]) if part[0] < 128 else "?"
-            value = decoder.decode(part[1:], leader09, decoded_note, f"{tag} ${code}")
+            value = decoder.decode(part[1:], leader09, decoded_note, chosen)
             if decoder.normalize and has_forbidden_xml_chars(value):
                 dirty = True
                 value = clean_xml_text(value)
@@ -235,6 +239,7 @@ class _FieldDecoder:
         self.encoding = source_encoding
         self.normalize = normalize_text
         self.file_encoding: str | None = None  # auto: what the sample said
+        self.record_encoding: str | None = None  # auto: this record's, if it differs
         self.file_note = ""
 
     def detect_file(self, raws: Iterator[bytes]) -> None:
@@ -251,44 +256,66 @@ class _FieldDecoder:
         self.file_note = (f"source encoding detected: {encoding.upper()} (confidence "
                           f"{confidence:.2f}, from the first {_SAMPLE_RECORDS} records or fewer)")
 
-    def decode(self, body: bytes, leader09: str, notes: set[str], where: str) -> str:
-        enc = self.encoding
-        if enc is None or body.isascii():
-            return _decode(body, leader09, notes, self.normalize)
-        if enc == "utf-8":
-            return _decode(body, "a", notes, self.normalize)
-        if enc == "marc-8":
-            return normalize(decode_marc8(body))
-        if enc != "auto":
-            return legacy.decode(body, enc)
-        return self._auto(body, leader09, notes, where)
+    def start_record(self, chunks: list[tuple[str, bytes]], notes: set[str]) -> None:
+        """Auto: a record typed elsewhere can be in another legacy encoding than
+        the file; its fields together say so more surely than any one of them."""
+        self.record_encoding = None
+        if self.encoding != "auto" or self.file_encoding not in legacy.ENCODINGS:
+            return
+        data = b" ".join(p[1:] for _, body in chunks
+                         for p in body.replace(b"\x1f", b"\x1e").split(b"\x1e") if not p.isascii())
+        if not data:
+            return
+        found = legacy.detect(data)
+        if found.encoding in legacy.ENCODINGS and found.encoding != self.file_encoding \
+                and found.confidence >= 0.9:
+            self.record_encoding = found.encoding
+            notes.add(f"this record looks like {found.encoding.upper()} (confidence "
+                      f"{found.confidence:.2f}), not the file's {self.file_encoding.upper()}")
 
-    def _auto(self, body: bytes, leader09: str, notes: set[str], where: str) -> str:
-        file_enc = self.file_encoding
+    def choose(self, data: bytes, where: str, notes: set[str]) -> str | None:
+        """The encoding to read one field's bytes with; None: by leader/09."""
+        enc = self.encoding
+        if enc != "auto":
+            return enc
+        if data.isascii():
+            return None
+        file_enc = self.record_encoding or self.file_encoding
         if file_enc not in legacy.ENCODINGS:
             try:
-                body.decode("utf-8")
+                data.decode("utf-8")
             except UnicodeDecodeError:
                 pass
             else:  # valid UTF-8 with multibyte sequences is rarely an accident;
-                # leader/09 still decides, so that a lying leader is reported.
-                return _decode(body, leader09, notes, self.normalize)
+                return None  # leader/09 still decides, so that a lying leader is reported
         # In a legacy file a short field can be valid UTF-8 by accident (VISCII
         # "Đồ" is D0 D2, a Cyrillic letter in UTF-8): let the syllable model judge.
-        encoding, confidence = _guess(body)
+        if file_enc in legacy.ENCODINGS:  # MARC-8 is out of the question here
+            found = legacy.detect(data)
+            encoding, confidence = found.encoding, found.confidence
+        else:
+            encoding, confidence = _guess(data)
         if encoding == "utf-8" and confidence >= 0.9 and file_enc:
-            notes.add(f"field {where} is UTF-8 (confidence {confidence:.2f}) in a {file_enc.upper()} file")
-            return _decode(body, "a", notes, self.normalize)
+            notes.add(f"{where} is UTF-8 (confidence {confidence:.2f}) in a {file_enc.upper()} file")
+            return "utf-8"
         if file_enc in legacy.ENCODINGS:
             # Old exports mix encodings; only a sure guess overrides the file's.
             if encoding != file_enc and encoding in legacy.ENCODINGS and confidence >= 0.9:
-                notes.add(f"field {where} looks like {encoding.upper()} (confidence {confidence:.2f}), "
+                notes.add(f"{where} looks like {encoding.upper()} (confidence {confidence:.2f}), "
                           f"not the file's {file_enc.upper()}")
-                return legacy.decode(body, encoding)
-            return legacy.decode(body, file_enc)
+                return encoding
+            return file_enc
         if encoding in legacy.ENCODINGS and confidence >= 0.8:
-            notes.add(f"field {where} decoded as {encoding.upper()} (confidence {confidence:.2f})")
-            return legacy.decode(body, encoding)
-        if file_enc == "marc-8":
+            notes.add(f"{where} decoded as {encoding.upper()} (confidence {confidence:.2f})")
+            return encoding
+        return "marc-8" if file_enc == "marc-8" else None
+
+    def decode(self, body: bytes, leader09: str, notes: set[str], encoding: str | None) -> str:
+        """Decode one value with the encoding :meth:`choose` gave for its field."""
+        if encoding is None or body.isascii():
+            return _decode(body, leader09, notes, self.normalize)
+        if encoding == "utf-8":
+            return _decode(body, "a", notes, self.normalize)
+        if encoding == "marc-8":
             return normalize(decode_marc8(body))
-        return _decode(body, leader09, notes, self.normalize)
+        return legacy.decode(body, encoding)

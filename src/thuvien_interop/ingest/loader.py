@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 from urllib.parse import quote
 
 import pymarc
@@ -22,10 +22,8 @@ from ..formats import FormatRegistry, canonical, default_registry
 from ..model import Record, WriteSummary
 from ..store.base import Repository
 from .detect import detect_format, read_stream
+from .iso2709 import read_iso2709
 from .result import DCRecord, Source
-
-if TYPE_CHECKING:
-    from .spreadsheet import ColumnMapping
 
 BATCH = 500
 # RFC 3986 unreserved and sub-delims that the oai-identifier scheme allows.
@@ -130,12 +128,14 @@ def import_files(
     registry: FormatRegistry | None = None,
     classify: Classifier | None = None,
     progress: Callable[[int], None] | None = None,
-    mapping: ColumnMapping | None = None,
+    source_encoding: str | None = None,
+    repair_mojibake: float | None = None,
 ) -> ImportReport:
-    """Import files into a store; return what happened. Never stops at a bad record.
-
-    ``mapping`` is the column mapping for CSV/XLSX files (default: the usual
-    Vietnamese headings, see :mod:`thuvien_interop.ingest.spreadsheet`)."""
+    """Import files into a store; return what happened. Never stops at a bad record."""
+    # source_encoding: for ISO 2709 files, "auto", "utf-8", "marc-8" or a legacy
+    # Vietnamese encoding (see iso2709.SOURCE_ENCODINGS); None trusts leader/09.
+    # repair_mojibake: a confidence threshold (0..1) above which MARC text that
+    # reads as legacy-encoding mojibake is repaired; each repair is noted.
     registry = registry or default_registry()
     report = ImportReport()
     for path in paths:
@@ -145,8 +145,16 @@ def import_files(
             file_fmt = fmt or detect_format(raw, str(path))
             batch: list[Record] = []
             seen: dict[str, str] = {}
-            for result in read_stream(stream, file_fmt, mapping):  # type: ignore[arg-type]
+            if file_fmt == "iso2709" and source_encoding:
+                results = read_iso2709(stream, source_encoding)  # type: ignore[arg-type]
+            else:
+                results = read_stream(stream, file_fmt)  # type: ignore[arg-type]
+            for result in results:
                 report.read += 1
+                if repair_mojibake is not None and isinstance(result.record, pymarc.Record):
+                    from ..crosswalk.lint import repair_mojibake as repair
+
+                    result.warnings.extend(repair(result.record, repair_mojibake))
                 for w in result.warnings:
                     report.repaired.append(Problem(name, result.where, w))
                 if result.record is None:
