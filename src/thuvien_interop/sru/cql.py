@@ -820,7 +820,9 @@ class _Xcql2(_XcqlBase):
             for k in query.sort_keys:
                 ke = self.el(keys, "key")
                 self.el(ke, "index", k.index)
-                self.modifiers(ke, k.modifiers)
+                # The OASIS schema requires at least one modifier per key; ascending
+                # is what a bare key means (CQL 1.2 sort context set).
+                self.modifiers(ke, k.modifiers or (Modifier("sort.ascending"),))
         return root
 
     def nested_prefixes(self, node: Node) -> tuple[PrefixAssignment, ...]:

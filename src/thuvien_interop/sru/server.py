@@ -354,9 +354,17 @@ class Server:
                   "recordSchema", "resultSetTTL", "sortKeys", "stylesheet"] if w.v2 else
                  ["startRecord", "maximumRecords", "recordPacking", "recordSchema", "resultSetTTL",
                   "sortKeys", "stylesheet"])
+        minimum = {"startRecord": 1, "maximumRecords": 0, "resultSetTTL": 0}
         for name in order:
-            if name in args and args[name].strip():
-                parts.append(w.el(name, _t(args[name].strip())))
+            value = args.get(name, "").strip()
+            if not value:
+                continue
+            if name in minimum and not (value.isdigit() and int(value) >= minimum[name]):
+                continue  # echo only what the schema's types allow
+            if name in ("recordPacking", "recordXMLEscaping") and w.v2 and value not in (
+                    ("packed", "unpacked") if name == "recordPacking" else ("xml", "string")):
+                continue
+            parts.append(w.el(name, _t(value)))
         return w.el("echoedSearchRetrieveRequest", "".join(parts))
 
     # -- scan -----------------------------------------------------------------------------
