@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import quote
 
 import pymarc
@@ -24,6 +24,9 @@ from ..store.base import Repository
 from .detect import detect_format, read_stream
 from .iso2709 import read_iso2709
 from .result import DCRecord, Source
+
+if TYPE_CHECKING:
+    from .spreadsheet import ColumnMapping
 
 BATCH = 500
 # RFC 3986 unreserved and sub-delims that the oai-identifier scheme allows.
@@ -114,8 +117,9 @@ def build_record(source: Source, identifier: str, registry: FormatRegistry,
     """A store record from a source record: canonical form plus every format."""
     from ..sru.indexing import index_source  # search keys (issue 6), computed once at write
 
-    fmt, data = canonical(source)
-    return Record(identifier, data, fmt, tuple(sets), rendered=registry.render_all(source, problems),
+    rendered = registry.render_all(source, problems)
+    fmt, data = canonical(source, rendered)
+    return Record(identifier, data, fmt, tuple(sets), rendered=rendered,
                   index=index_source(source, identifier=identifier))
 
 
@@ -130,8 +134,12 @@ def import_files(
     progress: Callable[[int], None] | None = None,
     source_encoding: str | None = None,
     repair_mojibake: float | None = None,
+    mapping: ColumnMapping | None = None,
 ) -> ImportReport:
-    """Import files into a store; return what happened. Never stops at a bad record."""
+    """Import files into a store; return what happened. Never stops at a bad record.
+
+    ``mapping`` is the column mapping for CSV/XLSX files (default: the usual
+    Vietnamese headings, see :mod:`thuvien_interop.ingest.spreadsheet`)."""
     # source_encoding: for ISO 2709 files, "auto", "utf-8", "marc-8" or a legacy
     # Vietnamese encoding (see iso2709.SOURCE_ENCODINGS); None trusts leader/09.
     # repair_mojibake: a confidence threshold (0..1) above which MARC text that
@@ -148,7 +156,7 @@ def import_files(
             if file_fmt == "iso2709" and source_encoding:
                 results = read_iso2709(stream, source_encoding)  # type: ignore[arg-type]
             else:
-                results = read_stream(stream, file_fmt)  # type: ignore[arg-type]
+                results = read_stream(stream, file_fmt, mapping)  # type: ignore[arg-type]
             for result in results:
                 report.read += 1
                 if repair_mojibake is not None and isinstance(result.record, pymarc.Record):
