@@ -46,11 +46,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(app, threads: int = 4) -> Iterator[str]:
-    """Serve a WSGI app with waitress on 127.0.0.1; yield its root URL."""
+def live_server(app, threads: int = 4, **adjustments) -> Iterator[str]:
+    """Serve a WSGI app with waitress on 127.0.0.1; yield its root URL.
+    ``adjustments`` are waitress settings (e.g. ``clear_untrusted_proxy_headers``)."""
     from waitress.server import create_server
 
-    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+    server = create_server(app, host="127.0.0.1", port=0, threads=threads, **adjustments)
     port = server.effective_port
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
