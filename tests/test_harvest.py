@@ -560,3 +560,18 @@ def test_dc_record_built_from_harvest_matches_local_import():
     # The DC route in the harvester and in the loader are one: build_record.
     rec = build_record(DCRecord([("title", "Hà Nội")]), "oai:x:1", default_registry())
     assert rec.canonical_format == "oai_dc"
+
+
+def test_example_harvest_union(faulty, tmp_path, monkeypatch):
+    import runpy
+
+    from conftest import ROOT
+
+    monkeypatch.chdir(tmp_path)
+    other = open_store(f"sqlite:///{tmp_path / 'other.db'}")
+    other.write([build_record(DCRecord([("title", "Số đỏ")]), "oai:hue.vn:1", default_registry())])
+    harvest_union = runpy.run_path(str(ROOT / "examples" / "harvest_union.py"))["harvest_union"]
+    with live_server(FaultyProvider(Provider(other))) as root:
+        counts = harvest_union(f"sqlite:///{tmp_path / 'u.db'}", [faulty.url, root + "/oai"])
+    assert list(counts.values()) == [N, 1]
+    other.close()
