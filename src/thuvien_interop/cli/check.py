@@ -182,7 +182,9 @@ def _print_report(report: RecordReport) -> None:
     if report.identifier:
         head += f", 001 {report.identifier}"
     if report.title:
-        head += f", “{report.title}”"
+        # Control characters would garble the terminal; show them escaped.
+        title = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in report.title)
+        head += f", “{title}”"
     click.echo(head)
     if report.error:
         click.echo(f"  error    unreadable: {report.error}")
