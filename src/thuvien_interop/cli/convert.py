@@ -201,7 +201,7 @@ def convert_command(source: str, output: str | None, to: str, fmt: str | None,
     try:
         with open(source, "rb") as raw:
             if output is None:
-                report = convert_stream(raw, click.get_binary_stream("stdout"), to, fmt=fmt,
+                report = convert_stream(raw, sys.stdout.buffer, to, fmt=fmt,
                                         source_encoding=source_encoding, marc8=marc8, name=source)
             else:
                 # Write beside the target and rename at the end: a failed run never
