@@ -191,6 +191,7 @@ def test_every_record_arrives_once_with_provenance_and_formats(faulty, harvester
     result = harvester.harvest(Source("daklak", faulty.url, prefix="marc21"))
     assert result.ok, result.errors
     assert (result.added, result.pages, result.quarantined) == (N, 5, 0)
+    assert result.requests == 6, "Identify and 5 pages"
     assert identifiers(union) == ALL
     item = union.get("oai:daklak.vn:3", "oai_dc")
     assert b"Truy\xe1\xbb\x87n Ki\xe1\xbb\x81u" in item.metadata

@@ -108,6 +108,8 @@ class PoliteClient:
         self._hosts_lock = threading.Lock()
         self._sessions = threading.local()
         self.requests_made = 0
+        self.requests_by: dict[str, int] = {}
+        """Requests per ``label`` (provider name), for the summary."""
 
     def _session(self) -> requests.Session:
         s = getattr(self._sessions, "s", None)
@@ -162,6 +164,8 @@ class PoliteClient:
                 if pause > 0:
                     self.sleep(pause)
                 try:
+                    with self._hosts_lock:
+                        self.requests_by[label] = self.requests_by.get(label, 0) + 1
                     fetched = self._once(url, params, auth, headers)
                 except requests.RequestException as exc:
                     last_error = f"{type(exc).__name__}: {exc}"

@@ -193,7 +193,7 @@ class Harvester:
         status.url = source.url
         status.last_run = dates.format_utc(dates.now())
         self.state.remember_provider(source.name)
-        requests_before = self.client.requests_made
+        requests_before = self.client.requests_by.get(source.name, 0)
         use_ids = source.by_identifier if by_identifier is None else by_identifier
         try:
             info = self._identify(source, refresh=full)
@@ -222,7 +222,7 @@ class Harvester:
             result.error = f"{type(exc).__name__}: {exc}"
             log.exception("%s: harvest failed", source.name)
         result.seconds = time.monotonic() - started
-        result.requests = self.client.requests_made - requests_before
+        result.requests = self.client.requests_by.get(source.name, 0) - requests_before
         status.added += result.added
         status.updated += result.updated
         status.deleted += result.deleted
