@@ -24,7 +24,7 @@ from typing import BinaryIO
 import pymarc
 
 from ..crosswalk import legacy
-from ..crosswalk.marc8 import decode_marc8, decode_marc_bytes
+from ..crosswalk.marc8 import decode_marc8, decode_marc_bytes, detect_leader_lie
 from ..crosswalk.text import (
     clean_xml_text,
     has_forbidden_xml_chars,
@@ -147,7 +147,7 @@ def _parse(raw: bytes, warnings: list[str], decoder: _FieldDecoder) -> pymarc.Re
         warnings.append("directory lengths/offsets do not match the data (counted in characters?); "
                         "fields re-split at field terminators")
         chunks = [(tag, piece) for (tag, _, _), piece in zip(entries, pieces, strict=True)]
-    leader09 = leader[9]
+    leader09 = _effective_leader09(leader[9], b"".join(body for _, body in chunks), warnings)
     record = pymarc.Record(leader=pymarc.Leader(leader[:9] + "a" + leader[10:]))
     decoded_note: set[str] = set()
     dirty = False
@@ -193,6 +193,19 @@ def _fields_by_directory(data: bytes, entries: list[tuple[str, int, int]]) -> li
             return None
         out.append((tag, data[start:end - 1]))
     return out
+
+
+def _effective_leader09(claim: str, data: bytes, warnings: list[str]) -> str:
+    """Leader/09 as the record's bytes show it: decided once per record, so a lying
+    leader is reported once, not once per field."""
+    if claim not in (" ", "a"):
+        warnings.append(f"leader/09 {claim!r} is neither ' ' (MARC-8) nor 'a' (UTF-8); read as UTF-8")
+        claim = "a"
+    lie = detect_leader_lie(data, claim)
+    if lie:
+        warnings.append(lie)
+        return "a" if claim == " " else " "
+    return claim
 
 
 def _decode(body: bytes, leader09: str, notes: set[str], normalize_text: bool = True) -> str:
