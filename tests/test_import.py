@@ -185,3 +185,22 @@ def test_sample_files_read_without_problems(name):
     results = list(read_file(SAMPLES / name))
     assert len(results) >= 250
     assert not [r for r in results if r.error or r.warnings]
+
+
+def test_cli_import_of_a_spreadsheet_with_a_column_mapping_of_its_own(tmp_path):
+    mapping = tmp_path / "truong-thpt.toml"
+    mapping.write_text('[profile]\nname = "thpt"\n\n[columns]\n"Mã" = "001"\n"Tên" = "245$a"\n'
+                       '"Người viết" = "100$a"\n', encoding="utf-8")
+    csv = tmp_path / "sach.csv"
+    csv.write_text("Mã,Tên,Người viết\nS1,Tuổi thơ dữ dội,Phùng Quán\n,\nS3,Dế Mèn phiêu lưu ký,Tô Hoài\n",
+                   encoding="utf-8")
+    db = tmp_path / "csv.db"
+    result = CliRunner().invoke(main, ["import", str(csv), "--columns", str(mapping),
+                                       "--store", f"sqlite:///{db}", "-q"])
+    assert "2 loaded" in result.output, result.output
+    from thuvien_interop.store import open_store
+
+    s = open_store(f"sqlite:///{db}")
+    item = s.get("oai:thuvien-interop.vn:S3", "oai_dc")
+    assert item is not None and "Dế Mèn phiêu lưu ký".encode() in item.metadata
+    s.close()

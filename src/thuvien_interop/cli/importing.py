@@ -37,19 +37,23 @@ from ._common import config_option, load_settings, open_or_fail, store_option
                    "shown through the wrong code page ('Hµ Néi' → 'Hà Nội'); each repair is listed.")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.8, show_default=True,
               help="How sure the detector must be before --repair-mojibake changes a field.")
+@click.option("--columns", "columns_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="For CSV/XLSX files: a TOML column mapping (default: the usual Vietnamese "
+                   "headings such as 'Nhan đề', 'Tác giả'; see profiles/spreadsheet-vi.toml).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; the summary only.")
 @click.option("--max-problems", default=50, show_default=True,
               help="How many rejected/repaired records to list (all are counted).")
 def import_command(files: tuple[str, ...], store_url: str | None, config_path: str | None,
                    fmt: str | None, repository_id: str | None, id_field: str | None,
                    source_encoding: str | None, repair_mojibake: bool, min_confidence: float,
-                   quiet: bool, max_problems: int) -> None:
+                   columns_path: str | None, quiet: bool, max_problems: int) -> None:
     """Load MARC or Dublin Core FILES into a store.
 
     \b
     Formats: ISO 2709 (.mrc, .dat; MARC-8 or UTF-8, or TCVN3/VNI/VISCII/
     Windows-1258 with --source-encoding), MARCXML (a collection or one
-    record), oai_dc / simple Dublin Core XML. A broken record is reported
+    record), oai_dc / simple Dublin Core XML, and spreadsheet catalogues
+    (.csv, .xlsx) with a column mapping. A broken record is reported
     with its position and skipped (or repaired when that is safe); the records
     after it still load. Importing a record again updates it in place.
 
@@ -66,8 +70,15 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
         sets = SetRules.from_config(settings.raw.get("sets"))
     except ValueError as exc:
         raise click.UsageError(f"settings: {exc}") from None
-    encoding = {"source_encoding": source_encoding,
-                "repair_mojibake": min_confidence if repair_mojibake else None}
+    encoding: dict = {"source_encoding": source_encoding,
+                      "repair_mojibake": min_confidence if repair_mojibake else None}
+    if columns_path:
+        from ..ingest.spreadsheet import ColumnMapping
+
+        try:
+            encoding["mapping"] = ColumnMapping.load(columns_path)
+        except (ValueError, OSError) as exc:
+            raise click.UsageError(f"--columns {columns_path}: {exc}") from None
     try:
         if quiet:
             report = import_files(store, files, rule, fmt=fmt, classify=sets.classify, **encoding)
