@@ -423,23 +423,32 @@ class SQLiteRepository:
     def _after_write(self, conn: sqlite3.Connection, rid: int, record: Record) -> None:
         """Hook for secondary indexes (search) kept in the same transaction."""
         base = rid << _CODE_BITS
-        conn.execute("DELETE FROM search_text WHERE rowid BETWEEN ? AND ?",
-                     (base, base + (1 << _CODE_BITS) - 1))
-        conn.execute("DELETE FROM search_keys WHERE record_id = ?", (rid,))
+        if conn.execute("SELECT 1 FROM search_keys WHERE record_id = ? LIMIT 1", (rid,)).fetchone():
+            conn.execute("DELETE FROM search_text WHERE rowid BETWEEN ? AND ?",
+                         (base, base + (1 << _CODE_BITS) - 1))
+            conn.execute("DELETE FROM search_keys WHERE record_id = ?", (rid,))
         if record.deleted:
             return
         index = dict(record.index)
         stamp = conn.execute("SELECT datestamp FROM records WHERE id = ?", (rid,)).fetchone()[0]
         index["rec.lastModificationDate"] = [dates.format_utc(stamp)]
+        texts: list[tuple[int, str, str]] = []
+        keys: list[tuple[int, str, int, str]] = []
+        seen = self.__dict__.setdefault("_rwords_seen", set())
         rwords: set[str] = set()
-        for name, text, keys in search_plan.index_entries(index):
+        for name, text, entries in search_plan.index_entries(index):
             code = self._index_code(conn, name, create=True)
-            conn.execute("INSERT INTO search_text (rowid, idx, body) VALUES (?, ?, ?)",
-                         (base + code, _idx_token(code), text))
-            conn.executemany("INSERT OR IGNORE INTO search_keys VALUES (?, ?, ?, ?)",
-                             [(code, k, rid, d) for k, d in keys])
-            rwords.update(w[::-1] for w in text.split() if w != search_plan.VALUE_SEPARATOR)
-        conn.executemany("INSERT OR IGNORE INTO search_rwords VALUES (?)", [(w,) for w in rwords])
+            texts.append((base + code, _idx_token(code), text))
+            keys.extend((code, k, rid, d) for k, d in entries)
+            rwords.update(w for w in text.split() if w not in seen)
+        conn.executemany("INSERT INTO search_text (rowid, idx, body) VALUES (?, ?, ?)", texts)
+        conn.executemany("INSERT OR IGNORE INTO search_keys VALUES (?, ?, ?, ?)", keys)
+        rwords.discard(search_plan.VALUE_SEPARATOR)
+        if rwords:
+            conn.executemany("INSERT OR IGNORE INTO search_rwords VALUES (?)",
+                             [(w[::-1],) for w in rwords])
+            if len(seen) < 2_000_000:  # a per-process memo of written words, bounded
+                seen.update(rwords)
 
     # -- search (issue 6; the contract is in store/base.py and store/search_plan.py) --
     def _index_code(self, conn: sqlite3.Connection, name: str, create: bool = False) -> int | None:

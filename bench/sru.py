@@ -1,0 +1,238 @@
+"""Benchmark of SRU search: real records, the real HTTP server.
+
+Loads N Library of Congress records (``BooksAll.2016.part01.utf8`` from pymarc
+5.4.0's source distribution, fetched as in ``bench/oai_provider.py``) into a
+SQLite store with the normal importer, serves it with waitress in a separate
+process, and prints:
+
+- the import time, the share of it spent building the search index, and the
+  size of the search tables;
+- searchRetrieve requests/s and p50/p95 latency for one-word, phrase, boolean
+  and no-diacritics queries returning 10 records, in ``dc`` and ``marcxml``;
+- scan requests/s;
+- the same queries against Index Data's Zebra (``zebrasrv``) when installed.
+
+    python bench/sru.py                      # 100,000 records
+    python bench/sru.py --records 20000 --requests 100
+
+It prints figures; it asserts nothing (performance is not a test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from oai_provider import first_records, free_port, marc_file  # noqa: E402
+
+SERVER = """
+import sys, waitress
+from thuvien_interop.web import create_app
+app = create_app("sqlite:///" + sys.argv[1])
+waitress.serve(app, host="127.0.0.1", port=int(sys.argv[2]), threads=8, _quiet=True)
+"""
+
+QUERIES = {
+    "one-word": ["history", "poetry", "france", "education", "music", "economic", "children",
+                 "china", "law", "religion", "science", "art"],
+    "phrase": ['"united states"', '"world war"', '"great britain"', '"new york"',
+               '"civil war"', '"public schools"'],
+    "boolean": ["history and france", "poetry or drama", "education not children",
+                "dc.subject = history and dc.date >= 1990", "music and (germany or austria)"],
+    "no-diacritics": ['"francais"', "espana", "dvorak", "bronte", "munchen", "quebec",
+                      '"sao paulo"', "goethe"],
+}
+
+
+def load(store_path: Path, marc: Path, n: int) -> dict:
+    """Import with the normal importer, timing the indexer and the index writes."""
+    from thuvien_interop.ingest import loader
+    from thuvien_interop.ingest.loader import IdentifierRule, import_files
+    from thuvien_interop.sru import indexing
+    from thuvien_interop.store import open_store
+    from thuvien_interop.store.sqlite import SQLiteRepository
+
+    spent = {"index_source": 0.0, "index_write": 0.0}
+    real_index, real_after = indexing.index_source, SQLiteRepository._after_write
+
+    def timed_index(*a, **k):
+        t = time.perf_counter()
+        try:
+            return real_index(*a, **k)
+        finally:
+            spent["index_source"] += time.perf_counter() - t
+
+    def timed_after(self, *a, **k):
+        t = time.perf_counter()
+        try:
+            return real_after(self, *a, **k)
+        finally:
+            spent["index_write"] += time.perf_counter() - t
+
+    indexing.index_source = timed_index
+    SQLiteRepository._after_write = timed_after
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            part = Path(tmp) / "part.mrc"
+            first_records(marc, n, part)
+            store = open_store(f"sqlite:///{store_path}")
+            t = time.perf_counter()
+            report = import_files(store, [part], IdentifierRule("loc.gov"))
+            spent["import"] = time.perf_counter() - t
+            store.close()
+    finally:
+        indexing.index_source = real_index
+        SQLiteRepository._after_write = real_after
+        del loader
+    spent["records"] = report.written.added
+    return spent
+
+
+def table_sizes(store_path: Path) -> dict[str, float]:
+    conn = sqlite3.connect(store_path)
+    try:
+        rows = conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall()
+    except sqlite3.OperationalError:
+        return {}
+    finally:
+        pass
+    conn.close()
+    out: dict[str, float] = {"search (all)": 0.0, "total": 0.0}
+    for name, size in rows:
+        out["total"] += size / 1e6
+        if name.startswith("search"):
+            out["search (all)"] += size / 1e6
+    return out
+
+
+def start_server(store_path: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(store_path), str(port)])
+    url = f"http://127.0.0.1:{port}/sru"
+    for _ in range(100):
+        try:
+            requests.get(url, timeout=1)
+            return proc, url
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def measure(url: str, params_list: list[dict], threads: int = 4) -> dict:
+    """p50/p95 of sequential requests, then requests/s with ``threads`` clients."""
+    session = requests.Session()
+    lat = []
+    totals = []
+    for p in params_list:
+        t = time.perf_counter()
+        r = session.get(url, params=p, timeout=30)
+        lat.append((time.perf_counter() - t) * 1000)
+        r.raise_for_status()
+        totals.append(r.content.count(b"<srw:record>") + r.content.count(b"<zs:record>"))
+    lat.sort()
+    work = list(params_list)
+
+    def worker() -> None:
+        s = requests.Session()
+        while True:
+            try:
+                p = work.pop()
+            except IndexError:
+                return
+            s.get(url, params=p, timeout=30).raise_for_status()
+
+    t = time.perf_counter()
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    for th in ts:
+        th.start()
+    for th in ts:
+        th.join()
+    elapsed = time.perf_counter() - t
+    return {"p50": statistics.median(lat), "p95": lat[int(len(lat) * 0.95) - 1],
+            "rps": len(params_list) / elapsed, "records": sum(totals) / len(totals)}
+
+
+def search_params(kind: str, schema: str, n: int, rng: random.Random) -> list[dict]:
+    return [{"version": "1.2", "operation": "searchRetrieve", "query": rng.choice(QUERIES[kind]),
+             "maximumRecords": "10", "recordSchema": schema} for _ in range(n)]
+
+
+def scan_params(n: int, rng: random.Random) -> list[dict]:
+    starts = ["a", "his", "mus", "fr", "ch", "w", "po", "ed", "lo", "s"]
+    return [{"version": "1.2", "operation": "scan", "scanClause": f"dc.title = {rng.choice(starts)}",
+             "maximumTerms": "20"} for _ in range(n)]
+
+
+def zebra_url(marc: Path, n: int, workdir: Path) -> tuple[subprocess.Popen | None, str | None]:
+    """Index the same records with zebraidx and serve them with zebrasrv, if installed."""
+    if not (shutil.which("zebrasrv") and shutil.which("zebraidx")):
+        return None, None
+    from zebra_setup import configure  # type: ignore[import-not-found]
+
+    part = workdir / "zebra.mrc"
+    first_records(marc, n, part)
+    t = time.perf_counter()
+    cfg = configure(workdir, part)
+    print(f"zebra index build: {time.perf_counter() - t:.1f} s")
+    port = free_port()
+    proc = subprocess.Popen(["zebrasrv", "-c", str(cfg), "-f", str(workdir / "yazserver.xml")
+                             if (workdir / "yazserver.xml").exists() else "",
+                             f"@:{port}"], cwd=workdir, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    return proc, f"http://127.0.0.1:{port}/Default"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--requests", type=int, default=200, help="requests per query kind")
+    ap.add_argument("--marc", help="path to BooksAll.2016.part01.utf8 (default: fetch/cache)")
+    args = ap.parse_args()
+    rng = random.Random(6)
+    marc = marc_file(args.marc)
+    with tempfile.TemporaryDirectory() as tmp:
+        store_path = Path(tmp) / "sru.db"
+        spent = load(store_path, marc, args.records)
+        print(f"records loaded: {spent['records']}")
+        print(f"import: {spent['import']:.1f} s ({spent['records'] / spent['import']:.0f} records/s), "
+              f"of which index build {spent['index_source'] + spent['index_write']:.1f} s "
+              f"(profile extraction {spent['index_source']:.1f} s, FTS5 + keys {spent['index_write']:.1f} s)")
+        sizes = table_sizes(store_path)
+        if sizes:
+            print(f"search tables: {sizes['search (all)']:.1f} MB of {sizes['total']:.1f} MB store")
+        else:
+            print(f"store file: {store_path.stat().st_size / 1e6:.1f} MB (dbstat unavailable)")
+        proc, url = start_server(store_path)
+        try:
+            for p in search_params("one-word", "dc", 20, rng):  # warm the page cache
+                requests.get(url, params=p, timeout=30)
+            print(f"\n{'query kind':<16}{'schema':<9}{'p50 ms':>8}{'p95 ms':>8}{'req/s':>8}{'recs':>6}")
+            for kind in QUERIES:
+                for schema in ("dc", "marcxml"):
+                    m = measure(url, search_params(kind, schema, args.requests, rng))
+                    print(f"{kind:<16}{schema:<9}{m['p50']:>8.1f}{m['p95']:>8.1f}{m['rps']:>8.0f}"
+                          f"{m['records']:>6.1f}")
+            m = measure(url, scan_params(args.requests, rng))
+            print(f"{'scan dc.title':<25}{m['p50']:>8.1f}{m['p95']:>8.1f}{m['rps']:>8.0f}")
+        finally:
+            proc.terminate()
+            proc.wait()
+    if not shutil.which("zebrasrv"):
+        print("\nzebrasrv is not installed (Debian: idzebra-2.0): no side-by-side figures.")
+
+
+if __name__ == "__main__":
+    main()
