@@ -3,6 +3,7 @@ published schemas. Area-specific fixtures live in their own test modules."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -37,6 +38,29 @@ def schema(name: str):
     import xmlschema
 
     return xmlschema.XMLSchema(str(XSD / name), locations=SCHEMA_LOCATIONS)
+
+
+PG_URL = os.environ.get("THUVIEN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+@cache
+def postgres_unreachable() -> str | None:
+    """Why PostgreSQL cannot be used here, or None when it can."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (pip install 'thuvien-interop[postgres]')"
+    try:
+        psycopg.connect(PG_URL, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        return f"PostgreSQL at {PG_URL} is unreachable: {str(exc).strip()}"
+    return None
+
+
+def drop_schema(schema: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 def free_port() -> int:

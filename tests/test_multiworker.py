@@ -16,9 +16,8 @@ from contextlib import contextmanager
 
 import pytest
 import requests
-from conftest import free_port
+from conftest import PG_URL, drop_schema, free_port, postgres_unreachable
 from lxml import etree
-from test_store import PG_URL, drop_schema, postgres_unreachable
 
 from thuvien_interop.model import Record
 from thuvien_interop.store import open_store

@@ -7,43 +7,19 @@ PostgreSQL tests skip, saying why, only when the server cannot be reached.
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from dataclasses import dataclass, field
-from functools import lru_cache
 from types import ModuleType
 
 import pytest
+from conftest import PG_URL, drop_schema, postgres_unreachable
 
 from thuvien_interop.model import ListQuery, Record, Set, WriteSummary
 from thuvien_interop.store import open_store
 from thuvien_interop.store.base import Repository, StoreError
 
-PG_URL = os.environ.get("THUVIEN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgres"]
-
-
-@lru_cache(maxsize=1)
-def postgres_unreachable() -> str | None:
-    """Why PostgreSQL cannot be used here, or None when it can."""
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg is not installed (pip install 'thuvien-interop[postgres]')"
-    try:
-        psycopg.connect(PG_URL, connect_timeout=5).close()
-    except psycopg.Error as exc:
-        return f"PostgreSQL at {PG_URL} is unreachable: {str(exc).strip()}"
-    return None
-
-
-def drop_schema(schema: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 @dataclass
