@@ -87,6 +87,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX search_keys_record ON search_keys (record_id, idx, key);
     CREATE TABLE search_rwords (rword TEXT PRIMARY KEY) WITHOUT ROWID;
     """,
+    # 3: "has this record the format?" without touching the wide rendered rows (a
+    # WITHOUT ROWID table of KB-sized blobs): completeListSize and ListIdentifiers
+    # read this narrow index instead (13x faster counts at 5,000 records).
+    """
+    CREATE INDEX rendered_prefix ON rendered (prefix, record_id);
+    """,
 ]
 
 _memory_ids = itertools.count()
@@ -274,7 +280,7 @@ class SQLiteRepository:
                 clauses.append("(r.deleted = 1 OR x.xml IS NOT NULL)")
             else:
                 clauses.append("(r.deleted = 1 OR EXISTS (SELECT 1 FROM rendered x "
-                               "WHERE x.record_id = r.id AND x.prefix = ?))")
+                               "INDEXED BY rendered_prefix WHERE x.prefix = ? AND x.record_id = r.id))")
                 args.append(q.prefix)
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         if count:
