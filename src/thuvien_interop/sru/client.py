@@ -131,7 +131,7 @@ class SearchResults:
     ``total`` is ``numberOfRecords`` (known after the first page is read).
     """
 
-    def __init__(self, client: Client, query: str, schema: str | None, page_size: int | None,
+    def __init__(self, client: Client, query: str, schema: str | None, page_size: int,
                  start: int, limit: int | None, extra: dict[str, str]) -> None:
         self.client = client
         self.query = query
@@ -149,11 +149,10 @@ class SearchResults:
         while True:
             params = {"operation": "searchRetrieve", "query": self.query,
                       "startRecord": str(position), **self.extra}
-            if self.page_size is not None:
-                size = self.page_size
-                if self.limit is not None:
-                    size = min(size, self.limit - given)
-                params["maximumRecords"] = str(size)
+            size = self.page_size
+            if self.limit is not None:
+                size = min(size, self.limit - given)
+            params["maximumRecords"] = str(size)
             if self.schema:
                 params["recordSchema"] = self.schema
             root = self.client._request(params)
@@ -173,9 +172,15 @@ class SearchResults:
                     return
             nxt = next((c for c in root if isinstance(c.tag, str)
                         and etree.QName(c).localname == "nextRecordPosition"), None)
-            if nxt is None or not records or not _t(nxt).isdigit():
+            if not records:
                 return
-            position = int(_t(nxt))
+            if nxt is not None and _t(nxt).isdigit():
+                position = int(_t(nxt))
+            elif self.total is not None and position + len(records) <= self.total:
+                # Some servers (Zebra) leave nextRecordPosition out: count ourselves.
+                position += len(records)
+            else:
+                return
 
 
 class Client:
@@ -198,11 +203,16 @@ class Client:
             resp = self.session.post(self.url, data=params, timeout=self.timeout)
         else:
             resp = self.session.get(self.url, params=params, timeout=self.timeout)
-        resp.raise_for_status()
+        # Some servers (Zebra) send a diagnostic with an HTTP error status (SRU 2.0
+        # allows it): an SRU body is read whatever the status.
         try:
-            return etree.fromstring(resp.content, SAFE_PARSER)
-        except etree.XMLSyntaxError as exc:
-            raise SRUError([], f"{self.url} did not answer with XML: {exc}") from None
+            root = etree.fromstring(resp.content, SAFE_PARSER)
+        except etree.XMLSyntaxError:
+            root = None
+        if root is None or etree.QName(root).namespace not in (_NS1, _NS2, _SCAN2):
+            raise SRUError([], f"{self.url} did not answer with SRU (HTTP {resp.status_code}, "
+                           f"{resp.headers.get('Content-Type', 'no content type')})")
+        return root
 
     def _record(self, rec: etree._Element) -> SRURecord:
         parts = {etree.QName(c).localname: c for c in rec if isinstance(c.tag, str)}
@@ -225,12 +235,12 @@ class Client:
             element = None
         return SRURecord(int(pos) if pos.isdigit() else None, schema, element, diagnostic)
 
-    def search(self, query: str, *, schema: str | None = "dc", page_size: int | None = None,
+    def search(self, query: str, *, schema: str | None = "dc", page_size: int = 10,
                start: int = 1, limit: int | None = None, **extra: str) -> SearchResults:
         """Iterate the records a CQL query finds, across pages.
 
-        ``page_size`` is ``maximumRecords`` per request (the server's default when
-        None); ``limit`` stops after that many records; ``extra`` are more SRU
+        ``page_size`` is ``maximumRecords`` per request (always sent: some servers
+        return no records without it); ``limit`` stops after that many records; ``extra`` are more SRU
         parameters (``sortKeys``, ``x-…``).
         """
         return SearchResults(self, query, schema, page_size, start, limit, extra)
