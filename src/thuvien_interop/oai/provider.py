@@ -174,8 +174,10 @@ class Provider:
     # -- Identify ----------------------------------------------------------------
     def _Identify(self, now: int, base: str) -> str:
         c = self.config
-        info = self.repository.info()
-        earliest = info.earliest_datestamp if info.earliest_datestamp is not None else now
+        # The first item in key order has the earliest datestamp: one index probe,
+        # where info() would count the whole repository.
+        first = self.repository.list(ListQuery(), None, 1, metadata=False)
+        earliest = first[0].header.datestamp if first else now
         parts = [
             "<Identify>",
             f"<repositoryName>{R.text(c.repository_name)}</repositoryName>",
