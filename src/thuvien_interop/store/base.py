@@ -94,7 +94,9 @@ class Repository(Protocol):
           escapes; a term standing for too many words raises
           :class:`~thuvien_interop.store.search_plan.PlanTooBroad`;
         * order: ``plan.sort`` keys, else relevance (best first), ties by the
-          order records were first written; the same query on the same data
+          order records were first written; a backend may give up relevance for
+          very large results (SQLite: more than ``RANK_LIMIT`` matching index
+          rows) and use that write order alone; the same query on the same data
           always gives the same order.
         """
         ...

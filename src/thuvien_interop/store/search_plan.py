@@ -194,8 +194,9 @@ class SortSpec:
 @dataclass(frozen=True, slots=True)
 class Plan:
     """A query a backend can run. With no ``sort`` the order is relevance
-    (full-text score, best first), ties broken by record age, oldest first;
-    the order is the same on every call for the same data."""
+    (full-text score, best first; a backend may skip scoring for very large
+    results), ties broken by record age, oldest first; the order is the same
+    on every call for the same data."""
 
     root: PlanNode
     sort: tuple[SortSpec, ...] = ()

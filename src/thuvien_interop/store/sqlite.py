@@ -497,16 +497,11 @@ class SQLiteRepository:
                 null_first = not null_first
             order.append(f"k{i} IS {'NOT ' if null_first else ''}NULL")
             order.append(f"k{i}{' DESC' if spec.descending else ''}")
-        rank_expr = _Compiler(self, conn).rank_match(plan.root) if not plan.sort else None
+        if not plan.sort:
+            page_ids, total = self._ranked(conn, plan.root, sql, args, start, limit)
+            return search_plan.SearchPage(total, self._items_by_id(conn, page_ids, prefix))
         select = f"SELECT h.id{''.join(joins)} FROM ({sql}) h"
         all_args = jargs + args
-        if rank_expr:
-            select = (f"SELECT h.id, s.score FROM ({sql}) h LEFT JOIN "
-                      "(SELECT id, sum(b) AS score FROM (SELECT rowid >> 7 AS id, "
-                      "bm25(search_text, 0.0, 1.0) AS b FROM search_text WHERE search_text MATCH ? "
-                      "LIMIT -1) GROUP BY id) s ON s.id = h.id")
-            all_args = args + [rank_expr]
-            order = ["score IS NULL", "score"]
         outer = f"SELECT * FROM ({select})" + (f" WHERE {' AND '.join(where)}" if where else "")
         if where:
             total = conn.execute(f"SELECT count(*) FROM ({outer})", all_args).fetchone()[0]
@@ -518,6 +513,43 @@ class SQLiteRepository:
         ids = [r[0] for r in conn.execute(f"{outer} ORDER BY {order_sql} LIMIT ? OFFSET ?",
                                           all_args + [limit, max(start - 1, 0)])]
         return search_plan.SearchPage(total, self._items_by_id(conn, ids, prefix))
+
+    def _ranked(self, conn: sqlite3.Connection, root: search_plan.PlanNode, sql: str,
+                args: list[object], start: int, limit: int) -> tuple[list[int], int]:
+        """Relevance order: the sum of bm25 over the positive full-text leaves (best
+        first), records without a score after, ties by record id; when the full-text
+        part matches more than RANK_LIMIT index rows, record id order. Sorted here
+        rather than in SQL: joining the hits to a grouped score subquery is quadratic."""
+        comp = _Compiler(self, conn)
+        rank_expr = comp.rank_match(root)
+        if rank_expr is not None and conn.execute(
+                "SELECT count(*) FROM search_text WHERE search_text MATCH ?",
+                (rank_expr,)).fetchone()[0] > RANK_LIMIT:
+            # bm25 costs ~5 µs a row: past RANK_LIMIT rows a common word would take
+            # hundreds of ms, so large results come in load order (still stable).
+            rank_expr = None
+        if rank_expr is None:
+            total = conn.execute(f"SELECT count(*) FROM ({sql})", args).fetchone()[0]
+            if limit <= 0 or start > total:
+                return [], total
+            rows = conn.execute(f"SELECT id FROM ({sql}) ORDER BY id LIMIT ? OFFSET ?",
+                                args + [limit, start - 1])
+            return [r[0] for r in rows], total
+        scores: dict[int, float] = {}
+        for rid, score in conn.execute(
+                "SELECT rowid >> 7, bm25(search_text, 0.0, 1.0) FROM search_text "
+                "WHERE search_text MATCH ?", (rank_expr,)):
+            scores[rid] = scores.get(rid, 0.0) + score
+        m = comp.match(root)
+        if m is not None and f"({comp.full_match(*m)})" == rank_expr:
+            hits = list(scores)  # the query is its own ranking expression
+        else:
+            hits = [r[0] for r in conn.execute(sql, args)]
+        total = len(hits)
+        if limit <= 0 or start > total:
+            return [], total
+        hits.sort(key=lambda i: (i not in scores, scores.get(i, 0.0), i))
+        return hits[start - 1:start - 1 + limit], total
 
     def _items_by_id(self, conn: sqlite3.Connection, ids: list[int], prefix: str | None) -> list[Item]:
         if not ids:
@@ -571,6 +603,7 @@ def _glob_sql(pattern: str) -> tuple[str, str]:
 
 
 MAX_EXPANSION = 2000
+RANK_LIMIT = 3000
 
 
 class _Compiler:
