@@ -70,3 +70,39 @@ class SRUConfig:
     base_url: str = ""
     html_view: bool = True
     profile: IndexProfile = field(default_factory=default_profile)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SRUConfig:
+        """From the ``[sru]`` table of the settings file::
+
+            [sru]
+            default_records = 10
+            max_records = 100
+            default_version = "1.2"
+            profile = "my-indexes.toml"      # default: profiles/sru-indexes.toml
+            title = { vi = "Thư viện tỉnh", en = "Provincial library" }
+        """
+        from .indexing import load_profile
+
+        c = cls()
+        for key in ("default_records", "max_records", "default_terms", "max_terms"):
+            if key in data:
+                value = int(data[key])
+                if value < (0 if key == "default_records" else 1):
+                    raise ValueError(f"sru.{key} must be a positive number")
+                setattr(c, key, value)
+        for key in ("default_schema", "default_version", "default_context_set", "base_url"):
+            if key in data:
+                setattr(c, key, str(data[key]))
+        for key in ("title", "description"):
+            if key in data:
+                setattr(c, key, dict(data[key]) if isinstance(data[key], dict) else {"vi": str(data[key])})
+        if "html_view" in data:
+            c.html_view = bool(data["html_view"])
+        if "profile" in data:
+            c.profile = load_profile(data["profile"])
+        if c.default_records > c.max_records:
+            raise ValueError("sru.default_records is larger than sru.max_records")
+        if schema_by_name(c.default_schema) is None:
+            raise ValueError(f"sru.default_schema '{c.default_schema}' is not dc, marcxml or mods")
+        return c
