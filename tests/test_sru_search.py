@@ -222,3 +222,22 @@ def test_unsupported_features_are_diagnostics(query, number):
         to_plan(parse(query))
     assert e.value.number == number
     assert e.value.details
+
+
+def test_reindex_rebuilds_the_index_without_touching_records(sample_store, tmp_path):
+    from click.testing import CliRunner
+
+    from thuvien_interop.cli import main
+
+    before = sample_store.get(next(iter(ids(sample_store, '"ha noi"'))))
+    count = run(sample_store, '"ha noi"').total
+    conn = sample_store._conn()
+    conn.execute("DELETE FROM search_text")
+    conn.execute("DELETE FROM search_keys")
+    assert run(sample_store, '"ha noi"').total == 0
+    result = CliRunner().invoke(main, ["reindex", "--store", f"sqlite:///{sample_store.path}"])
+    assert result.exit_code == 0, result.output
+    assert "Reindexed" in result.output
+    assert run(sample_store, '"ha noi"').total == count
+    after = sample_store.get(before.header.identifier)
+    assert after.header.datestamp == before.header.datestamp and after.key == before.key

@@ -219,3 +219,34 @@ def index_source(source: Source, profile: IndexProfile | None = None,
         if values:
             out[d.name] = values
     return out
+
+
+def reindex(store, profile: IndexProfile | None = None) -> int:
+    """Recompute every live record's index from its canonical form and store it
+    (after a profile change, or for a store written before search existed).
+
+        >>> reindex(open_store("sqlite:///thuvien.db"))                  # doctest: +SKIP
+        300
+    """
+    from lxml import etree
+
+    from ..crosswalk.dc import parse_dc
+    from ..crosswalk.marcxml import parse_marcxml_record
+    from ..ingest.xmlsplit import SAFE_PARSER
+    from ..model import ListQuery
+
+    def entries():
+        for item in store.iter(ListQuery(), metadata=False):
+            if item.header.deleted:
+                continue
+            found = store.canonical(item.header.identifier)
+            if found is None:
+                continue
+            fmt, data = found
+            if fmt == "marc21":
+                source: Source = parse_marcxml_record(data)
+            else:
+                source = DCRecord(parse_dc(etree.fromstring(data, SAFE_PARSER)))
+            yield item.header.identifier, index_source(source, profile, item.header.identifier)
+
+    return store.reindex(entries())

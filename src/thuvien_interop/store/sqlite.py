@@ -457,6 +457,40 @@ class SQLiteRepository:
                 seen.update(rwords)
 
     # -- search (issue 6; the contract is in store/base.py and store/search_plan.py) --
+    def reindex(self, entries: Iterable[tuple[str, dict[str, list[str]]]]) -> int:
+        """Replace the search entries of existing records (identifier, ``Record.index``)
+        without touching the records themselves or their datestamps; returns how
+        many were reindexed. For a changed index profile, or a store from before search."""
+        conn = self._conn()
+        done = 0
+        batch: list[tuple[str, dict[str, list[str]]]] = []
+
+        def flush() -> None:
+            nonlocal done
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for identifier, index in batch:
+                    row = conn.execute("SELECT id, deleted FROM records WHERE identifier = ?",
+                                       (identifier,)).fetchone()
+                    if row is None:
+                        continue
+                    self._after_write(conn, row[0], Record(identifier, deleted=bool(row[1]),
+                                                           index=index))
+                    done += 1
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            batch.clear()
+
+        for entry in entries:
+            batch.append(entry)
+            if len(batch) >= BATCH:
+                flush()
+        if batch:
+            flush()
+        return done
+
     def _index_code(self, conn: sqlite3.Connection, name: str, create: bool = False) -> int | None:
         codes = self.__dict__.setdefault("_codes", {})
         code = codes.get(name)
