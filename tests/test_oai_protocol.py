@@ -405,3 +405,21 @@ def test_every_verb_answers_valid_xml(oai):
 def test_repository_identifier_default_is_a_domain():
     assert re.fullmatch(r"[a-z][a-z0-9\-]*(\.[a-z][a-z0-9\-]+)+", ProviderConfig().repository_identifier)
     assert ProviderConfig().repository_identifier == REPO_ID
+
+
+def test_complete_list_size_is_counted_once_until_the_repository_changes(catalogue):
+    counted = []
+    real_count = catalogue.count
+
+    def spy(q):
+        counted.append(q)
+        return real_count(q)
+
+    catalogue.count = spy  # a spy on the real store: how often does a list get counted?
+    p = Provider(catalogue, ProviderConfig(page_size=7))  # real clock: writes happen "now"
+    size = lambda: ask(p, "verb=ListIdentifiers&metadataPrefix=oai_dc").find(  # noqa: E731
+        ".//o:resumptionToken", NS).get("completeListSize")
+    assert size() == "25" and size() == "25"
+    assert len(counted) == 1
+    catalogue.write([build_record(marc(77, "Số đỏ"), identifier(77), default_registry())])
+    assert size() == "26" and len(counted) == 2

@@ -37,6 +37,7 @@ from .tokens import ResumptionState, TokenCodec
 from .verbs import VERBS, check_arguments
 
 _SECRET_KEY = "oai_token_secret"
+_CLOCK_SKEW = 300
 _GRAN = {"YYYY-MM-DDThh:mm:ssZ": dates.SECOND, "YYYY-MM-DD": dates.DAY}
 
 # The request element echoes arguments as attributes typed by the OAI-PMH schema;
@@ -77,6 +78,7 @@ class Provider:
                 stored = repository.get_meta(_SECRET_KEY)
             secret = bytes.fromhex(stored or "")
         self.tokens = TokenCodec(secret)
+        self._counts: dict[ListQuery, tuple[int, int]] = {}
 
     # -- entry point -------------------------------------------------------------
     def handle(self, params: list[tuple[str, str]], base_url: str | None = None) -> bytes:
@@ -361,7 +363,7 @@ class Provider:
             raise NoRecordsMatch("no records match these arguments (dates, set, format)")
         if size < 0:
             # Counted once per list; the token carries it after (ARCHITECTURE.md).
-            size = len(page) if not more else self.repository.count(q)
+            size = len(page) if not more else self._count(q)
         parts = [f"<{verb}>".encode()]
         if with_metadata:
             for item in page:
@@ -383,6 +385,25 @@ class Provider:
             parts.append(R.token_xml(None, max(size, seen), cursor, None).encode())
         parts.append(f"</{verb}>".encode())
         return parts
+
+    def _count(self, q: ListQuery) -> int:
+        """completeListSize of a new list. Counting scans the repository, so a
+        count is kept until something changes: every change gets the moment it
+        happened as its datestamp (model.Record), so "no item changed since the
+        count" is one index probe. ``_CLOCK_SKEW`` covers writers whose clocks
+        differ a little (several workers, several machines)."""
+        hit = self._counts.get(q)
+        if hit is not None:
+            counted_at, n = hit
+            probe = ListQuery(from_=counted_at - _CLOCK_SKEW)
+            if not self.repository.list(probe, None, 1, metadata=False):
+                return n
+        now = self.clock()
+        n = self.repository.count(q)
+        if len(self._counts) >= 512:
+            self._counts.clear()
+        self._counts[q] = (now, n)
+        return n
 
     def _ListRecords(self, args: dict[str, str], now: int) -> list[bytes]:
         return self._list(args, now, "ListRecords")
