@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO
 
+import pymarc
 from lxml import etree
 
 from ..crosswalk.marcxml import element_to_record
@@ -37,7 +38,7 @@ def read_marcxml(stream: BinaryIO) -> Iterator[ReadResult]:
             result.error = "the <record> element holds no leader and no fields"
             yield result
             continue
-        _normalize_record(record, result.warnings)
+        normalize_record(record, result.warnings)
         result.record = record
         yield result
 
@@ -50,7 +51,9 @@ def _relative(exc: etree.XMLSyntaxError, first_line: int) -> str:
     return msg
 
 
-def _normalize_record(record, warnings: list[str]) -> None:
+def normalize_record(record: pymarc.Record, warnings: list[str]) -> None:
+    """Put every value of a record into clean NFC, in place; say so in ``warnings``
+    if anything changed."""
     changed = False
     for field in record.fields:
         if field.is_control_field():

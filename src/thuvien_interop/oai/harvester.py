@@ -48,7 +48,7 @@ from ..crosswalk.marcxml import MARC_NS, element_to_record
 from ..crosswalk.text import normalize
 from ..formats import FormatRegistry, default_registry
 from ..ingest.loader import build_record
-from ..ingest.marcxml import _normalize_record
+from ..ingest.marcxml import normalize_record
 from ..ingest.result import DCRecord
 from ..model import Record, Set, WriteSummary
 from ..store.base import Repository
@@ -582,7 +582,7 @@ class Harvester:
                 marc = element_to_record(elem)
                 if not marc.fields:
                     raise _Unreadable("the MARCXML record has no fields")
-                _normalize_record(marc, notes)
+                normalize_record(marc, notes)
                 record = build_record(marc, raw.identifier, self.registry, sets, notes)
             elif kind == "oai_dc":
                 elements = _dc_elements(elem)
