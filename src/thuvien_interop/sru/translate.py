@@ -294,9 +294,12 @@ class _Translator:
         bounds = marked.split()
         if len(bounds) != 2:
             raise Diagnostic(36, term, "'within' takes two values: a start and an end")
-        low, high = (self.compare(name, kind, op, term, b) for op, b in ((">=", bounds[0]),
-                                                                           ("<=", bounds[1])))
-        return P.And(low, high)
+        low, _ = _key(bounds[0], term)
+        high, _ = _key(bounds[1], term)
+        if kind == "date":
+            # The end date covers its whole precision: within "2000 2005" ends in 2005-12-31.
+            return P.KeyRange(name, low, high + " ~", True, False)
+        return P.KeyRange(name, low, high)
 
 
 def _glob_escape(key: str) -> str:

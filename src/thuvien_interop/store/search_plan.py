@@ -38,6 +38,7 @@ __all__ = [
     "And",
     "AndNot",
     "KeyMatch",
+    "KeyRange",
     "Near",
     "Or",
     "Phrase",
@@ -153,6 +154,19 @@ class KeyMatch:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyRange:
+    """Records with one key of ``index`` between ``low`` and ``high`` (CQL
+    ``within``): unlike ``And`` of two :class:`KeyMatch`, the same key must
+    satisfy both ends."""
+
+    index: str
+    low: str
+    high: str
+    include_low: bool = True
+    include_high: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class AllRecords:
     """Every live record (``cql.allRecords``)."""
 
@@ -177,7 +191,7 @@ class AndNot:
     right: PlanNode
 
 
-PlanNode: TypeAlias = Phrase | Near | KeyMatch | AllRecords | And | Or | AndNot
+PlanNode: TypeAlias = Phrase | Near | KeyMatch | KeyRange | AllRecords | And | Or | AndNot
 
 
 @dataclass(frozen=True, slots=True)

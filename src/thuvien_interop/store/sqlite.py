@@ -210,6 +210,11 @@ class SQLiteRepository:
     def set_meta(self, key: str, value: str) -> None:
         self._conn().execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
+    def setdefault_meta(self, key: str, value: str) -> str:
+        conn = self._conn()
+        conn.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (key, value))
+        return conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()[0]
+
     # -- reading -------------------------------------------------------------------
     def info(self) -> RepositoryInfo:
         conn = self._conn()
@@ -753,6 +758,22 @@ class _Compiler:
         return " OR ".join(parts) if parts else None
 
     # -- the set of ids -------------------------------------------------------------
+    def key_condition(self, node: search_plan.KeyMatch | search_plan.KeyRange
+                      ) -> tuple[str | None, list[object]]:
+        """A condition on ``search_keys k`` for one key match (None: the index is empty)."""
+        code = self.code(node.index)
+        if code is None:
+            return None, []
+        if isinstance(node, search_plan.KeyRange):
+            return (f"k.idx = ? AND k.key {'>=' if node.include_low else '>'} ? "
+                    f"AND k.key {'<=' if node.include_high else '<'} ?", [code, node.low, node.high])
+        if node.op == "glob":
+            pattern, lead = _glob_sql(node.value)
+            return ("k.idx = ? AND k.key >= ? AND k.key < ? AND k.key GLOB ?",
+                    [code, lead, lead + "\uffff", pattern])
+        op = {"eq": "=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[node.op]
+        return f"k.idx = ? AND k.key {op} ?", [code, node.value]
+
     def node(self, node: search_plan.PlanNode) -> tuple[str | None, list[object]]:
         m = self.match(node)
         if m is not None:
@@ -763,6 +784,11 @@ class _Compiler:
             return f"SELECT {distinct}rowid >> 7 AS id FROM search_text WHERE search_text MATCH ?", [q]
         if isinstance(node, search_plan.AllRecords):
             return "SELECT id FROM records WHERE deleted = 0", []
+        if isinstance(node, search_plan.KeyRange):
+            cond, cargs = self.key_condition(node)
+            if cond is None:
+                return None, []
+            return f"SELECT DISTINCT record_id AS id FROM search_keys k WHERE {cond}", cargs
         if isinstance(node, search_plan.KeyMatch):
             code = self.code(node.index)
             if code is None:
@@ -776,6 +802,26 @@ class _Compiler:
             distinct = "" if node.op == "eq" else "DISTINCT "
             return (f"SELECT {distinct}record_id AS id FROM search_keys WHERE idx = ? AND key {op} ?",
                     [code, node.value])
+        if isinstance(node, search_plan.And | search_plan.AndNot):
+            # A key condition beside another one is checked per record of the other
+            # side through search_keys_record (a semi-join), instead of building the
+            # set of every record in, say, "dc.date >= 1990" to intersect it.
+            left, right = node.left, node.right
+            keys = (search_plan.KeyMatch, search_plan.KeyRange)
+            if (isinstance(node, search_plan.And) and isinstance(left, keys)
+                    and not isinstance(right, keys)):
+                left, right = right, left
+            if isinstance(right, keys):
+                a, aa = self.node(left)
+                negate = isinstance(node, search_plan.AndNot)
+                if a is None:
+                    return None, []
+                cond, cargs = self.key_condition(right)
+                if cond is None:
+                    return (a, aa) if negate else (None, [])
+                return (f"SELECT id FROM ({a}) WHERE {'NOT ' if negate else ''}EXISTS "
+                        f"(SELECT 1 FROM search_keys k WHERE k.record_id = id AND {cond})",
+                        aa + cargs)
         if isinstance(node, search_plan.And | search_plan.Or | search_plan.AndNot):
             a, aa = self.node(node.left)
             b, ba = self.node(node.right)
