@@ -254,3 +254,26 @@ def test_scan_counts_are_search_counts(server, sample_store):
 def test_2_0_scan_uses_its_own_namespace(server):
     doc = check(server.handle([("scanClause", "dc.title = ha")]))
     assert doc.tag == "{" + SRU2_SCAN_NS + "}scanResponse"
+
+
+class _Broken:
+    """A store whose search fails: a fault a real store does not produce on demand."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def search(self, *a, **k):
+        raise RuntimeError("disk on fire")
+
+    def scan(self, *a, **k):
+        raise RuntimeError("disk on fire")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_failing_store_is_diagnostic_1_not_an_exception(sample_store, version):
+    server = Server(_Broken(sample_store))
+    doc = check(server.handle(sr(version, query="viet")))
+    assert diag_numbers(doc) == [1]
+    ops = [("operation", "scan")]
+    doc = check(server.handle([("version", version), *ops, ("scanClause", "dc.title = a")]))
+    assert diag_numbers(doc) == [1]

@@ -13,6 +13,7 @@ a diagnostic inside a valid response, never an exception or an HTTP error.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
@@ -28,6 +29,8 @@ from .explain import ZEEREX_NS, explain_record
 from .translate import clause_index, parse_sort_keys, to_plan
 
 __all__ = ["SRUResponse", "Server", "SRU1_NS", "SRU2_NS", "SRU2_SCAN_NS", "SRU2_MEDIA_TYPE"]
+
+logger = logging.getLogger(__name__)
 
 SRU1_NS = "http://www.loc.gov/zing/srw/"
 DIAG1_NS = "http://www.loc.gov/zing/srw/diagnostic/"
@@ -206,12 +209,26 @@ class Server:
                     diags.append(Diagnostic(8, name, f"The parameter '{name}' is not part of SRU "
                                             f"{version} {operation}"))
                     break
-        if operation == "searchRetrieve":
-            body = self._search(w, args, diags)
-        elif operation == "scan":
-            body = self._scan(w, args, diags)
-        else:
-            body = self._explain(w, args, diags, base)
+        try:
+            if operation == "searchRetrieve":
+                body = self._search(w, args, diags)
+            elif operation == "scan":
+                body = self._scan(w, args, diags)
+            else:
+                body = self._explain(w, args, diags, base)
+        except Exception as exc:  # noqa: BLE001 - a store failure is diagnostic 1, not a 500 page
+            logger.exception("SRU %s failed", operation)
+            diags.append(Diagnostic(1, type(exc).__name__, "The server failed to answer; the "
+                                    "administrator can find the reason in the server log"))
+            root = {"searchRetrieve": "searchRetrieveResponse", "scan": "scanResponse"}.get(operation)
+            if root is None:
+                body = self._explain(w, args, diags, base)
+            elif root == "scanResponse" and w.v2:
+                body = (w.open(root, SRU2_SCAN_NS, "scan") + w.diagnostics(diags, "scan")
+                        + "</scan:scanResponse>")
+            else:
+                count = w.el("numberOfRecords", "0") if operation == "searchRetrieve" else ""
+                body = w.open(root) + count + w.diagnostics(diags) + f"</{w.p}:{root}>"
         head = '<?xml version="1.0" encoding="UTF-8"?>\n'
         sheet = args.get("stylesheet", "").strip()
         if sheet and '"' not in sheet and "?>" not in sheet:
