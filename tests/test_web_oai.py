@@ -179,3 +179,27 @@ def test_pyoai_harvests_everything_once_over_post(served, prefix):
     assert any(t.startswith("Dế Mèn phiêu lưu ký") for t in titles)
     sets = [s[0] for s in client.listSets()]
     assert "library:tvt-dlk:chi-nhanh-buon-ho" in sets
+
+
+@pytest.mark.parametrize("query", [
+    {"verb": "Identify"}, {"verb": "ListSets"}, {"verb": "ListMetadataFormats"},
+    {"verb": "ListIdentifiers", "metadataPrefix": "marc21", "set": "type:serial"},
+    {"verb": "GetRecord", "identifier": identifier(0), "metadataPrefix": "oai_dc"},
+    {"verb": "GetRecord", "identifier": identifier(3), "metadataPrefix": "marc21"},
+    {"verb": "GetRecord", "identifier": identifier(3), "metadataPrefix": "mods"},
+    {"verb": "ListRecords", "metadataPrefix": "oai_dc", "until": "2000-01-01"},
+])
+def test_every_kind_of_response_has_a_page(served, query):
+    page = requests.get(served, params=query, headers={"Sec-Fetch-Dest": "document"}, timeout=10)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    html = etree.HTML(page.content)
+    assert html.xpath("//a[@id='raw-xml']/@href")
+    text = "".join(html.itertext())
+    expected = {"Identify": "thuvien-interop.vn", "ListSets": "Văn học — Literature",
+                "ListMetadataFormats": "http://www.loc.gov/MARC21/slim",
+                "ListIdentifiers": identifier(20)}.get(query["verb"])
+    if query.get("until"):
+        expected = "noRecordsMatch"
+    elif query["verb"] == "GetRecord":
+        expected = {"oai_dc": "Đã xoá", "marc21": "Chi nhánh Krông Pắc", "mods": "Dế Mèn"}[query["metadataPrefix"]]
+    assert expected in text
