@@ -664,3 +664,10 @@ def test_scan_lists_keys_around_a_start(catalogue):
     assert scan("zzz", 1, 3) == []
     assert catalogue.scan("dc.creator", "nguyen du", 1, 1)[0].display == "Nguyễn Du"
     assert catalogue.scan("dc.nowhere", "", 1, 5) == []
+
+
+def test_setdefault_meta_keeps_the_first_value(backend):
+    store = backend.open()
+    assert store.setdefault_meta("k", "first") == "first"
+    assert store.setdefault_meta("k", "second") == "first"
+    assert store.get_meta("k") == "first"

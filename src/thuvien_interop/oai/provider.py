@@ -72,11 +72,12 @@ class Provider:
         self.granularity = _GRAN[self.config.granularity]
         secret = self.config.secret
         if secret is None:
+            # One secret per store, agreed atomically: workers (or machines)
+            # starting together over a new store still share it.
             stored = repository.get_meta(_SECRET_KEY)
             if stored is None:
-                repository.set_meta(_SECRET_KEY, secrets.token_hex(32))
-                stored = repository.get_meta(_SECRET_KEY)
-            secret = bytes.fromhex(stored or "")
+                stored = repository.setdefault_meta(_SECRET_KEY, secrets.token_hex(32))
+            secret = bytes.fromhex(stored)
         self.tokens = TokenCodec(secret)
         self._counts: dict[ListQuery, tuple[int, int]] = {}
 

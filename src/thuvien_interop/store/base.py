@@ -112,6 +112,12 @@ class Repository(Protocol):
 
     def set_meta(self, key: str, value: str) -> None: ...
 
+    def setdefault_meta(self, key: str, value: str) -> str:
+        """Store ``value`` under ``key`` unless a value is already there, atomically;
+        return the value that is there now. Workers starting at the same moment
+        over a new store agree on one value (the token secret, for one)."""
+        ...
+
     def close(self) -> None: ...
 
 

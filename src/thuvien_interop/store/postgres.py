@@ -256,6 +256,11 @@ class PostgresRepository:
     def set_meta(self, key: str, value: str) -> None:
         self._put_meta(self._conn(), key, value)
 
+    def setdefault_meta(self, key: str, value: str) -> str:
+        conn = self._conn()
+        conn.execute("INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO NOTHING", (key, value))
+        return conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()[0]
+
     # -- reading -------------------------------------------------------------------
     def info(self) -> RepositoryInfo:
         earliest, total, deleted = self._conn().execute(

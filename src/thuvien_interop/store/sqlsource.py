@@ -488,6 +488,9 @@ class LiveSourceRepository:
     def set_meta(self, key: str, value: str) -> None:
         self._meta[key] = value  # kept in memory: the library's database is never written
 
+    def setdefault_meta(self, key: str, value: str) -> str:
+        return self._meta.setdefault(key, value)
+
     def close(self) -> None:
         self.source.close()
 
