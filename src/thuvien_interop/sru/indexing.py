@@ -153,19 +153,21 @@ def _clean(value: str) -> str:
     return chop(normalize(value).strip()).strip()
 
 
-def _marc_values(record: pymarc.Record, src: _Source, join: str) -> list[str]:
+def _marc_values(record: pymarc.Record, src: _Source, join: str,
+                 by_tag: dict[str, list] | None = None) -> list[str]:
+    fields = by_tag.get(src.tag, ()) if by_tag is not None else record.get_fields(src.tag)
     if src.start is not None:
         if src.tag == "LDR":
             data = str(record.leader or "")
             return [data[src.start:src.end]] if len(data) >= (src.end or 0) else []
         out = []
-        for f in record.get_fields(src.tag):
+        for f in fields:
             data = f.data or ""
             if len(data) >= (src.end or 0):
                 out.append(data[src.start:src.end])
         return out
     out = []
-    for f in record.get_fields(src.tag):
+    for f in fields:
         if f.is_control_field():
             out.append(f.data or "")
             continue
@@ -208,11 +210,16 @@ def index_source(source: Source, profile: IndexProfile | None = None,
     profile = profile or default_profile()
     out: dict[str, list[str]] = {}
     is_dc = isinstance(source, DCRecord)
+    by_tag: dict[str, list] = {}
+    if not is_dc:
+        # One pass over the fields instead of one get_fields() per index source.
+        for f in source.fields:  # type: ignore[union-attr]
+            by_tag.setdefault(f.tag, []).append(f)
     for d in profile:
         if is_dc:
             raw = [v for e in d.dc for v in source.values(e)]  # type: ignore[union-attr]
         else:
-            raw = [v for s in d.marc for v in _marc_values(source, s, d.join)]  # type: ignore[arg-type]
+            raw = [v for s in d.marc for v in _marc_values(source, s, d.join, by_tag)]  # type: ignore[arg-type]
         values = _finish(d, raw, not is_dc) if raw else []
         if d.name == "rec.identifier" and identifier:
             values.insert(0, identifier)
