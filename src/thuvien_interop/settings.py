@@ -13,6 +13,10 @@
 
     [import]
     id_field = "001"                          # or "035$a"
+
+    [sru]
+    default_records = 10
+    max_records = 100
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .oai.config import ProviderConfig
+from .sru.config import SRUConfig
 
 DEFAULT_STORE = "sqlite:///thuvien.db"
 
@@ -35,6 +40,7 @@ class SettingsError(ValueError):
 class Settings:
     store: str = DEFAULT_STORE
     oai: ProviderConfig = field(default_factory=ProviderConfig)
+    sru: SRUConfig = field(default_factory=SRUConfig)
     id_field: str = "001"
     raw: dict = field(default_factory=dict)
 
@@ -67,4 +73,8 @@ class Settings:
         if "store" in data:
             s.store = data["store"]
         s.id_field = data.get("import", {}).get("id_field", s.id_field)
+        try:
+            s.sru = SRUConfig.from_dict(data.get("sru", {}))
+        except (ValueError, OSError, KeyError) as exc:
+            raise SettingsError(f"settings file {path}, [sru]: {exc}") from None
         return s

@@ -26,7 +26,7 @@ def run_server(settings: Settings, host: str, port: int, threads: int, workers: 
     # A live source (serve --source) replaces the store; every worker opens its own.
     opener = open_repository or (lambda: open_or_fail(settings.store))
     store = opener()
-    app = create_app(store, settings.oai)
+    app = create_app(store, settings.oai, sru_config=settings.sru)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     click.echo(f"OAI-PMH: http://{shown}:{port}/oai?verb=Identify")
     click.echo("Stop with Ctrl-C.")
@@ -36,7 +36,7 @@ def run_server(settings: Settings, host: str, port: int, threads: int, workers: 
         # The app above has migrated the store and stored the token secret once;
         # each worker opens its own store after the fork.
         store.close()
-        serve_workers(lambda: create_app(opener(), settings.oai),
+        serve_workers(lambda: create_app(opener(), settings.oai, sru_config=settings.sru),
                       host, port, workers=workers, threads=threads, announce=click.echo)
         return
     # waitress drops X-Forwarded-* by default; behind a configured proxy it passes

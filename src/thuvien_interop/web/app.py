@@ -11,6 +11,7 @@ from flask import Flask, redirect, url_for
 from ..formats import FormatRegistry
 from ..oai.config import ProviderConfig
 from ..oai.provider import Provider
+from ..sru.config import SRUConfig
 from ..store import open_store
 from ..store.base import Repository
 from .oai import oai_blueprint
@@ -18,8 +19,10 @@ from .sru import register_sru
 
 
 def create_app(store: Repository | str, oai_config: ProviderConfig | None = None, *,
-               registry: FormatRegistry | None = None) -> Flask:
-    """A Flask app serving OAI-PMH at ``/oai`` over a store (or a store URL).
+               registry: FormatRegistry | None = None,
+               sru_config: SRUConfig | None = None) -> Flask:
+    """A Flask app serving OAI-PMH at ``/oai`` and SRU at ``/sru`` over a store
+    (or a store URL).
 
     Behind a reverse proxy, set ``oai_config.trusted_proxies`` to the number of
     proxies in front: only then are X-Forwarded-Proto/Host/Prefix believed, so
@@ -38,7 +41,7 @@ def create_app(store: Repository | str, oai_config: ProviderConfig | None = None
     provider = Provider(repository, config, registry)
     app.extensions["thuvien_oai"] = provider
     app.register_blueprint(oai_blueprint(provider), url_prefix="/oai")
-    register_sru(app, repository, app.config.get("SRU_CONFIG"))  # /sru (issue 6)
+    register_sru(app, repository, sru_config)
 
     @app.route("/")
     def index():
