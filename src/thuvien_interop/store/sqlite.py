@@ -157,7 +157,9 @@ class SQLiteRepository:
                 conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=OFF")
-            conn.execute("PRAGMA cache_size=-65536")
+            # Each thread has its own connection, so each cache is small: the
+            # operating system's file cache is shared by all of them anyway.
+            conn.execute("PRAGMA cache_size=-8192")
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
