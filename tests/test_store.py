@@ -671,3 +671,14 @@ def test_setdefault_meta_keeps_the_first_value(backend):
     assert store.setdefault_meta("k", "first") == "first"
     assert store.setdefault_meta("k", "second") == "first"
     assert store.get_meta("k") == "first"
+
+
+def test_reindex_replaces_search_entries_and_keeps_datestamps(catalogue):
+    before = {i.header.identifier: i.header.datestamp for i in catalogue.list(ListQuery(), None, 100)}
+    ident = next(i for i in before if i.endswith("3"))
+    n = catalogue.reindex([(ident, {"dc.title": ["Đà Lạt mộng mơ"]})])
+    assert n == 1
+    assert [i.split(":")[-1] for i in found(catalogue, phrase("dc.title", "da", "lat"))] == ["3"]
+    assert found(catalogue, phrase("dc.title", "sai", "gon")) == []
+    after = {i.header.identifier: i.header.datestamp for i in catalogue.list(ListQuery(), None, 100)}
+    assert after == before

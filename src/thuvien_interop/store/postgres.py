@@ -547,6 +547,40 @@ class PostgresRepository:
             conn.execute("INSERT INTO search_words SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING",
                          (sorted(vocabulary),))
 
+    def reindex(self, entries: Iterable[tuple[str, dict[str, list[str]]]]) -> int:
+        """Replace the search entries of existing records (identifier, ``Record.index``)
+        without touching the records or their datestamps; returns how many were
+        reindexed (after an index profile changed)."""
+        conn = self._conn()
+        done = 0
+        batch: dict[str, dict[str, list[str]]] = {}
+
+        def flush() -> None:
+            nonlocal done
+            with conn.transaction():
+                rows = conn.execute(
+                    "SELECT identifier, id, deleted, datestamp FROM records WHERE identifier = ANY(%s)",
+                    (list(batch),)).fetchall()
+                by_stamp: dict[int, list[tuple[int, Record]]] = {}
+                for identifier, rid, deleted, stamp in rows:
+                    record = Record(identifier, deleted=bool(deleted), index=batch[identifier])
+                    by_stamp.setdefault(stamp, []).append((rid, record))
+                for stamp, written in by_stamp.items():
+                    self._after_write(conn, written, stamp, [rid for rid, _ in written])
+                done += len(rows)
+            batch.clear()
+
+        try:
+            for identifier, index in entries:
+                batch[identifier] = index
+                if len(batch) >= 1000:
+                    flush()
+            if batch:
+                flush()
+        except psycopg.Error as exc:
+            raise StoreError(f"reindexing {self._where_am_i()} failed: {str(exc).strip()}") from exc
+        return done
+
     # -- search (the contract is in store/base.py and store/search_plan.py) ----------
     def search(self, plan: search_plan.Plan, start: int, limit: int, *,
                prefix: str | None = None) -> search_plan.SearchPage:
