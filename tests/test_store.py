@@ -477,8 +477,7 @@ def test_an_unreachable_postgresql_is_a_store_error():
 
 # -- leases: several harvester processes sharing one provider list -----------------------------
 def leasing(store: Repository):
-    if not hasattr(store, "claim"):
-        pytest.skip("leases exist on PostgreSQL only so far (the SQLite side is proposed in issue 8)")
+    assert hasattr(store, "claim"), "every store leases"
     return store
 
 

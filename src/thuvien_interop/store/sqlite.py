@@ -14,7 +14,7 @@ import itertools
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from .. import dates
@@ -92,6 +92,11 @@ MIGRATIONS: list[str] = [
     # read this narrow index instead (13x faster counts at 5,000 records).
     """
     CREATE INDEX rendered_prefix ON rendered (prefix, record_id);
+    """,
+    # 4: leases, so several harvester processes on one machine share a provider list.
+    """
+    CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT, expires INTEGER NOT NULL DEFAULT 0)
+    WITHOUT ROWID;
     """,
 ]
 
@@ -614,6 +619,55 @@ class SQLiteRepository:
         before.reverse()
         after = conn.execute(sql.format(">=", "ASC"), (code, start, count - len(before))).fetchall()
         return [search_plan.ScanTerm(*row) for row in before + after][:count]
+
+    # -- leases (several harvester processes sharing one provider list) -----------------
+    # SQLite serialises writers (BEGIN IMMEDIATE), which is all a lease needs here;
+    # the PostgreSQL store does the same across machines with SKIP LOCKED.
+    def lease(self, name: str, holder: str, seconds: int, *, now: int | None = None) -> bool:
+        """Take or renew the lease on ``name`` for ``seconds``; False if another
+        holder's lease has not expired."""
+        t = dates.now() if now is None else now
+        row = self._conn().execute(
+            "INSERT INTO leases (name, holder, expires) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires "
+            "WHERE leases.expires <= ? OR leases.holder = excluded.holder RETURNING name",
+            (name, holder, t + seconds, t)).fetchone()
+        return row is not None
+
+    def claim(self, names: Sequence[str], holder: str, seconds: int, *,
+              now: int | None = None) -> str | None:
+        """Lease the first of ``names`` (in the order given) that nobody holds, or None."""
+        if not names:
+            return None
+        t = dates.now() if now is None else now
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            held = {r[0] for r in conn.execute(
+                f"SELECT name FROM leases WHERE expires > ? AND name IN ({','.join('?' * len(names))})",
+                (t, *names))}
+            free = next((n for n in names if n not in held), None)
+            if free is not None:
+                conn.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?)", (free, holder, t + seconds))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return free
+
+    def release(self, name: str, holder: str) -> bool:
+        """Give a lease back early; False if ``holder`` does not hold it."""
+        row = self._conn().execute(
+            "UPDATE leases SET holder = NULL, expires = 0 WHERE name = ? AND holder = ? RETURNING name",
+            (name, holder)).fetchone()
+        return row is not None
+
+    def lease_holder(self, name: str, *, now: int | None = None) -> str | None:
+        """Who holds an unexpired lease on ``name`` (None if nobody)."""
+        t = dates.now() if now is None else now
+        row = self._conn().execute(
+            "SELECT holder FROM leases WHERE name = ? AND expires > ?", (name, t)).fetchone()
+        return row[0] if row else None
 
 
 _CODE_BITS = 7
