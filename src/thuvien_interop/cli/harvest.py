@@ -117,12 +117,16 @@ def _summary(results: list[HarvestResult]) -> None:
               type=click.Path(file_okay=False),
               help="Folder for offending responses and quarantined records (one folder "
                    "per provider).")
+@click.option("--skip-recent", default=0, show_default=True, type=int, metavar="SECONDS",
+              help="Skip providers harvested successfully less than SECONDS ago: when several "
+                   "machines run the same --sources list over one store, each provider is "
+                   "harvested once per round.")
 @click.option("--quiet", "-q", is_flag=True, help="Warnings and the summary only.")
 def harvest(target: str | None, store_url: str | None, config_path: str | None,
             sources_file: str | None, name: str | None, prefix: str, sets: tuple[str, ...],
             from_: str | None, until: str | None, full: bool, by_identifier: bool, delay: float,
             workers: int | None, retries: int, timeout: float, diagnostics: str,
-            quiet: bool) -> None:
+            skip_recent: int, quiet: bool) -> None:
     """Harvest OAI-PMH providers into a store, incrementally and resumably.
 
     \b
@@ -136,8 +140,10 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
 
     \b
     The next run asks only for what changed since the last successful one; an
-    interrupted run goes on from the last committed page. The exit status is 0
-    when every provider succeeded, 1 otherwise.
+    interrupted run goes on from the last committed page. Several harvesters
+    (processes or machines) over one store share a --sources list by leasing
+    providers: none is harvested twice at once. The exit status is 0 when every
+    provider succeeded, 1 otherwise.
     """
     settings = load_settings(config_path, store_url)
     if target == "status":
@@ -168,7 +174,8 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
         harvester = Harvester(store, client=PoliteClient(retries=retries, read_timeout=timeout),
                               diagnostics=diagnostics, progress=board.update)
         results = harvester.harvest_many(sources, workers=pool, full=full,
-                                         by_identifier=by_identifier or None)
+                                         by_identifier=by_identifier or None,
+                                         skip_recent=skip_recent)
     finally:
         board.clear()
         logger.removeHandler(handler)

@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -166,6 +168,8 @@ class Harvester:
         self.diagnostics = Path(diagnostics) if diagnostics is not None else None
         self.state = HarvestState(store)
         self.on_page = on_page
+        self.lease_seconds = 900
+        self._leases: dict[int, tuple[str, str]] = {}
         self.progress = progress
         self._sets_lock = threading.Lock()
         self._known_sets: set[str] = set()
@@ -173,14 +177,66 @@ class Harvester:
 
     # -- many providers ----------------------------------------------------------
     def harvest_many(self, sources: Iterable[Source], *, workers: int = 4, full: bool = False,
-                     by_identifier: bool | None = None) -> list[HarvestResult]:
+                     by_identifier: bool | None = None,
+                     skip_recent: int = 0) -> list[HarvestResult]:
         """Harvest providers concurrently (a bounded pool; the client keeps one
-        request at a time per host). One failing provider never stops the others."""
+        request at a time per host). One failing provider never stops the others.
+
+        Over a store that leases (every store here does), workers claim providers
+        one at a time, so several processes or machines can share one list;
+        ``skip_recent`` (seconds) skips providers harvested successfully that
+        recently, so each is harvested once per round however many nodes run."""
         sources = list(sources)
+        if not hasattr(self.store, "claim"):
+            with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="harvest") as pool:
+                futures = [pool.submit(self.harvest, s, full=full, by_identifier=by_identifier)
+                           for s in sources]
+                return [f.result() for f in futures]
+        # Leased: every worker (thread here, or process or machine over the same
+        # store) claims the next provider nobody holds, so adding harvesters adds
+        # capacity and no provider is harvested twice at once. A node that dies
+        # loses its leases when they expire; each committed page renews them.
+        by_name = {s.name: s for s in sources}
+        names = list(by_name)
+        results: dict[str, HarvestResult] = {}
+        node = f"{socket.gethostname()}:{os.getpid()}"
+        done: set[str] = set()
+        lock = threading.Lock()
+
+        def work() -> None:
+            holder = f"{node}:{threading.get_ident()}"
+            while True:
+                with lock:
+                    todo = [n for n in names if n not in done]
+                name = self.store.claim(todo, holder, self.lease_seconds) if todo else None  # type: ignore[attr-defined]
+                if name is None:
+                    return
+                with lock:
+                    done.add(name)
+                if skip_recent and self._succeeded_within(name, skip_recent):
+                    self.store.release(name, holder)  # type: ignore[attr-defined]
+                    continue
+                self._leases[threading.get_ident()] = (name, holder)
+                try:
+                    results[name] = self.harvest(by_name[name], full=full, by_identifier=by_identifier)
+                finally:
+                    self._leases.pop(threading.get_ident(), None)
+                    self.store.release(name, holder)  # type: ignore[attr-defined]
+
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="harvest") as pool:
-            futures = [pool.submit(self.harvest, s, full=full, by_identifier=by_identifier)
-                       for s in sources]
-            return [f.result() for f in futures]
+            for f in [pool.submit(work) for _ in range(max(1, min(workers, len(names))))]:
+                f.result()
+        # Providers another node held are not in this node's results.
+        return [results[n] for n in names if n in results]
+
+    def _succeeded_within(self, name: str, seconds: int) -> bool:
+        last = self.state.load_status(name).last_success
+        if not last:
+            return False
+        try:
+            return dates.parse_utc(last)[0] >= dates.now() - seconds
+        except ValueError:
+            return False
 
     # -- one provider --------------------------------------------------------------
     def harvest(self, source: Source, *, full: bool = False, from_: str | None = None,
@@ -367,6 +423,9 @@ class Harvester:
             return
 
     def _page_done(self, source: Source, set_spec: str | None, page: int) -> None:
+        lease = self._leases.get(threading.get_ident())
+        if lease is not None:
+            self.store.lease(lease[0], lease[1], self.lease_seconds)  # type: ignore[attr-defined]
         if self.on_page:
             self.on_page(source, set_spec, page)
 
