@@ -29,6 +29,7 @@ def run_server(settings: Settings, host: str, port: int, threads: int, workers: 
     app = create_app(store, settings.oai, sru_config=settings.sru)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     click.echo(f"OAI-PMH: http://{shown}:{port}/oai?verb=Identify")
+    click.echo(f"SRU:     http://{shown}:{port}/sru  (tra cứu — open it in a browser)")
     click.echo("Stop with Ctrl-C.")
     if workers > 1:
         from ..web.workers import serve_workers
