@@ -23,7 +23,7 @@ import pymarc
 from lxml import etree
 
 from .profile import DC_ELEMENTS, CrosswalkProfile, ExtraMapping
-from .text import clean_xml_text, normalize
+from .text import normalize, xml_text
 
 DC_NS = "http://purl.org/dc/elements/1.1/"
 OAI_DC_NS = "http://www.openarchives.org/OAI/2.0/oai_dc/"
@@ -471,15 +471,7 @@ def _finish(record: pymarc.Record, acc: Acc, profile: CrosswalkProfile | None) -
 
 # ---------------------------------------------------------------- XML out
 
-def _esc(value: str) -> str:
-    value = clean_xml_text(value)
-    if "&" in value:
-        value = value.replace("&", "&amp;")
-    if "<" in value:
-        value = value.replace("<", "&lt;")
-    if ">" in value:
-        value = value.replace(">", "&gt;")
-    return value
+_esc = xml_text
 
 
 _OPEN = {

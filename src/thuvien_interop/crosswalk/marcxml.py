@@ -8,34 +8,23 @@
 
 from __future__ import annotations
 
-import re
-from xml.sax.saxutils import escape as _escape
-
 import pymarc
 from lxml import etree
 
-from .text import clean_xml_text
+from .text import xml_attr, xml_text
 
 MARC_NS = "http://www.loc.gov/MARC21/slim"
 MARC_SCHEMA = "http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd"
 _Q = "{" + MARC_NS + "}"
 
-_ATTR_ENTITIES = {'"': "&quot;"}
-# Most values need no escaping at all: one search decides, on the hot path.
-_NEEDS_WORK = re.compile('[&<>"\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
 _attr_cache: dict[str, str] = {}
-
-
-def _text(value: str) -> str:
-    if _NEEDS_WORK.search(value) is None:
-        return value
-    return _escape(clean_xml_text(value))
+_text = xml_text
 
 
 def _attr(value: str) -> str:
     cached = _attr_cache.get(value)
     if cached is None:
-        cached = _escape(clean_xml_text(value), _ATTR_ENTITIES)
+        cached = xml_attr(value)
         if len(_attr_cache) < 4096:
             _attr_cache[value] = cached
     return cached

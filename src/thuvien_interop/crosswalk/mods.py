@@ -23,7 +23,7 @@ import pymarc
 
 from .dc import chop
 from .profile import CrosswalkProfile, ExtraMapping
-from .text import clean_xml_text, normalize
+from .text import normalize, xml_attr, xml_text
 
 MODS_NS = "http://www.loc.gov/mods/v3"
 MODS_SCHEMA = "http://www.loc.gov/standards/mods/v3/mods-3-7.xsd"
@@ -47,20 +47,12 @@ _CONTROL = frozenset("0123456789")
 
 def _t(value: str) -> str:
     """Text content: NFC, XML-clean, escaped."""
-    value = clean_xml_text(normalize(value))
-    if "&" in value:
-        value = value.replace("&", "&amp;")
-    if "<" in value:
-        value = value.replace("<", "&lt;")
-    if ">" in value:
-        value = value.replace(">", "&gt;")
-    return value
+    return xml_text(normalize(value))
 
 
 def _a(value: str) -> str:
     """Attribute value: as _t plus quotes."""
-    value = _t(value)
-    return value.replace('"', "&quot;") if '"' in value else value
+    return xml_attr(normalize(value))
 
 
 def _el(name: str, value: str, attrs: str = "") -> str:

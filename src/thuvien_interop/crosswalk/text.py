@@ -221,3 +221,31 @@ def fold(text: str) -> str:
         return " ".join(folded.lower().split())
     folded = unicodedata.normalize("NFD", folded.casefold()).translate(_FOLD_TABLE)
     return " ".join(unicodedata.normalize("NFC", folded).split())
+
+
+# -- the one XML escaper ------------------------------------------------------------------
+# Most values need nothing: one search decides, on the hot paths (every record of
+# every format is written through these at import, every response at serve time).
+_XML_NEEDS_WORK = re.compile('[&<>"\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
+
+
+def xml_text(value: str) -> str:
+    """``value`` as XML element content: escaped, forbidden characters → U+FFFD.
+
+        >>> xml_text("Sách & báo <1945>")
+        'Sách &amp; báo &lt;1945&gt;'
+    """
+    if _XML_NEEDS_WORK.search(value) is None:
+        return value
+    return clean_xml_text(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def xml_attr(value: str) -> str:
+    """``value`` for a double-quoted attribute (without the quotes).
+
+        >>> xml_attr('say "xin chào"')
+        'say &quot;xin chào&quot;'
+    """
+    if _XML_NEEDS_WORK.search(value) is None:
+        return value
+    return xml_text(value).replace('"', "&quot;")

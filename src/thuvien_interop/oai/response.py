@@ -9,12 +9,10 @@ and is copied, never re-parsed (ARCHITECTURE.md, "pre-rendered metadata").
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
-from xml.sax.saxutils import escape, quoteattr
 
 from .. import dates
-from ..crosswalk.text import clean_xml_text
+from ..crosswalk.text import xml_attr, xml_text
 from ..model import Header
 from .errors import OAIError
 
@@ -31,10 +29,6 @@ _HEAD = (
 )
 ENVELOPE_END = "</OAI-PMH>"
 
-# Anything that must be escaped or repaired before it goes into XML 1.0 (§2.2 of
-# XML 1.0: Char production). Most values (identifiers, setSpecs) have none, so
-# one regex search in C saves the escaping work on the hot path.
-_NEEDS_WORK = re.compile("[&<>\"\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def text(value: str) -> str:
@@ -43,9 +37,7 @@ def text(value: str) -> str:
         >>> text("a < b")
         'a &lt; b'
     """
-    if _NEEDS_WORK.search(value) is None:
-        return value
-    return escape(clean_xml_text(value))
+    return xml_text(value)
 
 
 def attr(value: str) -> str:
@@ -54,7 +46,7 @@ def attr(value: str) -> str:
         >>> attr("a&b")
         '"a&amp;b"'
     """
-    return quoteattr(clean_xml_text(value))
+    return f'"{xml_attr(value)}"'
 
 
 def envelope_start(response_date: int, base_url: str, request_args: dict[str, str] | None) -> str:
