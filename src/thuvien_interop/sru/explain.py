@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 from urllib.parse import urlsplit
-from xml.sax.saxutils import escape, quoteattr
 
+from ..crosswalk.text import xml_attr, xml_text
 from . import cql
 from .config import SCHEMAS, SRUConfig
 from .translate import _contexts
@@ -19,8 +19,12 @@ from .translate import _contexts
 ZEEREX_NS = "http://explain.z3950.org/dtd/2.0/"
 
 
-def _t(value: str) -> str:
-    return escape(value)
+_t = xml_text
+
+
+def _q(value: str) -> str:
+    """A double-quoted attribute value."""
+    return f'"{xml_attr(value)}"'
 
 
 def explain_record(config: SRUConfig, base_url: str, version: str = "1.2") -> str:
@@ -30,20 +34,20 @@ def explain_record(config: SRUConfig, base_url: str, version: str = "1.2") -> st
     database = url.path.lstrip("/") or "sru"
     p = config.profile
     out = [f'<explain xmlns="{ZEEREX_NS}">',
-           f'<serverInfo protocol="SRU" version={quoteattr(version)} transport={quoteattr(url.scheme or "http")}>'
+           f'<serverInfo protocol="SRU" version={_q(version)} transport={_q(url.scheme or "http")}>'
            f"<host>{_t(url.hostname or 'localhost')}</host><port>{port}</port>"
            f"<database>{_t(database)}</database></serverInfo>",
            "<databaseInfo>"]
     for lang, title in config.title.items():
         primary = ' primary="true"' if lang == "vi" else ""
-        out.append(f"<title lang={quoteattr(lang)}{primary}>{_t(title)}</title>")
+        out.append(f"<title lang={_q(lang)}{primary}>{_t(title)}</title>")
     for lang, text in config.description.items():
-        out.append(f"<description lang={quoteattr(lang)}>{_t(text)}</description>")
+        out.append(f"<description lang={_q(lang)}>{_t(text)}</description>")
     out.append("</databaseInfo><indexInfo>")
     known = _contexts(p)
     used = ["cql"] + sorted({d.context_set for d in p})
     for prefix in used:
-        out.append(f"<set identifier={quoteattr(known.get(prefix, prefix))} name={quoteattr(prefix)}/>")
+        out.append(f"<set identifier={_q(known.get(prefix, prefix))} name={_q(prefix)}/>")
     out.append('<index id="cql.serverChoice" search="true" scan="false" sort="false">'
                '<title lang="vi">Mọi trường</title><title lang="en">Any field</title>'
                '<map><name set="cql">serverChoice</name></map>'
@@ -52,17 +56,17 @@ def explain_record(config: SRUConfig, base_url: str, version: str = "1.2") -> st
                '<title lang="vi">Tất cả biểu ghi</title><title lang="en">All records</title>'
                '<map><name set="cql">allRecords</name></map></index>')
     for d in p:
-        out.append(f"<index id={quoteattr(d.name)} search=\"true\" scan={quoteattr(str(d.scan).lower())} "
-                   f"sort={quoteattr(str(d.sort).lower())}>")
+        out.append(f"<index id={_q(d.name)} search=\"true\" scan={_q(str(d.scan).lower())} "
+                   f"sort={_q(str(d.sort).lower())}>")
         for lang in ("vi", "en"):
-            out.append(f"<title lang={quoteattr(lang)}>{_t(d.title(lang))}</title>")
-        out.append(f"<map><name set={quoteattr(d.context_set)}>{_t(d.name.split('.', 1)[1])}</name></map>"
+            out.append(f"<title lang={_q(lang)}>{_t(d.title(lang))}</title>")
+        out.append(f"<map><name set={_q(d.context_set)}>{_t(d.name.split('.', 1)[1])}</name></map>"
                    "</index>")
     out.append("</indexInfo><schemaInfo>")
     for s in SCHEMAS:
         default = s.name == config.default_schema
-        out.append(f"<schema identifier={quoteattr(s.uri)} name={quoteattr(s.name)} "
-                   f"location={quoteattr(s.location)} sort=\"false\" retrieve=\"true\">"
+        out.append(f"<schema identifier={_q(s.uri)} name={_q(s.name)} "
+                   f"location={_q(s.location)} sort=\"false\" retrieve=\"true\">"
                    f"<title lang=\"en\">{_t(s.title)}{' (default)' if default else ''}</title></schema>")
     out.append("</schemaInfo><configInfo>")
     default_schema = next(s.uri for s in SCHEMAS if s.name == config.default_schema)

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from ..crosswalk.text import clean_xml_text
+from ..crosswalk.text import xml_text
 from ..store import search_plan
 from ..store.base import Repository
 from . import cql
@@ -70,8 +69,7 @@ class SRUResponse:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-def _t(value: str) -> str:
-    return escape(clean_xml_text(value))
+_t = xml_text
 
 
 class _Writer:
@@ -118,7 +116,7 @@ class _Writer:
             parts.append(self.el("recordXMLEscaping", escaping))
         else:
             parts.append(self.el("recordPacking", escaping))
-        parts.append(self.el("recordData", escape(data) if escaping == "string" else data))
+        parts.append(self.el("recordData", xml_text(data) if escaping == "string" else data))
         if position is not None:
             parts.append(self.el("recordPosition", str(position)))
         return self.el("record", "".join(parts))
