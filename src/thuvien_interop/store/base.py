@@ -7,10 +7,20 @@ of them or on none.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
-from ..model import Header, Item, ListQuery, Record, RepositoryInfo, Set, WriteSummary
+from ..model import (
+    Header,
+    Item,
+    ListQuery,
+    Record,
+    RepositoryInfo,
+    Set,
+    WriteSummary,
+    expand_set_specs,
+)
 from .search_plan import Plan, ScanTerm, SearchPage
 
 Key = tuple[int, int]
@@ -129,3 +139,16 @@ class Repository(Protocol):
 
 def header_of(item: Item) -> Header:
     return item.header
+
+
+def checksum(record: Record) -> bytes:
+    """What decides whether a re-imported record "really changed"."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(record.canonical_format.encode())
+    h.update(b"\0D" if record.deleted else b"\0L")
+    h.update(record.canonical)
+    h.update(b"\0S" + "\n".join(expand_set_specs(record.sets)).encode())
+    h.update(b"\0A" + (record.about or b""))
+    for prefix in sorted(record.rendered):
+        h.update(b"\0P" + prefix.encode() + b"\0" + record.rendered[prefix])
+    return h.digest()

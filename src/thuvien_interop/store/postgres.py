@@ -37,8 +37,7 @@ from ..model import (
     expand_set_specs,
 )
 from . import search_plan
-from .base import Key, StoreError
-from .sqlite import checksum
+from .base import Key, StoreError, checksum
 
 SCHEMA_VERSION_KEY = "schema_version"
 BATCH = 1000

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import sqlite3
@@ -29,7 +28,7 @@ from ..model import (
     expand_set_specs,
 )
 from . import search_plan
-from .base import Key, StoreError
+from .base import Key, StoreError, checksum
 
 SCHEMA_VERSION_KEY = "schema_version"
 BATCH = 500
@@ -101,19 +100,6 @@ MIGRATIONS: list[str] = [
 ]
 
 _memory_ids = itertools.count()
-
-
-def checksum(record: Record) -> bytes:
-    """What decides whether a re-imported record "really changed"."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(record.canonical_format.encode())
-    h.update(b"\0D" if record.deleted else b"\0L")
-    h.update(record.canonical)
-    h.update(b"\0S" + "\n".join(expand_set_specs(record.sets)).encode())
-    h.update(b"\0A" + (record.about or b""))
-    for prefix in sorted(record.rendered):
-        h.update(b"\0P" + prefix.encode() + b"\0" + record.rendered[prefix])
-    return h.digest()
 
 
 def _kept(record: Record) -> bytes | None:
