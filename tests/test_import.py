@@ -204,3 +204,15 @@ def test_cli_import_of_a_spreadsheet_with_a_column_mapping_of_its_own(tmp_path):
     item = s.get("oai:thuvien-interop.vn:S3", "oai_dc")
     assert item is not None and "Dế Mèn phiêu lưu ký".encode() in item.metadata
     s.close()
+
+
+def test_a_repeated_identifier_in_one_file_is_named_and_loaded_once(store, tmp_path):
+    records = [r.record for r in read_file(BROKEN / "wrong-length.mrc")][:3]
+    records[2]["001"].data = records[0]["001"].value()
+    path = tmp_path / "dup.xml"
+    path.write_bytes(b'<collection xmlns="http://www.loc.gov/MARC21/slim">'
+                     + b"".join(record_to_marcxml(r, namespace=False) for r in records) + b"</collection>")
+    report = import_files(store, [path], RULE)
+    assert store.info().record_count == 2
+    (note,) = [p for p in report.repaired if "same identifier" in p.reason]
+    assert note.where.startswith("record 3 ") and "as record 1" in note.reason

@@ -152,7 +152,9 @@ def import_files(
             stream = _Counting(raw, progress)
             file_fmt = fmt or detect_format(raw, str(path))
             batch: list[Record] = []
-            seen: dict[str, str] = {}
+            # Identifiers seen in this file, as 64-bit hashes → record number: a
+            # duplicate is named, and memory stays small on a file of millions.
+            seen: dict[int, int] = {}
             if file_fmt == "iso2709" and source_encoding:
                 results = read_iso2709(stream, source_encoding)  # type: ignore[arg-type]
             else:
@@ -176,11 +178,12 @@ def import_files(
                         f"({_title(result.record)}); choose another field with --id-field"))
                     continue
                 identifier = identifiers.identifier(local)
-                if identifier in seen:
+                key = hash(identifier)
+                if key in seen:
                     report.repaired.append(Problem(
                         name, result.where,
-                        f"same identifier '{local}' as {seen[identifier]}: this later record replaces it"))
-                seen[identifier] = result.where
+                        f"same identifier '{local}' as record {seen[key]}: this later record replaces it"))
+                seen[key] = result.position
                 problems: list[str] = []
                 try:
                     sets = list(classify(result.record)) if classify else []
