@@ -70,32 +70,32 @@ def record_to_marcxml(record: pymarc.Record, *, namespace: bool = True) -> bytes
     return "".join(parts).encode("utf-8")
 
 
+def _local(tag: object) -> str:
+    # "{ns}datafield" or "datafield"; comments and PIs have non-str tags.
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
 def element_to_record(elem: etree._Element) -> pymarc.Record:
     """Build a pymarc record from a parsed MARCXML ``<record>`` element
     (namespaced or not). Text is taken as it is; callers normalize."""
     record = pymarc.Record(leader=" " * 24)
+    fields = record.fields
+    Field, Subfield, Indicators = pymarc.Field, pymarc.Subfield, pymarc.Indicators
     for child in elem:
-        if not isinstance(child.tag, str):
-            continue
-        name = etree.QName(child).localname
-        if name == "leader":
+        name = _local(child.tag)
+        if name == "datafield":
+            get = child.get
+            subfields = [Subfield(sf.get("code", "?"), sf.text or "")
+                         for sf in child if _local(sf.tag) == "subfield"]
+            fields.append(Field(tag=get("tag", "   "),
+                                indicators=Indicators(get("ind1", " ")[:1] or " ",
+                                                      get("ind2", " ")[:1] or " "),
+                                subfields=subfields))
+        elif name == "controlfield":
+            fields.append(Field(tag=child.get("tag", "   "), data=child.text or ""))
+        elif name == "leader":
             leader = child.text or ""
             record.leader = pymarc.Leader((leader + " " * 24)[:24])
-        elif name == "controlfield":
-            record.add_field(pymarc.Field(tag=child.get("tag", "   "), data=child.text or ""))
-        elif name == "datafield":
-            subfields = []
-            for sf in child:
-                if isinstance(sf.tag, str) and etree.QName(sf).localname == "subfield":
-                    subfields.append(pymarc.Subfield(code=sf.get("code", "?"), value=sf.text or ""))
-            record.add_field(
-                pymarc.Field(
-                    tag=child.get("tag", "   "),
-                    indicators=pymarc.Indicators(child.get("ind1", " ")[:1] or " ",
-                                                 child.get("ind2", " ")[:1] or " "),
-                    subfields=subfields,
-                )
-            )
     return record
 
 

@@ -73,37 +73,46 @@ def split_records(stream: BinaryIO, element: str) -> Iterator[tuple[int, int, st
     namespaces: dict[str | None, str] = {}
     seen_first = False
     position = 0
+    decls = ""
     for text in _text_stream(stream):
+        # A cursor into the buffer, trimmed once per chunk: slicing the buffer
+        # after every record would copy it once per record (quadratic).
         buf += text
+        pos = 0
         while True:
-            m = open_re.search(buf)
+            m = open_re.search(buf, pos)
             if not m:
                 break
-            before = buf[:m.start()]
+            before = buf[pos:m.start()]
             if not seen_first or "<" in before:
+                found = False
                 for ns in _XMLNS.finditer(before):
-                    namespaces.setdefault(ns.group(1), ns.group(3))
-            # Self-closing <record/>: an empty record.
+                    if ns.group(1) not in namespaces:
+                        namespaces[ns.group(1)] = ns.group(3)
+                        found = True
+                if found or not decls:
+                    decls = "".join(
+                        f' xmlns="{uri}"' if prefix is None else f' xmlns:{prefix}="{uri}"'
+                        for prefix, uri in namespaces.items())
             gt = buf.find(">", m.end())
             if gt < 0:
                 break
             c = close_re.search(buf, m.end())
-            nested_open = open_re.search(buf, m.end())
             if buf[gt - 1] == "/":
-                end = gt + 1
+                end = gt + 1  # self-closing <record/>: an empty record
             elif c is None:
                 break  # need more text
-            elif nested_open is not None and nested_open.start() < c.start():
-                # A second record opens before this one closes: this one is broken.
-                position += 1
-                line += before.count("\n")
-                chunk = buf[m.start():nested_open.start()]
-                yield position, line, None, "the record is not closed before the next one starts", []
-                line += chunk.count("\n")
-                buf = buf[nested_open.start():]
-                seen_first = True
-                continue
             else:
+                nested_open = open_re.search(buf, m.end(), c.start())
+                if nested_open is not None:
+                    # A second record opens before this one closes: this one is broken.
+                    position += 1
+                    line += before.count("\n")
+                    yield position, line, None, "the record is not closed before the next one starts", []
+                    line += buf.count("\n", m.start(), nested_open.start())
+                    pos = nested_open.start()
+                    seen_first = True
+                    continue
                 end = c.end()
             seen_first = True
             position += 1
@@ -113,12 +122,10 @@ def split_records(stream: BinaryIO, element: str) -> Iterator[tuple[int, int, st
             if _BAD_RAW.search(record_text) or _BAD_REF.search(record_text):
                 record_text = _BAD_REF.sub("\ufffd", _BAD_RAW.sub("\ufffd", record_text))
                 repairs.append("characters XML 1.0 forbids replaced with U+FFFD")
-            decls = "".join(
-                f' xmlns="{uri}"' if prefix is None else f' xmlns:{prefix}="{uri}"'
-                for prefix, uri in namespaces.items())
             yield position, line, f"<wrap{decls}>{record_text}</wrap>", "", repairs
-            line += record_text.count("\n")
-            buf = buf[end:]
+            line += buf.count("\n", m.start(), end)
+            pos = end
+        buf = buf[pos:]
         # Keep the tail; but do not let text between records grow without bound.
         if len(buf) > 64 * _CHUNK and not open_re.search(buf):
             line += buf[:-1024].count("\n")
