@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
 from ..model import (
-    Header,
     Item,
     ListQuery,
     Record,
@@ -135,10 +134,6 @@ class Repository(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def header_of(item: Item) -> Header:
-    return item.header
 
 
 def checksum(record: Record) -> bytes:
