@@ -17,11 +17,13 @@ def main() -> None:
     """Library interoperability: OAI-PMH, SRU/CQL, MARC21 and Dublin Core.
 
     \b
-    Load a catalogue and publish it:
+    Load a catalogue and publish it (OAI-PMH at /oai, SRU search at /sru):
       thuvien-interop import catalogue.mrc --store sqlite:///thuvien.db
       thuvien-interop serve --store sqlite:///thuvien.db
     Try it on sample Vietnamese records:
       thuvien-interop demo
+    Harvest other libraries into a union catalogue:
+      thuvien-interop harvest --sources providers.toml --store sqlite:///union.db
     """
 
 

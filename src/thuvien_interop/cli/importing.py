@@ -47,7 +47,7 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
                    fmt: str | None, repository_id: str | None, id_field: str | None,
                    source_encoding: str | None, repair_mojibake: bool, min_confidence: float,
                    columns_path: str | None, quiet: bool, max_problems: int) -> None:
-    """Load MARC or Dublin Core FILES into a store.
+    """Load MARC, Dublin Core or spreadsheet FILES into a store.
 
     \b
     Formats: ISO 2709 (.mrc, .dat; MARC-8 or UTF-8, or TCVN3/VNI/VISCII/

@@ -71,7 +71,7 @@ _workers = click.option("--workers", default=1, show_default=True, type=click.In
               help="The source profile for --source (profiles/koha.toml, …).")
 def serve(store_url: str | None, config_path: str | None, host: str, port: int, threads: int,
           workers: int, source_url: str | None, profile_path: str | None) -> None:
-    """Serve a store over OAI-PMH (at /oai) with a production WSGI server.
+    """Serve a store over OAI-PMH (at /oai) and SRU (at /sru) with a production WSGI server.
 
     \b
     Example:
