@@ -36,7 +36,7 @@ from ..model import (
     WriteSummary,
     expand_set_specs,
 )
-from . import search_plan
+from . import keyset, search_plan
 from .base import Key, StoreError, checksum
 
 SCHEMA_VERSION_KEY = "schema_version"
@@ -290,45 +290,7 @@ class PostgresRepository:
 
     def _select(self, q: ListQuery, after: Key | None, limit: int | None,
                 metadata: bool, count: bool) -> tuple[str, list[object]]:
-        # One indexed range scan per page (ARCHITECTURE.md "Keyset pagination"):
-        # on records_key, or on set_members' primary key when a set is asked for.
-        k = "k" if q.set else "r"
-        if q.set:
-            base = "set_members k JOIN records r ON r.id = k.record_id"
-            clauses, args = ["k.set_spec = %s"], [q.set]
-        else:
-            base = "records r"
-            clauses, args = [], []
-        if q.from_ is not None:
-            clauses.append(f"{k}.datestamp >= %s")
-            args.append(q.from_)
-        if q.until is not None:
-            clauses.append(f"{k}.datestamp <= %s")
-            args.append(q.until)
-        if after is not None:
-            clauses.append(f"({k}.datestamp, {k}.seq) > (%s, %s)")
-            args += [after[0], after[1]]
-        join = ""
-        if q.prefix is not None:
-            if metadata and not count:
-                join = " LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = %s"
-                args.insert(0, q.prefix)
-                clauses.append("(r.deleted OR x.xml IS NOT NULL)")
-            else:
-                # Deleted records keep their headers in every format's list (§2.5.1).
-                clauses.append("(r.deleted OR EXISTS (SELECT 1 FROM rendered x "
-                               "WHERE x.record_id = r.id AND x.prefix = %s))")
-                args.append(q.prefix)
-        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        if count:
-            return f"SELECT count(*) FROM {base}{join}{where}", args
-        cols = "r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about"
-        cols += ", x.xml" if join else ", NULL::bytea"
-        text = f"SELECT {cols} FROM {base}{join}{where} ORDER BY {k}.datestamp, {k}.seq"
-        if limit is not None:
-            text += " LIMIT %s"
-            args.append(limit)
-        return text, args
+        return keyset.list_sql(keyset.POSTGRES, q, after, limit, metadata=metadata, count=count)
 
     def list(self, q: ListQuery, after: Key | None, limit: int, *,
              metadata: bool = True) -> list[Item]:
@@ -337,13 +299,7 @@ class PostgresRepository:
 
     def iter(self, q: ListQuery, *, metadata: bool = True, batch: int = 1000) -> Iterator[Item]:
         """Every item of a list, page after page (for exports and re-rendering)."""
-        after: Key | None = None
-        while True:
-            page = self.list(q, after, batch, metadata=metadata)
-            yield from page
-            if len(page) < batch:
-                return
-            after = page[-1].key
+        return keyset.iterate(lambda after, n: self.list(q, after, n, metadata=metadata), batch)
 
     @staticmethod
     def _item(row: Sequence) -> Item:

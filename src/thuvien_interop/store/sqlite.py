@@ -27,7 +27,7 @@ from ..model import (
     WriteSummary,
     expand_set_specs,
 )
-from . import search_plan
+from . import keyset, search_plan
 from .base import Key, StoreError, checksum
 
 SCHEMA_VERSION_KEY = "schema_version"
@@ -243,53 +243,9 @@ class SQLiteRepository:
             conn.execute("ROLLBACK")
             raise
 
-    def _where(self, q: ListQuery, alias: str) -> tuple[list[str], list[object]]:
-        clauses: list[str] = []
-        args: list[object] = []
-        if q.from_ is not None:
-            clauses.append(f"{alias}.datestamp >= ?")
-            args.append(q.from_)
-        if q.until is not None:
-            clauses.append(f"{alias}.datestamp <= ?")
-            args.append(q.until)
-        return clauses, args
-
     def _select(self, q: ListQuery, after: Key | None, limit: int | None,
                 metadata: bool, count: bool) -> tuple[str, list[object]]:
-        if q.set:
-            base = "set_members k JOIN records r ON r.id = k.record_id"
-            clauses, args = ["k.set_spec = ?"], [q.set]
-            c2, a2 = self._where(q, "k")
-        else:
-            base = "records r"
-            clauses, args = [], []
-            c2, a2 = self._where(q, "r")
-        clauses += c2
-        args += a2
-        k = "k" if q.set else "r"
-        if after is not None:
-            clauses.append(f"({k}.datestamp, {k}.seq) > (?, ?)")
-            args += [after[0], after[1]]
-        join = ""
-        if q.prefix is not None:
-            if metadata and not count:
-                join = " LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = ?"
-                args.insert(0, q.prefix)
-                clauses.append("(r.deleted = 1 OR x.xml IS NOT NULL)")
-            else:
-                clauses.append("(r.deleted = 1 OR EXISTS (SELECT 1 FROM rendered x "
-                               "INDEXED BY rendered_prefix WHERE x.prefix = ? AND x.record_id = r.id))")
-                args.append(q.prefix)
-        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        if count:
-            return f"SELECT count(*) FROM {base}{join}{where}", args
-        cols = "r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about"
-        cols += ", x.xml" if join else ", NULL"
-        sql = f"SELECT {cols} FROM {base}{join}{where} ORDER BY {k}.datestamp, {k}.seq"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        return sql, args
+        return keyset.list_sql(keyset.SQLITE, q, after, limit, metadata=metadata, count=count)
 
     def list(self, q: ListQuery, after: Key | None, limit: int, *,
              metadata: bool = True) -> list[Item]:
@@ -298,13 +254,7 @@ class SQLiteRepository:
 
     def iter(self, q: ListQuery, *, metadata: bool = True, batch: int = 1000) -> Iterator[Item]:
         """Every item of a list, page after page (for exports and re-rendering)."""
-        after: Key | None = None
-        while True:
-            page = self.list(q, after, batch, metadata=metadata)
-            yield from page
-            if len(page) < batch:
-                return
-            after = page[-1].key
+        return keyset.iterate(lambda after, n: self.list(q, after, n, metadata=metadata), batch)
 
     @staticmethod
     def _item(row: tuple) -> Item:

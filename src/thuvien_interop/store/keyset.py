@@ -1,0 +1,81 @@
+"""The keyset listing both SQL stores share: one indexed range scan per page
+(ARCHITECTURE.md, "Keyset pagination"), on ``records_key`` or, when a set is
+asked for, on ``set_members``' primary key. Never OFFSET.
+
+Only the SQL dialect differs between backends, so the query is built here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from ..model import Item, ListQuery
+from .base import Key
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    placeholder: str       # "?" (sqlite3) or "%s" (psycopg)
+    is_deleted: str        # a predicate on r.deleted
+    null_xml: str          # a typed NULL for the metadata column
+    rendered_hint: str = ""  # an index hint for the "has this format" probe
+
+
+SQLITE = Dialect("?", "r.deleted = 1", "NULL", "INDEXED BY rendered_prefix ")
+POSTGRES = Dialect("%s", "r.deleted", "NULL::bytea")
+
+
+def list_sql(d: Dialect, q: ListQuery, after: Key | None, limit: int | None, *,
+             metadata: bool, count: bool) -> tuple[str, list[object]]:
+    """The SQL and arguments of one page of ``q`` after ``after`` (or its count)."""
+    p = d.placeholder
+    k = "k" if q.set else "r"
+    if q.set:
+        base = "set_members k JOIN records r ON r.id = k.record_id"
+        clauses, args = [f"k.set_spec = {p}"], [q.set]
+    else:
+        base = "records r"
+        clauses, args = [], []
+    if q.from_ is not None:
+        clauses.append(f"{k}.datestamp >= {p}")
+        args.append(q.from_)
+    if q.until is not None:
+        clauses.append(f"{k}.datestamp <= {p}")
+        args.append(q.until)
+    if after is not None:
+        clauses.append(f"({k}.datestamp, {k}.seq) > ({p}, {p})")
+        args += [after[0], after[1]]
+    join = ""
+    if q.prefix is not None:
+        # Deleted records keep their headers in every format's list (§2.5.1).
+        if metadata and not count:
+            join = f" LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = {p}"
+            args.insert(0, q.prefix)
+            clauses.append(f"({d.is_deleted} OR x.xml IS NOT NULL)")
+        else:
+            # The narrow (prefix, record_id) index, not the wide rows of XML.
+            clauses.append(f"({d.is_deleted} OR EXISTS (SELECT 1 FROM rendered x "
+                           f"{d.rendered_hint}WHERE x.prefix = {p} AND x.record_id = r.id))")
+            args.append(q.prefix)
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    if count:
+        return f"SELECT count(*) FROM {base}{join}{where}", args
+    cols = "r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about"
+    cols += ", x.xml" if join else f", {d.null_xml}"
+    sql = f"SELECT {cols} FROM {base}{join}{where} ORDER BY {k}.datestamp, {k}.seq"
+    if limit is not None:
+        sql += f" LIMIT {p}"
+        args.append(limit)
+    return sql, args
+
+
+def iterate(page: Callable[[Key | None, int], list[Item]], batch: int = 1000) -> Iterator[Item]:
+    """Every item of a list, page after page."""
+    after: Key | None = None
+    while True:
+        items = page(after, batch)
+        yield from items
+        if len(items) < batch:
+            return
+        after = items[-1].key
