@@ -681,3 +681,17 @@ def test_reindex_replaces_search_entries_and_keeps_datestamps(catalogue):
     assert found(catalogue, phrase("dc.title", "sai", "gon")) == []
     after = {i.header.identifier: i.header.datestamp for i in catalogue.list(ListQuery(), None, 100)}
     assert after == before
+
+
+def test_a_batch_is_stamped_with_the_second_it_commits_in(repo, monkeypatch):
+    # The clock moves on while a batch is written (a real clock does, on big
+    # batches): a harvester answered meanwhile asks next from its responseDate,
+    # so the batch must carry the commit's second, in every list and set.
+    ticks = iter(range(1000, 10_000, 5))
+    monkeypatch.setattr(dates, "now", lambda: next(ticks))
+    repo.write([rec(1, sets=("a:b",)), rec(2)])
+    stamps = {i.header.datestamp for i in repo.list(ListQuery(), None, 10)}
+    assert len(stamps) == 1 and stamps.pop() > 1000
+    last = max(i.header.datestamp for i in repo.list(ListQuery(), None, 10))
+    assert idents(repo.list(ListQuery(from_=last), None, 10)) == ["1", "2"]
+    assert idents(repo.list(ListQuery(set="a", from_=last), None, 10)) == ["1"]

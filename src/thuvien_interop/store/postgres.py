@@ -419,9 +419,23 @@ class PostgresRepository:
                 self._load(conn, "rendered", _RENDERED_COLS, rendered)
                 self._load(conn, "set_members", _MEMBER_COLS, members)
                 self._after_write(conn, written, stamp, [u[0] for u in updates])
+                if now is None and written:
+                    self._restamp(conn, stamp, [rid for rid, _ in written])
         except psycopg.Error as exc:
             raise StoreError(f"writing to {self._where_am_i()} failed: {str(exc).strip()}") from exc
         return summary
+
+    @staticmethod
+    def _restamp(conn: psycopg.Connection, stamp: int, ids: list[int]) -> None:
+        """Move the batch's datestamp to the second it commits in, as the SQLite
+        store does (see there): a harvester answered during the batch then finds
+        it from its responseDate on."""
+        final = dates.now()
+        if final <= stamp:
+            return
+        conn.execute("UPDATE records SET datestamp = %s, deleted_at = CASE WHEN deleted "
+                     "THEN %s ELSE deleted_at END WHERE id = ANY(%s)", (final, final, ids))
+        conn.execute("UPDATE set_members SET datestamp = %s WHERE record_id = ANY(%s)", (final, ids))
 
     @staticmethod
     def _draw(conn: psycopg.Connection, sequence: str, n: int) -> list[int]:

@@ -305,8 +305,12 @@ class SQLiteRepository:
         summary = WriteSummary()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            stamp = dates.now() if now is None else now
-            seq = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
+            latest, seq = conn.execute(
+                "SELECT coalesce(max(datestamp), 0), coalesce(max(seq), 0) FROM records").fetchone()
+            # Datestamps never go backwards, even if the clock does.
+            stamp = max(dates.now(), latest) if now is None else now
+            first_seq = seq + 1
+            written: list[int] = []
             for record in batch:
                 digest = checksum(record)
                 row = conn.execute(
@@ -368,11 +372,36 @@ class SQLiteRepository:
                     conn.executemany("INSERT INTO set_members VALUES (?, ?, ?, ?)",
                                      [(s, stamp, seq, rid) for s in sets])
                 self._after_write(conn, rid, record)
+                written.append(rid)
+            if now is None and written:
+                self._restamp(conn, stamp, first_seq, written)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         return summary
+
+    @staticmethod
+    def _restamp(conn: sqlite3.Connection, stamp: int, first_seq: int, ids: list[int]) -> None:
+        """Move the batch's datestamp to the second it commits in.
+
+        A harvester answered while this batch was being written got a responseDate
+        later than ``stamp``; its next ``from=`` would skip records stamped
+        earlier but visible only after the commit. Stamped with the commit's own
+        second, they fall inside that ``from=`` (which is inclusive). The search
+        index keeps ``stamp`` for rec.lastModificationDate: at most the batch's
+        duration earlier, and only there.
+        """
+        final = dates.now()
+        if final <= stamp:
+            return
+        conn.execute("UPDATE records SET datestamp = ?, deleted_at = CASE WHEN deleted = 1 "
+                     "THEN ? ELSE deleted_at END WHERE datestamp = ? AND seq >= ?",
+                     (final, final, stamp, first_seq))
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            conn.execute(f"UPDATE set_members SET datestamp = ? WHERE record_id IN "
+                         f"({','.join('?' * len(chunk))})", (final, *chunk))
 
     def _after_write(self, conn: sqlite3.Connection, rid: int, record: Record) -> None:
         """Hook for secondary indexes (search) kept in the same transaction."""
