@@ -695,3 +695,14 @@ def test_a_batch_is_stamped_with_the_second_it_commits_in(repo, monkeypatch):
     last = max(i.header.datestamp for i in repo.list(ListQuery(), None, 10))
     assert idents(repo.list(ListQuery(from_=last), None, 10)) == ["1", "2"]
     assert idents(repo.list(ListQuery(set="a", from_=last), None, 10)) == ["1"]
+
+
+def test_a_huge_value_is_indexed_without_failing_the_batch(repo):
+    # A contents note of thousands of characters, and a "word" as long as a
+    # base64 blob, must not exceed a database's index entry limits.
+    huge = " ".join(f"Chương {i}: Lịch sử vùng đất Tây Nguyên" for i in range(400))
+    blob = "A" * 5000
+    repo.write([indexed(1, dc_description=[huge, blob], dc_title=["Tây Nguyên"]), indexed(2)])
+    assert idents(repo.search(sp.Plan(phrase("dc.description", "tay", "nguyen")), 1, 10).items) == ["1"]
+    page = repo.search(sp.Plan(sp.KeyMatch("dc.description", "eq", sp.key_of(huge))), 1, 10)
+    assert idents(page.items) == ["1"]

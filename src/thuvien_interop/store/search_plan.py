@@ -62,18 +62,34 @@ _WORD = re.compile(r"[^\W_]+")
 _PRIVATE = re.compile("[\ue000-\uf8ff]")
 
 
+#: Database indexes have a size limit per entry (PostgreSQL's btree: 2704 bytes;
+#: a tsvector lexeme: 2047 bytes): a word, and a whole-value key, are cut to
+#: these many characters — on the index side and the query side alike, so long
+#: values still match on their beginning instead of failing the whole batch.
+WORD_MAX = 100
+KEY_MAX = 400
+
+
 def words(text: str) -> list[str]:
     """The folded words of a text: what is indexed and what a query term matches.
 
     >>> words("Nguyễn Du (1765-1820)")
     ['nguyen', 'du', '1765', '1820']
     """
-    return _WORD.findall(_PRIVATE.sub(" ", fold(normalize(text))))
+    return [w[:WORD_MAX] for w in _WORD.findall(_PRIVATE.sub(" ", fold(normalize(text))))]
+
+
+def _key(ws: list[str]) -> str:
+    key = " ".join(ws)
+    if len(key) > KEY_MAX:
+        key = key[:KEY_MAX].rsplit(" ", 1)[0] if " " in key[:KEY_MAX] else key[:KEY_MAX]
+    return key
 
 
 def key_of(text: str) -> str:
-    """The key of a whole value: its folded words joined by one space."""
-    return " ".join(words(text))
+    """The key of a whole value: its folded words joined by one space (cut at
+    :data:`KEY_MAX` characters, on a word boundary)."""
+    return _key(words(text))
 
 
 def index_entries(index: Mapping[str, list[str]]) -> Iterator[tuple[str, str, list[tuple[str, str]]]]:
@@ -90,7 +106,7 @@ def index_entries(index: Mapping[str, list[str]]) -> Iterator[tuple[str, str, li
             if not ws:
                 continue
             texts.append(" ".join(ws))
-            keys.setdefault(" ".join(ws), value.strip())
+            keys.setdefault(_key(ws), value.strip()[:2 * KEY_MAX])
         if texts:
             yield name, f" {VALUE_SEPARATOR} ".join(texts), list(keys.items())
 
