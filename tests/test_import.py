@@ -216,3 +216,14 @@ def test_a_repeated_identifier_in_one_file_is_named_and_loaded_once(store, tmp_p
     assert store.info().record_count == 2
     (note,) = [p for p in report.repaired if "same identifier" in p.reason]
     assert note.where.startswith("record 3 ") and "as record 1" in note.reason
+
+
+def test_an_absurdly_long_identifier_is_rejected_not_fatal(store, tmp_path):
+    records = [r.record for r in read_file(BROKEN / "wrong-length.mrc")][:3]
+    records[1]["001"].data = "x" * 3000
+    path = tmp_path / "long.xml"
+    path.write_bytes(b'<collection xmlns="http://www.loc.gov/MARC21/slim">'
+                     + b"".join(record_to_marcxml(r, namespace=False) for r in records) + b"</collection>")
+    report = import_files(store, [path], RULE)
+    assert report.written.added == 2
+    assert [p.where.split(" (")[0] for p in report.rejected] == ["record 2"]

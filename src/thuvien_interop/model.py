@@ -14,6 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+#: The longest identifier a store accepts: database indexes limit the size of an
+#: entry, and no real identifier comes near this.
+MAX_IDENTIFIER = 1000
+
+
 @dataclass(frozen=True, slots=True)
 class MetadataFormat:
     """An OAI-PMH metadata format: its prefix, schema location and namespace."""

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import pymarc
 
 from ..formats import FormatRegistry, canonical, default_registry
-from ..model import Record, WriteSummary
+from ..model import MAX_IDENTIFIER, Record, WriteSummary
 from ..store.base import Repository
 from .detect import detect_format, read_stream
 from .iso2709 import read_iso2709
@@ -178,6 +178,11 @@ def import_files(
                         f"({_title(result.record)}); choose another field with --id-field"))
                     continue
                 identifier = identifiers.identifier(local)
+                if len(identifier) > MAX_IDENTIFIER:
+                    report.rejected.append(Problem(
+                        name, result.where, f"the identifier is {len(identifier)} characters long "
+                        f"(at most {MAX_IDENTIFIER}): is {identifiers.field} really its number?"))
+                    continue
                 key = hash(identifier)
                 if key in seen:
                     report.repaired.append(Problem(

@@ -52,7 +52,7 @@ from ..formats import FormatRegistry, default_registry
 from ..ingest.loader import build_record
 from ..ingest.marcxml import normalize_record
 from ..ingest.result import DCRecord
-from ..model import Record, Set, WriteSummary
+from ..model import MAX_IDENTIFIER, Record, Set, WriteSummary
 from ..store.base import Repository
 from .harvest_http import Fetched, FetchError, PoliteClient
 from .harvest_page import BrokenRecord, PageReader, RawRecord, check_body, local
@@ -617,6 +617,9 @@ class Harvester:
     # -- records ------------------------------------------------------------------
     def _convert(self, source: Source, raw: RawRecord, datestamp: int, harvest_date: int,
                  problems: list[str]) -> Record:
+        if len(raw.identifier) > MAX_IDENTIFIER:
+            raise _Unreadable(f"identifier of {len(raw.identifier)} characters (at most "
+                              f"{MAX_IDENTIFIER})")
         sets = [source.set_spec]
         for spec in raw.sets:
             if _SPEC_SEGMENT.match(spec):
