@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
 #: The longest identifier a store accepts: database indexes limit the size of an
 #: entry, and no real identifier comes near this.
 MAX_IDENTIFIER = 1000
