@@ -79,3 +79,31 @@ def iterate(page: Callable[[Key | None, int], list[Item]], batch: int = 1000) ->
         if len(items) < batch:
             return
         after = items[-1].key
+
+
+def set_operation(node: object, left: tuple[str | None, list[object]],
+                  right: tuple[str | None, list[object]], *,
+                  aliases: bool) -> tuple[str | None, list[object]]:
+    """Combine two ``SELECT id`` queries of a search plan's And / Or / AndNot node
+    (``None`` is the empty set). PostgreSQL wants its subqueries named
+    (``aliases``); SQLite does not."""
+    from .search_plan import And, Or
+
+    a, aa = left
+    b, ba = right
+    la, ra = (" l", " r") if aliases else ("", "")
+    if isinstance(node, And):
+        if a is None or b is None:
+            return None, []
+        return f"SELECT id FROM ({a}){la} INTERSECT SELECT id FROM ({b}){ra}", aa + ba
+    if isinstance(node, Or):
+        if a is None:
+            return b, ba
+        if b is None:
+            return a, aa
+        return f"SELECT id FROM ({a}){la} UNION SELECT id FROM ({b}){ra}", aa + ba
+    if a is None:  # AndNot
+        return None, []
+    if b is None:
+        return a, aa
+    return f"SELECT id FROM ({a}){la} EXCEPT SELECT id FROM ({b}){ra}", aa + ba

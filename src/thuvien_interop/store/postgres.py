@@ -783,23 +783,8 @@ class _Compiler:
             return (f"SELECT DISTINCT record_id AS id FROM search_keys WHERE idx = %s AND key {op} %s",
                     [node.index, node.value])
         if isinstance(node, search_plan.And | search_plan.Or | search_plan.AndNot):
-            a, aa = self.node(node.left)
-            b, ba = self.node(node.right)
-            if isinstance(node, search_plan.And):
-                if a is None or b is None:
-                    return None, []
-                return f"SELECT id FROM ({a}) l INTERSECT SELECT id FROM ({b}) r", aa + ba
-            if isinstance(node, search_plan.Or):
-                if a is None:
-                    return b, ba
-                if b is None:
-                    return a, aa
-                return f"SELECT id FROM ({a}) l UNION SELECT id FROM ({b}) r", aa + ba
-            if a is None:
-                return None, []
-            if b is None:
-                return a, aa
-            return f"SELECT id FROM ({a}) l EXCEPT SELECT id FROM ({b}) r", aa + ba
+            return keyset.set_operation(node, self.node(node.left), self.node(node.right),
+                                        aliases=True)
         raise TypeError(f"not a plan node: {node!r}")
 
     def score(self, node: search_plan.PlanNode) -> tuple[str | None, list[object]]:

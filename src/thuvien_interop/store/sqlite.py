@@ -844,21 +844,6 @@ class _Compiler:
                         f"(SELECT 1 FROM search_keys k WHERE k.record_id = id AND {cond})",
                         aa + cargs)
         if isinstance(node, search_plan.And | search_plan.Or | search_plan.AndNot):
-            a, aa = self.node(node.left)
-            b, ba = self.node(node.right)
-            if isinstance(node, search_plan.And):
-                if a is None or b is None:
-                    return None, []
-                return f"SELECT id FROM ({a}) INTERSECT SELECT id FROM ({b})", aa + ba
-            if isinstance(node, search_plan.Or):
-                if a is None:
-                    return b, ba
-                if b is None:
-                    return a, aa
-                return f"SELECT id FROM ({a}) UNION SELECT id FROM ({b})", aa + ba
-            if a is None:
-                return None, []
-            if b is None:
-                return a, aa
-            return f"SELECT id FROM ({a}) EXCEPT SELECT id FROM ({b})", aa + ba
+            return keyset.set_operation(node, self.node(node.left), self.node(node.right),
+                                        aliases=False)
         raise TypeError(f"not a plan node: {node!r}")
