@@ -9,13 +9,10 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from lxml import etree
-
-from ..crosswalk.text import normalize
+from ..crosswalk.dc import DC_NS, parse_dc
 from .result import DCRecord, ReadResult
-from .xmlsplit import parse_chunk, split_records
+from .xmlsplit import read_elements
 
-DC_NS = "http://purl.org/dc/elements/1.1/"
 _DC_CONTAINER = re.compile(rb"<(?:[\w.-]+:)?dc[\s>]")
 
 
@@ -24,27 +21,15 @@ def read_dc(stream: BinaryIO) -> Iterator[ReadResult]:
     head = stream.read(1 << 16)
     stream.seek(0)
     element = "dc" if _DC_CONTAINER.search(head) else "record"
-    for position, line, chunk, error, repairs in split_records(stream, element):
-        result = ReadResult(position, f"line {line}", warnings=repairs)
-        if chunk is None:
-            result.error = error
-            yield result
-            continue
-        try:
-            elem = parse_chunk(chunk)
-        except etree.XMLSyntaxError as exc:
-            result.error = f"not well-formed XML: {exc}"
-            yield result
-            continue
-        elements: list[tuple[str, str]] = []
-        for child in elem.iter():
-            if not isinstance(child.tag, str) or child is elem:
-                continue
-            q = etree.QName(child)
-            if q.namespace in (DC_NS, "http://purl.org/dc/terms/") and child.text and child.text.strip():
-                elements.append((q.localname, normalize(" ".join(child.text.split()))))
-        if not elements:
-            result.error = "no Dublin Core elements in this record"
-        else:
-            result.record = DCRecord(elements)
+    for result, elem in read_elements(stream, element):
+        if elem is not None:
+            # The DC elements may sit deeper than the record (OAI-PMH's
+            # record/metadata/oai_dc:dc): read them under whoever holds them.
+            holders = list(dict.fromkeys(
+                child.getparent() for child in elem.iter(f"{{{DC_NS}}}*")))
+            elements = [pair for holder in holders for pair in parse_dc(holder)]
+            if elements:
+                result.record = DCRecord(elements)
+            else:
+                result.error = "no Dublin Core elements in this record"
         yield result

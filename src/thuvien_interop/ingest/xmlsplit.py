@@ -19,6 +19,8 @@ from typing import BinaryIO
 
 from lxml import etree
 
+from .result import ReadResult
+
 _CHUNK = 1 << 20
 _DECL = re.compile(rb"^\s*<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']")
 _XMLNS = re.compile(r"""\sxmlns(?::([\w.-]+))?\s*=\s*(["'])(.*?)\2""")
@@ -140,3 +142,23 @@ def parse_chunk(chunk: str) -> etree._Element:
     """Parse a chunk from :func:`split_records`; return the record element."""
     wrap = etree.fromstring(chunk.encode("utf-8"), SAFE_PARSER)
     return wrap[0]
+
+
+def read_elements(stream: BinaryIO, element: str) -> Iterator[tuple[ReadResult, etree._Element | None]]:
+    """Every ``element`` of a stream, parsed: (result, element), or (result with its
+    error, None) for a record that cannot be cut out or is not well-formed. Line
+    numbers in errors are the file's, not the chunk's."""
+    for position, line, chunk, error, repairs in split_records(stream, element):
+        result = ReadResult(position, f"line {line}", warnings=repairs)
+        if chunk is None:
+            result.error = error
+            yield result, None
+            continue
+        try:
+            yield result, parse_chunk(chunk)
+        except etree.XMLSyntaxError as exc:
+            msg = str(getattr(exc, "msg", None) or exc).split(", line")[0]
+            lineno = getattr(exc, "lineno", None)
+            where = f" (line {line + lineno - 1})" if lineno else ""
+            result.error = f"not well-formed XML: {msg}{where}"
+            yield result, None
