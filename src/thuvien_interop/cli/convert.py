@@ -23,8 +23,10 @@ from typing import BinaryIO
 import click
 import pymarc
 
+from ..crosswalk.dc import XSI_NS
 from ..crosswalk.marc8 import encode_marc8
 from ..crosswalk.marcxml import MARC_NS, record_to_marcxml
+from ..crosswalk.mods import MODS_NS
 from ..formats import as_marc, render_mods, render_oai_dc
 from ..ingest.detect import FORMATS, UnknownFormat, detect_format, read_stream
 from ..ingest.iso2709 import SOURCE_ENCODINGS, read_iso2709
@@ -33,8 +35,6 @@ from . import main
 
 TARGETS = ("oai_dc", "marcxml", "mods", "marc", "json")
 _XML_DECL = b'<?xml version="1.0" encoding="UTF-8"?>\n'
-_MODS_NS = "http://www.loc.gov/mods/v3"
-_XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 
 @dataclass(slots=True)
@@ -91,7 +91,7 @@ def _target(to: str, marc8: bool) -> _Target:
         return (_XML_DECL + f'<collection xmlns="{MARC_NS}">\n'.encode(),
                 lambda s: record_to_marcxml(as_marc(s), namespace=False), b"\n", b"\n</collection>\n")
     if to == "mods":
-        head = (f'<modsCollection xmlns="{_MODS_NS}" xmlns:xsi="{_XSI}" xsi:schemaLocation="{_MODS_NS} '
+        head = (f'<modsCollection xmlns="{MODS_NS}" xmlns:xsi="{XSI_NS}" xsi:schemaLocation="{MODS_NS} '
                 f'http://www.loc.gov/standards/mods/v3/mods-3-7.xsd">\n')
         return _XML_DECL + head.encode(), render_mods, b"\n", b"\n</modsCollection>\n"
     if to == "oai_dc":

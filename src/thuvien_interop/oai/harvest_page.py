@@ -36,8 +36,8 @@ from lxml import etree
 
 from ..crosswalk.text import clean_xml_text
 from ..ingest.xmlsplit import SAFE_PARSER
+from .response import OAI_NS
 
-OAI_NS = "http://www.openarchives.org/OAI/2.0/"
 _Q = "{" + OAI_NS + "}"
 _TAGS = ("responseDate", "error", "record", "header", "resumptionToken")
 _LIST_PARENTS = {"ListRecords", "GetRecord"}

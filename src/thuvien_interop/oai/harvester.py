@@ -45,7 +45,7 @@ from xml.sax.saxutils import escape
 from lxml import etree
 
 from .. import dates
-from ..crosswalk.dc import DC_NS, OAI_DC_NS, parse_dc
+from ..crosswalk.dc import DC_NS, OAI_DC_NS, XSI_NS, parse_dc
 from ..crosswalk.marcxml import MARC_NS, element_to_record
 from ..crosswalk.text import normalize
 from ..formats import FormatRegistry, default_registry
@@ -63,7 +63,6 @@ log = logging.getLogger("thuvien_interop.harvest")
 
 PROVENANCE_NS = "http://www.openarchives.org/OAI/2.0/provenance"
 PROVENANCE_SCHEMA = "http://www.openarchives.org/OAI/2.0/provenance.xsd"
-XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 _DC_NAMES = frozenset(("title", "creator", "subject", "description", "publisher", "contributor",
                        "date", "type", "format", "identifier", "source", "language", "relation",
                        "coverage", "rights"))

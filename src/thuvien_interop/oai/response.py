@@ -12,15 +12,13 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .. import dates
+from ..crosswalk.dc import DC_NS, OAI_DC_NS, XSI_NS
 from ..crosswalk.text import xml_attr, xml_text
 from ..model import Header
 from .errors import OAIError
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
-XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 OAI_SCHEMA = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"
-OAI_DC_NS = "http://www.openarchives.org/OAI/2.0/oai_dc/"
-DC_NS = "http://purl.org/dc/elements/1.1/"
 
 _HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'

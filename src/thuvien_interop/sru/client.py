@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import requests
 from lxml import etree
 
+from ..crosswalk.dc import DC_NS
 from ..ingest.xmlsplit import SAFE_PARSER
 
 __all__ = ["Client", "ExplainInfo", "SRUError", "SRURecord", "ScanEntry", "SearchResults"]
@@ -25,7 +26,6 @@ __all__ = ["Client", "ExplainInfo", "SRUError", "SRURecord", "ScanEntry", "Searc
 _NS1 = "http://www.loc.gov/zing/srw/"
 _NS2 = "http://docs.oasis-open.org/ns/search-ws/sruResponse"
 _SCAN2 = "http://docs.oasis-open.org/ns/search-ws/scan"
-_DC = "http://purl.org/dc/elements/1.1/"
 _ZR = "http://explain.z3950.org/dtd/2.0/"
 _DIAG_SCHEMA = "info:srw/schema/1/diagnostics-v1.1"
 
@@ -73,7 +73,7 @@ class SRURecord:
     def xml(self) -> bytes:
         return b"" if self.element is None else etree.tostring(self.element, encoding="utf-8")
 
-    def values(self, name: str, namespace: str = _DC) -> list[str]:
+    def values(self, name: str, namespace: str = DC_NS) -> list[str]:
         """Texts of the elements named ``name`` (Dublin Core by default)."""
         if self.element is None:
             return []

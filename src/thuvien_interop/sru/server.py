@@ -38,7 +38,6 @@ SRU2_SCAN_NS = "http://docs.oasis-open.org/ns/search-ws/scan"
 DIAG2_NS = "http://docs.oasis-open.org/ns/search-ws/diagnostic"
 SRU2_MEDIA_TYPE = "application/sru+xml"
 DIAG_SCHEMA = "info:srw/schema/1/diagnostics-v1.1"
-_OAI_DC_NS = "http://www.openarchives.org/OAI/2.0/oai_dc/"
 _SRW_DC_NS = "info:srw/schema/1/dc-schema"
 
 # The parameters each operation takes, by major version (SRU 1.2 §5, SRU 2.0 part 3 §4).
