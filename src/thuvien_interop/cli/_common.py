@@ -32,3 +32,15 @@ def open_or_fail(url: str) -> Repository:
         return open_store(url)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def echo_problems(title: str, problems: list, max_problems: int) -> None:
+    """A titled list of problems, the first ``max_problems`` of them (all are
+    counted); ``title`` has ``{n}`` for their number."""
+    if not problems:
+        return
+    click.echo(title.format(n=len(problems)))
+    for p in problems[:max_problems]:
+        click.echo(f"  {p}")
+    if len(problems) > max_problems:
+        click.echo(f"  … and {len(problems) - max_problems} more")

@@ -13,7 +13,7 @@ from ..ingest.iso2709 import SOURCE_ENCODINGS
 from ..ingest.loader import IdentifierRule, ImportReport, import_files
 from ..oai.setrules import SetRules
 from . import main
-from ._common import config_option, load_settings, open_or_fail, store_option
+from ._common import config_option, echo_problems, load_settings, open_or_fail, store_option
 
 
 @main.command("import")
@@ -102,18 +102,8 @@ def print_report(report: ImportReport, max_problems: int = 50) -> None:
     click.echo(
         f"Read {report.read} records: {w.added} loaded, {w.updated} updated, "
         f"{w.unchanged} unchanged, {w.deleted} deleted, {len(report.rejected)} rejected.")
-    if report.repaired:
-        click.echo(f"Repaired or noted ({len(report.repaired)}):")
-        for p in report.repaired[:max_problems]:
-            click.echo(f"  {p}")
-        if len(report.repaired) > max_problems:
-            click.echo(f"  … and {len(report.repaired) - max_problems} more")
-    if report.rejected:
-        click.echo(f"Rejected ({len(report.rejected)}) — these records were NOT loaded:")
-        for p in report.rejected[:max_problems]:
-            click.echo(f"  {p}")
-        if len(report.rejected) > max_problems:
-            click.echo(f"  … and {len(report.rejected) - max_problems} more")
+    echo_problems("Repaired or noted ({n}):", report.repaired, max_problems)
+    echo_problems("Rejected ({n}) — these records were NOT loaded:", report.rejected, max_problems)
 
 
 def sample_files() -> list[Path]:

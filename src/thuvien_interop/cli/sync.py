@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from . import main
-from ._common import config_option, load_settings, open_or_fail, store_option
+from ._common import config_option, echo_problems, load_settings, open_or_fail, store_option
 
 profile_option = click.option(
     "--profile", "profile_path", required=True, type=click.Path(exists=True, dir_okay=False),
@@ -84,9 +84,4 @@ def sync(profile_path: str, source_url: str, store_url: str | None, config_path:
                f"{report.sets} sets.")
     if report.mark is not None:
         click.echo(f"Next sync reads from {dates.format_utc(max(0, report.mark - overlap))}.")
-    if report.rejected:
-        click.echo(f"Unreadable ({len(report.rejected)}) — fix these in the library system:")
-        for p in report.rejected[:max_problems]:
-            click.echo(f"  {p}")
-        if len(report.rejected) > max_problems:
-            click.echo(f"  … and {len(report.rejected) - max_problems} more")
+    echo_problems("Unreadable ({n}) — fix these in the library system:", report.rejected, max_problems)
