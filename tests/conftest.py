@@ -73,26 +73,35 @@ def free_port() -> int:
 def live_server(app, threads: int = 4, **adjustments) -> Iterator[str]:
     """Serve a WSGI app with waitress on 127.0.0.1; yield its root URL.
     ``adjustments`` are waitress settings (e.g. ``clear_untrusted_proxy_headers``)."""
+    from waitress import wasyncore
     from waitress.server import create_server
 
     server = create_server(app, host="127.0.0.1", port=0, threads=threads, **adjustments)
     port = server.effective_port
-    thread = threading.Thread(target=server.run, daemon=True)
+    stopping = threading.Event()
+
+    def run() -> None:
+        # Our own loop, in short slices, so stopping never depends on waitress's
+        # wake-up pipe: everything is closed here, in the thread that selects on it.
+        try:
+            while not stopping.is_set() and server._map:
+                wasyncore.loop(timeout=0.05, map=server._map, count=1,
+                               use_poll=server.adj.asyncore_use_poll)
+        finally:
+            for channel in list(server._map.values()):
+                try:
+                    channel.close()
+                except OSError:
+                    pass
+            server.task_dispatcher.shutdown()
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        # Close from inside waitress's own loop (its trigger runs the thunk there),
-        # so select() never sees a descriptor closed under it.
-        def stop() -> None:
-            for channel in list(server._map.values()):
-                if channel is not server.trigger:
-                    channel.close()
-            server.close()
-
-        server.trigger.pull_trigger(stop)
+        stopping.set()
         thread.join(timeout=10)
-        server.task_dispatcher.shutdown()
 
 
 @pytest.fixture
