@@ -6,10 +6,12 @@ plain Sickle loop that stores nothing. A benchmark, not a test: it prints figure
 
     python bench/harvester.py                  # 100,000 records
     python bench/harvester.py --records 20000 --page-size 500
+    python bench/harvester.py --processes 1,0  # conversion in-process, then on every core
 
 The provider runs in its own process (waitress over a SQLite store built once
 and kept in --workdir); each harvest runs in a fresh process so that its peak
-RSS is its own.
+RSS is its own (the conversion worker processes are not in it: each holds one
+chunk of one page at a time).
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def serve(db: str, port: int, page_size: int) -> None:
     waitress.serve(app, host="127.0.0.1", port=port, threads=4, _quiet=True)
 
 
-def child_harvest(url: str, prefix: str, target: str) -> dict:
+def child_harvest(url: str, prefix: str, target: str, processes: str = "0") -> dict:
     from thuvien_interop.oai.harvest_sources import Source
     from thuvien_interop.oai.harvester import Harvester
     from thuvien_interop.store import open_store
@@ -101,9 +103,10 @@ def child_harvest(url: str, prefix: str, target: str) -> dict:
                                "rss_mb": _rss_mb()}
 
     store = open_store(f"sqlite:///{target}")
-    result = Harvester(store, diagnostics=None, progress=progress).harvest(
-        Source("bench", url, prefix=prefix))
-    seconds = time.perf_counter() - start
+    with Harvester(store, diagnostics=None, progress=progress,
+                   processes=int(processes) or None) as harvester:
+        result = harvester.harvest(Source("bench", url, prefix=prefix))
+        seconds = time.perf_counter() - start
     store.close()
     n = result.added + result.updated + result.unchanged + result.deleted
     return {"ok": result.ok, "errors": result.errors, "records": n, "seconds": seconds,
@@ -140,7 +143,7 @@ def _run_child(*args: str) -> dict:
 
 def _line(label: str, r: dict) -> str:
     rate = r["records"] / r["seconds"] if r["seconds"] else 0
-    text = (f"{label:<28} {r['records']:>8} records {r['seconds']:>8.1f} s {rate:>9.0f} rec/s "
+    text = (f"{label:<36} {r['records']:>8} records {r['seconds']:>8.1f} s {rate:>9.0f} rec/s "
             f"peak RSS {r['rss_mb']:>7.1f} MB")
     k = r.get("at_10k")
     if k:
@@ -158,6 +161,9 @@ def main() -> None:
     ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "thuvien-bench"))
     ap.add_argument("--prefixes", default="marc21,oai_dc")
     ap.add_argument("--no-sickle", action="store_true")
+    ap.add_argument("--processes", default="0",
+                    help="conversion processes of the harvester, comma-separated runs "
+                         "(0: one per core; 1: all in the harvester's process); default 0")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -189,11 +195,13 @@ def main() -> None:
                 time.sleep(0.1)
         print(f"provider: {url} (page size {args.page_size}); {os.cpu_count()} CPUs")
         for prefix in args.prefixes.split(","):
-            target = work / f"union-{prefix}.db"
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{target}{suffix}").unlink(missing_ok=True)
-            print(_line(f"harvester {prefix} → SQLite", _run_child("harvest", url, prefix,
-                                                                    str(target))), flush=True)
+            for processes in args.processes.split(","):
+                target = work / f"union-{prefix}.db"
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{target}{suffix}").unlink(missing_ok=True)
+                label = f"harvester {prefix} → SQLite ({'p=' + processes if processes != '0' else 'p=cores'})"
+                print(_line(label, _run_child("harvest", url, prefix, str(target), processes)),
+                      flush=True)
             if not args.no_sickle:
                 print(_line(f"plain Sickle loop {prefix}", _run_child("sickle", url, prefix)),
                       flush=True)

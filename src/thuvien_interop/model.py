@@ -101,6 +101,10 @@ class Record:
     about: bytes | None = None
     index: dict[str, list[str]] = field(default_factory=dict)
     """Search keys by index name (``dc.title`` → terms), filled by the indexer."""
+    entries: list[tuple[str, str, list[tuple[str, str]]]] | None = None
+    """``index`` as the store keeps it (``search_plan.index_entries``), when it was
+    computed ahead (by the harvester's worker processes); the store then uses it
+    instead of ``index``. ``None``: the store computes it from ``index``."""
 
 
 @dataclass(slots=True)

@@ -121,12 +121,16 @@ def _summary(results: list[HarvestResult]) -> None:
               help="Skip providers harvested successfully less than SECONDS ago: when several "
                    "machines run the same --sources list over one store, each provider is "
                    "harvested once per round.")
+@click.option("--processes", default=0, show_default="one per core", type=int, metavar="N",
+              help="Processes that convert harvested records (MARC and DC read, every format "
+                   "rendered, search keys computed) while pages are fetched and committed; "
+                   "1 does everything in this process.")
 @click.option("--quiet", "-q", is_flag=True, help="Warnings and the summary only.")
 def harvest(target: str | None, store_url: str | None, config_path: str | None,
             sources_file: str | None, name: str | None, prefix: str, sets: tuple[str, ...],
             from_: str | None, until: str | None, full: bool, by_identifier: bool, delay: float,
             workers: int | None, retries: int, timeout: float, diagnostics: str,
-            skip_recent: int, quiet: bool) -> None:
+            skip_recent: int, processes: int, quiet: bool) -> None:
     """Harvest OAI-PMH providers into a store, incrementally and resumably.
 
     \b
@@ -172,10 +176,14 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
     store = open_or_fail(settings.store)
     try:
         harvester = Harvester(store, client=PoliteClient(retries=retries, read_timeout=timeout),
-                              diagnostics=diagnostics, progress=board.update)
-        results = harvester.harvest_many(sources, workers=pool, full=full,
-                                         by_identifier=by_identifier or None,
-                                         skip_recent=skip_recent)
+                              diagnostics=diagnostics, progress=board.update,
+                              processes=processes or None)
+        try:
+            results = harvester.harvest_many(sources, workers=pool, full=full,
+                                             by_identifier=by_identifier or None,
+                                             skip_recent=skip_recent)
+        finally:
+            harvester.close()
     finally:
         board.clear()
         logger.removeHandler(handler)

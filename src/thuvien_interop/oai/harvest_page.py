@@ -94,8 +94,9 @@ class Token:
 class RawRecord:
     """One record (or header) as the provider sent it, before any crosswalk.
 
-    ``metadata`` and ``abouts`` are live elements: use them before asking the
-    reader for the next item (they are freed to keep memory flat)."""
+    ``metadata`` and ``abouts`` are live elements. The reader frees each record
+    of the page once read, to keep memory flat; an element held here stays whole
+    (lxml keeps a detached subtree alive while it is referenced)."""
 
     identifier: str
     datestamp: str

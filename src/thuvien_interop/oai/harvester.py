@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import re
 import socket
 import threading
@@ -40,32 +41,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from lxml import etree
 
 from .. import dates
-from ..crosswalk.dc import DC_NS, OAI_DC_NS, XSI_NS, parse_dc
-from ..crosswalk.marcxml import MARC_NS, element_to_record
 from ..crosswalk.text import normalize
 from ..formats import FormatRegistry, default_registry
-from ..ingest.loader import build_record
-from ..ingest.marcxml import normalize_record
-from ..ingest.result import DCRecord
 from ..model import MAX_IDENTIFIER, Record, Set, WriteSummary
 from ..store.base import Repository
+from .harvest_convert import Converter, Job, serialize
 from .harvest_http import Fetched, FetchError, PoliteClient
 from .harvest_page import BrokenRecord, PageReader, RawRecord, check_body, local
 from .harvest_sources import Source
-from .harvest_state import HarvestState, IdentifyInfo, ProviderStatus, RunState
+from .harvest_state import HarvestState, IdentifyInfo, ListState, ProviderStatus, RunState
 
 log = logging.getLogger("thuvien_interop.harvest")
 
-PROVENANCE_NS = "http://www.openarchives.org/OAI/2.0/provenance"
-PROVENANCE_SCHEMA = "http://www.openarchives.org/OAI/2.0/provenance.xsd"
-_DC_NAMES = frozenset(("title", "creator", "subject", "description", "publisher", "contributor",
-                       "date", "type", "format", "identifier", "source", "language", "relation",
-                       "coverage", "rights"))
 _HARVEST_DATE = re.compile(rb'harvestDate="[^"]*"')
 _SPEC_SEGMENT = re.compile(r"^[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*$")
 _MAX_EXPIRIES = 20
@@ -82,6 +73,60 @@ class HarvestError(Exception):
 
 class _Unreadable(Exception):
     """A record cannot be turned into a store record (it goes to quarantine)."""
+
+
+class _WriteBehind:
+    """Commits a list's pages in a thread of its own, in order, at most a page
+    behind: while one page is written, the next is fetched and converted.
+
+    Jobs (a page's write, then its checkpoint) run one after another; after one
+    fails, the rest are skipped (no checkpoint ever runs past a page that was
+    not committed) and the failure is raised in the harvesting thread, at its
+    next :meth:`submit` or at :meth:`drain`. :meth:`close` lets what was handed
+    over finish: an interrupted harvest loses no committed page.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._raise()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="harvest-writer", daemon=True)
+            self._thread.start()
+        self._jobs.put(job)
+
+    def drain(self) -> None:
+        """Wait until every job handed over has run; raise the first failure."""
+        if self._thread is not None:
+            self._jobs.join()
+        self._raise()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                if job is None:
+                    return
+                if self._error is None:
+                    try:
+                        job()
+                    except BaseException as exc:  # noqa: BLE001 - raised in the harvesting thread
+                        self._error = exc
+            finally:
+                self._jobs.task_done()
 
 
 @dataclass(slots=True)
@@ -160,9 +205,16 @@ class Harvester:
     def __init__(self, store: Repository, *, registry: FormatRegistry | None = None,
                  client: PoliteClient | None = None,
                  diagnostics: str | Path | None = "harvest-diagnostics",
-                 on_page: PageHook | None = None, progress: Progress | None = None) -> None:
+                 on_page: PageHook | None = None, progress: Progress | None = None,
+                 processes: int | None = 1) -> None:
         self.store = store
         self.registry = registry or default_registry()
+        # The crosswalks of big pages run on ``processes`` worker processes
+        # (``None``: one per core; 1, the default: all in this process). Worker
+        # processes import the main module again (multiprocessing's forkserver):
+        # a script that asks for them keeps its work under
+        # ``if __name__ == "__main__":``, as the command line does.
+        self.converter = Converter(self.registry, processes)
         self.client = client or PoliteClient()
         self.diagnostics = Path(diagnostics) if diagnostics is not None else None
         self.state = HarvestState(store)
@@ -173,6 +225,16 @@ class Harvester:
         self._sets_lock = threading.Lock()
         self._known_sets: set[str] = set()
         self._files_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop the worker processes (a harvester can be used again after)."""
+        self.converter.close()
+
+    def __enter__(self) -> Harvester:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- many providers ----------------------------------------------------------
     def harvest_many(self, sources: Iterable[Source], *, workers: int = 4, full: bool = False,
@@ -356,9 +418,36 @@ class Harvester:
                 log.info("%s: harvesting%s from %s", source.name,
                          f" set {set_spec}" if set_spec else "", start)
         verb = "ListIdentifiers" if by_identifier else "ListRecords"
+        writer = _WriteBehind()
+        try:
+            self._list_pages(source, info, lr, run, st, verb, writer)
+        finally:
+            # What was handed over is committed (and checkpointed) even when the
+            # harvest stops here: a page is never lost between the two threads.
+            writer.close()
+        writer.drain()
+
+    def _list_pages(self, source: Source, info: IdentifyInfo, lr: ListResult, run: RunState,
+                    st: ListState, verb: str, writer: _WriteBehind) -> None:
+        set_spec = lr.set_spec
         seen_tokens: set[str] = set()
-        done = run.records
         refetched = False
+        lease = self._leases.get(threading.get_ident())
+
+        def checkpoint(records: int) -> None:
+            # Runs in the writer, after the page's records are committed.
+            snapshot = asdict(run)
+            pages = run.pages
+
+            def save() -> None:
+                st.run = snapshot
+                self.state.save_list(source.name, source.prefix, set_spec, st)
+                if self.progress:
+                    self.progress(source.name, set_spec, records, lr.complete_list_size)
+                self._page_done(source, set_spec, pages, lease)
+
+            writer.submit(save)
+
         while True:
             if run.token:
                 params = {"verb": verb, "resumptionToken": run.token}
@@ -372,7 +461,7 @@ class Harvester:
                     params["set"] = set_spec
             fetched = self._get(source, params)
             try:
-                outcome = self._page(source, info, lr, run, fetched, verb, params,
+                outcome = self._page(source, info, lr, run, fetched, verb, params, writer,
                                      refetch=not refetched)
             finally:
                 fetched.close()
@@ -382,12 +471,10 @@ class Harvester:
             refetched = False
             if outcome == "expired":
                 self._after_expiry(source, info, run)
-                st.run = asdict(run)
-                self.state.save_list(source.name, source.prefix, set_spec, st)
+                snapshot = asdict(run)
+                writer.submit(lambda snap=snapshot: self._save_run(source, set_spec, st, snap))
                 continue
             done = run.records
-            if self.progress:
-                self.progress(source.name, set_spec, done, lr.complete_list_size)
             token = outcome
             if token:
                 if token in seen_tokens or token == run.token:
@@ -396,24 +483,23 @@ class Harvester:
                         "stopped (the pages so far are stored)")
                 seen_tokens.add(token)
                 run.token = token
-                st.run = asdict(run)
-                self.state.save_list(source.name, source.prefix, set_spec, st)
-                self._page_done(source, set_spec, run.pages)
+                checkpoint(done)
                 continue
             if run.pending:
                 # The next slice of a window split after expired tokens.
                 run.from_, run.until = run.pending.pop(0)
                 run.token = None
-                st.run = asdict(run)
-                self.state.save_list(source.name, source.prefix, set_spec, st)
-                self._page_done(source, set_spec, run.pages)
+                checkpoint(done)
                 continue
             # The list is complete: its first responseDate is the next run's from.
+            writer.drain()
+            if self.progress:
+                self.progress(source.name, set_spec, done, lr.complete_list_size)
             started = run.started or dates.format_utc(dates.now())
             st.last_response_date = _to_granularity(started, info)
             st.run = None
             self.state.save_list(source.name, source.prefix, set_spec, st)
-            self._page_done(source, set_spec, run.pages)
+            self._page_done(source, set_spec, run.pages, lease)
             log.info("%s: %s complete: %d pages, %d records (%d new, %d updated, %d deleted, "
                      "%d unchanged, %d quarantined)", source.name,
                      f"set {set_spec}" if set_spec else "harvest", lr.pages, done,
@@ -421,8 +507,13 @@ class Harvester:
                      lr.written.unchanged, lr.quarantined)
             return
 
-    def _page_done(self, source: Source, set_spec: str | None, page: int) -> None:
-        lease = self._leases.get(threading.get_ident())
+    def _save_run(self, source: Source, set_spec: str | None, st: ListState,
+                  snapshot: dict[str, object]) -> None:
+        st.run = snapshot
+        self.state.save_list(source.name, source.prefix, set_spec, st)
+
+    def _page_done(self, source: Source, set_spec: str | None, page: int,
+                   lease: tuple[str, str] | None) -> None:
         if lease is not None:
             self.store.lease(lease[0], lease[1], self.lease_seconds)  # type: ignore[attr-defined]
         if self.on_page:
@@ -462,13 +553,14 @@ class Harvester:
                     run.until, run.pending[0][0])
 
     def _page(self, source: Source, info: IdentifyInfo, lr: ListResult, run: RunState,
-              fetched: Fetched, verb: str, params: dict[str, str], *,
+              fetched: Fetched, verb: str, params: dict[str, str], writer: _WriteBehind, *,
               refetch: bool = False) -> str | None:
-        """Read, convert and commit one page; return the next token (``None`` at the
-        end), ``"expired"`` after a badResumptionToken, or ``"refetch"`` when a page
-        that is not well-formed should be asked for once more."""
+        """Read and convert one page and hand it to ``writer`` to commit; return the
+        next token (``None`` at the end), ``"expired"`` after a badResumptionToken,
+        or ``"refetch"`` when a page that is not well-formed should be asked for
+        once more."""
         reader = PageReader(fetched.body, verb)
-        batch: dict[str, tuple[int, Record]] = {}
+        jobs: dict[str, Job] = {}
         broken: list[BrokenRecord] = []
         problems: list[str] = []
         harvest_date = None
@@ -480,7 +572,7 @@ class Harvester:
                 # The tolerant reader reads the whole page again: start over, so
                 # that what the strict pass saw half-parsed is not kept.
                 tolerant = True
-                batch.clear()
+                jobs.clear()
                 broken.clear()
                 ids.clear()
             if harvest_date is None:
@@ -491,7 +583,7 @@ class Harvester:
             if verb == "ListIdentifiers" and not item.deleted:
                 ids.append(item)
                 continue
-            self._take(source, info, item, harvest_date, batch, broken, problems)
+            self._job(source, info, item, harvest_date, jobs, broken, problems)
         page = reader.page
         if not page.well_formed and page.oai and refetch:
             # A garbled page is often a one-off (a proxy, a crash mid-write): ask
@@ -524,7 +616,22 @@ class Harvester:
         if harvest_date is None:
             harvest_date = _parse_lenient(page.response_date or "") or dates.now()
         for header in ids:
-            self._get_record(source, info, header, harvest_date, batch, broken, problems)
+            self._get_record(source, info, header, harvest_date, jobs, broken, problems)
+        # The crosswalks run on the worker processes (or here, for a small page).
+        batch: dict[str, Record] = {}
+        for done in self.converter.submit(list(jobs.values()), source.url, source.prefix).result():
+            problems.extend(done.notes)
+            if done.record is None:
+                broken.append(BrokenRecord(done.position, done.identifier, done.error or "",
+                                           done.text))
+                continue
+            try:
+                batch[done.identifier] = self._settle(source, done.record)
+            except _Unreadable as exc:
+                broken.append(BrokenRecord(done.position, done.identifier, str(exc), ""))
+                continue
+            if last_ds is None or done.datestamp > last_ds:
+                last_ds = done.datestamp
         problems.extend(page.repairs)
         if page.repairs or broken or problems:
             saved = self._save_response(source, verb, fetched.read_all(), fetched.url, problems +
@@ -534,15 +641,16 @@ class Harvester:
                 log.warning("%s: %s (response saved to %s)", source.name, p, saved)
         else:
             saved = None
-        records = [r for _, r in batch.values()]
+        records = list(batch.values())
         if records:
             self._define_sets(Set(spec, f"{info.repository_name}: {spec.split(':', 2)[2]}")
                               for r in records for spec in r.sets
                               if spec.count(":") >= 2 and spec not in self._known_sets)
-            lr.written += self.store.write(records)
-        for ds, _ in batch.values():
-            if ds is not None and (last_ds is None or ds > last_ds):
-                last_ds = ds
+
+            def commit() -> None:
+                lr.written += self.store.write(records)
+
+            writer.submit(commit)
         if broken:
             self._quarantine(source, broken, saved)
             lr.quarantined += len(broken)
@@ -557,42 +665,57 @@ class Harvester:
             lr.complete_list_size = token.complete_list_size
         return token.value if token is not None and token.value else None
 
-    def _take(self, source: Source, info: IdentifyInfo, raw: RawRecord, harvest_date: int,
-              batch: dict[str, tuple[int, Record]], broken: list[BrokenRecord],
-              problems: list[str]) -> None:
+    def _job(self, source: Source, info: IdentifyInfo, raw: RawRecord, harvest_date: int,
+             jobs: dict[str, Job], broken: list[BrokenRecord], problems: list[str]) -> None:
+        """A harvested record as a conversion job (its XML copied out of the page,
+        which is freed as it is read)."""
         ds = _parse_lenient(raw.datestamp)
         if ds is None:
             problems.append(f"record {raw.identifier}: unreadable datestamp {raw.datestamp!r}")
         elif not _exact_granularity(raw.datestamp, info):
             problems.append(f"record {raw.identifier}: datestamp {raw.datestamp!r} is not in the "
                             f"repository's granularity {info.granularity}")
-        try:
-            record = self._convert(source, raw, ds if ds is not None else harvest_date,
-                                   harvest_date, problems)
-        except _Unreadable as exc:
-            broken.append(BrokenRecord(raw.position, raw.identifier, str(exc), _xml_of(raw)))
-            return
-        except Exception as exc:  # noqa: BLE001 - a crosswalk bug costs one record, kept in quarantine
+        if len(raw.identifier) > MAX_IDENTIFIER:
             broken.append(BrokenRecord(raw.position, raw.identifier,
-                                       f"could not be converted: {exc!r}", _xml_of(raw)))
+                                       f"identifier of {len(raw.identifier)} characters (at most "
+                                       f"{MAX_IDENTIFIER})", _xml_of(raw)))
             return
-        previous = batch.get(raw.identifier)
+        sets = [source.set_spec]
+        for spec in raw.sets:
+            if _SPEC_SEGMENT.match(spec):
+                sets.append(f"{source.set_spec}:{spec}")
+            else:
+                problems.append(f"record {raw.identifier}: setSpec {spec!r} is not valid; ignored")
+        if self.converter.parallel:
+            metadata: bytes | etree._Element | None = serialize(raw.metadata)
+            abouts: list[bytes | etree._Element] = [serialize(a) or b"" for a in raw.abouts]
+        else:
+            metadata, abouts = raw.metadata, list(raw.abouts)
+        job = Job(raw.identifier, raw.position, raw.deleted, sets,
+                  ds if ds is not None else harvest_date, harvest_date, metadata, abouts)
+        previous = jobs.get(raw.identifier)
         if previous is not None:
             problems.append(f"record {raw.identifier} appears twice on one page; the later "
                             "datestamp is kept")
-            if ds is not None and previous[0] is not None and previous[0] > ds:
+            if ds is not None and previous.datestamp > job.datestamp:
                 return
-        batch[raw.identifier] = (ds, record)
+            del jobs[raw.identifier]  # the later copy goes where the page put it
+        jobs[raw.identifier] = job
 
     def _get_record(self, source: Source, info: IdentifyInfo, header: RawRecord,
-                    harvest_date: int, batch: dict[str, tuple[int, Record]],
+                    harvest_date: int, jobs: dict[str, Job],
                     broken: list[BrokenRecord], problems: list[str]) -> None:
         params = {"verb": "GetRecord", "identifier": header.identifier,
                   "metadataPrefix": source.prefix}
         fetched = self._get(source, params)
         try:
             reader = PageReader(fetched.body, "GetRecord")
-            items = list(reader.items())
+            for item in reader.items():
+                item.position = header.position
+                if isinstance(item, BrokenRecord):
+                    broken.append(item)
+                else:
+                    self._job(source, info, item, harvest_date, jobs, broken, problems)
             page = reader.page
             if page.errors:
                 codes = {c for c, _ in page.errors}
@@ -602,64 +725,22 @@ class Harvester:
                     return
                 broken.append(BrokenRecord(header.position, header.identifier, "; ".join(
                     f"{c}: {m}" for c, m in page.errors), ""))
-                return
-            for item in items:
-                if isinstance(item, BrokenRecord):
-                    item.position = header.position
-                    broken.append(item)
-                else:
-                    item.position = header.position
-                    self._take(source, info, item, harvest_date, batch, broken, problems)
         finally:
             fetched.close()
 
     # -- records ------------------------------------------------------------------
-    def _convert(self, source: Source, raw: RawRecord, datestamp: int, harvest_date: int,
-                 problems: list[str]) -> Record:
-        if len(raw.identifier) > MAX_IDENTIFIER:
-            raise _Unreadable(f"identifier of {len(raw.identifier)} characters (at most "
-                              f"{MAX_IDENTIFIER})")
-        sets = [source.set_spec]
-        for spec in raw.sets:
-            if _SPEC_SEGMENT.match(spec):
-                sets.append(f"{source.set_spec}:{spec}")
-            else:
-                problems.append(f"record {raw.identifier}: setSpec {spec!r} is not valid; ignored")
-        existing = self.store.get(raw.identifier)
-        if existing is not None and source.set_spec not in existing.header.sets:
+    def _settle(self, source: Source, record: Record) -> Record:
+        """What only the store can tell about a converted record: an identifier
+        another source already holds is a collision; an unchanged record keeps
+        its first harvest date."""
+        existing = self.store.get(record.identifier)
+        if existing is None:
+            return record
+        if source.set_spec not in existing.header.sets:
             raise _Unreadable(
-                f"identifier collision: {raw.identifier} is already in the store from another "
+                f"identifier collision: {record.identifier} is already in the store from another "
                 f"source (sets: {', '.join(existing.header.sets) or 'none'}); not overwritten")
-        if raw.deleted:
-            about = _provenance(source.url, raw.identifier, datestamp, harvest_date,
-                                _namespace_of(None, source.prefix), raw.abouts)
-            record = Record(raw.identifier, deleted=True, sets=tuple(sets), about=about)
-        else:
-            elem = raw.metadata
-            assert elem is not None
-            kind, elem = _metadata_kind(elem, source.prefix)
-            notes: list[str] = []
-            if kind == "marc21":
-                marc = element_to_record(elem)
-                if not marc.fields:
-                    raise _Unreadable("the MARCXML record has no fields")
-                normalize_record(marc, notes)
-                record = build_record(marc, raw.identifier, self.registry, sets, notes)
-            elif kind == "oai_dc":
-                elements = _dc_elements(elem)
-                if not elements:
-                    raise _Unreadable("the Dublin Core record has no elements")
-                record = build_record(DCRecord(elements), raw.identifier, self.registry, sets, notes)
-            else:
-                raise _Unreadable(
-                    f"metadata in namespace {etree.QName(elem).namespace or '(none)'} cannot be "
-                    "crosswalked (marc21 and oai_dc can)")
-            problems.extend(f"record {raw.identifier}: {n}" for n in notes
-                            if not n.startswith("text normalized"))
-            record.about = _provenance(source.url, raw.identifier, datestamp, harvest_date,
-                                       etree.QName(elem).namespace or _namespace_of(kind, source.prefix),
-                                       raw.abouts)
-        if existing is not None and existing.about is not None and record.about is not None and \
+        if existing.about is not None and record.about is not None and \
                 _HARVEST_DATE.sub(b"", existing.about) == _HARVEST_DATE.sub(b"", record.about):
             # Same origin, same original datestamp: keep the first harvest date, so
             # that re-harvesting an unchanged record leaves it unchanged.
@@ -767,76 +848,8 @@ def _exact_granularity(text: str, info: IdentifyInfo) -> bool:
     return gran == (dates.DAY if info.day_granularity else dates.SECOND)
 
 
-def _metadata_kind(elem: etree._Element, prefix: str) -> tuple[str, etree._Element]:
-    """Which crosswalk reads this metadata: by its namespace, by its name when the
-    provider forgot the namespace, by the prefix asked for as a last resort."""
-    ns = etree.QName(elem).namespace
-    name = local(elem.tag)
-    if name == "collection" and (ns == MARC_NS or ns is None):
-        first = next((c for c in elem if local(c.tag) == "record"), None)
-        if first is not None:
-            return "marc21", first
-    if ns == MARC_NS or (ns is None and name == "record"):
-        return "marc21", elem
-    if ns == OAI_DC_NS or (name == "dc" and ns in (None, "info:srw/schema/1/dc-schema")):
-        return "oai_dc", elem
-    if ns is None and prefix.lower() in ("marc21", "marcxml", "marc"):
-        return "marc21", elem
-    if ns is None and prefix.lower() in ("oai_dc", "dc"):
-        return "oai_dc", elem
-    return "other", elem
-
-
-def _namespace_of(kind: str | None, prefix: str) -> str:
-    if kind == "marc21" or (kind is None and prefix.lower() in ("marc21", "marcxml", "marc")):
-        return MARC_NS
-    return OAI_DC_NS
-
-
-def _dc_elements(elem: etree._Element) -> list[tuple[str, str]]:
-    elements = parse_dc(elem)
-    if elements:
-        return elements
-    # Providers that forget the DC namespace: take DC element names as they come.
-    out = []
-    for child in elem:
-        name = local(child.tag)
-        if name in _DC_NAMES and etree.QName(child).namespace in (None, DC_NS):
-            text = "".join(child.itertext()).strip()
-            if text:
-                out.append((name, normalize(" ".join(text.split()))))
-    return out
-
-
 def _xml_of(raw: RawRecord) -> str:
     return etree.tostring(raw.metadata, encoding="unicode") if raw.metadata is not None else ""
-
-
-def _provenance(base_url: str, identifier: str, datestamp: int, harvest_date: int,
-                namespace: str, abouts: list[etree._Element]) -> bytes:
-    """The OAI-PMH ``about`` payload of a harvested record (provenance.xsd)."""
-    nested = ""
-    for about in abouts:
-        if local(about.tag) == "provenance" and etree.QName(about).namespace == PROVENANCE_NS:
-            origin = next((c for c in about if local(c.tag) == "originDescription"), None)
-            if origin is not None and _valid_origin(origin):
-                # Provenance of a record harvested again: the chain nests (guidelines §2).
-                nested = etree.tostring(origin, encoding="unicode", with_tail=False)
-            break
-    return (
-        f'<provenance xmlns="{PROVENANCE_NS}" xmlns:xsi="{XSI_NS}" '
-        f'xsi:schemaLocation="{PROVENANCE_NS} {PROVENANCE_SCHEMA}">'
-        f'<originDescription harvestDate="{dates.format_utc(harvest_date)}" altered="true">'
-        f"<baseURL>{escape(base_url)}</baseURL><identifier>{escape(identifier)}</identifier>"
-        f"<datestamp>{dates.format_utc(datestamp)}</datestamp>"
-        f"<metadataNamespace>{escape(namespace)}</metadataNamespace>{nested}"
-        "</originDescription></provenance>").encode()
-
-
-def _valid_origin(origin: etree._Element) -> bool:
-    names = [local(c.tag) for c in origin if isinstance(c.tag, str)]
-    return (names[:4] == ["baseURL", "identifier", "datestamp", "metadataNamespace"]
-            and origin.get("harvestDate") is not None and origin.get("altered") is not None)
 
 
 def _describe(params: dict[str, str]) -> str:

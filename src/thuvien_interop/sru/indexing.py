@@ -219,7 +219,8 @@ def index_source(source: Source, profile: IndexProfile | None = None,
         if is_dc:
             raw = [v for e in d.dc for v in source.values(e)]  # type: ignore[union-attr]
         else:
-            raw = [v for s in d.marc for v in _marc_values(source, s, d.join, by_tag)]  # type: ignore[arg-type]
+            raw = [v for s in d.marc if s.tag in by_tag or s.tag == "LDR"
+                   for v in _marc_values(source, s, d.join, by_tag)]  # type: ignore[arg-type]
         values = _finish(d, raw, not is_dc) if raw else []
         if d.name == "rec.identifier" and identifier:
             values.insert(0, identifier)

@@ -506,8 +506,7 @@ class PostgresRepository:
         for rid, record in written:
             if record.deleted:
                 continue
-            index = {**record.index, "rec.lastModificationDate": [modified]}
-            for name, text, entries in search_plan.index_entries(index):
+            for name, text, entries in search_plan.record_entries(record, modified):
                 texts.append((rid, name, _tsvector(text, vocabulary)))
                 keys.extend((name, k, rid, d) for k, d in entries)
         self._load(conn, "search_text", _TEXT_COLS, texts)

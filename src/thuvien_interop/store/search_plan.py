@@ -28,9 +28,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from ..crosswalk.text import fold, normalize
+
+if TYPE_CHECKING:
+    from ..model import Record
 
 __all__ = [
     "VALUE_SEPARATOR",
@@ -50,6 +53,7 @@ __all__ = [
     "SortSpec",
     "Term",
     "index_entries",
+    "record_entries",
     "key_of",
     "words",
 ]
@@ -109,6 +113,17 @@ def index_entries(index: Mapping[str, list[str]]) -> Iterator[tuple[str, str, li
             keys.setdefault(_key(ws), value.strip()[:2 * KEY_MAX])
         if texts:
             yield name, f" {VALUE_SEPARATOR} ".join(texts), list(keys.items())
+
+
+def record_entries(record: Record, modified: str) -> Iterator[tuple[str, str, list[tuple[str, str]]]]:
+    """:func:`index_entries` of a record (``Record.entries`` when computed ahead)
+    and its ``rec.lastModificationDate``, which only the store knows."""
+    entries = record.entries
+    if entries is None:
+        yield from index_entries({**record.index, "rec.lastModificationDate": [modified]})
+        return
+    yield from (e for e in entries if e[0] != "rec.lastModificationDate")
+    yield from index_entries({"rec.lastModificationDate": [modified]})
 
 
 # ----------------------------------------------------------------------------- plan

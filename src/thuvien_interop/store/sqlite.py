@@ -102,6 +102,31 @@ MIGRATIONS: list[str] = [
 _memory_ids = itertools.count()
 
 
+class _SearchRows:
+    """Search rows of a batch of records, inserted together."""
+
+    __slots__ = ("texts", "keys", "rwords")
+
+    def __init__(self) -> None:
+        self.texts: list[tuple[int, str, str]] = []
+        self.keys: list[tuple[int, str, int, str]] = []
+        self.rwords: set[str] = set()
+
+    def flush(self, conn: sqlite3.Connection, seen: set[str] | None = None) -> None:
+        if self.texts:
+            conn.executemany("INSERT INTO search_text (rowid, idx, body) VALUES (?, ?, ?)",
+                             self.texts)
+        if self.keys:
+            conn.executemany("INSERT OR IGNORE INTO search_keys VALUES (?, ?, ?, ?)", self.keys)
+        self.rwords.discard(search_plan.VALUE_SEPARATOR)
+        if self.rwords:
+            conn.executemany("INSERT OR IGNORE INTO search_rwords VALUES (?)",
+                             [(w[::-1],) for w in self.rwords])
+            if seen is not None and len(seen) < 2_000_000:  # a per-process memo, bounded
+                seen.update(self.rwords)
+        self.texts, self.keys, self.rwords = [], [], set()
+
+
 def _kept(record: Record) -> bytes | None:
     """The canonical bytes to store: none when they equal the rendered marc21
     (MARCXML is the canonical form of MARC records; storing it twice would
@@ -311,11 +336,19 @@ class SQLiteRepository:
             stamp = max(dates.now(), latest) if now is None else now
             first_seq = seq + 1
             written: list[int] = []
+            search_rows = _SearchRows()
+            # What the store holds of the batch's records, in one query per 500.
+            known: dict[str, tuple[int, bytes, int]] = {}
+            names = list({r.identifier for r in batch})
+            for i in range(0, len(names), 500):
+                chunk = names[i:i + 500]
+                for ident, *rest in conn.execute(
+                        "SELECT identifier, id, checksum, deleted FROM records WHERE identifier "
+                        f"IN ({','.join('?' * len(chunk))})", chunk):
+                    known[ident] = tuple(rest)  # type: ignore[assignment]
             for record in batch:
                 digest = checksum(record)
-                row = conn.execute(
-                    "SELECT id, checksum, deleted FROM records WHERE identifier = ?",
-                    (record.identifier,)).fetchone()
+                row = known.get(record.identifier)
                 if row is not None and row[1] == digest:
                     summary.unchanged += 1
                     continue
@@ -371,8 +404,10 @@ class SQLiteRepository:
                 if sets:
                     conn.executemany("INSERT INTO set_members VALUES (?, ?, ?, ?)",
                                      [(s, stamp, seq, rid) for s in sets])
-                self._after_write(conn, rid, record)
+                known[record.identifier] = (rid, digest, int(record.deleted))
+                self._after_write(conn, rid, record, stamp, new=row is None, rows=search_rows)
                 written.append(rid)
+            search_rows.flush(conn, self.__dict__.setdefault("_rwords_seen", set()))
             if now is None and written:
                 self._restamp(conn, stamp, first_seq, written)
             conn.execute("COMMIT")
@@ -403,35 +438,37 @@ class SQLiteRepository:
             conn.execute(f"UPDATE set_members SET datestamp = ? WHERE record_id IN "
                          f"({','.join('?' * len(chunk))})", (final, *chunk))
 
-    def _after_write(self, conn: sqlite3.Connection, rid: int, record: Record) -> None:
-        """Hook for secondary indexes (search) kept in the same transaction."""
+    def _after_write(self, conn: sqlite3.Connection, rid: int, record: Record,
+                     stamp: int | None = None, new: bool = False,
+                     rows: _SearchRows | None = None) -> None:
+        """Hook for secondary indexes (search) kept in the same transaction
+        (``stamp``: the record's datestamp, when the caller knows it; ``new``: the
+        record was just inserted, so it has no entries to remove). With ``rows``,
+        the entries are gathered there for one insert per batch (the caller
+        flushes them before committing)."""
         base = rid << _CODE_BITS
-        if conn.execute("SELECT 1 FROM search_keys WHERE record_id = ? LIMIT 1", (rid,)).fetchone():
-            conn.execute("DELETE FROM search_text WHERE rowid BETWEEN ? AND ?",
-                         (base, base + (1 << _CODE_BITS) - 1))
-            conn.execute("DELETE FROM search_keys WHERE record_id = ?", (rid,))
+        now = rows is None
+        if now:
+            rows = _SearchRows()
+        if not new:
+            rows.flush(conn)  # a record written twice in one batch: its first entries go
+            if conn.execute("SELECT 1 FROM search_keys WHERE record_id = ? LIMIT 1",
+                            (rid,)).fetchone():
+                conn.execute("DELETE FROM search_text WHERE rowid BETWEEN ? AND ?",
+                             (base, base + (1 << _CODE_BITS) - 1))
+                conn.execute("DELETE FROM search_keys WHERE record_id = ?", (rid,))
         if record.deleted:
             return
-        index = dict(record.index)
-        stamp = conn.execute("SELECT datestamp FROM records WHERE id = ?", (rid,)).fetchone()[0]
-        index["rec.lastModificationDate"] = [dates.format_utc(stamp)]
-        texts: list[tuple[int, str, str]] = []
-        keys: list[tuple[int, str, int, str]] = []
+        if stamp is None:
+            stamp = conn.execute("SELECT datestamp FROM records WHERE id = ?", (rid,)).fetchone()[0]
         seen = self.__dict__.setdefault("_rwords_seen", set())
-        rwords: set[str] = set()
-        for name, text, entries in search_plan.index_entries(index):
+        for name, text, entries in search_plan.record_entries(record, dates.format_utc(stamp)):
             code = self._index_code(conn, name, create=True)
-            texts.append((base + code, _idx_token(code), text))
-            keys.extend((code, k, rid, d) for k, d in entries)
-            rwords.update(w for w in text.split() if w not in seen)
-        conn.executemany("INSERT INTO search_text (rowid, idx, body) VALUES (?, ?, ?)", texts)
-        conn.executemany("INSERT OR IGNORE INTO search_keys VALUES (?, ?, ?, ?)", keys)
-        rwords.discard(search_plan.VALUE_SEPARATOR)
-        if rwords:
-            conn.executemany("INSERT OR IGNORE INTO search_rwords VALUES (?)",
-                             [(w[::-1],) for w in rwords])
-            if len(seen) < 2_000_000:  # a per-process memo of written words, bounded
-                seen.update(rwords)
+            rows.texts.append((base + code, _idx_token(code), text))
+            rows.keys.extend((code, k, rid, d) for k, d in entries)
+            rows.rwords.update(w for w in text.split() if w not in seen)
+        if now:
+            rows.flush(conn, seen)
 
     # -- search (issue 6; the contract is in store/base.py and store/search_plan.py) --
     def reindex(self, entries: Iterable[tuple[str, dict[str, list[str]]]]) -> int:

@@ -1,0 +1,340 @@
+"""Harvested records into store records: the crosswalk half of the harvester.
+
+Turning a harvested page into store records (MARCXML or DC read and cleaned,
+every exposed format rendered, the search entries computed) is most of a
+harvest's work, and it needs nothing but the record itself. So it is done here,
+apart from the wire and the store, on as many processes as the machine has
+cores (:class:`Converter`), while the harvester fetches the next page and
+commits the previous one.
+
+A :class:`Job` is everything one record needs (plain data, so it crosses
+process boundaries); :func:`convert` turns it into a :class:`Converted`: a
+store :class:`~thuvien_interop.model.Record`, or the reason it cannot be one.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import pickle
+import threading
+import weakref
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from xml.sax.saxutils import escape
+
+from lxml import etree
+
+from .. import dates
+from ..crosswalk.dc import DC_NS, OAI_DC_NS, XSI_NS, parse_dc
+from ..crosswalk.marcxml import MARC_NS, element_to_record
+from ..crosswalk.text import normalize
+from ..formats import FormatRegistry
+from ..ingest.loader import build_record
+from ..ingest.marcxml import normalize_record
+from ..ingest.result import DCRecord
+from ..model import Record
+from ..store import search_plan
+from .harvest_page import local
+
+log = logging.getLogger("thuvien_interop.harvest")
+
+PROVENANCE_NS = "http://www.openarchives.org/OAI/2.0/provenance"
+PROVENANCE_SCHEMA = "http://www.openarchives.org/OAI/2.0/provenance.xsd"
+_DC_NAMES = frozenset(("title", "creator", "subject", "description", "publisher", "contributor",
+                       "date", "type", "format", "identifier", "source", "language", "relation",
+                       "coverage", "rights"))
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                          huge_tree=True, remove_blank_text=False)
+
+#: Below this many records a page is converted in the harvester's own process:
+#: handing it to another costs more than it saves.
+PARALLEL_MIN = 64
+
+
+@dataclass(slots=True)
+class Job:
+    """One harvested record, as plain data.
+
+    ``metadata`` and ``abouts`` are the provider's XML (bytes, or live lxml
+    elements when the job is converted in the process that read the page);
+    ``sets`` are the record's sets in the union, already checked."""
+
+    identifier: str
+    position: int
+    deleted: bool
+    sets: list[str]
+    datestamp: int
+    harvest_date: int
+    metadata: bytes | etree._Element | None = None
+    abouts: list[bytes | etree._Element] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Converted:
+    """What became of a :class:`Job`: a record, or ``error`` (why not) with the
+    record's XML for the quarantine. ``notes`` are repairs worth reporting."""
+
+    identifier: str
+    position: int
+    datestamp: int
+    record: Record | None = None
+    error: str | None = None
+    text: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+class Unreadable(Exception):
+    """A harvested record that cannot become a store record (quarantined)."""
+
+
+def _element(data: bytes | etree._Element) -> etree._Element:
+    if isinstance(data, bytes):
+        return etree.fromstring(data, _PARSER)
+    return data
+
+
+def _text(data: bytes | etree._Element | None) -> str:
+    if data is None:
+        return ""
+    if isinstance(data, bytes):
+        return data.decode("utf-8", "replace")
+    return etree.tostring(data, encoding="unicode", with_tail=False)
+
+
+def convert(job: Job, registry: FormatRegistry, base_url: str, prefix: str) -> Converted:
+    """One harvested record into a store record (never raises for a bad record)."""
+    out = Converted(job.identifier, job.position, job.datestamp)
+    try:
+        out.record = _convert(job, registry, base_url, prefix, out.notes)
+    except Unreadable as exc:
+        out.error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - a crosswalk bug costs one record, kept in quarantine
+        out.error = f"could not be converted: {exc!r}"
+    if out.error is not None:
+        out.text = _text(job.metadata)
+    return out
+
+
+def _convert(job: Job, registry: FormatRegistry, base_url: str, prefix: str,
+             notes: list[str]) -> Record:
+    abouts = [_element(a) for a in job.abouts]
+    if job.deleted:
+        about = provenance(base_url, job.identifier, job.datestamp, job.harvest_date,
+                           namespace_of(None, prefix), abouts)
+        return Record(job.identifier, deleted=True, sets=tuple(job.sets), about=about)
+    if job.metadata is None:
+        raise Unreadable("the record is not deleted but has no metadata")
+    kind, elem = metadata_kind(_element(job.metadata), prefix)
+    found: list[str] = []
+    if kind == "marc21":
+        marc = element_to_record(elem)
+        if not marc.fields:
+            raise Unreadable("the MARCXML record has no fields")
+        normalize_record(marc, found)
+        record = build_record(marc, job.identifier, registry, job.sets, found)
+    elif kind == "oai_dc":
+        elements = dc_elements(elem)
+        if not elements:
+            raise Unreadable("the Dublin Core record has no elements")
+        record = build_record(DCRecord(elements), job.identifier, registry, job.sets, found)
+    else:
+        raise Unreadable(
+            f"metadata in namespace {etree.QName(elem).namespace or '(none)'} cannot be "
+            "crosswalked (marc21 and oai_dc can)")
+    notes.extend(f"record {job.identifier}: {n}" for n in found
+                 if not n.startswith("text normalized"))
+    record.about = provenance(base_url, job.identifier, job.datestamp, job.harvest_date,
+                              etree.QName(elem).namespace or namespace_of(kind, prefix), abouts)
+    # The store's search entries, computed here rather than in the writer (the
+    # index itself need not travel back to the harvester with them).
+    record.entries = list(search_plan.index_entries(record.index))
+    record.index = {}
+    return record
+
+
+def metadata_kind(elem: etree._Element, prefix: str) -> tuple[str, etree._Element]:
+    """Which crosswalk reads this metadata: by its namespace, by its name when the
+    provider forgot the namespace, by the prefix asked for as a last resort."""
+    ns = etree.QName(elem).namespace
+    name = local(elem.tag)
+    if name == "collection" and (ns == MARC_NS or ns is None):
+        first = next((c for c in elem if local(c.tag) == "record"), None)
+        if first is not None:
+            return "marc21", first
+    if ns == MARC_NS or (ns is None and name == "record"):
+        return "marc21", elem
+    if ns == OAI_DC_NS or (name == "dc" and ns in (None, "info:srw/schema/1/dc-schema")):
+        return "oai_dc", elem
+    if ns is None and prefix.lower() in ("marc21", "marcxml", "marc"):
+        return "marc21", elem
+    if ns is None and prefix.lower() in ("oai_dc", "dc"):
+        return "oai_dc", elem
+    return "other", elem
+
+
+def namespace_of(kind: str | None, prefix: str) -> str:
+    if kind == "marc21" or (kind is None and prefix.lower() in ("marc21", "marcxml", "marc")):
+        return MARC_NS
+    return OAI_DC_NS
+
+
+def dc_elements(elem: etree._Element) -> list[tuple[str, str]]:
+    elements = parse_dc(elem)
+    if elements:
+        return elements
+    # Providers that forget the DC namespace: take DC element names as they come.
+    out = []
+    for child in elem:
+        name = local(child.tag)
+        if name in _DC_NAMES and etree.QName(child).namespace in (None, DC_NS):
+            text = "".join(child.itertext()).strip()
+            if text:
+                out.append((name, normalize(" ".join(text.split()))))
+    return out
+
+
+def provenance(base_url: str, identifier: str, datestamp: int, harvest_date: int,
+               namespace: str, abouts: list[etree._Element]) -> bytes:
+    """The OAI-PMH ``about`` payload of a harvested record (provenance.xsd)."""
+    nested = ""
+    for about in abouts:
+        if local(about.tag) == "provenance" and etree.QName(about).namespace == PROVENANCE_NS:
+            origin = next((c for c in about if local(c.tag) == "originDescription"), None)
+            if origin is not None and _valid_origin(origin):
+                # Provenance of a record harvested again: the chain nests (guidelines §2).
+                nested = etree.tostring(origin, encoding="unicode", with_tail=False)
+            break
+    return (
+        f'<provenance xmlns="{PROVENANCE_NS}" xmlns:xsi="{XSI_NS}" '
+        f'xsi:schemaLocation="{PROVENANCE_NS} {PROVENANCE_SCHEMA}">'
+        f'<originDescription harvestDate="{dates.format_utc(harvest_date)}" altered="true">'
+        f"<baseURL>{escape(base_url)}</baseURL><identifier>{escape(identifier)}</identifier>"
+        f"<datestamp>{dates.format_utc(datestamp)}</datestamp>"
+        f"<metadataNamespace>{escape(namespace)}</metadataNamespace>{nested}"
+        "</originDescription></provenance>").encode()
+
+
+def _valid_origin(origin: etree._Element) -> bool:
+    names = [local(c.tag) for c in origin if isinstance(c.tag, str)]
+    return (names[:4] == ["baseURL", "identifier", "datestamp", "metadataNamespace"]
+            and origin.get("harvestDate") is not None and origin.get("altered") is not None)
+
+
+# -- on several processes ------------------------------------------------------
+
+_worker_registry: FormatRegistry | None = None
+
+
+def _init_worker(registry_bytes: bytes) -> None:
+    global _worker_registry
+    _worker_registry = pickle.loads(registry_bytes)
+
+
+def _convert_chunk(jobs: list[Job], base_url: str, prefix: str) -> list[Converted]:
+    assert _worker_registry is not None
+    return [convert(job, _worker_registry, base_url, prefix) for job in jobs]
+
+
+class Converter:
+    """Converts pages of jobs, on ``processes`` worker processes when there are
+    more than one (started on first use, shared by every thread of a harvester),
+    else in the calling process.
+
+    The workers receive the format registry once, pickled; a registry that
+    cannot be pickled (a format rendered by a lambda, say) is used in this
+    process only, with a note in the log.
+    """
+
+    def __init__(self, registry: FormatRegistry, processes: int | None = None) -> None:
+        self.registry = registry
+        self.processes = max(1, processes if processes is not None else (os.cpu_count() or 1))
+        self._pool: Executor | None = None
+        self._lock = threading.Lock()
+        self._payload: bytes | None = None
+        if self.processes > 1:
+            try:
+                self._payload = pickle.dumps(registry)
+            except (pickle.PicklingError, AttributeError, TypeError) as exc:
+                log.info("formats are converted in this process only: the format registry "
+                         "cannot be sent to other processes (%s)", exc)
+                self.processes = 1
+
+    @property
+    def parallel(self) -> bool:
+        return self.processes > 1
+
+    def _executor(self) -> Executor:
+        with self._lock:
+            if self._pool is None:
+                # forkserver, not fork: the harvester has threads (and sockets)
+                # that a forked child must not inherit half-way.
+                context = multiprocessing.get_context(
+                    "forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
+                    else "spawn")
+                pool = ProcessPoolExecutor(self.processes, mp_context=context,
+                                           initializer=_init_worker, initargs=(self._payload,))
+                self._pool = pool
+                weakref.finalize(self, pool.shutdown, wait=False, cancel_futures=True)
+            return self._pool
+
+    def submit(self, jobs: list[Job], base_url: str, prefix: str) -> PendingPage:
+        """Start converting one page; :meth:`PendingPage.result` waits for it."""
+        page = PendingPage(self, jobs, base_url, prefix)
+        if not self.parallel or len(jobs) < PARALLEL_MIN:
+            return page
+        try:
+            executor = self._executor()
+            size = -(-len(jobs) // self.processes)
+            page.futures = [executor.submit(_convert_chunk, jobs[i:i + size], base_url, prefix)
+                            for i in range(0, len(jobs), size)]
+        except Exception as exc:  # noqa: BLE001 - the pool could not start: go on without it
+            self.give_up(exc)
+            page.futures = []
+        return page
+
+    def give_up(self, exc: BaseException) -> None:
+        """The worker processes failed (could not start, or died): convert in
+        this process from now on. Nothing is lost: the page is converted here."""
+        log.warning("converting in the harvester's own process from now on: the worker "
+                    "processes failed (%s: %s)", type(exc).__name__, exc)
+        self.processes = 1
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+
+
+class PendingPage:
+    """A page being converted."""
+
+    def __init__(self, converter: Converter, jobs: list[Job], base_url: str, prefix: str) -> None:
+        self.converter = converter
+        self.jobs = jobs
+        self.base_url = base_url
+        self.prefix = prefix
+        self.futures: list[Future[list[Converted]]] = []
+
+    def result(self) -> list[Converted]:
+        if self.futures:
+            out: list[Converted] = []
+            try:
+                for f in self.futures:
+                    out.extend(f.result())
+                return out
+            except Exception as exc:  # noqa: BLE001 - a worker died (killed, out of memory)
+                self.converter.give_up(exc)
+        return [convert(j, self.converter.registry, self.base_url, self.prefix)
+                for j in self.jobs]
+
+
+def serialize(elem: etree._Element | None) -> bytes | None:
+    """A live element as bytes a worker process can parse again."""
+    return None if elem is None else etree.tostring(elem, encoding="utf-8", with_tail=False)

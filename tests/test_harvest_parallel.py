@@ -1,0 +1,122 @@
+"""The harvester's conversion on worker processes: the same store, record for
+record and search key for search key, as converting in the harvester's own
+process; bad records still quarantined; a pool that cannot start, or dies,
+costs nothing but speed."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+
+import pytest
+from conftest import live_server
+
+from thuvien_interop.formats import default_registry
+from thuvien_interop.model import MetadataFormat, Record
+from thuvien_interop.oai.config import ProviderConfig
+from thuvien_interop.oai.harvest_convert import PARALLEL_MIN
+from thuvien_interop.oai.harvest_sources import Source
+from thuvien_interop.oai.harvester import Harvester
+from thuvien_interop.store import open_store
+from thuvien_interop.web import create_app
+
+PAGE = 150
+assert PAGE >= PARALLEL_MIN, "pages big enough to go to the worker processes"
+
+
+@pytest.fixture
+def provider(sample_store):
+    """The sample catalogue (300 MARC + 30 DC records) served in pages of 150,
+    plus one record whose metadata no crosswalk reads."""
+    sample_store.write([Record("oai:thuvien-interop.vn:foreign", b"<x/>", "marc21",
+                               rendered={"marc21": b'<thing xmlns="urn:example:not-marc"/>'})])
+    with live_server(create_app(sample_store, ProviderConfig(page_size=PAGE))) as root:
+        yield root + "/oai"
+
+
+def harvest(url: str, path, prefix: str, processes: int | None, tmp_path, **kw):
+    store = open_store(f"sqlite:///{path}")
+    with Harvester(store, diagnostics=tmp_path / f"diag-{path.stem}", processes=processes,
+                   **kw) as h:
+        result = h.harvest(Source("samples", url, prefix=prefix))
+        used = h.converter.processes
+    store.close()
+    return result, used
+
+
+def contents(path) -> dict[str, object]:
+    """Everything a harvest leaves in a store that does not depend on the clock."""
+    conn = sqlite3.connect(path)
+    rendered = {(i, p): x for i, p, x in conn.execute(
+        "SELECT r.identifier, x.prefix, x.xml FROM rendered x JOIN records r ON r.id = x.record_id")}
+    keys = sorted(conn.execute(
+        "SELECT r.identifier, i.name, k.key, k.display FROM search_keys k "
+        "JOIN records r ON r.id = k.record_id JOIN search_indexes i ON i.code = k.idx "
+        "WHERE i.name <> 'rec.lastModificationDate'"))
+    texts = sorted(conn.execute(
+        "SELECT r.identifier, t.body FROM search_text t JOIN records r ON r.id = t.rowid >> 7 "
+        "WHERE t.body NOT GLOB '[0-9][0-9][0-9][0-9] [0-9][0-9] [0-9][0-9]*'"))
+    sets = sorted(conn.execute("SELECT identifier, sets, deleted FROM records"))
+    conn.close()
+    return {"rendered": rendered, "keys": keys, "texts": texts, "sets": sets}
+
+
+@pytest.mark.parametrize("prefix", ["marc21", "oai_dc"])
+def test_worker_processes_store_exactly_what_one_process_stores(provider, tmp_path, prefix):
+    one, used_one = harvest(provider, tmp_path / "one.db", prefix, 1, tmp_path)
+    two, used_two = harvest(provider, tmp_path / "two.db", prefix, 2, tmp_path)
+    assert (used_one, used_two) == (1, 2)
+    assert one.ok and two.ok, (one.errors, two.errors)
+    assert one.added == two.added == 330
+    # The foreign record has a marc21 rendering only, so only marc21 lists it.
+    assert one.quarantined == two.quarantined == (1 if prefix == "marc21" else 0)
+    a, b = contents(tmp_path / "one.db"), contents(tmp_path / "two.db")
+    assert len(a["rendered"]) >= 3 * 300 and len(a["keys"]) > 1000
+    for part in a:
+        assert a[part] == b[part], part
+
+
+def test_a_record_no_crosswalk_reads_is_quarantined_by_the_workers(provider, tmp_path):
+    result, used = harvest(provider, tmp_path / "u.db", "marc21", 2, tmp_path)
+    assert used == 2 and result.ok and result.quarantined == 1
+    lines = (tmp_path / "diag-u" / "samples" / "quarantine.jsonl").read_text("utf-8").splitlines()
+    entry = json.loads(lines[0])
+    assert entry["identifier"] == "oai:thuvien-interop.vn:foreign"
+    assert "urn:example:not-marc" in entry["reason"] and "not-marc" in entry["xml"]
+
+
+def test_a_registry_that_cannot_travel_is_used_in_this_process(provider, tmp_path):
+    registry = default_registry()
+    registry.register(MetadataFormat("echo", "https://example.org/echo.xsd",
+                                     "https://example.org/echo"),
+                      render=lambda source: b'<echo xmlns="https://example.org/echo"/>')
+    result, used = harvest(provider, tmp_path / "u.db", "marc21", 2, tmp_path, registry=registry)
+    assert used == 1, "a lambda cannot be pickled: no worker processes"
+    assert result.ok and result.added == 330
+    conn = sqlite3.connect(tmp_path / "u.db")
+    echoed = conn.execute("SELECT count(*) FROM rendered WHERE prefix = 'echo'").fetchone()[0]
+    conn.close()
+    assert echoed == 330
+
+
+class DiesInWorkers:
+    """A renderer that kills the process it runs in, unless it is the harvester's."""
+
+    def __init__(self) -> None:
+        self.parent = os.getpid()
+
+    def __call__(self, source: object) -> bytes:
+        if os.getpid() != self.parent:
+            os._exit(3)
+        return b'<ok xmlns="https://example.org/ok"/>'
+
+
+def test_worker_processes_that_die_cost_nothing_but_speed(provider, tmp_path, caplog):
+    registry = default_registry()
+    registry.register(MetadataFormat("ok", "https://example.org/ok.xsd", "https://example.org/ok"),
+                      render=DiesInWorkers())
+    result, used = harvest(provider, tmp_path / "u.db", "marc21", 2, tmp_path, registry=registry)
+    assert result.ok and result.added == 330 and result.quarantined == 1
+    assert used == 1, "after the pool broke, the harvester converts on its own"
+    assert any("worker processes failed" in r.getMessage() for r in caplog.records)
