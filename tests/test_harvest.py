@@ -581,3 +581,79 @@ def test_example_harvest_union(faulty, tmp_path, monkeypatch):
         counts = harvest_union(f"sqlite:///{tmp_path / 'u.db'}", [faulty.url, root + "/oai"])
     assert list(counts.values()) == [N, 1]
     other.close()
+
+
+# ---------------------------------------------------------------------------
+# the progress board of the command line
+
+class _Terminal:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+    def flush(self) -> None:
+        pass
+
+
+def _screen(raw: str) -> list[str]:
+    """What a terminal shows after ``raw`` (the escapes the board uses)."""
+    lines: list[str] = [""]
+    row = 0
+    for token in re.split(r"(\033\[\d*[FJ]|\n)", raw):
+        if token == "\n":
+            row += 1
+            if row == len(lines):
+                lines.append("")
+        elif token.startswith("\033[") and token.endswith("F"):
+            row = max(0, row - int(token[2:-1] or 1))
+        elif token == "\033[J":
+            del lines[row + 1:]
+            lines[row] = ""
+        elif token:
+            lines[row] += token
+    return [line for line in lines if line]
+
+
+def test_board_shows_a_bar_per_provider_and_a_line_when_each_finishes(faulty, union, tmp_path):
+    from thuvien_interop.cli.harvest import _Board, _BoardHandler
+    from thuvien_interop.oai.harvester import HarvestResult
+
+    term = _Terminal()
+    board = _Board(term)
+    board.update("daklak", None, 100, 400)
+    board.update("hue", None, 50, None)
+    screen = _screen(term.text)
+    assert len(screen) == 2, "one bar per provider"
+    assert screen[0].startswith("daklak [#####...............] 100/400")
+    assert screen[1].startswith("hue 50 records")
+    board.update("daklak", None, 400, 400)
+    done = HarvestResult(Source("daklak", "http://x/oai"))
+    done.seconds = 2.0
+    board.finished(done)
+    handler = _BoardHandler(board, term)
+    handler.emit(logging_record("hue: resumption token expired"))
+    screen = _screen(term.text)
+    assert screen[0] == "daklak: done, 0 records in 2.0 s"
+    assert screen[1].endswith("hue: resumption token expired")
+    assert screen[2].startswith("hue 50 records") and len(screen) == 3
+    board.clear()
+    assert [s for s in _screen(term.text) if s.startswith("hue 50")] == []
+
+
+def logging_record(message: str):
+    import logging
+
+    return logging.LogRecord("thuvien_interop.harvest", logging.WARNING, __file__, 1, message,
+                             None, None)
+
+
+def test_on_result_is_called_after_each_provider(faulty, union, tmp_path):
+    seen = []
+    h = Harvester(union, diagnostics=tmp_path / "d", on_result=seen.append)
+    h.harvest(Source("daklak", faulty.url, prefix="marc21"))
+    assert [r.source.name for r in seen] == ["daklak"] and seen[0].ok

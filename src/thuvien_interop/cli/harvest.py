@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import sys
 import threading
+import time
 from urllib.parse import urlsplit
 
 import click
@@ -19,48 +21,102 @@ from ._common import config_option, load_settings, open_or_fail, store_option
 
 
 class _Board:
-    """One status line on a terminal: each provider's records so far (of
-    completeListSize when the provider gives it). Silent when not a terminal."""
+    """Progress on a terminal: one bar per provider being harvested (records so
+    far, of completeListSize when the provider gives it, and the rate); a
+    provider that finishes leaves one line above the bars. Log lines are
+    written above the bars too. Silent when not a terminal."""
 
     def __init__(self, stream) -> None:
         self.stream = stream
         self.live = stream.isatty()
-        self.state: dict[str, tuple[int, int | None]] = {}
-        self.lock = threading.Lock()
+        self.running: dict[str, tuple[int, int | None, float]] = {}
+        self.drawn = 0
+        self.lock = threading.RLock()
+
+    def _width(self) -> int:
+        return max(40, shutil.get_terminal_size((100, 20)).columns - 1)
+
+    def _erase(self) -> None:
+        if self.drawn:
+            # Up to the first bar, then clear to the end of the screen.
+            self.stream.write(f"\033[{self.drawn}F\033[J")
+            self.drawn = 0
+
+    def _draw(self) -> None:
+        width = self._width()
+        now = time.monotonic()
+        for who, (n, size, started) in self.running.items():
+            rate = n / (now - started) if now > started and n else 0.0
+            speed = f" {rate:,.0f} rec/s" if rate else ""
+            if size:
+                bar = 20
+                filled = min(bar, n * bar // max(size, 1))
+                line = f"{who} [{'#' * filled}{'.' * (bar - filled)}] {n:,}/{size:,}{speed}"
+            else:
+                line = f"{who} {n:,} records{speed}"
+            self.stream.write(line[:width] + "\n")
+        self.drawn = len(self.running)
+        self.stream.flush()
 
     def update(self, name: str, set_spec: str | None, done: int, total: int | None) -> None:
         if not self.live:
             return
+        key = name if not set_spec else f"{name} ({set_spec})"
         with self.lock:
-            self.state[name if not set_spec else f"{name}/{set_spec}"] = (done, total)
-            parts = []
-            for who, (n, size) in self.state.items():
-                if size:
-                    filled = min(10, n * 10 // max(size, 1))
-                    parts.append(f"{who} [{'#' * filled}{'.' * (10 - filled)}] {n}/{size}")
-                else:
-                    parts.append(f"{who} {n}")
-            width = 160
-            self.stream.write("\r\033[K" + "  ".join(parts)[:width])
-            self.stream.flush()
+            started = self.running.get(key, (0, None, time.monotonic()))[2]
+            self.running[key] = (done, total, started)
+            self._erase()
+            self._draw()
+
+    def finished(self, result: HarvestResult) -> None:
+        if not self.live:
+            return
+        with self.lock:
+            for key in [k for k in self.running
+                        if k == result.source.name or k.startswith(result.source.name + " (")]:
+                del self.running[key]
+            self._erase()
+            n = result.added + result.updated + result.unchanged + result.deleted
+            mark = "done" if result.ok else "FAILED"
+            self.stream.write(f"{result.source.name}: {mark}, {n:,} records in "
+                              f"{result.seconds:.1f} s\n")
+            self._draw()
+
+    def log(self, text: str) -> None:
+        """Write a log line above the bars."""
+        with self.lock:
+            self._erase()
+            self.stream.write(text + "\n")
+            self._draw()
 
     def clear(self) -> None:
         if self.live:
             with self.lock:
-                self.stream.write("\r\033[K")
+                self._erase()
+                self.running.clear()
                 self.stream.flush()
 
 
-class _LineSafe(logging.Formatter):
-    """Log lines that first wipe the progress line (on a terminal)."""
+class _BoardHandler(logging.Handler):
+    """Log lines, written above the progress bars on a terminal."""
 
-    def __init__(self, live: bool) -> None:
-        super().__init__("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S")
-        self.live = live
+    def __init__(self, board: _Board, stream) -> None:
+        super().__init__()
+        self.board = board
+        self.stream = stream
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s",
+                                            "%H:%M:%S"))
 
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        return ("\r\033[K" + text) if self.live else text
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+            if self.board.live:
+                self.board.log(text)
+            else:
+                self.stream.write(text + "\n")
+                self.stream.flush()
+        except Exception:  # noqa: BLE001 - logging must never stop a harvest
+            self.handleError(record)
 
 
 def _default_name(url: str) -> str:
@@ -168,8 +224,7 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
         raise click.UsageError(str(exc)) from None
     err = sys.stderr
     board = _Board(err) if not quiet else _Board(_NotATerminal())
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_LineSafe(board.live))
+    handler = _BoardHandler(board, err)
     logger = logging.getLogger("thuvien_interop.harvest")
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
@@ -177,7 +232,7 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
     try:
         harvester = Harvester(store, client=PoliteClient(retries=retries, read_timeout=timeout),
                               diagnostics=diagnostics, progress=board.update,
-                              processes=processes or None)
+                              processes=processes or None, on_result=board.finished)
         try:
             results = harvester.harvest_many(sources, workers=pool, full=full,
                                              by_identifier=by_identifier or None,

@@ -199,14 +199,16 @@ class Harvester:
 
     ``diagnostics`` is the folder where offending responses and quarantined
     records are kept, one sub-folder per provider (``None``: keep nothing, log
-    only). ``on_page`` and ``progress`` are called after each committed page.
+    only). ``on_page`` and ``progress`` are called after each committed page,
+    ``on_result`` after each provider. ``processes``: see :class:`.harvest_convert.Converter`.
     """
 
     def __init__(self, store: Repository, *, registry: FormatRegistry | None = None,
                  client: PoliteClient | None = None,
                  diagnostics: str | Path | None = "harvest-diagnostics",
                  on_page: PageHook | None = None, progress: Progress | None = None,
-                 processes: int | None = 1) -> None:
+                 processes: int | None = 1,
+                 on_result: Callable[[HarvestResult], None] | None = None) -> None:
         self.store = store
         self.registry = registry or default_registry()
         # The crosswalks of big pages run on ``processes`` worker processes
@@ -219,6 +221,7 @@ class Harvester:
         self.diagnostics = Path(diagnostics) if diagnostics is not None else None
         self.state = HarvestState(store)
         self.on_page = on_page
+        self.on_result = on_result
         self.lease_seconds = 900
         self._leases: dict[int, tuple[str, str]] = {}
         self.progress = progress
@@ -351,6 +354,8 @@ class Harvester:
         else:
             status.last_error = "; ".join(result.errors)
         self.state.save_status(status)
+        if self.on_result:
+            self.on_result(result)
         return result
 
     # -- Identify -----------------------------------------------------------------
