@@ -149,6 +149,7 @@ def default_profile() -> IndexProfile:
 # ----------------------------------------------------------------------------- extraction
 
 
+@lru_cache(maxsize=1 << 16)  # values repeat across records: each is cleaned once
 def _clean(value: str) -> str:
     return chop(normalize(value).strip()).strip()
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from ..crosswalk.text import fold, normalize
@@ -80,10 +81,17 @@ def words(text: str) -> list[str]:
     >>> words("Nguyễn Du (1765-1820)")
     ['nguyen', 'du', '1765', '1820']
     """
-    return [w[:WORD_MAX] for w in _WORD.findall(_PRIVATE.sub(" ", fold(normalize(text))))]
+    return list(_words(text))
 
 
-def _key(ws: list[str]) -> str:
+@lru_cache(maxsize=1 << 16)
+def _words(text: str) -> tuple[str, ...]:
+    # Catalogues repeat values endlessly (languages, types, publishers, places,
+    # subject headings): each is folded once per process, not once per record.
+    return tuple(w[:WORD_MAX] for w in _WORD.findall(_PRIVATE.sub(" ", fold(normalize(text)))))
+
+
+def _key(ws: list[str] | tuple[str, ...]) -> str:
     key = " ".join(ws)
     if len(key) > KEY_MAX:
         key = key[:KEY_MAX].rsplit(" ", 1)[0] if " " in key[:KEY_MAX] else key[:KEY_MAX]
@@ -106,7 +114,7 @@ def index_entries(index: Mapping[str, list[str]]) -> Iterator[tuple[str, str, li
         texts: list[str] = []
         keys: dict[str, str] = {}
         for value in values:
-            ws = words(value)
+            ws = _words(value)
             if not ws:
                 continue
             texts.append(" ".join(ws))
