@@ -191,7 +191,7 @@ def test_every_record_arrives_once_with_provenance_and_formats(faulty, harvester
     result = harvester.harvest(Source("daklak", faulty.url, prefix="marc21"))
     assert result.ok, result.errors
     assert (result.added, result.pages, result.quarantined) == (N, 5, 0)
-    assert result.requests == 6, "Identify and 5 pages"
+    assert result.requests == 7, "Identify, ListSets (for the names of its sets) and 5 pages"
     assert identifiers(union) == ALL
     item = union.get("oai:daklak.vn:3", "oai_dc")
     assert b"Truy\xe1\xbb\x87n Ki\xe1\xbb\x81u" in item.metadata
@@ -206,6 +206,15 @@ def test_every_record_arrives_once_with_provenance_and_formats(faulty, harvester
         dates.format_utc(T0 + 180)
     sets = {s.spec: s.name for s in union.sets(None, 100)}
     assert sets["source:daklak"] == "Thư viện tỉnh Đắk Lắk"
+    assert sets["source:daklak:sach"] == "Thư viện tỉnh Đắk Lắk: Sách", "the provider's setName"
+
+
+def test_sets_are_named_by_their_spec_when_listsets_fails(faulty, harvester, union):
+    faulty.fail("500", verb="ListSets", at=1, times=10)
+    result = harvester.harvest(Source("daklak", faulty.url, prefix="marc21"))
+    assert result.ok, result.errors
+    sets = {s.spec: s.name for s in union.sets(None, 100)}
+    assert sets["source:daklak:sach"] == "Thư viện tỉnh Đắk Lắk: sach"
 
 
 def test_union_reexposes_harvested_records_with_a_valid_about(faulty, harvester, union):
@@ -234,7 +243,7 @@ def test_second_run_is_incremental_and_deletions_propagate(faulty, harvester, un
     source_store.write([build_record(marc(100), "oai:daklak.vn:100", default_registry())])
     result = harvester.harvest(Source("daklak", faulty.url, prefix="marc21"))
     assert result.ok, result.errors
-    second = faulty.requests[first + 1:]
+    second = [r for r in faulty.requests if r.get("verb") == "ListRecords"][first:]
     assert second[0].get("from"), "the second run asks only for what changed"
     assert (result.added, result.deleted) == (1, 1)
     assert identifiers(union, deleted=True) == ["oai:daklak.vn:4"]

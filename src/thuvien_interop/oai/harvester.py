@@ -227,6 +227,7 @@ class Harvester:
         self.progress = progress
         self._sets_lock = threading.Lock()
         self._known_sets: set[str] = set()
+        self._names: dict[str, dict[str, str]] = {}
         self._files_lock = threading.Lock()
 
     def close(self) -> None:
@@ -648,9 +649,14 @@ class Harvester:
             saved = None
         records = list(batch.values())
         if records:
-            self._define_sets(Set(spec, f"{info.repository_name}: {spec.split(':', 2)[2]}")
-                              for r in records for spec in r.sets
-                              if spec.count(":") >= 2 and spec not in self._known_sets)
+            new_sets = {spec for r in records for spec in r.sets
+                        if spec.count(":") >= 2 and spec not in self._known_sets}
+            if new_sets:
+                names = self._set_names(source)
+                self._define_sets(
+                    Set(spec, f"{info.repository_name}: "
+                              f"{names.get(spec.split(':', 2)[2]) or spec.split(':', 2)[2]}")
+                    for spec in sorted(new_sets))
 
             def commit() -> None:
                 lr.written += self.store.write(records)
@@ -751,6 +757,50 @@ class Harvester:
             # that re-harvesting an unchanged record leaves it unchanged.
             record.about = existing.about
         return record
+
+    def _set_names(self, source: Source) -> dict[str, str]:
+        """The provider's name of each of its sets (``ListSets``, asked once per
+        provider and harvester, only when its records are in sets); ``{}`` when it
+        cannot tell, and the union names the sets by their setSpec."""
+        with self._sets_lock:
+            cached = self._names.get(source.name)
+        if cached is not None:
+            return cached
+        names: dict[str, str] = {}
+        params = {"verb": "ListSets"}
+        seen: set[str] = set()
+        try:
+            while True:
+                fetched = self._get(source, params)
+                token = None
+                try:
+                    for _, elem in etree.iterparse(fetched.body, events=("end",),
+                                                   resolve_entities=False, no_network=True,
+                                                   load_dtd=False, huge_tree=True):
+                        tag = local(elem.tag)
+                        if tag == "set":
+                            spec = elem.findtext("{*}setSpec") or elem.findtext("setSpec")
+                            name = elem.findtext("{*}setName") or elem.findtext("setName")
+                            if spec and name and name.strip():
+                                names[spec.strip()] = normalize(" ".join(name.split()))
+                            elem.clear()
+                        elif tag == "resumptionToken":
+                            token = (elem.text or "").strip()
+                        elif tag == "error":
+                            log.info("%s: ListSets: %s: %s (sets are named by their setSpec)",
+                                     source.name, elem.get("code"), (elem.text or "").strip())
+                finally:
+                    fetched.close()
+                if not token or token in seen:
+                    break
+                seen.add(token)
+                params = {"verb": "ListSets", "resumptionToken": token}
+        except (FetchError, etree.XMLSyntaxError) as exc:
+            log.info("%s: ListSets failed (%s); sets are named by their setSpec",
+                     source.name, exc)
+        with self._sets_lock:
+            self._names[source.name] = names
+        return names
 
     def _define_sets(self, sets: Iterable[Set]) -> None:
         with self._sets_lock:

@@ -149,7 +149,7 @@ def default_profile() -> IndexProfile:
 # ----------------------------------------------------------------------------- extraction
 
 
-@lru_cache(maxsize=1 << 16)  # values repeat across records: each is cleaned once
+@lru_cache(maxsize=4096)  # values repeat across records: the common ones are cleaned once
 def _clean(value: str) -> str:
     return chop(normalize(value).strip()).strip()
 

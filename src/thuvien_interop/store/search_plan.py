@@ -84,10 +84,11 @@ def words(text: str) -> list[str]:
     return list(_words(text))
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=4096)
 def _words(text: str) -> tuple[str, ...]:
     # Catalogues repeat values endlessly (languages, types, publishers, places,
-    # subject headings): each is folded once per process, not once per record.
+    # subject headings): the common ones are folded once, not once per record;
+    # a small cache, so that memory stays flat over millions of records.
     return tuple(w[:WORD_MAX] for w in _WORD.findall(_PRIVATE.sub(" ", fold(normalize(text)))))
 
 

@@ -122,7 +122,7 @@ class _SearchRows:
         if self.rwords:
             conn.executemany("INSERT OR IGNORE INTO search_rwords VALUES (?)",
                              [(w[::-1],) for w in self.rwords])
-            if seen is not None and len(seen) < 2_000_000:  # a per-process memo, bounded
+            if seen is not None and len(seen) < 200_000:  # a per-process memo, bounded (~20 MB)
                 seen.update(self.rwords)
         self.texts, self.keys, self.rwords = [], [], set()
 
