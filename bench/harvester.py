@@ -101,6 +101,9 @@ def child_harvest(url: str, prefix: str, target: str, processes: str = "0") -> d
         if done >= 10_000 and "at_10k" not in marks:
             marks["at_10k"] = {"records": done, "seconds": time.perf_counter() - start,
                                "rss_mb": _rss_mb()}
+        if total and done >= total // 2 and "at_half" not in marks:
+            marks["at_half"] = {"records": done, "seconds": time.perf_counter() - start,
+                                "rss_mb": _rss_mb()}
 
     store = open_store(f"sqlite:///{target}")
     with Harvester(store, diagnostics=None, progress=progress,
@@ -149,6 +152,9 @@ def _line(label: str, r: dict) -> str:
     if k:
         text += (f"   | at 10,000: {k['records'] / k['seconds']:>7.0f} rec/s, "
                  f"peak RSS {k['rss_mb']:.1f} MB")
+    h = r.get("at_half")
+    if h:
+        text += f" | at {h['records']:,}: peak RSS {h['rss_mb']:.1f} MB"
     if not r.get("ok", True):
         text += f"   FAILED: {r.get('errors')}"
     return text

@@ -13,7 +13,7 @@ import pytest
 from conftest import live_server
 
 from thuvien_interop.formats import default_registry
-from thuvien_interop.model import MetadataFormat, Record
+from thuvien_interop.model import ListQuery, MetadataFormat, Record
 from thuvien_interop.oai.config import ProviderConfig
 from thuvien_interop.oai.harvest_convert import PARALLEL_MIN
 from thuvien_interop.oai.harvest_sources import Source
@@ -120,3 +120,19 @@ def test_worker_processes_that_die_cost_nothing_but_speed(provider, tmp_path, ca
     assert result.ok and result.added == 330 and result.quarantined == 1
     assert used == 1, "after the pool broke, the harvester converts on its own"
     assert any("worker processes failed" in r.getMessage() for r in caplog.records)
+
+
+def test_command_line_harvest_with_worker_processes(provider, tmp_path):
+    from click.testing import CliRunner
+
+    from thuvien_interop.cli import main
+
+    store = f"sqlite:///{tmp_path / 'cli.db'}"
+    out = CliRunner().invoke(main, ["harvest", provider, "--store", store, "--name", "samples",
+                                    "--prefix", "marc21", "--processes", "2",
+                                    "--diagnostics", str(tmp_path / "d")])
+    assert out.exit_code == 0, out.output
+    assert "samples" in out.output and "330" in out.output
+    union = open_store(store)
+    assert union.count(ListQuery(set="source:samples")) == 330
+    union.close()
