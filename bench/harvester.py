@@ -7,6 +7,7 @@ plain Sickle loop that stores nothing. A benchmark, not a test: it prints figure
     python bench/harvester.py                  # 100,000 records
     python bench/harvester.py --records 20000 --page-size 500
     python bench/harvester.py --processes 1,0  # conversion in-process, then on every core
+    python bench/harvester.py --union 'postgresql://postgres@127.0.0.1/test?schema=bench_union'
 
 The provider runs in its own process (waitress over a SQLite store built once
 and kept in --workdir); each harvest runs in a fresh process so that its peak
@@ -105,7 +106,7 @@ def child_harvest(url: str, prefix: str, target: str, processes: str = "0") -> d
             marks["at_half"] = {"records": done, "seconds": time.perf_counter() - start,
                                 "rss_mb": _rss_mb()}
 
-    store = open_store(f"sqlite:///{target}")
+    store = open_store(target if "://" in target else f"sqlite:///{target}")
     with Harvester(store, diagnostics=None, progress=progress,
                    processes=int(processes) or None) as harvester:
         result = harvester.harvest(Source("bench", url, prefix=prefix))
@@ -130,6 +131,19 @@ def child_sickle(url: str, prefix: str) -> dict:
                                "rss_mb": _rss_mb()}
     return {"ok": True, "records": n, "seconds": time.perf_counter() - start,
             "rss_mb": _rss_mb(), **marks}
+
+
+def _empty_postgres(url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    from thuvien_interop.store.postgres import split_schema
+
+    conninfo, schema = split_schema(url)
+    if not schema:
+        raise SystemExit("--union postgresql://… needs ?schema=NAME (it is emptied first)")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 def _free_port() -> int:
@@ -167,6 +181,10 @@ def main() -> None:
     ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "thuvien-bench"))
     ap.add_argument("--prefixes", default="marc21,oai_dc")
     ap.add_argument("--no-sickle", action="store_true")
+    ap.add_argument("--union", default=None, metavar="URL",
+                    help="harvest into this store instead of a SQLite file in --workdir, e.g. "
+                         "postgresql://postgres@127.0.0.1/test?schema=bench_union (the schema "
+                         "is emptied first)")
     ap.add_argument("--processes", default="0",
                     help="conversion processes of the harvester, comma-separated runs "
                          "(0: one per core; 1: all in the harvester's process); default 0")
@@ -202,12 +220,16 @@ def main() -> None:
         print(f"provider: {url} (page size {args.page_size}); {os.cpu_count()} CPUs")
         for prefix in args.prefixes.split(","):
             for processes in args.processes.split(","):
-                target = work / f"union-{prefix}.db"
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{target}{suffix}").unlink(missing_ok=True)
-                label = f"harvester {prefix} → SQLite ({'p=' + processes if processes != '0' else 'p=cores'})"
-                print(_line(label, _run_child("harvest", url, prefix, str(target), processes)),
-                      flush=True)
+                if args.union:
+                    target, kind = args.union, "PostgreSQL"
+                    _empty_postgres(args.union)
+                else:
+                    target, kind = str(work / f"union-{prefix}.db"), "SQLite"
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(f"{target}{suffix}").unlink(missing_ok=True)
+                p = "p=" + processes if processes != "0" else "p=cores"
+                print(_line(f"harvester {prefix} → {kind} ({p})",
+                            _run_child("harvest", url, prefix, target, processes)), flush=True)
             if not args.no_sickle:
                 print(_line(f"plain Sickle loop {prefix}", _run_child("sickle", url, prefix)),
                       flush=True)
