@@ -623,51 +623,57 @@ class Harvester:
             harvest_date = _parse_lenient(page.response_date or "") or dates.now()
         for header in ids:
             self._get_record(source, info, header, harvest_date, jobs, broken, problems)
-        # The crosswalks run on the worker processes (or here, for a small page).
-        batch: dict[str, Record] = {}
-        for done in self.converter.submit(list(jobs.values()), source.url, source.prefix).result():
-            problems.extend(done.notes)
-            if done.record is None:
-                broken.append(BrokenRecord(done.position, done.identifier, done.error or "",
-                                           done.text))
-                continue
-            try:
-                batch[done.identifier] = self._settle(source, done.record)
-            except _Unreadable as exc:
-                broken.append(BrokenRecord(done.position, done.identifier, str(exc), ""))
-                continue
-            if last_ds is None or done.datestamp > last_ds:
-                last_ds = done.datestamp
         problems.extend(page.repairs)
-        if page.repairs or broken or problems:
-            saved = self._save_response(source, verb, fetched.read_all(), fetched.url, problems +
-                                        [f"record {b.position} ({b.identifier}): {b.reason}"
-                                         for b in broken])
-            for p in problems:
-                log.warning("%s: %s (response saved to %s)", source.name, p, saved)
-        else:
+        todo = list(jobs.values())
+        new_sets = {spec for job in todo if not job.deleted for spec in job.sets
+                    if spec.count(":") >= 2 and spec not in self._known_sets}
+        if new_sets:
+            names = self._set_names(source)
+            self._define_sets(
+                Set(spec, f"{info.repository_name}: "
+                          f"{names.get(spec.split(':', 2)[2]) or spec.split(':', 2)[2]}")
+                for spec in sorted(new_sets))
+        # The crosswalks run on the worker processes (or here, for a small page)
+        # while this thread goes on to the next page; the writer waits for them.
+        pending = self.converter.submit(todo, source.url, source.prefix)
+        # The response, in case the writer finds problems worth keeping it for.
+        body = fetched.read_all() if self.diagnostics is not None else b""
+        url = fetched.url
+
+        def commit() -> None:
+            found = list(problems)
+            bad = list(broken)
+            batch: dict[str, Record] = {}
+            for done in pending.result():
+                found.extend(done.notes)
+                if done.record is None:
+                    bad.append(BrokenRecord(done.position, done.identifier, done.error or "",
+                                            done.text))
+                    continue
+                try:
+                    batch[done.identifier] = self._settle(source, done.record)
+                except _Unreadable as exc:
+                    bad.append(BrokenRecord(done.position, done.identifier, str(exc), ""))
             saved = None
-        records = list(batch.values())
-        if records:
-            new_sets = {spec for r in records for spec in r.sets
-                        if spec.count(":") >= 2 and spec not in self._known_sets}
-            if new_sets:
-                names = self._set_names(source)
-                self._define_sets(
-                    Set(spec, f"{info.repository_name}: "
-                              f"{names.get(spec.split(':', 2)[2]) or spec.split(':', 2)[2]}")
-                    for spec in sorted(new_sets))
+            if found or bad:
+                saved = self._save_response(source, verb, body, url, found +
+                                            [f"record {b.position} ({b.identifier}): {b.reason}"
+                                             for b in bad])
+                for problem in found:
+                    log.warning("%s: %s (response saved to %s)", source.name, problem, saved)
+            if batch:
+                lr.written += self.store.write(batch.values())
+            if bad:
+                self._quarantine(source, bad, saved)
+                lr.quarantined += len(bad)
 
-            def commit() -> None:
-                lr.written += self.store.write(records)
-
-            writer.submit(commit)
-        if broken:
-            self._quarantine(source, broken, saved)
-            lr.quarantined += len(broken)
+        writer.submit(commit)
+        for job in todo:
+            if last_ds is None or job.datestamp > last_ds:
+                last_ds = job.datestamp
         lr.pages += 1
         run.pages += 1
-        run.records += len(records)
+        run.records += len(todo)
         run.started = run.started or page.response_date or dates.format_utc(dates.now())
         if last_ds is not None:
             run.last_datestamp = _fmt(last_ds, info)
