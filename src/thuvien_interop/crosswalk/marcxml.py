@@ -70,6 +70,14 @@ def record_to_marcxml(record: pymarc.Record, *, namespace: bool = True) -> bytes
     return "".join(parts).encode("utf-8")
 
 
+# Element names, namespaced or not, straight to what they are (one dict lookup
+# per element instead of splitting every tag: this is the hot loop of every
+# MARCXML read).
+_KINDS = {f"{prefix}{name}": kind for prefix in (_Q, "")
+          for name, kind in (("datafield", "d"), ("controlfield", "c"), ("leader", "l"))}
+_SUBFIELD_TAGS = frozenset((_Q + "subfield", "subfield"))
+
+
 def _local(tag: object) -> str:
     # "{ns}datafield" or "datafield"; comments and PIs have non-str tags.
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
@@ -81,19 +89,20 @@ def element_to_record(elem: etree._Element) -> pymarc.Record:
     record = pymarc.Record(leader=" " * 24)
     fields = record.fields
     Field, Subfield, Indicators = pymarc.Field, pymarc.Subfield, pymarc.Indicators
+    kinds, subfield_tags = _KINDS, _SUBFIELD_TAGS
     for child in elem:
-        name = _local(child.tag)
-        if name == "datafield":
+        kind = kinds.get(child.tag) if isinstance(child.tag, str) else None
+        if kind == "d":
             get = child.get
             subfields = [Subfield(sf.get("code", "?"), sf.text or "")
-                         for sf in child if _local(sf.tag) == "subfield"]
+                         for sf in child if sf.tag in subfield_tags]
             fields.append(Field(tag=get("tag", "   "),
                                 indicators=Indicators(get("ind1", " ")[:1] or " ",
                                                       get("ind2", " ")[:1] or " "),
                                 subfields=subfields))
-        elif name == "controlfield":
+        elif kind == "c":
             fields.append(Field(tag=child.get("tag", "   "), data=child.text or ""))
-        elif name == "leader":
+        elif kind == "l":
             leader = child.text or ""
             record.leader = pymarc.Leader((leader + " " * 24)[:24])
     return record
