@@ -93,9 +93,26 @@ def test_explain_and_scan_are_valid_in_every_version(server, version):
     resp = server.handle([("version", version), *scan_ops, ("scanClause", "dc.title = ha"),
                           ("responsePosition", "2"), ("maximumTerms", "4")])
     doc = check(resp)
-    values = [e.text for e in doc.iter() if isinstance(e.tag, str) and etree.QName(e).localname == "value"]
+    values = [e.text for e in doc.iterfind(".//{*}terms/{*}term/{*}value")]
     assert len(values) == 4 and values == sorted(values)
     assert values[0] < "ha" <= values[1]
+    # The request as the server read it, after the terms (both schemas' order).
+    echo = doc.find(".//{*}echoedScanRequest")
+    assert [etree.QName(e).localname for e in echo] == \
+        ([] if version == "2.0" else ["version"]) + \
+        ["scanClause", "xScanClause", "responsePosition", "maximumTerms"]
+    assert echo.findtext("{*}scanClause") == "dc.title = ha"
+    x = echo.find("{*}xScanClause")
+    assert [x.findtext("{*}index"), x.findtext("{*}relation/{*}value"), x.findtext("{*}term")] \
+        == ["dc.title", "=", "ha"]
+    assert echo.getprevious() is not None and etree.QName(echo.getprevious()).localname == "terms"
+
+
+def test_a_scan_that_cannot_be_read_is_not_echoed(server):
+    doc = check(server.handle([("version", "1.2"), ("operation", "scan"),
+                               ("scanClause", "dc.title = ")]))
+    assert doc.find(".//{*}echoedScanRequest") is None
+    assert doc.find(".//{*}diagnostics") is not None
 
 
 def test_version_2_by_accept_header_and_implied_operation(server):

@@ -382,8 +382,38 @@ class Server:
         return w.el("echoedSearchRetrieveRequest", "".join(parts))
 
     # -- scan -----------------------------------------------------------------------------
+    def _echo_scan(self, w: _Writer, args: dict[str, str], query: cql.Query) -> str:
+        """``echoedScanRequest`` (SRU 1.1/1.2 srw-types.xsd, 2.0 scan.xsd): the scan
+        clause, its XCQL form and the other parameters as the server read them."""
+        scan_p = "scan" if w.v2 else w.p
+        xcql_ns = cql.XCQL_NAMESPACE_SRU2 if w.v2 else cql.XCQL_NAMESPACE
+        built = cql.to_xcql(query, xcql_ns, tag="{urn:thuvien-interop:tmp}x")
+        clause = next(built.iter(f"{{{xcql_ns}}}searchClause"))
+        x = etree.Element(f"{{{SRU2_SCAN_NS if w.v2 else SRU1_NS}}}xScanClause",
+                          nsmap={scan_p: SRU2_SCAN_NS if w.v2 else SRU1_NS})
+        x.extend(list(clause))
+        xscan = etree.tostring(x, encoding="unicode")
+
+        def el(name: str, value: str) -> str:
+            return f"<{scan_p}:{name}>{_t(value)}</{scan_p}:{name}>"
+
+        parts = [] if w.v2 else [el("version", w.version)]
+        parts += [el("scanClause", args["scanClause"]), xscan]
+        names = (["responsePosition", "maximumTerms", "httpAccept", "stylesheet"] if w.v2 else
+                 ["responsePosition", "maximumTerms", "stylesheet"])
+        minimum = {"responsePosition": 0, "maximumTerms": 1}
+        for name in names:
+            value = args.get(name, "").strip()
+            if not value:
+                continue
+            if name in minimum and not (value.isdigit() and int(value) >= minimum[name]):
+                continue  # echo only what the schema's types allow
+            parts.append(el(name, value))
+        return f"<{scan_p}:echoedScanRequest>{''.join(parts)}</{scan_p}:echoedScanRequest>"
+
     def _scan(self, w: _Writer, args: dict[str, str], diags: list[Diagnostic]) -> str:
         terms: list[str] = []
+        echo = ""
         scan_p = "scan" if w.v2 else w.p
         try:
             if any(d.number in FATAL_FOR_QUERY for d in diags):
@@ -399,6 +429,7 @@ class Server:
             if not isinstance(q.root, cql.SearchClause) or q.sort_keys:
                 raise Diagnostic(10, args["scanClause"], "A scan clause is one index, relation "
                                  "and term, e.g. dc.title = \"Hà\"")
+            echo = self._echo_scan(w, args, q)
             index = clause_index(q.root, self.config.profile)
             position = _int(args, "responsePosition", 1, 0)
             count = min(_int(args, "maximumTerms", self.config.default_terms, 1),
@@ -427,6 +458,7 @@ class Server:
             out = [w.open("scanResponse")]
         if terms:
             out.append(f"<{scan_p}:terms>{''.join(terms)}</{scan_p}:terms>")
+        out.append(echo)
         out.append(w.diagnostics(diags, scan_p))
         out.append(f"</{scan_p}:scanResponse>")
         return "".join(out)
