@@ -571,6 +571,23 @@ def test_search_folds_and_keeps_phrases_inside_one_value(catalogue):
     assert found(catalogue, phrase("dc.nowhere", "ha")) == []
 
 
+def test_one_record_three_times_in_one_batch_ends_as_the_last_copy(repo):
+    # New, then changed, then changed again, all in one write: one record, the last
+    # version's formats, sets and search entries, and nothing of the earlier ones.
+    summary = repo.write([indexed(9, "1", dc_title=["Hà Nội"]),
+                          indexed(9, "2", dc_title=["Huế"]),
+                          Record("oai:test:9", b"<record id='9' v='3'/>", "marc21", ("sach",),
+                                 rendered={"oai_dc": b"<oai_dc v='3'/>"},
+                                 index={"dc.title": ["Đà Nẵng"]})], now=100)
+    assert (summary.added, summary.updated) == (1, 2)
+    item = repo.get("oai:test:9", "oai_dc")
+    assert item.metadata == b"<oai_dc v='3'/>" and item.header.sets == ("sach",)
+    assert repo.get("oai:test:9", "marc21").metadata is None
+    assert idents(harvest(repo, ListQuery("oai_dc", set="sach"))) == ["9"]
+    assert found(repo, phrase("dc.title", "da", "nang")) == ["9"]
+    assert found(repo, phrase("dc.title", "hue")) == found(repo, phrase("dc.title", "ha")) == []
+
+
 def test_search_finds_no_deleted_record(catalogue):
     assert found(catalogue, phrase("dc.title", "xoa")) == []
     assert sorted(found(catalogue, sp.AllRecords())) == ["1", "2", "3", "4"]

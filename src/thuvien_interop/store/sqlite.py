@@ -346,24 +346,47 @@ class SQLiteRepository:
                         "SELECT identifier, id, checksum, deleted FROM records WHERE identifier "
                         f"IN ({','.join('?' * len(chunk))})", chunk):
                     known[ident] = tuple(rest)  # type: ignore[assignment]
+            # New records get their ids here and go in with one statement per table
+            # (the write lock is held: nobody else takes ids meanwhile).
+            last_id = conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0]
+            new_rows: list[tuple] = []
+            rendered_rows: list[tuple[int, str, bytes]] = []
+            member_rows: list[tuple[str, int, int, int]] = []
+            pending: set[int] = set()
+
+            def flush() -> None:
+                if new_rows:
+                    conn.executemany(
+                        "INSERT INTO records (id, identifier, datestamp, seq, deleted, deleted_at, "
+                        "checksum, canonical_format, canonical, sets, about) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", new_rows)
+                if rendered_rows:
+                    conn.executemany("INSERT INTO rendered VALUES (?, ?, ?)", rendered_rows)
+                if member_rows:
+                    conn.executemany("INSERT INTO set_members VALUES (?, ?, ?, ?)", member_rows)
+                new_rows.clear()
+                rendered_rows.clear()
+                member_rows.clear()
+                pending.clear()
+
             for record in batch:
                 digest = checksum(record)
                 row = known.get(record.identifier)
                 if row is not None and row[1] == digest:
                     summary.unchanged += 1
                     continue
+                if row is not None and row[0] in pending:
+                    flush()  # the same record twice in one batch: the first goes in first
                 seq += 1
                 sets = expand_set_specs(record.sets)
                 if row is None:
-                    cur = conn.execute(
-                        "INSERT INTO records (identifier, datestamp, seq, deleted, deleted_at, "
-                        "checksum, canonical_format, canonical, sets, about) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (record.identifier, stamp, seq, int(record.deleted),
+                    last_id += 1
+                    rid = last_id
+                    new_rows.append(
+                        (rid, record.identifier, stamp, seq, int(record.deleted),
                          stamp if record.deleted else None, digest, record.canonical_format,
                          None if record.deleted else _kept(record), "\n".join(sets),
                          record.about))
-                    rid = cur.lastrowid
                     if record.deleted:
                         summary.deleted += 1
                     else:
@@ -399,14 +422,14 @@ class SQLiteRepository:
                     conn.execute("DELETE FROM rendered WHERE record_id=?", (rid,))
                     conn.execute("DELETE FROM set_members WHERE record_id=?", (rid,))
                 if not record.deleted and record.rendered:
-                    conn.executemany("INSERT INTO rendered VALUES (?, ?, ?)",
-                                     [(rid, p, x) for p, x in record.rendered.items()])
+                    rendered_rows.extend((rid, p, x) for p, x in record.rendered.items())
                 if sets:
-                    conn.executemany("INSERT INTO set_members VALUES (?, ?, ?, ?)",
-                                     [(s, stamp, seq, rid) for s in sets])
+                    member_rows.extend((s, stamp, seq, rid) for s in sets)
+                pending.add(rid)
                 known[record.identifier] = (rid, digest, int(record.deleted))
                 self._after_write(conn, rid, record, stamp, new=row is None, rows=search_rows)
                 written.append(rid)
+            flush()
             search_rows.flush(conn, self.__dict__.setdefault("_rwords_seen", set()))
             if now is None and written:
                 self._restamp(conn, stamp, first_seq, written)
