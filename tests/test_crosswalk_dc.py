@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import unicodedata
-from pathlib import Path
 
 import pymarc
 import pytest
-from conftest import ROOT, SAMPLES, schema
+from conftest import SAMPLES, schema
 from lxml import etree
 from pymarc import Field, Indicators, Record, Subfield
 
@@ -300,9 +299,9 @@ def test_profile_rejects_mistakes(bad: dict) -> None:
 
 
 def test_bundled_profiles_load() -> None:
-    default = load_profile(ROOT / "profiles" / "crosswalk-default.toml")
+    default = load_profile("crosswalk-default")
     assert default.is_default()
-    local = load_profile(Path(ROOT / "profiles" / "crosswalk-example-local.toml"))
+    local = load_profile("crosswalk-example-local")
     r = book_rda()
     r.add_field(F("900", "  ", "a", "Tiểu thuyết"))
     dc = marc_to_dc(r, local)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, SAMPLES, live_server, schema
+from conftest import SAMPLES, live_server, schema
 from lxml import etree
 
 from thuvien_interop import dates
@@ -152,7 +152,7 @@ def koha_source(url):
     from thuvien_interop.store.profile import SourceProfile
     from thuvien_interop.store.sqlsource import SQLSource
 
-    return SQLSource(url, SourceProfile.load(ROOT / "profiles" / "koha.toml"))
+    return SQLSource(url, SourceProfile.load("koha"))
 
 
 def live_repo(url):
@@ -285,7 +285,7 @@ def test_sync_command_reports_what_it_did(koha, koha_server, tmp_path):
     from thuvien_interop.cli import main
 
     db = f"sqlite:///{tmp_path / 'koha.db'}"
-    args = ["sync", "--profile", str(ROOT / "profiles" / "koha.toml"), "--source", koha_server,
+    args = ["sync", "--profile", "koha", "--source", koha_server,
             "--store", db, "--repository-id", REPO]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
@@ -299,7 +299,7 @@ def test_sync_command_explains_an_unreachable_source(tmp_path):
     from thuvien_interop.cli import main
 
     result = CliRunner().invoke(main, [
-        "sync", "--profile", str(ROOT / "profiles" / "koha.toml"),
+        "sync", "--profile", "koha",
         "--source", "mysql+pymysql://nobody:secret@127.0.0.1:1/koha",
         "--store", f"sqlite:///{tmp_path / 'x.db'}"])
     assert result.exit_code != 0
@@ -318,8 +318,8 @@ def test_serve_command_serves_koha_live(koha, koha_server):
     port = free_port()
     env = dict(os.environ, PYTHONUNBUFFERED="1", THUVIEN_SOURCE=koha_server)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "thuvien_interop", "serve", "--profile",
-         str(ROOT / "profiles" / "koha.toml"), "--port", str(port)],
+        [sys.executable, "-m", "thuvien_interop", "serve", "--profile", "koha",
+         "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + 30

@@ -9,7 +9,7 @@ import sqlite3
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import ROOT, live_server
+from conftest import live_server
 from lxml import etree
 
 from thuvien_interop import dates
@@ -196,7 +196,7 @@ def test_generic_template_profile_syncs_a_sqlite_catalogue(tmp_path, store):
     from thuvien_interop.store.sqlsource import LiveSourceRepository, SQLSource, sync
 
     make_template_db(tmp_path / "lib.db")
-    profile = SourceProfile.load(ROOT / "profiles" / "generic-sql.toml")
+    profile = SourceProfile.load("generic-sql")
     source = SQLSource(f"sqlite:///{tmp_path / 'lib.db'}", profile)
     live = LiveSourceRepository(source, REPO)
     items = live.list(ListQuery("marc21"), None, 10)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import tomllib
+from importlib import resources
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT
 
 from thuvien_interop.cli import main
 from thuvien_interop.crosswalk.marcxml import parse_marcxml_record
 from thuvien_interop.ingest.detect import detect_format, read_file
 from thuvien_interop.ingest.loader import IdentifierRule, import_files
 from thuvien_interop.ingest.spreadsheet import DEFAULT_COLUMNS, ColumnMapping, MappingError
+from thuvien_interop.profiles import shipped_profile
 
 HEADINGS = ["STT", "Nhan đề", "Tác giả", "Năm xuất bản", "Nhà xuất bản", "Nơi xuất bản", "ISBN",
             "Ký hiệu phân loại", "Số trang", "Khổ", "Chủ đề", "Ngôn ngữ", "Số đăng ký cá biệt"]
@@ -150,9 +151,11 @@ def test_headings_match_without_case_or_accents(tmp_path):
 
 
 def test_shipped_profile_is_the_default_mapping():
-    data = tomllib.loads((ROOT / "profiles" / "spreadsheet-vi.toml").read_text(encoding="utf-8"))
+    shipped = shipped_profile("spreadsheet-vi", "columns")
+    data = tomllib.loads(shipped.read_text())
     assert data["columns"] == DEFAULT_COLUMNS
-    mapping = ColumnMapping.load(ROOT / "profiles" / "spreadsheet-vi.toml")
+    with resources.as_file(shipped.resource) as path:
+        mapping = ColumnMapping.load(path)
     assert str(mapping.target("nhan de")[1]) == "245$a"
 
 

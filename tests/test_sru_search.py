@@ -56,13 +56,13 @@ def _marc_ids(store, cql):
     return {i for i in ids(store, cql) if "VN-TV" in i}
 
 
-def test_profile_file_in_profiles_is_the_packaged_default():
-    from pathlib import Path
+def test_shipped_sru_indexes_profile_is_the_default():
+    from importlib import resources
 
-    root = Path(__file__).resolve().parent.parent
-    assert (root / "profiles" / "sru-indexes.toml").read_bytes() == (
-        root / "src" / "thuvien_interop" / "data" / "sru-indexes.toml").read_bytes()
-    assert load_profile(root / "profiles" / "sru-indexes.toml") == default_profile()
+    from thuvien_interop.profiles import shipped_profile
+
+    with resources.as_file(shipped_profile("sru-indexes", "sru-indexes").resource) as path:
+        assert load_profile(path) == default_profile()
 
 
 @pytest.mark.parametrize("spelling", ['"Hà Nội"', '"Ha Noi"', '"HÀ NỘI"', '"ha noi"',

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from ..profiles import ProfileFileError, find
 from ..settings import DEFAULT_STORE, Settings, SettingsError
 from ..store import open_store
 from ..store.base import Repository, StoreError
@@ -15,6 +18,24 @@ store_option = click.option(
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), default=None, envvar="THUVIEN_CONFIG",
     help="A TOML settings file (repository name, identifier, e-mail, …).")
+
+
+class ProfileParam(click.ParamType):
+    """A ``--profile``/``--columns`` value: the path of a file, or else the name of a
+    shipped profile of ``kind`` (``koha``). Checked here, so that a wrong name is a
+    usage error listing the shipped ones; the command gets the value as given."""
+
+    name = "profile"
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            find(value, self.kind)
+        except ProfileFileError as exc:
+            self.fail(str(exc), param, ctx)
+        return str(value)
 
 
 def load_settings(config_path: str | None, store_url: str | None) -> Settings:

@@ -13,7 +13,14 @@ from ..ingest.iso2709 import SOURCE_ENCODINGS
 from ..ingest.loader import IdentifierRule, ImportReport, import_files
 from ..oai.setrules import SetRules
 from . import main
-from ._common import config_option, echo_problems, load_settings, open_or_fail, store_option
+from ._common import (
+    ProfileParam,
+    config_option,
+    echo_problems,
+    load_settings,
+    open_or_fail,
+    store_option,
+)
 
 
 @main.command("import")
@@ -37,9 +44,12 @@ from ._common import config_option, echo_problems, load_settings, open_or_fail, 
                    "shown through the wrong code page ('Hµ Néi' → 'Hà Nội'); each repair is listed.")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.8, show_default=True,
               help="How sure the detector must be before --repair-mojibake changes a field.")
-@click.option("--columns", "columns_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="For CSV/XLSX files: a TOML column mapping (default: the usual Vietnamese "
-                   "headings such as 'Nhan đề', 'Tác giả'; see profiles/spreadsheet-vi.toml).")
+@click.option("--columns", "columns_path", type=ProfileParam("columns"), default=None,
+              metavar="NAME|FILE",
+              help="For CSV/XLSX files: a TOML column mapping, the path of your own file or the "
+                   "name of a shipped one (default: spreadsheet-vi, the usual Vietnamese headings "
+                   "such as 'Nhan đề', 'Tác giả'; `thuvien-interop profiles show spreadsheet-vi` "
+                   "prints it to adapt). A file that exists wins over a name.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; the summary only.")
 @click.option("--max-problems", default=50, show_default=True,
               help="How many rejected/repaired records to list (all are counted).")
@@ -74,10 +84,12 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
                       "repair_mojibake": min_confidence if repair_mojibake else None}
     if columns_path:
         from ..ingest.spreadsheet import ColumnMapping
+        from ..profiles import read_toml
 
         try:
-            encoding["mapping"] = ColumnMapping.load(columns_path)
-        except (ValueError, OSError) as exc:
+            data, where = read_toml(columns_path, "columns")
+            encoding["mapping"] = ColumnMapping.from_dict(data, where)
+        except ValueError as exc:  # a ProfileFileError or a MappingError
             raise click.UsageError(f"--columns {columns_path}: {exc}") from None
     try:
         if quiet:

@@ -14,7 +14,7 @@ from ..oai.setrules import SetRules
 from ..settings import Settings
 from ..store.base import Repository
 from . import main
-from ._common import config_option, load_settings, open_or_fail, store_option
+from ._common import ProfileParam, config_option, load_settings, open_or_fail, store_option
 
 
 def run_server(settings: Settings, host: str, port: int, threads: int, workers: int = 1,
@@ -67,8 +67,11 @@ _workers = click.option("--workers", default=1, show_default=True, type=click.In
 @click.option("--source", "source_url", default=None, envvar="THUVIEN_SOURCE", metavar="URL",
               help="Serve a library's own database live instead of a store (a SQLAlchemy URL, "
                    "e.g. mysql+pymysql://user:pw@host/koha); needs --profile.")
-@click.option("--profile", "profile_path", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="The source profile for --source (profiles/koha.toml, …).")
+@click.option("--profile", "profile_path", default=None, type=ProfileParam("source"),
+              metavar="NAME|FILE",
+              help="The source profile for --source: a shipped one by name (koha, generic-sql; "
+                   "`thuvien-interop profiles` lists them) or the path of your own TOML file. "
+                   "A file that exists wins over a name.")
 def serve(store_url: str | None, config_path: str | None, host: str, port: int, threads: int,
           workers: int, source_url: str | None, profile_path: str | None) -> None:
     """Serve a store over OAI-PMH (at /oai) and SRU (at /sru) with a production WSGI server.
@@ -78,7 +81,7 @@ def serve(store_url: str | None, config_path: str | None, host: str, port: int, 
       thuvien-interop serve --store sqlite:///thuvien.db --port 8000
       curl 'http://127.0.0.1:8000/oai?verb=ListRecords&metadataPrefix=oai_dc'
       thuvien-interop serve --store postgresql://thuvien@db/union --workers 4 --host 0.0.0.0
-      thuvien-interop serve --source mysql+pymysql://oai:PW@127.0.0.1/koha --profile profiles/koha.toml
+      thuvien-interop serve --source mysql+pymysql://oai:PW@127.0.0.1/koha --profile koha
     """
     settings = load_settings(config_path, store_url)
     opener = None

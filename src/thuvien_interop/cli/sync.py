@@ -5,11 +5,20 @@ from __future__ import annotations
 import click
 
 from . import main
-from ._common import config_option, echo_problems, load_settings, open_or_fail, store_option
+from ._common import (
+    ProfileParam,
+    config_option,
+    echo_problems,
+    load_settings,
+    open_or_fail,
+    store_option,
+)
 
 profile_option = click.option(
-    "--profile", "profile_path", required=True, type=click.Path(exists=True, dir_okay=False),
-    help="The source profile: profiles/koha.toml, or your copy of profiles/generic-sql.toml.")
+    "--profile", "profile_path", required=True, type=ProfileParam("source"), metavar="NAME|FILE",
+    help="The source profile: the name of a shipped one (koha, generic-sql; `thuvien-interop "
+         "profiles` lists them) or the path of your own TOML file, e.g. an edited copy of "
+         "generic-sql. A file that exists wins over a name.")
 source_option = click.option(
     "--source", "source_url", required=True, envvar="THUVIEN_SOURCE", metavar="URL",
     help="The library's database as a SQLAlchemy URL, e.g. "
@@ -18,7 +27,8 @@ source_option = click.option(
 
 
 def open_source(source_url: str, profile_path: str):
-    """A SQLSource, or a message a person can act on."""
+    """A SQLSource, or a message a person can act on. ``profile_path`` is a file or
+    the name of a shipped profile."""
     from ..store.base import StoreError
     from ..store.profile import SourceProfile
     from ..store.sqlsource import SQLSource
@@ -53,7 +63,7 @@ def sync(profile_path: str, source_url: str, store_url: str | None, config_path:
 
     \b
     Example:
-      thuvien-interop sync --profile profiles/koha.toml \\
+      thuvien-interop sync --profile koha \\
           --source mysql+pymysql://oai:PASSWORD@127.0.0.1/koha_library \\
           --store sqlite:///thuvien.db
     """

@@ -21,15 +21,17 @@ A profile is a small TOML file (read with :mod:`tomllib`)::
     >>> p.dc_extra[0].field, p.dc_extra[0].subfields
     ('990', 'a')
 
-``profiles/crosswalk-default.toml`` documents every option.
+The shipped profile ``crosswalk-default`` documents every option
+(``thuvien-interop profiles show crosswalk-default``).
 """
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any
+
+from ..profiles import read_toml
 
 #: The fifteen DCMES 1.1 elements, in the order oai_dc output uses.
 DC_ELEMENTS: tuple[str, ...] = (
@@ -168,13 +170,14 @@ def profile_from_dict(data: dict[str, Any]) -> CrosswalkProfile:
 
 
 def load_profile(path: str | PathLike[str]) -> CrosswalkProfile:
-    """Read a crosswalk profile from a TOML file.
+    """Read a crosswalk profile from a TOML file, or else the shipped profile of
+    that name (a file that exists wins).
 
-    >>> load_profile("profiles/crosswalk-default.toml").is_default()  # doctest: +SKIP
+    >>> load_profile("crosswalk-default").is_default()
     True
     """
-    with open(path, "rb") as fh:
-        return profile_from_dict(tomllib.load(fh))
+    data, _ = read_toml(path, "crosswalk")
+    return profile_from_dict(data)
 
 
 DEFAULT_PROFILE = CrosswalkProfile()

@@ -1,11 +1,11 @@
 """Source profiles: how to read an existing library database, in TOML.
 
-A profile (``profiles/koha.toml``, ``profiles/generic-sql.toml``) gives the SQL
-that lists records with their change time, the SQL that lists deletions, the
-column holding MARCXML / ISO 2709 (or a column mapping that builds MARC from
-separate columns), and how records fall into OAI-PMH sets.
+A profile (the shipped ``koha`` and ``generic-sql``, or a library's own file)
+gives the SQL that lists records with their change time, the SQL that lists
+deletions, the column holding MARCXML / ISO 2709 (or a column mapping that
+builds MARC from separate columns), and how records fall into OAI-PMH sets.
 
-    >>> profile = SourceProfile.load("profiles/koha.toml")     # doctest: +SKIP
+    >>> profile = SourceProfile.load("koha")      # or a path: "my-koha.toml"
     >>> profile.name, profile.record_format
     ('koha', 'marcxml')
 """
@@ -13,7 +13,6 @@ separate columns), and how records fall into OAI-PMH sets.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..ingest.spreadsheet import ColumnMapping, MappingError
+from ..profiles import ProfileFileError, read_toml
 from .base import StoreError
 
 RECORD_FORMATS = ("marcxml", "iso2709", "columns")
@@ -50,7 +50,8 @@ class SetRule:
 
 @dataclass(slots=True)
 class SourceProfile:
-    """What a profile says; see ``profiles/generic-sql.toml`` for every key."""
+    """What a profile says; the shipped ``generic-sql`` profile explains every key
+    (``thuvien-interop profiles show generic-sql``)."""
 
     name: str
     records: str
@@ -72,15 +73,13 @@ class SourceProfile:
 
     @classmethod
     def load(cls, path: str | Path) -> SourceProfile:
-        """Read and check a profile file."""
+        """Read and check a profile: a file, or else a shipped profile of that name."""
         try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ProfileError(f"the profile {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ProfileError(f"the profile {path} is not valid TOML: {exc}") from None
-        profile = cls.from_dict(data, str(path))
-        profile.path = str(path)
+            data, where = read_toml(path, "source")
+        except ProfileFileError as exc:
+            raise ProfileError(str(exc)) from None
+        profile = cls.from_dict(data, where)
+        profile.path = where
         return profile
 
     @classmethod

@@ -1,0 +1,67 @@
+"""``thuvien-interop profiles``: the profiles shipped with the package, and one printed to adapt."""
+
+from __future__ import annotations
+
+import click
+
+from ..profiles import KINDS, ProfileFileError, shipped_profile, shipped_profiles
+from . import main
+
+# Where each kind of profile is used, shown above its names.
+_USED_BY = {
+    "source": "serve --source URL --profile NAME, sync --profile NAME",
+    "columns": "import FILE.csv --columns NAME",
+    "crosswalk": 'Python: thuvien_interop.crosswalk.profile.load_profile("NAME")',
+    "sru-indexes": "what SRU search uses unless the settings file's [sru] profile names a file",
+}
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def profiles(ctx: click.Context) -> None:
+    """List the profiles shipped with thuvien-interop, or print one (show NAME).
+
+    A profile is a TOML file that says how to read a library system's database,
+    a spreadsheet's headings, or how to tune the crosswalks. Every --profile and
+    --columns option takes a shipped profile's name or the path of your own
+    file; a file that exists wins over a name.
+
+    \b
+    Example:
+      thuvien-interop profiles
+      thuvien-interop profiles show koha > my-koha.toml
+      thuvien-interop sync --profile my-koha.toml --source URL --store sqlite:///thuvien.db
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    shipped = shipped_profiles()
+    width = max(len(p.name) for p in shipped)
+    for kind, label in KINDS.items():
+        of_kind = [p for p in shipped if p.kind == kind]
+        if not of_kind:
+            continue
+        click.echo(f"{label[0].upper()}{label[1:]}s ({_USED_BY[kind]}):")
+        for p in of_kind:
+            click.echo(f"  {p.name:<{width}}  {p.description}")
+    click.echo("\nTo adapt one, print it into a file of your own and edit that file:\n"
+               "  thuvien-interop profiles show koha > my-koha.toml")
+
+
+@profiles.command()
+@click.argument("name")
+def show(name: str) -> None:
+    """Print the shipped profile NAME, to copy into a file of your own.
+
+    \b
+    Example:
+      thuvien-interop profiles show generic-sql > my-library.toml
+    """
+    try:
+        profile = shipped_profile(name)
+    except ProfileFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    # The file's own bytes (UTF-8), whatever the console's code page, so that a
+    # redirected copy on Windows keeps its Vietnamese text.
+    stream = click.get_binary_stream("stdout")
+    stream.write(profile.resource.read_bytes())
+    stream.flush()

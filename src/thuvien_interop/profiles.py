@@ -1,0 +1,172 @@
+"""The profiles shipped with the package, found by name.
+
+A profile is a TOML file that says how to read something: a library database
+(source profiles ``koha`` and ``generic-sql``), the headings of a spreadsheet
+(``spreadsheet-vi``), local tuning of the crosswalks (``crosswalk-default``,
+``crosswalk-example-local``) or the SRU indexes (``sru-indexes``). Wherever a
+profile is asked for, the path of a file or the name of a shipped profile will
+do: a file that exists wins, so a library's own ``koha`` file beats the shipped one.
+
+    >>> data, where = read_toml("koha", "source")
+    >>> data["profile"]["name"], where
+    ('koha', 'koha')
+    >>> [p.name for p in shipped_profiles("source")]
+    ['generic-sql', 'koha']
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from importlib.resources.abc import Traversable
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+__all__ = ["KINDS", "ProfileFileError", "ShippedProfile", "find", "read_toml",
+           "shipped_profile", "shipped_profiles"]
+
+#: What each kind of profile is called in messages, in the order they are listed.
+KINDS: dict[str, str] = {
+    "source": "source profile",
+    "columns": "spreadsheet column mapping",
+    "crosswalk": "crosswalk profile",
+    "sru-indexes": "SRU index profile",
+}
+
+_FOLDER = "data/profiles"
+# The SRU index profile stays where sru.indexing.default_profile reads it: one copy.
+_ALSO = ("data/sru-indexes.toml",)
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+class ProfileFileError(ValueError):
+    """A profile cannot be found or read; the message says why and what is shipped."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShippedProfile:
+    """One profile of the package: its name (the file's stem), kind, one-line
+    description and the packaged file (read it with :meth:`read_text`)."""
+
+    name: str
+    kind: str
+    description: str
+    resource: Traversable
+
+    def read_text(self, encoding: str = "utf-8") -> str:
+        return self.resource.read_text(encoding=encoding)
+
+
+def shipped_profiles(kind: str | None = None) -> list[ShippedProfile]:
+    """The shipped profiles (of one kind), grouped by kind in :data:`KINDS` order, then by name."""
+    order = list(KINDS)
+    found = [p for p in _catalogue().values() if kind is None or p.kind == kind]
+    return sorted(found, key=lambda p: (order.index(p.kind), p.name))
+
+
+def shipped_profile(name: str, kind: str | None = None) -> ShippedProfile:
+    """The shipped profile called ``name`` (``koha``; ``koha.toml`` will do too).
+
+    Raises :class:`ProfileFileError` listing the shipped names when there is none
+    of that name, or when it is not of ``kind``.
+    """
+    wanted = KINDS.get(kind, "profile") if kind else "profile"
+    profile = _lookup(name)
+    if profile is None:
+        raise ProfileFileError(f"there is no shipped {wanted} called '{name}'; "
+                               f"{_shipped_names(kind)}")
+    if kind and profile.kind != kind:
+        raise ProfileFileError(f"'{profile.name}' is a {KINDS[profile.kind]}, not a {wanted}; "
+                               f"{_shipped_names(kind)}")
+    return profile
+
+
+def find(value: str | PathLike[str], kind: str | None = None) -> Path | ShippedProfile:
+    """Where a profile given as ``value`` is: the file at that path when there is
+    one, else the shipped profile of that name (and of ``kind`` when given).
+
+    Raises :class:`ProfileFileError` with the shipped names when it is neither.
+    """
+    path = Path(value)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        raise ProfileFileError(f"{value} is a folder, not a profile file")
+    if _lookup(str(value)) is not None:
+        return shipped_profile(str(value), kind)
+    wanted = KINDS.get(kind, "profile") if kind else "profile"
+    raise ProfileFileError(f"'{value}' is neither a file nor the name of a shipped {wanted}; "
+                           f"{_shipped_names(kind)}")
+
+
+def read_toml(value: str | PathLike[str], kind: str | None = None) -> tuple[dict[str, Any], str]:
+    """A profile's parsed TOML and how to name it in messages (the path as given,
+    or the shipped profile's name).
+
+    Raises :class:`ProfileFileError` when it cannot be found, read or parsed.
+    """
+    found = find(value, kind)
+    where = str(value) if isinstance(found, Path) else found.name
+    try:
+        text = found.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileFileError(f"cannot read the profile {where}: {exc}") from None
+    try:
+        return tomllib.loads(text), where
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileFileError(f"the profile {where} is not valid TOML: {exc}") from None
+
+
+def _lookup(name: str) -> ShippedProfile | None:
+    stem = name.removesuffix(".toml")
+    return _catalogue().get(stem) if _NAME.fullmatch(stem) else None
+
+
+def _shipped_names(kind: str | None) -> str:
+    names = ", ".join(p.name for p in shipped_profiles(kind))
+    what = f"{KINDS[kind]}s" if kind else "profiles"
+    return f"the shipped {what} are: {names} (`thuvien-interop profiles` lists them all)"
+
+
+@lru_cache(maxsize=1)
+def _catalogue() -> dict[str, ShippedProfile]:
+    package = resources.files("thuvien_interop")
+    files = [f for f in package.joinpath(_FOLDER).iterdir() if f.name.endswith(".toml")]
+    files += [package.joinpath(p) for p in _ALSO]
+    catalogue = {}
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+        name = f.name[:-5]
+        catalogue[name] = ShippedProfile(name, _kind_of(data, name), _description(data, text), f)
+    return catalogue
+
+
+def _kind_of(data: dict[str, Any], name: str) -> str:
+    # The sections each reader requires tell the kinds apart; generic-sql has
+    # [columns] too, but [records] makes it a source.
+    if "records" in data:
+        return "source"
+    if "indexes" in data:
+        return "sru-indexes"
+    if "dc" in data or "mods" in data:
+        return "crosswalk"
+    if "columns" in data:
+        return "columns"
+    raise AssertionError(f"shipped profile {name}: no [records], [indexes], [dc], [mods] "
+                         "or [columns]: which kind is it?")
+
+
+def _description(data: dict[str, Any], text: str) -> str:
+    described = data.get("profile", {}).get("description")
+    if described:
+        return str(described)
+    # A profile without [profile] (the SRU index profile) opens with a comment saying
+    # what it is: "# thuvien-interop SRU index profile: which parts of … feed …".
+    first = next((line for line in text.splitlines() if line.startswith("#")), "#")
+    said = first.lstrip("# ").partition(": ")[2] or first.lstrip("# ")
+    return said[:1].upper() + said[1:].rstrip(".")
