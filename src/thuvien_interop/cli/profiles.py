@@ -60,8 +60,6 @@ def show(name: str) -> None:
         profile = shipped_profile(name)
     except ProfileFileError as exc:
         raise click.ClickException(str(exc)) from None
-    # The file's own bytes (UTF-8), whatever the console's code page, so that a
-    # redirected copy on Windows keeps its Vietnamese text.
-    stream = click.get_binary_stream("stdout")
-    stream.write(profile.resource.read_bytes())
-    stream.flush()
+    # The file's own bytes (UTF-8; click writes bytes as they are), whatever the
+    # console's code page, so that a redirected copy on Windows keeps its Vietnamese text.
+    click.echo(profile.resource.read_bytes(), nl=False)
