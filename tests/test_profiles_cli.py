@@ -3,13 +3,13 @@ name, a wrong name lists the shipped ones, and ``thuvien-interop profiles``."""
 
 from __future__ import annotations
 
-import sqlite3
 import tomllib
 from importlib import resources
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_sources_sql import make_template_db
 
 import thuvien_interop
 from thuvien_interop.cli import main
@@ -132,26 +132,20 @@ def test_profiles_show_of_an_unknown_name_lists_the_shipped_ones():
     assert "Traceback" not in result.output
 
 
+def test_sync_takes_a_shipped_profile_by_name(tmp_path):
+    result = _sync(tmp_path, "generic-sql")
+    assert result.exit_code == 0, result.output
+    assert "(generic-sql)" in result.output and "3 added" in result.output
+
+
 def test_a_shown_profile_copied_and_edited_is_used_as_a_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     shown = CliRunner().invoke(main, ["profiles", "show", "generic-sql"]).output
     Path("my-library.toml").write_text(shown.replace('name = "generic-sql"', 'name = "thu-vien-xa"'),
                                        encoding="utf-8")
-    _template_db(tmp_path / "lib.db")
-    result = CliRunner().invoke(main, [
-        "sync", "--profile", "my-library.toml", "--source", f"sqlite:///{tmp_path / 'lib.db'}",
-        "--store", f"sqlite:///{tmp_path / 'store.db'}"])
+    result = _sync(tmp_path, "my-library.toml")
     assert result.exit_code == 0, result.output
-    assert "(thu-vien-xa)" in result.output and "1 added" in result.output
-
-
-def test_sync_takes_a_shipped_profile_by_name(tmp_path):
-    _template_db(tmp_path / "lib.db")
-    result = CliRunner().invoke(main, [
-        "sync", "--profile", "generic-sql", "--source", f"sqlite:///{tmp_path / 'lib.db'}",
-        "--store", f"sqlite:///{tmp_path / 'store.db'}"])
-    assert result.exit_code == 0, result.output
-    assert "(generic-sql)" in result.output and "1 added" in result.output
+    assert "(thu-vien-xa)" in result.output and "3 added" in result.output
 
 
 @pytest.mark.parametrize("command", [
@@ -198,16 +192,9 @@ def test_help_says_a_name_or_a_path_will_do(command, option):
     assert "`thuvien-interop profiles" in text
 
 
-def _template_db(path: Path) -> None:
-    """One book in the example schema of the generic-sql profile."""
-    conn = sqlite3.connect(path)
-    conn.executescript("""
-        CREATE TABLE books (book_id INTEGER PRIMARY KEY, title TEXT, author TEXT,
-            publisher TEXT, place TEXT, year TEXT, isbn TEXT, ddc TEXT, subjects TEXT,
-            language TEXT, shelf TEXT, updated_at TIMESTAMP);
-        CREATE TABLE deleted_books (book_id INTEGER, deleted_at TIMESTAMP);
-        INSERT INTO books VALUES (1, 'Truyện Kiều', 'Nguyễn Du', 'Văn học', 'Hà Nội', '2015',
-            NULL, '895.9221', NULL, 'vie', 'A1', '2024-02-01 10:00:00');
-    """)
-    conn.commit()
-    conn.close()
+def _sync(tmp_path: Path, profile: str):
+    """sync --profile PROFILE from the generic-sql example schema (three books, one deletion)."""
+    make_template_db(tmp_path / "lib.db")
+    return CliRunner().invoke(main, [
+        "sync", "--profile", profile, "--source", f"sqlite:///{tmp_path / 'lib.db'}",
+        "--store", f"sqlite:///{tmp_path / 'store.db'}"])
