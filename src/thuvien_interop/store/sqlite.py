@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import sqlite3
@@ -119,6 +120,8 @@ class _SearchRows:
         if self.keys:
             conn.executemany("INSERT OR IGNORE INTO search_keys VALUES (?, ?, ?, ?)", self.keys)
         self.rwords.discard(search_plan.VALUE_SEPARATOR)
+        if seen:
+            self.rwords -= seen  # words this process already wrote
         if self.rwords:
             conn.executemany("INSERT OR IGNORE INTO search_rwords VALUES (?)",
                              [(w[::-1],) for w in self.rwords])
@@ -485,11 +488,12 @@ class SQLiteRepository:
         if stamp is None:
             stamp = conn.execute("SELECT datestamp FROM records WHERE id = ?", (rid,)).fetchone()[0]
         seen = self.__dict__.setdefault("_rwords_seen", set())
+        texts, keys, words = rows.texts, rows.keys, rows.rwords
         for name, text, entries in search_plan.record_entries(record, dates.format_utc(stamp)):
             code = self._index_code(conn, name, create=True)
-            rows.texts.append((base + code, _idx_token(code), text))
-            rows.keys.extend((code, k, rid, d) for k, d in entries)
-            rows.rwords.update(w for w in text.split() if w not in seen)
+            texts.append((base + code, _idx_token(code), text))
+            keys += [(code, k, rid, d) for k, d in entries]
+            words.update(text.split())
         if now:
             rows.flush(conn, seen)
 
@@ -698,6 +702,7 @@ class SQLiteRepository:
 _CODE_BITS = 7
 
 
+@functools.cache
 def _idx_token(code: int) -> str:
     return f"ix{code}"
 
