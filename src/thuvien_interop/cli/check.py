@@ -1,9 +1,10 @@
-"""``thuvien-interop check``: a quality report on MARC files, per record.
+"""``thuvien-interop check``: a quality report on MARC and Dublin Core files, per record.
 
 The work is :func:`check_file` (typed, usable from Python); the command only
 prints. Records are read *without* the repairs ``import`` makes (text is not
-NFC'd, forbidden XML characters are kept) so the report shows what the file
-really holds; what the reader had to repair is reported too.
+NFC'd, forbidden XML characters are kept, empty DC elements are kept) so the
+report shows what the file really holds; what the reader had to repair is
+reported too.
 
     >>> for report in check_file("catalogue.mrc"):               # doctest: +SKIP
     ...     print(report.position, report.identifier, [str(f) for f in report.findings])
@@ -22,15 +23,19 @@ import click
 import pymarc
 from lxml import etree
 
-from ..crosswalk.lint import Finding, lint_record
+from ..crosswalk.dc import DC_NS, OAI_DC_NS, SRW_DC_NS
+from ..crosswalk.lint import Finding, lint_dc, lint_record
 from ..crosswalk.marcxml import element_to_record
+from ..ingest.dc import _DC_CONTAINER
 from ..ingest.detect import UnknownFormat, detect_format
 from ..ingest.iso2709 import SOURCE_ENCODINGS, read_iso2709
 from ..ingest.result import ReadResult
-from ..ingest.xmlsplit import parse_chunk, split_records
+from ..ingest.xmlsplit import parse_chunk, read_elements, split_records
 from . import main
 
+FORMATS = ("iso2709", "marcxml", "dc")
 _PUNCT = re.compile(r"[\s/:;,.=]+$")
+_DC_CONTAINERS = (f"{{{OAI_DC_NS}}}dc", f"{{{SRW_DC_NS}}}dc")
 
 
 @dataclass(slots=True)
@@ -44,6 +49,8 @@ class RecordReport:
     title: str | None = None
     error: str | None = None
     findings: list[Finding] = field(default_factory=list)
+    # What the identifier is, for the text report ("001", "dc:identifier").
+    identifier_label: str = "001"
 
     @property
     def ok(self) -> bool:
@@ -70,23 +77,74 @@ def _read_marcxml_raw(stream) -> Iterator[ReadResult]:
         yield result
 
 
+def _qualified(elem: etree._Element) -> str:
+    local = etree.QName(elem).localname
+    return f"{elem.prefix}:{local}" if elem.prefix else local
+
+
+def _read_dc_raw(stream) -> Iterator[tuple[ReadResult, list[tuple[str, str]], list[str]]]:
+    """Like ingest.dc.read_dc, but the text as the file holds it (not NFC'd,
+    empty elements kept); with each record, the names of children of an
+    oai_dc:dc / srw_dc:dc that are not in the DC namespace (import drops them)."""
+    head = stream.read(1 << 16)
+    stream.seek(0)
+    element = "dc" if _DC_CONTAINER.search(head) else "record"
+    dc_any = f"{{{DC_NS}}}*"
+    for result, elem in read_elements(stream, element):
+        elements: list[tuple[str, str]] = []
+        foreign: list[str] = []
+        if elem is not None:
+            holders = list(dict.fromkeys(child.getparent() for child in elem.iter(dc_any)))
+            for holder in holders:
+                for child in holder.iterchildren(dc_any):
+                    elements.append((etree.QName(child).localname, "".join(child.itertext())))
+            for container in (e for e in [elem, *holders] if e.tag in _DC_CONTAINERS):
+                foreign.extend(_qualified(c) for c in container.iterchildren(tag=etree.Element)
+                               if etree.QName(c).namespace != DC_NS)
+            foreign = list(dict.fromkeys(foreign))
+            if not any(text.strip() for _, text in elements):
+                # What import says of it: the record cannot be loaded.
+                result.error = "no Dublin Core elements in this record"
+                if elements:
+                    result.error += " (every one is empty)"
+                elif foreign:
+                    result.error += (f" (<{'>, <'.join(foreign[:5])}> are not in the Dublin Core "
+                                     f"namespace {DC_NS})")
+        yield result, elements, foreign
+
+
 def check_file(path: str | Path, source_encoding: str | None = "auto", *,
                min_confidence: float = 0.8, fmt: str | None = None) -> Iterator[RecordReport]:
-    """Lint every record of a MARC file (ISO 2709 or MARCXML), one report each.
+    """Lint every record of a MARC file (ISO 2709 or MARCXML) or Dublin Core
+    XML file (oai_dc records, simple DC, an OAI-PMH response), one report each.
 
-    ``source_encoding`` applies to ISO 2709 (see
-    :data:`thuvien_interop.ingest.iso2709.SOURCE_ENCODINGS`; None trusts
-    leader/09). Raises :class:`UnknownFormat` for anything but MARC.
+    ``fmt`` is one of :data:`FORMATS` (detected when None). ``source_encoding``
+    applies to ISO 2709 (see :data:`thuvien_interop.ingest.iso2709.SOURCE_ENCODINGS`;
+    None trusts leader/09). Raises :class:`UnknownFormat` for anything else.
     """
     name = Path(path).name
     with open(path, "rb") as stream:
         fmt = fmt or detect_format(stream, str(path))
+        if fmt == "dc":
+            for result, elements, foreign in _read_dc_raw(stream):
+                report = RecordReport(name, result.position, result.location, error=result.error,
+                                      identifier_label="dc:identifier")
+                if result.error is None:
+                    report.identifier = next((v.strip() for e, v in elements
+                                              if e == "identifier" and v.strip()), None)
+                    report.title = next((v.strip() for e, v in elements
+                                         if e == "title" and v.strip()), None)
+                    report.findings = lint_dc(elements, result.warnings, foreign=foreign,
+                                              min_confidence=min_confidence)
+                yield report
+            return
         if fmt == "iso2709":
             results = read_iso2709(stream, source_encoding, normalize_text=False)
         elif fmt == "marcxml":
             results = _read_marcxml_raw(stream)
         else:
-            raise UnknownFormat(f"{name} is {fmt}, not MARC: check reads ISO 2709 and MARCXML files")
+            raise UnknownFormat(f"{name} is {fmt}, not MARC or Dublin Core: check reads ISO 2709, "
+                                "MARCXML and Dublin Core XML files")
         for result in results:
             report = RecordReport(name, result.position, result.location, error=result.error)
             record = result.record
@@ -118,22 +176,30 @@ def _summary(files: int, checked: int, bad: int, counts: Counter[str], severitie
                    "named, or as leader/09 says (leader).")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.8, show_default=True,
               help="How sure the detector must be to call a field legacy-encoding mojibake.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="The files' format; detected from their content when not given.")
 @click.option("--all", "show_all", is_flag=True, help="List clean records too (text output).")
 def check_command(files: tuple[str, ...], as_json: bool, as_jsonl: bool, source_encoding: str,
-                  min_confidence: float, show_all: bool) -> None:
-    """Report structural and text problems in MARC FILES, record by record.
+                  min_confidence: float, fmt: str | None, show_all: bool) -> None:
+    """Report structural and text problems in MARC or Dublin Core FILES, record by record.
 
     \b
-    Checks the leader, 001/008/245, indicators and subfield codes, repeated
-    non-repeatable fields, empty subfields, ISBN/ISSN check digits, characters
-    XML 1.0 forbids, text that is not NFC, and text in legacy Vietnamese
-    encodings (TCVN3, VNI, VISCII, Windows-1258), in the spirit of MARC::Lint.
+    MARC (ISO 2709, MARCXML): the leader, 001/008/245, indicators and
+    subfield codes, repeated non-repeatable fields, empty subfields, ISBN/ISSN
+    check digits, in the spirit of MARC::Lint.
+    Dublin Core (oai_dc records, simple DC, an OAI-PMH response): no
+    dc:title or dc:identifier, empty elements, elements DC 1.1 does not define,
+    dc:date not W3CDTF (2015, 2015-05-01), dc:language not ISO 639 (vi, vie),
+    ISBN/ISSN check digits in dc:identifier.
+    Both: characters XML 1.0 forbids, text that is not NFC, and text in legacy
+    Vietnamese encodings (TCVN3, VNI, VISCII, Windows-1258).
     Exit status: 0 nothing found, 1 problems found, 2 usage error.
 
     \b
     Examples:
       thuvien-interop check catalogue.mrc
       thuvien-interop check --json export/*.xml > report.json
+      thuvien-interop check harvested-oai_dc.xml
     """
     if as_json and as_jsonl:
         raise click.UsageError("give --json or --jsonl, not both")
@@ -144,7 +210,7 @@ def check_command(files: tuple[str, ...], as_json: bool, as_jsonl: bool, source_
     listed: list[dict] = []
     for path in files:
         try:
-            reports = check_file(path, encoding, min_confidence=min_confidence)
+            reports = check_file(path, encoding, min_confidence=min_confidence, fmt=fmt)
             for report in reports:
                 checked += 1
                 if report.error:
@@ -180,7 +246,7 @@ def _print_report(report: RecordReport) -> None:
     if report.location:
         head += f" ({report.location})"
     if report.identifier:
-        head += f", 001 {report.identifier}"
+        head += f", {report.identifier_label} {report.identifier}"
     if report.title:
         # Control characters would garble the terminal; show them escaped.
         title = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in report.title)

@@ -24,13 +24,15 @@ import click
 import pymarc
 
 from ..crosswalk.dc import XSI_NS
+from ..crosswalk.lint import repair_dc_mojibake
+from ..crosswalk.lint import repair_mojibake as repair_marc_mojibake
 from ..crosswalk.marc8 import encode_marc8
 from ..crosswalk.marcxml import MARC_NS, record_to_marcxml
 from ..crosswalk.mods import MODS_NS
 from ..formats import as_marc, render_mods, render_oai_dc
 from ..ingest.detect import FORMATS, UnknownFormat, detect_format, read_stream
 from ..ingest.iso2709 import SOURCE_ENCODINGS, read_iso2709
-from ..ingest.result import Source
+from ..ingest.result import DCRecord, Source
 from . import main
 
 TARGETS = ("oai_dc", "marcxml", "mods", "marc", "json")
@@ -110,13 +112,16 @@ def _target(to: str, marc8: bool) -> _Target:
 
 def convert_stream(src: BinaryIO, out: BinaryIO, to: str, *, fmt: str | None = None,
                    source_encoding: str | None = None, marc8: bool = False,
-                   name: str = "") -> ConvertReport:
+                   repair_mojibake: float | None = None, name: str = "") -> ConvertReport:
     """Convert every readable record of ``src`` into ``out`` as ``to`` (one of :data:`TARGETS`).
 
     ``fmt`` is the input format (detected when None); ``source_encoding``
     applies to ISO 2709 input (see the ``import`` command); ``marc8`` writes
-    MARC-8 instead of UTF-8 when ``to`` is "marc". A record that cannot be
-    read or converted is listed in the report's ``skipped``, the rest written.
+    MARC-8 instead of UTF-8 when ``to`` is "marc". ``repair_mojibake`` is a
+    confidence (0..1) above which text that reads as legacy-encoding mojibake
+    is repaired, as ``import --repair-mojibake`` does; each repair is listed in
+    the report's ``repaired``. A record that cannot be read or converted is
+    listed in the report's ``skipped``, the rest written.
     """
     head, render, sep, tail = _target(to, marc8)
     fmt = fmt or detect_format(src, name)
@@ -129,6 +134,11 @@ def convert_stream(src: BinaryIO, out: BinaryIO, to: str, *, fmt: str | None = N
     first = True
     for result in results:
         report.read += 1
+        if repair_mojibake is not None:
+            if isinstance(result.record, pymarc.Record):
+                result.warnings.extend(repair_marc_mojibake(result.record, repair_mojibake))
+            elif isinstance(result.record, DCRecord):
+                result.warnings.extend(repair_dc_mojibake(result.record.elements, repair_mojibake))
         report.repaired.extend(Skipped(result.where, w) for w in result.warnings)
         if result.record is None:
             report.skipped.append(Skipped(result.where, result.error or "unreadable"))
@@ -175,10 +185,16 @@ class _Counting:
 @click.option("--source-encoding", type=click.Choice(SOURCE_ENCODINGS), default=None,
               help="Encoding of ISO 2709 field bytes when leader/09 cannot be trusted "
                    "(auto: detect per file and field).")
+@click.option("--repair-mojibake", is_flag=True,
+              help="Repair text that is already Unicode but reads as a legacy Vietnamese encoding "
+                   "shown through the wrong code page ('Hµ Néi' → 'Hà Nội'); each repair is listed.")
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.8, show_default=True,
+              help="How sure the detector must be before --repair-mojibake changes a field.")
 @click.option("--marc8", is_flag=True, help="With --to marc: write MARC-8 (leader/09 blank), not UTF-8.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no list of repairs.")
 def convert_command(source: str, output: str | None, to: str, fmt: str | None,
-                    source_encoding: str | None, marc8: bool, quiet: bool) -> None:
+                    source_encoding: str | None, repair_mojibake: bool, min_confidence: float,
+                    marc8: bool, quiet: bool) -> None:
     """Convert the catalogue file SOURCE to another format, record by record.
 
     \b
@@ -194,15 +210,17 @@ def convert_command(source: str, output: str | None, to: str, fmt: str | None,
     Examples:
       thuvien-interop convert catalogue.mrc --to mods -o catalogue-mods.xml
       thuvien-interop convert old-tcvn3.mrc --source-encoding auto --to marc -o utf8.mrc
+      thuvien-interop convert pasted.xml --repair-mojibake --to marcxml -o fixed.xml
     """
     if marc8 and to != "marc":
         raise click.UsageError("--marc8 only applies to --to marc")
     name = Path(source).name
+    options = {"fmt": fmt, "source_encoding": source_encoding, "marc8": marc8, "name": source,
+               "repair_mojibake": min_confidence if repair_mojibake else None}
     try:
         with open(source, "rb") as raw:
             if output is None:
-                report = convert_stream(raw, sys.stdout.buffer, to, fmt=fmt,
-                                        source_encoding=source_encoding, marc8=marc8, name=source)
+                report = convert_stream(raw, sys.stdout.buffer, to, **options)
             else:
                 # Write beside the target and rename at the end: a failed run never
                 # leaves a half-written file under the real name.
@@ -210,15 +228,13 @@ def convert_command(source: str, output: str | None, to: str, fmt: str | None,
                 try:
                     with open(part, "wb") as out:
                         if quiet:
-                            report = convert_stream(raw, out, to, fmt=fmt, source_encoding=source_encoding,
-                                                    marc8=marc8, name=source)
+                            report = convert_stream(raw, out, to, **options)
                         else:
                             with click.progressbar(length=os.path.getsize(source), label="Converting",
                                                    file=sys.stderr, show_percent=True, show_eta=True) as bar:
                                 counting = _Counting(raw, bar.update)
-                                report = convert_stream(counting, out, to, fmt=fmt,  # type: ignore[arg-type]
-                                                        source_encoding=source_encoding, marc8=marc8,
-                                                        name=source)
+                                report = convert_stream(counting, out, to,  # type: ignore[arg-type]
+                                                        **options)
                     os.replace(part, output)
                 finally:
                     if os.path.exists(part):

@@ -18,6 +18,14 @@ text that is not NFC, and text that reads like a legacy Vietnamese encoding
 The tables below cover the fields Vietnamese catalogues actually use (MARC 21
 Format for Bibliographic Data, field pages ``bdXXX``); fields not in them are
 checked only for well-formed subfield codes and clean text.
+
+:func:`lint_dc` does the same for a Dublin Core record, with the same
+:class:`Finding` codes where the problem is the same (``missing-field``,
+``not-nfc``, ``legacy-encoding`` …) and a few of its own (``bad-date``,
+``bad-language``, ``undefined-element``):
+
+    >>> [str(f) for f in lint_dc([("identifier", "dc-1"), ("date", "01/05/2015")])]
+    ['no dc:title', "dc:date: '01/05/2015' is not a W3CDTF date: write a year (2015), a month (2015-05) or a day (2015-05-01)"]
 """
 
 from __future__ import annotations
@@ -27,14 +35,17 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from datetime import date, time
 
 import pymarc
 
 from . import legacy
-from .dc2marc import isbn_valid, issn_valid
+from .dc import DC_NS
+from .dc2marc import isbn_valid, issn_valid, language_code
+from .profile import DC_ELEMENTS
 from .text import has_forbidden_xml_chars, normalize
 
-__all__ = ["Finding", "lint_record", "repair_mojibake"]
+__all__ = ["Finding", "lint_dc", "lint_record", "repair_dc_mojibake", "repair_mojibake"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,6 +425,174 @@ def _group_not_nfc(findings: list[Finding]) -> list[Finding]:
     return rest[:first] + [merged] + rest[first:]
 
 
+# --------------------------------------------------------------------------
+# Dublin Core (DCMES 1.1; DCMI's recommendations for date and language)
+# --------------------------------------------------------------------------
+
+# W3CDTF (W3C Note "Date and Time Formats"): YYYY, YYYY-MM, YYYY-MM-DD, then
+# hh:mm, hh:mm:ss or hh:mm:ss.s with a time zone (Z or +hh:mm / -hh:mm).
+_W3CDTF = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"
+                     r"(?:Z|[+-](\d{2}):(\d{2})))?)?)?")
+# An RFC 4646 language tag in outline: a primary subtag of two or three letters
+# (ISO 639-1, ISO 639-2/3) and optional subtags ("vi", "vie", "vi-VN").
+_LANG_TAG = re.compile(r"([A-Za-z]{2,3})(?:-[A-Za-z0-9]{1,8})*")
+# ISO 639-1 (the 183 current two-letter codes). Three-letter codes are only
+# checked for their shape, as the MARC lint does for 008/35-37.
+_ISO639_1 = frozenset(
+    "aa ab ae af ak am an ar as av ay az ba be bg bi bm bn bo br bs ca ce ch co cr cs cu cv cy "
+    "da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht "
+    "hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky "
+    "la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny "
+    "oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss "
+    "st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo "
+    "za zh zu".split())
+# Country codes typed where a language code belongs.
+_COUNTRY_FOR_LANGUAGE = {"vn": "vi", "jp": "ja", "cn": "zh", "cz": "cs", "dk": "da", "gr": "el"}
+_ISBN_PREFIX = re.compile(r"(?:urn:isbn:|isbn:?\s)\s*", re.IGNORECASE)
+_ISSN_PREFIX = re.compile(r"(?:urn:issn:|issn:?\s)\s*", re.IGNORECASE)
+_DC_SET = frozenset(DC_ELEMENTS)
+
+
+def _date_problem(value: str) -> str | None:
+    """Why ``value`` is not a W3CDTF date (or an ISO 8601 interval of two), or None."""
+    for part in value.split("/") if value.count("/") == 1 else (value,):
+        m = _W3CDTF.fullmatch(part)
+        if m is None:
+            return (f"{_show(value)} is not a W3CDTF date: write a year (2015), a month (2015-05) "
+                    "or a day (2015-05-01)")
+        year, month, day, hour, minute, second, tz_hour, tz_minute = (
+            int(g) if g else None for g in m.groups())
+        try:
+            date(year or 0, month or 1, day or 1)
+            time(hour or 0, minute or 0, second or 0)
+            time(tz_hour or 0, tz_minute or 0)
+        except ValueError as exc:
+            return f"{_show(value)} is not a real date ({exc})"
+    return None
+
+
+def _language_problem(value: str) -> str | None:
+    """Why ``value`` is not an ISO 639 code (as an RFC 4646 tag), or None."""
+    m = _LANG_TAG.fullmatch(value)
+    primary = m.group(1).lower() if m else ""
+    if m is not None and (len(primary) == 3 or primary in _ISO639_1):
+        return None
+    if m is None:
+        parts = [v.strip() for v in re.split(r"[;,]", value)]
+        if len(parts) > 1 and all(_LANG_TAG.fullmatch(v) for v in parts):
+            return f"{_show(value)} holds several languages: give each its own dc:language"
+        if _LANG_TAG.fullmatch(value.replace("_", "-")):
+            return (f"{_show(value)} is a locale name, not a language tag: "
+                    f"write {value.replace('_', '-')!r}")
+    if primary in _COUNTRY_FOR_LANGUAGE:
+        return (f"{_show(value)} is a country code, not an ISO 639 language code: "
+                f"write {_COUNTRY_FOR_LANGUAGE[primary]!r}")
+    code = language_code(value)
+    if code is not None and m is None:
+        return f"{_show(value)} is a language name, not an ISO 639 language code: write {code!r}"
+    return f"{_show(value)} is not an ISO 639 language code (such as 'vi' or 'vie')"
+
+
+def _identifier_problem(value: str) -> Finding | None:
+    m = _ISBN_PREFIX.match(value)
+    if m is not None:
+        number = value[m.end():].split(" (", 1)[0].strip()
+        if not isbn_valid(number):
+            return Finding("bad-isbn", f"{_show(value)} is not a valid ISBN (check digit or length)",
+                           "warning", tag="dc:identifier")
+        return None
+    m = _ISSN_PREFIX.match(value)
+    if m is not None and not issn_valid(value[m.end():].strip()):
+        return Finding("bad-issn", f"{_show(value)} is not a valid ISSN (check digit)", "warning",
+                       tag="dc:identifier")
+    return None
+
+
+def lint_dc(elements: Iterable[tuple[str, str]], reader_warnings: Iterable[str] = (), *,
+            foreign: Iterable[str] = (), min_confidence: float = 0.8) -> list[Finding]:
+    """Every problem found in one Dublin Core record, in element order after
+    record-level ones.
+
+    ``elements`` are (local name, text) pairs as the file holds them: empty
+    values and names that are not DC 1.1 elements included, text not
+    normalized. ``foreign`` are the names (as written, e.g. ``title`` or
+    ``dcterms:abstract``) of children of an ``oai_dc:dc``/``srw_dc:dc`` that
+    are not in the DC namespace. ``reader_warnings`` and ``min_confidence``
+    are as for :func:`lint_record`.
+
+        >>> found = lint_dc([("title", "Hµ Néi"), ("identifier", "x1"), ("language", "vn")])
+        >>> [f.code for f in found]
+        ['legacy-encoding', 'bad-language']
+        >>> str(found[1])
+        "dc:language: 'vn' is a country code, not an ISO 639 language code: write 'vi'"
+    """
+    elements = list(elements)
+    out = _reader_findings(reader_warnings)
+    present = {name for name, text in elements if text.strip()}
+    if "title" not in present:
+        out.append(Finding("missing-field", "no dc:title"))
+    if "identifier" not in present:
+        # The loader names a DC record by its first dc:identifier.
+        out.append(Finding("missing-field", "no dc:identifier: import rejects a record it cannot name"))
+    for name in foreign:
+        out.append(Finding("undefined-element", f"<{name}> is not in the Dublin Core namespace "
+                           f"{DC_NS}: import ignores it", "warning"))
+    encodings: dict[str, str] = {}
+    for name, raw in elements:
+        tag = f"dc:{name}"
+        text = raw.strip()
+        if name not in _DC_SET:
+            if text:
+                out.append(Finding("undefined-element", "not one of the 15 Dublin Core 1.1 elements: "
+                                   "import and convert reject the record", tag=tag))
+            else:
+                out.append(Finding("undefined-element", "not one of the 15 Dublin Core 1.1 elements "
+                                   "(empty, so it is ignored)", "warning", tag=tag))
+                continue
+        if not text:
+            out.append(Finding("empty-field", "empty element", "warning", tag=tag))
+            continue
+        found = _lint_text(tag, None, text, min_confidence, out)
+        if found:
+            encodings.setdefault(found, tag)
+        value = normalize(text)
+        if name == "date":
+            why = _date_problem(value)
+            if why:
+                out.append(Finding("bad-date", why, "warning", tag=tag))
+        elif name == "language":
+            why = _language_problem(value)
+            if why:
+                out.append(Finding("bad-language", why, "warning", tag=tag))
+        elif name == "identifier":
+            finding = _identifier_problem(value)
+            if finding is not None:
+                out.append(finding)
+    out = _group_not_nfc(out)
+    if len(encodings) > 1:
+        parts = ", ".join(f"{enc.upper()} ({where})" for enc, where in encodings.items())
+        out.append(Finding("mixed-encodings", f"elements in different legacy encodings: {parts}", "warning"))
+    return out
+
+
+# --------------------------------------------------------------------------
+# Repair
+# --------------------------------------------------------------------------
+
+
+def _repaired(where: str, text: str, min_confidence: float, notes: list[str]) -> str:
+    """``text`` with legacy-encoding mojibake repaired (a note for each repair)."""
+    if text.isascii():
+        return text
+    repaired, encoding, confidence = legacy.repair(text, min_confidence)
+    if encoding is None or repaired == text:
+        return text
+    name = "UTF-8 read as Windows-1252" if encoding == "utf-8" else encoding.upper()
+    notes.append(f"{where}: repaired {name} mojibake (confidence {confidence:.2f}): "
+                 f"{_show(text, 40)} → {_show(repaired, 40)}")
+    return repaired
+
+
 def repair_mojibake(record: pymarc.Record, min_confidence: float = 0.8) -> list[str]:
     """Repair legacy-encoding mojibake in place, field by field; return one note per repair.
 
@@ -429,25 +608,30 @@ def repair_mojibake(record: pymarc.Record, min_confidence: float = 0.8) -> list[
         'Thư viện Quốc gia'
     """
     notes: list[str] = []
-
-    def fix(tag: str, code: str | None, text: str) -> str:
-        if text.isascii():
-            return text
-        repaired, encoding, confidence = legacy.repair(text, min_confidence)
-        if encoding is None or repaired == text:
-            return text
-        where = tag + (f" ${code}" if code else "")
-        name = "UTF-8 read as Windows-1252" if encoding == "utf-8" else encoding.upper()
-        notes.append(f"{where}: repaired {name} mojibake (confidence {confidence:.2f}): "
-                     f"{_show(text, 40)} → {_show(repaired, 40)}")
-        return repaired
-
     for field in record.fields:
         if field.is_control_field():
-            field.data = fix(field.tag, None, field.data or "")
+            field.data = _repaired(field.tag, field.data or "", min_confidence, notes)
             continue
         for i, sf in enumerate(field.subfields):
-            new = fix(field.tag, sf.code, sf.value or "")
+            where = field.tag + (f" ${sf.code}" if sf.code else "")
+            new = _repaired(where, sf.value or "", min_confidence, notes)
             if new != sf.value:
                 field.subfields[i] = sf._replace(value=new)
+    return notes
+
+
+def repair_dc_mojibake(elements: list[tuple[str, str]], min_confidence: float = 0.8) -> list[str]:
+    """:func:`repair_mojibake` for a Dublin Core record's (element, value) pairs, in place.
+
+        >>> pairs = [("title", "Th\\xad viÖn Quèc gia"), ("date", "2015")]
+        >>> repair_dc_mojibake(pairs)[0].startswith("dc:title: repaired TCVN3 mojibake")
+        True
+        >>> pairs
+        [('title', 'Thư viện Quốc gia'), ('date', '2015')]
+    """
+    notes: list[str] = []
+    for i, (name, value) in enumerate(elements):
+        new = _repaired(f"dc:{name}", value, min_confidence, notes)
+        if new != value:
+            elements[i] = (name, new)
     return notes
