@@ -182,7 +182,8 @@ def test_import_refuses_a_source_profile_as_a_column_mapping(tmp_path):
 
 
 @pytest.mark.parametrize("command, option", [
-    ("sync", "--profile"), ("serve", "--profile"), ("import", "--columns")])
+    ("sync", "--profile"), ("serve", "--profile"), ("import", "--columns"),
+    ("reindex", "--profile")])
 def test_help_says_a_name_or_a_path_will_do(command, option):
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0
@@ -198,3 +199,16 @@ def _sync(tmp_path: Path, profile: str):
     return CliRunner().invoke(main, [
         "sync", "--profile", profile, "--source", f"sqlite:///{tmp_path / 'lib.db'}",
         "--store", f"sqlite:///{tmp_path / 'store.db'}"])
+
+
+def test_reindex_takes_the_shipped_index_profile_by_name(sample_db, tmp_path):
+    import shutil
+
+    shutil.copy(sample_db, tmp_path / "s.db")
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    result = CliRunner().invoke(main, ["reindex", "--store", store, "--profile", "sru-indexes"])
+    assert result.exit_code == 0, result.output
+    assert "Reindexed 330 records." in result.output
+    wrong = CliRunner().invoke(main, ["reindex", "--store", store, "--profile", "koha"])
+    assert wrong.exit_code == 2
+    assert "'koha' is a source profile, not an SRU index profile" in " ".join(wrong.output.split())

@@ -38,9 +38,12 @@ KINDS: dict[str, str] = {
 }
 
 _FOLDER = "data/profiles"
-# The SRU index profile stays where sru.indexing.default_profile reads it: one copy.
-_ALSO = ("data/sru-indexes.toml",)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _a(what: str) -> str:
+    """``what`` with its article: "a source profile", "an SRU index profile"."""
+    return f"{'an' if what[:1] in 'aeiouAEIOU' or what.startswith('SRU') else 'a'} {what}"
 
 
 class ProfileFileError(ValueError):
@@ -80,7 +83,7 @@ def shipped_profile(name: str, kind: str | None = None) -> ShippedProfile:
         raise ProfileFileError(f"there is no shipped {wanted} called '{name}'; "
                                f"{_shipped_names(kind)}")
     if kind and profile.kind != kind:
-        raise ProfileFileError(f"'{profile.name}' is a {KINDS[profile.kind]}, not a {wanted}; "
+        raise ProfileFileError(f"'{profile.name}' is {_a(KINDS[profile.kind])}, not {_a(wanted)}; "
                                f"{_shipped_names(kind)}")
     return profile
 
@@ -136,7 +139,6 @@ def _shipped_names(kind: str | None) -> str:
 def _catalogue() -> dict[str, ShippedProfile]:
     package = resources.files("thuvien_interop")
     files = [f for f in package.joinpath(_FOLDER).iterdir() if f.name.endswith(".toml")]
-    files += [package.joinpath(p) for p in _ALSO]
     catalogue = {}
     for f in files:
         text = f.read_text(encoding="utf-8")

@@ -5,14 +5,16 @@ from __future__ import annotations
 import click
 
 from . import main
-from ._common import config_option, load_settings, open_or_fail, store_option
+from ._common import ProfileParam, config_option, load_settings, open_or_fail, store_option
 
 
 @main.command()
 @store_option
 @config_option
-@click.option("--profile", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="An SRU index profile (TOML; default: the shipped profiles/sru-indexes.toml).")
+@click.option("--profile", type=ProfileParam("sru-indexes"), default=None, metavar="NAME|FILE",
+              help="The SRU index profile: the name of a shipped one (default sru-indexes; "
+                   "`thuvien-interop profiles show sru-indexes` prints it to adapt) or the path "
+                   "of your own TOML file. A file that exists wins over a name.")
 def reindex(store_url: str | None, config_path: str | None, profile: str | None) -> None:
     """Recompute the SRU search index of every record (after changing the index
     profile, or for a store made before search existed). Records and their

@@ -18,7 +18,6 @@ import csv
 import hashlib
 import io
 import re
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -135,14 +134,14 @@ class ColumnMapping:
 
     @classmethod
     def load(cls, path: str | Path) -> ColumnMapping:
-        """A mapping from a TOML profile (``profiles/spreadsheet-vi.toml``)."""
+        """A mapping from a TOML profile (a file, or a shipped name: ``spreadsheet-vi``)."""
+        from ..profiles import ProfileFileError, read_toml
+
         try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise MappingError(f"the column profile {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise MappingError(f"the column profile {path} is not valid TOML: {exc}") from None
-        return cls.from_dict(data, str(path))
+            data, where = read_toml(path, "columns")
+        except ProfileFileError as exc:
+            raise MappingError(f"the column profile: {exc}") from None
+        return cls.from_dict(data, where)
 
     def target(self, heading: str) -> tuple[str, Target] | None:
         """(the mapping's heading, its target) for a heading as found in a file."""
@@ -270,7 +269,7 @@ def cell_text(cell: Any) -> str:
     return normalize(" ".join(str(cell).split()))
 
 
-# The usual headings of Vietnamese library spreadsheets; profiles/spreadsheet-vi.toml
+# The usual headings of Vietnamese library spreadsheets; the shipped spreadsheet-vi profile
 # is the same table for people to copy and edit (a test keeps the two equal).
 DEFAULT_COLUMNS: dict[str, str | dict[str, str]] = {
     "Mã sách": "001", "Mã tài liệu": "001", "Số hiệu": "001",
@@ -300,7 +299,7 @@ DEFAULT_COLUMNS: dict[str, str | dict[str, str]] = {
 
 
 def default_mapping() -> ColumnMapping:
-    """The mapping for the usual Vietnamese headings (see profiles/spreadsheet-vi.toml)."""
+    """The mapping for the usual Vietnamese headings (see the shipped ``spreadsheet-vi`` profile)."""
     return ColumnMapping.from_dict({"columns": DEFAULT_COLUMNS, "profile": {"name": "spreadsheet-vi"}})
 
 

@@ -79,7 +79,7 @@ class SRUConfig:
             default_records = 10
             max_records = 100
             default_version = "1.2"
-            profile = "my-indexes.toml"      # default: profiles/sru-indexes.toml
+            profile = "my-indexes.toml"      # a file, or a shipped name (default: sru-indexes)
             title = { vi = "Thư viện tỉnh", en = "Provincial library" }
         """
         from .indexing import load_profile

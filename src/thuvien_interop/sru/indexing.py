@@ -2,8 +2,8 @@
 
 At write time every record gets ``Record.index`` (index name → its values, NFC,
 ISBD punctuation trimmed); the store folds them into search keys. The default
-profile is ``profiles/sru-indexes.toml`` (shipped in the package as
-``data/sru-indexes.toml``).
+profile is the shipped ``sru-indexes`` (``thuvien-interop profiles show
+sru-indexes`` prints it, to copy and adapt).
 
     >>> import pymarc
     >>> r = pymarc.Record()
@@ -127,22 +127,25 @@ def profile_from_dict(data: dict[str, Any]) -> IndexProfile:
 
 
 def load_profile(path: str | PathLike[str]) -> IndexProfile:
-    """Read an index profile from a TOML file.
+    """Read an index profile: a TOML file, or the name of a shipped one.
 
-        >>> load_profile("profiles/sru-indexes.toml").get("dc.title").title("vi")  # doctest: +SKIP
+        >>> load_profile("sru-indexes").get("dc.title").title("vi")
         'Nhan đề'
     """
-    with open(path, "rb") as fh:
-        try:
-            return profile_from_dict(tomllib.load(fh))
-        except tomllib.TOMLDecodeError as exc:
-            raise ProfileError(f"{path} is not valid TOML: {exc}") from None
+    from ..profiles import ProfileFileError, read_toml
+
+    try:
+        data, _ = read_toml(path, "sru-indexes")
+    except ProfileFileError as exc:
+        raise ProfileError(str(exc)) from None
+    return profile_from_dict(data)
 
 
 @lru_cache(maxsize=1)
 def default_profile() -> IndexProfile:
-    """The profile shipped with the package (``profiles/sru-indexes.toml``)."""
-    text = resources.files("thuvien_interop").joinpath("data/sru-indexes.toml").read_text("utf-8")
+    """The profile shipped with the package (``sru-indexes``)."""
+    text = resources.files("thuvien_interop").joinpath(
+        "data/profiles/sru-indexes.toml").read_text("utf-8")
     return profile_from_dict(tomllib.loads(text))
 
 

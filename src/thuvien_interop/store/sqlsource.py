@@ -11,7 +11,7 @@ any SQLAlchemy Core URL (``mysql+pymysql://``, ``postgresql+psycopg://``,
   deletions) into one of our stores; run it from cron or a systemd timer.
 
     >>> from thuvien_interop.store.profile import SourceProfile
-    >>> src = SQLSource("mysql+pymysql://koha:pw@127.0.0.1/koha", SourceProfile.load("profiles/koha.toml"))  # doctest: +SKIP
+    >>> src = SQLSource("mysql+pymysql://koha:pw@127.0.0.1/koha", SourceProfile.load("koha"))  # doctest: +SKIP
     >>> repo = LiveSourceRepository(src, "thuvien.example.vn")      # doctest: +SKIP
     >>> report = sync(src, open_store("sqlite:///thuvien.db"), "thuvien.example.vn")  # doctest: +SKIP
 """
