@@ -165,7 +165,7 @@ def test_check_dc_names_records_without_identifier_or_title():
         "dc-broken.xml: record 5 (line 37), dc:identifier dc-b005",
         "  error    no dc:title",
         "  warning  dc:title: empty element",
-        "Checked 6 records in 1 file: 2 with problems (2 errors, 1 warnings).",
+        "Checked 6 records in 1 file: 2 with problems (2 errors, 1 warning).",
         "  missing-field                 2",
         "  empty-field                   1",
     ]

@@ -159,6 +159,21 @@ def test_repair_mojibake_fixes_unicode_text_that_was_legacy_and_lists_each_repai
     assert plain.written.added == 1
 
 
+def test_repair_mojibake_fixes_dublin_core_records_too(store, tmp_path):
+    title = "Lịch sử Thư viện Quốc gia Việt Nam"
+    path = tmp_path / "dc-mojibake.xml"
+    path.write_text(
+        '<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        f"<dc:title>{mojibake(title, 'tcvn3')}</dc:title><dc:identifier>DC-1</dc:identifier>"
+        "<dc:date>2015</dc:date></oai_dc:dc>", encoding="utf-8")
+    report = import_files(store, [path], RULE, repair_mojibake=0.8)
+    assert report.written.added == 1
+    assert any(p.reason.startswith("dc:title: repaired TCVN3 mojibake") for p in report.repaired)
+    item = store.get(f"oai:{RULE.repository_id}:DC-1", "oai_dc")
+    assert title.encode() in item.metadata
+
+
 def test_cli_import_source_encoding_auto_shows_the_detection_in_the_summary(tmp_path, originals):
     path = tmp_path / "old-viscii.mrc"
     path.write_bytes(legacy_iso2709(originals, encoder("viscii")))

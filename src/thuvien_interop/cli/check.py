@@ -260,10 +260,14 @@ def _print_report(report: RecordReport) -> None:
         click.echo("  ok")
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def _print_summary(summary: dict) -> None:
     files = summary["files"]
     click.echo(f"Checked {summary['records']} records in {files} file{'s' if files != 1 else ''}: "
                f"{summary['records_with_problems']} with problems "
-               f"({summary['errors']} errors, {summary['warnings']} warnings).")
+               f"({_n(summary['errors'], 'error')}, {_n(summary['warnings'], 'warning')}).")
     for code, n in sorted(summary["by_code"].items(), key=lambda kv: (-kv[1], kv[0])):
         click.echo(f"  {code:<24}{n:>7}")

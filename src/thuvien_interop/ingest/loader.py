@@ -142,8 +142,8 @@ def import_files(
     Vietnamese headings, see :mod:`thuvien_interop.ingest.spreadsheet`)."""
     # source_encoding: for ISO 2709 files, "auto", "utf-8", "marc-8" or a legacy
     # Vietnamese encoding (see iso2709.SOURCE_ENCODINGS); None trusts leader/09.
-    # repair_mojibake: a confidence threshold (0..1) above which MARC text that
-    # reads as legacy-encoding mojibake is repaired; each repair is noted.
+    # repair_mojibake: a confidence threshold (0..1) above which MARC or DC text
+    # that reads as legacy-encoding mojibake is repaired; each repair is noted.
     registry = registry or default_registry()
     report = ImportReport()
     for path in paths:
@@ -165,6 +165,11 @@ def import_files(
                     from ..crosswalk.lint import repair_mojibake as repair
 
                     result.warnings.extend(repair(result.record, repair_mojibake))
+                elif repair_mojibake is not None and isinstance(result.record, DCRecord):
+                    from ..crosswalk.lint import repair_dc_mojibake
+
+                    result.warnings.extend(repair_dc_mojibake(result.record.elements,
+                                                              repair_mojibake))
                 for w in result.warnings:
                     report.repaired.append(Problem(name, result.where, w))
                 if result.record is None:
