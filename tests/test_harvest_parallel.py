@@ -15,11 +15,11 @@ from conftest import live_server
 from thuvien_interop.formats import default_registry
 from thuvien_interop.model import ListQuery, MetadataFormat, Record
 from thuvien_interop.oai.config import ProviderConfig
-from thuvien_interop.oai.harvest_convert import PARALLEL_MIN
 from thuvien_interop.oai.harvest_sources import Source
 from thuvien_interop.oai.harvester import Harvester
 from thuvien_interop.store import open_store
 from thuvien_interop.web import create_app
+from thuvien_interop.workers import PARALLEL_MIN
 
 PAGE = 150
 assert PAGE >= PARALLEL_MIN, "pages big enough to go to the worker processes"

@@ -4,8 +4,8 @@ Turning a harvested page into store records (MARCXML or DC read and cleaned,
 every exposed format rendered, the search entries computed) is most of a
 harvest's work, and it needs nothing but the record itself. So it is done here,
 apart from the wire and the store, on as many processes as the machine has
-cores (:class:`Converter`), while the harvester fetches the next page and
-commits the previous one.
+cores (:class:`~thuvien_interop.workers.WorkerPool`), while the harvester
+fetches the next page and commits the previous one.
 
 A :class:`Job` is everything one record needs (plain data, so it crosses
 process boundaries); :func:`convert` turns it into a :class:`Converted`: a
@@ -14,13 +14,7 @@ store :class:`~thuvien_interop.model.Record`, or the reason it cannot be one.
 
 from __future__ import annotations
 
-import logging
-import multiprocessing
-import os
-import pickle
-import threading
-import weakref
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from xml.sax.saxutils import escape
 
@@ -38,8 +32,6 @@ from ..model import Record
 from ..store import search_plan
 from .harvest_page import local
 
-log = logging.getLogger("thuvien_interop.harvest")
-
 PROVENANCE_NS = "http://www.openarchives.org/OAI/2.0/provenance"
 PROVENANCE_SCHEMA = "http://www.openarchives.org/OAI/2.0/provenance.xsd"
 _DC_NAMES = frozenset(("title", "creator", "subject", "description", "publisher", "contributor",
@@ -47,10 +39,6 @@ _DC_NAMES = frozenset(("title", "creator", "subject", "description", "publisher"
                        "coverage", "rights"))
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                           huge_tree=True, remove_blank_text=False)
-
-#: Below this many records a page is converted in the harvester's own process:
-#: handing it to another costs more than it saves.
-PARALLEL_MIN = 64
 
 
 @dataclass(slots=True)
@@ -222,132 +210,32 @@ def _valid_origin(origin: etree._Element) -> bool:
             and origin.get("harvestDate") is not None and origin.get("altered") is not None)
 
 
-# -- on several processes ------------------------------------------------------
+# -- on several processes (thuvien_interop.workers) --------------------------------
 
-_worker_registry: FormatRegistry | None = None
-
-
-def _init_worker(registry_bytes: bytes) -> None:
-    global _worker_registry
-    _worker_registry = pickle.loads(registry_bytes)
-
-
-def _convert_chunk(jobs: list[Job], base_url: str, prefix: str) -> list[tuple]:
-    assert _worker_registry is not None
-    return [_pack(convert(job, _worker_registry, base_url, prefix)) for job in jobs]
+def convert_chunk(registry: FormatRegistry, jobs: Sequence[Job], base_url: str,
+                  prefix: str) -> list[tuple]:
+    """The chunk function of :class:`~thuvien_interop.workers.WorkerPool`: each job
+    converted, packed for the trip back (:func:`unpack`)."""
+    return [_pack(convert(job, registry, base_url, prefix)) for job in jobs]
 
 
 # Results cross back as plain tuples: half the pickling time of slotted dataclasses.
 _RECORD_FIELDS = tuple(f.name for f in fields(Record))
 
+
+def pack_record(r: Record) -> tuple:
+    return tuple(getattr(r, name) for name in _RECORD_FIELDS)
+
+
 def _pack(c: Converted) -> tuple:
-    r = c.record
-    record = None if r is None else tuple(getattr(r, name) for name in _RECORD_FIELDS)
+    record = None if c.record is None else pack_record(c.record)
     return c.identifier, c.position, c.datestamp, record, c.error, c.text, c.notes
 
 
-def _unpack(t: tuple) -> Converted:
+def unpack(t: tuple) -> Converted:
     identifier, position, datestamp, record, error, text, notes = t
     rec = None if record is None else Record(*record)
     return Converted(identifier, position, datestamp, rec, error, text, notes)
-
-
-class Converter:
-    """Converts pages of jobs, on ``processes`` worker processes when there are
-    more than one (started on first use, shared by every thread of a harvester),
-    else in the calling process.
-
-    The workers receive the format registry once, pickled; a registry that
-    cannot be pickled (a format rendered by a lambda, say) is used in this
-    process only, with a note in the log.
-    """
-
-    def __init__(self, registry: FormatRegistry, processes: int | None = None) -> None:
-        self.registry = registry
-        self.processes = max(1, processes if processes is not None else (os.cpu_count() or 1))
-        self._pool: Executor | None = None
-        self._lock = threading.Lock()
-        self._payload: bytes | None = None
-        if self.processes > 1:
-            try:
-                self._payload = pickle.dumps(registry)
-            except (pickle.PicklingError, AttributeError, TypeError) as exc:
-                log.info("formats are converted in this process only: the format registry "
-                         "cannot be sent to other processes (%s)", exc)
-                self.processes = 1
-
-    @property
-    def parallel(self) -> bool:
-        return self.processes > 1
-
-    def _executor(self) -> Executor:
-        with self._lock:
-            if self._pool is None:
-                # forkserver, not fork: the harvester has threads (and sockets)
-                # that a forked child must not inherit half-way.
-                context = multiprocessing.get_context(
-                    "forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
-                    else "spawn")
-                pool = ProcessPoolExecutor(self.processes, mp_context=context,
-                                           initializer=_init_worker, initargs=(self._payload,))
-                self._pool = pool
-                weakref.finalize(self, pool.shutdown, wait=False, cancel_futures=True)
-            return self._pool
-
-    def submit(self, jobs: list[Job], base_url: str, prefix: str) -> PendingPage:
-        """Start converting one page; :meth:`PendingPage.result` waits for it."""
-        page = PendingPage(self, jobs, base_url, prefix)
-        if not self.parallel or len(jobs) < PARALLEL_MIN:
-            return page
-        try:
-            executor = self._executor()
-            size = -(-len(jobs) // self.processes)
-            page.futures = [executor.submit(_convert_chunk, jobs[i:i + size], base_url, prefix)
-                            for i in range(0, len(jobs), size)]
-        except Exception as exc:  # noqa: BLE001 - the pool could not start: go on without it
-            self.give_up(exc)
-            page.futures = []
-        return page
-
-    def give_up(self, exc: BaseException) -> None:
-        """The worker processes failed (could not start, or died): convert in
-        this process from now on. Nothing is lost: the page is converted here."""
-        log.warning("converting in the harvester's own process from now on: the worker "
-                    "processes failed (%s: %s)", type(exc).__name__, exc)
-        self.processes = 1
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-                self._pool = None
-
-
-class PendingPage:
-    """A page being converted."""
-
-    def __init__(self, converter: Converter, jobs: list[Job], base_url: str, prefix: str) -> None:
-        self.converter = converter
-        self.jobs = jobs
-        self.base_url = base_url
-        self.prefix = prefix
-        self.futures: list[Future[list[tuple]]] = []
-
-    def result(self) -> list[Converted]:
-        if self.futures:
-            out: list[Converted] = []
-            try:
-                for f in self.futures:
-                    out.extend(_unpack(t) for t in f.result())
-                return out
-            except Exception as exc:  # noqa: BLE001 - a worker died (killed, out of memory)
-                self.converter.give_up(exc)
-        return [convert(j, self.converter.registry, self.base_url, self.prefix)
-                for j in self.jobs]
 
 
 def serialize(elem: etree._Element | None) -> bytes | None:

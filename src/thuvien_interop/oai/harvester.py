@@ -49,7 +49,8 @@ from ..crosswalk.text import normalize
 from ..formats import FormatRegistry, default_registry
 from ..model import MAX_IDENTIFIER, Record, Set, WriteSummary
 from ..store.base import Repository
-from .harvest_convert import Converter, Job, serialize
+from ..workers import WorkerPool
+from .harvest_convert import Job, convert_chunk, serialize, unpack
 from .harvest_http import Fetched, FetchError, PoliteClient
 from .harvest_page import BrokenRecord, PageReader, RawRecord, check_body, local
 from .harvest_sources import Source
@@ -200,7 +201,7 @@ class Harvester:
     ``diagnostics`` is the folder where offending responses and quarantined
     records are kept, one sub-folder per provider (``None``: keep nothing, log
     only). ``on_page`` and ``progress`` are called after each committed page,
-    ``on_result`` after each provider. ``processes``: see :class:`.harvest_convert.Converter`.
+    ``on_result`` after each provider. ``processes``: see :class:`~thuvien_interop.workers.WorkerPool`.
     """
 
     def __init__(self, store: Repository, *, registry: FormatRegistry | None = None,
@@ -216,7 +217,7 @@ class Harvester:
         # processes import the main module again (multiprocessing's forkserver):
         # a script that asks for them keeps its work under
         # ``if __name__ == "__main__":``, as the command line does.
-        self.converter = Converter(self.registry, processes)
+        self.converter = WorkerPool(self.registry, processes, what="harvested records")
         self.client = client or PoliteClient()
         self.diagnostics = Path(diagnostics) if diagnostics is not None else None
         self.state = HarvestState(store)
@@ -635,7 +636,7 @@ class Harvester:
                 for spec in sorted(new_sets))
         # The crosswalks run on the worker processes (or here, for a small page)
         # while this thread goes on to the next page; the writer waits for them.
-        pending = self.converter.submit(todo, source.url, source.prefix)
+        pending = self.converter.submit(convert_chunk, todo, source.url, source.prefix)
         # The response, in case the writer finds problems worth keeping it for.
         body = fetched.read_all() if self.diagnostics is not None else b""
         url = fetched.url
@@ -644,7 +645,7 @@ class Harvester:
             found = list(problems)
             bad = list(broken)
             batch: dict[str, Record] = {}
-            for done in pending.result():
+            for done in map(unpack, pending.result()):
                 found.extend(done.notes)
                 if done.record is None:
                     bad.append(BrokenRecord(done.position, done.identifier, done.error or "",

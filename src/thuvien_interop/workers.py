@@ -1,0 +1,154 @@
+"""Crosswalk work on several processes: what the harvester and ``import`` share.
+
+Rendering every format of a record and computing its search entries is pure
+CPU work on one record at a time; a :class:`WorkerPool` runs it on worker
+processes (one per core by default) while the calling process reads the next
+records and writes the previous ones.
+
+A *chunk function* is a module-level function ``fn(registry, items, *args)``
+that returns a list of plain, picklable results; the pool calls it on a worker
+(with the format registry the workers received once, at start) or, for small
+batches and when there are no workers, in the calling process. Either way the
+results are the same.
+
+Worker processes are started with multiprocessing's *forkserver* (the callers
+have threads and sockets that a forked child must not inherit half-way), which
+imports the main module again: a script that asks for workers keeps its work
+under ``if __name__ == "__main__":``, as the command line does.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import pickle
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from typing import Any
+
+from .formats import FormatRegistry
+
+log = logging.getLogger("thuvien_interop.workers")
+
+#: Below this many items a batch is done in the calling process: handing it to
+#: another costs more than it saves.
+PARALLEL_MIN = 64
+
+ChunkFn = Callable[..., list[Any]]
+
+_worker_registry: FormatRegistry | None = None
+
+
+def _init_worker(registry_bytes: bytes) -> None:
+    global _worker_registry
+    _worker_registry = pickle.loads(registry_bytes)
+
+
+def _run(fn: ChunkFn, items: Sequence[Any], args: tuple[Any, ...]) -> list[Any]:
+    assert _worker_registry is not None
+    return fn(_worker_registry, items, *args)
+
+
+class WorkerPool:
+    """Runs chunk functions on ``processes`` worker processes when there are more
+    than one (started on first use, shared by every thread of the caller), else
+    in the calling process.
+
+    The workers receive the format registry once, pickled; a registry that
+    cannot be pickled (a format rendered by a lambda, say) is used in this
+    process only, with a note in the log. If the workers cannot start, or die,
+    the pool says so in the log and works in the calling process from then on:
+    nothing is lost, the batch in hand is done here.
+    """
+
+    def __init__(self, registry: FormatRegistry, processes: int | None = None, *,
+                 what: str = "records") -> None:
+        self.registry = registry
+        self.processes = max(1, processes if processes is not None else (os.cpu_count() or 1))
+        self.what = what
+        self._pool: Executor | None = None
+        self._lock = threading.Lock()
+        self._payload: bytes | None = None
+        if self.processes > 1:
+            try:
+                self._payload = pickle.dumps(registry)
+            except (pickle.PicklingError, AttributeError, TypeError) as exc:
+                log.info("%s are converted in this process only: the format registry cannot "
+                         "be sent to other processes (%s)", self.what, exc)
+                self.processes = 1
+
+    @property
+    def parallel(self) -> bool:
+        return self.processes > 1
+
+    def _executor(self) -> Executor:
+        with self._lock:
+            if self._pool is None:
+                context = multiprocessing.get_context(
+                    "forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
+                    else "spawn")
+                pool = ProcessPoolExecutor(self.processes, mp_context=context,
+                                           initializer=_init_worker, initargs=(self._payload,))
+                self._pool = pool
+                weakref.finalize(self, pool.shutdown, wait=False, cancel_futures=True)
+            return self._pool
+
+    def submit(self, fn: ChunkFn, items: Sequence[Any], *args: Any) -> Pending:
+        """Start ``fn`` over ``items`` (split in one chunk per worker);
+        :meth:`Pending.result` waits for the results, in the order of ``items``."""
+        pending = Pending(self, fn, items, args)
+        if not self.parallel or len(items) < PARALLEL_MIN:
+            return pending
+        try:
+            executor = self._executor()
+            size = -(-len(items) // self.processes)
+            pending.futures = [executor.submit(_run, fn, items[i:i + size], args)
+                               for i in range(0, len(items), size)]
+        except Exception as exc:  # noqa: BLE001 - the pool could not start: go on without it
+            self.give_up(exc)
+            pending.futures = []
+        return pending
+
+    def give_up(self, exc: BaseException) -> None:
+        """The worker processes failed (could not start, or died): work in this
+        process from now on."""
+        log.warning("converting %s in this process from now on: the worker processes failed "
+                    "(%s: %s)", self.what, type(exc).__name__, exc)
+        self.processes = 1
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the worker processes (the pool starts them again if used again)."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+
+
+class Pending:
+    """A batch being worked on."""
+
+    def __init__(self, pool: WorkerPool, fn: ChunkFn, items: Sequence[Any],
+                 args: tuple[Any, ...]) -> None:
+        self.pool = pool
+        self.fn = fn
+        self.items = items
+        self.args = args
+        self.futures: list[Future[list[Any]]] = []
+
+    def result(self) -> list[Any]:
+        if self.futures:
+            out: list[Any] = []
+            try:
+                for f in self.futures:
+                    out.extend(f.result())
+                return out
+            except Exception as exc:  # noqa: BLE001 - a worker died (killed, out of memory)
+                self.pool.give_up(exc)
+        return self.fn(self.pool.registry, self.items, *self.args)
