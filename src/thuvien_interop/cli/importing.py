@@ -50,13 +50,17 @@ from ._common import (
                    "name of a shipped one (default: spreadsheet-vi, the usual Vietnamese headings "
                    "such as 'Nhan đề', 'Tác giả'; `thuvien-interop profiles show spreadsheet-vi` "
                    "prints it to adapt). A file that exists wins over a name.")
+@click.option("--processes", default=0, show_default="one per core", type=int, metavar="N",
+              help="Processes that render the records in every format and index them while "
+                   "the file is read and the store written; 1 does everything in this process.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; the summary only.")
 @click.option("--max-problems", default=50, show_default=True,
               help="How many rejected/repaired records to list (all are counted).")
 def import_command(files: tuple[str, ...], store_url: str | None, config_path: str | None,
                    fmt: str | None, repository_id: str | None, id_field: str | None,
                    source_encoding: str | None, repair_mojibake: bool, min_confidence: float,
-                   columns_path: str | None, quiet: bool, max_problems: int) -> None:
+                   columns_path: str | None, processes: int, quiet: bool,
+                   max_problems: int) -> None:
     """Load MARC, Dublin Core or spreadsheet FILES into a store.
 
     \b
@@ -81,7 +85,8 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
     except ValueError as exc:
         raise click.UsageError(f"settings: {exc}") from None
     encoding: dict = {"source_encoding": source_encoding,
-                      "repair_mojibake": min_confidence if repair_mojibake else None}
+                      "repair_mojibake": min_confidence if repair_mojibake else None,
+                      "processes": processes or None}
     if columns_path:
         from ..ingest.spreadsheet import ColumnMapping
         from ..profiles import read_toml

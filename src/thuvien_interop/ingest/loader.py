@@ -135,79 +135,184 @@ def import_files(
     source_encoding: str | None = None,
     repair_mojibake: float | None = None,
     mapping: ColumnMapping | None = None,
+    processes: int | None = 1,
 ) -> ImportReport:
     """Import files into a store; return what happened. Never stops at a bad record.
 
     ``mapping`` is the column mapping for CSV/XLSX files (default: the usual
-    Vietnamese headings, see :mod:`thuvien_interop.ingest.spreadsheet`)."""
+    Vietnamese headings, see :mod:`thuvien_interop.ingest.spreadsheet`).
+    ``processes``: the records are rendered in every format and indexed on that
+    many worker processes while the file is read and the store written (``None``:
+    one per core; 1, the default: all in this process; see
+    :mod:`thuvien_interop.workers`). The report is the same either way."""
     # source_encoding: for ISO 2709 files, "auto", "utf-8", "marc-8" or a legacy
     # Vietnamese encoding (see iso2709.SOURCE_ENCODINGS); None trusts leader/09.
     # repair_mojibake: a confidence threshold (0..1) above which MARC or DC text
     # that reads as legacy-encoding mojibake is repaired; each repair is noted.
+    from ..workers import WorkerPool, WriteBehind, fewer_collections, marc_to_tuple
+
     registry = registry or default_registry()
     report = ImportReport()
-    for path in paths:
-        name = Path(path).name
-        with open(path, "rb") as raw:
-            stream = _Counting(raw, progress)
-            file_fmt = fmt or detect_format(raw, str(path))
-            batch: list[Record] = []
-            # Identifiers seen in this file, as 64-bit hashes → record number: a
-            # duplicate is named, and memory stays small on a file of millions.
-            seen: dict[int, int] = {}
-            if file_fmt == "iso2709" and source_encoding:
-                results = read_iso2709(stream, source_encoding)  # type: ignore[arg-type]
-            else:
-                results = read_stream(stream, file_fmt, mapping)  # type: ignore[arg-type]
-            for result in results:
-                report.read += 1
-                if repair_mojibake is not None and isinstance(result.record, pymarc.Record):
-                    from ..crosswalk.lint import repair_mojibake as repair
+    pool = WorkerPool(registry, processes, what="records")
+    # With workers, a thread of its own waits for each batch and writes it, in
+    # order, while this one reads the next; in one process there is nothing to
+    # overlap, and the batch is written here.
+    writer = WriteBehind() if pool.parallel else None
 
-                    result.warnings.extend(repair(result.record, repair_mojibake))
-                elif repair_mojibake is not None and isinstance(result.record, DCRecord):
-                    from ..crosswalk.lint import repair_dc_mojibake
+    def settle(name: str, pending: object, notes: list[tuple[str, object, object]]) -> None:
+        if writer is None:
+            _settle(store, report, name, pending, notes)
+        else:
+            writer.submit(lambda: _settle(store, report, name, pending, notes))
 
-                    result.warnings.extend(repair_dc_mojibake(result.record.elements,
-                                                              repair_mojibake))
-                for w in result.warnings:
-                    report.repaired.append(Problem(name, result.where, w))
-                if result.record is None:
-                    report.rejected.append(Problem(name, result.where, result.error or "unreadable"))
-                    continue
-                local = identifiers.local_id(result.record)
-                if not local:
-                    what = identifiers.dc_element if isinstance(result.record, DCRecord) else identifiers.field
-                    report.rejected.append(Problem(
-                        name, result.where, f"no identifier: the record has no {what} "
-                        f"({_title(result.record)}); choose another field with --id-field"))
-                    continue
-                identifier = identifiers.identifier(local)
-                if len(identifier) > MAX_IDENTIFIER:
-                    report.rejected.append(Problem(
-                        name, result.where, f"the identifier is {len(identifier)} characters long "
-                        f"(at most {MAX_IDENTIFIER}): is {identifiers.field} really its number?"))
-                    continue
-                key = hash(identifier)
-                if key in seen:
-                    report.repaired.append(Problem(
-                        name, result.where,
-                        f"same identifier '{local}' as record {seen[key]}: this later record replaces it"))
-                seen[key] = result.position
-                problems: list[str] = []
-                try:
-                    sets = list(classify(result.record)) if classify else []
-                    batch.append(build_record(result.record, identifier, registry, sets, problems))
-                except Exception as exc:  # a crosswalk bug must not end the import
-                    report.rejected.append(Problem(name, result.where, f"could not be converted: {exc!r}"))
-                    continue
-                report.repaired.extend(Problem(name, result.where, p) for p in problems)
-                if len(batch) >= BATCH:
-                    report.written += store.write(batch)
-                    batch = []
-            if batch:
-                report.written += store.write(batch)
+    try:
+        with fewer_collections():
+            for path in paths:
+                name = Path(path).name
+                with open(path, "rb") as raw:
+                    stream = _Counting(raw, progress)
+                    file_fmt = fmt or detect_format(raw, str(path))
+                    # What the report says of each record, in file order, once its batch
+                    # is built: ("repaired" | "rejected", reason) or ("built", index).
+                    notes: list[tuple[str, object, object]] = []
+                    builds: list[tuple] = []
+                    # Identifiers seen in this file, as 64-bit hashes → record number: a
+                    # duplicate is named, and memory stays small on a file of millions.
+                    seen: dict[int, int] = {}
+                    before: tuple | None = None
+                    if file_fmt == "iso2709" and source_encoding:
+                        results = read_iso2709(stream, source_encoding)  # type: ignore[arg-type]
+                    else:
+                        results = read_stream(stream, file_fmt, mapping)  # type: ignore[arg-type]
+                    for result in results:
+                        report.read += 1
+                        if repair_mojibake is not None and isinstance(result.record, pymarc.Record):
+                            from ..crosswalk.lint import repair_mojibake as repair
+
+                            result.warnings.extend(repair(result.record, repair_mojibake))
+                        elif repair_mojibake is not None and isinstance(result.record, DCRecord):
+                            from ..crosswalk.lint import repair_dc_mojibake
+
+                            result.warnings.extend(repair_dc_mojibake(result.record.elements,
+                                                                      repair_mojibake))
+                        for w in result.warnings:
+                            notes.append(("repaired", result.where, w))
+                        if result.record is None:
+                            notes.append(("rejected", result.where, result.error or "unreadable"))
+                            continue
+                        local = identifiers.local_id(result.record)
+                        if not local:
+                            what = (identifiers.dc_element if isinstance(result.record, DCRecord)
+                                    else identifiers.field)
+                            notes.append(("rejected", result.where,
+                                          f"no identifier: the record has no {what} "
+                                          f"({_title(result.record)}); choose another field with "
+                                          "--id-field"))
+                            continue
+                        identifier = identifiers.identifier(local)
+                        if len(identifier) > MAX_IDENTIFIER:
+                            notes.append(("rejected", result.where,
+                                          f"the identifier is {len(identifier)} characters long (at "
+                                          f"most {MAX_IDENTIFIER}): is {identifiers.field} really its "
+                                          "number?"))
+                            continue
+                        key = hash(identifier)
+                        if key in seen:
+                            notes.append(("repaired", result.where,
+                                          f"same identifier '{local}' as record {seen[key]}: this "
+                                          "later record replaces it"))
+                        seen[key] = result.position
+                        try:
+                            sets = list(classify(result.record)) if classify else []
+                        except Exception as exc:  # noqa: BLE001 - a classifier bug costs one record
+                            notes.append(("rejected", result.where, f"could not be converted: {exc!r}"))
+                            continue
+                        notes.append(("built", result.where, len(builds)))
+                        if not pool.parallel:
+                            # Built at once: the source record is not kept (holding a
+                            # batch of them costs the garbage collector 10%).
+                            builds.extend(_build_chunk(registry, [(result.record, identifier, sets)]))
+                            if len(builds) >= BATCH:
+                                settle(name, _Built(builds), notes)
+                                notes, builds = [], []
+                            continue
+                        source: object = result.record
+                        if isinstance(source, pymarc.Record):
+                            source = ("marc", marc_to_tuple(source))
+                        builds.append((source, identifier, sets))
+                        if len(builds) >= BATCH:
+                            # This batch is built by the workers while the previous one
+                            # is written, and the next one read.
+                            pending = (pool.submit(_build_chunk, builds), notes)
+                            if before is not None:
+                                settle(name, *before)
+                            before, notes, builds = pending, [], []
+                    if before is not None:
+                        settle(name, *before)
+                    settle(name, pool.submit(_build_chunk, builds) if pool.parallel
+                           else _Built(builds), notes)
+            if writer is not None:
+                writer.drain()
+    finally:
+        if writer is not None:
+            writer.close()
+        pool.close()
     return report
+
+
+class _Built:
+    """A batch already built in this process (what :meth:`Pending.result` gives)."""
+
+    def __init__(self, built: list[tuple]) -> None:
+        self.built = built
+
+    def result(self) -> list[tuple]:
+        return self.built
+
+
+def _build_chunk(registry: FormatRegistry, items: list[tuple]) -> list[tuple]:
+    """The chunk function of the import's :class:`~thuvien_interop.workers.WorkerPool`:
+    (source, identifier, sets) → (packed record or None, problems, error or None)."""
+    from ..store.search_plan import index_entries
+    from ..workers import pack_record, tuple_to_marc
+
+    out: list[tuple] = []
+    for source, identifier, sets in items:
+        problems: list[str] = []
+        if isinstance(source, tuple) and source and source[0] == "marc":
+            source = tuple_to_marc(source[1])
+        try:
+            record = build_record(source, identifier, registry, sets, problems)
+        except Exception as exc:  # noqa: BLE001 - a crosswalk bug must not end the import
+            out.append((None, problems, f"could not be converted: {exc!r}"))
+            continue
+        record.entries = list(index_entries(record.index))
+        record.index = {}
+        out.append((pack_record(record), problems, None))
+    return out
+
+
+def _settle(store: Repository, report: ImportReport, name: str, pending: object,
+            notes: list[tuple[str, object, object]]) -> None:
+    """Report one batch's records in file order and write what was built."""
+    from ..workers import unpack_record
+
+    built = pending.result()  # type: ignore[attr-defined]
+    batch: list[Record] = []
+    for kind, where, what in notes:
+        if kind == "repaired":
+            report.repaired.append(Problem(name, where, what))  # type: ignore[arg-type]
+        elif kind == "rejected":
+            report.rejected.append(Problem(name, where, what))  # type: ignore[arg-type]
+        else:
+            packed, problems, error = built[what]  # type: ignore[index]
+            if packed is None:
+                report.rejected.append(Problem(name, where, error))  # type: ignore[arg-type]
+                continue
+            report.repaired.extend(Problem(name, where, p) for p in problems)  # type: ignore[arg-type]
+            batch.append(unpack_record(packed))
+    if batch:
+        report.written += store.write(batch)
 
 
 _PUNCT = re.compile(r"[\s/:;,.=]+$")

@@ -15,7 +15,7 @@ store :class:`~thuvien_interop.model.Record`, or the reason it cannot be one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -30,6 +30,7 @@ from ..ingest.marcxml import normalize_record
 from ..ingest.result import DCRecord
 from ..model import Record
 from ..store import search_plan
+from ..workers import pack_record, unpack_record
 from .harvest_page import local
 
 PROVENANCE_NS = "http://www.openarchives.org/OAI/2.0/provenance"
@@ -219,22 +220,14 @@ def convert_chunk(registry: FormatRegistry, jobs: Sequence[Job], base_url: str,
     return [_pack(convert(job, registry, base_url, prefix)) for job in jobs]
 
 
-# Results cross back as plain tuples: half the pickling time of slotted dataclasses.
-_RECORD_FIELDS = tuple(f.name for f in fields(Record))
-
-
-def pack_record(r: Record) -> tuple:
-    return tuple(getattr(r, name) for name in _RECORD_FIELDS)
-
-
 def _pack(c: Converted) -> tuple:
-    record = None if c.record is None else pack_record(c.record)
+    record = None if c.record is None else pack_record(c.record)  # half the pickling time
     return c.identifier, c.position, c.datestamp, record, c.error, c.text, c.notes
 
 
 def unpack(t: tuple) -> Converted:
     identifier, position, datestamp, record, error, text, notes = t
-    rec = None if record is None else Record(*record)
+    rec = None if record is None else unpack_record(record)
     return Converted(identifier, position, datestamp, rec, error, text, notes)
 
 

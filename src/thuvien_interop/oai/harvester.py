@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import queue
 import re
 import socket
 import threading
@@ -49,7 +48,7 @@ from ..crosswalk.text import normalize
 from ..formats import FormatRegistry, default_registry
 from ..model import MAX_IDENTIFIER, Record, Set, WriteSummary
 from ..store.base import Repository
-from ..workers import WorkerPool
+from ..workers import WorkerPool, WriteBehind, fewer_collections
 from .harvest_convert import Job, convert_chunk, serialize, unpack
 from .harvest_http import Fetched, FetchError, PoliteClient
 from .harvest_page import BrokenRecord, PageReader, RawRecord, check_body, local
@@ -74,60 +73,6 @@ class HarvestError(Exception):
 
 class _Unreadable(Exception):
     """A record cannot be turned into a store record (it goes to quarantine)."""
-
-
-class _WriteBehind:
-    """Commits a list's pages in a thread of its own, in order, at most a page
-    behind: while one page is written, the next is fetched and converted.
-
-    Jobs (a page's write, then its checkpoint) run one after another; after one
-    fails, the rest are skipped (no checkpoint ever runs past a page that was
-    not committed) and the failure is raised in the harvesting thread, at its
-    next :meth:`submit` or at :meth:`drain`. :meth:`close` lets what was handed
-    over finish: an interrupted harvest loses no committed page.
-    """
-
-    def __init__(self) -> None:
-        self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=2)
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = None
-
-    def submit(self, job: Callable[[], None]) -> None:
-        self._raise()
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="harvest-writer", daemon=True)
-            self._thread.start()
-        self._jobs.put(job)
-
-    def drain(self) -> None:
-        """Wait until every job handed over has run; raise the first failure."""
-        if self._thread is not None:
-            self._jobs.join()
-        self._raise()
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self._jobs.put(None)
-            self._thread.join()
-            self._thread = None
-
-    def _raise(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-    def _run(self) -> None:
-        while True:
-            job = self._jobs.get()
-            try:
-                if job is None:
-                    return
-                if self._error is None:
-                    try:
-                        job()
-                    except BaseException as exc:  # noqa: BLE001 - raised in the harvesting thread
-                        self._error = exc
-            finally:
-                self._jobs.task_done()
 
 
 @dataclass(slots=True)
@@ -317,6 +262,8 @@ class Harvester:
         self.state.remember_provider(source.name)
         requests_before = self.client.requests_by.get(source.name, 0)
         use_ids = source.by_identifier if by_identifier is None else by_identifier
+        gc_setting = fewer_collections()
+        gc_setting.__enter__()
         try:
             info = self._identify(source, refresh=full)
             self.store.put_sets([Set(source.set_spec, info.repository_name,
@@ -343,6 +290,8 @@ class Harvester:
         except Exception as exc:  # noqa: BLE001
             result.error = f"{type(exc).__name__}: {exc}"
             log.exception("%s: harvest failed", source.name)
+        finally:
+            gc_setting.__exit__(None, None, None)
         result.seconds = time.monotonic() - started
         result.requests = self.client.requests_by.get(source.name, 0) - requests_before
         status.added += result.added
@@ -425,7 +374,7 @@ class Harvester:
                 log.info("%s: harvesting%s from %s", source.name,
                          f" set {set_spec}" if set_spec else "", start)
         verb = "ListIdentifiers" if by_identifier else "ListRecords"
-        writer = _WriteBehind()
+        writer = WriteBehind()
         try:
             self._list_pages(source, info, lr, run, st, verb, writer)
         finally:
@@ -435,7 +384,7 @@ class Harvester:
         writer.drain()
 
     def _list_pages(self, source: Source, info: IdentifyInfo, lr: ListResult, run: RunState,
-                    st: ListState, verb: str, writer: _WriteBehind) -> None:
+                    st: ListState, verb: str, writer: WriteBehind) -> None:
         set_spec = lr.set_spec
         seen_tokens: set[str] = set()
         refetched = False
@@ -560,7 +509,7 @@ class Harvester:
                     run.until, run.pending[0][0])
 
     def _page(self, source: Source, info: IdentifyInfo, lr: ListResult, run: RunState,
-              fetched: Fetched, verb: str, params: dict[str, str], writer: _WriteBehind, *,
+              fetched: Fetched, verb: str, params: dict[str, str], writer: WriteBehind, *,
               refetch: bool = False) -> str | None:
         """Read and convert one page and hand it to ``writer`` to commit; return the
         next token (``None`` at the end), ``"expired"`` after a badResumptionToken,
