@@ -369,12 +369,7 @@ class Server:
                  ["startRecord", "maximumRecords", "recordPacking", "recordSchema", "resultSetTTL",
                   "sortKeys", "stylesheet"])
         minimum = {"startRecord": 1, "maximumRecords": 0, "resultSetTTL": 0}
-        for name in order:
-            value = args.get(name, "").strip()
-            if not value:
-                continue
-            if name in minimum and not (value.isdigit() and int(value) >= minimum[name]):
-                continue  # echo only what the schema's types allow
+        for name, value in _echoable(args, order, minimum):
             if name in ("recordPacking", "recordXMLEscaping") and w.v2 and value not in (
                     ("packed", "unpacked") if name == "recordPacking" else ("xml", "string")):
                 continue
@@ -402,13 +397,7 @@ class Server:
         names = (["responsePosition", "maximumTerms", "httpAccept", "stylesheet"] if w.v2 else
                  ["responsePosition", "maximumTerms", "stylesheet"])
         minimum = {"responsePosition": 0, "maximumTerms": 1}
-        for name in names:
-            value = args.get(name, "").strip()
-            if not value:
-                continue
-            if name in minimum and not (value.isdigit() and int(value) >= minimum[name]):
-                continue  # echo only what the schema's types allow
-            parts.append(el(name, value))
+        parts += [el(name, value) for name, value in _echoable(args, names, minimum)]
         return f"<{scan_p}:echoedScanRequest>{''.join(parts)}</{scan_p}:echoedScanRequest>"
 
     def _scan(self, w: _Writer, args: dict[str, str], diags: list[Diagnostic]) -> str:
@@ -462,6 +451,18 @@ class Server:
         out.append(w.diagnostics(diags, scan_p))
         out.append(f"</{scan_p}:scanResponse>")
         return "".join(out)
+
+
+def _echoable(args: dict[str, str], names: list[str],
+              minimum: dict[str, int]) -> list[tuple[str, str]]:
+    """The parameters to echo, in ``names`` order: those given, and of numbers only
+    those the schema's types allow (at least ``minimum``)."""
+    out = []
+    for name in names:
+        value = args.get(name, "").strip()
+        if value and (name not in minimum or (value.isdigit() and int(value) >= minimum[name])):
+            out.append((name, value))
+    return out
 
 
 class _Stop(Exception):
