@@ -232,7 +232,8 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
     try:
         harvester = Harvester(store, client=PoliteClient(retries=retries, read_timeout=timeout),
                               diagnostics=diagnostics, progress=board.update,
-                              processes=processes or None, on_result=board.finished)
+                              processes=processes or None, on_result=board.finished,
+                              index_profile=settings.sru.profile)
         try:
             results = harvester.harvest_many(sources, workers=pool, full=full,
                                              by_identifier=by_identifier or None,

@@ -86,7 +86,9 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
         raise click.UsageError(f"settings: {exc}") from None
     encoding: dict = {"source_encoding": source_encoding,
                       "repair_mojibake": min_confidence if repair_mojibake else None,
-                      "processes": processes or None}
+                      "processes": processes or None,
+                      # the search keys the SRU server of these settings will query
+                      "index_profile": settings.sru.profile}
     if columns_path:
         from ..ingest.spreadsheet import ColumnMapping
         from ..profiles import read_toml

@@ -75,7 +75,8 @@ def sync(profile_path: str, source_url: str, store_url: str | None, config_path:
     store = open_or_fail(settings.store)
     repo_id = repository_id or settings.oai.repository_identifier
     try:
-        report = run_sync(source, store, repo_id, full=full, overlap=overlap)
+        report = run_sync(source, store, repo_id, full=full, overlap=overlap,
+                          index_profile=settings.sru.profile)
     except click.ClickException:
         raise
     except Exception as exc:  # noqa: BLE001 - shown to the operator, with the URL hidden

@@ -26,6 +26,7 @@ from .iso2709 import read_iso2709
 from .result import DCRecord, Source
 
 if TYPE_CHECKING:
+    from ..sru.indexing import IndexProfile
     from .spreadsheet import ColumnMapping
 
 BATCH = 500
@@ -113,14 +114,16 @@ class _Counting:
 
 
 def build_record(source: Source, identifier: str, registry: FormatRegistry,
-                 sets: Iterable[str] = (), problems: list[str] | None = None) -> Record:
-    """A store record from a source record: canonical form plus every format."""
+                 sets: Iterable[str] = (), problems: list[str] | None = None,
+                 index_profile: IndexProfile | None = None) -> Record:
+    """A store record from a source record: canonical form, every format, and its
+    search keys by ``index_profile`` (default: the shipped ``sru-indexes``)."""
     from ..sru.indexing import index_source  # search keys (issue 6), computed once at write
 
     rendered = registry.render_all(source, problems)
     fmt, data = canonical(source, rendered)
     return Record(identifier, data, fmt, tuple(sets), rendered=rendered,
-                  index=index_source(source, identifier=identifier))
+                  index=index_source(source, index_profile, identifier=identifier))
 
 
 def import_files(
@@ -136,6 +139,7 @@ def import_files(
     repair_mojibake: float | None = None,
     mapping: ColumnMapping | None = None,
     processes: int | None = 1,
+    index_profile: IndexProfile | None = None,
 ) -> ImportReport:
     """Import files into a store; return what happened. Never stops at a bad record.
 
@@ -144,7 +148,9 @@ def import_files(
     ``processes``: the records are rendered in every format and indexed on that
     many worker processes while the file is read and the store written (``None``:
     one per core; 1, the default: all in this process; see
-    :mod:`thuvien_interop.workers`). The report is the same either way."""
+    :mod:`thuvien_interop.workers`). The report is the same either way.
+    ``index_profile``: which fields feed which search index (default: the shipped
+    ``sru-indexes``; give the one the SRU server is configured with)."""
     # source_encoding: for ISO 2709 files, "auto", "utf-8", "marc-8" or a legacy
     # Vietnamese encoding (see iso2709.SOURCE_ENCODINGS); None trusts leader/09.
     # repair_mojibake: a confidence threshold (0..1) above which MARC or DC text
@@ -231,7 +237,8 @@ def import_files(
                         if not pool.parallel:
                             # Built at once: the source record is not kept (holding a
                             # batch of them costs the garbage collector 10%).
-                            builds.extend(_build_chunk(registry, [(result.record, identifier, sets)]))
+                            builds.extend(_build_chunk(registry, [(result.record, identifier, sets)],
+                                                       index_profile))
                             if len(builds) >= BATCH:
                                 settle(name, _Built(builds), notes)
                                 notes, builds = [], []
@@ -243,13 +250,13 @@ def import_files(
                         if len(builds) >= BATCH:
                             # This batch is built by the workers while the previous one
                             # is written, and the next one read.
-                            pending = (pool.submit(_build_chunk, builds), notes)
+                            pending = (pool.submit(_build_chunk, builds, index_profile), notes)
                             if before is not None:
                                 settle(name, *before)
                             before, notes, builds = pending, [], []
                     if before is not None:
                         settle(name, *before)
-                    settle(name, pool.submit(_build_chunk, builds) if pool.parallel
+                    settle(name, pool.submit(_build_chunk, builds, index_profile) if pool.parallel
                            else _Built(builds), notes)
             if writer is not None:
                 writer.drain()
@@ -270,7 +277,8 @@ class _Built:
         return self.built
 
 
-def _build_chunk(registry: FormatRegistry, items: list[tuple]) -> list[tuple]:
+def _build_chunk(registry: FormatRegistry, items: list[tuple],
+                 index_profile: IndexProfile | None = None) -> list[tuple]:
     """The chunk function of the import's :class:`~thuvien_interop.workers.WorkerPool`:
     (source, identifier, sets) → (packed record or None, problems, error or None)."""
     from ..store.search_plan import index_entries
@@ -282,7 +290,7 @@ def _build_chunk(registry: FormatRegistry, items: list[tuple]) -> list[tuple]:
         if isinstance(source, tuple) and source and source[0] == "marc":
             source = tuple_to_marc(source[1])
         try:
-            record = build_record(source, identifier, registry, sets, problems)
+            record = build_record(source, identifier, registry, sets, problems, index_profile)
         except Exception as exc:  # noqa: BLE001 - a crosswalk bug must not end the import
             out.append((None, problems, f"could not be converted: {exc!r}"))
             continue

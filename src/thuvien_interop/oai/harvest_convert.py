@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -32,6 +33,9 @@ from ..model import Record
 from ..store import search_plan
 from ..workers import pack_record, unpack_record
 from .harvest_page import local
+
+if TYPE_CHECKING:
+    from ..sru.indexing import IndexProfile
 
 PROVENANCE_NS = "http://www.openarchives.org/OAI/2.0/provenance"
 PROVENANCE_SCHEMA = "http://www.openarchives.org/OAI/2.0/provenance.xsd"
@@ -92,11 +96,12 @@ def _text(data: bytes | etree._Element | None) -> str:
     return etree.tostring(data, encoding="unicode", with_tail=False)
 
 
-def convert(job: Job, registry: FormatRegistry, base_url: str, prefix: str) -> Converted:
+def convert(job: Job, registry: FormatRegistry, base_url: str, prefix: str,
+            index_profile: IndexProfile | None = None) -> Converted:
     """One harvested record into a store record (never raises for a bad record)."""
     out = Converted(job.identifier, job.position, job.datestamp)
     try:
-        out.record = _convert(job, registry, base_url, prefix, out.notes)
+        out.record = _convert(job, registry, base_url, prefix, out.notes, index_profile)
     except Unreadable as exc:
         out.error = str(exc)
     except Exception as exc:  # noqa: BLE001 - a crosswalk bug costs one record, kept in quarantine
@@ -107,7 +112,7 @@ def convert(job: Job, registry: FormatRegistry, base_url: str, prefix: str) -> C
 
 
 def _convert(job: Job, registry: FormatRegistry, base_url: str, prefix: str,
-             notes: list[str]) -> Record:
+             notes: list[str], index_profile: IndexProfile | None = None) -> Record:
     abouts = [_element(a) for a in job.abouts]
     if job.deleted:
         about = provenance(base_url, job.identifier, job.datestamp, job.harvest_date,
@@ -122,12 +127,13 @@ def _convert(job: Job, registry: FormatRegistry, base_url: str, prefix: str,
         if not marc.fields:
             raise Unreadable("the MARCXML record has no fields")
         normalize_record(marc, found)
-        record = build_record(marc, job.identifier, registry, job.sets, found)
+        record = build_record(marc, job.identifier, registry, job.sets, found, index_profile)
     elif kind == "oai_dc":
         elements = dc_elements(elem)
         if not elements:
             raise Unreadable("the Dublin Core record has no elements")
-        record = build_record(DCRecord(elements), job.identifier, registry, job.sets, found)
+        record = build_record(DCRecord(elements), job.identifier, registry, job.sets, found,
+                              index_profile)
     else:
         raise Unreadable(
             f"metadata in namespace {etree.QName(elem).namespace or '(none)'} cannot be "
@@ -214,10 +220,10 @@ def _valid_origin(origin: etree._Element) -> bool:
 # -- on several processes (thuvien_interop.workers) --------------------------------
 
 def convert_chunk(registry: FormatRegistry, jobs: Sequence[Job], base_url: str,
-                  prefix: str) -> list[tuple]:
+                  prefix: str, index_profile: IndexProfile | None = None) -> list[tuple]:
     """The chunk function of :class:`~thuvien_interop.workers.WorkerPool`: each job
     converted, packed for the trip back (:func:`unpack`)."""
-    return [_pack(convert(job, registry, base_url, prefix)) for job in jobs]
+    return [_pack(convert(job, registry, base_url, prefix, index_profile)) for job in jobs]
 
 
 def _pack(c: Converted) -> tuple:

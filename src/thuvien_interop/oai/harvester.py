@@ -40,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
@@ -54,6 +55,9 @@ from .harvest_http import Fetched, FetchError, PoliteClient
 from .harvest_page import BrokenRecord, PageReader, RawRecord, check_body, local
 from .harvest_sources import Source
 from .harvest_state import HarvestState, IdentifyInfo, ListState, ProviderStatus, RunState
+
+if TYPE_CHECKING:
+    from ..sru.indexing import IndexProfile
 
 log = logging.getLogger("thuvien_interop.harvest")
 
@@ -154,7 +158,8 @@ class Harvester:
                  diagnostics: str | Path | None = "harvest-diagnostics",
                  on_page: PageHook | None = None, progress: Progress | None = None,
                  processes: int | None = 1,
-                 on_result: Callable[[HarvestResult], None] | None = None) -> None:
+                 on_result: Callable[[HarvestResult], None] | None = None,
+                 index_profile: IndexProfile | None = None) -> None:
         self.store = store
         self.registry = registry or default_registry()
         # The crosswalks of big pages run on ``processes`` worker processes
@@ -168,6 +173,7 @@ class Harvester:
         self.state = HarvestState(store)
         self.on_page = on_page
         self.on_result = on_result
+        self.index_profile = index_profile  # which fields feed which search index
         self.lease_seconds = 900
         self._leases: dict[int, tuple[str, str]] = {}
         self.progress = progress
@@ -585,7 +591,8 @@ class Harvester:
                 for spec in sorted(new_sets))
         # The crosswalks run on the worker processes (or here, for a small page)
         # while this thread goes on to the next page; the writer waits for them.
-        pending = self.converter.submit(convert_chunk, todo, source.url, source.prefix)
+        pending = self.converter.submit(convert_chunk, todo, source.url, source.prefix,
+                                        self.index_profile)
         # The response, in case the writer finds problems worth keeping it for.
         body = fetched.read_all() if self.diagnostics is not None else b""
         url = fetched.url

@@ -23,7 +23,7 @@ import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import pymarc
@@ -33,6 +33,9 @@ from ..ingest.loader import IdentifierRule, build_record
 from ..model import Header, Item, ListQuery, Record, RepositoryInfo, Set, WriteSummary
 from .base import Key, Repository, StoreError
 from .profile import SetRule, SourceProfile
+
+if TYPE_CHECKING:
+    from ..sru.indexing import IndexProfile
 
 try:  # the 'sql' extra
     import sqlalchemy as sa
@@ -540,7 +543,8 @@ def sync_key(source: SQLSource) -> str:
 
 def sync(source: SQLSource, store: Repository, repository_id: str, *,
          registry: FormatRegistry | None = None, full: bool = False, overlap: int = 300,
-         batch: int = 500, now: int | None = None) -> SyncReport:
+         batch: int = 500, now: int | None = None,
+         index_profile: IndexProfile | None = None) -> SyncReport:
     """Copy what changed in ``source`` since the last sync into ``store``; idempotent.
 
     The high-water mark is the latest source datestamp seen, kept in the store's
@@ -592,7 +596,8 @@ def sync(source: SQLSource, store: Repository, repository_id: str, *,
                 continue
             problems: list[str] = []
             try:
-                pending.append(build_record(record, identifier, registry, row_sets, problems))
+                pending.append(build_record(record, identifier, registry, row_sets, problems,
+                                            index_profile))
             except Exception as exc:  # noqa: BLE001 - a crosswalk bug costs one record
                 report.rejected.append(f"record {row.id}: could not be converted: {exc!r}")
         if len(pending) >= batch:
