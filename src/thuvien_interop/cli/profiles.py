@@ -12,7 +12,8 @@ _USED_BY = {
     "source": "serve --source URL --profile NAME, sync --profile NAME",
     "columns": "import FILE.csv --columns NAME",
     "crosswalk": 'Python: thuvien_interop.crosswalk.profile.load_profile("NAME")',
-    "sru-indexes": "what SRU search uses unless the settings file's [sru] profile names a file",
+    "sru-indexes": "SRU search, import, harvest and sync unless the settings file's [sru] "
+                   "profile names another; reindex --profile NAME",
 }
 
 
