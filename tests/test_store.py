@@ -397,6 +397,31 @@ def test_a_newer_store_is_refused_with_a_clear_message(backend):
         backend.open()
 
 
+def test_postgres_compresses_rendered_xml_with_lz4_where_the_server_can():
+    reason = postgres_unreachable()
+    if reason:
+        pytest.skip(reason)
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    repo = open_store(f"{PG_URL}?schema={schema}")
+    try:
+        _lz4(repo)
+    finally:
+        repo.close()
+        drop_schema(schema)
+
+
+def _lz4(repo: Repository) -> None:
+    big = "".join(f"<datafield tag='500'><subfield code='a'>Ghi chú {i}</subfield></datafield>"
+                  for i in range(200)).encode()
+    repo.write([Record("oai:test:big", b"<record/>", "marc21", rendered={"marc21": big})], now=100)
+    conn = repo._conn()  # noqa: SLF001 - looking at the storage itself
+    if conn.execute("SELECT current_setting('server_version_num')::int").fetchone()[0] < 140000:
+        pytest.skip("PostgreSQL before 14 has one compression method")
+    method = conn.execute("SELECT pg_column_compression(xml) FROM rendered").fetchone()[0]
+    assert method == "lz4"
+    assert repo.get("oai:test:big", "marc21").metadata == big
+
+
 # -- several threads and connections ---------------------------------------------------------
 def test_readers_go_on_while_a_writer_writes(backend):
     writer, reader = backend.open(), backend.open()
