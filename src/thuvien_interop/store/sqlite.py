@@ -102,6 +102,9 @@ MIGRATIONS: list[str] = [
 
 _memory_ids = itertools.count()
 
+#: The page size of new store files (bytes).
+PAGE_SIZE = 16384
+
 
 class _SearchRows:
     """Search rows of a batch of records, inserted together."""
@@ -172,6 +175,11 @@ class SQLiteRepository:
                                        check_same_thread=False, timeout=30)
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open the SQLite store {self.path}: {exc}") from exc
+            # A new store gets 16 KiB pages (an existing one keeps its own: the
+            # pragma changes nothing once the file has tables). Rendered records
+            # are 0.5-4 KB: on 4 KiB pages most spill onto overflow pages, which
+            # made files 1.7x larger and writes 15% slower.
+            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
             if not self._uri:
                 conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
