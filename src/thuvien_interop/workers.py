@@ -46,12 +46,20 @@ PARALLEL_MIN = 64
 
 ChunkFn = Callable[..., list[Any]]
 
+#: Allocations between two runs of the garbage collector's youngest generation
+#: during bulk work (the default is 700).
+BULK_GC_THRESHOLD = 50_000
+
 _worker_registry: FormatRegistry | None = None
 
 
 def _init_worker(registry_bytes: bytes) -> None:
     global _worker_registry
     _worker_registry = pickle.loads(registry_bytes)
+    # A worker does nothing but bulk work (see fewer_collections): with the
+    # default threshold the collector took a fifth of a harvested record's
+    # conversion (194 -> 150 µs a record).
+    gc.set_threshold(BULK_GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def _run(fn: ChunkFn, items: Sequence[Any], args: tuple[Any, ...]) -> list[Any]:
@@ -224,7 +232,7 @@ _gc_saved: tuple[int, int, int] | None = None
 
 
 @contextmanager
-def fewer_collections(threshold: int = 50_000) -> Iterator[None]:
+def fewer_collections(threshold: int | None = None) -> Iterator[None]:
     """Run the cyclic garbage collector's youngest generation every ``threshold``
     allocations instead of every 700 while bulk work runs (an import, a harvest).
 
@@ -235,6 +243,7 @@ def fewer_collections(threshold: int = 50_000) -> Iterator[None]:
     (several harvests in threads) share one setting, restored by the last.
     """
     global _gc_users, _gc_saved
+    threshold = threshold or BULK_GC_THRESHOLD
     with _gc_lock:
         if _gc_users == 0:
             _gc_saved = gc.get_threshold()
