@@ -36,8 +36,9 @@ def provider(sample_store):
 
 
 def harvest(url: str, path, prefix: str, processes: int | None, tmp_path, **kw):
-    store = open_store(f"sqlite:///{path}")
-    with Harvester(store, diagnostics=tmp_path / f"diag-{path.stem}", processes=processes,
+    store = open_store(path if isinstance(path, str) else f"sqlite:///{path}")
+    name = path.stem if not isinstance(path, str) else "mem"
+    with Harvester(store, diagnostics=tmp_path / f"diag-{name}", processes=processes,
                    **kw) as h:
         result = h.harvest(Source("samples", url, prefix=prefix))
         used = h.converter.processes
@@ -136,3 +137,61 @@ def test_command_line_harvest_with_worker_processes(provider, tmp_path):
     union = open_store(store)
     assert union.count(ListQuery(set="source:samples")) == 330
     union.close()
+
+
+def test_workers_write_the_records_themselves_when_they_can_open_the_store(provider, tmp_path):
+    """A store in a file: the workers settle and write each chunk, in order; only
+    the records' fate comes back to the harvester (a collision included)."""
+    one, _ = harvest(provider, tmp_path / "one.db", "marc21", 1, tmp_path)
+    first = sqlite3.connect(tmp_path / "one.db").execute(
+        "SELECT identifier FROM records ORDER BY datestamp, seq LIMIT 1 OFFSET 7").fetchone()[0]
+    store = open_store(f"sqlite:///{tmp_path / 'u.db'}")
+    # Another source holds one identifier already: a collision, found on a worker.
+    store.write([Record(first, b"<x/>", "marc21", sets=("source:other",),
+                        rendered={"marc21": b'<record xmlns="http://www.loc.gov/MARC21/slim"/>'})])
+    with Harvester(store, diagnostics=tmp_path / "d", processes=2) as h:
+        assert h._target == f"sqlite:///{(tmp_path / 'u.db').resolve()}"
+        result = h.harvest(Source("samples", provider, prefix="marc21"))
+    store.close()
+    assert result.ok and result.added == 329 and result.quarantined == 2
+    lines = [json.loads(x) for x in
+             (tmp_path / "d" / "samples" / "quarantine.jsonl").read_text("utf-8").splitlines()]
+    assert sorted(x["reason"].split(":")[0] for x in lines) == [
+        "identifier collision", "metadata in namespace urn"]
+    # Chunks were written one after the other, in the provider's order.
+    def order(path):
+        conn = sqlite3.connect(path)
+        rows = [i for (i,) in conn.execute(
+            "SELECT identifier FROM records WHERE sets LIKE '%source:samples%' AND identifier <> ? "
+            "ORDER BY datestamp, seq", (first,))]
+        conn.close()
+        return rows
+    assert order(tmp_path / "u.db") == order(tmp_path / "one.db")
+    assert len(order(tmp_path / "u.db")) == 329
+
+
+def test_workers_only_convert_for_a_store_other_processes_cannot_open(provider, tmp_path):
+    """An in-memory store: the workers convert, the harvester writes."""
+    result, used = harvest(provider, ":memory:", "marc21", 2, tmp_path)
+    assert used == 2 and result.ok and result.added == 330 and result.quarantined == 1
+
+
+def test_workers_write_to_postgresql(provider, tmp_path):
+    from conftest import PG_URL, drop_schema, postgres_unreachable
+
+    if why := postgres_unreachable():
+        pytest.skip(why)
+    url = f"{PG_URL}?schema=harvest_workers"
+    drop_schema("harvest_workers")
+    try:
+        store = open_store(url)
+        with Harvester(store, diagnostics=tmp_path / "d", processes=2) as h:
+            assert h._target == url
+            result = h.harvest(Source("samples", provider, prefix="marc21"))
+            again = h.harvest(Source("samples", provider, prefix="marc21"), full=True)
+        assert result.ok and result.added == 330 and result.quarantined == 1
+        assert again.ok and again.unchanged == 330 and again.added == 0
+        assert store.count(ListQuery(prefix="mods")) == 330
+        store.close()
+    finally:
+        drop_schema("harvest_workers")

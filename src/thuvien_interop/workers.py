@@ -51,11 +51,18 @@ ChunkFn = Callable[..., list[Any]]
 BULK_GC_THRESHOLD = 50_000
 
 _worker_registry: FormatRegistry | None = None
+# Ordered chunks (WorkerPool.submit(ordered=True)): the pool's turn (a condition,
+# the number of the next chunk allowed through in_turn(), and an abort flag),
+# and the number of the chunk this worker is running.
+_turn: tuple[Any, Any, Any] | None = None
+_chunk_seq: int | None = None
+_turn_taken = False
 
 
-def _init_worker(registry_bytes: bytes) -> None:
-    global _worker_registry
+def _init_worker(registry_bytes: bytes, turn: tuple[Any, Any, Any] | None = None) -> None:
+    global _worker_registry, _turn
     _worker_registry = pickle.loads(registry_bytes)
+    _turn = turn
     # A worker does nothing but bulk work (see fewer_collections): with the
     # default threshold the collector took a fifth of a harvested record's
     # conversion (194 -> 150 µs a record).
@@ -65,6 +72,49 @@ def _init_worker(registry_bytes: bytes) -> None:
 def _run(fn: ChunkFn, items: Sequence[Any], args: tuple[Any, ...]) -> list[Any]:
     assert _worker_registry is not None
     return fn(_worker_registry, items, *args)
+
+
+def _run_ordered(fn: ChunkFn, items: Sequence[Any], args: tuple[Any, ...],
+                 seq: int) -> list[Any]:
+    global _chunk_seq, _turn_taken
+    _chunk_seq, _turn_taken = seq, False
+    try:
+        return _run(fn, items, args)
+    finally:
+        try:
+            if not _turn_taken:
+                # The chunk failed before its turn: let the next ones through
+                # all the same, in order.
+                with in_turn():
+                    pass
+        finally:
+            _chunk_seq = None
+
+
+@contextmanager
+def in_turn() -> Iterator[None]:
+    """In a chunk function run with ``submit(..., ordered=True)`` on a worker: wait
+    until every chunk submitted before this one has left its ``in_turn`` block
+    (or failed), run the block, then let the next chunk in. Chunks convert side by
+    side and write one after the other, in the order they were submitted.
+    Anywhere else (in the calling process) the block just runs."""
+    global _turn_taken
+    if _turn is None or _chunk_seq is None:
+        yield
+        return
+    cond, turn, abort = _turn
+    with cond:
+        while turn.value != _chunk_seq:
+            if abort.value:
+                raise RuntimeError("the worker processes were stopped")
+            cond.wait(0.5)
+    try:
+        yield
+    finally:
+        _turn_taken = True
+        with cond:
+            turn.value = _chunk_seq + 1
+            cond.notify_all()
 
 
 class WorkerPool:
@@ -86,6 +136,9 @@ class WorkerPool:
         self.what = what
         self._pool: Executor | None = None
         self._lock = threading.Lock()
+        self._seq_lock = threading.Lock()
+        self._turn: tuple[Any, Any, Any] | None = None
+        self._next_seq = 0
         self._payload: bytes | None = None
         if self.processes > 1:
             try:
@@ -105,23 +158,47 @@ class WorkerPool:
                 context = multiprocessing.get_context(
                     "forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
                     else "spawn")
+                # A new pool, a new turn: ordered chunks are numbered from 0.
+                self._turn = (context.Condition(), context.Value("q", 0, lock=False),
+                              context.Value("b", 0, lock=False))
+                self._next_seq = 0
                 pool = ProcessPoolExecutor(self.processes, mp_context=context,
-                                           initializer=_init_worker, initargs=(self._payload,))
+                                           initializer=_init_worker,
+                                           initargs=(self._payload, self._turn))
                 self._pool = pool
                 weakref.finalize(self, pool.shutdown, wait=False, cancel_futures=True)
             return self._pool
 
-    def submit(self, fn: ChunkFn, items: Sequence[Any], *args: Any) -> Pending:
+    def submit(self, fn: ChunkFn, items: Sequence[Any], *args: Any,
+               ordered: bool = False) -> Pending:
         """Start ``fn`` over ``items`` (split in one chunk per worker);
-        :meth:`Pending.result` waits for the results, in the order of ``items``."""
+        :meth:`Pending.result` waits for the results, in the order of ``items``.
+
+        ``ordered``: the chunks' :func:`in_turn` blocks run one at a time, in the
+        order of the calls to ``submit`` (and of the chunks within one), across
+        every thread that uses the pool. That is how worker processes write to a
+        store themselves and still commit batches in order."""
         pending = Pending(self, fn, items, args)
-        if not self.parallel or len(items) < PARALLEL_MIN:
+        if not self.parallel or (len(items) < PARALLEL_MIN and not ordered) or not items:
+            # (A small ordered batch still goes to a worker, as one chunk: done
+            # here, it could be written after a later batch.)
             return pending
         try:
             executor = self._executor()
             size = -(-len(items) // self.processes)
-            pending.futures = [executor.submit(_run, fn, items[i:i + size], args)
-                               for i in range(0, len(items), size)]
+            chunks = [items[i:i + size] for i in range(0, len(items), size)]
+            if ordered:
+                # Numbers and queue places are given together, so the queue's
+                # order is the turn's: a worker never waits on a chunk that no
+                # worker has taken.
+                with self._seq_lock:
+                    pending.futures = []
+                    for chunk in chunks:
+                        pending.futures.append(
+                            executor.submit(_run_ordered, fn, chunk, args, self._next_seq))
+                        self._next_seq += 1
+            else:
+                pending.futures = [executor.submit(_run, fn, chunk, args) for chunk in chunks]
         except Exception as exc:  # noqa: BLE001 - the pool could not start: go on without it
             self.give_up(exc)
             pending.futures = []
@@ -135,13 +212,25 @@ class WorkerPool:
         self.processes = 1
         with self._lock:
             pool, self._pool = self._pool, None
+            self._stop_turn()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def _stop_turn(self) -> None:
+        # Workers waiting for their turn give up (their chunks fail, and are
+        # done again in this process).
+        if self._turn is not None:
+            cond, _, abort = self._turn
+            abort.value = 1
+            with cond:
+                cond.notify_all()
+            self._turn = None
 
     def close(self) -> None:
         """Stop the worker processes (the pool starts them again if used again)."""
         with self._lock:
             if self._pool is not None:
+                self._stop_turn()
                 self._pool.shutdown(wait=True, cancel_futures=True)
                 self._pool = None
 

@@ -14,8 +14,12 @@ store :class:`~thuvien_interop.model.Record`, or the reason it cannot be one.
 
 from __future__ import annotations
 
+import re
+import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
@@ -29,13 +33,14 @@ from ..formats import FormatRegistry
 from ..ingest.loader import build_record
 from ..ingest.marcxml import normalize_record
 from ..ingest.result import DCRecord
-from ..model import Record
+from ..model import Record, WriteSummary
 from ..store import search_plan
-from ..workers import pack_record, unpack_record
+from ..workers import in_turn, pack_record, unpack_record
 from .harvest_page import local
 
 if TYPE_CHECKING:
     from ..sru.indexing import IndexProfile
+    from ..store.base import Repository
 
 PROVENANCE_NS = "http://www.openarchives.org/OAI/2.0/provenance"
 PROVENANCE_SCHEMA = "http://www.openarchives.org/OAI/2.0/provenance.xsd"
@@ -217,13 +222,124 @@ def _valid_origin(origin: etree._Element) -> bool:
             and origin.get("harvestDate") is not None and origin.get("altered") is not None)
 
 
+_HARVEST_DATE = re.compile(rb'harvestDate="[^"]*"')
+
+
+def settle(store: Repository, set_spec: str, record: Record) -> Record:
+    """What only the store can tell about a converted record: an identifier
+    another source already holds is a collision (:class:`Unreadable`); an
+    unchanged record keeps its first harvest date."""
+    existing = store.get(record.identifier)
+    if existing is None:
+        return record
+    if set_spec not in existing.header.sets:
+        raise Unreadable(
+            f"identifier collision: {record.identifier} is already in the store from another "
+            f"source (sets: {', '.join(existing.header.sets) or 'none'}); not overwritten")
+    if existing.about is not None and record.about is not None and \
+            _HARVEST_DATE.sub(b"", existing.about) == _HARVEST_DATE.sub(b"", record.about):
+        # Same origin, same original datestamp: keep the first harvest date, so
+        # that re-harvesting an unchanged record leaves it unchanged.
+        record.about = existing.about
+    return record
+
+
+def settle_and_write(store: Repository, set_spec: str,
+                     converted: Sequence[Converted]) -> WriteSummary:
+    """Settle the converted records of a page (a collision turns into an
+    ``error``: quarantined) and write them in one batch."""
+    batch: dict[str, Record] = {}
+    for c in converted:
+        if c.record is None:
+            continue
+        try:
+            batch[c.identifier] = settle(store, set_spec, c.record)
+        except Unreadable as exc:
+            c.record, c.error = None, str(exc)
+    return store.write(batch.values()) if batch else WriteSummary()
+
+
 # -- on several processes (thuvien_interop.workers) --------------------------------
 
+#: Stores a worker process opened (by URL), and those the calling process lent
+#: for the chunks it runs itself (:func:`lend_store`; held while the lender is).
+_opened: dict[str, Repository] = {}
+_lent: weakref.WeakValueDictionary[str, Repository] = weakref.WeakValueDictionary()
+_stores_lock = threading.Lock()
+
+
+def lend_store(target: str, store: Repository) -> None:
+    """Let chunks run in this process write to ``store`` when they name ``target``
+    (rather than open a second copy of it)."""
+    with _stores_lock:
+        _lent[target] = store
+
+
+def _store(target: str) -> Repository:
+    with _stores_lock:
+        store = _lent.get(target) or _opened.get(target)
+        if store is None:
+            from ..store import open_store
+
+            store = _opened[target] = open_store(target)
+        return store
+
+
+def shared_target(store: Repository) -> str | None:
+    """A URL other processes can open ``store`` by (``None`` for a store that
+    lives in this process only: an in-memory SQLite store, say)."""
+    from ..store.sqlite import SQLiteRepository
+
+    if isinstance(store, SQLiteRepository):
+        if store.path in ("", ":memory:"):
+            return None
+        return "sqlite:///" + str(Path(store.path).resolve())
+    url = getattr(store, "url", None)
+    if isinstance(url, str) and url.startswith(("postgresql://", "postgres://")):
+        from ..store.postgres import split_schema
+
+        if split_schema(url)[1] == getattr(store, "schema", None):
+            return url
+    return None
+
+
 def convert_chunk(registry: FormatRegistry, jobs: Sequence[Job], base_url: str,
-                  prefix: str, index_profile: IndexProfile | None = None) -> list[tuple]:
+                  prefix: str, index_profile: IndexProfile | None = None,
+                  target: str | None = None, set_spec: str = "") -> list[tuple]:
     """The chunk function of :class:`~thuvien_interop.workers.WorkerPool`: each job
-    converted, packed for the trip back (:func:`unpack`)."""
-    return [_pack(convert(job, registry, base_url, prefix, index_profile)) for job in jobs]
+    converted, packed for the trip back (:func:`unpack`).
+
+    With a store ``target`` (a URL every process can open), the chunk is also
+    settled and written there, in its turn (:func:`~thuvien_interop.workers.in_turn`),
+    by the worker itself: only what the harvester needs to know comes back (the
+    records' fate, not the records), as ``[(None, added, updated, unchanged,
+    deleted), *packed]``.
+    """
+    done = [convert(job, registry, base_url, prefix, index_profile) for job in jobs]
+    if target is None:
+        return [_pack(c) for c in done]
+    store = _store(target)
+    with in_turn():
+        summary = settle_and_write(store, set_spec, done)
+    for c in done:
+        c.record = None
+    return [(None, summary.added, summary.updated, summary.unchanged, summary.deleted),
+            *map(_pack, done)]
+
+
+def unpack_results(results: Sequence[tuple]) -> tuple[list[Converted], WriteSummary | None]:
+    """What :func:`convert_chunk` sent back (every chunk of a page, in order):
+    the converted records, and what was written when the chunks wrote themselves
+    (``None`` when the caller is to settle and write the records)."""
+    out: list[Converted] = []
+    written: WriteSummary | None = None
+    for t in results:
+        if t[0] is None:  # an identifier never is
+            written = written or WriteSummary()
+            written += WriteSummary(*t[1:])
+        else:
+            out.append(unpack(t))
+    return out, written
 
 
 def _pack(c: Converted) -> tuple:

@@ -47,10 +47,18 @@ from lxml import etree
 from .. import dates
 from ..crosswalk.text import normalize
 from ..formats import FormatRegistry, default_registry
-from ..model import MAX_IDENTIFIER, Record, Set, WriteSummary
+from ..model import MAX_IDENTIFIER, Set, WriteSummary
 from ..store.base import Repository
 from ..workers import WorkerPool, WriteBehind, fewer_collections
-from .harvest_convert import Job, convert_chunk, serialize, unpack
+from .harvest_convert import (
+    Job,
+    convert_chunk,
+    lend_store,
+    serialize,
+    settle_and_write,
+    shared_target,
+    unpack_results,
+)
 from .harvest_http import Fetched, FetchError, PoliteClient
 from .harvest_page import BrokenRecord, PageReader, RawRecord, check_body, local
 from .harvest_sources import Source
@@ -61,7 +69,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("thuvien_interop.harvest")
 
-_HARVEST_DATE = re.compile(rb'harvestDate="[^"]*"')
 _SPEC_SEGMENT = re.compile(r"^[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*$")
 _MAX_EXPIRIES = 20
 
@@ -73,10 +80,6 @@ Progress = Callable[[str, str | None, int, int | None], None]
 
 class HarvestError(Exception):
     """A list could not be harvested; the message says why, for an operator."""
-
-
-class _Unreadable(Exception):
-    """A record cannot be turned into a store record (it goes to quarantine)."""
 
 
 @dataclass(slots=True)
@@ -168,6 +171,9 @@ class Harvester:
         # a script that asks for them keeps its work under
         # ``if __name__ == "__main__":``, as the command line does.
         self.converter = WorkerPool(self.registry, processes, what="harvested records")
+        self._target = shared_target(store)
+        if self._target is not None:
+            lend_store(self._target, store)
         self.client = client or PoliteClient()
         self.diagnostics = Path(diagnostics) if diagnostics is not None else None
         self.state = HarvestState(store)
@@ -591,8 +597,14 @@ class Harvester:
                 for spec in sorted(new_sets))
         # The crosswalks run on the worker processes (or here, for a small page)
         # while this thread goes on to the next page; the writer waits for them.
-        pending = self.converter.submit(convert_chunk, todo, source.url, source.prefix,
-                                        self.index_profile)
+        args: tuple = (source.url, source.prefix, self.index_profile)
+        if self.converter.parallel and self._target is not None:
+            # The workers settle and write the records themselves, one chunk
+            # after the other in the pool's order: the store's write is then off
+            # this process (whose threads share one interpreter lock).
+            args += (self._target, source.set_spec)
+        pending = self.converter.submit(convert_chunk, todo, *args,
+                                        ordered=len(args) > 3)
         # The response, in case the writer finds problems worth keeping it for.
         body = fetched.read_all() if self.diagnostics is not None else b""
         url = fetched.url
@@ -600,17 +612,15 @@ class Harvester:
         def commit() -> None:
             found = list(problems)
             bad = list(broken)
-            batch: dict[str, Record] = {}
-            for done in map(unpack, pending.result()):
-                found.extend(done.notes)
-                if done.record is None:
-                    bad.append(BrokenRecord(done.position, done.identifier, done.error or "",
-                                            done.text))
-                    continue
-                try:
-                    batch[done.identifier] = self._settle(source, done.record)
-                except _Unreadable as exc:
-                    bad.append(BrokenRecord(done.position, done.identifier, str(exc), ""))
+            done, written = unpack_results(pending.result())
+            if written is None:
+                # Converted here, or on workers that cannot reach the store.
+                written = settle_and_write(self.store, source.set_spec, done)
+            lr.written += written
+            for c in done:
+                found.extend(c.notes)
+                if c.error is not None:
+                    bad.append(BrokenRecord(c.position, c.identifier, c.error, c.text))
             saved = None
             if found or bad:
                 saved = self._save_response(source, verb, body, url, found +
@@ -618,8 +628,6 @@ class Harvester:
                                              for b in bad])
                 for problem in found:
                     log.warning("%s: %s (response saved to %s)", source.name, problem, saved)
-            if batch:
-                lr.written += self.store.write(batch.values())
             if bad:
                 self._quarantine(source, bad, saved)
                 lr.quarantined += len(bad)
@@ -703,24 +711,6 @@ class Harvester:
             fetched.close()
 
     # -- records ------------------------------------------------------------------
-    def _settle(self, source: Source, record: Record) -> Record:
-        """What only the store can tell about a converted record: an identifier
-        another source already holds is a collision; an unchanged record keeps
-        its first harvest date."""
-        existing = self.store.get(record.identifier)
-        if existing is None:
-            return record
-        if source.set_spec not in existing.header.sets:
-            raise _Unreadable(
-                f"identifier collision: {record.identifier} is already in the store from another "
-                f"source (sets: {', '.join(existing.header.sets) or 'none'}); not overwritten")
-        if existing.about is not None and record.about is not None and \
-                _HARVEST_DATE.sub(b"", existing.about) == _HARVEST_DATE.sub(b"", record.about):
-            # Same origin, same original datestamp: keep the first harvest date, so
-            # that re-harvesting an unchanged record leaves it unchanged.
-            record.about = existing.about
-        return record
-
     def _set_names(self, source: Source) -> dict[str, str]:
         """The provider's name of each of its sets (``ListSets``, asked once per
         provider and harvester, only when its records are in sets); ``{}`` when it

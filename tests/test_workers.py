@@ -1,0 +1,97 @@
+"""The worker pool's ordered chunks: they convert side by side and pass their
+``in_turn`` block one at a time, in the order they were submitted, whatever
+thread submitted them and whichever finishes converting first."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from thuvien_interop.formats import default_registry
+from thuvien_interop.workers import WorkerPool, in_turn
+
+
+def append_in_turn(registry, items, path, slow_first):
+    # The first item of a chunk sets how long it "converts": later chunks are
+    # made to finish first, so only the turn keeps them in order.
+    time.sleep(0.05 if items[0] % 8 == 0 and slow_first else 0.0)
+    with in_turn(), open(path, "a", encoding="utf-8") as out:
+        for item in items:
+            out.write(f"{item} {os.getpid()}\n")
+    if items[0] == 13 * 8:
+        raise ValueError("a chunk that fails after its turn")
+    return list(items)
+
+
+def fails_before_its_turn(registry, items, path, slow_first):
+    if items[0] == 5 * 8:
+        raise ValueError("a chunk that fails before its turn")
+    return append_in_turn(registry, items, path, slow_first)
+
+
+def test_ordered_chunks_pass_in_turn_in_submission_order(tmp_path):
+    path = tmp_path / "order.txt"
+    pool = WorkerPool(default_registry(), 2)
+    submitted: list[int] = []
+    lock = threading.Lock()
+    pendings = []
+
+    def submit(batches):
+        for b in batches:
+            items = list(range(b * 8, b * 8 + 8))
+            with lock:  # the order the pool saw
+                submitted.append(b)
+                pendings.append((b, pool.submit(fails_before_its_turn, items, str(path), True,
+                                                ordered=True)))
+
+    try:
+        threads = [threading.Thread(target=submit, args=(range(i, 20, 2),)) for i in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        failed = []
+        for b, p in pendings:
+            try:
+                for f in p.futures:
+                    f.result(timeout=60)
+            except ValueError as exc:
+                failed.append((b, str(exc)))
+    finally:
+        pool.close()
+    assert sorted(failed) == [(5, "a chunk that fails before its turn"),
+                              (13, "a chunk that fails after its turn")]
+    lines = path.read_text("utf-8").splitlines()
+    written = [int(line.split()[0]) for line in lines]
+    # Each batch went as two chunks of 4 (one per worker); the first chunk of
+    # batch 5 failed before writing anything.
+    expected = [i for b in submitted for i in range(b * 8, b * 8 + 8) if not 40 <= i < 44]
+    assert written == expected
+    assert len({line.split()[1] for line in lines}) == 2, "both workers wrote"
+
+
+def test_a_closed_pool_releases_chunks_waiting_for_their_turn(tmp_path):
+    """Closing the pool while chunks wait on one that never comes does not hang."""
+    pool = WorkerPool(default_registry(), 2)
+    first = pool.submit(append_in_turn, list(range(8)), str(tmp_path / "x.txt"), False,
+                        ordered=True)
+    first.futures[0].result(timeout=60)
+    # A number is taken but its chunk never reaches a worker: the next one waits.
+    with pool._seq_lock:
+        pool._next_seq += 1
+    waiting = pool.submit(append_in_turn, list(range(8, 16)), str(tmp_path / "x.txt"), False,
+                          ordered=True)
+    time.sleep(0.5)
+    assert not waiting.futures[0].done()
+    started = time.monotonic()
+    pool.close()
+    assert time.monotonic() - started < 30
+    assert (tmp_path / "x.txt").read_text("utf-8").count("\n") == 8
+
+
+def test_in_turn_outside_a_worker_just_runs():
+    ran = []
+    with in_turn():
+        ran.append(1)
+    assert ran == [1]
