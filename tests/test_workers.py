@@ -9,13 +9,13 @@ import threading
 import time
 
 from thuvien_interop.formats import default_registry
-from thuvien_interop.workers import WorkerPool, in_turn
+from thuvien_interop.workers import ORDERED_CHUNK, WorkerPool, in_turn
 
 
 def append_in_turn(registry, items, path, slow_first):
-    # The first item of a chunk sets how long it "converts": later chunks are
-    # made to finish first, so only the turn keeps them in order.
-    time.sleep(0.05 if items[0] % 8 == 0 and slow_first else 0.0)
+    # Even batches "convert" slowly: the odd batch after each finishes first,
+    # so only the turn keeps them in order.
+    time.sleep(0.05 if items[0] % 16 == 0 and slow_first else 0.0)
     with in_turn(), open(path, "a", encoding="utf-8") as out:
         for item in items:
             out.write(f"{item} {os.getpid()}\n")
@@ -64,11 +64,23 @@ def test_ordered_chunks_pass_in_turn_in_submission_order(tmp_path):
                               (13, "a chunk that fails after its turn")]
     lines = path.read_text("utf-8").splitlines()
     written = [int(line.split()[0]) for line in lines]
-    # Each batch went as two chunks of 4 (one per worker); the first chunk of
-    # batch 5 failed before writing anything.
-    expected = [i for b in submitted for i in range(b * 8, b * 8 + 8) if not 40 <= i < 44]
+    # Batch 5 failed before writing anything.
+    expected = [i for b in submitted if b != 5 for i in range(b * 8, b * 8 + 8)]
     assert written == expected
     assert len({line.split()[1] for line in lines}) == 2, "both workers wrote"
+
+
+def test_ordered_batches_larger_than_a_chunk_are_split_in_order(tmp_path):
+    path = tmp_path / "order.txt"
+    pool = WorkerPool(default_registry(), 2)
+    try:
+        items = list(range(3 * ORDERED_CHUNK + 7))
+        pending = pool.submit(append_in_turn, items, str(path), False, ordered=True)
+        assert len(pending.futures) == 4
+        assert pending.result() == items
+    finally:
+        pool.close()
+    assert [int(line.split()[0]) for line in path.read_text("utf-8").splitlines()] == items
 
 
 def test_a_closed_pool_releases_chunks_waiting_for_their_turn(tmp_path):

@@ -386,7 +386,9 @@ class Harvester:
                 log.info("%s: harvesting%s from %s", source.name,
                          f" set {set_spec}" if set_spec else "", start)
         verb = "ListIdentifiers" if by_identifier else "ListRecords"
-        writer = WriteBehind()
+        # Two jobs a page (its commit, its checkpoint); room for a page on every
+        # worker process and the next one being read.
+        writer = WriteBehind(depth=2 * (self.converter.processes + 1))
         try:
             self._list_pages(source, info, lr, run, st, verb, writer)
         finally:
