@@ -131,8 +131,15 @@ def record_entries(record: Record, modified: str) -> Iterator[tuple[str, str, li
     if entries is None:
         yield from index_entries({**record.index, "rec.lastModificationDate": [modified]})
         return
-    yield from (e for e in entries if e[0] != "rec.lastModificationDate")
-    yield from index_entries({"rec.lastModificationDate": [modified]})
+    for e in entries:
+        if e[0] != "rec.lastModificationDate":
+            yield e
+    yield from _modified_entries(modified)
+
+
+@lru_cache(maxsize=64)  # a batch of records shares one datestamp
+def _modified_entries(modified: str) -> tuple[tuple[str, str, list[tuple[str, str]]], ...]:
+    return tuple(index_entries({"rec.lastModificationDate": [modified]}))
 
 
 # ----------------------------------------------------------------------------- plan

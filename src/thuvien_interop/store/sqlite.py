@@ -496,9 +496,10 @@ class SQLiteRepository:
         if stamp is None:
             stamp = conn.execute("SELECT datestamp FROM records WHERE id = ?", (rid,)).fetchone()[0]
         seen = self.__dict__.setdefault("_rwords_seen", set())
+        codes = self.__dict__.setdefault("_codes", {})
         texts, keys, words = rows.texts, rows.keys, rows.rwords
         for name, text, entries in search_plan.record_entries(record, dates.format_utc(stamp)):
-            code = self._index_code(conn, name, create=True)
+            code = codes.get(name) or self._index_code(conn, name, create=True)
             texts.append((base + code, _idx_token(code), text))
             keys += [(code, k, rid, d) for k, d in entries]
             words.update(text.split())
