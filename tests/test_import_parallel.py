@@ -72,6 +72,22 @@ def test_worker_processes_import_exactly_what_one_process_imports(tmp_path):
         assert a[part] == b[part], part
 
 
+def test_workers_only_build_for_a_store_other_processes_cannot_open(tmp_path):
+    """An in-memory store: the workers build, this process writes; same report."""
+    n = BATCH + 70
+    path = big_file(tmp_path, n)
+    reports = {}
+    for processes in (1, 2):
+        store = open_store("sqlite:///:memory:")
+        reports[processes] = import_files(store, [path], RULE, processes=processes)
+        assert store.info().record_count == reports[processes].written.added
+        store.close()
+    one, two = reports[1], reports[2]
+    assert one.written == two.written and one.written.added > BATCH
+    assert [str(p) for p in one.rejected] == [str(p) for p in two.rejected]
+    assert [str(p) for p in one.repaired] == [str(p) for p in two.repaired]
+
+
 def test_marc_records_cross_to_the_workers_unchanged():
     for r in pymarc.MARCReader(open(SAMPLES / "vietnamese-catalogue.mrc", "rb"),
                                to_unicode=True, force_utf8=True):

@@ -31,12 +31,15 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pymarc
 
 from .formats import FormatRegistry
 from .model import Record
+
+if TYPE_CHECKING:
+    from .store.base import Repository
 
 log = logging.getLogger("thuvien_interop.workers")
 
@@ -318,6 +321,33 @@ class WriteBehind:
                         self._error = exc
             finally:
                 self._jobs.task_done()
+
+
+# -- stores the workers write to ---------------------------------------------------
+# Chunks that write (see in_turn) name their store by URL (store.shared_url): a
+# worker opens it once and keeps it; the calling process lends its own store
+# object for the chunks it runs itself, rather than open a second copy.
+
+_opened: dict[str, Repository] = {}
+_lent: weakref.WeakValueDictionary[str, Repository] = weakref.WeakValueDictionary()
+_stores_lock = threading.Lock()
+
+
+def lend_store(url: str, store: Repository) -> None:
+    """Chunks run in this process that name ``url`` use ``store`` (as long as it lives)."""
+    with _stores_lock:
+        _lent[url] = store
+
+
+def store_for(url: str) -> Repository:
+    """The store a chunk names: the one lent for it, or one this process opened."""
+    with _stores_lock:
+        store = _lent.get(url) or _opened.get(url)
+        if store is None:
+            from .store import open_store
+
+            store = _opened[url] = open_store(url)
+        return store
 
 
 # -- the garbage collector during bulk work -------------------------------------------

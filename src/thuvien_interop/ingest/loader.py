@@ -155,15 +155,27 @@ def import_files(
     # Vietnamese encoding (see iso2709.SOURCE_ENCODINGS); None trusts leader/09.
     # repair_mojibake: a confidence threshold (0..1) above which MARC or DC text
     # that reads as legacy-encoding mojibake is repaired; each repair is noted.
-    from ..workers import WorkerPool, WriteBehind, fewer_collections, marc_to_tuple
+    from ..store import shared_url
+    from ..workers import WorkerPool, WriteBehind, fewer_collections, lend_store, marc_to_tuple
 
     registry = registry or default_registry()
     report = ImportReport()
     pool = WorkerPool(registry, processes, what="records")
-    # With workers, a thread of its own waits for each batch and writes it, in
+    # With workers, a thread of its own waits for each batch and reports it, in
     # order, while this one reads the next; in one process there is nothing to
-    # overlap, and the batch is written here.
-    writer = WriteBehind() if pool.parallel else None
+    # overlap, and the batch is written here. The workers write their batches
+    # themselves, one after the other, when they can open the store (a file or
+    # a server): the write is then off this process, whose threads share one
+    # interpreter lock.
+    writer = WriteBehind(depth=2 * (pool.processes + 1)) if pool.parallel else None
+    target = shared_url(store) if pool.parallel else None
+    if target is not None:
+        lend_store(target, store)
+
+    def build(builds: list[tuple]) -> object:
+        if target is None:
+            return pool.submit(_build_chunk, builds, index_profile)
+        return pool.submit(_build_chunk, builds, index_profile, target, ordered=True)
 
     def settle(name: str, pending: object, notes: list[tuple[str, object, object]]) -> None:
         if writer is None:
@@ -250,14 +262,13 @@ def import_files(
                         if len(builds) >= BATCH:
                             # This batch is built by the workers while the previous one
                             # is written, and the next one read.
-                            pending = (pool.submit(_build_chunk, builds, index_profile), notes)
+                            pending = (build(builds), notes)
                             if before is not None:
                                 settle(name, *before)
                             before, notes, builds = pending, [], []
                     if before is not None:
                         settle(name, *before)
-                    settle(name, pool.submit(_build_chunk, builds, index_profile) if pool.parallel
-                           else _Built(builds), notes)
+                    settle(name, build(builds) if pool.parallel else _Built(builds), notes)
             if writer is not None:
                 writer.drain()
     finally:
@@ -278,13 +289,21 @@ class _Built:
 
 
 def _build_chunk(registry: FormatRegistry, items: list[tuple],
-                 index_profile: IndexProfile | None = None) -> list[tuple]:
+                 index_profile: IndexProfile | None = None,
+                 target: str | None = None) -> list[tuple]:
     """The chunk function of the import's :class:`~thuvien_interop.workers.WorkerPool`:
-    (source, identifier, sets) → (packed record or None, problems, error or None)."""
+    (source, identifier, sets) → (packed record or None, problems, error or None).
+
+    With a store ``target`` (a URL, see :func:`~thuvien_interop.store.shared_url`)
+    the chunk writes its records there itself, in its turn
+    (:func:`~thuvien_interop.workers.in_turn`): ``True`` stands for each record
+    written, and ``("written", added, updated, unchanged, deleted)`` ends the list.
+    """
     from ..store.search_plan import index_entries
-    from ..workers import pack_record, tuple_to_marc
+    from ..workers import in_turn, pack_record, store_for, tuple_to_marc
 
     out: list[tuple] = []
+    records: list[Record] = []
     for source, identifier, sets in items:
         problems: list[str] = []
         if isinstance(source, tuple) and source and source[0] == "marc":
@@ -296,16 +315,32 @@ def _build_chunk(registry: FormatRegistry, items: list[tuple],
             continue
         record.entries = list(index_entries(record.index))
         record.index = {}
-        out.append((pack_record(record), problems, None))
+        if target is None:
+            out.append((pack_record(record), problems, None))
+        else:
+            records.append(record)
+            out.append((True, problems, None))
+    if target is not None:
+        store = store_for(target)
+        with in_turn():
+            summary = store.write(records) if records else WriteSummary()
+        out.append(("written", summary.added, summary.updated, summary.unchanged,
+                    summary.deleted))
     return out
 
 
 def _settle(store: Repository, report: ImportReport, name: str, pending: object,
             notes: list[tuple[str, object, object]]) -> None:
-    """Report one batch's records in file order and write what was built."""
+    """Report one batch's records in file order and write what was built (unless
+    the workers wrote it)."""
     from ..workers import unpack_record
 
-    built = pending.result()  # type: ignore[attr-defined]
+    built = []
+    for t in pending.result():  # type: ignore[attr-defined]
+        if t[0] == "written":  # what the workers wrote (a record is never a string)
+            report.written += WriteSummary(*t[1:])
+        else:
+            built.append(t)
     batch: list[Record] = []
     for kind, where, what in notes:
         if kind == "repaired":
@@ -318,7 +353,8 @@ def _settle(store: Repository, report: ImportReport, name: str, pending: object,
                 report.rejected.append(Problem(name, where, error))  # type: ignore[arg-type]
                 continue
             report.repaired.extend(Problem(name, where, p) for p in problems)  # type: ignore[arg-type]
-            batch.append(unpack_record(packed))
+            if packed is not True:
+                batch.append(unpack_record(packed))
     if batch:
         report.written += store.write(batch)
 

@@ -15,11 +15,8 @@ store :class:`~thuvien_interop.model.Record`, or the reason it cannot be one.
 from __future__ import annotations
 
 import re
-import threading
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
@@ -35,7 +32,7 @@ from ..ingest.marcxml import normalize_record
 from ..ingest.result import DCRecord
 from ..model import Record, WriteSummary
 from ..store import search_plan
-from ..workers import in_turn, pack_record, unpack_record
+from ..workers import in_turn, pack_record, store_for, unpack_record
 from .harvest_page import local
 
 if TYPE_CHECKING:
@@ -261,48 +258,6 @@ def settle_and_write(store: Repository, set_spec: str,
 
 # -- on several processes (thuvien_interop.workers) --------------------------------
 
-#: Stores a worker process opened (by URL), and those the calling process lent
-#: for the chunks it runs itself (:func:`lend_store`; held while the lender is).
-_opened: dict[str, Repository] = {}
-_lent: weakref.WeakValueDictionary[str, Repository] = weakref.WeakValueDictionary()
-_stores_lock = threading.Lock()
-
-
-def lend_store(target: str, store: Repository) -> None:
-    """Let chunks run in this process write to ``store`` when they name ``target``
-    (rather than open a second copy of it)."""
-    with _stores_lock:
-        _lent[target] = store
-
-
-def _store(target: str) -> Repository:
-    with _stores_lock:
-        store = _lent.get(target) or _opened.get(target)
-        if store is None:
-            from ..store import open_store
-
-            store = _opened[target] = open_store(target)
-        return store
-
-
-def shared_target(store: Repository) -> str | None:
-    """A URL other processes can open ``store`` by (``None`` for a store that
-    lives in this process only: an in-memory SQLite store, say)."""
-    from ..store.sqlite import SQLiteRepository
-
-    if isinstance(store, SQLiteRepository):
-        if store.path in ("", ":memory:"):
-            return None
-        return "sqlite:///" + str(Path(store.path).resolve())
-    url = getattr(store, "url", None)
-    if isinstance(url, str) and url.startswith(("postgresql://", "postgres://")):
-        from ..store.postgres import split_schema
-
-        if split_schema(url)[1] == getattr(store, "schema", None):
-            return url
-    return None
-
-
 def convert_chunk(registry: FormatRegistry, jobs: Sequence[Job], base_url: str,
                   prefix: str, index_profile: IndexProfile | None = None,
                   target: str | None = None, set_spec: str = "") -> list[tuple]:
@@ -318,7 +273,7 @@ def convert_chunk(registry: FormatRegistry, jobs: Sequence[Job], base_url: str,
     done = [convert(job, registry, base_url, prefix, index_profile) for job in jobs]
     if target is None:
         return [_pack(c) for c in done]
-    store = _store(target)
+    store = store_for(target)
     with in_turn():
         summary = settle_and_write(store, set_spec, done)
     for c in done:

@@ -48,17 +48,10 @@ from .. import dates
 from ..crosswalk.text import normalize
 from ..formats import FormatRegistry, default_registry
 from ..model import MAX_IDENTIFIER, Set, WriteSummary
+from ..store import shared_url
 from ..store.base import Repository
-from ..workers import WorkerPool, WriteBehind, fewer_collections
-from .harvest_convert import (
-    Job,
-    convert_chunk,
-    lend_store,
-    serialize,
-    settle_and_write,
-    shared_target,
-    unpack_results,
-)
+from ..workers import WorkerPool, WriteBehind, fewer_collections, lend_store
+from .harvest_convert import Job, convert_chunk, serialize, settle_and_write, unpack_results
 from .harvest_http import Fetched, FetchError, PoliteClient
 from .harvest_page import BrokenRecord, PageReader, RawRecord, check_body, local
 from .harvest_sources import Source
@@ -171,7 +164,7 @@ class Harvester:
         # a script that asks for them keeps its work under
         # ``if __name__ == "__main__":``, as the command line does.
         self.converter = WorkerPool(self.registry, processes, what="harvested records")
-        self._target = shared_target(store)
+        self._target = shared_url(store)
         if self._target is not None:
             lend_store(self._target, store)
         self.client = client or PoliteClient()

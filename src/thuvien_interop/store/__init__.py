@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .base import Key, Repository, StoreError
 
-__all__ = ["Key", "Repository", "StoreError", "open_store"]
+__all__ = ["Key", "Repository", "StoreError", "open_store", "shared_url"]
 
 
 def open_store(url: str) -> Repository:
@@ -38,3 +38,21 @@ def open_store(url: str) -> Repository:
 
         return SQLiteRepository(str(Path(url)))
     raise StoreError(f"unknown store URL '{url}': use sqlite:///path/to/file.db or postgresql://…")
+
+
+def shared_url(store: Repository) -> str | None:
+    """A URL another process can open ``store`` by with :func:`open_store` (``None``
+    for a store that lives in this process only: an in-memory SQLite store)."""
+    from .sqlite import SQLiteRepository
+
+    if isinstance(store, SQLiteRepository):
+        if store.path in ("", ":memory:"):
+            return None
+        return "sqlite:///" + str(Path(store.path).resolve())
+    url = getattr(store, "url", None)
+    if isinstance(url, str) and url.startswith(("postgresql://", "postgres://")):
+        from .postgres import split_schema
+
+        if split_schema(url)[1] == getattr(store, "schema", None):
+            return url
+    return None
