@@ -13,8 +13,8 @@ not a test: it prints figures.
 
 The provider runs in its own process (waitress over a SQLite store built once
 and kept in --workdir); each harvest runs in a fresh process so that its peak
-RSS is its own (the conversion worker processes are not in it: each holds one
-chunk of one page at a time).
+RSS is its own; the worker processes' peak RSS (each converts and writes one
+page at a time) is printed beside it.
 """
 
 from __future__ import annotations
@@ -99,25 +99,45 @@ def child_harvest(url: str, prefix: str, target: str, processes: str = "0") -> d
 
     marks: dict[str, object] = {}
     start = time.perf_counter()
+    workers_mb = 0.0
+    pools: list = []  # the harvester's worker pool, once it exists
+
+    def workers_peak() -> float:
+        # The worker processes' own peak RSS (VmHWM), the largest of them.
+        nonlocal workers_mb
+        pool = pools[0]._pool if pools else None
+        for pid in list(getattr(pool, "_processes", None) or {}):
+            try:
+                with open(f"/proc/{pid}/status", encoding="ascii") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            workers_mb = max(workers_mb, int(line.split()[1]) / 1024)
+            except OSError:
+                pass
+        return workers_mb
 
     def progress(name, set_spec, done, total):
         if done >= 10_000 and "at_10k" not in marks:
             marks["at_10k"] = {"records": done, "seconds": time.perf_counter() - start,
-                               "rss_mb": _rss_mb()}
+                               "rss_mb": _rss_mb(), "workers_mb": workers_peak()}
         if total and done >= total // 2 and "at_half" not in marks:
             marks["at_half"] = {"records": done, "seconds": time.perf_counter() - start,
-                                "rss_mb": _rss_mb()}
+                                "rss_mb": _rss_mb(), "workers_mb": workers_peak()}
+        if total and done >= total - 1000:
+            workers_peak()
 
     store = open_store(target if "://" in target else f"sqlite:///{target}")
     with Harvester(store, diagnostics=None, progress=progress,
                    processes=int(processes) or None) as harvester:
+        pools.append(harvester.converter)
         result = harvester.harvest(Source("bench", url, prefix=prefix))
         seconds = time.perf_counter() - start
+        workers_peak()
     store.close()
     n = result.added + result.updated + result.unchanged + result.deleted
     return {"ok": result.ok, "errors": result.errors, "records": n, "seconds": seconds,
-            "rss_mb": _rss_mb(), "pages": result.pages, "quarantined": result.quarantined,
-            **marks}
+            "rss_mb": _rss_mb(), "workers_mb": workers_mb, "pages": result.pages,
+            "quarantined": result.quarantined, **marks}
 
 
 def child_sickle(url: str, prefix: str) -> dict:
@@ -202,6 +222,10 @@ def _line(label: str, r: dict) -> str:
     h = r.get("at_half")
     if h:
         text += f" | at {h['records']:,}: peak RSS {h['rss_mb']:.1f} MB"
+    if r.get("workers_mb"):
+        w = [r[m]["workers_mb"] for m in ("at_10k", "at_half") if r.get(m, {}).get("workers_mb")]
+        text += (f" | worker processes' peak RSS {' → '.join(f'{x:.0f}' for x in w)}"
+                 f"{' → ' if w else ''}{r['workers_mb']:.0f} MB")
     if not r.get("ok", True):
         text += f"   FAILED: {r.get('errors')}"
     return text
