@@ -82,10 +82,15 @@ class FormatRegistry:
 
 
 def as_marc(source: Source) -> pymarc.Record:
+    """A record as MARC: Dublin Core through the DC→MARC crosswalk (once per
+    record while its elements stay the same; renderers must not change it)."""
     if isinstance(source, DCRecord):
         from .crosswalk.dc2marc import dc_to_marc
 
-        return dc_to_marc(source.elements)
+        elements = tuple(source.elements)
+        if source._marc is None or source._marc[0] != elements:
+            source._marc = (elements, dc_to_marc(source.elements))
+        return source._marc[1]
     return source
 
 

@@ -12,6 +12,10 @@ class DCRecord:
     """A Dublin Core record: (element local name, value) pairs in document order."""
 
     elements: list[tuple[str, str]]
+    # Its MARC form (formats.as_marc), kept with the elements it was made from:
+    # marc21 and mods both start from it.
+    _marc: tuple[tuple[tuple[str, str], ...], pymarc.Record] | None = field(
+        default=None, repr=False, compare=False)
 
     def values(self, element: str) -> list[str]:
         return [v for e, v in self.elements if e == element]
