@@ -3,13 +3,16 @@
 Rendering every format of a record and computing its search entries is pure
 CPU work on one record at a time; a :class:`WorkerPool` runs it on worker
 processes (one per core by default) while the calling process reads the next
-records and writes the previous ones.
+records. Submitted with ``ordered=True``, the chunks also write their records to
+the store themselves (:func:`store_for`), one chunk after the other in the order
+they were submitted (:func:`in_turn`): the write then leaves the calling process,
+whose threads share one interpreter lock.
 
 A *chunk function* is a module-level function ``fn(registry, items, *args)``
 that returns a list of plain, picklable results; the pool calls it on a worker
 (with the format registry the workers received once, at start) or, for small
-batches and when there are no workers, in the calling process. Either way the
-results are the same.
+unordered batches and when there are no workers, in the calling process. Either
+way the results are the same.
 
 Worker processes are started with multiprocessing's *forkserver* (the callers
 have threads and sockets that a forked child must not inherit half-way), which

@@ -179,8 +179,8 @@ def _summary(results: list[HarvestResult]) -> None:
                    "harvested once per round.")
 @click.option("--processes", default=0, show_default="one per core", type=int, metavar="N",
               help="Processes that convert harvested records (MARC and DC read, every format "
-                   "rendered, search keys computed) while pages are fetched and committed; "
-                   "1 does everything in this process.")
+                   "rendered, search keys computed) and write them to the store, a page each, "
+                   "while the next pages are fetched; 1 does everything in this process.")
 @click.option("--quiet", "-q", is_flag=True, help="Warnings and the summary only.")
 def harvest(target: str | None, store_url: str | None, config_path: str | None,
             sources_file: str | None, name: str | None, prefix: str, sets: tuple[str, ...],

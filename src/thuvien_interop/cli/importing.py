@@ -51,8 +51,9 @@ from ._common import (
                    "such as 'Nhan đề', 'Tác giả'; `thuvien-interop profiles show spreadsheet-vi` "
                    "prints it to adapt). A file that exists wins over a name.")
 @click.option("--processes", default=0, show_default="one per core", type=int, metavar="N",
-              help="Processes that render the records in every format and index them while "
-                   "the file is read and the store written; 1 does everything in this process.")
+              help="Processes that render the records in every format, index them and write "
+                   "them to the store, a batch each, while the file is read; 1 does everything "
+                   "in this process.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; the summary only.")
 @click.option("--max-problems", default=50, show_default=True,
               help="How many rejected/repaired records to list (all are counted).")
