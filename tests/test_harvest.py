@@ -6,7 +6,11 @@ expired tokens, slow answers, loops) and counts every request it gets."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -666,3 +670,59 @@ def test_on_result_is_called_after_each_provider(faulty, union, tmp_path):
     h = Harvester(union, diagnostics=tmp_path / "d", on_result=seen.append)
     h.harvest(Source("daklak", faulty.url, prefix="marc21"))
     assert [r.source.name for r in seen] == ["daklak"] and seen[0].ok
+
+
+def test_ctrl_c_with_worker_processes_loses_nothing_and_resumes(faulty, union, tmp_path):
+    """Ctrl-C (SIGINT to the whole process group: the command and its worker
+    processes) while page 3 is slow to come: pages 1 and 2 are in the store, and the
+    next run asks for page 3 onwards only."""
+    faulty.fail("slow", at=3, seconds=4)
+    url = f"sqlite:///{tmp_path / 'union.db'}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "thuvien_interop", "harvest", faulty.url, "--store", url,
+         "--name", "daklak", "--prefix", "marc21", "--processes", "2", "--diagnostics", str(tmp_path / "d"), "-q"],
+        start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while faulty.count("ListRecords") < 3 or len(identifiers(union)) < 2 * PAGE:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, out
+    assert "Interrupted. Every page received before is stored" in out
+    assert "Traceback" not in out, "the worker processes ignore Ctrl-C: the harvester decides"
+    assert len(identifiers(union)) == 2 * PAGE, out
+    pages_before = faulty.count("ListRecords")
+    with Harvester(union, diagnostics=tmp_path / "d", processes=2) as again:
+        result = again.harvest(Source("daklak", faulty.url, prefix="marc21"))
+    assert result.ok and result.lists[0].resumed, result.errors
+    listed = [r for r in faulty.requests if r.get("verb") == "ListRecords"]
+    resumed = listed[pages_before:]
+    assert len(resumed) == 3, "pages 3, 4 and 5, once each"
+    assert resumed[0] == listed[2], "it resumes with the token of page 3"
+    assert identifiers(union) == ALL
+
+
+def test_stop_ends_every_list_at_its_next_page(faulty, union, tmp_path, sleeps):
+    """Harvester.stop() (what Ctrl-C calls): the list ends between two pages, and
+    providers not started yet are not started."""
+    client = PoliteClient(retries=1, sleep=sleeps)
+    harvester = Harvester(union, client=client, diagnostics=tmp_path / "d")
+
+    def stop_after_two(source, set_spec, page):
+        if page == 2:
+            harvester.stop()
+
+    harvester.on_page = stop_after_two
+    results = harvester.harvest_many([Source("daklak", faulty.url, prefix="marc21"),
+                                      Source("later", faulty.url, prefix="marc21")], workers=1)
+    assert [r.source.name for r in results] == ["daklak"]
+    assert not results[0].ok and results[0].errors[0].startswith("interrupted")
+    assert len(identifiers(union)) == 2 * PAGE
+    harvester.on_page = None
+    again = harvester.harvest_many([Source("daklak", faulty.url, prefix="marc21")])
+    assert again[0].ok and again[0].lists[0].resumed and identifiers(union) == ALL

@@ -238,6 +238,11 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
             results = harvester.harvest_many(sources, workers=pool, full=full,
                                              by_identifier=by_identifier or None,
                                              skip_recent=skip_recent)
+        except KeyboardInterrupt:
+            board.clear()
+            click.echo("Interrupted. Every page received before is stored; run the same "
+                       "command again to go on from there.", err=True)
+            raise SystemExit(130) from None
         finally:
             harvester.close()
     finally:

@@ -75,6 +75,11 @@ class HarvestError(Exception):
     """A list could not be harvested; the message says why, for an operator."""
 
 
+class Interrupted(HarvestError):
+    """:meth:`Harvester.stop` was called (Ctrl-C): the list stopped between two
+    pages, everything committed so far is kept, and the next run resumes there."""
+
+
 @dataclass(slots=True)
 class ListResult:
     """What harvesting one list (a set, or the whole repository) did."""
@@ -180,10 +185,18 @@ class Harvester:
         self._known_sets: set[str] = set()
         self._names: dict[str, dict[str, str]] = {}
         self._files_lock = threading.Lock()
+        self._stop = threading.Event()
 
     def close(self) -> None:
         """Stop the worker processes (a harvester can be used again after)."""
         self.converter.close()
+
+    def stop(self) -> None:
+        """Ask every harvest in progress to stop at its next page (from any thread,
+        e.g. on Ctrl-C): the pages already handed over are committed and
+        checkpointed, the page being fetched is dropped, and no new provider is
+        started. The next run resumes each list where it stopped."""
+        self._stop.set()
 
     def __enter__(self) -> Harvester:
         return self
@@ -203,11 +216,12 @@ class Harvester:
         ``skip_recent`` (seconds) skips providers harvested successfully that
         recently, so each is harvested once per round however many nodes run."""
         sources = list(sources)
+        self._stop.clear()
         if not hasattr(self.store, "claim"):
             with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="harvest") as pool:
-                futures = [pool.submit(self.harvest, s, full=full, by_identifier=by_identifier)
+                futures = [pool.submit(self._unless_stopped, s, full, by_identifier)
                            for s in sources]
-                return [f.result() for f in futures]
+                return [r for r in self._wait(futures) if r is not None]
         # Leased: every worker (thread here, or process or machine over the same
         # store) claims the next provider nobody holds, so adding harvesters adds
         # capacity and no provider is harvested twice at once. A node that dies
@@ -224,6 +238,8 @@ class Harvester:
             while True:
                 with lock:
                     todo = [n for n in names if n not in done]
+                if self._stop.is_set():
+                    return
                 name = self.store.claim(todo, holder, self.lease_seconds) if todo else None  # type: ignore[attr-defined]
                 if name is None:
                     return
@@ -240,10 +256,31 @@ class Harvester:
                     self.store.release(name, holder)  # type: ignore[attr-defined]
 
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="harvest") as pool:
-            for f in [pool.submit(work) for _ in range(max(1, min(workers, len(names))))]:
-                f.result()
+            self._wait([pool.submit(work) for _ in range(max(1, min(workers, len(names))))])
         # Providers another node held are not in this node's results.
         return [results[n] for n in names if n in results]
+
+    def _unless_stopped(self, source: Source, full: bool,
+                        by_identifier: bool | None) -> HarvestResult | None:
+        if self._stop.is_set():
+            return None
+        return self.harvest(source, full=full, by_identifier=by_identifier)
+
+    def _wait(self, futures: list) -> list:
+        """The futures' results; on Ctrl-C, stop every harvest at its next page,
+        wait for what was handed over to be committed, then raise KeyboardInterrupt."""
+        try:
+            return [f.result() for f in futures]
+        except KeyboardInterrupt:
+            log.warning("interrupted: the pages handed over are being committed; the next "
+                        "run resumes from there")
+            self.stop()
+            for f in futures:
+                try:
+                    f.result()
+                except Exception:  # noqa: BLE001 - already in its result and the log
+                    pass
+            raise
 
     def _succeeded_within(self, name: str, seconds: int) -> bool:
         last = self.state.load_status(name).last_success
@@ -422,8 +459,10 @@ class Harvester:
                     params["until"] = run.until
                 if set_spec:
                     params["set"] = set_spec
+            self._stopping()
             fetched = self._get(source, params)
             try:
+                self._stopping()  # the page that came in meanwhile is asked again next run
                 outcome = self._page(source, info, lr, run, fetched, verb, params, writer,
                                      refetch=not refetched)
             finally:
@@ -469,6 +508,11 @@ class Harvester:
                      lr.written.added, lr.written.updated, lr.written.deleted,
                      lr.written.unchanged, lr.quarantined)
             return
+
+    def _stopping(self) -> None:
+        if self._stop.is_set():
+            raise Interrupted("interrupted: the pages before this one are stored; the next run "
+                              "resumes here")
 
     def _save_run(self, source: Source, set_spec: str | None, st: ListState,
                   snapshot: dict[str, object]) -> None:
