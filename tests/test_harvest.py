@@ -709,7 +709,9 @@ def test_ctrl_c_with_worker_processes_loses_nothing_and_resumes(faulty, union, t
 
 def test_stop_ends_every_list_at_its_next_page(faulty, union, tmp_path, sleeps):
     """Harvester.stop() (what Ctrl-C calls): the list ends between two pages, and
-    providers not started yet are not started."""
+    providers not started yet are not started. Page 3 is slow to come: stop() is
+    called while it is being fetched, and it is dropped."""
+    faulty.fail("slow", at=3, seconds=1.5)
     client = PoliteClient(retries=1, sleep=sleeps)
     harvester = Harvester(union, client=client, diagnostics=tmp_path / "d")
 

@@ -416,9 +416,10 @@ class Harvester:
                 log.info("%s: harvesting%s from %s", source.name,
                          f" set {set_spec}" if set_spec else "", start)
         verb = "ListIdentifiers" if by_identifier else "ListRecords"
-        # Two jobs a page (its commit, its checkpoint); room for a page on every
-        # worker process and the next one being read.
-        writer = WriteBehind(depth=2 * (self.converter.processes + 1))
+        # Two jobs a page (its commit, its checkpoint); with worker processes, room
+        # for a page on each and the next one being read.
+        writer = WriteBehind(depth=2 * (self.converter.processes + 1)
+                             if self.converter.parallel else 2)
         try:
             self._list_pages(source, info, lr, run, st, verb, writer)
         finally:
