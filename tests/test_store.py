@@ -639,6 +639,18 @@ def test_search_on_whole_value_keys(catalogue):
         "1", "2", "3", "4"]
 
 
+def test_the_modification_date_is_in_the_keys_not_in_the_full_text(catalogue):
+    """rec.lastModificationDate serves ranges, sortBy and scan; were it in the full
+    text, a search of any index for the year the records were changed in would
+    match them all."""
+    assert found(catalogue, phrase(None, "1970")) == []
+    assert found(catalogue, phrase("rec.lastModificationDate", "1970")) == []
+    assert sorted(found(catalogue, sp.KeyMatch("rec.lastModificationDate", "glob", "1970 *"))) == [
+        "1", "2", "3", "4"]
+    assert [t.key for t in catalogue.scan("rec.lastModificationDate", "", 1, 5)] == [
+        sp.key_of(dates.format_utc(100))]
+
+
 def test_search_booleans_are_per_record(catalogue):
     ha_title = phrase("dc.title", "ha")
     assert sorted(found(catalogue, sp.And(ha_title, sp.KeyMatch("dc.date", "ge", "2000")))) == ["2"]

@@ -89,8 +89,9 @@ class Repository(Protocol):
         The contract every backend keeps:
 
         * what is indexed is ``Record.index`` (index name → values) plus
-          ``rec.lastModificationDate`` from the datestamp (ISO 8601 UTC), written
-          in the same transaction as the record; a deleted record is in no index;
+          ``rec.lastModificationDate`` from the datestamp (ISO 8601 UTC; as keys
+          only, never in the full text), written in the same transaction as the
+          record; a deleted record is in no index;
         * words and keys come from :func:`~thuvien_interop.store.search_plan.words`
           and :func:`~thuvien_interop.store.search_plan.key_of` (folded: case,
           diacritics, đ→d), so "Ha Noi", "HÀ NỘI" and NFD "Hà Nội" are one key;

@@ -522,7 +522,8 @@ class PostgresRepository:
             if record.deleted:
                 continue
             for name, text, entries in search_plan.record_entries(record, modified):
-                texts.append((rid, name, _tsvector(text, vocabulary)))
+                if text:
+                    texts.append((rid, name, _tsvector(text, vocabulary)))
                 keys.extend((name, k, rid, d) for k, d in entries)
         self._load(conn, "search_text", _TEXT_COLS, texts)
         self._load(conn, "search_keys", _KEY_COLS, keys)

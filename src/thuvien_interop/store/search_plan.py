@@ -126,12 +126,10 @@ def index_entries(index: Mapping[str, list[str]]) -> Iterator[tuple[str, str, li
 
 def record_entries(record: Record, modified: str) -> Iterator[tuple[str, str, list[tuple[str, str]]]]:
     """:func:`index_entries` of a record (``Record.entries`` when computed ahead)
-    and its ``rec.lastModificationDate``, which only the store knows."""
+    and its ``rec.lastModificationDate``, which only the store knows (keys only:
+    its text is empty, and a store writes no full-text row for an empty text)."""
     entries = record.entries
-    if entries is None:
-        yield from index_entries({**record.index, "rec.lastModificationDate": [modified]})
-        return
-    for e in entries:
+    for e in index_entries(record.index) if entries is None else entries:
         if e[0] != "rec.lastModificationDate":
             yield e
     yield from _modified_entries(modified)
@@ -139,7 +137,10 @@ def record_entries(record: Record, modified: str) -> Iterator[tuple[str, str, li
 
 @lru_cache(maxsize=64)  # a batch of records shares one datestamp
 def _modified_entries(modified: str) -> tuple[tuple[str, str, list[tuple[str, str]]], ...]:
-    return tuple(index_entries({"rec.lastModificationDate": [modified]}))
+    # Keys only (ranges, sortBy, scan): in the full text, a search of any index for
+    # "2026" would match every record changed in 2026. Stores skip an empty text.
+    return tuple((name, "", keys)
+                 for name, _, keys in index_entries({"rec.lastModificationDate": [modified]}))
 
 
 # ----------------------------------------------------------------------------- plan

@@ -500,9 +500,10 @@ class SQLiteRepository:
         texts, keys, words = rows.texts, rows.keys, rows.rwords
         for name, text, entries in search_plan.record_entries(record, dates.format_utc(stamp)):
             code = codes.get(name) or self._index_code(conn, name, create=True)
-            texts.append((base + code, _idx_token(code), text))
+            if text:
+                texts.append((base + code, _idx_token(code), text))
+                words.update(text.split())
             keys += [(code, k, rid, d) for k, d in entries]
-            words.update(text.split())
         if now:
             rows.flush(conn, seen)
 
