@@ -195,3 +195,54 @@ def test_workers_write_to_postgresql(provider, tmp_path):
         store.close()
     finally:
         drop_schema("harvest_workers")
+
+
+def _province(tmp_path, name: str, n: int):
+    """A provider store of n MARC records with identifiers of its own."""
+    import pymarc
+
+    from thuvien_interop.ingest.loader import build_record
+
+    store = open_store(f"sqlite:///{tmp_path / f'{name}.db'}")
+    reg = default_registry()
+    batch = []
+    for i in range(n):
+        r = pymarc.Record()
+        r.add_field(pymarc.Field("001", data=f"{name}-{i:04d}"))
+        r.add_field(pymarc.Field("245", pymarc.Indicators("1", "0"), [
+            pymarc.Subfield("a", f"Địa chí {name}, tập {i} /"), pymarc.Subfield("c", "Sở Văn hoá.")]))
+        batch.append(build_record(r, f"oai:{name}.vn:{i}", reg, []))
+    store.write(batch)
+    return store
+
+
+def test_several_providers_at_once_share_the_workers_and_their_turn(tmp_path):
+    """Two providers harvested side by side (harvest_many) by two worker processes
+    that write in one shared turn: every record once, each provider's pages in
+    its own order, the same store as one process leaves."""
+    stores = [_province(tmp_path, name, n) for name, n in (("daklak", 420), ("hue", 390))]
+    try:
+        with live_server(create_app(stores[0], ProviderConfig(page_size=70))) as a, \
+                live_server(create_app(stores[1], ProviderConfig(page_size=70))) as b:
+            sources = [Source("daklak", a + "/oai", prefix="marc21"),
+                       Source("hue", b + "/oai", prefix="marc21")]
+            for processes in (1, 2):
+                union = open_store(f"sqlite:///{tmp_path / f'union{processes}.db'}")
+                with Harvester(union, diagnostics=tmp_path / "d", processes=processes) as h:
+                    results = h.harvest_many(sources, workers=2)
+                union.close()
+                assert [(r.source.name, r.ok, r.added) for r in results] == [
+                    ("daklak", True, 420), ("hue", True, 390)]
+    finally:
+        for s in stores:
+            s.close()
+    one, two = contents(tmp_path / "union1.db"), contents(tmp_path / "union2.db")
+    for part in one:
+        assert one[part] == two[part], part
+    for name in ("daklak", "hue"):
+        conn = sqlite3.connect(tmp_path / "union2.db")
+        order = [int(i.rsplit(":", 1)[1]) for (i,) in conn.execute(
+            "SELECT identifier FROM records WHERE identifier LIKE ? ORDER BY datestamp, seq",
+            (f"oai:{name}.vn:%",))]
+        conn.close()
+        assert order == sorted(order), f"{name}'s pages were written in its order"
