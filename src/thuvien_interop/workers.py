@@ -349,7 +349,9 @@ def lend_store(url: str, store: Repository) -> None:
 def store_for(url: str) -> Repository:
     """The store a chunk names: the one lent for it, or one this process opened."""
     with _stores_lock:
-        store = _lent.get(url) or _opened.get(url)
+        store = _lent.get(url)
+        if store is None:
+            store = _opened.get(url)
         if store is None:
             from .store import open_store
 

@@ -35,8 +35,9 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -186,6 +187,8 @@ class Harvester:
         self._names: dict[str, dict[str, str]] = {}
         self._files_lock = threading.Lock()
         self._stop = threading.Event()
+        self._active = 0  # harvests and harvest_many calls running (stop() ends with them)
+        self._active_lock = threading.Lock()
 
     def close(self) -> None:
         """Stop the worker processes (a harvester can be used again after)."""
@@ -195,8 +198,23 @@ class Harvester:
         """Ask every harvest in progress to stop at its next page (from any thread,
         e.g. on Ctrl-C): the pages already handed over are committed and
         checkpointed, the page being fetched is dropped, and no new provider is
-        started. The next run resumes each list where it stopped."""
-        self._stop.set()
+        started. The next run resumes each list where it stopped. Once the
+        harvests in progress have ended, the harvester can be used again."""
+        with self._active_lock:
+            if self._active:
+                self._stop.set()
+
+    @contextmanager
+    def _running(self) -> Iterator[None]:
+        with self._active_lock:
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._active_lock:
+                self._active -= 1
+                if not self._active:
+                    self._stop.clear()
 
     def __enter__(self) -> Harvester:
         return self
@@ -215,8 +233,11 @@ class Harvester:
         one at a time, so several processes or machines can share one list;
         ``skip_recent`` (seconds) skips providers harvested successfully that
         recently, so each is harvested once per round however many nodes run."""
-        sources = list(sources)
-        self._stop.clear()
+        with self._running():
+            return self._harvest_many(list(sources), workers, full, by_identifier, skip_recent)
+
+    def _harvest_many(self, sources: list[Source], workers: int, full: bool,
+                      by_identifier: bool | None, skip_recent: int) -> list[HarvestResult]:
         if not hasattr(self.store, "claim"):
             with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="harvest") as pool:
                 futures = [pool.submit(self._unless_stopped, s, full, by_identifier)
@@ -296,6 +317,12 @@ class Harvester:
                 until: str | None = None, by_identifier: bool | None = None) -> HarvestResult:
         """Harvest one provider (each of its sets); never raises for the provider's
         faults: they are in the result (and logged)."""
+        with self._running():
+            return self._harvest(source, full=full, from_=from_, until=until,
+                                 by_identifier=by_identifier)
+
+    def _harvest(self, source: Source, *, full: bool, from_: str | None, until: str | None,
+                 by_identifier: bool | None) -> HarvestResult:
         started = time.monotonic()
         result = HarvestResult(source)
         status = self.state.load_status(source.name)
