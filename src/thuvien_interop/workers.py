@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import pymarc
 
 from .formats import FormatRegistry
-from .model import Record
+from .model import Record, WriteSummary
 
 if TYPE_CHECKING:
     from .store.base import Repository
@@ -328,6 +328,21 @@ class WriteBehind:
                         self._error = exc
             finally:
                 self._jobs.task_done()
+
+
+def split_written(results: Sequence[Any]) -> tuple[list[Any], WriteSummary | None]:
+    """The items of chunks that may have written their records themselves, and
+    what they wrote: such a chunk adds its :class:`~thuvien_interop.model.WriteSummary`
+    to its results (``None``: no chunk wrote; the caller is to write)."""
+    items: list[Any] = []
+    written: WriteSummary | None = None
+    for item in results:
+        if isinstance(item, WriteSummary):
+            written = written or WriteSummary()
+            written += item
+        else:
+            items.append(item)
+    return items, written
 
 
 # -- stores the workers write to ---------------------------------------------------

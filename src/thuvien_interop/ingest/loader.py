@@ -297,7 +297,7 @@ def _build_chunk(registry: FormatRegistry, items: list[tuple],
     With a store ``target`` (a URL, see :func:`~thuvien_interop.store.shared_url`)
     the chunk writes its records there itself, in its turn
     (:func:`~thuvien_interop.workers.in_turn`): ``True`` stands for each record
-    written, and ``("written", added, updated, unchanged, deleted)`` ends the list.
+    written, and the chunk's :class:`~thuvien_interop.model.WriteSummary` ends the list.
     """
     from ..store.search_plan import index_entries
     from ..workers import in_turn, pack_record, store_for, tuple_to_marc
@@ -324,8 +324,7 @@ def _build_chunk(registry: FormatRegistry, items: list[tuple],
         store = store_for(target)
         with in_turn():
             summary = store.write(records) if records else WriteSummary()
-        out.append(("written", summary.added, summary.updated, summary.unchanged,
-                    summary.deleted))
+        out.append(summary)
     return out
 
 
@@ -333,14 +332,11 @@ def _settle(store: Repository, report: ImportReport, name: str, pending: object,
             notes: list[tuple[str, object, object]]) -> None:
     """Report one batch's records in file order and write what was built (unless
     the workers wrote it)."""
-    from ..workers import unpack_record
+    from ..workers import split_written, unpack_record
 
-    built = []
-    for t in pending.result():  # type: ignore[attr-defined]
-        if t[0] == "written":  # what the workers wrote (a record is never a string)
-            report.written += WriteSummary(*t[1:])
-        else:
-            built.append(t)
+    built, written = split_written(pending.result())  # type: ignore[attr-defined]
+    if written is not None:
+        report.written += written
     batch: list[Record] = []
     for kind, where, what in notes:
         if kind == "repaired":

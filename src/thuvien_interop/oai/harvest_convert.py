@@ -32,7 +32,7 @@ from ..ingest.marcxml import normalize_record
 from ..ingest.result import DCRecord
 from ..model import Record, WriteSummary
 from ..store import search_plan
-from ..workers import in_turn, pack_record, store_for, unpack_record
+from ..workers import in_turn, pack_record, split_written, store_for, unpack_record
 from .harvest_page import local
 
 if TYPE_CHECKING:
@@ -267,8 +267,8 @@ def convert_chunk(registry: FormatRegistry, jobs: Sequence[Job], base_url: str,
     With a store ``target`` (a URL every process can open), the chunk is also
     settled and written there, in its turn (:func:`~thuvien_interop.workers.in_turn`),
     by the worker itself: only what the harvester needs to know comes back (the
-    records' fate, not the records), as ``[(None, added, updated, unchanged,
-    deleted), *packed]``.
+    records' fate, not the records), and the chunk's
+    :class:`~thuvien_interop.model.WriteSummary` after them.
     """
     done = [convert(job, registry, base_url, prefix, index_profile) for job in jobs]
     if target is None:
@@ -278,23 +278,15 @@ def convert_chunk(registry: FormatRegistry, jobs: Sequence[Job], base_url: str,
         summary = settle_and_write(store, set_spec, done)
     for c in done:
         c.record = None
-    return [(None, summary.added, summary.updated, summary.unchanged, summary.deleted),
-            *map(_pack, done)]
+    return [*map(_pack, done), summary]
 
 
 def unpack_results(results: Sequence[tuple]) -> tuple[list[Converted], WriteSummary | None]:
     """What :func:`convert_chunk` sent back (every chunk of a page, in order):
     the converted records, and what was written when the chunks wrote themselves
     (``None`` when the caller is to settle and write the records)."""
-    out: list[Converted] = []
-    written: WriteSummary | None = None
-    for t in results:
-        if t[0] is None:  # an identifier never is
-            written = written or WriteSummary()
-            written += WriteSummary(*t[1:])
-        else:
-            out.append(unpack(t))
-    return out, written
+    items, written = split_written(results)
+    return [unpack(t) for t in items], written
 
 
 def _pack(c: Converted) -> tuple:
