@@ -162,6 +162,22 @@ class Harvester:
                  processes: int | None = 1,
                  on_result: Callable[[HarvestResult], None] | None = None,
                  index_profile: IndexProfile | None = None) -> None:
+        """A harvester writing into ``store``; nothing is fetched until :meth:`harvest`.
+
+        ``registry``: the formats rendered for each record (default: oai_dc, marc21,
+        mods); ``client``: the HTTP client (default: a polite one, one request at a
+        time per host, honouring ``Retry-After``); ``diagnostics``: the folder kept
+        for offending responses and quarantined records (``None``: none);
+        ``on_page``, ``progress``, ``on_result``: callbacks after each committed page
+        and each provider; ``processes``: worker processes converting (and, for
+        stores they can open, writing) records — 1 keeps everything in this process,
+        ``None`` uses one per core; ``index_profile``: which fields feed which search
+        index (default: the shipped sru-indexes).
+
+            >>> from thuvien_interop.store import open_store
+            >>> Harvester(open_store("sqlite:///:memory:"), diagnostics=None).diagnostics is None
+            True
+        """
         self.store = store
         self.registry = registry or default_registry()
         # The crosswalks of big pages run on ``processes`` worker processes

@@ -2,7 +2,20 @@
 engine (:mod:`~thuvien_interop.sru.server`) and a client.
 
     >>> from thuvien_interop.sru import Client
-    >>> [r.values("title") for r in Client("http://127.0.0.1:8000/sru").search("ha noi", limit=3)]  # doctest: +SKIP
+    >>> from thuvien_interop.sru.cql import parse
+    >>> parse('dc.title = "ha noi"').root.term
+    'ha noi'
+
+A search of a running server (``thuvien-interop demo`` serves one; the tests run
+these lines against a server of their own): CQL words that go together are
+quoted, diacritics are optional.
+
+    >>> server = "http://127.0.0.1:8000"                                # doctest: +SKIP
+    >>> client = Client(server + "/sru")
+    >>> client.count('dc.title = "ha noi"')
+    6
+    >>> sorted(r.values("title")[0] for r in client.search('dc.title = "ha noi"', page_size=4))
+    ['Hà Nội : bản đồ du lịch', 'Hà Nội mùa thu vàng : tập thơ', 'Hà Nội nghìn năm văn hiến', 'Làng nghề truyền thống Hà Nội', 'Phố cổ Hà Nội', 'Thăng Long - Hà Nội : lịch sử và văn hóa']
 """
 
 from .client import Client, SRUError

@@ -13,7 +13,7 @@ WSGI middleware, framework-free; the line is written when the response has been 
     ...     return [b"hello"]
     >>> logged = AccessLog(app, out)
     >>> body = logged({"REQUEST_METHOD": "GET", "PATH_INFO": "/oai", "QUERY_STRING": "verb=Identify",
-    ...                "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "10.0.0.7"}, lambda s, h: None)
+    ...                "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "10.0.0.7"}, lambda *a: None)
     >>> b"".join(body), body.close()
     (b'hello', None)
     >>> out.getvalue().split('"')[1:4]
@@ -92,6 +92,8 @@ class AccessLog:
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             seen["status"] = status
+            if exc_info is None:
+                return start_response(status, headers)
             return start_response(status, headers, exc_info)
 
         return _Body(self.app(environ, start), lambda sent: self._write(
