@@ -1,4 +1,4 @@
-"""Shipped profiles: found by name inside the installed package, a file wins over a
+"""Shipped profiles: found by name in the shipped folder, a file wins over a
 name, a wrong name lists the shipped ones, and ``thuvien-interop profiles``."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import pytest
 from click.testing import CliRunner
 from test_sources_sql import make_template_db
 
-import thuvien_interop
 from thuvien_interop.cli import main
 from thuvien_interop.crosswalk.profile import load_profile as load_crosswalk_profile
 from thuvien_interop.ingest.spreadsheet import ColumnMapping
@@ -20,6 +19,7 @@ from thuvien_interop.profiles import (
     ShippedProfile,
     find,
     read_toml,
+    shipped_folder,
     shipped_profiles,
 )
 from thuvien_interop.sru.indexing import default_profile
@@ -36,15 +36,15 @@ SHIPPED = {
 }
 
 
-def test_every_shipped_profile_is_found_by_name_inside_the_package():
+def test_every_shipped_profile_is_found_by_name_in_the_shipped_folder():
     assert {p.name: p.kind for p in shipped_profiles()} == SHIPPED
-    package = Path(thuvien_interop.__file__).resolve().parent
-    for name, kind in SHIPPED.items():
-        found = find(name, kind)
-        assert isinstance(found, ShippedProfile), name
-        with resources.as_file(found.resource) as path:
-            assert path.resolve().is_relative_to(package / "data"), path
-        assert found.description, name
+    with resources.as_file(shipped_folder()) as folder:
+        for name, kind in SHIPPED.items():
+            found = find(name, kind)
+            assert isinstance(found, ShippedProfile), name
+            with resources.as_file(found.resource) as path:
+                assert path.resolve().is_relative_to(Path(folder).resolve()), path
+            assert found.description, name
 
 
 def test_each_kind_loads_by_name_with_its_own_reader():

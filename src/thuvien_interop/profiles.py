@@ -1,5 +1,9 @@
 """The profiles shipped with the package, found by name.
 
+They are the files of ``profiles/`` at the top of the source repository (one file a
+system, the one copy); a wheel carries them inside the package
+(:func:`shipped_folder` says where they are on this machine).
+
 A profile is a TOML file that says how to read something: a library database
 (source profiles ``koha`` and ``generic-sql``), the headings of a spreadsheet
 (``spreadsheet-vi``), local tuning of the crosswalks (``crosswalk-default``,
@@ -27,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["KINDS", "ProfileFileError", "ShippedProfile", "find", "read_toml",
-           "shipped_profile", "shipped_profiles"]
+           "shipped_folder", "shipped_profile", "shipped_profiles"]
 
 #: What each kind of profile is called in messages, in the order they are listed.
 KINDS: dict[str, str] = {
@@ -37,7 +41,7 @@ KINDS: dict[str, str] = {
     "sru-indexes": "SRU index profile",
 }
 
-_FOLDER = "data/profiles"
+_PACKAGED = "data/profiles"   # inside the installed package (setup.py copies them there)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -135,10 +139,22 @@ def _shipped_names(kind: str | None) -> str:
     return f"the shipped {what} are: {names} (`thuvien-interop profiles` lists them all)"
 
 
+def shipped_folder() -> Traversable:
+    """Where the shipped profiles are read from: inside the installed package, or
+    ``profiles/`` of the source checkout (an editable install, the tests)."""
+    packaged = resources.files("thuvien_interop").joinpath(_PACKAGED)
+    if packaged.is_dir():
+        return packaged
+    checkout = Path(__file__).resolve().parent.parent.parent / "profiles"
+    if checkout.is_dir():
+        return checkout
+    raise ProfileFileError("the shipped profiles are missing from this installation "
+                           "(reinstall thuvien-interop)")
+
+
 @lru_cache(maxsize=1)
 def _catalogue() -> dict[str, ShippedProfile]:
-    package = resources.files("thuvien_interop")
-    files = [f for f in package.joinpath(_FOLDER).iterdir() if f.name.endswith(".toml")]
+    files = [f for f in shipped_folder().iterdir() if f.name.endswith(".toml")]
     catalogue = {}
     for f in files:
         text = f.read_text(encoding="utf-8")

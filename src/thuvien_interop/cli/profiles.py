@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..profiles import KINDS, ProfileFileError, shipped_profile, shipped_profiles
+from ..profiles import KINDS, ProfileFileError, shipped_folder, shipped_profile, shipped_profiles
 from . import main
 
 # Where each kind of profile is used, shown above its names.
@@ -25,7 +25,8 @@ def profiles(ctx: click.Context) -> None:
     A profile is a TOML file that says how to read a library system's database,
     a spreadsheet's headings, or how to tune the crosswalks. Every --profile and
     --columns option takes a shipped profile's name or the path of your own
-    file; a file that exists wins over a name.
+    file; a file that exists wins over a name. The shipped files are the
+    folder profiles/ of the source repository (installed with the package).
 
     \b
     Example:
@@ -44,14 +45,16 @@ def profiles(ctx: click.Context) -> None:
         click.echo(f"{label[0].upper()}{label[1:]}s ({_USED_BY[kind]}):")
         for p in of_kind:
             click.echo(f"  {p.name:<{width}}  {p.description}")
-    click.echo("\nTo adapt one, print it into a file of your own and edit that file:\n"
+    click.echo(f"\nThe files are in {shipped_folder()} (profiles/ of the source repository).")
+    click.echo("To adapt one, print it into a file of your own and edit that file:\n"
                "  thuvien-interop profiles show koha > my-koha.toml")
 
 
 @profiles.command()
 @click.argument("name")
 def show(name: str) -> None:
-    """Print the shipped profile NAME, to copy into a file of your own.
+    """Print the shipped profile NAME (profiles/NAME.toml of the source repository),
+    to copy into a file of your own.
 
     \b
     Example:

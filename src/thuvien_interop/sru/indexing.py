@@ -18,7 +18,6 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from os import PathLike
 from typing import Any, Literal
 
@@ -144,9 +143,9 @@ def load_profile(path: str | PathLike[str]) -> IndexProfile:
 @lru_cache(maxsize=1)
 def default_profile() -> IndexProfile:
     """The profile shipped with the package (``sru-indexes``)."""
-    text = resources.files("thuvien_interop").joinpath(
-        "data/profiles/sru-indexes.toml").read_text("utf-8")
-    return profile_from_dict(tomllib.loads(text))
+    from ..profiles import shipped_profile
+
+    return profile_from_dict(tomllib.loads(shipped_profile("sru-indexes").read_text()))
 
 
 # ----------------------------------------------------------------------------- extraction
