@@ -105,6 +105,15 @@ class Record:
     """``index`` as the store keeps it (``search_plan.index_entries``), when it was
     computed ahead (by the harvester's worker processes); the store then uses it
     instead of ``index``. ``None``: the store computes it from ``index``."""
+    origin: str | None = None
+    """Where the record comes from in this store: a harvested provider's set spec
+    (``source:xyz``) or a synced source's key; ``None`` for the library's own records.
+    The store refuses, inside its write transaction, a record whose identifier is held
+    by another origin (an identifier collision, reported in WriteSummary.collisions)."""
+    about_key: bytes | None = None
+    """What of ``about`` decides whether the record changed (default: all of it). The
+    harvester gives its provenance without the harvest date, so that an unchanged record
+    harvested again keeps its first harvest date (the stored row is left alone)."""
 
 
 @dataclass(slots=True)
@@ -115,12 +124,16 @@ class WriteSummary:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    collisions: list[tuple[str, str | None]] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)   # richer stored record kept (MARC over DC)
 
     def __iadd__(self, other: WriteSummary) -> WriteSummary:
         self.added += other.added
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.deleted += other.deleted
+        self.collisions.extend(other.collisions)
+        self.kept.extend(other.kept)
         return self
 
 
