@@ -14,6 +14,7 @@ from ..ingest.loader import IdentifierRule
 from ..oai.setrules import SetRules
 from ..pipeline import Report
 from ..pipeline.files import import_files
+from ..pipeline.items import kept_message
 from . import main
 from ._common import (
     ProfileParam,
@@ -130,7 +131,7 @@ def print_report(report: Report, max_problems: int = 50) -> None:
         f"Read {report.read} records: {w.added} loaded, {w.updated} updated, "
         f"{w.unchanged} unchanged, {w.deleted} deleted, {len(report.rejected)} rejected.")
     if report.kept:
-        click.echo(report.kept_line())
+        click.echo(kept_message(len(report.kept)))
     echo_problems("Repaired or noted ({n}):", report.repaired, max_problems)
     echo_problems("Rejected ({n}) — these records were NOT loaded:", report.rejected, max_problems)
 

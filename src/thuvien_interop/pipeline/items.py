@@ -111,9 +111,10 @@ class Report:
         self.kept.extend(other.kept)
         return self
 
-    def kept_line(self, replace_option: str = "--replace") -> str | None:
-        """The summary line for :attr:`kept`, or ``None``."""
-        if not self.kept:
-            return None
-        return (f"Kept {len(self.kept)} richer record{'s' if len(self.kept) != 1 else ''} (MARC) "
-                f"over oai_dc; use {replace_option} to replace them.")
+
+def kept_message(kept: int) -> str | None:
+    """The summary line for ``kept`` richer records kept, or ``None`` (none kept)."""
+    if not kept:
+        return None
+    return (f"Kept {kept} richer record{'s' if kept != 1 else ''} (MARC) over oai_dc; use "
+            "--replace to replace them.")

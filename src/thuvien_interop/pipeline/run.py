@@ -37,7 +37,7 @@ class Batch:
     workers did not, and says what became of each item."""
 
     def __init__(self, pipeline: Pipeline, name: str, items: list[Incoming],
-                 pending: Pending | list[Outcome]) -> None:
+                 pending: Pending | list[Outcome] | None) -> None:
         self.pipeline = pipeline
         self.name = name
         self.items = items
@@ -50,7 +50,12 @@ class Batch:
         from ..workers import split_written
 
         p = self.pipeline
-        results = self._pending if isinstance(self._pending, list) else self._pending.result()
+        if self._pending is None:  # built here, now (in the thread that finishes it)
+            results: list = [build(item, p.registry, p.index_profile) for item in self.items]
+        elif isinstance(self._pending, list):
+            results = self._pending
+        else:
+            results = self._pending.result()
         outcomes, written = split_written(results)
         if written is None:
             written = write_batch(p.store, [o.record for o in outcomes if o.record is not None],
@@ -76,7 +81,8 @@ class Batch:
             elif ident in kept:
                 kept.discard(ident)
                 report.kept.append(ident)
-        p.report += report
+        if p.collect:
+            p.report += report
         return report, outcomes
 
 
@@ -89,13 +95,15 @@ class Pipeline:
     everything in this process). The store and the report come out the same
     either way. ``replace``: a poorer format replaces a richer stored record
     (oai_dc over MARC) instead of the richer one being kept. ``now``: the
-    datestamp of what is written (default: the store's clock).
+    datestamp of what is written (default: the store's clock). ``collect``: add
+    every batch's report to :attr:`report` (a long-lived pipeline, the
+    harvester's, reads each batch's own instead).
     """
 
     def __init__(self, store: Repository, *, registry: FormatRegistry | None = None,
                  processes: int | None = 1, index_profile: IndexProfile | None = None,
                  replace: bool = False, now: int | None = None, batch: int = BATCH,
-                 what: str = "records") -> None:
+                 what: str = "records", collect: bool = True) -> None:
         from ..store import shared_url
         from ..workers import WorkerPool, lend_store
 
@@ -105,6 +113,7 @@ class Pipeline:
         self.replace = replace
         self.now = now
         self.batch = batch
+        self.collect = collect
         self.report = Report()
         self.pool = WorkerPool(self.registry, processes, what=what)
         self._target = shared_url(store)
@@ -120,10 +129,10 @@ class Pipeline:
     # -- batches of the door's own -----------------------------------------------------
     def start(self, name: str, items: list[Incoming]) -> Batch:
         """Start building (and, on workers that can, writing) one batch; the
-        batches of every thread are written in the order they were started."""
+        batches of every thread are written in the order they were started.
+        Without worker processes the batch is built when it is finished."""
         if not self.pool.parallel:
-            done = [build(item, self.registry, self.index_profile) for item in items]
-            return Batch(self, name, items, done)
+            return Batch(self, name, items, None)
         for item in items:
             if hasattr(item.source, "leader"):  # a pymarc record: packed for the trip
                 item.source = PackedMarc(item.source)  # type: ignore[arg-type]
