@@ -13,9 +13,9 @@ from thuvien_interop import dates
 from thuvien_interop.cli import main
 from thuvien_interop.crosswalk.marcxml import record_to_marcxml
 from thuvien_interop.ingest import read_file
+from thuvien_interop.ingest.loader import IdentifierRule
 from thuvien_interop.model import ListQuery
 from thuvien_interop.pipeline.files import import_files
-from thuvien_interop.ingest.loader import IdentifierRule
 from thuvien_interop.store import open_store
 
 RULE = IdentifierRule("thuvien-interop.vn")
@@ -102,19 +102,17 @@ def test_the_delete_command_withdraws_and_names_the_unknown(tmp_path):
 
 
 def _library_db(path, n: int) -> None:
+    """The generic-sql template's database with n books, every 50th deleted."""
     import sqlite3
 
+    from test_sources_sql import make_template_db
+
+    make_template_db(path)
     conn = sqlite3.connect(path)
-    conn.executescript("""
-        CREATE TABLE books (book_id INTEGER PRIMARY KEY, title TEXT, author TEXT,
-            publisher TEXT, place TEXT, year TEXT, isbn TEXT, ddc TEXT, subjects TEXT,
-            language TEXT, shelf TEXT, updated_at TIMESTAMP);
-        CREATE TABLE deleted_books (book_id INTEGER, deleted_at TIMESTAMP);
-    """)
     conn.executemany("INSERT INTO books VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", [
         (i, f"Sách số {i}" if i % 97 else None, "Trần Trọng Kim", "Tân Việt", "Hà Nội",
          str(1950 + i % 70), None, f"{300 + i % 600}.5", "Lịch sử; Việt Nam", "vie",
-         f"K{i % 7}", f"2024-02-{1 + i % 27:02d} 10:00:00") for i in range(1, n + 1)])
+         f"K{i % 7}", f"2024-02-{1 + i % 27:02d} 10:00:00") for i in range(4, n + 1)])
     conn.executemany("INSERT INTO deleted_books VALUES (?, '2024-03-01 00:00:00')",
                      [(i,) for i in range(1, n + 1, 50)])
     conn.commit()

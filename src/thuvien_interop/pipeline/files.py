@@ -12,13 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 import pymarc
 
 from ..formats import FormatRegistry
 from ..ingest.detect import detect_format
 from ..ingest.loader import IdentifierRule
+from ..ingest.records import CountingStream, read_records
 from ..ingest.result import DCRecord, ReadResult, Source
 from ..model import MAX_IDENTIFIER
 from .items import Incoming, Report
@@ -31,26 +32,6 @@ if TYPE_CHECKING:
 
 Classifier = Callable[[Source], Iterable[str]]
 """Returns the setSpecs a record belongs to."""
-
-
-class _Counting:
-    """A read-only binary stream that reports progress in bytes."""
-
-    def __init__(self, raw: BinaryIO, progress: Callable[[int], None] | None) -> None:
-        self._raw = raw
-        self._progress = progress
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._raw.read(n)
-        if self._progress and data:
-            self._progress(len(data))
-        return data
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        return self._raw.seek(pos, whence)
-
-    def tell(self) -> int:
-        return self._raw.tell()
 
 
 def import_files(
@@ -91,38 +72,12 @@ def import_files(
                                        index_profile=index_profile, replace=replace) as pipeline:
         for path in paths:
             with open(path, "rb") as raw:
-                stream = _Counting(raw, progress)
+                stream = CountingStream(raw, progress)
                 results = read_records(stream, fmt or detect_format(raw, str(path)),
                                        source_encoding=source_encoding,
                                        repair_mojibake=repair_mojibake, mapping=mapping)
                 pipeline.feed(Path(path).name, incoming(results, identifiers, classify, store))
     return pipeline.report
-
-
-def read_records(stream: BinaryIO, fmt: str, *, source_encoding: str | None = None,
-                 repair_mojibake: float | None = None,
-                 mapping: ColumnMapping | None = None) -> Iterator[ReadResult]:
-    """The records of a file in format ``fmt`` (see :mod:`thuvien_interop.ingest.detect`),
-    as ``import`` and ``convert`` read them: ISO 2709 in ``source_encoding`` when
-    given, mojibake repaired above the ``repair_mojibake`` confidence (each repair
-    among the result's warnings)."""
-    from ..ingest.detect import read_stream
-    from ..ingest.iso2709 import read_iso2709
-
-    if fmt == "iso2709" and source_encoding:
-        results = read_iso2709(stream, source_encoding)
-    else:
-        results = read_stream(stream, fmt, mapping)  # type: ignore[arg-type]
-    for result in results:
-        if repair_mojibake is not None and isinstance(result.record, pymarc.Record):
-            from ..crosswalk.lint import repair_mojibake as repair
-
-            result.warnings.extend(repair(result.record, repair_mojibake))
-        elif repair_mojibake is not None and isinstance(result.record, DCRecord):
-            from ..crosswalk.lint import repair_dc_mojibake
-
-            result.warnings.extend(repair_dc_mojibake(result.record.elements, repair_mojibake))
-        yield result
 
 
 def incoming(results: Iterable[ReadResult], identifiers: IdentifierRule,
