@@ -15,6 +15,7 @@ from ..oai.setrules import SetRules
 from ..pipeline import Report
 from ..pipeline.files import import_files
 from ..pipeline.items import kept_message
+from ..pipeline.sets import remember_rules
 from . import main
 from ._common import (
     ProfileParam,
@@ -116,6 +117,7 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
                 report = import_files(store, files, rule, fmt=fmt, classify=sets.classify,
                                       progress=bar.update, **encoding)
         store.put_sets(sets.seen_sets())
+        remember_rules(store, sets)  # what `reindex --sets` may replace later
     except UnknownFormat as exc:
         raise click.ClickException(str(exc)) from None
     finally:
