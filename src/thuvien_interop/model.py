@@ -18,6 +18,17 @@ from dataclasses import dataclass, field
 MAX_IDENTIFIER = 1000
 
 
+#: How much of a record each canonical format keeps, richest first: a stored record
+#: is not replaced by one of the same origin in a poorer format (MARC21 over Dublin
+#: Core, which loses 001, holdings and most of the structure).
+CANONICAL_RANK: dict[str, int] = {"marc21": 2, "oai_dc": 1}
+
+
+def richness(canonical_format: str) -> int:
+    """The rank of a canonical format (:data:`CANONICAL_RANK`; 0 for any other)."""
+    return CANONICAL_RANK.get(canonical_format, 0)
+
+
 @dataclass(frozen=True, slots=True)
 class MetadataFormat:
     """An OAI-PMH metadata format: its prefix, schema location and namespace."""
@@ -125,7 +136,9 @@ class WriteSummary:
     unchanged: int = 0
     deleted: int = 0
     collisions: list[tuple[str, str | None]] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)   # richer stored record kept (MARC over DC)
+    """(identifier, origin that holds it) of records refused as identifier collisions."""
+    kept: list[str] = field(default_factory=list)
+    """Identifiers whose richer stored record was kept over a poorer one (MARC over DC)."""
 
     def __iadd__(self, other: WriteSummary) -> WriteSummary:
         self.added += other.added
