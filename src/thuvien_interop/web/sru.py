@@ -13,6 +13,7 @@ with a ``stylesheet`` always gets the XML: the client asked to render it itself.
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from urllib.parse import urlencode
 
@@ -29,6 +30,8 @@ _DIAG = "{http://www.loc.gov/zing/srw/diagnostic/}"
 _ZR = "{http://explain.z3950.org/dtd/2.0/}"
 _S = "{" + SRU1_NS + "}"
 PAGE_SIZE = 10
+
+logger = logging.getLogger(__name__)
 
 # (Vietnamese, English) labels of the search page.
 LABELS: dict[str, tuple[str, str]] = {
@@ -165,13 +168,17 @@ def sru_blueprint(server: Server, name: str = "sru") -> Blueprint:
     def endpoint() -> Response:
         params = request_params()
         names = {k for k, _ in params}
-        if (server.config.html_view and wants_html(request.headers) and "stylesheet" not in names
-                and not names & {"operation", "version", "scanClause"}):
-            page = render_search_page(server, params, base_url=request.base_url,
-                                      languages=request.headers.get("Accept-Language", ""))
-            return reply(page.encode("utf-8"), HTML_TYPE)
-        resp = server.handle(params, accept=request.headers.get("Accept", ""),
-                             base_url=request.base_url)
+        accept = request.headers.get("Accept", "")
+        try:
+            if (server.config.html_view and wants_html(request.headers) and "stylesheet" not in names
+                    and not names & {"operation", "version", "scanClause"}):
+                page = render_search_page(server, params, base_url=request.base_url,
+                                          languages=request.headers.get("Accept-Language", ""))
+                return reply(page.encode("utf-8"), HTML_TYPE)
+            resp = server.handle(params, accept=accept, base_url=request.base_url)
+        except Exception as exc:  # noqa: BLE001 - diagnostic 1 and the log, never a 500 page
+            logger.exception("SRU request failed; answered diagnostic 1")
+            resp = server.failed(params, exc, accept=accept, base_url=request.base_url)
         return reply(resp.body, resp.content_type)
 
     return bp
