@@ -15,6 +15,7 @@ import uuid
 import pytest
 from conftest import PG_URL, SAMPLES, drop_schema, live_server, postgres_unreachable, schema
 from lxml import etree
+from test_sru_server import sru2_schema
 
 from thuvien_interop.crosswalk.text import has_forbidden_xml_chars
 from thuvien_interop.ingest.loader import IdentifierRule, import_files
@@ -59,7 +60,7 @@ def answer(server: Server, params: list[tuple[str, str]]) -> tuple[list[int], in
     resp = server.handle(params)
     text = resp.body.decode("utf-8")
     assert not has_forbidden_xml_chars(text), params
-    sch = schema("sru2/sruResponse.xsd") if resp.version == "2.0" else schema("sru1/srw-types.xsd")
+    sch = sru2_schema() if resp.version == "2.0" else schema("sru1/srw-types.xsd")
     errors = list(sch.iter_errors(text))
     assert not errors, (params, errors[0])
     doc = etree.fromstring(resp.body)
