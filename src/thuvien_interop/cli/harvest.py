@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
@@ -148,12 +148,16 @@ class _BoardHandler(logging.Handler):
         super().__init__()
         self.board = board
         self.stream = stream
+        self.errors_shown: set[str] = set()
+        """Errors already written, which the summary does not write again."""
         self.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s",
                                             "%H:%M:%S"))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             text = self.format(record)
+            if record.levelno >= logging.ERROR:
+                self.errors_shown.add(record.getMessage())
             if self.board.live:
                 self.board.log(text)
             else:
@@ -185,8 +189,9 @@ def _outcome(r: HarvestResult) -> str:
     return "ok, resumed" if any(lr.resumed for lr in r.lists) else "ok"
 
 
-def _summary(results: list[HarvestResult]) -> None:
-    """This run's figures, one line a provider (``harvest status`` has the totals)."""
+def _summary(results: list[HarvestResult], shown: Collection[str] = ()) -> None:
+    """This run's figures, one line a provider (``harvest status`` has the totals),
+    then the errors (those not in ``shown``, already written as they happened)."""
     head = ("Provider", "Result", "Pages", "New", "Updated", "Unchanged", "Deleted",
             "Quarantined", "Requests", "Seconds")
     rows = [(r.source.name, _outcome(r), f"{r.pages:,}", f"{r.added:,}", f"{r.updated:,}",
@@ -199,7 +204,8 @@ def _summary(results: list[HarvestResult]) -> None:
         click.echo(line.format(*row))
     for r in results:
         for err in r.errors:
-            click.echo(f"{r.source.name}: {err}", err=True)
+            if f"{r.source.name}: {err}" not in shown:
+                click.echo(f"{r.source.name}: {err}", err=True)
         if r.held_by is not None:
             click.echo(f"{r.source.name}: not harvested: {r.held_by} is harvesting it (it holds "
                        "the provider's lease)", err=True)
@@ -344,7 +350,7 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
         raise SystemExit(EXIT_SIGTERM if term else EXIT_SIGINT) from None
     finally:
         logger.removeHandler(handler)
-    _summary(results)
+    _summary(results, handler.errors_shown)
     held = [r for r in results if r.held_by is not None]
     if held and len(held) == len(results):
         click.echo("Nothing harvested: other harvesters hold every provider right now "

@@ -220,9 +220,10 @@ class Fetched:
         self.body.close()
 
 
-Check = Callable[[IO[bytes], "Fetched"], str | None]
+Check = Callable[[IO[bytes], "Fetched"], "str | tuple[str, str] | None"]
 """Looks at a downloaded body; returns why it must be asked again (a truncated
-page, an HTML error page served with 200), or ``None`` when it will do."""
+page, an HTML error page served with 200) — alone or with what the user could
+try —, or ``None`` when it will do."""
 
 
 class _Host:
@@ -365,7 +366,7 @@ class PoliteClient:
                         fetched.attempts = attempt + 1
                         fetched.problems = problems
                         return fetched
-                    last_error, hint = reason, ""
+                    last_error, hint = reason if isinstance(reason, tuple) else (reason, "")
                     last_body, last_status = fetched.read_all(), status
                     fetched.close()
                 elif status == 503 or status == 429 or status >= 500:
