@@ -145,3 +145,46 @@ def test_summary_is_this_runs_figures_with_thousand_separators(capsys):
     assert re.search(r"daklak\s+ok, resumed\s+40\s+4,000\s+0\s+12,345\s+0\s+0\s+1,001\s+1,234\.5",
                      out), out
     assert re.search(r"hue\s+interrupted\s+2\s", out) and "FAILED" not in out
+
+
+def test_diagnostics_go_beside_the_store_never_into_the_working_directory(
+        tmp_path, monkeypatch):
+    from conftest import PG_URL, postgres_unreachable
+
+    from thuvien_interop.oai.harvester import default_diagnostics
+    from thuvien_interop.store import open_store
+
+    broken = ("200 OK", HEAD + '<ListRecords><record><header><identifier>oai:z:1</identifier>'
+              '<datestamp>2026-01-01T00:00:00Z</datestamp></header><metadata><oai_dc:dc '
+              'xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" xmlns:dc="http://'
+              'purl.org/dc/elements/1.1/"><dc:title>Sách</dc:title></oai_dc:dc></metadata>'
+              '</record><record><header><identifier>oai:z:2</identifier><datestamp>2026-01-01'
+              'T00:00:00Z</datestamp></header></record></ListRecords></OAI-PMH>')
+    work = tmp_path / "work"
+    work.mkdir()
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    app = Scripted({"Identify": ("200 OK", identify()), "ListRecords": broken})
+    with live_server(app) as root:
+        out = CliRunner().invoke(main, ["harvest", root + "/oai", "--name", "zenodo",
+                                        "--store", f"sqlite:///{tmp_path / 'data' / 'union.db'}",
+                                        "-q"])
+        assert out.exit_code == 0, out.output
+        quarantine = tmp_path / "data" / "union-harvest-diagnostics" / "zenodo" / "quarantine.jsonl"
+        assert "oai:z:2" in quarantine.read_text(encoding="utf-8")
+        assert list(work.iterdir()) == [], "nothing in the working directory"
+        out = CliRunner().invoke(main, ["harvest", root + "/oai", "--name", "zenodo", "--full",
+                                        "--store", f"sqlite:///{tmp_path / 'data' / 'union.db'}",
+                                        "--diagnostics", str(tmp_path / "mine"), "-q"])
+        assert out.exit_code == 0, out.output
+        assert (tmp_path / "mine" / "zenodo" / "quarantine.jsonl").exists()
+    memory = default_diagnostics(open_store("sqlite:///:memory:"))
+    assert memory == tmp_path / "xdg" / "thuvien-interop" / "harvest-diagnostics"
+    if not postgres_unreachable():
+        pg = open_store(PG_URL)
+        try:
+            folder = default_diagnostics(pg)
+        finally:
+            pg.close()
+        assert folder.parent == memory and "@" not in folder.name and folder.name
