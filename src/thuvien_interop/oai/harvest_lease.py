@@ -33,7 +33,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+
+from ..store.base import Leases
 
 log = logging.getLogger("thuvien_interop.harvest")
 
@@ -44,15 +45,6 @@ DEFAULT_LEASE = 120
 #: Stores count lease time in whole seconds: a lease taken at 10.9 s for 2 s ends
 #: at 12 s, at least one second later, which leaves time to renew it.
 MIN_LEASE = 2
-
-
-class LeaseStore(Protocol):
-    """What a store offers for leases (every store here does)."""
-
-    def claim(self, names: list[str], holder: str, seconds: int) -> str | None: ...
-    def lease(self, name: str, holder: str, seconds: int) -> bool: ...
-    def release(self, name: str, holder: str) -> bool: ...
-    def lease_holder(self, name: str) -> str | None: ...
 
 
 def _start_time(pid: int) -> int:
@@ -194,7 +186,7 @@ class LeaseKeeper:
     >>> lease.release(); keeper.close()
     """
 
-    def __init__(self, store: LeaseStore, seconds: int = DEFAULT_LEASE) -> None:
+    def __init__(self, store: Leases, seconds: int = DEFAULT_LEASE) -> None:
         if seconds < MIN_LEASE:
             raise ValueError(f"a lease lasts at least {MIN_LEASE} seconds")
         self.store = store

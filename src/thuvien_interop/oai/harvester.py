@@ -50,7 +50,7 @@ from ..crosswalk.text import normalize
 from ..formats import FormatRegistry, default_registry
 from ..model import MAX_IDENTIFIER, Set, WriteSummary
 from ..store import shared_url
-from ..store.base import Repository
+from ..store.base import Leases, Repository
 from ..workers import WorkerPool, WriteBehind, fewer_collections, lend_store
 from .harvest_convert import Job, convert_chunk, serialize, settle_and_write, unpack_results
 from .harvest_http import Cancelled, Fetched, FetchError, PoliteClient
@@ -325,7 +325,7 @@ class Harvester:
     def _keeper(self) -> LeaseKeeper:
         with self._active_lock:
             if self._leases is None or self._leases.seconds != self.lease_seconds:
-                self._leases = LeaseKeeper(self.store, self.lease_seconds)  # type: ignore[arg-type]
+                self._leases = LeaseKeeper(self.store, self.lease_seconds)
             return self._leases
 
     def stop(self) -> None:
@@ -377,7 +377,7 @@ class Harvester:
 
     def _harvest_many(self, sources: list[Source], workers: int, full: bool,
                       by_identifier: bool | None, skip_recent: int) -> list[HarvestResult]:
-        if not hasattr(self.store, "claim"):
+        if not isinstance(self.store, Leases):
             with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="harvest") as pool:
                 futures = [pool.submit(self._unless_stopped, s, full, by_identifier)
                            for s in sources]
