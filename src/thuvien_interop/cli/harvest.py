@@ -20,6 +20,7 @@ from ..oai.harvest_http import PoliteClient
 from ..oai.harvest_lease import DEFAULT_LEASE, MIN_LEASE
 from ..oai.harvest_sources import Source, SourcesError, load_sources
 from ..oai.harvester import DEFAULT, MAX_PAGES, Harvester, HarvestResult, status_rows
+from ..pipeline.items import kept_message
 from . import main
 from ._common import config_option, load_settings, open_or_fail, store_option
 
@@ -202,6 +203,9 @@ def _summary(results: list[HarvestResult], shown: Collection[str] = ()) -> None:
     click.echo(line.format(*head))
     for row in rows:
         click.echo(line.format(*row))
+    kept = kept_message(sum(r.kept for r in results))
+    if kept:
+        click.echo(kept)
     for r in results:
         for err in r.errors:
             if f"{r.source.name}: {err}" not in shown:
@@ -264,13 +268,17 @@ def _summary(results: list[HarvestResult], shown: Collection[str] = ()) -> None:
               help="Processes that convert harvested records (MARC and DC read, every format "
                    "rendered, search keys computed) and write them to the store, a page each, "
                    "while the next pages are fetched; 1 does everything in this process.")
+@click.option("--replace", is_flag=True,
+              help="A harvested Dublin Core record replaces the MARC record stored under its "
+                   "identifier (by default the richer MARC record is kept, and the summary "
+                   "says so).")
 @click.option("--quiet", "-q", is_flag=True, help="Warnings and the summary only.")
 def harvest(target: str | None, store_url: str | None, config_path: str | None,
             sources_file: str | None, name: str | None, prefix: str, sets: tuple[str, ...],
             from_: str | None, until: str | None, full: bool, by_identifier: bool, delay: float,
             workers: int | None, retries: int, timeout: float, diagnostics: str | None,
             lease_seconds: int | None, max_pages: int | None,
-            skip_recent: int, processes: int, quiet: bool) -> None:
+            skip_recent: int, processes: int, replace: bool, quiet: bool) -> None:
     """Harvest OAI-PMH providers into a store, incrementally and resumably.
 
     \b
@@ -330,7 +338,7 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
                     diagnostics=diagnostics if diagnostics is not None else DEFAULT,
                     progress=board.update, processes=processes or None,
                     on_result=board.finished, index_profile=settings.sru.profile,
-                    lease_seconds=lease_seconds or DEFAULT_LEASE,
+                    replace=replace, lease_seconds=lease_seconds or DEFAULT_LEASE,
                     max_pages=max_pages or MAX_PAGES)
                 try:
                     results = harvester.harvest_many(sources, workers=pool, full=full,
