@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, redirect, url_for
+from collections.abc import Mapping
+
+from flask import Flask
 
 from ..formats import FormatRegistry
 from ..oai.config import ProviderConfig
@@ -14,15 +16,24 @@ from ..oai.provider import Provider
 from ..sru.config import SRUConfig
 from ..store import open_store
 from ..store.base import Repository
+from ..union.clusters import ClusterIndex
+from ..union.holdings import Library
 from .oai import oai_blueprint
+from .reader import reader_blueprint
 from .sru import register_sru
 
 
 def create_app(store: Repository | str, oai_config: ProviderConfig | None = None, *,
                registry: FormatRegistry | None = None,
-               sru_config: SRUConfig | None = None) -> Flask:
-    """A Flask app serving OAI-PMH at ``/oai`` and SRU at ``/sru`` over a store
-    (or a store URL).
+               sru_config: SRUConfig | None = None,
+               libraries: Mapping[str, Library] | None = None,
+               clusters: ClusterIndex | None = None) -> Flask:
+    """A Flask app over a store (or a store URL): the readers' search at ``/`` and
+    record pages at ``/record/<OAI identifier>``, OAI-PMH at ``/oai``, SRU at ``/sru``.
+
+    ``libraries`` names the providers of a union (``union.holdings.libraries_of``);
+    ``clusters`` is the union's cluster index, when it keeps one (a record page then
+    shows its cluster's holdings, the search one line a cluster).
 
     Behind a reverse proxy, set ``oai_config.trusted_proxies`` to the number of
     proxies in front: only then are X-Forwarded-Proto/Host/Prefix believed, so
@@ -41,10 +52,8 @@ def create_app(store: Repository | str, oai_config: ProviderConfig | None = None
     provider = Provider(repository, config, registry)
     app.extensions["thuvien_oai"] = provider
     app.register_blueprint(oai_blueprint(provider), url_prefix="/oai")
-    register_sru(app, repository, sru_config)
-
-    @app.route("/")
-    def index():
-        return redirect(url_for("oai.endpoint", verb="Identify"))
-
+    server = register_sru(app, repository, sru_config)
+    own = Library("local", config.repository_name) if not libraries else None
+    app.register_blueprint(reader_blueprint(repository, server.config, clusters=clusters,
+                                            libraries=libraries, own=own))
     return app
