@@ -105,7 +105,7 @@ def test_the_landing_page_is_the_search_with_labels_for_people(site):
     text = _visible(r.text)
     assert "Mọi trường" in text and "Nhan đề" in text and "Tìm nâng cao (CQL)" in text
     assert "cql.serverChoice" not in r.text and "(dc.title)" not in text
-    assert 'href="/oai?verb=Identify"' in r.text and "/sru?operation=explain" in r.text
+    assert 'id="oai-pmh" href="/oai?verb=Identify"' in r.text and "/sru?operation=explain" in r.text
     assert "<script" not in r.text and len(r.content) < 60_000
 
 

@@ -367,13 +367,15 @@ def _page(lang: int, args: Mapping[str, str], title: str, base: str) -> dict:
 
 def render_search(repository, args: Mapping[str, str], *, config: SRUConfig | None = None,
                   clusters: ClusterIndex | None = None, base: str = "",
-                  languages: str = "") -> str:
-    """The search page: the form, and the results of the query it holds."""
+                  languages: str = "", oai_url: str | None = None) -> str:
+    """The search page: the form, and the results of the query it holds
+    (``oai_url``: the OAI-PMH page the footer links to)."""
     config = config or SRUConfig()
     lang = _language(args, languages)
     form = SearchForm.from_args(args)
     site = config.title.get("vi" if lang == 0 else "en") or next(iter(config.title.values()), "")
     view = _page(lang, args, site, base)
+    view["oai_url"] = oai_url
     indexes = {d.name for d in config.profile}
     view.update(form=form, fields=[(v, lab) for v, ix, lab in FIELDS if not v or ix in indexes],
                 kinds=[(v, lab) for v, _, lab in KIND_FILTERS], sorts=[(v, lab) for v, _, lab in SORTS],
@@ -485,10 +487,14 @@ def reader_blueprint(repository, config: SRUConfig | None = None, *,
                      clusters: ClusterIndex | None = None,
                      libraries: Mapping[str, Library] | None = None,
                      own: Library | None = None):
-    """``/`` (the search) and ``/record/<OAI identifier>`` (a record's page)."""
-    from flask import Blueprint, Response, request
+    """``/`` (the search) and ``/record/<OAI identifier>`` (a record's page). Over
+    a repository that cannot be searched (a live source), ``/`` is the OAI-PMH
+    Identify page, which says so."""
+    from flask import Blueprint, Response, current_app, redirect, request, url_for
 
-    from .oai import HTML_TYPE
+    from .oai import HTML_TYPE, can_search
+
+    searchable = can_search(repository)
 
     bp = Blueprint("reader", __name__)
 
@@ -499,9 +505,13 @@ def reader_blueprint(repository, config: SRUConfig | None = None, *,
 
     @bp.route("/")
     def search() -> Response:
+        has_oai = "oai" in current_app.blueprints
+        if not searchable and has_oai:
+            return redirect(url_for("oai.endpoint", verb="Identify"))  # type: ignore[return-value]
         return html(render_search(repository, request.args, config=config, clusters=clusters,
                                   base=request.script_root,
-                                  languages=request.headers.get("Accept-Language", "")))
+                                  languages=request.headers.get("Accept-Language", ""),
+                                  oai_url=url_for("oai.endpoint", verb="Identify") if has_oai else None))
 
     @bp.route("/record/<path:identifier>")
     def record(identifier: str) -> Response:

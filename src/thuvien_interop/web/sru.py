@@ -13,7 +13,7 @@ with a ``stylesheet`` always gets the XML: the client asked to render it itself.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request, url_for
 
 from ..sru.server import Server
 from .oai import HTML_TYPE, VARY, choose_encoding, compress, request_params, wants_html
@@ -22,14 +22,15 @@ _MIN_COMPRESS = 1024
 
 
 def render_search_page(server: Server, params: list[tuple[str, str]], *, base_url: str,
-                       languages: str = "", root: str = "") -> str:
+                       languages: str = "", root: str = "", oai_url: str | None = None) -> str:
     """The HTML page a browser gets at ``/sru``: the readers' search
     (:func:`thuvien_interop.web.reader.render_search`) over the same store and
-    index profile; ``root`` is the application's root path (record links)."""
+    index profile; ``root`` is the application's root path (record links),
+    ``oai_url`` the OAI-PMH page of the same catalogue, which the page links to."""
     from .reader import render_search
 
     return render_search(server.repository, dict(params), config=server.config, base=root,
-                         languages=languages)
+                         languages=languages, oai_url=oai_url)
 
 
 def sru_blueprint(server: Server, name: str = "sru") -> Blueprint:
@@ -52,9 +53,11 @@ def sru_blueprint(server: Server, name: str = "sru") -> Blueprint:
         names = {k for k, _ in params}
         if (server.config.html_view and wants_html(request.headers) and "stylesheet" not in names
                 and not names & {"operation", "version", "scanClause"}):
+            oai_url = (url_for("oai.endpoint", verb="Identify")
+                       if "oai" in current_app.blueprints else None)
             page = render_search_page(server, params, base_url=request.base_url,
                                       languages=request.headers.get("Accept-Language", ""),
-                                      root=request.script_root)
+                                      root=request.script_root, oai_url=oai_url)
             return reply(page.encode("utf-8"), HTML_TYPE)
         resp = server.handle(params, accept=request.headers.get("Accept", ""),
                              base_url=request.base_url)
