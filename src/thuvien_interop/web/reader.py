@@ -487,14 +487,11 @@ def reader_blueprint(repository, config: SRUConfig | None = None, *,
                      clusters: ClusterIndex | None = None,
                      libraries: Mapping[str, Library] | None = None,
                      own: Library | None = None):
-    """``/`` (the search) and ``/record/<OAI identifier>`` (a record's page). Over
-    a repository that cannot be searched (a live source), ``/`` is the OAI-PMH
-    Identify page, which says so."""
-    from flask import Blueprint, Response, current_app, redirect, request, url_for
+    """``/`` (the search) and ``/record/<OAI identifier>`` (a record's page), over a
+    store that can search."""
+    from flask import Blueprint, Response, current_app, request, url_for
 
-    from .oai import HTML_TYPE, can_search
-
-    searchable = can_search(repository)
+    from .oai import HTML_TYPE
 
     bp = Blueprint("reader", __name__)
 
@@ -506,8 +503,6 @@ def reader_blueprint(repository, config: SRUConfig | None = None, *,
     @bp.route("/")
     def search() -> Response:
         has_oai = "oai" in current_app.blueprints
-        if not searchable and has_oai:
-            return redirect(url_for("oai.endpoint", verb="Identify"))  # type: ignore[return-value]
         return html(render_search(repository, request.args, config=config, clusters=clusters,
                                   base=request.script_root,
                                   languages=request.headers.get("Accept-Language", ""),
