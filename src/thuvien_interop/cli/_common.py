@@ -55,6 +55,23 @@ def open_or_fail(url: str) -> Repository:
         raise click.ClickException(str(exc)) from None
 
 
+def plural(count: int, word: str) -> str:
+    """``1 record``, ``2 records``: a count and its English noun.
+
+        >>> plural(1, "record"), plural(2, "record"), plural(1000, "record")
+        ('1 record', '2 records', '1,000 records')
+    """
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def progress_shown(quiet: bool) -> bool:
+    """A progress bar only on a terminal: written to a file or a pipe, click would
+    print the bar's label alone ("Importing") and nothing after it."""
+    import sys
+
+    return not quiet and sys.stderr.isatty()
+
+
 def echo_problems(title: str, problems: list, max_problems: int) -> None:
     """A titled list of problems, the first ``max_problems`` of them (all are
     counted); ``title`` has ``{n}`` for their number."""

@@ -32,6 +32,7 @@ from ..ingest.iso2709 import SOURCE_ENCODINGS, read_iso2709
 from ..ingest.result import ReadResult
 from ..ingest.xmlsplit import parse_chunk, read_elements, split_records
 from . import main
+from ._common import plural
 
 FORMATS = ("iso2709", "marcxml", "dc")
 _PUNCT = re.compile(r"[\s/:;,.=]+$")
@@ -260,14 +261,10 @@ def _print_report(report: RecordReport) -> None:
         click.echo("  ok")
 
 
-def _n(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def _print_summary(summary: dict) -> None:
     files = summary["files"]
-    click.echo(f"Checked {summary['records']} records in {files} file{'s' if files != 1 else ''}: "
-               f"{summary['records_with_problems']} with problems "
-               f"({_n(summary['errors'], 'error')}, {_n(summary['warnings'], 'warning')}).")
+    click.echo(f"Checked {plural(summary['records'], 'record')} in {plural(files, 'file')}: "
+               f"{summary['records_with_problems']:,} with problems "
+               f"({plural(summary['errors'], 'error')}, {plural(summary['warnings'], 'warning')}).")
     for code, n in sorted(summary["by_code"].items(), key=lambda kv: (-kv[1], kv[0])):
         click.echo(f"  {code:<24}{n:>7}")

@@ -34,6 +34,7 @@ from ..ingest.detect import FORMATS, UnknownFormat, detect_format, read_stream
 from ..ingest.iso2709 import SOURCE_ENCODINGS, read_iso2709
 from ..ingest.result import DCRecord, Source
 from . import main
+from ._common import plural, progress_shown
 
 TARGETS = ("oai_dc", "marcxml", "mods", "marc", "json")
 _XML_DECL = b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -227,7 +228,7 @@ def convert_command(source: str, output: str | None, to: str, fmt: str | None,
                 part = f"{output}.part"
                 try:
                     with open(part, "wb") as out:
-                        if quiet:
+                        if not progress_shown(quiet):
                             report = convert_stream(raw, out, to, **options)
                         else:
                             with click.progressbar(length=os.path.getsize(source), label="Converting",
@@ -248,7 +249,7 @@ def convert_command(source: str, output: str | None, to: str, fmt: str | None,
             click.echo(f"{name}: … and {len(report.repaired) - 50} more repairs", err=True)
     for skipped in report.skipped:
         click.echo(f"{name}: {skipped} — skipped", err=True)
-    click.echo(f"Converted {report.written} of {report.read} records to {to}"
-               + (f"; {len(report.skipped)} skipped." if report.skipped else "."), err=True)
+    click.echo(f"Converted {report.written:,} of {plural(report.read, 'record')} to {to}"
+               + (f"; {len(report.skipped):,} skipped." if report.skipped else "."), err=True)
     if report.skipped:
         raise SystemExit(1)

@@ -19,6 +19,8 @@ from ._common import (
     echo_problems,
     load_settings,
     open_or_fail,
+    plural,
+    progress_shown,
     store_option,
 )
 
@@ -100,13 +102,23 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
         except ValueError as exc:  # a ProfileFileError or a MappingError
             raise click.UsageError(f"--columns {columns_path}: {exc}") from None
     try:
-        if quiet:
+        if not progress_shown(quiet):
             report = import_files(store, files, rule, fmt=fmt, classify=sets.classify, **encoding)
         else:
+            records = 0
+
+            def classify(source):
+                # Once a record that goes to the store: the bar counts them.
+                nonlocal records
+                records += 1
+                return sets.classify(source)
+
             with click.progressbar(length=total, label="Importing", show_percent=True,
-                                   show_eta=True, file=sys.stderr) as bar:
-                report = import_files(store, files, rule, fmt=fmt, classify=sets.classify,
+                                   show_eta=True, file=sys.stderr,
+                                   item_show_func=lambda _: plural(records, "record")) as bar:
+                report = import_files(store, files, rule, fmt=fmt, classify=classify,
                                       progress=bar.update, **encoding)
+                bar.render_progress()  # the last count: the file was read before its last records
         store.put_sets(sets.seen_sets())
     except UnknownFormat as exc:
         raise click.ClickException(str(exc)) from None
@@ -120,8 +132,8 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
 def print_report(report: ImportReport, max_problems: int = 50) -> None:
     w = report.written
     click.echo(
-        f"Read {report.read} records: {w.added} loaded, {w.updated} updated, "
-        f"{w.unchanged} unchanged, {w.deleted} deleted, {len(report.rejected)} rejected.")
+        f"Read {plural(report.read, 'record')}: {w.added:,} loaded, {w.updated:,} updated, "
+        f"{w.unchanged:,} unchanged, {w.deleted:,} deleted, {len(report.rejected):,} rejected.")
     echo_problems("Repaired or noted ({n}):", report.repaired, max_problems)
     echo_problems("Rejected ({n}) — these records were NOT loaded:", report.rejected, max_problems)
 

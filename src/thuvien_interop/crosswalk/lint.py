@@ -320,6 +320,7 @@ def _lint_text(tag: str, code: str | None, text: str, min_confidence: float,
 
 
 _READER_CODES = (
+    ("subfield code byte", "invalid-subfield-code"),
     ("leader/09", "leader-09-lie"),
     ("leader says the record is", "leader-length"),
     ("leader record length", "leader-length"),

@@ -168,11 +168,20 @@ def _parse(raw: bytes, warnings: list[str], decoder: _FieldDecoder) -> pymarc.Re
         parts = body[2:].split(b"\x1f")[1:]
         # One choice per field: a subfield alone ("tác giả.") is too short to judge.
         chosen = decoder.choose(b" ".join(p[1:] for p in parts), f"field {tag}", decoded_note)
-        for part in parts:
+        for n, part in enumerate(parts):
             if not part:
                 continue
-            code = chr(part[0]) if part[0] < 128 else "?"
-            value = decoder.decode(part[1:], leader09, decoded_note, chosen)
+            if part[0] < 128:
+                code, value_bytes = chr(part[0]), part[1:]
+            else:
+                # Not a code but text: the code was lost and the byte is the first of a
+                # letter (0xC3 of UTF-8 "É"). Keep the text whole (pymarc's permissive
+                # reader does too), as $a when it opens the field.
+                code, value_bytes = ("a" if n == 0 else "?"), part
+            value = decoder.decode(value_bytes, leader09, decoded_note, chosen)
+            if value_bytes is part:
+                warnings.append(f"field {tag}: subfield code byte 0x{part[0]:02X} is not a letter "
+                                f"or digit; its text '{value[:40]}' kept as ${code}")
             if decoder.normalize and has_forbidden_xml_chars(value):
                 dirty = True
                 value = clean_xml_text(value)
