@@ -72,6 +72,18 @@ def progress_shown(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
+def problem_line(problem: Any) -> str:
+    """A problem as the report shows it: ``file: place: reason``, or ``file: reason``
+    for a reader's note about the whole file (:class:`~thuvien_interop.ingest.result.FileNote`)."""
+    from ..ingest.result import about_file
+
+    reason = getattr(problem, "reason", None)
+    if about_file(reason):
+        source = getattr(problem, "file", None) or getattr(problem, "source", None)
+        return f"{source}: {reason}" if source else str(reason)
+    return str(problem)
+
+
 def echo_problems(title: str, problems: list, max_problems: int) -> None:
     """A titled list of problems, the first ``max_problems`` of them (all are
     counted); ``title`` has ``{n}`` for their number."""
@@ -79,6 +91,6 @@ def echo_problems(title: str, problems: list, max_problems: int) -> None:
         return
     click.echo(title.format(n=len(problems)))
     for p in problems[:max_problems]:
-        click.echo(f"  {p}")
+        click.echo(f"  {problem_line(p)}")
     if len(problems) > max_problems:
         click.echo(f"  … and {len(problems) - max_problems} more")

@@ -32,7 +32,7 @@ from ..crosswalk.mods import MODS_NS
 from ..formats import as_marc, render_mods, render_oai_dc
 from ..ingest.detect import FORMATS, UnknownFormat, detect_format, read_stream
 from ..ingest.iso2709 import SOURCE_ENCODINGS, read_iso2709
-from ..ingest.result import DCRecord, Source
+from ..ingest.result import DCRecord, Source, about_file
 from . import main
 from ._common import plural, progress_shown
 
@@ -244,7 +244,7 @@ def convert_command(source: str, output: str | None, to: str, fmt: str | None,
         raise click.UsageError(str(exc)) from None
     if not quiet:
         for note in report.repaired[:50]:
-            click.echo(f"{name}: {note}", err=True)
+            click.echo(f"{name}: {note.reason if about_file(note.reason) else note}", err=True)
         if len(report.repaired) > 50:
             click.echo(f"{name}: … and {len(report.repaired) - 50} more repairs", err=True)
     for skipped in report.skipped:
