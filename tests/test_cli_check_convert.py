@@ -115,7 +115,7 @@ def test_check_reports_a_legacy_encoded_iso2709_file(tmp_path, small):
 
 @pytest.mark.parametrize("args", [
     ["check", "--json", "--jsonl", CATALOGUE],
-    ["check", "--format", "csv", CATALOGUE],
+    ["check", "--format", "mods", CATALOGUE],
     ["check", "no-such-file.mrc"],
     ["check", "--source-encoding", "koi8", CATALOGUE],
 ])
