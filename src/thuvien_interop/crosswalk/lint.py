@@ -329,6 +329,7 @@ _READER_CODES = (
     ("no four-digit year", "bad-date"),
     ("unknown language", "bad-language"),
     ("columns the mapping", "unknown-column"),
+    ("not recognised", "unknown-encoding"),
     ("leader/09", "leader-09-lie"),
     ("leader says the record is", "leader-length"),
     ("leader record length", "leader-length"),
