@@ -13,31 +13,17 @@ from pathlib import Path
 
 import pytest
 
+from thuvien_interop.validate import schemas as _schemas
+
 ROOT = Path(__file__).resolve().parent.parent
 XSD = ROOT / "xsd"
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLES = ROOT / "src" / "thuvien_interop" / "data" / "samples"
 
-# Published schemas import each other by URL; these map them to xsd/.
-SCHEMA_LOCATIONS = {
-    "http://www.openarchives.org/OAI/2.0/": str(XSD / "OAI-PMH.xsd"),
-    "http://www.openarchives.org/OAI/2.0/oai_dc/": str(XSD / "oai_dc.xsd"),
-    "http://purl.org/dc/elements/1.1/": str(XSD / "simpledc20021212.xsd"),
-    "http://www.loc.gov/MARC21/slim": str(XSD / "MARC21slim.xsd"),
-    "http://www.loc.gov/mods/v3": str(XSD / "mods-3-7.xsd"),
-    "http://www.w3.org/1999/xlink": str(XSD / "xlink.xsd"),
-    "http://www.w3.org/XML/1998/namespace": str(XSD / "xml.xsd"),
-    "http://www.openarchives.org/OAI/2.0/provenance": str(XSD / "provenance.xsd"),
-}
-
-
-@cache
-def schema(name: str):
-    """A compiled schema from xsd/ (``OAI-PMH.xsd``, ``sru1/srw-types.xsd``, …), with
-    every imported namespace resolved to the local copies; compiled once."""
-    import xmlschema
-
-    return xmlschema.XMLSchema(str(XSD / name), locations=SCHEMA_LOCATIONS)
+# Published schemas import each other by URL; the package maps them to xsd/
+# (one place: the validator uses the same helper).
+SCHEMA_LOCATIONS = _schemas.schema_locations()
+schema = _schemas.schema
 
 
 PG_URL = os.environ.get("THUVIEN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")

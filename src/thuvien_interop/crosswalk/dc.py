@@ -75,6 +75,10 @@ def _clean_date(value: str) -> str:
         value = value[1:]
     elif value[:1] in "©℗":
         value = value[1:].lstrip()
+    if len(value) == 5 and value[4] == "-" and value[:4].isdigit():
+        # A serial still published ("1998-"): dc:date is W3CDTF (DCMI), so the
+        # year it began; MODS keeps the open range as it is.
+        value = value[:4]
     return value
 
 

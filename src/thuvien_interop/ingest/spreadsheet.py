@@ -327,6 +327,7 @@ DEFAULT_COLUMNS: dict[str, str | dict[str, str]] = {
     "ĐKCB": {"field": "852$p", "split": ";"},
     "Số ĐKCB": {"field": "852$p", "split": ";"},
     "Kho": "852$b",
+    "Ký hiệu xếp giá": "852$h",
     "Giá tiền": "541$h", "Giá": "541$h",
     "Ghi chú": "500$a",
 }
