@@ -184,8 +184,10 @@ class _Counting:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="The input format; detected from the content when not given.")
 @click.option("--source-encoding", type=click.Choice(SOURCE_ENCODINGS), default=None,
-              help="Encoding of ISO 2709 field bytes when leader/09 cannot be trusted "
-                   "(auto: detect per file and field).")
+              help="Encoding of ISO 2709 field bytes when leader/09 cannot be trusted: tcvn3, "
+                   "vni, viscii, vps, viqr, windows-1258, utf-8, marc-8 (forces MARC-8), or auto "
+                   "(detect per file and field). Without it, records that say MARC-8 but cannot "
+                   "be are read as the legacy encoding they surely are.")
 @click.option("--repair-mojibake", is_flag=True,
               help="Repair text that is already Unicode but reads as a legacy Vietnamese encoding "
                    "shown through the wrong code page ('Hµ Néi' → 'Hà Nội'); each repair is listed.")

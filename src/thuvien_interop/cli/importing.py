@@ -39,8 +39,10 @@ from ._common import (
                    "files, the first dc:identifier.")
 @click.option("--source-encoding", type=click.Choice(SOURCE_ENCODINGS), default=None,
               help="Encoding of ISO 2709 field bytes, for old exports whose leader/09 cannot be "
-                   "trusted: tcvn3, vni, viscii, windows-1258, utf-8, marc-8, or auto (detect per "
-                   "file and per field; the guess and its confidence are listed in the summary).")
+                   "trusted: tcvn3, vni, viscii, vps, viqr, windows-1258, utf-8, marc-8, or auto "
+                   "(detect per file and per field; the guess and its confidence are listed in "
+                   "the summary). Without it, records that say MARC-8 but cannot be are read as "
+                   "the legacy encoding they surely are, and the summary says so.")
 @click.option("--repair-mojibake", is_flag=True,
               help="Repair text that is already Unicode but reads as a legacy Vietnamese encoding "
                    "shown through the wrong code page ('Hµ Néi' → 'Hà Nội'); each repair is listed.")
@@ -68,7 +70,7 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
 
     \b
     Formats: ISO 2709 (.mrc, .dat; MARC-8 or UTF-8, or TCVN3/VNI/VISCII/
-    Windows-1258 with --source-encoding), MARCXML (a collection or one
+    VPS/Windows-1258, found or named with --source-encoding), MARCXML (a collection or one
     record), oai_dc / simple Dublin Core XML, and spreadsheet catalogues
     (.csv, .xlsx) with a column mapping. A broken record is reported
     with its position and skipped (or repaired when that is safe); the records

@@ -7,7 +7,7 @@ missing 001/008/245, an 008 of the wrong length, indicators or subfield codes
 MARC 21 does not define for the commonest fields, non-repeatable fields
 repeated, empty subfields, ISBN/ISSN check digits, characters XML 1.0 forbids,
 text that is not NFC, and text that reads like a legacy Vietnamese encoding
-(TCVN3, VNI, VISCII, Windows-1258) shown through the wrong code page.
+(TCVN3, VNI, VISCII, VPS, VIQR, Windows-1258) shown through the wrong code page.
 
     >>> import pymarc
     >>> r = pymarc.Record(leader="00000nam a2200000 a 4500")
