@@ -507,6 +507,45 @@ def test_identifier_collisions_between_sources_are_quarantined(faulty, harvester
     assert identifiers(union, "source:copycat") == []
 
 
+def test_a_provider_harvested_again_in_oai_dc_keeps_its_marc_records(faulty, union, tmp_path):
+    """The richer form wins, and the summary says so; --replace replaces them."""
+    from thuvien_interop.cli import main
+
+    url = f"sqlite:///{tmp_path / 'union.db'}"
+    runner = CliRunner()
+    base = ["harvest", faulty.url, "--name", "daklak", "--store", url, "--processes", "1",
+            "--diagnostics", str(tmp_path / "diag"), "-q", "--full"]
+    assert runner.invoke(main, [*base, "--prefix", "marc21"]).exit_code == 0
+    result = runner.invoke(main, [*base, "--prefix", "oai_dc"])
+    assert result.exit_code == 0, result.output
+    assert f"Kept {N} richer records (MARC) over oai_dc; use --replace to replace them." \
+        in result.output
+    assert union.canonical(ALL[0])[0] == "marc21"
+    result = runner.invoke(main, [*base, "--prefix", "oai_dc", "--replace"])
+    assert result.exit_code == 0 and "Kept" not in result.output
+    assert union.canonical(ALL[0])[0] == "oai_dc"
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_providers_sharing_identifiers_harvested_at_once_collide_instead_of_overwriting(
+        faulty, union, sleeps, tmp_path, processes):
+    client = PoliteClient(retries=3, backoff=0.5, sleep=sleeps, read_timeout=5)
+    with Harvester(union, client=client, diagnostics=tmp_path / "diag",
+                   processes=processes) as h:
+        results = h.harvest_many([Source("daklak", faulty.url, prefix="marc21"),
+                                  Source("copycat", faulty.url, prefix="marc21")], workers=2)
+    assert all(r.ok for r in results)
+    assert sum(r.added for r in results) == N and sum(r.quarantined for r in results) == N
+    mine = {r.source.name: identifiers(union, f"source:{r.source.name}") for r in results}
+    assert sorted(mine["daklak"] + mine["copycat"]) == ALL  # each held by one, whole
+    for r in results:
+        assert r.added == len(mine[r.source.name])
+    for ident in ALL:
+        item = union.get(ident, "marc21")
+        holder = next(s for s in item.header.sets if s.startswith("source:"))
+        assert ident in mine[holder.split(":")[1]]
+
+
 def test_one_failing_provider_never_stops_the_others(faulty, harvester, union):
     good = Source("daklak", faulty.url, prefix="marc21")
     dead = Source("dead", "http://127.0.0.1:9/oai")
