@@ -81,18 +81,24 @@ def test_rerun_after_kill_9_takes_the_dead_process_lease_over_and_resumes(blocke
     union.close()
 
 
-def test_sigterm_stops_between_pages_releases_the_lease_and_exits_143(blocked, tmp_path):
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_sigterm_stops_between_pages_releases_the_lease_and_exits_143(blocked, tmp_path,
+                                                                      processes):
+    """SIGTERM to the whole process group (as systemd sends it), with and without
+    worker processes."""
     db = tmp_path / "union.db"
-    proc = subprocess.Popen(command(blocked.url, db), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    cmd = command(blocked.url, db)
+    cmd[cmd.index("--processes") + 1] = processes
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
     try:
         wait_for_page_3(blocked, db, proc)
-        proc.send_signal(signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)  # page 3 is still held back: not waited for
     finally:
         blocked.gate.set()
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 143, out
     assert "Stopped (SIGTERM). Every page received before is stored" in out
     assert "Traceback" not in out and "ERROR" not in out, out
