@@ -75,7 +75,9 @@ def test_an_older_store_gives_its_harvested_records_their_provider_as_origin(bac
     # The store as it was before origins: no such column, one schema version less.
     conn = repo._conn()  # noqa: SLF001
     conn.execute("ALTER TABLE records DROP COLUMN origin")
-    repo.set_meta("schema_version", str(len(backend.module.MIGRATIONS) - 1))
+    conn.execute("DROP INDEX IF EXISTS records_seq")  # SQLite's later migration
+    before = next(i for i, m in enumerate(backend.module.MIGRATIONS) if "ADD COLUMN origin" in m)
+    repo.set_meta("schema_version", str(before))
     repo.close()
     again = backend.open()
     assert again.schema_version() == len(backend.module.MIGRATIONS)
