@@ -19,6 +19,7 @@ from conftest import live_server
 from test_harvest import ALL, PAGE, FaultyProvider, identifiers
 from test_harvest import source_store as provider_store
 
+from thuvien_interop.cli import main
 from thuvien_interop.oai.config import ProviderConfig
 from thuvien_interop.oai.provider import Provider
 from thuvien_interop.store import open_store
@@ -68,6 +69,9 @@ def test_rerun_after_kill_9_takes_the_dead_process_lease_over_and_resumes(blocke
             os.killpg(proc.pid, signal.SIGKILL)
     union = open_store(f"sqlite:///{db}")
     assert str(proc.pid) in (union.lease_holder("daklak") or ""), "the dead run left its lease"
+    status = CliRunner().invoke(main, ["harvest", "status", "--store", f"sqlite:///{db}"])
+    assert (f"daklak: its lease is held by process {proc.pid} on this machine, which is no "
+            "longer running; the next harvest takes it over") in status.output
     asked = blocked.count("ListRecords")
     rerun = subprocess.run(command(blocked.url, db), capture_output=True, text=True, timeout=120)
     out = rerun.stdout + rerun.stderr

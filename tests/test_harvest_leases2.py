@@ -24,6 +24,7 @@ from thuvien_interop import dates
 from thuvien_interop.oai.config import ProviderConfig
 from thuvien_interop.oai.harvest_lease import Holder, LeaseKeeper
 from thuvien_interop.oai.harvest_sources import Source
+from thuvien_interop.oai.harvest_state import HarvestState, ProviderStatus
 from thuvien_interop.oai.harvester import Harvester
 from thuvien_interop.oai.provider import Provider
 from thuvien_interop.store import open_store
@@ -174,6 +175,13 @@ def test_a_run_that_finds_every_provider_held_says_so_and_exits_75(provider, tmp
     assert "Nothing harvested: other harvesters hold every provider" in out.output
     assert "process 4242 on node-2.example" in out.output
     assert provider.requests == []
+    store = open_store(f"sqlite:///{db}")
+    HarvestState(store).save_status(ProviderStatus("daklak", added=12_345))
+    HarvestState(store).remember_provider("daklak")
+    store.close()
+    status = CliRunner().invoke(main, ["harvest", "status", "--store", f"sqlite:///{db}"])
+    assert "daklak: being harvested now by process 4242 on node-2.example." in status.output
+    assert " 12,345 " in status.output
 
 
 def test_lease_length_from_the_command_line_and_the_providers_file(provider, tmp_path,

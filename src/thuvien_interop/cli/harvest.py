@@ -17,7 +17,7 @@ import click
 
 from ..model import ListQuery
 from ..oai.harvest_http import PoliteClient
-from ..oai.harvest_lease import DEFAULT_LEASE, MIN_LEASE
+from ..oai.harvest_lease import DEFAULT_LEASE, MIN_LEASE, Holder
 from ..oai.harvest_sources import Source, SourcesError, load_sources
 from ..oai.harvester import DEFAULT, MAX_PAGES, Harvester, HarvestResult, status_rows
 from ..pipeline.items import kept_message
@@ -407,8 +407,11 @@ def _status(store_url: str) -> None:
         head = ("Provider", "Last success", "Last run", "In store", "Added", "Deleted",
                 "Quarantined", "Last error")
         table = [(s.name, s.last_success or "never", s.last_run or "-",
-                  store.count(ListQuery(set=f"source:{s.name}")), s.added, s.deleted,
-                  s.quarantined, (s.last_error or "")[:120]) for s in rows]
+                  f"{store.count(ListQuery(set=f'source:{s.name}')):,}", f"{s.added:,}",
+                  f"{s.deleted:,}", f"{s.quarantined:,}", (s.last_error or "")[:120])
+                 for s in rows]
+        holders = [(s.name, Holder.parse(text), text) for s in rows
+                   if (text := store.lease_holder(s.name)) is not None]
     finally:
         store.close()
     widths = [max(len(str(x)) for x in col) for col in zip(head, *table, strict=False)]
@@ -417,3 +420,11 @@ def _status(store_url: str) -> None:
     click.echo(line.format(*head).rstrip())
     for row in table:
         click.echo(line.format(*row).rstrip())
+    for name, holder, text in holders:
+        if holder is not None and holder.alive() is False:
+            click.echo(f"{name}: its lease is held by {holder.describe()}, which is no longer "
+                       "running; the next harvest takes it over and goes on from its last "
+                       "committed page.")
+        else:
+            click.echo(f"{name}: being harvested now by "
+                       f"{holder.describe() if holder else text}.")
