@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .oai.config import ProviderConfig
+from .oai.harvest_overview import ConsoleConfig
 from .sru.config import SRUConfig
 
 DEFAULT_STORE = "sqlite:///thuvien.db"
@@ -42,6 +43,7 @@ class Settings:
     oai: ProviderConfig = field(default_factory=ProviderConfig)
     sru: SRUConfig = field(default_factory=SRUConfig)
     id_field: str = "001"
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     raw: dict = field(default_factory=dict)
 
     @classmethod
@@ -77,4 +79,8 @@ class Settings:
             s.sru = SRUConfig.from_dict(data.get("sru", {}))
         except (ValueError, OSError, KeyError) as exc:
             raise SettingsError(f"settings file {path}, [sru]: {exc}") from None
+        try:
+            s.console = ConsoleConfig.from_settings(data.get("console", {}), data.get("alerts", {}))
+        except (ValueError, TypeError) as exc:
+            raise SettingsError(f"settings file {path}: {exc}") from None
         return s

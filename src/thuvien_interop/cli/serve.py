@@ -26,10 +26,12 @@ def run_server(settings: Settings, host: str, port: int, threads: int, workers: 
     # A live source (serve --source) replaces the store; every worker opens its own.
     opener = open_repository or (lambda: open_or_fail(settings.store))
     store = opener()
-    app = create_app(store, settings.oai, sru_config=settings.sru)
+    app = create_app(store, settings.oai, sru_config=settings.sru, console=settings.console)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     click.echo(f"OAI-PMH: http://{shown}:{port}/oai?verb=Identify")
     click.echo(f"SRU:     http://{shown}:{port}/sru  (tra cứu — open it in a browser)")
+    if settings.console.enabled:
+        click.echo(f"Console: http://{shown}:{port}/admin/harvest  (user {settings.console.user})")
     click.echo("Stop with Ctrl-C.")
     if workers > 1:
         from ..web.workers import serve_workers
@@ -37,7 +39,8 @@ def run_server(settings: Settings, host: str, port: int, threads: int, workers: 
         # The app above has migrated the store and stored the token secret once;
         # each worker opens its own store after the fork.
         store.close()
-        serve_workers(lambda: create_app(opener(), settings.oai, sru_config=settings.sru),
+        serve_workers(lambda: create_app(opener(), settings.oai, sru_config=settings.sru,
+                                         console=settings.console),
                       host, port, workers=workers, threads=threads, announce=click.echo)
         return
     # waitress drops X-Forwarded-* by default; behind a configured proxy it passes

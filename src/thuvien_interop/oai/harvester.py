@@ -54,6 +54,7 @@ from ..store.base import Repository
 from ..workers import WorkerPool, WriteBehind, fewer_collections, lend_store
 from .harvest_convert import Job, convert_chunk, serialize, settle_and_write, unpack_results
 from .harvest_http import Fetched, FetchError, PoliteClient
+from .harvest_overview import record_run
 from .harvest_page import BrokenRecord, PageReader, RawRecord, check_body, local
 from .harvest_sources import Source
 from .harvest_state import HarvestState, IdentifyInfo, ListState, ProviderStatus, RunState
@@ -374,6 +375,7 @@ class Harvester:
         else:
             status.last_error = "; ".join(result.errors)
         self.state.save_status(status)
+        record_run(self.store, source.name, result, status.last_run)
         if self.on_result:
             self.on_result(result)
         return result

@@ -10,6 +10,7 @@ from flask import Flask, redirect, url_for
 
 from ..formats import FormatRegistry
 from ..oai.config import ProviderConfig
+from ..oai.harvest_overview import ConsoleConfig
 from ..oai.provider import Provider
 from ..sru.config import SRUConfig
 from ..store import open_store
@@ -20,13 +21,17 @@ from .sru import register_sru
 
 def create_app(store: Repository | str, oai_config: ProviderConfig | None = None, *,
                registry: FormatRegistry | None = None,
-               sru_config: SRUConfig | None = None) -> Flask:
+               sru_config: SRUConfig | None = None,
+               console: ConsoleConfig | None = None) -> Flask:
     """A Flask app serving OAI-PMH at ``/oai`` and SRU at ``/sru`` over a store
     (or a store URL).
 
     Behind a reverse proxy, set ``oai_config.trusted_proxies`` to the number of
     proxies in front: only then are X-Forwarded-Proto/Host/Prefix believed, so
     Identify's baseURL is the public one (a client cannot forge it otherwise).
+
+    ``console`` (when ``enabled``) mounts the harvest console at ``/admin/harvest``,
+    behind its login.
     """
     repository = open_store(store) if isinstance(store, str) else store
     config = oai_config or ProviderConfig()
@@ -42,6 +47,10 @@ def create_app(store: Repository | str, oai_config: ProviderConfig | None = None
     app.extensions["thuvien_oai"] = provider
     app.register_blueprint(oai_blueprint(provider), url_prefix="/oai")
     register_sru(app, repository, sru_config)
+    if console is not None and console.enabled:
+        from .admin import admin_blueprint
+
+        app.register_blueprint(admin_blueprint(repository, console), url_prefix="/admin")
 
     @app.route("/")
     def index():
