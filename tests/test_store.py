@@ -345,6 +345,7 @@ def test_prefixes_of_the_repository_and_of_a_record(repo):
 def test_sets_are_listed_in_spec_order_after_a_spec(repo):
     repo.put_sets([Set("hn:bd", "Ba Đình"), Set("hn", "Hà Nội", "Thủ đô"), Set("hcm", "TP HCM"),
                    Set("Z", "upper case sorts first")])
+    repo.write([rec(1, sets=("hn:bd",)), rec(2, sets=("hcm", "Z"))], now=100)
     assert [s.spec for s in repo.sets(None, 10)] == ["Z", "hcm", "hn", "hn:bd"]
     assert repo.sets("hcm", 1) == [Set("hn", "Hà Nội", "Thủ đô")]
     assert repo.sets("hn:bd", 10) == []

@@ -18,6 +18,17 @@ from dataclasses import dataclass, field
 MAX_IDENTIFIER = 1000
 
 
+#: How much of a record each canonical format keeps, richest first: a stored record
+#: is not replaced by one of the same origin in a poorer format (MARC21 over Dublin
+#: Core, which loses 001, holdings and most of the structure).
+CANONICAL_RANK: dict[str, int] = {"marc21": 2, "oai_dc": 1}
+
+
+def richness(canonical_format: str) -> int:
+    """The rank of a canonical format (:data:`CANONICAL_RANK`; 0 for any other)."""
+    return CANONICAL_RANK.get(canonical_format, 0)
+
+
 @dataclass(frozen=True, slots=True)
 class MetadataFormat:
     """An OAI-PMH metadata format: its prefix, schema location and namespace."""
@@ -105,6 +116,15 @@ class Record:
     """``index`` as the store keeps it (``search_plan.index_entries``), when it was
     computed ahead (by the harvester's worker processes); the store then uses it
     instead of ``index``. ``None``: the store computes it from ``index``."""
+    origin: str | None = None
+    """Where the record comes from in this store: a harvested provider's set spec
+    (``source:xyz``) or a synced source's key; ``None`` for the library's own records.
+    The store refuses, inside its write transaction, a record whose identifier is held
+    by another origin (an identifier collision, reported in WriteSummary.collisions)."""
+    about_key: bytes | None = None
+    """What of ``about`` decides whether the record changed (default: all of it). The
+    harvester gives its provenance without the harvest date, so that an unchanged record
+    harvested again keeps its first harvest date (the stored row is left alone)."""
 
 
 @dataclass(slots=True)
@@ -115,12 +135,18 @@ class WriteSummary:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    collisions: list[tuple[str, str | None]] = field(default_factory=list)
+    """(identifier, origin that holds it) of records refused as identifier collisions."""
+    kept: list[str] = field(default_factory=list)
+    """Identifiers whose richer stored record was kept over a poorer one (MARC over DC)."""
 
     def __iadd__(self, other: WriteSummary) -> WriteSummary:
         self.added += other.added
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.deleted += other.deleted
+        self.collisions.extend(other.collisions)
+        self.kept.extend(other.kept)
         return self
 
 

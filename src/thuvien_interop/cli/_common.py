@@ -38,11 +38,19 @@ class ProfileParam(click.ParamType):
         return str(value)
 
 
+class BadSettings(click.ClickException):
+    """A settings file that cannot be used: one line (no usage text, which would be
+    about the command line, not the file), and the exit status of a usage error."""
+
+    exit_code = 2
+
+
 def load_settings(config_path: str | None, store_url: str | None) -> Settings:
+    """The settings of ``--config`` (a wrong file is one line saying where and why)."""
     try:
         settings = Settings.load(config_path)
     except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise BadSettings(str(exc)) from None
     if store_url:
         settings.store = store_url
     return settings

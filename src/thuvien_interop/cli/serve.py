@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
+import re
+import socket
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import click
 
@@ -17,36 +23,129 @@ from . import main
 from ._common import ProfileParam, config_option, load_settings, open_or_fail, store_option
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port, or one line saying why not and what to do."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=1024)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            why = (f"port {port} on {host} is already in use (is another server running "
+                   f"there?): stop it, or choose another port with --port {port + 1}")
+        elif exc.errno == errno.EACCES:
+            why = (f"port {port} needs administrator rights: choose one above 1023 with "
+                   "--port 8000 (and a reverse proxy in front, docs/deploying.md §4)")
+        elif isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            why = (f"cannot listen on {host}: it is not an address of this machine; "
+                   "use --host 127.0.0.1 (this machine only) or --host 0.0.0.0 (every interface)")
+        else:
+            why = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        raise click.ClickException(why) from None
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
+
+
+def _hide_password(url: str) -> str:
+    return re.sub(r"(://[^/:@]+:)[^/@]*@", r"\1***@", url)
+
+
+def access_log_stream(where: str) -> IO[str] | None:
+    """Where ``--access-log`` writes: a file (appended to), ``-`` (this terminal), or
+    ``off`` (nowhere: None)."""
+    if where == "off":
+        return None
+    if where == "-":
+        return sys.stdout
+    try:
+        return open(where, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - the server's life
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the access log {where}: "
+                                   f"{exc.strerror or exc}") from None
+
+
 def run_server(settings: Settings, host: str, port: int, threads: int, workers: int = 1,
-               open_repository: Callable[[], Repository] | None = None) -> None:
-    import waitress
+               open_repository: Callable[[], Repository] | None = None, *,
+               access_log: str = "-", sock: socket.socket | None = None,
+               served: str | None = None) -> None:
+    """Serve until stopped: listen (or use ``sock``), say what is served, log requests.
+
+    ``open_repository`` opens what is served (a live source, for serve --source;
+    default: the settings' store), once here and once in every worker process;
+    ``served`` names it in the start-up lines (default: the store URL).
+    """
+    import waitress.server
 
     from ..web import create_app
+    from ..web.accesslog import AccessLog
+    from ..web.oai import can_search
+    from ..web.workers import gunicorn_available, serve_workers
 
-    # A live source (serve --source) replaces the store; every worker opens its own.
     opener = open_repository or (lambda: open_or_fail(settings.store))
+    access_log_stream(access_log)  # a log that cannot be written stops us before we listen
     store = opener()
+
+    def logged(app):
+        stream = access_log_stream(access_log)
+        if stream is not None:
+            # Inside ProxyFix's changes (it edits the environ in place): a proxied
+            # harvester is logged by its own address when the proxy is trusted.
+            app.wsgi_app = AccessLog(app.wsgi_app, stream)
+        return app
+
     app = create_app(store, settings.oai, sru_config=settings.sru, console=settings.console)
+    info = store.info()
+    searchable = can_search(store)
+    sock = sock or listen(host, port)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
-    click.echo(f"OAI-PMH: http://{shown}:{port}/oai?verb=Identify")
-    click.echo(f"SRU:     http://{shown}:{port}/sru  (tra cứu — open it in a browser)")
+    shown = f"[{shown}]" if ":" in shown else shown
+    root = f"http://{shown}:{sock.getsockname()[1]}"
+    c = settings.oai
+    click.echo(f"Serving {c.repository_name} (oai:{c.repository_identifier}:…)")
+    click.echo(f"  {'Source:' if served else 'Store: '}   {served or _hide_password(settings.store)}"
+               f" — {_count(info.record_count, 'record')}"
+               + (f", {info.deleted_count:,} deleted" if info.deleted_count else ""))
+    click.echo(f"  OAI-PMH:  {root}/oai?verb=Identify")
+    if searchable:
+        click.echo(f"  SRU:      {root}/sru  (tra cứu — open it in a browser)")
+    else:
+        click.echo("  SRU:      none — a live source cannot be searched; `thuvien-interop sync` "
+                   "copies it into a store that can")
+    if workers > 1 and gunicorn_available():
+        click.echo(f"  Workers:  {workers} processes × {threads} threads (gunicorn)")
+    elif workers > 1:
+        click.echo(f"  Workers:  1 process × {workers * threads} threads (waitress; gunicorn "
+                   "is not available here)")
+    else:
+        click.echo(f"  Workers:  1 process × {threads} threads (waitress)")
     if settings.console.enabled:
-        click.echo(f"Console: http://{shown}:{port}/admin/harvest  (user {settings.console.user})")
+        click.echo(f"  Console:  {root}/admin/harvest  (user {settings.console.user})")
+    log_to = {"-": "here, one line a request", "off": "off"}.get(access_log, access_log)
+    click.echo(f"  Access log: {log_to}")
     click.echo("Stop with Ctrl-C.")
     if workers > 1:
-        from ..web.workers import serve_workers
-
         # The app above has migrated the store and stored the token secret once;
         # each worker opens its own store after the fork.
         store.close()
-        serve_workers(lambda: create_app(opener(), settings.oai, sru_config=settings.sru,
-                                         console=settings.console),
-                      host, port, workers=workers, threads=threads, announce=click.echo)
+        serve_workers(lambda: logged(create_app(opener(), settings.oai, sru_config=settings.sru,
+                                                console=settings.console)),
+                      host, port, workers=workers, threads=threads, sock=sock)
         return
     # waitress drops X-Forwarded-* by default; behind a configured proxy it passes
     # them on and ProxyFix (create_app) reads exactly as many hops as trusted.
-    waitress.serve(app, host=host, port=port, threads=threads, ident="thuvien-interop",
-                   _quiet=True, clear_untrusted_proxy_headers=settings.oai.trusted_proxies == 0)
+    # waitress warns "Task queue depth is 1" whenever a request waits a moment for a
+    # thread, which says nothing useful to a librarian; real errors still show.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    server = waitress.server.create_server(
+        logged(app), sockets=[sock], threads=threads, ident="thuvien-interop",
+        clear_untrusted_proxy_headers=settings.oai.trusted_proxies == 0)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        click.echo("Stopped.")
+    finally:
+        server.close()
 
 
 _host = click.option("--host", default="127.0.0.1", show_default=True,
@@ -54,6 +153,10 @@ _host = click.option("--host", default="127.0.0.1", show_default=True,
 _port = click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
 _threads = click.option("--threads", default=8, show_default=True, type=int,
                         help="Worker threads of the WSGI server (waitress).")
+_access_log = click.option(
+    "--access-log", default="-", show_default=True, metavar="FILE|-|off",
+    help="One line a request, in the combined log format (Apache, nginx): appended to FILE, "
+         "written here (-), or off.")
 _workers = click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
                         help="Server processes (gunicorn, on Linux when installed; elsewhere "
                              "waitress with workers × threads threads). Any worker continues "
@@ -75,8 +178,10 @@ _workers = click.option("--workers", default=1, show_default=True, type=click.In
               help="The source profile for --source: a shipped one by name (koha, generic-sql; "
                    "`thuvien-interop profiles` lists them) or the path of your own TOML file. "
                    "A file that exists wins over a name.")
+@_access_log
 def serve(store_url: str | None, config_path: str | None, host: str, port: int, threads: int,
-          workers: int, source_url: str | None, profile_path: str | None) -> None:
+          workers: int, source_url: str | None, profile_path: str | None,
+          access_log: str) -> None:
     """Serve a store over OAI-PMH (at /oai) and SRU (at /sru) with a production WSGI server.
 
     \b
@@ -88,6 +193,7 @@ def serve(store_url: str | None, config_path: str | None, host: str, port: int, 
     """
     settings = load_settings(config_path, store_url)
     opener = None
+    served = None
     if source_url or profile_path:
         if not (source_url and profile_path):
             raise click.UsageError("--source and --profile go together")
@@ -97,7 +203,9 @@ def serve(store_url: str | None, config_path: str | None, host: str, port: int, 
         def opener() -> Repository:
             return LiveSourceRepository(open_source(source_url, profile_path),
                                         settings.oai.repository_identifier)
-    run_server(settings, host, port, threads, workers, opener)
+        served = f"{_hide_password(source_url)} (read live, profile {profile_path})"
+    run_server(settings, host, port, threads, workers, opener, access_log=access_log,
+               served=served)
 
 
 def demo_store_path() -> Path:
@@ -117,8 +225,13 @@ def demo_store_path() -> Path:
 @click.option("--store", "store_url", default=None, metavar="URL",
               help="Where to put the demo store (default: a file in your user data folder).")
 @click.option("--no-serve", is_flag=True, help="Load the sample data and stop.")
-def demo(host: str, port: int, threads: int, store_url: str | None, no_serve: bool) -> None:
+@_access_log
+def demo(host: str, port: int, threads: int, store_url: str | None, no_serve: bool,
+         access_log: str) -> None:
     """Load the sample Vietnamese catalogue and serve it — the whole job in one command.
+
+    The server keeps this terminal until you stop it with Ctrl-C; use another
+    terminal (or a browser) meanwhile.
 
     \b
     Then open http://127.0.0.1:8000/oai?verb=ListRecords&metadataPrefix=oai_dc
@@ -128,6 +241,8 @@ def demo(host: str, port: int, threads: int, store_url: str | None, no_serve: bo
     settings = Settings()
     settings.store = store_url or f"sqlite:///{demo_store_path()}"
     settings.oai.repository_name = "Thư viện mẫu thuvien-interop (demo)"
+    # The port first: a busy one is said before the import, not after it.
+    sock = None if no_serve else listen(host, port)
     store = open_or_fail(settings.store)
     click.echo(f"Demo store: {settings.store}")
     sets = SetRules.default()
@@ -136,5 +251,5 @@ def demo(host: str, port: int, threads: int, store_url: str | None, no_serve: bo
     store.put_sets(sets.seen_sets())
     store.close()
     print_report(report)
-    if not no_serve:
-        run_server(settings, host, port, threads)
+    if sock is not None:
+        run_server(settings, host, port, threads, access_log=access_log, sock=sock)

@@ -291,8 +291,9 @@ DEFAULT_COLUMNS: dict[str, str | dict[str, str]] = {
     "Từ khóa": {"field": "653$a", "split": ";"},
     "Ngôn ngữ": "041$a",
     "Số đăng ký cá biệt": {"field": "852$p", "split": ";"},
-    "ĐKCB": {"field": "852$p", "split": ";"},
+    "ĐKCB": {"field": "852$p", "split": ";"}, "Số ĐKCB": {"field": "852$p", "split": ";"},
     "Kho": "852$b",
+    "Ký hiệu xếp giá": "852$h",
     "Giá tiền": "541$h", "Giá": "541$h",
     "Ghi chú": "500$a",
 }

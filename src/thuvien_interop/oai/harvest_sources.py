@@ -12,6 +12,7 @@
     delay = 1.0                       # seconds between two requests to this provider
     username = "union"                # HTTP basic auth, if the provider wants it
     password_env = "DAKLAK_OAI_PASSWORD"
+    library = { name = "Thư viện tỉnh Đắk Lắk", province = "Đắk Lắk", kind = "public" }
 
     >>> sources, options = load_sources("providers.toml")     # doctest: +SKIP
     >>> sources[0].name, sources[0].sets                      # doctest: +SKIP
@@ -60,6 +61,9 @@ class Source:
     ListRecords keeps failing)."""
     from_: str | None = None
     until: str | None = None
+    library: dict[str, str] = field(default_factory=dict)
+    """The ``library`` table: the name people know, province, kind (see
+    :class:`thuvien_interop.union.holdings.Library`)."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name or ""):
@@ -101,7 +105,8 @@ class HarvestOptions:
 
 
 _KEYS = {"name", "url", "base_url", "prefix", "metadata_prefix", "sets", "set", "delay",
-         "username", "password", "password_env", "headers", "by_identifier", "from", "until"}
+         "username", "password", "password_env", "headers", "by_identifier", "from", "until",
+         "library"}
 
 
 def source_from_dict(data: dict, where: str = "") -> Source:
@@ -129,7 +134,21 @@ def source_from_dict(data: dict, where: str = "") -> Source:
         username=data.get("username"), password=password,
         headers={str(k): str(v) for k, v in data.get("headers", {}).items()},
         by_identifier=bool(data.get("by_identifier", False)),
-        from_=data.get("from"), until=data.get("until"))
+        from_=data.get("from"), until=data.get("until"), library=_library(data, where))
+
+
+def _library(data: dict, where: str) -> dict[str, str]:
+    from ..union.holdings import Library
+
+    table = data.get("library", {})
+    if not isinstance(table, dict):
+        raise SourcesError(f"{where}library must be a table: "
+                           'library = { name = "…", province = "…", kind = "school" }')
+    try:
+        Library.from_dict(str(data["name"]), table)
+    except ValueError as exc:
+        raise SourcesError(f"{where}{exc}") from None
+    return {str(k): str(v) for k, v in table.items()}
 
 
 def load_sources(path: str | os.PathLike) -> tuple[list[Source], HarvestOptions]:

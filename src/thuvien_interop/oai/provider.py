@@ -119,7 +119,7 @@ class Provider:
         if "identifier" in args and (not args["identifier"] or _NOT_URI.search(args["identifier"])):
             errors.append(BadArgument(
                 f"the identifier '{args['identifier']}' is not a URI (OAI identifiers look "
-                f"like {self.sample_identifier()})"))
+                f"like {self._example_identifier()})"))
         if "metadataPrefix" in args:
             prefix = args["metadataPrefix"]
             if not _PREFIX.fullmatch(prefix):
@@ -196,29 +196,57 @@ class Provider:
         ]
         return "".join(parts)
 
-    def sample_identifier(self) -> str:
-        """The configured sample identifier, else the first record's, else a made-up one."""
+    # How far Identify looks for a record of its own namespace (one indexed scan).
+    _SAMPLE_SCAN = 100
+
+    def sample_identifier(self) -> str | None:
+        """A real identifier of this repository in its own scheme
+        (``oai:<repositoryIdentifier>:…``): the configured one, else the first such
+        record's. ``None`` when the repository holds records but none in its scheme
+        (a union of harvested records, which keep their providers' identifiers);
+        ``oai:<repositoryIdentifier>:1`` when it holds none yet.
+
+            >>> from thuvien_interop.store import open_store
+            >>> Provider(open_store("sqlite:///:memory:"), ProviderConfig(
+            ...     repository_identifier="thuviendaklak.vn")).sample_identifier()
+            'oai:thuviendaklak.vn:1'
+        """
         c = self.config
         if c.sample_identifier:
             return c.sample_identifier
+        own = f"oai:{c.repository_identifier}:"
+        first = self.repository.list(ListQuery(), None, self._SAMPLE_SCAN, metadata=False)
+        if not first:
+            return own + "1"
+        return next((i.header.identifier for i in first if i.header.identifier.startswith(own)),
+                    None)
+
+    def _example_identifier(self) -> str:
+        """An identifier to show in a message: of this scheme, else any real one."""
+        sample = self.sample_identifier()
+        if sample is not None:
+            return sample
         first = self.repository.list(ListQuery(), None, 1, metadata=False)
-        if first and first[0].header.identifier.startswith(f"oai:{c.repository_identifier}:"):
-            return first[0].header.identifier
-        return f"oai:{c.repository_identifier}:1"
+        return first[0].header.identifier if first else f"oai:{self.config.repository_identifier}:1"
 
     def descriptions(self) -> list[str]:
         """Identify's ``description`` containers: oai-identifier (OAI identifier
-        guidelines §2), and friends and branding when configured."""
+        guidelines §2) when the records follow its scheme (:meth:`sample_identifier`),
+        and friends and branding when configured."""
         c = self.config
         loc = 'xsi:schemaLocation="{ns} {xsd}"'
-        out = [
-            f'<description><oai-identifier xmlns="{OAI_ID_NS}" '
-            + loc.format(ns=OAI_ID_NS, xsd="http://www.openarchives.org/OAI/2.0/oai-identifier.xsd")
-            + f"><scheme>oai</scheme><repositoryIdentifier>{R.text(c.repository_identifier)}"
-            f"</repositoryIdentifier><delimiter>:</delimiter>"
-            f"<sampleIdentifier>{R.text(self.sample_identifier())}</sampleIdentifier>"
-            "</oai-identifier></description>"
-        ]
+        out = []
+        sample = self.sample_identifier()
+        # A union's records keep their providers' identifiers: it then does not
+        # claim the oai-identifier scheme of its own namespace for them.
+        if sample is not None:
+            out.append(
+                f'<description><oai-identifier xmlns="{OAI_ID_NS}" '
+                + loc.format(ns=OAI_ID_NS, xsd="http://www.openarchives.org/OAI/2.0/oai-identifier.xsd")
+                + f"><scheme>oai</scheme><repositoryIdentifier>{R.text(c.repository_identifier)}"
+                f"</repositoryIdentifier><delimiter>:</delimiter>"
+                f"<sampleIdentifier>{R.text(sample)}</sampleIdentifier>"
+                "</oai-identifier></description>")
         if c.friends:
             out.append(
                 f'<description><friends xmlns="{FRIENDS_NS}" '

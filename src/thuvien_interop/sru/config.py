@@ -73,7 +73,8 @@ class SRUConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> SRUConfig:
-        """From the ``[sru]`` table of the settings file::
+        """From the ``[sru]`` table of the settings file (its values checked by
+        :mod:`thuvien_interop.settings`; docs/deploying.md lists them)::
 
             [sru]
             default_records = 10
@@ -81,16 +82,16 @@ class SRUConfig:
             default_version = "1.2"
             profile = "my-indexes.toml"      # a file, or a shipped name (default: sru-indexes)
             title = { vi = "Thư viện tỉnh", en = "Provincial library" }
+
+        Raises ValueError when two values contradict each other, or the profile
+        cannot be read.
         """
         from .indexing import load_profile
 
         c = cls()
         for key in ("default_records", "max_records", "default_terms", "max_terms"):
             if key in data:
-                value = int(data[key])
-                if value < (0 if key == "default_records" else 1):
-                    raise ValueError(f"sru.{key} must be a positive number")
-                setattr(c, key, value)
+                setattr(c, key, int(data[key]))
         for key in ("default_schema", "default_version", "default_context_set", "base_url"):
             if key in data:
                 setattr(c, key, str(data[key]))
@@ -102,7 +103,11 @@ class SRUConfig:
         if "profile" in data:
             c.profile = load_profile(data["profile"])
         if c.default_records > c.max_records:
-            raise ValueError("sru.default_records is larger than sru.max_records")
+            raise ValueError(f"default_records ({c.default_records}) is larger than "
+                             f"max_records ({c.max_records})")
+        if c.default_terms > c.max_terms:
+            raise ValueError(f"default_terms ({c.default_terms}) is larger than "
+                             f"max_terms ({c.max_terms})")
         if schema_by_name(c.default_schema) is None:
-            raise ValueError(f"sru.default_schema '{c.default_schema}' is not dc, marcxml or mods")
+            raise ValueError(f"default_schema '{c.default_schema}' is not dc, marcxml or mods")
         return c

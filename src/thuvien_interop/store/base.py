@@ -8,7 +8,7 @@ of them or on none.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
 from ..model import (
@@ -31,8 +31,8 @@ class StoreError(Exception):
 
 
 @runtime_checkable
-class Repository(Protocol):
-    """A repository of records, as the protocol engines see it.
+class Catalogue(Protocol):
+    """What the OAI-PMH provider reads: a catalogue of records and sets.
 
     Listing is keyset-paginated on ``(datestamp, seq)``: ``seq`` grows on every
     change, so a record changed during a harvest moves to the end of the list and
@@ -49,11 +49,8 @@ class Repository(Protocol):
         ...
 
     def sets(self, after: str | None, limit: int) -> list[Set]:
-        """Sets in spec order, after ``after``."""
-        ...
-
-    def put_sets(self, sets: Iterable[Set]) -> None:
-        """Define sets (name and description); memberships come with records."""
+        """Sets in spec order, after ``after``: the defined sets some record (live
+        or deleted) is in."""
         ...
 
     def list(self, q: ListQuery, after: Key | None, limit: int, *,
@@ -74,10 +71,48 @@ class Repository(Protocol):
         """(canonical format, canonical bytes) of a live record."""
         ...
 
-    def write(self, records: Iterable[Record], *, now: int | None = None) -> WriteSummary:
-        """Upsert or delete; one transaction per batch. Unchanged records keep
-        their datestamp."""
+
+@runtime_checkable
+class Writable(Protocol):
+    """What the write path uses: records, sets and search entries go in."""
+
+    def write(self, records: Iterable[Record], *, now: int | None = None,
+              replace: bool = False) -> WriteSummary:
+        """Upsert or delete; one transaction per batch, in which everything is
+        decided (so that concurrent writers leave what sequential ones leave):
+
+        * a record whose identifier is held by another ``origin`` is refused
+          (``WriteSummary.collisions``);
+        * a live record of a richer canonical format (:func:`~thuvien_interop.model.richness`)
+          is kept over a poorer one of the same origin unless ``replace``
+          (``WriteSummary.kept``); a deletion always applies;
+        * an unchanged record (same :func:`checksum`, same sets) keeps its datestamp;
+        * a record repeated in one call is applied in order, as if written once
+          after the other, and counted so.
+        """
         ...
+
+    def put_sets(self, sets: Iterable[Set]) -> None:
+        """Define sets (name and description); memberships come with records."""
+        ...
+
+    def set_memberships(self, changes: Iterable[tuple[str, tuple[str, ...]]], *,
+                        now: int | None = None) -> int:
+        """Replace the set memberships of existing records, given as (identifier,
+        its setSpecs without ancestors); only records whose membership changed get
+        a new datestamp (selective harvesters see exactly those). Returns how many."""
+        ...
+
+    def reindex(self, entries: Iterable[tuple[str, dict[str, list[str]]]]) -> int:
+        """Replace the search entries of existing records, given as (identifier,
+        ``Record.index``), leaving the records and their datestamps alone; return
+        how many were reindexed (after an index profile changed)."""
+        ...
+
+
+@runtime_checkable
+class Searchable(Protocol):
+    """What the SRU engine uses."""
 
     def search(self, plan: Plan, start: int, limit: int, *,
                prefix: str | None = None) -> SearchPage:
@@ -118,11 +153,33 @@ class Repository(Protocol):
         ``start`` is a key (:func:`~thuvien_interop.store.search_plan.key_of`)."""
         ...
 
-    def reindex(self, entries: Iterable[tuple[str, dict[str, list[str]]]]) -> int:
-        """Replace the search entries of existing records, given as (identifier,
-        ``Record.index``), leaving the records and their datestamps alone; return
-        how many were reindexed (after an index profile changed)."""
+
+@runtime_checkable
+class Leases(Protocol):
+    """Leases, so that several harvester processes or nodes share a provider list."""
+
+    def lease(self, name: str, holder: str, seconds: int, *, now: int | None = None) -> bool:
+        """Take or renew the lease on ``name`` for ``seconds``; False if another
+        holder's lease has not expired."""
         ...
+
+    def claim(self, names: Sequence[str], holder: str, seconds: int, *,
+              now: int | None = None) -> str | None:
+        """Lease the first of ``names`` (in the order given) that nobody holds, or None."""
+        ...
+
+    def release(self, name: str, holder: str) -> bool:
+        """Give a lease back early; False if ``holder`` does not hold it."""
+        ...
+
+    def lease_holder(self, name: str, *, now: int | None = None) -> str | None:
+        """Who holds an unexpired lease on ``name`` (None if nobody)."""
+        ...
+
+
+@runtime_checkable
+class Settings(Protocol):
+    """Small named values kept with the store (token secret, harvest state)."""
 
     def get_meta(self, key: str) -> str | None: ...
 
@@ -134,17 +191,37 @@ class Repository(Protocol):
         over a new store agree on one value (the token secret, for one)."""
         ...
 
+
+@runtime_checkable
+class Repository(Catalogue, Writable, Searchable, Leases, Settings, Protocol):
+    """Every capability at once: what the SQL stores are."""
+
     def close(self) -> None: ...
 
 
 def checksum(record: Record) -> bytes:
-    """What decides whether a re-imported record "really changed"."""
+    """What decides whether a re-imported record "really changed": its content,
+    ``about_key`` standing for ``about`` when given. Sets are not in it: stores
+    compare them as their own column, so that sets evaluated again
+    (``set_memberships``) do not make the next import find every record changed."""
+    about = record.about if record.about_key is None else record.about_key
+    return _digest(record, None, about)
+
+
+def checksum_v1(record: Record) -> bytes:
+    """The checksum stores kept before sets were compared on their own (with the
+    sets and the whole ``about``): rows written then still compare unchanged."""
+    return _digest(record, "\n".join(expand_set_specs(record.sets)), record.about)
+
+
+def _digest(record: Record, sets: str | None, about: bytes | None) -> bytes:
     h = hashlib.blake2b(digest_size=16)
     h.update(record.canonical_format.encode())
     h.update(b"\0D" if record.deleted else b"\0L")
     h.update(record.canonical)
-    h.update(b"\0S" + "\n".join(expand_set_specs(record.sets)).encode())
-    h.update(b"\0A" + (record.about or b""))
+    if sets is not None:
+        h.update(b"\0S" + sets.encode())
+    h.update(b"\0A" + (about or b""))
     for prefix in sorted(record.rendered):
         h.update(b"\0P" + prefix.encode() + b"\0" + record.rendered[prefix])
     return h.digest()

@@ -82,16 +82,14 @@ def iterate(page: Callable[[Key | None, int], list[Item]], batch: int = 1000) ->
 
 
 def set_operation(node: object, left: tuple[str | None, list[object]],
-                  right: tuple[str | None, list[object]], *,
-                  aliases: bool) -> tuple[str | None, list[object]]:
+                  right: tuple[str | None, list[object]]) -> tuple[str | None, list[object]]:
     """Combine two ``SELECT id`` queries of a search plan's And / Or / AndNot node
-    (``None`` is the empty set). PostgreSQL wants its subqueries named
-    (``aliases``); SQLite does not."""
+    (``None`` is the empty set); subqueries are named, as PostgreSQL wants."""
     from .search_plan import And, Or
 
     a, aa = left
     b, ba = right
-    la, ra = (" l", " r") if aliases else ("", "")
+    la, ra = " l", " r"
     if isinstance(node, And):
         if a is None or b is None:
             return None, []

@@ -1,9 +1,10 @@
 """The scale-out store: PostgreSQL through psycopg 3, for a union catalogue and
 for several workers or machines sharing one store.
 
-Same shape as the SQLite store (records keyed by ``(datestamp, seq)``, rendered
-formats beside them, set memberships with their ancestors, sets, meta), same
-contract, same test suite (``tests/test_store.py``).
+The store's logic is :mod:`.sql`'s, shared with SQLite; this dialect supplies the
+connection, migrations, an advisory lock as the store's write lock, ids and change
+sequence numbers from sequences, bulk load with COPY, and the search rows
+(tsvector) with their compiler.
 
     >>> from thuvien_interop.store import open_store
     >>> from thuvien_interop.model import Record
@@ -17,29 +18,20 @@ when missing), so one database can hold several stores.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
-from .. import dates
-from ..model import (
-    Header,
-    Item,
-    ListQuery,
-    Record,
-    RepositoryInfo,
-    Set,
-    WriteSummary,
-    expand_set_specs,
-)
+from ..model import Record
 from . import keyset, search_plan
-from .base import Key, StoreError, checksum
+from .base import StoreError
+from .sql import CHANGE_COLUMNS, KEY_COLUMNS, MAX_EXPANSION, Compiler, SQLStore, Txn
 
-SCHEMA_VERSION_KEY = "schema_version"
 BATCH = 1000
 COPY_THRESHOLD = 200
 """Batches with at least this many rows for a table are loaded with COPY."""
@@ -48,6 +40,7 @@ COPY_THRESHOLD = 200
 # key is a hash of the schema, so stores in different schemas do not wait on each other.
 _LOCK_MIGRATE = 0x7476_0001
 _LOCK_WRITE = 0x7476_0002
+_LOCK_LEASE = 0x7476_0003
 
 # Each entry moves a store from version i to i+1; never edit a released one,
 # append a new one, so existing databases migrate instead of breaking.
@@ -126,23 +119,22 @@ MIGRATIONS: list[str] = [
     END
     $$;
     """,
+    # 4: each record's origin, so that the write transaction refuses an identifier
+    # another origin holds (issue 12); a harvested record's is its provider set.
+    """
+    ALTER TABLE records ADD COLUMN origin text;
+    UPDATE records SET origin = (SELECT min(s) FROM unnest(sets) s
+                                 WHERE s LIKE 'source:%' AND strpos(substr(s, 8), ':') = 0);
+    """,
 ]
 
-# Columns (and their types, for binary COPY) of the tables write() loads.
-_RECORD_COLS = (("id", "bigint"), ("identifier", "text"), ("datestamp", "bigint"),
-                ("seq", "bigint"), ("deleted", "boolean"), ("deleted_at", "bigint"),
-                ("checksum", "bytea"), ("canonical_format", "text"), ("canonical", "bytea"),
-                ("sets", "text[]"), ("about", "bytea"))
-_CHANGE_COLS = (("id", "bigint"), ("datestamp", "bigint"), ("seq", "bigint"),
-                ("deleted", "boolean"), ("checksum", "bytea"), ("canonical_format", "text"),
-                ("canonical", "bytea"), ("sets", "text[]"), ("about", "bytea"))
-_RENDERED_COLS = (("record_id", "bigint"), ("prefix", "text"), ("xml", "bytea"))
-_MEMBER_COLS = (("set_spec", "text"), ("datestamp", "bigint"), ("seq", "bigint"),
-                ("record_id", "bigint"))
-_TEXT_COLS = (("record_id", "bigint"), ("idx", "text"), ("tsv", "tsvector"))
-_KEY_COLS = (("idx", "text"), ("key", "text"), ("record_id", "bigint"), ("display", "text"))
-MAX_EXPANSION = 2000
-"""At most this many indexed words for one masked term (else PlanTooBroad)."""
+# Column types, for binary COPY (one meaning per column name across the tables).
+_TYPES = {"id": "bigint", "identifier": "text", "datestamp": "bigint", "seq": "bigint",
+          "deleted": "boolean", "deleted_at": "bigint", "checksum": "bytea",
+          "canonical_format": "text", "canonical": "bytea", "sets": "text[]", "about": "bytea",
+          "origin": "text", "record_id": "bigint", "prefix": "text", "xml": "bytea",
+          "set_spec": "text", "idx": "text", "tsv": "tsvector", "key": "text", "display": "text"}
+_TEXT_COLUMNS = ("record_id", "idx", "tsv")
 
 
 def split_schema(url: str) -> tuple[str, str | None]:
@@ -157,37 +149,71 @@ def split_schema(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=rest)), schema or None
 
 
-class PostgresRepository:
+@functools.lru_cache(maxsize=512)
+def _placeholders(text: str) -> str:
+    return text.replace("?", "%s")
+
+
+class PostgresRepository(SQLStore):
     """A :class:`~thuvien_interop.store.base.Repository` in a PostgreSQL database.
 
     Safe to share between threads (one connection per thread) and between
     processes and machines: writers take a transaction-scoped advisory lock, so
     change sequence numbers are committed in the order they were drawn and a
-    harvester reading after a key never skips a record committed late.
+    harvester reading after a key never skips a record committed late, and
+    everything a write decides is decided against what is committed.
 
         >>> store = PostgresRepository("postgresql://postgres@127.0.0.1/test")  # doctest: +SKIP
         >>> store.count(ListQuery(prefix="oai_dc"))                            # doctest: +SKIP
         0
     """
 
+    keyset_dialect = keyset.POSTGRES
+    db_errors = (psycopg.Error,)
+    no_index = ""
+
     def __init__(self, url: str, *, schema: str | None = None) -> None:
+        super().__init__()
         conninfo, url_schema = split_schema(url)
         self.schema = schema or url_schema
         self._conninfo = conninfo
         self.url = url
         self.batch_size = BATCH
         self.copy_threshold = COPY_THRESHOLD
-        self._lock = threading.Lock()
-        self._reset()
+        self._pid = os.getpid()
         self._migrate()
 
     # -- connections -------------------------------------------------------------
-    def _reset(self) -> None:
-        self._pid = os.getpid()
-        self._local = threading.local()
-        self._all: list[psycopg.Connection] = []
+    def _conn(self) -> psycopg.Connection:
+        if os.getpid() != self._pid:
+            # A forked worker (gunicorn) must not use its parent's sockets: drop
+            # them without closing, which would end the parent's sessions too.
+            self._pid = os.getpid()
+            self._local = threading.local()
+            self._all = []
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and conn.closed:
+            self._local.conn = None
+        return super()._conn()
 
-    def _where_am_i(self) -> str:
+    def _connect(self) -> psycopg.Connection:
+        try:
+            conn = psycopg.connect(self._conninfo, autocommit=True,
+                                   application_name="thuvien-interop")
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to the PostgreSQL store {self._where()}: "
+                             f"{str(exc).strip()}") from exc
+        if self.schema:
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+        self._local.staging = False
+        return conn
+
+    def close(self) -> None:
+        if os.getpid() != self._pid:
+            self._all = []  # a forked child: the parent's sessions are not ours to end
+        super().close()
+
+    def _where(self) -> str:
         try:
             d = psycopg.conninfo.conninfo_to_dict(self._conninfo)
         except psycopg.ProgrammingError:
@@ -195,262 +221,49 @@ class PostgresRepository:
         where = f"{d.get('host') or 'localhost'}:{d.get('port') or 5432}/{d.get('dbname') or ''}"
         return where + (f" (schema {self.schema})" if self.schema else "")
 
-    def _conn(self) -> psycopg.Connection:
-        if os.getpid() != self._pid:
-            # A forked worker (gunicorn) must not use its parent's sockets: drop
-            # them without closing, which would end the parent's sessions too.
-            self._reset()
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            try:
-                conn = psycopg.connect(self._conninfo, autocommit=True,
-                                       application_name="thuvien-interop")
-            except psycopg.Error as exc:
-                raise StoreError(f"cannot connect to the PostgreSQL store {self._where_am_i()}: "
-                                 f"{str(exc).strip()}") from exc
-            if self.schema:
-                conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
-            self._local.conn = conn
-            self._local.staging = False
-            with self._lock:
-                self._all.append(conn)
-        return conn
+    def _begin(self, conn: Any, lock: str | None) -> None:
+        conn.execute("BEGIN")
+        if lock == "migrate":
+            # Several workers may open a new store at once: one migrates, the
+            # others wait and then find it done.
+            conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                         (_LOCK_MIGRATE, self.schema or ""))
+        elif lock is not None:
+            # Serialise writers: seq values are drawn and committed in one order, so
+            # a reader past key K never later finds a new row below K; and every
+            # decision of a write is taken against what is committed.
+            conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))",
+                         (_LOCK_WRITE if lock == "write" else _LOCK_LEASE,))
 
-    def close(self) -> None:
-        with self._lock:
-            if os.getpid() == self._pid:
-                for conn in self._all:
-                    try:
-                        conn.close()
-                    except psycopg.Error:
-                        pass
-            self._all.clear()
-        self._local = threading.local()
+    def _prepare(self, conn: Any) -> None:
+        if self.schema:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+        super()._prepare(conn)
 
-    def _migrate(self) -> None:
-        conn = self._conn()
-        try:
-            with conn.transaction():
-                # Several workers may open a new store at once: one migrates, the
-                # others wait and then find it done.
-                conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                             (_LOCK_MIGRATE, self.schema or ""))
-                if self.schema:
-                    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                        sql.Identifier(self.schema)))
-                conn.execute("CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL)")
-                row = conn.execute("SELECT value FROM meta WHERE key = %s",
-                                   (SCHEMA_VERSION_KEY,)).fetchone()
-                version = int(row[0]) if row else 0
-                if version > len(MIGRATIONS):
-                    raise StoreError(
-                        f"the store {self._where_am_i()} has schema version {version}, newer "
-                        f"than this thuvien-interop knows ({len(MIGRATIONS)}): upgrade thuvien-interop")
-                for i in range(version, len(MIGRATIONS)):
-                    conn.execute(MIGRATIONS[i])  # type: ignore[arg-type]  # no parameters: a script
-                if version < len(MIGRATIONS):
-                    self._put_meta(conn, SCHEMA_VERSION_KEY, str(len(MIGRATIONS)))
-        except psycopg.Error as exc:
-            raise StoreError(f"{self._where_am_i()} is not a thuvien-interop store or cannot be "
-                             f"migrated: {str(exc).strip()}") from exc
+    def _run_script(self, conn: Any, script: str) -> None:
+        conn.execute(script)  # no parameters: a script
 
-    def schema_version(self) -> int:
-        return int(self.get_meta(SCHEMA_VERSION_KEY) or 0)
+    def _q(self, text: str) -> str:
+        return _placeholders(text)
 
-    # -- meta ----------------------------------------------------------------------
-    @staticmethod
-    def _put_meta(conn: psycopg.Connection, key: str, value: str) -> None:
-        conn.execute("INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
-                     "SET value = excluded.value", (key, value))
+    def _in(self, column: str, values: Any) -> tuple[str, list[object]]:
+        return f"{column} = ANY(?)", [list(values)]
 
-    def get_meta(self, key: str) -> str | None:
-        row = self._conn().execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
-        return row[0] if row else None
+    def _many(self, conn: Any, text: str, rows: list[tuple]) -> None:
+        with conn.cursor() as cur:
+            cur.executemany(self._q(text), rows)
 
-    def set_meta(self, key: str, value: str) -> None:
-        self._put_meta(self._conn(), key, value)
+    def _sets_value(self, sets: tuple[str, ...]) -> list[str]:
+        return list(sets)
 
-    def setdefault_meta(self, key: str, value: str) -> str:
-        conn = self._conn()
-        conn.execute("INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO NOTHING", (key, value))
-        return conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()[0]
+    def _sets_of(self, value: Any) -> tuple[str, ...]:
+        return tuple(value or ())
 
-    # -- reading -------------------------------------------------------------------
-    def info(self) -> RepositoryInfo:
-        earliest, total, deleted = self._conn().execute(
-            "SELECT min(datestamp), count(*), count(*) FILTER (WHERE deleted) FROM records").fetchone()
-        return RepositoryInfo(earliest, total, deleted)
+    def _new_ids(self, conn: Any, n: int) -> list[int]:
+        return self._draw(conn, "record_ids", n)
 
-    def prefixes(self, identifier: str | None = None) -> list[str] | None:
-        conn = self._conn()
-        if identifier is None:
-            return [r[0] for r in conn.execute("SELECT DISTINCT prefix FROM rendered ORDER BY prefix")]
-        row = conn.execute("SELECT id FROM records WHERE identifier = %s", (identifier,)).fetchone()
-        if row is None:
-            return None
-        return [r[0] for r in conn.execute(
-            "SELECT prefix FROM rendered WHERE record_id = %s ORDER BY prefix", (row[0],))]
-
-    def sets(self, after: str | None, limit: int) -> list[Set]:
-        rows = self._conn().execute(
-            "SELECT spec, name, description FROM sets WHERE spec > %s ORDER BY spec LIMIT %s", (after or "", limit))
-        return [Set(*r) for r in rows]
-
-    def put_sets(self, sets: Iterable[Set]) -> None:
-        rows = [(s.spec, s.name, s.description) for s in sets]
-        conn = self._conn()
-        with conn.transaction(), conn.cursor() as cur:
-            cur.executemany("INSERT INTO sets VALUES (%s, %s, %s) ON CONFLICT (spec) DO UPDATE "
-                            "SET name = excluded.name, description = excluded.description", rows)
-
-    def _select(self, q: ListQuery, after: Key | None, limit: int | None,
-                metadata: bool, count: bool) -> tuple[str, list[object]]:
-        return keyset.list_sql(keyset.POSTGRES, q, after, limit, metadata=metadata, count=count)
-
-    def list(self, q: ListQuery, after: Key | None, limit: int, *,
-             metadata: bool = True) -> list[Item]:
-        text, args = self._select(q, after, limit, metadata, False)
-        return [self._item(row) for row in self._conn().execute(text, args)]  # type: ignore[call-overload]
-
-    def iter(self, q: ListQuery, *, metadata: bool = True, batch: int = 1000) -> Iterator[Item]:
-        """Every item of a list, page after page (for exports and re-rendering)."""
-        return keyset.iterate(lambda after, n: self.list(q, after, n, metadata=metadata), batch)
-
-    @staticmethod
-    def _item(row: Sequence) -> Item:
-        identifier, datestamp, seq, deleted, sets, about, xml = row
-        header = Header(identifier, datestamp, tuple(sets or ()), bool(deleted))
-        return Item(header, (datestamp, seq), None if deleted else xml, about)
-
-    def count(self, q: ListQuery) -> int:
-        text, args = self._select(q, None, None, False, True)
-        return self._conn().execute(text, args).fetchone()[0]  # type: ignore[call-overload,index]
-
-    def get(self, identifier: str, prefix: str | None = None) -> Item | None:
-        conn = self._conn()
-        if prefix is None:
-            row = conn.execute(
-                "SELECT identifier, datestamp, seq, deleted, sets, about, NULL::bytea FROM records "
-                "WHERE identifier = %s", (identifier,)).fetchone()
-        else:
-            row = conn.execute(
-                "SELECT r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about, x.xml "
-                "FROM records r LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = %s "
-                "WHERE r.identifier = %s", (prefix, identifier)).fetchone()
-        return self._item(row) if row else None
-
-    def canonical(self, identifier: str) -> tuple[str, bytes] | None:
-        row = self._conn().execute(
-            "SELECT canonical_format, canonical FROM records WHERE identifier = %s AND NOT deleted",
-            (identifier,)).fetchone()
-        return (row[0], row[1]) if row else None
-
-    # -- writing -------------------------------------------------------------------
-    def write(self, records: Iterable[Record], *, now: int | None = None) -> WriteSummary:
-        summary = WriteSummary()
-        batch: dict[str, Record] = {}
-        for record in records:
-            # A batch holds each identifier once; a repeat starts a new batch so the
-            # later record is compared with the earlier one, as a second write would be.
-            if record.identifier in batch or len(batch) >= self.batch_size:
-                summary += self._write_batch(list(batch.values()), now)
-                batch = {}
-            batch[record.identifier] = record
-        if batch:
-            summary += self._write_batch(list(batch.values()), now)
-        return summary
-
-    def _write_batch(self, batch: list[Record], now: int | None) -> WriteSummary:
-        conn = self._conn()
-        summary = WriteSummary()
-        try:
-            with conn.transaction():
-                # Serialise writers: seq values are drawn and committed in one order,
-                # so a reader past key K never later finds a new row below K.
-                conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))",
-                             (_LOCK_WRITE,))
-                stamp = now
-                if stamp is None:
-                    # Datestamps never go backwards, even when the machines writing
-                    # disagree about the time: a harvester's from= must find them.
-                    latest = conn.execute("SELECT max(datestamp) FROM records").fetchone()[0]
-                    stamp = max(dates.now(), latest or 0)
-                existing = {
-                    ident: (rid, bytes(digest), tuple(sets or ()))
-                    for ident, rid, digest, sets in conn.execute(
-                        "SELECT identifier, id, checksum, sets FROM records WHERE identifier = ANY(%s)",
-                        ([r.identifier for r in batch],))
-                }
-                changed: list[tuple[Record, bytes]] = []
-                for record in batch:
-                    digest = checksum(record)
-                    old = existing.get(record.identifier)
-                    if old is not None and old[1] == digest:
-                        summary.unchanged += 1
-                    else:
-                        changed.append((record, digest))
-                if not changed:
-                    return summary
-                seqs = self._draw(conn, "record_seq", len(changed))
-                new_ids = iter(self._draw(conn, "record_ids",
-                                          sum(r.identifier not in existing for r, _ in changed)))
-                inserts: list[tuple] = []
-                updates: list[tuple] = []
-                rendered: list[tuple] = []
-                members: list[tuple] = []
-                written: list[tuple[int, Record]] = []
-                for (record, digest), seq in zip(changed, seqs, strict=True):
-                    sets = expand_set_specs(record.sets)
-                    old = existing.get(record.identifier)
-                    if old is None:
-                        rid = next(new_ids)
-                        inserts.append((rid, record.identifier, stamp, seq, record.deleted,
-                                        stamp if record.deleted else None, digest,
-                                        record.canonical_format,
-                                        None if record.deleted else record.canonical,
-                                        list(sets), record.about))
-                    else:
-                        rid = old[0]
-                        if record.deleted and not sets:
-                            # A deletion that names no sets keeps the record's sets, so
-                            # set-filtered harvesters still learn of it (§2.5.1).
-                            sets = old[2]
-                        updates.append((rid, stamp, seq, record.deleted, digest,
-                                        record.canonical_format, record.canonical, list(sets),
-                                        record.about))
-                    if record.deleted:
-                        summary.deleted += 1
-                    elif old is None:
-                        summary.added += 1
-                    else:
-                        summary.updated += 1
-                    if not record.deleted:
-                        rendered.extend((rid, p, x) for p, x in record.rendered.items())
-                    members.extend((s, stamp, seq, rid) for s in sets)
-                    written.append((rid, record))
-                self._load(conn, "records", _RECORD_COLS, inserts)
-                if updates:
-                    self._apply_updates(conn, updates)
-                self._load(conn, "rendered", _RENDERED_COLS, rendered)
-                self._load(conn, "set_members", _MEMBER_COLS, members)
-                self._after_write(conn, written, stamp, [u[0] for u in updates])
-                if now is None and written:
-                    self._restamp(conn, stamp, [rid for rid, _ in written])
-        except psycopg.Error as exc:
-            raise StoreError(f"writing to {self._where_am_i()} failed: {str(exc).strip()}") from exc
-        return summary
-
-    @staticmethod
-    def _restamp(conn: psycopg.Connection, stamp: int, ids: list[int]) -> None:
-        """Move the batch's datestamp to the second it commits in, as the SQLite
-        store does (see there): a harvester answered during the batch then finds
-        it from its responseDate on."""
-        final = dates.now()
-        if final <= stamp:
-            return
-        conn.execute("UPDATE records SET datestamp = %s, deleted_at = CASE WHEN deleted "
-                     "THEN %s ELSE deleted_at END WHERE id = ANY(%s)", (final, final, ids))
-        conn.execute("UPDATE set_members SET datestamp = %s WHERE record_id = ANY(%s)", (final, ids))
+    def _new_seqs(self, conn: Any, n: int) -> list[int]:
+        return self._draw(conn, "record_seq", n)
 
     @staticmethod
     def _draw(conn: psycopg.Connection, sequence: str, n: int) -> list[int]:
@@ -461,229 +274,87 @@ class PostgresRepository:
             (n,)).fetchall()
         return sorted(r[0] for r in rows)
 
-    def _load(self, conn: psycopg.Connection, table: str,
-              columns: tuple[tuple[str, str], ...], rows: list[tuple]) -> None:
+    def _load(self, conn: Any, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
         """Insert rows: COPY (binary) for a big batch, a pipelined executemany else."""
         if not rows:
             return
-        names = sql.SQL(", ").join(sql.Identifier(c) for c, _ in columns)
+        names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
         # psycopg has no binary form of tsvector: those tables go as text.
-        binary = all(t != "tsvector" for _, t in columns)
+        binary = "tsv" not in columns
         with conn.cursor() as cur:
             if len(rows) >= self.copy_threshold:
                 stmt = sql.SQL("COPY {} ({}) FROM STDIN" + (" (FORMAT BINARY)" if binary else "")
                                ).format(sql.Identifier(table), names)
                 with cur.copy(stmt) as copy:
                     if binary:
-                        copy.set_types([t for _, t in columns])
+                        copy.set_types([_TYPES[c] for c in columns])
                     for row in rows:
                         copy.write_row(row)
             else:
                 marks = sql.SQL(", ").join(
-                    sql.SQL("%s::tsvector") if t == "tsvector" else sql.Placeholder()
-                    for _, t in columns)
+                    sql.SQL("%s::tsvector") if c == "tsv" else sql.Placeholder() for c in columns)
                 cur.executemany(sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
                     sql.Identifier(table), names, marks), rows)
 
-    def _apply_updates(self, conn: psycopg.Connection, updates: list[tuple]) -> None:
+    def _update_records(self, conn: Any, rows: list[tuple]) -> None:
+        # Loaded into a staging table (COPY for big batches), applied by one UPDATE.
         if not getattr(self._local, "staging", False):
-            # Per session, emptied at every commit: the staging area of changed rows.
-            conn.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS _thuvien_changes (id bigint, datestamp bigint, "
-                "seq bigint, deleted boolean, checksum bytea, canonical_format text, "
-                "canonical bytea, sets text[], about bytea) ON COMMIT DELETE ROWS")
+            # Per session, emptied at every commit.
+            columns = ", ".join(f"{c} {_TYPES[c]}" for c in CHANGE_COLUMNS)
+            conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS _thuvien_changes ({columns}) "
+                         "ON COMMIT DELETE ROWS")
             self._local.staging = True
-        self._load(conn, "_thuvien_changes", _CHANGE_COLS, updates)
-        # A deletion keeps identifier, datestamp and sets (and the canonical record,
-        # for undeletion and audit); its formats go.
-        conn.execute(
-            "UPDATE records r SET datestamp = s.datestamp, seq = s.seq, deleted = s.deleted, "
-            "deleted_at = CASE WHEN s.deleted THEN s.datestamp END, checksum = s.checksum, "
-            "canonical_format = CASE WHEN s.deleted THEN r.canonical_format ELSE s.canonical_format END, "
-            "canonical = CASE WHEN s.deleted THEN r.canonical ELSE s.canonical END, "
-            "sets = s.sets, about = s.about FROM _thuvien_changes s WHERE r.id = s.id")
-        ids = [u[0] for u in updates]
-        conn.execute("DELETE FROM rendered WHERE record_id = ANY(%s)", (ids,))
-        conn.execute("DELETE FROM set_members WHERE record_id = ANY(%s)", (ids,))
+        self._load(conn, "_thuvien_changes", CHANGE_COLUMNS, rows)
+        assignments = ", ".join(f"{c} = s.{c}" for c in CHANGE_COLUMNS[1:])
+        conn.execute(f"UPDATE records r SET {assignments} FROM _thuvien_changes s WHERE r.id = s.id")
         conn.execute("DELETE FROM _thuvien_changes")
 
-    def _after_write(self, conn: psycopg.Connection, written: list[tuple[int, Record]],
-                     stamp: int, updated: list[int]) -> None:
-        """The search indexes of the records just written, in the same transaction;
-        a deleted record is in no index."""
-        if updated:
-            conn.execute("DELETE FROM search_text WHERE record_id = ANY(%s)", (updated,))
-            conn.execute("DELETE FROM search_keys WHERE record_id = ANY(%s)", (updated,))
+    # -- search rows -------------------------------------------------------------------
+    def _idx(self, conn: Any, name: str) -> str:
+        return name  # search_keys.idx holds the index's name
+
+    def _index(self, txn: Txn, items: list[tuple[int, Record, str]]) -> None:
         texts: list[tuple] = []
         keys: list[tuple] = []
         vocabulary: set[str] = set()
-        modified = dates.format_utc(stamp)
-        for rid, record in written:
-            if record.deleted:
-                continue
+        for rid, record, modified in items:
             for name, text, entries in search_plan.record_entries(record, modified):
                 if text:
                     texts.append((rid, name, _tsvector(text, vocabulary)))
                 keys.extend((name, k, rid, d) for k, d in entries)
-        self._load(conn, "search_text", _TEXT_COLS, texts)
-        self._load(conn, "search_keys", _KEY_COLS, keys)
+        self._load(txn.conn, "search_text", _TEXT_COLUMNS, texts)
+        self._load(txn.conn, "search_keys", KEY_COLUMNS, keys)
         if vocabulary:
-            conn.execute("INSERT INTO search_words SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING",
-                         (sorted(vocabulary),))
+            txn.conn.execute("INSERT INTO search_words SELECT unnest(%s::text[]) "
+                             "ON CONFLICT DO NOTHING", (sorted(vocabulary),))
 
-    def reindex(self, entries: Iterable[tuple[str, dict[str, list[str]]]]) -> int:
-        """Replace the search entries of existing records (identifier, ``Record.index``)
-        without touching the records or their datestamps; returns how many were
-        reindexed (after an index profile changed)."""
-        conn = self._conn()
-        done = 0
-        batch: dict[str, dict[str, list[str]]] = {}
+    def _unindex(self, conn: Any, ids: list[int]) -> None:
+        if ids:
+            conn.execute("DELETE FROM search_text WHERE record_id = ANY(%s)", (ids,))
+            conn.execute("DELETE FROM search_keys WHERE record_id = ANY(%s)", (ids,))
 
-        def flush() -> None:
-            nonlocal done
-            with conn.transaction():
-                rows = conn.execute(
-                    "SELECT identifier, id, deleted, datestamp FROM records WHERE identifier = ANY(%s)",
-                    (list(batch),)).fetchall()
-                by_stamp: dict[int, list[tuple[int, Record]]] = {}
-                for identifier, rid, deleted, stamp in rows:
-                    record = Record(identifier, deleted=bool(deleted), index=batch[identifier])
-                    by_stamp.setdefault(stamp, []).append((rid, record))
-                for stamp, written in by_stamp.items():
-                    self._after_write(conn, written, stamp, [rid for rid, _ in written])
-                done += len(rows)
-            batch.clear()
+    def _compiler(self, conn: Any) -> _TSQuery:
+        return _TSQuery(self, conn)
 
-        try:
-            for identifier, index in entries:
-                batch[identifier] = index
-                if len(batch) >= 1000:
-                    flush()
-            if batch:
-                flush()
-        except psycopg.Error as exc:
-            raise StoreError(f"reindexing {self._where_am_i()} failed: {str(exc).strip()}") from exc
-        return done
-
-    # -- search (the contract is in store/base.py and store/search_plan.py) ----------
-    def search(self, plan: search_plan.Plan, start: int, limit: int, *,
-               prefix: str | None = None) -> search_plan.SearchPage:
-        conn = self._conn()
-        compiler = _Compiler(conn)
-        ids_sql, args = compiler.node(plan.root)
-        if ids_sql is None:
-            return search_plan.SearchPage(0, [])
-        cols, order, where = ["h.id"], [], []
-        sort_args: list[object] = []
-        for i, spec in enumerate(plan.sort):
-            agg = "max" if spec.descending else "min"
-            cols.append(f"(SELECT {agg}(key) FROM search_keys WHERE idx = %s AND record_id = h.id) AS k{i}")
-            sort_args.append(spec.index)
-            if spec.missing == "omit":
-                where.append(f"k{i} IS NOT NULL")
-            null_first = (spec.missing == "low") != spec.descending
-            order.append(f"k{i} IS {'NOT ' if null_first else ''}NULL")
-            order.append(f"k{i}{' DESC' if spec.descending else ''}")
-        select = f"SELECT {', '.join(cols)} FROM ({ids_sql}) h"
-        all_args = sort_args + args
-        if not plan.sort:
-            score_sql, score_args = compiler.score(plan.root)
-            if score_sql:
-                select = (f"SELECT h.id, s.score FROM ({ids_sql}) h LEFT JOIN ({score_sql}) s "
-                          "ON s.id = h.id")
-                all_args = args + score_args
-                order = ["score IS NULL", "score DESC"]
-        outer = f"SELECT * FROM ({select}) o" + (f" WHERE {' AND '.join(where)}" if where else "")
-        total = conn.execute(f"SELECT count(*) FROM ({outer}) c", all_args).fetchone()[0]  # type: ignore[index]
+    def _ranked(self, conn: Any, comp: Compiler, root: search_plan.PlanNode, ids_sql: str,
+                args: list[object], start: int, limit: int) -> tuple[list[int], int]:
+        """ts_rank summed over the positive full-text leaves (best first), records
+        without a score after; relevance ties go to the record written first (ids
+        grow with first writes)."""
+        assert isinstance(comp, _TSQuery)
+        total = conn.execute(self._q(f"SELECT count(*) FROM ({ids_sql}) c"), args).fetchone()[0]
         if limit <= 0 or start > total:
-            return search_plan.SearchPage(total, [])
-        # Relevance ties go to the record written first (ids grow with first writes).
-        order_sql = ", ".join(order + ["id"])
-        ids = [r[0] for r in conn.execute(
-            f"{outer} ORDER BY {order_sql} LIMIT %s OFFSET %s",
-            all_args + [limit, max(start - 1, 0)])]
-        return search_plan.SearchPage(total, self._items_by_id(conn, ids, prefix))
-
-    def _items_by_id(self, conn: psycopg.Connection, ids: list[int], prefix: str | None) -> list[Item]:
-        if not ids:
-            return []
-        rows = conn.execute(
-            "SELECT r.id, r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about, x.xml "
-            "FROM records r LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = %s "
-            "WHERE r.id = ANY(%s)", (prefix or "", ids)).fetchall()
-        by_id = {row[0]: self._item(row[1:]) for row in rows}
-        return [by_id[i] for i in ids if i in by_id]
-
-    def scan(self, index: str, start: str, position: int, count: int) -> list[search_plan.ScanTerm]:
-        if count <= 0:
-            return []
-        conn = self._conn()
-        text = ("SELECT key, min(display), count(*) FROM search_keys WHERE idx = %s AND key {} %s "
-                "GROUP BY key ORDER BY key {} LIMIT %s")
-        before = conn.execute(text.format("<", "DESC"),  # type: ignore[call-overload]
-                              (index, start, max(position - 1, 0))).fetchall()
-        before.reverse()
-        after = conn.execute(text.format(">=", "ASC"),  # type: ignore[call-overload]
-                             (index, start, count - len(before))).fetchall()
-        return [search_plan.ScanTerm(*row) for row in before + after][:count]
-
-    # -- leases (several harvesters sharing one provider list) ---------------------
-    def lease(self, name: str, holder: str, seconds: int, *, now: int | None = None) -> bool:
-        """Take or renew the lease on ``name`` for ``seconds``; False if another
-        holder's lease has not expired. A node that dies loses its leases when they
-        expire, so no coordinator is needed.
-
-            >>> store.lease("provider:daklak", "node-1:4711", 600)   # doctest: +SKIP
-            True
-        """
-        t = dates.now() if now is None else now
-        row = self._conn().execute(
-            "INSERT INTO leases AS l (name, holder, expires) VALUES (%s, %s, %s) "
-            "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires "
-            "WHERE l.expires <= %s OR l.holder = excluded.holder RETURNING name",
-            (name, holder, t + seconds, t)).fetchone()
-        return row is not None
-
-    def claim(self, names: Sequence[str], holder: str, seconds: int, *,
-              now: int | None = None) -> str | None:
-        """Lease the first of ``names`` (in the order given) that nobody holds, or
-        None when all are held. Claimers never wait on each other (``FOR UPDATE SKIP
-        LOCKED``), so adding a node adds capacity.
-
-            >>> store.claim(["provider:a", "provider:b"], "node-2:99", 600)   # doctest: +SKIP
-            'provider:b'
-        """
-        if not names:
-            return None
-        t = dates.now() if now is None else now
-        conn = self._conn()
-        with conn.transaction():
-            # Sorted, so concurrent claimers insert in one order and cannot deadlock.
-            conn.execute("INSERT INTO leases (name) SELECT unnest(%s::text[]) "
-                         "ON CONFLICT (name) DO NOTHING", (sorted(set(names)),))
-            row = conn.execute(
-                "SELECT name FROM leases WHERE name = ANY(%s) AND expires <= %s "
-                "ORDER BY array_position(%s::text[], name) LIMIT 1 FOR UPDATE SKIP LOCKED",
-                (list(names), t, list(names))).fetchone()
-            if row is None:
-                return None
-            conn.execute("UPDATE leases SET holder = %s, expires = %s WHERE name = %s",
-                         (holder, t + seconds, row[0]))
-            return row[0]
-
-    def release(self, name: str, holder: str) -> bool:
-        """Give a lease back early; False if ``holder`` does not hold it."""
-        row = self._conn().execute(
-            "UPDATE leases SET holder = NULL, expires = 0 WHERE name = %s AND holder = %s "
-            "RETURNING name", (name, holder)).fetchone()
-        return row is not None
-
-    def lease_holder(self, name: str, *, now: int | None = None) -> str | None:
-        """Who holds an unexpired lease on ``name`` (None if nobody)."""
-        t = dates.now() if now is None else now
-        row = self._conn().execute(
-            "SELECT holder FROM leases WHERE name = %s AND expires > %s", (name, t)).fetchone()
-        return row[0] if row else None
+            return [], total
+        score_sql, score_args = comp.score(root)
+        if score_sql is None:
+            select, order = f"SELECT h.id FROM ({ids_sql}) h", "id"
+        else:
+            select = (f"SELECT h.id, s.score FROM ({ids_sql}) h LEFT JOIN ({score_sql}) s "
+                      "ON s.id = h.id")
+            args, order = args + score_args, "score IS NULL, score DESC, id"
+        rows = conn.execute(self._q(f"SELECT id FROM ({select}) o ORDER BY {order} LIMIT ? OFFSET ?"),
+                            args + [limit, max(start - 1, 0)])
+        return [r[0] for r in rows], total
 
 
 def _tsvector(text: str, vocabulary: set[str]) -> str:
@@ -714,12 +385,22 @@ def _glob_regex(pattern: str) -> tuple[str, str]:
     return "".join(out) + "$", "".join(lead)
 
 
-class _Compiler:
-    """A plan node → a SELECT of record ids (column ``id``), or None when it can
-    match nothing; and the relevance score of its positive full-text leaves."""
+class _TSQuery(Compiler):
+    """Full text in tsvector/tsquery, with the relevance score of the positive
+    full-text leaves."""
 
-    def __init__(self, conn: psycopg.Connection) -> None:
-        self.conn = conn
+    def key_glob(self, pattern: str) -> tuple[str, list[object]]:
+        regex, lead = _glob_regex(pattern)
+        return "k.key >= ? AND k.key < ? AND k.key ~ ?", [lead, lead + "\U0010ffff", regex]
+
+    def text(self, node: search_plan.PlanNode) -> tuple[str | None, list[object]] | None:
+        if not isinstance(node, search_plan.Phrase | search_plan.Near):
+            return None
+        q = self.query(node)
+        if q is None:
+            return None, []
+        cond, args = self._text_match(node.index, q)
+        return f"SELECT DISTINCT record_id AS id FROM search_text WHERE {cond}", args
 
     def expand(self, term: search_plan.Term) -> list[str]:
         """The indexed words a masked term stands for (at most MAX_EXPANSION)."""
@@ -776,57 +457,28 @@ class _Compiler:
     @staticmethod
     def _text_match(index: str | None, tsquery: str) -> tuple[str, list[object]]:
         if index is None:
-            return "tsv @@ %s::tsquery", [tsquery]
-        return "idx = %s AND tsv @@ %s::tsquery", [index, tsquery]
-
-    def node(self, node: search_plan.PlanNode) -> tuple[str | None, list[object]]:
-        if isinstance(node, search_plan.Phrase | search_plan.Near):
-            q = self.query(node)
-            if q is None:
-                return None, []
-            cond, args = self._text_match(node.index, q)
-            return f"SELECT DISTINCT record_id AS id FROM search_text WHERE {cond}", args
-        if isinstance(node, search_plan.AllRecords):
-            return "SELECT id FROM records WHERE NOT deleted", []
-        if isinstance(node, search_plan.KeyMatch):
-            if node.op == "glob":
-                regex, lead = _glob_regex(node.value)
-                return ("SELECT DISTINCT record_id AS id FROM search_keys WHERE idx = %s "
-                        "AND key >= %s AND key < %s AND key ~ %s",
-                        [node.index, lead, lead + "\U0010ffff", regex])
-            op = {"eq": "=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[node.op]
-            return (f"SELECT DISTINCT record_id AS id FROM search_keys WHERE idx = %s AND key {op} %s",
-                    [node.index, node.value])
-        if isinstance(node, search_plan.And | search_plan.Or | search_plan.AndNot):
-            return keyset.set_operation(node, self.node(node.left), self.node(node.right),
-                                        aliases=True)
-        raise TypeError(f"not a plan node: {node!r}")
+            return "tsv @@ ?::tsquery", [tsquery]
+        return "idx = ? AND tsv @@ ?::tsquery", [index, tsquery]
 
     def score(self, node: search_plan.PlanNode) -> tuple[str | None, list[object]]:
         """(SELECT id, score) summing ts_rank over the positive full-text leaves,
         length-normalised (flag 1) as bm25 is, or (None, []) when there are none."""
-        parts: list[str] = []
-        args: list[object] = []
+        def leaf(n: search_plan.PlanNode) -> tuple[str, list[object]] | None:
+            if not isinstance(n, search_plan.Phrase | search_plan.Near):
+                return None
+            q = self.query(n)
+            if q is None:
+                return "", []
+            cond, args = self._text_match(n.index, q)
+            return (f"SELECT record_id AS id, ts_rank(tsv, ?::tsquery, 1) AS r "
+                    f"FROM search_text WHERE {cond}", [q, *args])
 
-        def walk(n: search_plan.PlanNode) -> None:
-            if isinstance(n, search_plan.Phrase | search_plan.Near):
-                q = self.query(n)
-                if q is not None:
-                    cond, a = self._text_match(n.index, q)
-                    parts.append(f"SELECT record_id AS id, ts_rank(tsv, %s::tsquery, 1) AS r "
-                                 f"FROM search_text WHERE {cond}")
-                    args.extend([q, *a])
-            elif isinstance(n, search_plan.And | search_plan.Or):
-                walk(n.left)
-                walk(n.right)
-            elif isinstance(n, search_plan.AndNot):
-                walk(n.left)
-
-        walk(node)
+        parts = [p for p in self.positive(node, leaf) if p[0]]
         if not parts:
             return None, []
-        return (f"SELECT id, sum(r) AS score FROM ({' UNION ALL '.join(parts)}) t GROUP BY id",
-                args)
+        union = " UNION ALL ".join(p[0] for p in parts)
+        return (f"SELECT id, sum(r) AS score FROM ({union}) t GROUP BY id",
+                [a for p in parts for a in p[1]])
 
 
 def _lexeme(word: str) -> str:

@@ -14,17 +14,24 @@ from ..oai.harvest_overview import ConsoleConfig
 from ..oai.provider import Provider
 from ..sru.config import SRUConfig
 from ..store import open_store
-from ..store.base import Repository
+from ..store.base import Catalogue, Searchable
 from .oai import oai_blueprint
 from .sru import register_sru
 
+#: What ``/sru`` answers over a store that cannot search (a live library database).
+NO_SEARCH = ("This server reads a live library database, which cannot be searched: there is "
+             "no SRU here (OAI-PMH is at /oai). To search it, copy it into a store with "
+             "'thuvien-interop sync' and serve that store.\n")
 
-def create_app(store: Repository | str, oai_config: ProviderConfig | None = None, *,
+
+def create_app(store: Catalogue | str, oai_config: ProviderConfig | None = None, *,
                registry: FormatRegistry | None = None,
                sru_config: SRUConfig | None = None,
                console: ConsoleConfig | None = None) -> Flask:
     """A Flask app serving OAI-PMH at ``/oai`` and SRU at ``/sru`` over a store
-    (or a store URL).
+    (or a store URL). SRU is mounted only over a store that can search
+    (:class:`~thuvien_interop.store.base.Searchable`); elsewhere ``/sru`` answers
+    404 with :data:`NO_SEARCH`.
 
     Behind a reverse proxy, set ``oai_config.trusted_proxies`` to the number of
     proxies in front: only then are X-Forwarded-Proto/Host/Prefix believed, so
@@ -46,7 +53,12 @@ def create_app(store: Repository | str, oai_config: ProviderConfig | None = None
     provider = Provider(repository, config, registry)
     app.extensions["thuvien_oai"] = provider
     app.register_blueprint(oai_blueprint(provider), url_prefix="/oai")
-    register_sru(app, repository, sru_config)
+    if isinstance(repository, Searchable):
+        register_sru(app, repository, sru_config)
+    else:
+        @app.route("/sru", strict_slashes=False)
+        def no_sru():
+            return NO_SEARCH, 404, {"Content-Type": "text/plain; charset=utf-8"}
     if console is not None and console.enabled:
         from .admin import admin_blueprint
 

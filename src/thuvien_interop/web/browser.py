@@ -48,6 +48,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "harvester": ("Trang này dành cho người đọc; máy thu thập (harvester) nhận XML.",
                   "This page is for people; harvesters receive the XML."),
     "expires": ("Hết hạn", "Expires"),
+    "search": ("Tra cứu (SRU)", "Search (SRU)"),
+    "unsearchable": ("Kho này được đọc trực tiếp từ cơ sở dữ liệu của thư viện, không tra cứu "
+                     "được bằng SRU. Lệnh thuvien-interop sync chép nó vào một kho tra cứu được.",
+                     "This catalogue is read live from the library's database, which cannot be "
+                     "searched over SRU. The command thuvien-interop sync copies it into a store "
+                     "that can."),
 }
 
 # What each error means, for a person (OAI-PMH 2.0 §3.6).
@@ -79,6 +85,63 @@ DC_LABELS: dict[str, tuple[str, str]] = {
     "language": ("Ngôn ngữ", "Language"), "relation": ("Liên kết", "Relation"),
     "coverage": ("Phạm vi", "Coverage"), "rights": ("Bản quyền", "Rights"),
 }
+
+
+# Identify's elements, in words (OAI-PMH 2.0 §4.2), and what some values mean.
+IDENTIFY_LABELS: dict[str, tuple[str, str]] = {
+    "repositoryName": ("Tên kho", "Repository name"),
+    "baseURL": ("Địa chỉ thu thập", "Base URL"),
+    "protocolVersion": ("Phiên bản OAI-PMH", "OAI-PMH version"),
+    "adminEmail": ("Thư điện tử quản trị", "Administrator e-mail"),
+    "earliestDatestamp": ("Biểu ghi sớm nhất", "Earliest record"),
+    "deletedRecord": ("Biểu ghi đã xoá", "Deleted records"),
+    "granularity": ("Độ chi tiết ngày giờ", "Datestamp granularity"),
+    "compression": ("Nén", "Compression"),
+    "oai-identifier": ("Định danh biểu ghi", "Record identifiers"),
+    "friends": ("Kho bạn", "Friends"),
+    "branding": ("Biểu trưng", "Branding"),
+    "description": ("Mô tả", "Description"),
+}
+_VALUES: dict[str, tuple[str, str]] = {
+    "persistent": ("giữ lại, đánh dấu đã xoá", "kept, marked as deleted"),
+    "transient": ("có thể giữ lại một thời gian", "may be kept for a while"),
+    "no": ("không giữ lại", "not kept"),
+    "YYYY-MM-DDThh:mm:ssZ": ("đến giây", "to the second"),
+    "YYYY-MM-DD": ("đến ngày", "to the day"),
+}
+
+
+def _identify_rows(body) -> list[tuple[tuple[str, str], str, tuple[str, str] | None]]:
+    """(label in both languages, value, what the value means or None) for each of
+    Identify's elements; repeated ones (adminEmail, compression) on one row."""
+    rows: dict[str, list] = {}
+    examples: dict[str, tuple[str, str]] = {}
+    for c in body:
+        if not isinstance(c.tag, str):
+            continue
+        name = etree.QName(c).localname
+        if name == "description":
+            inner = c[0] if len(c) else None
+            if inner is None:
+                continue
+            kind = etree.QName(inner).localname
+            values = {etree.QName(x).localname: _text(x) for x in inner.iter()
+                      if isinstance(x.tag, str) and x is not inner and _text(x)}
+            if kind == "oai-identifier":
+                sample = values.get("sampleIdentifier", "")
+                rows["oai-identifier"] = [f"oai:{values.get('repositoryIdentifier', '')}:…"]
+                examples[kind] = (f"ví dụ {sample}", f"for example {sample}")
+                continue
+            if kind == "friends":
+                value = ", ".join(_text(x) for x in inner if isinstance(x.tag, str))
+            else:
+                value = "; ".join(f"{k}: {v}" for k, v in values.items())
+            rows.setdefault(kind if kind in IDENTIFY_LABELS else "description", []).append(value)
+        elif name != "repositoryName":
+            rows.setdefault(name, []).append(_text(c))
+    return [(IDENTIFY_LABELS.get(name, (name, name)), ", ".join(values),
+             examples.get(name) or (_VALUES.get(values[0]) if len(values) == 1 else None))
+            for name, values in rows.items()]
 
 
 @lru_cache(maxsize=1)
@@ -146,9 +209,12 @@ def _languages(accept_language: str) -> tuple[str, str]:
 
 
 def render_page(xml: bytes, params: list[tuple[str, str]], *, raw_url: str,
-                languages: str = "") -> str:
+                languages: str = "", search_url: str | None = None,
+                unsearchable: bool = False) -> str:
     """The HTML page of one OAI-PMH response; ``raw_url`` serves the same
-    request as XML (the page links to it with the request's arguments)."""
+    request as XML (the page links to it with the request's arguments).
+    ``search_url``: the SRU search page the navigation links to; ``unsearchable``:
+    the repository cannot be searched (a live source), which Identify's page says."""
     doc = etree.fromstring(xml, _PARSER)
     request = doc.find(f"{OAI}request")
     base = _text(request)
@@ -159,6 +225,7 @@ def render_page(xml: bytes, params: list[tuple[str, str]], *, raw_url: str,
         return base + "?" + urlencode(args)
 
     view: dict = {"base": base, "raw": raw_url + ("?" + query if query else ""),
+                  "search": search_url, "unsearchable": unsearchable,
                   "date": _text(doc.find(f"{OAI}responseDate")),
                   "errors": [], "verb": request.get("verb") if request is not None else None}
     errors = doc.findall(f"{OAI}error")
@@ -171,21 +238,7 @@ def render_page(xml: bytes, params: list[tuple[str, str]], *, raw_url: str,
     verb = etree.QName(body).localname if body is not None else None
     view["kind"] = verb
     if verb == "Identify":
-        rows = []
-        for c in body:
-            if not isinstance(c.tag, str):
-                continue
-            name = etree.QName(c).localname
-            if name == "description":
-                inner = c[0] if len(c) else None
-                if inner is not None:
-                    vals = [(etree.QName(x).localname, _text(x)) for x in inner.iter()
-                            if isinstance(x.tag, str) and x is not inner and _text(x)]
-                    rows.append((etree.QName(inner).localname,
-                                 "; ".join(f"{k}: {v}" for k, v in vals)))
-            else:
-                rows.append((name, _text(c)))
-        view["rows"] = rows
+        view["rows"] = _identify_rows(body)
         view["name"] = _text(body.find(f"{OAI}repositoryName"))
     elif verb == "ListSets":
         view["sets"] = [{"spec": _text(s.find(f"{OAI}setSpec")), "name": _text(s.find(f"{OAI}setName")),

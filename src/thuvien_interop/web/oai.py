@@ -15,7 +15,7 @@ from __future__ import annotations
 import gzip
 import zlib
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request, url_for
 
 from ..oai.provider import Provider
 
@@ -85,6 +85,25 @@ def compress(body: bytes, encoding: str | None) -> bytes:
     return body
 
 
+def can_search(repository: object) -> bool:
+    """Whether SRU can search ``repository`` (a live source over a library's own
+    database cannot: it has no search index)."""
+    from ..store import base
+
+    searchable = getattr(base, "Searchable", None)
+    if searchable is not None:
+        return isinstance(repository, searchable)
+    return callable(getattr(repository, "search", None))
+
+
+def _search_page(repository: object) -> tuple[str | None, bool]:
+    """(the app's SRU search page, or None; whether the repository cannot be searched)."""
+    searchable = can_search(repository)
+    if "sru" in current_app.blueprints and searchable:
+        return url_for("sru.endpoint"), False
+    return None, not searchable
+
+
 def oai_blueprint(provider: Provider, name: str = "oai") -> Blueprint:
     """A blueprint answering OAI-PMH at its root (GET and POST), and the same
     response always as XML at ``<root>/xml`` (the HTML page links there)."""
@@ -114,8 +133,10 @@ def oai_blueprint(provider: Provider, name: str = "oai") -> Blueprint:
         if provider.config.html_view and wants_html(request.headers):
             from .browser import render_page
 
+            search_url, unsearchable = _search_page(provider.repository)
             return reply(render_page(body, params, raw_url=request.base_url.rstrip("/") + "/xml",
-                                     languages=request.headers.get("Accept-Language", "")
+                                     languages=request.headers.get("Accept-Language", ""),
+                                     search_url=search_url, unsearchable=unsearchable
                                      ).encode("utf-8"), HTML_TYPE)
         return reply(body, XML_TYPE)
 

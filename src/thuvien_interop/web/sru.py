@@ -16,7 +16,7 @@ from __future__ import annotations
 from functools import lru_cache
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request, url_for
 from lxml import etree
 
 from ..sru import cql
@@ -45,6 +45,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "none": ("Không tìm thấy biểu ghi nào.", "No records found."),
     "problem": ("Không thực hiện được truy vấn", "The query could not be run"),
     "raw": ("Xem XML (SRU)", "View the SRU XML"),
+    "oai": ("Kho OAI-PMH", "OAI-PMH repository"),
     "machines": ("Trang này dành cho người đọc; chương trình SRU nhận XML tại cùng địa chỉ.",
                  "This page is for people; SRU clients get XML at the same address."),
 }
@@ -103,8 +104,9 @@ def page_query(params: dict[str, str]) -> str | None:
 
 
 def render_search_page(server: Server, params: list[tuple[str, str]], *, base_url: str,
-                       languages: str = "") -> str:
-    """The HTML search page for a browser's request (framework-free)."""
+                       languages: str = "", oai_url: str | None = None) -> str:
+    """The HTML search page for a browser's request (framework-free); ``oai_url``:
+    the OAI-PMH page of the same catalogue, which the page links to."""
     from .browser import DC_LABELS, _languages, _metadata
 
     args = dict(params)
@@ -144,7 +146,7 @@ def render_search_page(server: Server, params: list[tuple[str, str]], *, base_ur
         if start > 1:
             view["previous"] = base_url + "?" + urlencode({**keep, "startRecord": max(start - PAGE_SIZE, 1)})
     return _template().render(v=view, L=LABELS, DC=DC_LABELS, first=first, lang_index=lang_index,
-                              title=server.config.title)
+                              title=server.config.title, oai_url=oai_url)
 
 
 def sru_blueprint(server: Server, name: str = "sru") -> Blueprint:
@@ -167,8 +169,11 @@ def sru_blueprint(server: Server, name: str = "sru") -> Blueprint:
         names = {k for k, _ in params}
         if (server.config.html_view and wants_html(request.headers) and "stylesheet" not in names
                 and not names & {"operation", "version", "scanClause"}):
+            oai_url = (url_for("oai.endpoint", verb="Identify")
+                       if "oai" in current_app.blueprints else None)
             page = render_search_page(server, params, base_url=request.base_url,
-                                      languages=request.headers.get("Accept-Language", ""))
+                                      languages=request.headers.get("Accept-Language", ""),
+                                      oai_url=oai_url)
             return reply(page.encode("utf-8"), HTML_TYPE)
         resp = server.handle(params, accept=request.headers.get("Accept", ""),
                              base_url=request.base_url)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -28,32 +29,52 @@ def _bind(host: str, port: int) -> str:
 
 def serve_workers(make_app: Callable[[], Any], host: str, port: int, *, workers: int,
                   threads: int, prefer_gunicorn: bool = True,
-                  announce: Callable[[str], None] = print) -> None:
+                  announce: Callable[[str], None] = print,
+                  sock: socket.socket | None = None) -> None:
     """Serve the WSGI app ``make_app()`` until stopped.
 
     With gunicorn, each of ``workers`` processes calls ``make_app`` after the fork,
     so no database connection crosses a fork; each runs ``threads`` threads.
-    Without it, one waitress process runs ``workers × threads`` threads.
+    Without it, one waitress process runs ``workers × threads`` threads (and
+    ``announce`` says so). ``sock``, a socket already listening, is served instead
+    of binding host:port (the caller then knows the port is its own before it says
+    anything).
     """
     if prefer_gunicorn and gunicorn_available():
-        _serve_gunicorn(make_app, host, port, workers, threads)
+        _serve_gunicorn(make_app, host, port, workers, threads, sock)
         return
-    import waitress
+    from waitress.server import create_server
 
-    announce(f"gunicorn is not available here: one process with {workers * threads} threads "
-             "(waitress) serves instead.")
-    waitress.serve(make_app(), host=host, port=port, threads=workers * threads,
-                   ident="thuvien-interop", _quiet=True)
+    if sock is None:
+        announce(f"gunicorn is not available here: one process with {workers * threads} "
+                 "threads (waitress) serves instead.")
+        where: dict[str, Any] = {"host": host, "port": port}
+    else:
+        where = {"sockets": [sock]}
+    server = create_server(make_app(), threads=workers * threads, ident="thuvien-interop",
+                           **where)
+    try:
+        server.run()
+    finally:
+        server.close()
 
 
 def _serve_gunicorn(make_app: Callable[[], Any], host: str, port: int, workers: int,
-                    threads: int) -> None:
+                    threads: int, sock: socket.socket | None = None) -> None:
     from gunicorn.app.base import BaseApplication
+
+    fd = None
+    if sock is not None:
+        # gunicorn takes a socket by its descriptor as bound and listening, and
+        # closes that descriptor: give it a copy of ours, and close ours.
+        fd = os.dup(sock.fileno())
+        sock.close()
 
     class _Application(BaseApplication):
         def load_config(self) -> None:
             settings = {
-                "bind": _bind(host, port), "workers": workers, "threads": threads,
+                "bind": f"fd://{fd}" if fd is not None else _bind(host, port),
+                "workers": workers, "threads": threads,
                 "worker_class": "gthread", "proc_name": "thuvien-interop",
                 "loglevel": "warning", "errorlog": "-",
                 # A long ListRecords page over a slow link must not be cut off.

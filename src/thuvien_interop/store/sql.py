@@ -1,0 +1,747 @@
+"""The SQL store: the store's contract written once, over a dialect.
+
+Everything a store decides lives here: write planning (added, updated, unchanged,
+deleted; identifier collisions between origins; the richer canonical record kept;
+a record repeated in one batch; what a deletion keeps; which bytes are stored),
+keyset listing, sets and their re-evaluation, leases, meta, search execution and
+reindexing. A dialect (:mod:`.sqlite`, :mod:`.postgres`) supplies only what truly
+differs: connections and transactions, migrations, bulk load, id and sequence
+allocation, and the full-text rows and compiler.
+
+Statements here are written with ``?`` placeholders; a dialect rewrites them
+(:meth:`SQLStore._q`) if its driver wants others.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .. import dates
+from ..model import (
+    Header,
+    Item,
+    ListQuery,
+    Record,
+    RepositoryInfo,
+    Set,
+    WriteSummary,
+    expand_set_specs,
+    richness,
+)
+from . import keyset, search_plan
+from .base import Key, StoreError, checksum, checksum_v1
+
+RECORD_COLUMNS = ("id", "identifier", "datestamp", "seq", "deleted", "deleted_at", "checksum",
+                  "canonical_format", "canonical", "sets", "about", "origin")
+CHANGE_COLUMNS = tuple(c for c in RECORD_COLUMNS if c != "identifier")
+RENDERED_COLUMNS = ("record_id", "prefix", "xml")
+MEMBER_COLUMNS = ("set_spec", "datestamp", "seq", "record_id")
+KEY_COLUMNS = ("idx", "key", "record_id", "display")
+CHUNK = 500
+"""Identifiers or ids per ``IN`` list (SQLite limits a statement's parameters)."""
+MAX_EXPANSION = 2000
+"""At most this many indexed words for one masked term (else PlanTooBroad)."""
+_OPS = {"eq": "=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+
+def origin_of_sets(sets: Iterable[str]) -> str | None:
+    """The origin an old row gets when its store migrates: the provider set
+    (``source:xyz``, no further colon) a harvested record is in, else None."""
+    found = sorted(s for s in sets if s.startswith("source:") and ":" not in s[7:])
+    return found[0] if found else None
+
+
+def kept_canonical(record: Record) -> bytes | None:
+    """The canonical bytes to store: none when they equal the rendered marc21
+    (MARCXML is the canonical form of MARC records; storing it twice would
+    double the largest part of the store)."""
+    if record.canonical_format == "marc21" and record.rendered.get("marc21") == record.canonical:
+        return None
+    return record.canonical
+
+
+@dataclass(slots=True)
+class _Row:
+    """What the write planner knows of one identifier: the stored row, then the
+    version this batch writes over it."""
+
+    rid: int | None
+    checksum: bytes
+    deleted: bool
+    sets: tuple[str, ...]
+    origin: str | None
+    fmt: str
+    stored: bool
+    record: Record | None = None
+    canonical: bytes | None = None
+    canonical_known: bool = False  # False: keep what the store holds
+
+
+@dataclass(slots=True)
+class Txn:
+    """One write transaction: its connection, and what to do once it committed
+    (in-process memos must only learn what the database really holds)."""
+
+    conn: Any
+    committed: list[Callable[[], None]] = field(default_factory=list)
+    scratch: dict[str, Any] = field(default_factory=dict)
+
+
+class SQLStore:
+    """A :class:`~thuvien_interop.store.base.Repository` over SQL; see the module.
+
+    Safe to share between threads: each thread gets its own connection.
+    """
+
+    batch_size: int = 500
+    keyset_dialect: ClassVar[keyset.Dialect]
+    db_errors: ClassVar[tuple[type[BaseException], ...]] = ()
+    no_index: ClassVar[object] = None
+    """A search_keys.idx value no index has (sorting by an unknown index)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+
+    # -- what a dialect supplies -------------------------------------------------------
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _begin(self, conn: Any, lock: str | None) -> None:
+        """Start a transaction holding the store's ``lock`` (``write``,
+        ``lease``, ``migrate``; None: no lock beyond the database's own)."""
+        raise NotImplementedError
+
+    def _where(self) -> str:
+        raise NotImplementedError
+
+    def _run_script(self, conn: Any, script: str) -> None:
+        raise NotImplementedError
+
+    def _prepare(self, conn: Any) -> None:
+        """Inside the migration transaction, before the version is read."""
+        conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+    def _q(self, text: str) -> str:
+        return text
+
+    def _in(self, column: str, values: Sequence[object]) -> tuple[str, list[object]]:
+        return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+    def _many(self, conn: Any, text: str, rows: list[tuple]) -> None:
+        """One statement for many rows of arguments."""
+        conn.executemany(self._q(text), rows)
+
+    def _sets_value(self, sets: tuple[str, ...]) -> object:
+        raise NotImplementedError
+
+    def _sets_of(self, value: Any) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def _new_ids(self, conn: Any, n: int) -> list[int]:
+        raise NotImplementedError
+
+    def _new_seqs(self, conn: Any, n: int) -> list[int]:
+        raise NotImplementedError
+
+    def _load(self, conn: Any, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+        """Insert rows (the dialect's bulk path)."""
+        raise NotImplementedError
+
+    def _update_records(self, conn: Any, rows: list[tuple]) -> None:
+        """Rewrite records rows, given as :data:`CHANGE_COLUMNS` tuples."""
+        sets = ", ".join(f"{c} = ?" for c in CHANGE_COLUMNS[1:])
+        self._many(conn, f"UPDATE records SET {sets} WHERE id = ?", [(*r[1:], r[0]) for r in rows])
+
+    def _index(self, txn: Txn, items: list[tuple[int, Record, str]]) -> None:
+        """Write the search rows of live records (id, record, its modification date)."""
+        raise NotImplementedError
+
+    def _unindex(self, conn: Any, ids: list[int]) -> None:
+        raise NotImplementedError
+
+    def _idx(self, conn: Any, name: str) -> object | None:
+        """The ``search_keys.idx`` value of an index (None: nothing was indexed there)."""
+        raise NotImplementedError
+
+    def _compiler(self, conn: Any) -> Compiler:
+        raise NotImplementedError
+
+    def _ranked(self, conn: Any, comp: Compiler, root: search_plan.PlanNode, ids_sql: str,
+                args: list[object], start: int, limit: int) -> tuple[list[int], int]:
+        """Relevance order: the record ids of the page and the total."""
+        raise NotImplementedError
+
+    # -- connections and transactions --------------------------------------------------
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except self.db_errors:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+    def _rollback(self, conn: Any) -> None:
+        try:
+            conn.execute("ROLLBACK")
+        except self.db_errors:
+            pass  # the connection itself failed; it has no transaction left
+
+    @contextmanager
+    def _transaction(self, lock: str | None = "write", what: str = "writing to") -> Iterator[Txn]:
+        conn = self._conn()
+        txn = Txn(conn)
+        try:
+            self._begin(conn, lock)
+            yield txn
+            conn.execute("COMMIT")
+        except self.db_errors as exc:
+            self._rollback(conn)
+            raise StoreError(f"{what} {self._where()} failed: {str(exc).strip()}") from exc
+        except BaseException:
+            self._rollback(conn)
+            raise
+        for done in txn.committed:
+            done()
+
+    def _migrate(self) -> None:
+        conn = self._conn()
+        # The dialect's module list, read now (a test appends one to see a store migrate).
+        migrations: list[str] = sys.modules[type(self).__module__].MIGRATIONS
+        try:
+            self._begin(conn, "migrate")
+            self._prepare(conn)
+            row = conn.execute(self._q("SELECT value FROM meta WHERE key = ?"),
+                               ("schema_version",)).fetchone()
+            version = int(row[0]) if row else 0
+            if version > len(migrations):
+                raise StoreError(
+                    f"the store {self._where()} has schema version {version}, newer than this "
+                    f"thuvien-interop knows ({len(migrations)}): upgrade thuvien-interop")
+            for script in migrations[version:]:
+                self._run_script(conn, script)
+            if version < len(migrations):
+                self._put_meta(conn, "schema_version", str(len(migrations)))
+            conn.execute("COMMIT")
+        except self.db_errors as exc:
+            self._rollback(conn)
+            raise StoreError(f"{self._where()} is not a thuvien-interop store or cannot be "
+                             f"migrated: {str(exc).strip()}") from exc
+        except BaseException:
+            self._rollback(conn)
+            raise
+
+    def schema_version(self) -> int:
+        return int(self.get_meta("schema_version") or 0)
+
+    def _chunks(self, column: str, values: Sequence[object]) -> Iterator[tuple[str, list[object]]]:
+        for i in range(0, len(values), CHUNK):
+            yield self._in(column, values[i:i + CHUNK])
+
+    # -- meta ------------------------------------------------------------------------
+    def _put_meta(self, conn: Any, key: str, value: str) -> None:
+        conn.execute(self._q("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                             "DO UPDATE SET value = excluded.value"), (key, value))
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._conn().execute(self._q("SELECT value FROM meta WHERE key = ?"), (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._put_meta(self._conn(), key, value)
+
+    def setdefault_meta(self, key: str, value: str) -> str:
+        conn = self._conn()
+        conn.execute(self._q("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                             "DO NOTHING"), (key, value))
+        return conn.execute(self._q("SELECT value FROM meta WHERE key = ?"), (key,)).fetchone()[0]
+
+    # -- reading ---------------------------------------------------------------------
+    def info(self) -> RepositoryInfo:
+        earliest, total, deleted = self._conn().execute(
+            "SELECT min(datestamp), count(*), count(*) FILTER (WHERE deleted) FROM records"
+        ).fetchone()
+        return RepositoryInfo(earliest, total, deleted)
+
+    def prefixes(self, identifier: str | None = None) -> list[str] | None:
+        conn = self._conn()
+        if identifier is None:
+            return [r[0] for r in conn.execute("SELECT DISTINCT prefix FROM rendered ORDER BY prefix")]
+        row = conn.execute(self._q("SELECT id FROM records WHERE identifier = ?"),
+                           (identifier,)).fetchone()
+        if row is None:
+            return None
+        return [r[0] for r in conn.execute(
+            self._q("SELECT prefix FROM rendered WHERE record_id = ? ORDER BY prefix"), (row[0],))]
+
+    def sets(self, after: str | None, limit: int) -> list[Set]:
+        # A set no record is in (any more) is not listed: its members' set_members
+        # rows are its existence, and the primary key makes this one probe per set.
+        rows = self._conn().execute(self._q(
+            "SELECT spec, name, description FROM sets s WHERE spec > ? AND EXISTS "
+            "(SELECT 1 FROM set_members m WHERE m.set_spec = s.spec) ORDER BY spec LIMIT ?"),
+            (after or "", limit))
+        return [Set(*r) for r in rows]
+
+    def list(self, q: ListQuery, after: Key | None, limit: int, *,
+             metadata: bool = True) -> list[Item]:
+        text, args = keyset.list_sql(self.keyset_dialect, q, after, limit, metadata=metadata,
+                                     count=False)
+        return [self._item(row) for row in self._conn().execute(text, args)]
+
+    def iter(self, q: ListQuery, *, metadata: bool = True, batch: int = 1000) -> Iterator[Item]:
+        """Every item of a list, page after page (for exports and re-rendering)."""
+        return keyset.iterate(lambda after, n: self.list(q, after, n, metadata=metadata), batch)
+
+    def _item(self, row: Sequence[Any]) -> Item:
+        identifier, datestamp, seq, deleted, sets, about, xml = row
+        header = Header(identifier, datestamp, self._sets_of(sets), bool(deleted))
+        return Item(header, (datestamp, seq), None if deleted else xml, about)
+
+    def count(self, q: ListQuery) -> int:
+        text, args = keyset.list_sql(self.keyset_dialect, q, None, None, metadata=False, count=True)
+        return self._conn().execute(text, args).fetchone()[0]
+
+    def get(self, identifier: str, prefix: str | None = None) -> Item | None:
+        row = self._conn().execute(self._q(
+            "SELECT r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about, x.xml "
+            "FROM records r LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = ? "
+            "WHERE r.identifier = ?"), (prefix or "", identifier)).fetchone()
+        return self._item(row) if row else None
+
+    def canonical(self, identifier: str) -> tuple[str, bytes] | None:
+        row = self._conn().execute(self._q(
+            "SELECT r.canonical_format, coalesce(r.canonical, x.xml) FROM records r "
+            "LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = 'marc21' "
+            "WHERE r.identifier = ? AND NOT r.deleted"), (identifier,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    # -- writing ---------------------------------------------------------------------
+    def write(self, records: Iterable[Record], *, now: int | None = None,
+              replace: bool = False) -> WriteSummary:
+        summary = WriteSummary()
+        for batch in _batches(records, self.batch_size):
+            summary += self._write_batch(batch, now, replace)
+        return summary
+
+    def _known(self, conn: Any, identifiers: Sequence[str]) -> dict[str, _Row]:
+        """The stored rows of these identifiers."""
+        known: dict[str, _Row] = {}
+        for cond, args in self._chunks("identifier", identifiers):
+            for ident, rid, digest, deleted, sets, origin, fmt in conn.execute(self._q(
+                    "SELECT identifier, id, checksum, deleted, sets, origin, canonical_format "
+                    f"FROM records WHERE {cond}"), args):
+                known[ident] = _Row(rid, bytes(digest), bool(deleted), self._sets_of(sets),
+                                    origin, fmt, True)
+        return known
+
+    def _write_batch(self, batch: list[Record], now: int | None, replace: bool) -> WriteSummary:
+        summary = WriteSummary()
+        with self._transaction() as txn:
+            # Everything is decided here, under the store's write lock, against what
+            # the store holds now: concurrent writers leave what sequential ones leave.
+            rows = self._known(txn.conn, list({r.identifier: None for r in batch}))
+            written: dict[str, _Row] = {}
+            for record in batch:
+                row = self._plan(rows.get(record.identifier), record, replace, summary)
+                if row is not None:
+                    rows[record.identifier] = row
+                    # Moved to the end: the last write of a record takes the last seq,
+                    # as it would written after the others.
+                    written.pop(record.identifier, None)
+                    written[record.identifier] = row
+            if written:
+                self._apply(txn, list(written.values()), now)
+        return summary
+
+    @staticmethod
+    def _plan(row: _Row | None, record: Record, replace: bool,
+              summary: WriteSummary) -> _Row | None:
+        """What writing ``record`` over ``row`` does: the new row, or None when
+        nothing is written (counted in ``summary`` either way)."""
+        ident = record.identifier
+        if row is not None and row.origin != record.origin:
+            summary.collisions.append((ident, row.origin))
+            return None
+        if (row is not None and not replace and not row.deleted and not record.deleted
+                and richness(row.fmt) > richness(record.canonical_format)):
+            summary.kept.append(ident)
+            return None
+        sets = expand_set_specs(record.sets)
+        if record.deleted and not sets and row is not None:
+            # A deletion that names no sets keeps the record's sets, so set-filtered
+            # harvesters still learn of it (OAI-PMH 2.0 §2.5.1).
+            sets = row.sets
+        digest = checksum(record)
+        if row is not None and row.sets == sets and (
+                row.checksum == digest or (row.stored and row.checksum == checksum_v1(record))):
+            summary.unchanged += 1
+            return None
+        if record.deleted:
+            summary.deleted += 1
+        elif row is None:
+            summary.added += 1
+        else:
+            summary.updated += 1
+        new = _Row(row.rid if row else None, digest, record.deleted, sets, record.origin,
+                   record.canonical_format, row.stored if row else False, record)
+        if not record.deleted:
+            new.canonical, new.canonical_known = kept_canonical(record), True
+        elif row is None:
+            new.canonical_known = True  # a tombstone of a record never seen: nothing to keep
+        elif row.record is not None and not row.record.deleted:
+            # Deleted after a live version of this batch: that version's record is kept.
+            new.fmt, new.canonical = row.record.canonical_format, row.record.canonical
+            new.canonical_known = True
+        elif row.canonical_known:
+            new.fmt, new.canonical, new.canonical_known = row.fmt, row.canonical, True
+        else:
+            new.fmt = row.fmt  # what the store holds is kept (read when applied)
+        return new
+
+    def _apply(self, txn: Txn, written: list[_Row], now: int | None) -> None:
+        conn = txn.conn
+        stamp = self._stamp(conn, now)
+        seqs = self._new_seqs(conn, len(written))
+        fresh = [r for r in written if not r.stored]
+        for r, rid in zip(fresh, self._new_ids(conn, len(fresh)), strict=True):
+            r.rid = rid
+        # A deletion keeps the canonical record (for undeletion and audit), also where
+        # it lived only in the rendered marc21 row, which the deletion removes.
+        keep = [r.rid for r in written if not r.canonical_known]
+        kept: dict[int, tuple[str, bytes | None]] = {}
+        for cond, args in self._chunks("r.id", keep):
+            for rid, fmt, canon in conn.execute(self._q(
+                    "SELECT r.id, r.canonical_format, coalesce(r.canonical, x.xml) FROM records r "
+                    "LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = 'marc21' "
+                    f"WHERE {cond}"), args):
+                kept[rid] = (fmt, canon)
+        inserts, updates, rendered, members, index = [], [], [], [], []
+        modified = dates.format_utc(stamp)
+        for r, seq in zip(written, seqs, strict=True):
+            record = r.record
+            assert record is not None and r.rid is not None
+            fmt, canon = kept.get(r.rid, (r.fmt, r.canonical))
+            values = (r.rid, stamp, seq, record.deleted, stamp if record.deleted else None,
+                      r.checksum, fmt, canon, self._sets_value(r.sets), record.about, record.origin)
+            if r.stored:
+                updates.append(values)
+            else:
+                inserts.append((values[0], record.identifier, *values[1:]))
+            if not record.deleted:
+                rendered.extend((r.rid, p, x) for p, x in record.rendered.items())
+                index.append((r.rid, record, modified))
+            members.extend((s, stamp, seq, r.rid) for s in r.sets)
+        stored = [u[0] for u in updates]
+        if updates:
+            self._update_records(conn, updates)
+            for cond, args in self._chunks("record_id", stored):
+                conn.execute(self._q(f"DELETE FROM rendered WHERE {cond}"), args)
+                conn.execute(self._q(f"DELETE FROM set_members WHERE {cond}"), args)
+            self._unindex(conn, stored)
+        self._load(conn, "records", RECORD_COLUMNS, inserts)
+        self._load(conn, "rendered", RENDERED_COLUMNS, rendered)
+        self._load(conn, "set_members", MEMBER_COLUMNS, members)
+        self._index(txn, index)
+        if now is None:
+            self._restamp(conn, stamp, [r.rid for r in written if r.rid is not None], deletions=True)
+
+    @staticmethod
+    def _stamp(conn: Any, now: int | None) -> int:
+        if now is not None:
+            return now
+        # Datestamps never go backwards, even when the clock (or another machine's) does.
+        return max(dates.now(), conn.execute("SELECT coalesce(max(datestamp), 0) FROM records"
+                                             ).fetchone()[0])
+
+    def _restamp(self, conn: Any, stamp: int, ids: list[int], *, deletions: bool) -> None:
+        """Move a batch's datestamp to the second it commits in.
+
+        A harvester answered while this batch was being written got a responseDate
+        later than ``stamp``; its next ``from=`` would skip records stamped earlier
+        but visible only after the commit. Stamped with the commit's own second,
+        they fall inside that ``from=`` (which is inclusive). The search index
+        keeps ``stamp`` for rec.lastModificationDate: at most the batch's duration
+        earlier, and only there.
+        """
+        final = dates.now()
+        if final <= stamp:
+            return
+        deleted_at = ", deleted_at = CASE WHEN deleted THEN ? ELSE deleted_at END" if deletions else ""
+        for cond, args in self._chunks("id", ids):
+            conn.execute(self._q(f"UPDATE records SET datestamp = ?{deleted_at} WHERE {cond}"),
+                         [final, *([final] if deletions else []), *args])
+        for cond, args in self._chunks("record_id", ids):
+            conn.execute(self._q(f"UPDATE set_members SET datestamp = ? WHERE {cond}"),
+                         [final, *args])
+
+    # -- sets --------------------------------------------------------------------------
+    def put_sets(self, sets: Iterable[Set]) -> None:
+        rows = [(s.spec, s.name, s.description) for s in sets]
+        with self._transaction(None) as txn:
+            self._many(txn.conn, "INSERT INTO sets (spec, name, description) VALUES (?, ?, ?) "
+                       "ON CONFLICT (spec) DO UPDATE SET name = excluded.name, "
+                       "description = excluded.description", rows)
+
+    def set_memberships(self, changes: Iterable[tuple[str, tuple[str, ...]]], *,
+                        now: int | None = None) -> int:
+        return sum(self._memberships_batch(dict(batch), now)
+                   for batch in _batches(changes, self.batch_size))
+
+    def _memberships_batch(self, batch: dict[str, tuple[str, ...]], now: int | None) -> int:
+        with self._transaction() as txn:
+            conn = txn.conn
+            rows = self._known(conn, list(batch))
+            changed = [(row.rid, sets) for ident, row in rows.items()
+                       if (sets := expand_set_specs(batch[ident])) != row.sets]
+            if not changed:
+                return 0
+            stamp = self._stamp(conn, now)
+            seqs = self._new_seqs(conn, len(changed))
+            self._many(conn, "UPDATE records SET datestamp = ?, seq = ?, sets = ? WHERE id = ?",
+                       [(stamp, seq, self._sets_value(sets), rid)
+                        for (rid, sets), seq in zip(changed, seqs, strict=True)])
+            ids = [rid for rid, _ in changed]
+            for cond, args in self._chunks("record_id", ids):
+                conn.execute(self._q(f"DELETE FROM set_members WHERE {cond}"), args)
+            self._load(conn, "set_members", MEMBER_COLUMNS,
+                       [(s, stamp, seq, rid) for (rid, sets), seq in zip(changed, seqs, strict=True)
+                        for s in sets])
+            # The records changed: their rec.lastModificationDate key follows.
+            code = self._idx(conn, "rec.lastModificationDate")
+            if code is not None:
+                modified = {"rec.lastModificationDate": [dates.format_utc(stamp)]}
+                key, display = next(search_plan.index_entries(modified))[2][0]
+                for cond, args in self._chunks("record_id", ids):
+                    conn.execute(self._q(f"UPDATE search_keys SET key = ?, display = ? "
+                                         f"WHERE idx = ? AND {cond}"), [key, display, code, *args])
+            if now is None:
+                self._restamp(conn, stamp, ids, deletions=False)
+        return len(changed)
+
+    # -- leases (several harvester processes or nodes sharing one provider list) ----------
+    def lease(self, name: str, holder: str, seconds: int, *, now: int | None = None) -> bool:
+        # A node that dies loses its leases when they expire: no coordinator is needed.
+        t = dates.now() if now is None else now
+        row = self._conn().execute(self._q(
+            "INSERT INTO leases (name, holder, expires) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires "
+            "WHERE leases.expires <= ? OR leases.holder = excluded.holder RETURNING name"),
+            (name, holder, t + seconds, t)).fetchone()
+        return row is not None
+
+    def claim(self, names: Sequence[str], holder: str, seconds: int, *,
+              now: int | None = None) -> str | None:
+        if not names:
+            return None
+        t = dates.now() if now is None else now
+        with self._transaction("lease", "leasing in") as txn:
+            cond, args = self._in("name", list(names))
+            held = {r[0] for r in txn.conn.execute(
+                self._q(f"SELECT name FROM leases WHERE expires > ? AND {cond}"), [t, *args])}
+            free = next((n for n in names if n not in held), None)
+            if free is not None:
+                txn.conn.execute(self._q(
+                    "INSERT INTO leases (name, holder, expires) VALUES (?, ?, ?) ON CONFLICT (name) "
+                    "DO UPDATE SET holder = excluded.holder, expires = excluded.expires"),
+                    (free, holder, t + seconds))
+        return free
+
+    def release(self, name: str, holder: str) -> bool:
+        row = self._conn().execute(self._q(
+            "UPDATE leases SET holder = NULL, expires = 0 WHERE name = ? AND holder = ? "
+            "RETURNING name"), (name, holder)).fetchone()
+        return row is not None
+
+    def lease_holder(self, name: str, *, now: int | None = None) -> str | None:
+        t = dates.now() if now is None else now
+        row = self._conn().execute(self._q(
+            "SELECT holder FROM leases WHERE name = ? AND expires > ?"), (name, t)).fetchone()
+        return row[0] if row else None
+
+    # -- search (the contract is in store/base.py and store/search_plan.py) ----------------
+    def reindex(self, entries: Iterable[tuple[str, dict[str, list[str]]]]) -> int:
+        done = 0
+        for pairs in _batches(entries, self.batch_size):
+            batch = dict(pairs)
+            with self._transaction(what="reindexing") as txn:
+                found: list[tuple[int, str, bool, int]] = []
+                for cond, args in self._chunks("identifier", list(batch)):
+                    found += txn.conn.execute(self._q(
+                        f"SELECT id, identifier, deleted, datestamp FROM records WHERE {cond}"), args)
+                self._unindex(txn.conn, [f[0] for f in found])
+                self._index(txn, [(rid, Record(ident, index=batch[ident]), dates.format_utc(stamp))
+                                  for rid, ident, deleted, stamp in found if not deleted])
+            done += len(found)
+        return done
+
+    def search(self, plan: search_plan.Plan, start: int, limit: int, *,
+               prefix: str | None = None) -> search_plan.SearchPage:
+        conn = self._conn()
+        comp = self._compiler(conn)
+        ids_sql, args = comp.node(plan.root)
+        if ids_sql is None:
+            return search_plan.SearchPage(0, [])
+        if not plan.sort:
+            page, total = self._ranked(conn, comp, plan.root, ids_sql, args, start, limit)
+            return search_plan.SearchPage(total, self._items_by_id(conn, page, prefix))
+        cols, order, where, sort_args = ["h.id"], [], [], []
+        for i, spec in enumerate(plan.sort):
+            agg = "max" if spec.descending else "min"
+            cols.append(f"(SELECT {agg}(key) FROM search_keys WHERE idx = ? AND record_id = h.id) AS k{i}")
+            code = self._idx(conn, spec.index)
+            sort_args.append(self.no_index if code is None else code)
+            if spec.missing == "omit":
+                where.append(f"k{i} IS NOT NULL")
+            null_first = (spec.missing == "low") != spec.descending
+            order.append(f"k{i} IS {'NOT ' if null_first else ''}NULL")
+            order.append(f"k{i}{' DESC' if spec.descending else ''}")
+        outer = (f"SELECT * FROM (SELECT {', '.join(cols)} FROM ({ids_sql}) h) o"
+                 + (f" WHERE {' AND '.join(where)}" if where else ""))
+        all_args = sort_args + args
+        if where:
+            total = conn.execute(self._q(f"SELECT count(*) FROM ({outer}) c"), all_args).fetchone()[0]
+        else:
+            total = conn.execute(self._q(f"SELECT count(*) FROM ({ids_sql}) c"), args).fetchone()[0]
+        if limit <= 0 or start > total:
+            return search_plan.SearchPage(total, [])
+        ids = [r[0] for r in conn.execute(
+            self._q(f"{outer} ORDER BY {', '.join(order + ['id'])} LIMIT ? OFFSET ?"),
+            all_args + [limit, max(start - 1, 0)])]
+        return search_plan.SearchPage(total, self._items_by_id(conn, ids, prefix))
+
+    def _items_by_id(self, conn: Any, ids: list[int], prefix: str | None) -> list[Item]:
+        if not ids:
+            return []
+        cond, args = self._in("r.id", ids)
+        rows = conn.execute(self._q(
+            "SELECT r.id, r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about, x.xml "
+            "FROM records r LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = ? "
+            f"WHERE {cond}"), [prefix or "", *args]).fetchall()
+        by_id = {row[0]: self._item(row[1:]) for row in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def scan(self, index: str, start: str, position: int, count: int) -> list[search_plan.ScanTerm]:
+        conn = self._conn()
+        code = self._idx(conn, index)
+        if code is None or count <= 0:
+            return []
+        text = ("SELECT key, min(display), count(*) FROM search_keys WHERE idx = ? AND key {} ? "
+                "GROUP BY key ORDER BY key {} LIMIT ?")
+        before = conn.execute(self._q(text.format("<", "DESC")),
+                              (code, start, max(position - 1, 0))).fetchall()
+        before.reverse()
+        after = conn.execute(self._q(text.format(">=", "ASC")),
+                             (code, start, count - len(before))).fetchall()
+        return [search_plan.ScanTerm(*row) for row in before + after][:count]
+
+
+class Compiler:
+    """A plan node → a ``SELECT`` of record ids (column ``id``, ``?`` placeholders),
+    or ``(None, [])`` when it can match nothing. Keys, booleans and every record
+    are compiled here; full text and glob keys by the dialect."""
+
+    def __init__(self, store: SQLStore, conn: Any) -> None:
+        self.store = store
+        self.conn = conn
+
+    def text(self, node: search_plan.PlanNode) -> tuple[str | None, list[object]] | None:
+        """The full-text part: None when ``node`` is not full text."""
+        raise NotImplementedError
+
+    def key_glob(self, pattern: str) -> tuple[str, list[object]]:
+        """A condition on ``k.key`` for a glob pattern (search_plan.iter_terms)."""
+        raise NotImplementedError
+
+    def positive(self, node: search_plan.PlanNode, leaf: Callable[[search_plan.PlanNode], Any]
+                 ) -> list[Any]:
+        """What ``leaf`` makes of each positive full-text part of a plan (what ranks
+        it): a part is where ``leaf`` gives not None; below And/Or both sides, the
+        left one of AndNot."""
+        got = leaf(node)
+        if got is not None:
+            return [got]
+        if isinstance(node, search_plan.And | search_plan.Or):
+            return self.positive(node.left, leaf) + self.positive(node.right, leaf)
+        if isinstance(node, search_plan.AndNot):
+            return self.positive(node.left, leaf)
+        return []
+
+    def key_condition(self, node: search_plan.KeyMatch | search_plan.KeyRange
+                      ) -> tuple[str | None, list[object]]:
+        """A condition on ``search_keys k`` for one key match (None: the index is empty)."""
+        code = self.store._idx(self.conn, node.index)
+        if code is None:
+            return None, []
+        if isinstance(node, search_plan.KeyRange):
+            return (f"k.idx = ? AND k.key {'>=' if node.include_low else '>'} ? "
+                    f"AND k.key {'<=' if node.include_high else '<'} ?", [code, node.low, node.high])
+        if node.op == "glob":
+            cond, args = self.key_glob(node.value)
+            return f"k.idx = ? AND {cond}", [code, *args]
+        return f"k.idx = ? AND k.key {_OPS[node.op]} ?", [code, node.value]
+
+    def node(self, node: search_plan.PlanNode) -> tuple[str | None, list[object]]:
+        text = self.text(node)
+        if text is not None:
+            return text
+        keys = (search_plan.KeyMatch, search_plan.KeyRange)
+        if isinstance(node, search_plan.AllRecords):
+            return "SELECT id FROM records WHERE NOT deleted", []
+        if isinstance(node, keys):
+            cond, args = self.key_condition(node)
+            if cond is None:
+                return None, []
+            # One key matches a record once (the primary key): no DISTINCT needed.
+            unique = isinstance(node, search_plan.KeyMatch) and node.op == "eq"
+            return (f"SELECT {'' if unique else 'DISTINCT '}k.record_id AS id FROM search_keys k "
+                    f"WHERE {cond}", args)
+        if isinstance(node, search_plan.And | search_plan.AndNot):
+            # A key condition beside another one is checked per record of the other
+            # side through search_keys_record (a semi-join), instead of building the
+            # set of every record in, say, "dc.date >= 1990" to intersect it.
+            left, right = node.left, node.right
+            if isinstance(node, search_plan.And) and isinstance(left, keys) and not isinstance(right, keys):
+                left, right = right, left
+            if isinstance(right, keys):
+                a, aa = self.node(left)
+                negate = isinstance(node, search_plan.AndNot)
+                if a is None:
+                    return None, []
+                cond, cargs = self.key_condition(right)
+                if cond is None:
+                    return (a, aa) if negate else (None, [])
+                return (f"SELECT q.id FROM ({a}) q WHERE {'NOT ' if negate else ''}EXISTS "
+                        f"(SELECT 1 FROM search_keys k WHERE k.record_id = q.id AND {cond})",
+                        aa + cargs)
+        if isinstance(node, search_plan.And | search_plan.Or | search_plan.AndNot):
+            return keyset.set_operation(node, self.node(node.left), self.node(node.right))
+        raise TypeError(f"not a plan node: {node!r}")
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
