@@ -248,10 +248,13 @@ def test_console_settings_are_checked(tmp_path):
     f.write_text("[console]\nenabled = true\nuser = \"thuvien\"\n", encoding="utf-8")
     out = CliRunner().invoke(main, ["serve", "--config", str(f)])
     assert out.exit_code == 2 and "needs user and password_hash" in out.output
-    assert "Traceback" not in out.output
+    assert "line 2" in out.output and "Traceback" not in out.output
+    f.write_text("[console]\nenabeld = true\n", encoding="utf-8")
+    out = CliRunner().invoke(main, ["serve", "--config", str(f)])
+    assert out.exit_code == 2 and "did you mean 'enabled'?" in out.output
     f.write_text("[alerts]\nlost_percent = 0\n", encoding="utf-8")
     out = CliRunner().invoke(main, ["harvest", "status", "--config", str(f)])
-    assert out.exit_code == 2 and "lost_percent must be a number above 0" in out.output
+    assert out.exit_code == 2 and "line 2: [alerts] lost_percent must be above 0" in out.output
 
 
 def test_console_password_prints_a_settings_table(tmp_path):

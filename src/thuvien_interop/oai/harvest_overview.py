@@ -60,8 +60,8 @@ class ConsoleConfig:
 
     @classmethod
     def from_settings(cls, console: dict[str, Any], alert: dict[str, Any]) -> ConsoleConfig:
-        """From the ``[console]`` and ``[alerts]`` tables of a settings file; a
-        ValueError says what is wrong."""
+        """From the ``[console]`` and ``[alerts]`` tables of a settings file (checked
+        key by key by :mod:`thuvien_interop.settings`); a ValueError says what is wrong."""
         c = cls()
         c.enabled = bool(console.get("enabled", c.enabled))
         c.user = str(console.get("user", c.user))
@@ -71,14 +71,10 @@ class ConsoleConfig:
         if c.enabled and not (c.user and c.password_hash):
             raise ValueError("[console] enabled = true needs user and password_hash "
                              "(make the hash with: thuvien-interop console-password)")
-        n = alert.get("failed_runs", c.alerts.failed_runs)
-        x = alert.get("lost_percent", c.alerts.lost_percent)
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"[alerts] failed_runs must be a whole number of at least 1, not {n!r}")
-        if isinstance(x, bool) or not isinstance(x, int | float) or not 0 < x <= 100:
-            raise ValueError(f"[alerts] lost_percent must be a number above 0 and at most 100, "
-                             f"not {x!r}")
-        c.alerts = AlertRules(n, float(x))
+        # Types and ranges are checked by the settings schema (settings.SETTINGS).
+        n = int(alert.get("failed_runs", c.alerts.failed_runs))
+        x = float(alert.get("lost_percent", c.alerts.lost_percent))
+        c.alerts = AlertRules(n, x)
         return c
 
 
