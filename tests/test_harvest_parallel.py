@@ -150,7 +150,7 @@ def test_workers_write_the_records_themselves_when_they_can_open_the_store(provi
     store.write([Record(first, b"<x/>", "marc21", sets=("source:other",),
                         rendered={"marc21": b'<record xmlns="http://www.loc.gov/MARC21/slim"/>'})])
     with Harvester(store, diagnostics=tmp_path / "d", processes=2) as h:
-        assert h._target == f"sqlite:///{(tmp_path / 'u.db').resolve()}"
+        assert h.pipeline._target == f"sqlite:///{(tmp_path / 'u.db').resolve()}"
         result = h.harvest(Source("samples", provider, prefix="marc21"))
     store.close()
     assert result.ok and result.added == 329 and result.quarantined == 2
@@ -186,7 +186,7 @@ def test_workers_write_to_postgresql(provider, tmp_path):
     try:
         store = open_store(url)
         with Harvester(store, diagnostics=tmp_path / "d", processes=2) as h:
-            assert h._target == url
+            assert h.pipeline._target == url
             result = h.harvest(Source("samples", provider, prefix="marc21"))
             again = h.harvest(Source("samples", provider, prefix="marc21"), full=True)
         assert result.ok and result.added == 330 and result.quarantined == 1

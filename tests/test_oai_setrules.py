@@ -85,3 +85,87 @@ def test_bad_sets_section_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(main, ["import", str(mrc), "--store", f"sqlite:///{tmp_path / 's.db'}",
                                        "--config", str(toml), "-q"])
     assert result.exit_code == 2 and "unknown set rule 'colour'" in result.output
+
+
+def _identifiers(store, **params: str) -> list[str]:
+    from lxml import etree
+
+    from thuvien_interop.oai import Provider, ProviderConfig
+
+    body = Provider(store, ProviderConfig()).handle(
+        [("verb", "ListIdentifiers"), ("metadataPrefix", "oai_dc"), *params.items()],
+        "http://127.0.0.1/oai")
+    root = etree.fromstring(body)
+    return [e.text for e in root.iter("{http://www.openarchives.org/OAI/2.0/}identifier")]
+
+
+def test_set_rules_are_evaluated_again_without_a_reimport(tmp_path, monkeypatch):
+    import time
+
+    from thuvien_interop import dates
+    from thuvien_interop.model import ListQuery
+
+    mrc = tmp_path / "c.mrc"
+    with open(mrc, "wb") as f:
+        for i in range(4):
+            f.write(marc(i, f"Sách {i}").as_marc())
+        f.write(marc(9, "Tạp chí Văn nghệ", serial=True).as_marc())
+    toml = tmp_path / "thuvien.toml"
+    toml.write_text('[repository]\nidentifier = "thuviendaklak.vn"\n'
+                    '[[sets]]\nrule = "type"\n', encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    runner = CliRunner()
+    result = runner.invoke(main, ["import", str(mrc), "--store", url, "--config", str(toml), "-q"])
+    assert result.exit_code == 0, result.output
+    store = open_store(url)
+    stamps = {i.header.identifier: i.header.datestamp
+              for i in store.list(ListQuery(), None, 100, metadata=False)}
+    store.close()
+    # A day later, a set made by a pattern on leader/07, and one on 245 $a.
+    later = time.time() + 86400
+    monkeypatch.setattr(time, "time", lambda: later)
+    toml.write_text('[repository]\nidentifier = "thuviendaklak.vn"\n'
+                    '[[sets]]\nrule = "type"\n'
+                    '[[sets]]\nfield = "leader/07"\npattern = "s"\nspec = "periodicals"\n'
+                    'name = "Báo, tạp chí"\n'
+                    '[[sets]]\nfield = "245$a"\npattern = "(?i)văn nghệ"\nspec = "topic:{value}"\n'
+                    'name = "Chủ đề {value}"\n', encoding="utf-8")
+    result = runner.invoke(main, ["reindex", "--sets", "--store", url, "--config", str(toml)])
+    assert result.exit_code == 0, result.output
+    assert "over 5 records: 1 changed sets (restamped), 4 unchanged." in result.output
+    store = open_store(url)
+    serial = "oai:thuviendaklak.vn:tv0009"
+    assert store.get(serial).header.sets == ("periodicals", "topic", "topic:van-nghe", "type",
+                                             "type:serial")
+    names = {s.spec: s.name for s in store.sets(None, 100)}
+    assert names["periodicals"] == "Báo, tạp chí" and names["topic:van-nghe"] == "Chủ đề Văn nghệ"
+    # Selective harvesters see exactly the record whose membership changed.
+    since = dates.format_utc(max(stamps.values()) + 1)
+    assert _identifiers(store, **{"from": since}) == [serial]
+    assert _identifiers(store, set="periodicals") == [serial]
+    assert {i: s for i, s in stamps.items() if i != serial} == {
+        i.header.identifier: i.header.datestamp
+        for i in store.list(ListQuery(), None, 100, metadata=False) if i.header.identifier != serial}
+    store.close()
+    # Evaluated again with the same rules: nothing changes.
+    result = runner.invoke(main, ["reindex", "--sets", "--store", url, "--config", str(toml)])
+    assert "0 changed sets (restamped), 5 unchanged." in result.output
+    # A rule taken away: its sets leave the records that were in them.
+    toml.write_text('[repository]\nidentifier = "thuviendaklak.vn"\n'
+                    '[[sets]]\nrule = "type"\n', encoding="utf-8")
+    result = runner.invoke(main, ["reindex", "--sets", "--store", url, "--config", str(toml)])
+    assert "1 changed sets (restamped), 4 unchanged." in result.output
+    store = open_store(url)
+    assert store.get(serial).header.sets == ("type", "type:serial")
+    store.close()
+
+
+def test_a_pattern_rule_that_cannot_work_is_a_usage_error(tmp_path):
+    toml = tmp_path / "bad.toml"
+    toml.write_text('[[sets]]\nfield = "245$a"\npattern = "(unclosed"\nspec = "x"\n',
+                    encoding="utf-8")
+    result = CliRunner().invoke(main, ["reindex", "--sets", "--config", str(toml),
+                                       "--store", f"sqlite:///{tmp_path / 's.db'}"])
+    assert result.exit_code == 2
+    assert "pattern '(unclosed' is not a regular expression" in result.output
+    assert "Traceback" not in result.output

@@ -162,7 +162,7 @@ def test_sync_from_postgres_reports_rows_that_make_no_record(pg_schema, store):
     source = pg_source(name)
     report = sync(source, store, REPO)
     assert report.written.added == 30
-    assert len(report.rejected) == 1 and "no title" in report.rejected[0]
+    assert len(report.rejected) == 1 and "no title" in report.rejected[0].reason
     assert {s.spec for s in store.sets(None, 10)} == {"kho", "kho:GK", "kho:TK"}
     source.close()
 

@@ -126,6 +126,19 @@ def canonical(source: Source, rendered: dict[str, bytes] | None = None) -> tuple
     return "marc21", rendered.get("marc21") or marcxml.record_to_marcxml(source)
 
 
+def from_canonical(fmt: str, data: bytes) -> Source:
+    """A stored record's canonical form (see :func:`canonical`) as a source record
+    again: MARCXML as MARC, oai_dc as Dublin Core."""
+    if fmt == "marc21":
+        return marcxml.parse_marcxml_record(data)
+    from lxml import etree
+
+    from .crosswalk.dc import parse_dc
+    from .ingest.xmlsplit import SAFE_PARSER
+
+    return DCRecord(parse_dc(etree.fromstring(data, SAFE_PARSER)))
+
+
 def default_registry() -> FormatRegistry:
     """oai_dc (mandatory), marc21 (MARCXML) and mods."""
     registry = FormatRegistry()

@@ -21,21 +21,16 @@ from pathlib import Path
 
 import click
 import pymarc
-from lxml import etree
 
-from ..crosswalk.dc import DC_NS, OAI_DC_NS, SRW_DC_NS
 from ..crosswalk.lint import Finding, lint_dc, lint_record
-from ..crosswalk.marcxml import element_to_record
-from ..ingest.dc import _DC_CONTAINER
+from ..ingest.dc import read_dc_as_written
 from ..ingest.detect import UnknownFormat, detect_format
 from ..ingest.iso2709 import SOURCE_ENCODINGS, read_iso2709
-from ..ingest.result import ReadResult
-from ..ingest.xmlsplit import parse_chunk, read_elements, split_records
+from ..ingest.marcxml import read_marcxml
 from . import main
 
 FORMATS = ("iso2709", "marcxml", "dc")
 _PUNCT = re.compile(r"[\s/:;,.=]+$")
-_DC_CONTAINERS = (f"{{{OAI_DC_NS}}}dc", f"{{{SRW_DC_NS}}}dc")
 
 
 @dataclass(slots=True)
@@ -62,57 +57,6 @@ class RecordReport:
                 "problems": [f.as_dict() for f in self.findings]}
 
 
-def _read_marcxml_raw(stream) -> Iterator[ReadResult]:
-    # Like ingest.marcxml.read_marcxml, but without the NFC pass: the checker
-    # must see text as the file holds it.
-    for position, line, chunk, error, repairs in split_records(stream, "record"):
-        result = ReadResult(position, f"line {line}", warnings=repairs)
-        if chunk is None:
-            result.error = error
-        else:
-            try:
-                result.record = element_to_record(parse_chunk(chunk))
-            except etree.XMLSyntaxError as exc:
-                result.error = f"not well-formed XML: {exc}"
-        yield result
-
-
-def _qualified(elem: etree._Element) -> str:
-    local = etree.QName(elem).localname
-    return f"{elem.prefix}:{local}" if elem.prefix else local
-
-
-def _read_dc_raw(stream) -> Iterator[tuple[ReadResult, list[tuple[str, str]], list[str]]]:
-    """Like ingest.dc.read_dc, but the text as the file holds it (not NFC'd,
-    empty elements kept); with each record, the names of children of an
-    oai_dc:dc / srw_dc:dc that are not in the DC namespace (import drops them)."""
-    head = stream.read(1 << 16)
-    stream.seek(0)
-    element = "dc" if _DC_CONTAINER.search(head) else "record"
-    dc_any = f"{{{DC_NS}}}*"
-    for result, elem in read_elements(stream, element):
-        elements: list[tuple[str, str]] = []
-        foreign: list[str] = []
-        if elem is not None:
-            holders = list(dict.fromkeys(child.getparent() for child in elem.iter(dc_any)))
-            for holder in holders:
-                for child in holder.iterchildren(dc_any):
-                    elements.append((etree.QName(child).localname, "".join(child.itertext())))
-            for container in (e for e in [elem, *holders] if e.tag in _DC_CONTAINERS):
-                foreign.extend(_qualified(c) for c in container.iterchildren(tag=etree.Element)
-                               if etree.QName(c).namespace != DC_NS)
-            foreign = list(dict.fromkeys(foreign))
-            if not any(text.strip() for _, text in elements):
-                # What import says of it: the record cannot be loaded.
-                result.error = "no Dublin Core elements in this record"
-                if elements:
-                    result.error += " (every one is empty)"
-                elif foreign:
-                    result.error += (f" (<{'>, <'.join(foreign[:5])}> are not in the Dublin Core "
-                                     f"namespace {DC_NS})")
-        yield result, elements, foreign
-
-
 def check_file(path: str | Path, source_encoding: str | None = "auto", *,
                min_confidence: float = 0.8, fmt: str | None = None) -> Iterator[RecordReport]:
     """Lint every record of a MARC file (ISO 2709 or MARCXML) or Dublin Core
@@ -126,7 +70,7 @@ def check_file(path: str | Path, source_encoding: str | None = "auto", *,
     with open(path, "rb") as stream:
         fmt = fmt or detect_format(stream, str(path))
         if fmt == "dc":
-            for result, elements, foreign in _read_dc_raw(stream):
+            for result, elements, foreign in read_dc_as_written(stream):
                 report = RecordReport(name, result.position, result.location, error=result.error,
                                       identifier_label="dc:identifier")
                 if result.error is None:
@@ -141,7 +85,7 @@ def check_file(path: str | Path, source_encoding: str | None = "auto", *,
         if fmt == "iso2709":
             results = read_iso2709(stream, source_encoding, normalize_text=False)
         elif fmt == "marcxml":
-            results = _read_marcxml_raw(stream)
+            results = read_marcxml(stream, normalize_text=False)
         else:
             raise UnknownFormat(f"{name} is {fmt}, not MARC or Dublin Core: check reads ISO 2709, "
                                 "MARCXML and Dublin Core XML files")

@@ -24,28 +24,19 @@ import click
 import pymarc
 
 from ..crosswalk.dc import XSI_NS
-from ..crosswalk.lint import repair_dc_mojibake
-from ..crosswalk.lint import repair_mojibake as repair_marc_mojibake
 from ..crosswalk.marc8 import encode_marc8
 from ..crosswalk.marcxml import MARC_NS, record_to_marcxml
 from ..crosswalk.mods import MODS_NS
 from ..formats import as_marc, render_mods, render_oai_dc
-from ..ingest.detect import FORMATS, UnknownFormat, detect_format, read_stream
-from ..ingest.iso2709 import SOURCE_ENCODINGS, read_iso2709
-from ..ingest.result import DCRecord, Source
+from ..ingest.detect import FORMATS, UnknownFormat, detect_format
+from ..ingest.iso2709 import SOURCE_ENCODINGS
+from ..ingest.records import CountingStream, read_records
+from ..ingest.result import Source
+from ..pipeline.items import Problem
 from . import main
 
 TARGETS = ("oai_dc", "marcxml", "mods", "marc", "json")
 _XML_DECL = b'<?xml version="1.0" encoding="UTF-8"?>\n'
-
-
-@dataclass(slots=True)
-class Skipped:
-    where: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.reason}"
 
 
 @dataclass(slots=True)
@@ -54,8 +45,8 @@ class ConvertReport:
 
     read: int = 0
     written: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
-    repaired: list[Skipped] = field(default_factory=list)
+    skipped: list[Problem] = field(default_factory=list)
+    repaired: list[Problem] = field(default_factory=list)
 
 
 def _marc8_copy(record: pymarc.Record) -> pymarc.Record:
@@ -124,29 +115,21 @@ def convert_stream(src: BinaryIO, out: BinaryIO, to: str, *, fmt: str | None = N
     listed in the report's ``skipped``, the rest written.
     """
     head, render, sep, tail = _target(to, marc8)
-    fmt = fmt or detect_format(src, name)
-    if fmt == "iso2709" and source_encoding:
-        results = read_iso2709(src, source_encoding)
-    else:
-        results = read_stream(src, fmt)
+    results = read_records(src, fmt or detect_format(src, name), source_encoding=source_encoding,
+                           repair_mojibake=repair_mojibake)
     report = ConvertReport()
     out.write(head)
     first = True
     for result in results:
         report.read += 1
-        if repair_mojibake is not None:
-            if isinstance(result.record, pymarc.Record):
-                result.warnings.extend(repair_marc_mojibake(result.record, repair_mojibake))
-            elif isinstance(result.record, DCRecord):
-                result.warnings.extend(repair_dc_mojibake(result.record.elements, repair_mojibake))
-        report.repaired.extend(Skipped(result.where, w) for w in result.warnings)
+        report.repaired.extend(Problem("", result.where, w) for w in result.warnings)
         if result.record is None:
-            report.skipped.append(Skipped(result.where, result.error or "unreadable"))
+            report.skipped.append(Problem("", result.where, result.error or "unreadable"))
             continue
         try:
             data = render(result.record)
         except Exception as exc:  # noqa: BLE001 - a crosswalk bug costs one record, and is reported
-            report.skipped.append(Skipped(result.where, f"could not be converted: {exc!r}"))
+            report.skipped.append(Problem("", result.where, f"could not be converted: {exc!r}"))
             continue
         if not first:
             out.write(sep)
@@ -155,24 +138,6 @@ def convert_stream(src: BinaryIO, out: BinaryIO, to: str, *, fmt: str | None = N
         report.written += 1
     out.write(tail)
     return report
-
-
-class _Counting:
-    """A binary stream that reports how many bytes were read (for the progress bar)."""
-
-    def __init__(self, raw: BinaryIO, progress: Callable[[int], None]) -> None:
-        self._raw, self._progress = raw, progress
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._raw.read(n)
-        self._progress(len(data))
-        return data
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        return self._raw.seek(pos, whence)
-
-    def tell(self) -> int:
-        return self._raw.tell()
 
 
 @main.command("convert")
@@ -232,7 +197,7 @@ def convert_command(source: str, output: str | None, to: str, fmt: str | None,
                         else:
                             with click.progressbar(length=os.path.getsize(source), label="Converting",
                                                    file=sys.stderr, show_percent=True, show_eta=True) as bar:
-                                counting = _Counting(raw, bar.update)
+                                counting = CountingStream(raw, bar.update)
                                 report = convert_stream(counting, out, to,  # type: ignore[arg-type]
                                                         **options)
                     os.replace(part, output)

@@ -18,6 +18,7 @@ from ..oai.harvest_http import PoliteClient
 from ..oai.harvest_overview import ConsoleConfig, overview
 from ..oai.harvest_sources import Source, SourcesError, load_sources
 from ..oai.harvester import Harvester, HarvestResult, status_rows
+from ..pipeline.items import kept_message
 from . import main
 from ._common import config_option, load_settings, open_or_fail, store_option
 
@@ -137,6 +138,9 @@ def _summary(results: list[HarvestResult]) -> None:
     click.echo(line.format(*head))
     for row in rows:
         click.echo(line.format(*row))
+    kept = kept_message(sum(r.kept for r in results))
+    if kept:
+        click.echo(kept)
     for r in results:
         for err in r.errors:
             click.echo(f"{r.source.name}: {err}", err=True)
@@ -183,6 +187,10 @@ def _summary(results: list[HarvestResult]) -> None:
               help="Processes that convert harvested records (MARC and DC read, every format "
                    "rendered, search keys computed) and write them to the store, a page each, "
                    "while the next pages are fetched; 1 does everything in this process.")
+@click.option("--replace", is_flag=True,
+              help="A harvested Dublin Core record replaces the MARC record stored under its "
+                   "identifier (by default the richer MARC record is kept, and the summary "
+                   "says so).")
 @click.option("--quiet", "-q", is_flag=True, help="Warnings and the summary only.")
 @click.option("--json", "as_json", is_flag=True,
               help="With status: every provider as JSON (state, records, last run, errors, "
@@ -191,7 +199,8 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
             sources_file: str | None, name: str | None, prefix: str, sets: tuple[str, ...],
             from_: str | None, until: str | None, full: bool, by_identifier: bool, delay: float,
             workers: int | None, retries: int, timeout: float, diagnostics: str,
-            skip_recent: int, processes: int, quiet: bool, as_json: bool) -> None:
+            skip_recent: int, processes: int, replace: bool, quiet: bool,
+            as_json: bool) -> None:
     """Harvest OAI-PMH providers into a store, incrementally and resumably.
 
     \b
@@ -241,7 +250,7 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
         harvester = Harvester(store, client=PoliteClient(retries=retries, read_timeout=timeout),
                               diagnostics=diagnostics, progress=board.update,
                               processes=processes or None, on_result=board.finished,
-                              index_profile=settings.sru.profile)
+                              index_profile=settings.sru.profile, replace=replace)
         try:
             results = harvester.harvest_many(sources, workers=pool, full=full,
                                              by_identifier=by_identifier or None,

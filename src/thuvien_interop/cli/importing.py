@@ -10,8 +10,12 @@ import click
 
 from ..ingest.detect import FORMATS, UnknownFormat
 from ..ingest.iso2709 import SOURCE_ENCODINGS
-from ..ingest.loader import IdentifierRule, ImportReport, import_files
+from ..ingest.loader import IdentifierRule
 from ..oai.setrules import SetRules
+from ..pipeline import Report
+from ..pipeline.files import import_files
+from ..pipeline.items import kept_message
+from ..pipeline.sets import remember_rules
 from . import main
 from ._common import (
     ProfileParam,
@@ -54,13 +58,16 @@ from ._common import (
               help="Processes that render the records in every format, index them and write "
                    "them to the store, a batch each, while the file is read; 1 does everything "
                    "in this process.")
+@click.option("--replace", is_flag=True,
+              help="A Dublin Core record replaces the MARC record stored under its identifier "
+                   "(by default the richer MARC record is kept, and the summary says so).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; the summary only.")
 @click.option("--max-problems", default=50, show_default=True,
               help="How many rejected/repaired records to list (all are counted).")
 def import_command(files: tuple[str, ...], store_url: str | None, config_path: str | None,
                    fmt: str | None, repository_id: str | None, id_field: str | None,
                    source_encoding: str | None, repair_mojibake: bool, min_confidence: float,
-                   columns_path: str | None, processes: int, quiet: bool,
+                   columns_path: str | None, processes: int, replace: bool, quiet: bool,
                    max_problems: int) -> None:
     """Load MARC, Dublin Core or spreadsheet FILES into a store.
 
@@ -70,7 +77,9 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
     record), oai_dc / simple Dublin Core XML, and spreadsheet catalogues
     (.csv, .xlsx) with a column mapping. A broken record is reported
     with its position and skipped (or repaired when that is safe); the records
-    after it still load. Importing a record again updates it in place.
+    after it still load. Importing a record again updates it in place; a
+    MARC record whose leader/05 is 'd' withdraws it (a deletion, as
+    `thuvien-interop delete` does).
 
     \b
     Example:
@@ -87,7 +96,7 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
         raise click.UsageError(f"settings: {exc}") from None
     encoding: dict = {"source_encoding": source_encoding,
                       "repair_mojibake": min_confidence if repair_mojibake else None,
-                      "processes": processes or None,
+                      "processes": processes or None, "replace": replace,
                       # the search keys the SRU server of these settings will query
                       "index_profile": settings.sru.profile}
     if columns_path:
@@ -108,6 +117,7 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
                 report = import_files(store, files, rule, fmt=fmt, classify=sets.classify,
                                       progress=bar.update, **encoding)
         store.put_sets(sets.seen_sets())
+        remember_rules(store, sets)  # what `reindex --sets` may replace later
     except UnknownFormat as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -117,11 +127,13 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
         raise SystemExit(1)
 
 
-def print_report(report: ImportReport, max_problems: int = 50) -> None:
+def print_report(report: Report, max_problems: int = 50) -> None:
     w = report.written
     click.echo(
         f"Read {report.read} records: {w.added} loaded, {w.updated} updated, "
         f"{w.unchanged} unchanged, {w.deleted} deleted, {len(report.rejected)} rejected.")
+    if report.kept:
+        click.echo(kept_message(len(report.kept)))
     echo_problems("Repaired or noted ({n}):", report.repaired, max_problems)
     echo_problems("Rejected ({n}) — these records were NOT loaded:", report.rejected, max_problems)
 

@@ -51,10 +51,14 @@ def open_source(source_url: str, profile_path: str):
                    "the source without a deletion row.")
 @click.option("--overlap", default=300, show_default=True, type=int, metavar="SECONDS",
               help="Re-read this much before the last mark, for transactions that committed late.")
+@click.option("--processes", default=1, show_default=True, type=int, metavar="N",
+              help="Processes that render the records in every format, index them and write "
+                   "them to the store, a batch each, while the source is read; 0: one per core.")
 @click.option("--max-problems", default=50, show_default=True,
               help="How many unreadable records to list (all are counted).")
 def sync(profile_path: str, source_url: str, store_url: str | None, config_path: str | None,
-         repository_id: str | None, full: bool, overlap: int, max_problems: int) -> None:
+         repository_id: str | None, full: bool, overlap: int, processes: int,
+         max_problems: int) -> None:
     """Copy records changed since the last sync (and deletions) into a store.
 
     Idempotent: run it as often as you like, from cron, a systemd timer or the
@@ -68,7 +72,7 @@ def sync(profile_path: str, source_url: str, store_url: str | None, config_path:
           --store sqlite:///thuvien.db
     """
     from .. import dates
-    from ..store.sqlsource import sync as run_sync
+    from ..pipeline.sources import sync as run_sync
 
     settings = load_settings(config_path, store_url)
     source = open_source(source_url, profile_path)
@@ -76,7 +80,7 @@ def sync(profile_path: str, source_url: str, store_url: str | None, config_path:
     repo_id = repository_id or settings.oai.repository_identifier
     try:
         report = run_sync(source, store, repo_id, full=full, overlap=overlap,
-                          index_profile=settings.sru.profile)
+                          index_profile=settings.sru.profile, processes=processes or None)
     except click.ClickException:
         raise
     except Exception as exc:  # noqa: BLE001 - shown to the operator, with the URL hidden

@@ -11,7 +11,6 @@ Vietnamese names for types and languages understood.
 from __future__ import annotations
 
 import re
-from datetime import date as _date
 
 import pymarc
 from pymarc import Field, Indicators, Subfield
@@ -301,10 +300,19 @@ def _identifier(value: str, urls: list[str]) -> list[Field]:
     return [Field("024", Indicators("8", " "), [Subfield("a", value)])]
 
 
+#: 008/00-05 of a record made from Dublin Core: DC does not say when the record
+#: entered a file, and a crosswalk has no clock (a record converted again on
+#: another day must come out the same, or re-importing an unchanged file would
+#: "update" every record and bump every datestamp). Fill characters: not coded;
+#: the MODS crosswalk then gives no recordCreationDate.
+UNKNOWN_ENTERED = "||||||"
+
+
 def _make_008(year: str, lang: str, l6: str, thesis: bool) -> str:
-    """40-character 008: entered today, single date (or none), place unknown,
-    material-specific 18-34 left as fill characters, language, source 'd'."""
-    entered = _date.today().strftime("%y%m%d")
+    """40-character 008: date entered not coded (:data:`UNKNOWN_ENTERED`), single
+    date (or none), place unknown, material-specific 18-34 left as fill characters,
+    language, source 'd'."""
+    entered = UNKNOWN_ENTERED
     dtype, d1 = ("s", year) if year else ("n", "uuuu")
     middle = list("|" * 17)  # 008/18-34
     if l6 in "at" and thesis:

@@ -9,11 +9,14 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from ..crosswalk.dc import DC_NS, parse_dc
+from lxml import etree
+
+from ..crosswalk.dc import DC_NS, OAI_DC_NS, SRW_DC_NS, parse_dc
 from .result import DCRecord, ReadResult
 from .xmlsplit import read_elements
 
 _DC_CONTAINER = re.compile(rb"<(?:[\w.-]+:)?dc[\s>]")
+_DC_CONTAINERS = (f"{{{OAI_DC_NS}}}dc", f"{{{SRW_DC_NS}}}dc")
 
 
 def read_dc(stream: BinaryIO) -> Iterator[ReadResult]:
@@ -33,3 +36,40 @@ def read_dc(stream: BinaryIO) -> Iterator[ReadResult]:
             else:
                 result.error = "no Dublin Core elements in this record"
         yield result
+
+
+def _qualified(elem: etree._Element) -> str:
+    local = etree.QName(elem).localname
+    return f"{elem.prefix}:{local}" if elem.prefix else local
+
+
+def read_dc_as_written(stream: BinaryIO) -> Iterator[tuple[ReadResult, list[tuple[str, str]],
+                                                        list[str]]]:
+    """Like :func:`read_dc`, but the text as the file holds it (not NFC'd,
+    empty elements kept); with each record, the names of children of an
+    oai_dc:dc / srw_dc:dc that are not in the DC namespace (import drops them)."""
+    head = stream.read(1 << 16)
+    stream.seek(0)
+    element = "dc" if _DC_CONTAINER.search(head) else "record"
+    dc_any = f"{{{DC_NS}}}*"
+    for result, elem in read_elements(stream, element):
+        elements: list[tuple[str, str]] = []
+        foreign: list[str] = []
+        if elem is not None:
+            holders = list(dict.fromkeys(child.getparent() for child in elem.iter(dc_any)))
+            for holder in holders:
+                for child in holder.iterchildren(dc_any):
+                    elements.append((etree.QName(child).localname, "".join(child.itertext())))
+            for container in (e for e in [elem, *holders] if e.tag in _DC_CONTAINERS):
+                foreign.extend(_qualified(c) for c in container.iterchildren(tag=etree.Element)
+                               if etree.QName(c).namespace != DC_NS)
+            foreign = list(dict.fromkeys(foreign))
+            if not any(text.strip() for _, text in elements):
+                # What import says of it: the record cannot be loaded.
+                result.error = "no Dublin Core elements in this record"
+                if elements:
+                    result.error += " (every one is empty)"
+                elif foreign:
+                    result.error += (f" (<{'>, <'.join(foreign[:5])}> are not in the Dublin Core "
+                                     f"namespace {DC_NS})")
+        yield result, elements, foreign

@@ -18,15 +18,19 @@ from .result import ReadResult
 from .xmlsplit import read_elements
 
 
-def read_marcxml(stream: BinaryIO) -> Iterator[ReadResult]:
-    """Read every MARCXML record of a stream; a broken one is reported, not fatal."""
+def read_marcxml(stream: BinaryIO, *, normalize_text: bool = True) -> Iterator[ReadResult]:
+    """Read every MARCXML record of a stream; a broken one is reported, not fatal.
+
+    ``normalize_text=False`` keeps the text as the file holds it (not NFC'd), for
+    ``check``, which must see what is really there."""
     for result, elem in read_elements(stream, "record"):
         if elem is not None:
             record = element_to_record(elem)
             if not record.fields and not str(record.leader).strip():
                 result.error = "the <record> element holds no leader and no fields"
             else:
-                normalize_record(record, result.warnings)
+                if normalize_text:
+                    normalize_record(record, result.warnings)
                 result.record = record
         yield result
 

@@ -8,16 +8,16 @@ cores (:class:`~thuvien_interop.workers.WorkerPool`), while the harvester
 fetches the next page and commits the previous one.
 
 A :class:`Job` is everything one record needs (plain data, so it crosses
-process boundaries); :func:`convert` turns it into a :class:`Converted`: a
-store :class:`~thuvien_interop.model.Record`, or the reason it cannot be one.
+process boundaries): the pipeline's incoming item of a harvest carries it as its
+deferred source (:class:`~thuvien_interop.pipeline.Deferred`), read into MARC or
+Dublin Core where the item is built (:meth:`Job.read`), then rendered, indexed
+and written by the pipeline as any other door's records are.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -26,18 +26,10 @@ from .. import dates
 from ..crosswalk.dc import DC_NS, OAI_DC_NS, XSI_NS, parse_dc
 from ..crosswalk.marcxml import MARC_NS, element_to_record
 from ..crosswalk.text import normalize
-from ..formats import FormatRegistry
-from ..ingest.loader import build_record
 from ..ingest.marcxml import normalize_record
-from ..ingest.result import DCRecord
-from ..model import Record, WriteSummary
-from ..store import search_plan
-from ..workers import in_turn, pack_record, split_written, store_for, unpack_record
+from ..ingest.result import DCRecord, Source
+from ..pipeline import Incoming, Unreadable
 from .harvest_page import local
-
-if TYPE_CHECKING:
-    from ..sru.indexing import IndexProfile
-    from ..store.base import Repository
 
 PROVENANCE_NS = "http://www.openarchives.org/OAI/2.0/provenance"
 PROVENANCE_SCHEMA = "http://www.openarchives.org/OAI/2.0/provenance.xsd"
@@ -64,24 +56,52 @@ class Job:
     harvest_date: int
     metadata: bytes | etree._Element | None = None
     abouts: list[bytes | etree._Element] = field(default_factory=list)
+    base_url: str = ""
+    prefix: str = ""
+
+    def incoming(self, origin: str) -> Incoming:
+        """The pipeline's item for this record (``origin``: the provider's set)."""
+        return Incoming(f"record {self.position} ({self.identifier})", self.identifier,
+                        source=self, deleted=self.deleted, sets=tuple(self.sets), origin=origin)
+
+    def read(self, item: Incoming, notes: list[str]) -> Source | None:
+        """The harvested record as MARC or Dublin Core (``None`` for a deletion),
+        with its provenance in ``item.about`` (and, without the harvest date, in
+        ``item.about_key``: re-harvested unchanged, it keeps its first harvest date).
+        Raises :class:`~thuvien_interop.pipeline.Unreadable`."""
+        abouts = [_element(a) for a in self.abouts]
+        if self.deleted:
+            namespace = namespace_of(None, self.prefix)
+            out: Source | None = None
+        else:
+            if self.metadata is None:
+                raise Unreadable("the record is not deleted but has no metadata")
+            kind, elem = metadata_kind(_element(self.metadata), self.prefix)
+            if kind == "marc21":
+                marc = element_to_record(elem)
+                if not marc.fields:
+                    raise Unreadable("the MARCXML record has no fields")
+                found: list[str] = []
+                normalize_record(marc, found)
+                notes.extend(n for n in found if not n.startswith("text normalized"))
+                out = marc
+            elif kind == "oai_dc":
+                elements = dc_elements(elem)
+                if not elements:
+                    raise Unreadable("the Dublin Core record has no elements")
+                out = DCRecord(elements)
+            else:
+                raise Unreadable(
+                    f"metadata in namespace {etree.QName(elem).namespace or '(none)'} cannot be "
+                    "crosswalked (marc21 and oai_dc can)")
+            namespace = etree.QName(elem).namespace or namespace_of(kind, self.prefix)
+        item.about = provenance(self.base_url, self.identifier, self.datestamp,
+                                self.harvest_date, namespace, abouts)
+        item.about_key = _HARVEST_DATE.sub(b"", item.about)
+        return out
 
 
-@dataclass(slots=True)
-class Converted:
-    """What became of a :class:`Job`: a record, or ``error`` (why not) with the
-    record's XML for the quarantine. ``notes`` are repairs worth reporting."""
-
-    identifier: str
-    position: int
-    datestamp: int
-    record: Record | None = None
-    error: str | None = None
-    text: str = ""
-    notes: list[str] = field(default_factory=list)
-
-
-class Unreadable(Exception):
-    """A harvested record that cannot become a store record (quarantined)."""
+_HARVEST_DATE = re.compile(rb'harvestDate="[^"]*"')
 
 
 def _element(data: bytes | etree._Element) -> etree._Element:
@@ -90,65 +110,12 @@ def _element(data: bytes | etree._Element) -> etree._Element:
     return data
 
 
-def _text(data: bytes | etree._Element | None) -> str:
+def xml_text(data: bytes | etree._Element | None) -> str:
     if data is None:
         return ""
     if isinstance(data, bytes):
         return data.decode("utf-8", "replace")
     return etree.tostring(data, encoding="unicode", with_tail=False)
-
-
-def convert(job: Job, registry: FormatRegistry, base_url: str, prefix: str,
-            index_profile: IndexProfile | None = None) -> Converted:
-    """One harvested record into a store record (never raises for a bad record)."""
-    out = Converted(job.identifier, job.position, job.datestamp)
-    try:
-        out.record = _convert(job, registry, base_url, prefix, out.notes, index_profile)
-    except Unreadable as exc:
-        out.error = str(exc)
-    except Exception as exc:  # noqa: BLE001 - a crosswalk bug costs one record, kept in quarantine
-        out.error = f"could not be converted: {exc!r}"
-    if out.error is not None:
-        out.text = _text(job.metadata)
-    return out
-
-
-def _convert(job: Job, registry: FormatRegistry, base_url: str, prefix: str,
-             notes: list[str], index_profile: IndexProfile | None = None) -> Record:
-    abouts = [_element(a) for a in job.abouts]
-    if job.deleted:
-        about = provenance(base_url, job.identifier, job.datestamp, job.harvest_date,
-                           namespace_of(None, prefix), abouts)
-        return Record(job.identifier, deleted=True, sets=tuple(job.sets), about=about)
-    if job.metadata is None:
-        raise Unreadable("the record is not deleted but has no metadata")
-    kind, elem = metadata_kind(_element(job.metadata), prefix)
-    found: list[str] = []
-    if kind == "marc21":
-        marc = element_to_record(elem)
-        if not marc.fields:
-            raise Unreadable("the MARCXML record has no fields")
-        normalize_record(marc, found)
-        record = build_record(marc, job.identifier, registry, job.sets, found, index_profile)
-    elif kind == "oai_dc":
-        elements = dc_elements(elem)
-        if not elements:
-            raise Unreadable("the Dublin Core record has no elements")
-        record = build_record(DCRecord(elements), job.identifier, registry, job.sets, found,
-                              index_profile)
-    else:
-        raise Unreadable(
-            f"metadata in namespace {etree.QName(elem).namespace or '(none)'} cannot be "
-            "crosswalked (marc21 and oai_dc can)")
-    notes.extend(f"record {job.identifier}: {n}" for n in found
-                 if not n.startswith("text normalized"))
-    record.about = provenance(base_url, job.identifier, job.datestamp, job.harvest_date,
-                              etree.QName(elem).namespace or namespace_of(kind, prefix), abouts)
-    # The store's search entries, computed here rather than in the writer (the
-    # index itself need not travel back to the harvester with them).
-    record.entries = list(search_plan.index_entries(record.index))
-    record.index = {}
-    return record
 
 
 def metadata_kind(elem: etree._Element, prefix: str) -> tuple[str, etree._Element]:
@@ -217,87 +184,6 @@ def _valid_origin(origin: etree._Element) -> bool:
     names = [local(c.tag) for c in origin if isinstance(c.tag, str)]
     return (names[:4] == ["baseURL", "identifier", "datestamp", "metadataNamespace"]
             and origin.get("harvestDate") is not None and origin.get("altered") is not None)
-
-
-_HARVEST_DATE = re.compile(rb'harvestDate="[^"]*"')
-
-
-def settle(store: Repository, set_spec: str, record: Record) -> Record:
-    """What only the store can tell about a converted record: an identifier
-    another source already holds is a collision (:class:`Unreadable`); an
-    unchanged record keeps its first harvest date."""
-    existing = store.get(record.identifier)
-    if existing is None:
-        return record
-    if set_spec not in existing.header.sets:
-        raise Unreadable(
-            f"identifier collision: {record.identifier} is already in the store from another "
-            f"source (sets: {', '.join(existing.header.sets) or 'none'}); not overwritten")
-    if existing.about is not None and record.about is not None and \
-            _HARVEST_DATE.sub(b"", existing.about) == _HARVEST_DATE.sub(b"", record.about):
-        # Same origin, same original datestamp: keep the first harvest date, so
-        # that re-harvesting an unchanged record leaves it unchanged.
-        record.about = existing.about
-    return record
-
-
-def settle_and_write(store: Repository, set_spec: str,
-                     converted: Sequence[Converted]) -> WriteSummary:
-    """Settle the converted records of a page (a collision turns into an
-    ``error``: quarantined) and write them in one batch."""
-    batch: dict[str, Record] = {}
-    for c in converted:
-        if c.record is None:
-            continue
-        try:
-            batch[c.identifier] = settle(store, set_spec, c.record)
-        except Unreadable as exc:
-            c.record, c.error = None, str(exc)
-    return store.write(batch.values()) if batch else WriteSummary()
-
-
-# -- on several processes (thuvien_interop.workers) --------------------------------
-
-def convert_chunk(registry: FormatRegistry, jobs: Sequence[Job], base_url: str,
-                  prefix: str, index_profile: IndexProfile | None = None,
-                  target: str | None = None, set_spec: str = "") -> list[tuple]:
-    """The chunk function of :class:`~thuvien_interop.workers.WorkerPool`: each job
-    converted, packed for the trip back (:func:`unpack`).
-
-    With a store ``target`` (a URL every process can open), the chunk is also
-    settled and written there, in its turn (:func:`~thuvien_interop.workers.in_turn`),
-    by the worker itself: only what the harvester needs to know comes back (the
-    records' fate, not the records), and the chunk's
-    :class:`~thuvien_interop.model.WriteSummary` after them.
-    """
-    done = [convert(job, registry, base_url, prefix, index_profile) for job in jobs]
-    if target is None:
-        return [_pack(c) for c in done]
-    store = store_for(target)
-    with in_turn():
-        summary = settle_and_write(store, set_spec, done)
-    for c in done:
-        c.record = None
-    return [*map(_pack, done), summary]
-
-
-def unpack_results(results: Sequence[tuple]) -> tuple[list[Converted], WriteSummary | None]:
-    """What :func:`convert_chunk` sent back (every chunk of a page, in order):
-    the converted records, and what was written when the chunks wrote themselves
-    (``None`` when the caller is to settle and write the records)."""
-    items, written = split_written(results)
-    return [unpack(t) for t in items], written
-
-
-def _pack(c: Converted) -> tuple:
-    record = None if c.record is None else pack_record(c.record)  # half the pickling time
-    return c.identifier, c.position, c.datestamp, record, c.error, c.text, c.notes
-
-
-def unpack(t: tuple) -> Converted:
-    identifier, position, datestamp, record, error, text, notes = t
-    rec = None if record is None else unpack_record(record)
-    return Converted(identifier, position, datestamp, rec, error, text, notes)
 
 
 def serialize(elem: etree._Element | None) -> bytes | None:

@@ -49,10 +49,10 @@ from .. import dates
 from ..crosswalk.text import normalize
 from ..formats import FormatRegistry, default_registry
 from ..model import MAX_IDENTIFIER, Set, WriteSummary
-from ..store import shared_url
+from ..pipeline import Pipeline
 from ..store.base import Repository
-from ..workers import WorkerPool, WriteBehind, fewer_collections, lend_store
-from .harvest_convert import Job, convert_chunk, serialize, settle_and_write, unpack_results
+from ..workers import WriteBehind, fewer_collections
+from .harvest_convert import Job, serialize, xml_text
 from .harvest_http import Fetched, FetchError, PoliteClient
 from .harvest_overview import record_run
 from .harvest_page import BrokenRecord, PageReader, RawRecord, check_body, local
@@ -90,6 +90,8 @@ class ListResult:
     pages: int = 0
     written: WriteSummary = field(default_factory=WriteSummary)
     quarantined: int = 0
+    kept: list[str] = field(default_factory=list)
+    """Identifiers whose richer stored record (MARC) was kept over the harvested one."""
     complete_list_size: int | None = None
     resumed: bool = False
     error: str | None = None
@@ -137,6 +139,11 @@ class HarvestResult:
         return sum(lr.quarantined for lr in self.lists)
 
     @property
+    def kept(self) -> int:
+        """Richer stored records (MARC) kept over the harvested ones (oai_dc)."""
+        return sum(len(lr.kept) for lr in self.lists)
+
+    @property
     def pages(self) -> int:
         return sum(lr.pages for lr in self.lists)
 
@@ -162,18 +169,19 @@ class Harvester:
                  on_page: PageHook | None = None, progress: Progress | None = None,
                  processes: int | None = 1,
                  on_result: Callable[[HarvestResult], None] | None = None,
-                 index_profile: IndexProfile | None = None) -> None:
+                 index_profile: IndexProfile | None = None, replace: bool = False) -> None:
         self.store = store
         self.registry = registry or default_registry()
-        # The crosswalks of big pages run on ``processes`` worker processes
-        # (``None``: one per core; 1, the default: all in this process). Worker
-        # processes import the main module again (multiprocessing's forkserver):
-        # a script that asks for them keeps its work under
-        # ``if __name__ == "__main__":``, as the command line does.
-        self.converter = WorkerPool(self.registry, processes, what="harvested records")
-        self._target = shared_url(store)
-        if self._target is not None:
-            lend_store(self._target, store)
+        # Pages are built and written by the one write path, on ``processes``
+        # worker processes (``None``: one per core; 1, the default: all in this
+        # process). Worker processes import the main module again
+        # (multiprocessing's forkserver): a script that asks for them keeps its
+        # work under ``if __name__ == "__main__":``, as the command line does.
+        # ``replace``: a harvested oai_dc record replaces a stored MARC record.
+        self.pipeline = Pipeline(store, registry=self.registry, processes=processes,
+                                 index_profile=index_profile, replace=replace,
+                                 what="harvested records", collect=False)
+        self.converter = self.pipeline.pool
         self.client = client or PoliteClient()
         self.diagnostics = Path(diagnostics) if diagnostics is not None else None
         self.state = HarvestState(store)
@@ -193,7 +201,7 @@ class Harvester:
 
     def close(self) -> None:
         """Stop the worker processes (a harvester can be used again after)."""
-        self.converter.close()
+        self.pipeline.close()
 
     def stop(self) -> None:
         """Ask every harvest in progress to stop at its next page (from any thread,
@@ -664,16 +672,10 @@ class Harvester:
                 Set(spec, f"{info.repository_name}: "
                           f"{names.get(spec.split(':', 2)[2]) or spec.split(':', 2)[2]}")
                 for spec in sorted(new_sets))
-        # The crosswalks run on the worker processes (or here, for a small page)
-        # while this thread goes on to the next page; the writer waits for them.
-        args: tuple = (source.url, source.prefix, self.index_profile)
-        if self.converter.parallel and self._target is not None:
-            # The workers settle and write the records themselves, one chunk
-            # after the other in the pool's order: the store's write is then off
-            # this process (whose threads share one interpreter lock).
-            args += (self._target, source.set_spec)
-        pending = self.converter.submit(convert_chunk, todo, *args,
-                                        ordered=len(args) > 3)
+        # The page is built by the pipeline on the worker processes (which also
+        # write it, in turn, when they can open the store) while this thread goes
+        # on to the next page; the writer waits for it.
+        batch = self.pipeline.start(source.name, [job.incoming(source.set_spec) for job in todo])
         # The response, in case the writer finds problems worth keeping it for.
         body = fetched.read_all() if self.diagnostics is not None else b""
         url = fetched.url
@@ -681,15 +683,14 @@ class Harvester:
         def commit() -> None:
             found = list(problems)
             bad = list(broken)
-            done, written = unpack_results(pending.result())
-            if written is None:
-                # Converted here, or on workers that cannot reach the store.
-                written = settle_and_write(self.store, source.set_spec, done)
-            lr.written += written
-            for c in done:
-                found.extend(c.notes)
-                if c.error is not None:
-                    bad.append(BrokenRecord(c.position, c.identifier, c.error, c.text))
+            report, outcomes = batch.finish()
+            lr.written += report.written
+            lr.kept.extend(report.kept)
+            for job, outcome in zip(todo, outcomes, strict=True):
+                found.extend(f"record {job.identifier}: {n}" for n in outcome.notes)
+                if outcome.error is not None:
+                    bad.append(BrokenRecord(job.position, job.identifier, outcome.error,
+                                            xml_text(job.metadata)))
             saved = None
             if found or bad:
                 saved = self._save_response(source, verb, body, url, found +
@@ -743,7 +744,8 @@ class Harvester:
         else:
             metadata, abouts = raw.metadata, list(raw.abouts)
         job = Job(raw.identifier, raw.position, raw.deleted, sets,
-                  ds if ds is not None else harvest_date, harvest_date, metadata, abouts)
+                  ds if ds is not None else harvest_date, harvest_date, metadata, abouts,
+                  source.url, source.prefix)
         previous = jobs.get(raw.identifier)
         if previous is not None:
             problems.append(f"record {raw.identifier} appears twice on one page; the later "

@@ -24,6 +24,26 @@ In a settings file (``[[sets]]`` tables, in order; none means the default three)
     [[sets]]
     rule = "ddc"
     depth = 2                         # ddc:8, ddc:8:89
+
+Any other set is a row of the same table: a field and subfield (``650$a``), a
+control field or a leader position (``leader/06``, ``008/35-37``) or a Dublin
+Core element (``dc:subject``), a regular expression searched in its values
+(default: any value), and the setSpec and setName it gives; ``{value}`` in
+either is the matched text (in the spec, as :func:`slug` makes it)::
+
+    [[sets]]
+    field = "041$a"
+    pattern = "^(eng|fre)$"
+    spec = "lang:{value}"
+    name = "Ngôn ngữ {value}"
+    [[sets]]
+    field = "leader/07"
+    pattern = "s"
+    spec = "serials"
+    name = "Ấn phẩm định kỳ — Serials"
+
+Rules are data: ``thuvien-interop reindex --sets`` evaluates them again over the
+stored records (see :func:`thuvien_interop.pipeline.sets.reevaluate`).
 """
 
 from __future__ import annotations
@@ -31,6 +51,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from dataclasses import field as dataclass_field
 from typing import Any
 
 import pymarc
@@ -40,6 +61,9 @@ from ..ingest.result import DCRecord, Source
 from ..model import Set
 
 RULES = ("library", "type", "ddc")
+_MATCH_KEYS = {"field", "pattern", "spec", "name", "description"}
+_POSITION = re.compile(r"^(leader|00[1-9])/(\d{1,2})(?:-(\d{1,2}))?$")
+_FIELD = re.compile(r"^(\d{3})(?:\$([a-z0-9]))?$")
 
 # setSpec characters (OAI-PMH.xsd setSpecType): everything else becomes "-".
 _NOT_SPEC = re.compile(r"[^A-Za-z0-9\-_.!~*'()]+")
@@ -196,6 +220,79 @@ class SetRule:
         return Set(spec, spec)
 
 
+@dataclass(slots=True)
+class MatchRule:
+    """A set made by a pattern: the values of ``field`` that ``pattern`` matches
+    put the record in ``spec`` (named ``name``); ``{value}`` in either is the
+    matched text. ``field`` is ``TAG$CODE`` (a data field's subfield; ``TAG``
+    alone: every subfield), ``TAG`` of a control field, a position of the leader
+    or of a control field (``leader/06``, ``008/35-37``), or ``dc:ELEMENT``."""
+
+    field: str
+    spec: str
+    name: str = ""
+    pattern: str = ""
+    description: str | None = None
+    _regex: re.Pattern[str] = dataclass_field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        where = f"set rule for {self.field!r}"
+        if not (_POSITION.match(self.field) or _FIELD.match(self.field)
+                or re.fullmatch(r"dc:[a-z]+", self.field)):
+            raise ValueError(f"{where}: field is TAG$CODE (650$a), TAG, leader/NN, 008/NN-NN "
+                             "or dc:ELEMENT")
+        try:
+            self._regex = re.compile(self.pattern or r".+")
+        except re.error as exc:
+            raise ValueError(f"{where}: pattern {self.pattern!r} is not a regular expression "
+                             f"({exc})") from None
+        sample = self.spec.replace("{value}", "x")
+        if not sample or not re.fullmatch(r"[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*",
+                                          sample):
+            raise ValueError(f"{where}: spec {self.spec!r} is not a setSpec (letters, digits, "
+                             "-_.!~*'() in parts separated by ':'; {value} for the match)")
+
+    @property
+    def prefix(self) -> str:
+        return self.spec.split(":")[0]
+
+    def values(self, source: Source) -> list[str]:
+        if isinstance(source, DCRecord):
+            return source.values(self.field[3:]) if self.field.startswith("dc:") else []
+        if self.field.startswith("dc:"):
+            return []
+        m = _POSITION.match(self.field)
+        if m:
+            tag, start, end = m.group(1), int(m.group(2)), int(m.group(3) or m.group(2))
+            texts = [str(source.leader or "")] if tag == "leader" else \
+                [f.data or "" for f in source.get_fields(tag)]
+            return [t[start:end + 1] for t in texts if len(t) > end]
+        tag, code = _FIELD.match(self.field).groups()  # type: ignore[union-attr]
+        out: list[str] = []
+        for f in source.get_fields(tag):
+            if f.is_control_field():
+                out.append(f.data or "")
+            else:
+                out.extend(sf.value or "" for sf in f.subfields if code is None or sf.code == code)
+        return out
+
+    def specs(self, source: Source) -> list[tuple[str, Set]]:
+        out: list[tuple[str, Set]] = []
+        for value in self.values(source):
+            m = self._regex.search(value)
+            if not m:
+                continue
+            text = m.group(0).strip()
+            spec = self.spec.replace("{value}", slug(text)) if "{value}" in self.spec else self.spec
+            if spec not in (s for s, _ in out):
+                out.append((spec, Set(spec, (self.name or spec).replace("{value}", text),
+                                      self.description)))
+        return out
+
+    def ancestor_set(self, spec: str) -> Set:
+        return Set(spec, spec)
+
+
 class SetRules:
     """An ordered list of rules: a classifier for the loader, and the definitions
     (name, description) of every set it has produced, for ``store.put_sets``.
@@ -207,7 +304,7 @@ class SetRules:
         ['type', 'type:serial']
     """
 
-    def __init__(self, rules: Iterable[SetRule]) -> None:
+    def __init__(self, rules: Iterable[SetRule | MatchRule]) -> None:
         self.rules = list(rules)
         self._seen: dict[str, Set] = {}
 
@@ -222,10 +319,27 @@ class SetRules:
         section) means the default rules, an empty list means no sets."""
         if tables is None:
             return cls.default()
-        rules = []
+        rules: list[SetRule | MatchRule] = []
         for i, t in enumerate(tables, 1):
+            if isinstance(t, Mapping) and "rule" not in t and "field" in t:
+                unknown = set(t) - _MATCH_KEYS
+                if unknown:
+                    raise ValueError(f"[[sets]] table {i}: unknown keys "
+                                     f"{', '.join(sorted(unknown))} (a pattern rule has "
+                                     f"{', '.join(sorted(_MATCH_KEYS))})")
+                if "spec" not in t:
+                    raise ValueError(f"[[sets]] table {i}: spec = the setSpec this rule gives")
+                try:
+                    rules.append(MatchRule(str(t["field"]), str(t["spec"]), str(t.get("name", "")),
+                                           str(t.get("pattern", "")),
+                                           None if t.get("description") is None
+                                           else str(t["description"])))
+                except ValueError as exc:
+                    raise ValueError(f"[[sets]] table {i}: {exc}") from None
+                continue
             if not isinstance(t, Mapping) or "rule" not in t:
-                raise ValueError(f"[[sets]] table {i} needs rule = one of {', '.join(RULES)}")
+                raise ValueError(f"[[sets]] table {i} needs rule = one of {', '.join(RULES)}, "
+                                 "or field = and spec = for a set made by a pattern")
             unknown = set(t) - {"rule", "prefix", "tag", "names", "depth", "branches"}
             if unknown:
                 raise ValueError(f"[[sets]] table {i}: unknown keys {', '.join(sorted(unknown))}")
@@ -246,7 +360,12 @@ class SetRules:
         # A branch implies its library: keep only the most specific spec.
         return [s for s in specs if not any(o.startswith(s + ":") for o in specs)]
 
-    def _remember(self, rule: SetRule, s: Set) -> None:
+    @property
+    def prefixes(self) -> set[str]:
+        """The first parts of every setSpec these rules can give."""
+        return {rule.prefix for rule in self.rules}
+
+    def _remember(self, rule: SetRule | MatchRule, s: Set) -> None:
         self._seen[s.spec] = s
         parts = s.spec.split(":")
         for i in range(1, len(parts)):

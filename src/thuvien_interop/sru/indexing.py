@@ -240,11 +240,7 @@ def reindex(store, profile: IndexProfile | None = None) -> int:
         >>> reindex(open_store("sqlite:///thuvien.db"))                  # doctest: +SKIP
         300
     """
-    from lxml import etree
-
-    from ..crosswalk.dc import parse_dc
-    from ..crosswalk.marcxml import parse_marcxml_record
-    from ..ingest.xmlsplit import SAFE_PARSER
+    from ..formats import from_canonical
     from ..model import ListQuery
 
     def entries():
@@ -254,11 +250,7 @@ def reindex(store, profile: IndexProfile | None = None) -> int:
             found = store.canonical(item.header.identifier)
             if found is None:
                 continue
-            fmt, data = found
-            if fmt == "marc21":
-                source: Source = parse_marcxml_record(data)
-            else:
-                source = DCRecord(parse_dc(etree.fromstring(data, SAFE_PARSER)))
-            yield item.header.identifier, index_source(source, profile, item.header.identifier)
+            yield item.header.identifier, index_source(from_canonical(*found), profile,
+                                                       item.header.identifier)
 
     return store.reindex(entries())

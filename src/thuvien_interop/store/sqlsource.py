@@ -29,13 +29,13 @@ from urllib.parse import unquote
 import pymarc
 
 from ..formats import FormatRegistry, default_registry
-from ..ingest.loader import IdentifierRule, build_record
+from ..ingest.loader import IdentifierRule
 from ..model import Header, Item, ListQuery, Record, RepositoryInfo, Set, WriteSummary
-from .base import Key, Repository, StoreError
+from .base import Key, StoreError
 from .profile import SetRule, SourceProfile
 
 if TYPE_CHECKING:
-    from ..sru.indexing import IndexProfile
+    pass
 
 try:  # the 'sql' extra
     import sqlalchemy as sa
@@ -520,129 +520,15 @@ class LiveSourceRepository:
         return Item(header, key, xml)  # type: ignore[arg-type]
 
 
-# -- sync --------------------------------------------------------------------------
+# -- sync: the pipeline's door (thuvien_interop.pipeline.sources); these names stay
+# here for the callers that know them.
+
+def __getattr__(name: str) -> object:
+    if name in ("sync", "sync_key", "SyncReport"):
+        from ..pipeline import sources
+
+        return getattr(sources, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@dataclass(slots=True)
-class SyncReport:
-    """What one sync did."""
-
-    read: int = 0
-    written: WriteSummary = field(default_factory=WriteSummary)
-    rejected: list[str] = field(default_factory=list)
-    sets: int = 0
-    since: int | None = None
-    mark: int | None = None
-    reconciled: int = 0
-
-
-def sync_key(source: SQLSource) -> str:
-    """The store meta key holding this source's high-water mark."""
-    return f"sync:{source.profile.name}:{source.safe_url}"
-
-
-def sync(source: SQLSource, store: Repository, repository_id: str, *,
-         registry: FormatRegistry | None = None, full: bool = False, overlap: int = 300,
-         batch: int = 500, now: int | None = None,
-         index_profile: IndexProfile | None = None) -> SyncReport:
-    """Copy what changed in ``source`` since the last sync into ``store``; idempotent.
-
-    The high-water mark is the latest source datestamp seen, kept in the store's
-    meta. Each run re-reads ``overlap`` seconds before it, because a transaction
-    that commits late can carry an older timestamp; records read twice are
-    unchanged (same checksum) and keep their datestamp, so harvesters of the store
-    see each change once. Deletions come from the profile's deletions query. With
-    ``full``, everything is read again and records no longer in the source at all
-    (deleted without a trace) are marked deleted in the store. ``now`` is the
-    datestamp the store gives the changes (default: the clock).
-    """
-    registry = registry or default_registry()
-    rule = IdentifierRule(repository_id)
-    key = sync_key(source)
-    stored = store.get_meta(key)
-    mark = None if full or stored is None else int(stored)
-    report = SyncReport(since=None if mark is None else max(0, mark - overlap))
-    sets = source.set_list()
-    if sets:
-        store.put_sets(sets)
-    report.sets = len(sets)
-    q = ListQuery(from_=report.since)
-    pending: list[Record] = []
-    seen: set[str] = set()
-    newest = mark
-    page: list[SourceRow] = []
-    after: Any = None
-    while True:
-        page = source.page(q, after, batch)
-        if not page:
-            break
-        after = page[-1].key
-        specs = source.memberships(page)
-        for row in page:
-            report.read += 1
-            newest = row.datestamp if newest is None else max(newest, row.datestamp)
-            identifier = rule.identifier(str(row.id))
-            row_sets = specs.get((row.deleted, row.id), [])
-            if row.deleted:
-                seen.discard(identifier)
-                if store.get(identifier) is None and not any(r.identifier == identifier for r in pending):
-                    continue  # never published: nothing to withdraw
-                pending.append(Record(identifier, deleted=True, sets=tuple(row_sets)))
-                continue
-            seen.add(identifier)  # present in the source, even if it cannot be read now
-            record, notes = source.to_marc(row)
-            if record is None:
-                report.rejected.extend(notes)
-                continue
-            problems: list[str] = []
-            try:
-                pending.append(build_record(record, identifier, registry, row_sets, problems,
-                                            index_profile))
-            except Exception as exc:  # noqa: BLE001 - a crosswalk bug costs one record
-                report.rejected.append(f"record {row.id}: could not be converted: {exc!r}")
-        if len(pending) >= batch:
-            report.written += store.write(_last_wins(pending), now=now)
-            pending = []
-        if len(page) < batch:
-            break
-    if pending:
-        report.written += store.write(_last_wins(pending), now=now)
-    if full:
-        report.reconciled = _reconcile(store, rule, seen, now)
-        report.written.deleted += report.reconciled
-    if newest is not None:
-        store.set_meta(key, str(newest))
-    report.mark = newest
-    return report
-
-
-def _last_wins(records: list[Record]) -> list[Record]:
-    # A record deleted and re-created (or changed twice) within one batch: the
-    # later row, in key order, is the truth.
-    out: dict[str, Record] = {}
-    for r in records:
-        out.pop(r.identifier, None)
-        out[r.identifier] = r
-    return list(out.values())
-
-
-def _reconcile(store: Repository, rule: IdentifierRule, seen: set[str], now: int | None) -> int:
-    prefix = f"oai:{rule.repository_id}:"
-    gone: list[Record] = []
-    after: Key | None = None
-    while True:
-        items = store.list(ListQuery(), after, 1000, metadata=False)
-        for item in items:
-            h = item.header
-            if not h.deleted and h.identifier.startswith(prefix) and h.identifier not in seen:
-                gone.append(Record(h.identifier, deleted=True))
-        if len(items) < 1000:
-            break
-        after = items[-1].key
-    if gone:
-        store.write(gone, now=now)
-    return len(gone)
-
-
-__all__ = ["LiveSourceRepository", "ReadOnlySource", "SQLSource", "SourceRow", "SyncReport",
-           "sync", "sync_key"]
+__all__ = ["LiveSourceRepository", "ReadOnlySource", "SQLSource", "SourceRow"]

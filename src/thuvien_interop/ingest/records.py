@@ -1,0 +1,66 @@
+"""The records of a file as ``import`` and ``convert`` read them: the format's
+reader, an ISO 2709 source encoding when the leader cannot be trusted, and
+mojibake repaired on request.
+
+    >>> with open("old-tcvn3.mrc", "rb") as fh:                        # doctest: +SKIP
+    ...     for result in read_records(fh, "iso2709", source_encoding="auto"):
+    ...         print(result.where, result.error or result.warnings)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, BinaryIO
+
+import pymarc
+
+from .result import DCRecord, ReadResult
+
+if TYPE_CHECKING:
+    from .spreadsheet import ColumnMapping
+
+
+class CountingStream:
+    """A read-only binary stream that reports progress in bytes (for a progress bar)."""
+
+    def __init__(self, raw: BinaryIO, progress: Callable[[int], None] | None) -> None:
+        self._raw = raw
+        self._progress = progress
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        if self._progress and data:
+            self._progress(len(data))
+        return data
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        return self._raw.seek(pos, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+
+def read_records(stream: BinaryIO, fmt: str, *, source_encoding: str | None = None,
+                 repair_mojibake: float | None = None,
+                 mapping: ColumnMapping | None = None) -> Iterator[ReadResult]:
+    """The records of a file in format ``fmt`` (see :mod:`thuvien_interop.ingest.detect`),
+    as ``import`` and ``convert`` read them: ISO 2709 in ``source_encoding`` when
+    given, mojibake repaired above the ``repair_mojibake`` confidence (each repair
+    among the result's warnings)."""
+    from .detect import read_stream
+    from .iso2709 import read_iso2709
+
+    if fmt == "iso2709" and source_encoding:
+        results = read_iso2709(stream, source_encoding)
+    else:
+        results = read_stream(stream, fmt, mapping)  # type: ignore[arg-type]
+    for result in results:
+        if repair_mojibake is not None and isinstance(result.record, pymarc.Record):
+            from ..crosswalk.lint import repair_mojibake as repair
+
+            result.warnings.extend(repair(result.record, repair_mojibake))
+        elif repair_mojibake is not None and isinstance(result.record, DCRecord):
+            from ..crosswalk.lint import repair_dc_mojibake
+
+            result.warnings.extend(repair_dc_mojibake(result.record.elements, repair_mojibake))
+        yield result

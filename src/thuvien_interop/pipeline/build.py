@@ -1,0 +1,213 @@
+"""Incoming items into store records: every format rendered, the search entries
+computed, and the batch written. The work of one batch, wherever it runs (this
+process or a worker process, see :mod:`thuvien_interop.workers`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pymarc
+
+from ..formats import FormatRegistry, canonical
+from ..ingest.result import Source
+from ..model import Record, WriteSummary
+from .items import Deferred, Incoming, Unreadable
+
+if TYPE_CHECKING:
+    from ..sru.indexing import IndexProfile
+    from ..store.base import Repository
+
+
+def build_record(source: Source, identifier: str, registry: FormatRegistry,
+                 sets: Iterable[str] = (), problems: list[str] | None = None,
+                 index_profile: IndexProfile | None = None) -> Record:
+    """A store record from a source record: canonical form, every format, and its
+    search keys by ``index_profile`` (default: the shipped ``sru-indexes``)."""
+    from ..sru.indexing import index_source  # search keys (issue 6), computed once at write
+
+    rendered = registry.render_all(source, problems)
+    fmt, data = canonical(source, rendered)
+    return Record(identifier, data, fmt, tuple(sets), rendered=rendered,
+                  index=index_source(source, index_profile, identifier=identifier))
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of one incoming item of a batch: its ``record`` (``None`` when
+    the item was rejected, ``error`` says why, or when a worker wrote it), and the
+    repairs made while building it. Crosses processes as a tuple."""
+
+    record: Record | None = None
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def __reduce__(self) -> tuple:
+        from ..workers import pack_record  # half the pickling time of the dataclass
+
+        packed = None if self.record is None else pack_record(self.record)
+        return _outcome, (packed, self.notes, self.error)
+
+
+def _outcome(packed: tuple | None, notes: list[str], error: str | None) -> Outcome:
+    from ..workers import unpack_record
+
+    return Outcome(None if packed is None else unpack_record(packed), notes, error)
+
+
+class PackedMarc:
+    """A MARC record as plain tuples, for the trip to a worker process (pymarc
+    records pickle slowly: about 110 µs each, more than converting them)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, record: pymarc.Record) -> None:
+        from ..workers import marc_to_tuple
+
+        self.data = marc_to_tuple(record)
+
+    def read(self, item: Incoming, notes: list[str]) -> Source:
+        from ..workers import tuple_to_marc
+
+        return tuple_to_marc(self.data)
+
+    def __reduce__(self) -> tuple:
+        return _packed, (self.data,)
+
+
+def _packed(data: tuple) -> PackedMarc:
+    out = PackedMarc.__new__(PackedMarc)
+    out.data = data
+    return out
+
+
+def build(item: Incoming, registry: FormatRegistry,
+          index_profile: IndexProfile | None = None) -> Outcome:
+    """One incoming item into a store record (never raises for a bad record)."""
+    from ..store.search_plan import index_entries
+
+    out = Outcome()
+    if item.error is not None:
+        out.error = item.error
+        return out
+    if item.identifier is None:
+        return out  # only noted: nothing to write
+    try:
+        source = item.source
+        if isinstance(source, Deferred):
+            source = source.read(item, out.notes)
+        if item.deleted:
+            out.record = Record(item.identifier or "", deleted=True, sets=item.sets,
+                                about=item.about)
+        elif source is None:
+            raise Unreadable("the record is not deleted but has no metadata")
+        else:
+            record = build_record(source, item.identifier or "", registry, item.sets,
+                                  out.notes, index_profile)
+            record.about = item.about
+            # The store's search entries, computed here (on the worker) rather than
+            # in the writer: the index itself need not travel back.
+            record.entries = list(index_entries(record.index))
+            record.index = {}
+            out.record = record
+    except Unreadable as exc:
+        out.error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - a crosswalk bug costs one record, and is reported
+        out.error = f"could not be converted: {exc!r}"
+    if out.record is not None:
+        out.record.origin = item.origin
+        out.record.about_key = item.about_key
+    return out
+
+
+# -- writing -----------------------------------------------------------------------
+
+def last_wins(records: Iterable[Record]) -> list[Record]:
+    """One record per identifier: the later one (in reading order) is the truth,
+    and goes where it was read."""
+    out: dict[str, Record] = {}
+    for r in records:
+        out.pop(r.identifier, None)
+        out[r.identifier] = r
+    return list(out.values())
+
+
+def settles(store: Repository) -> bool:
+    """Whether ``store`` settles records inside its write transaction (identifier
+    collisions by ``Record.origin``, the richer record kept, ``about_key``)."""
+    cached = getattr(type(store), "_pipeline_settles", None)
+    if cached is None:
+        try:
+            cached = "replace" in inspect.signature(store.write).parameters
+        except (TypeError, ValueError):
+            cached = False
+        try:
+            type(store)._pipeline_settles = cached  # type: ignore[attr-defined]
+        except (AttributeError, TypeError):
+            pass
+    return bool(cached)
+
+
+_HARVEST_DATE = re.compile(rb'harvestDate="[^"]*"')
+
+
+def write_batch(store: Repository, records: Sequence[Record], *, replace: bool = False,
+                now: int | None = None) -> WriteSummary:
+    """Write one batch (the later of two records with one identifier wins); what
+    the store refused or kept is in the summary's ``collisions`` and ``kept``."""
+    batch = last_wins(records)
+    if not batch:
+        return WriteSummary()
+    if settles(store):
+        return store.write(batch, now=now, replace=replace)  # type: ignore[call-arg]
+    # A store that does not settle in its transaction: settle here, before it.
+    # Only harvested records (their origin is one of their sets) are checked,
+    # as before the store did it.
+    summary = WriteSummary()
+    keep: list[Record] = []
+    for r in batch:
+        if r.origin is not None and r.origin in r.sets:
+            existing = store.get(r.identifier)
+            if existing is not None:
+                if r.origin not in existing.header.sets:
+                    summary.collisions.append(
+                        (r.identifier, next((s for s in existing.header.sets
+                                             if s.startswith("source:") and s.count(":") == 1),
+                                            None)))
+                    continue
+                if existing.about is not None and r.about_key is not None and \
+                        _HARVEST_DATE.sub(b"", existing.about) == r.about_key:
+                    r.about = existing.about  # unchanged: keeps its first harvest date
+        keep.append(r)
+    if keep:
+        summary += store.write(keep, now=now)
+    return summary
+
+
+def build_chunk(registry: FormatRegistry, items: Sequence[Incoming],
+                index_profile: IndexProfile | None = None, target: str | None = None,
+                replace: bool = False, now: int | None = None) -> list:
+    """The chunk function of the pipeline's :class:`~thuvien_interop.workers.WorkerPool`:
+    an :class:`Outcome` for each item, in order.
+
+    With a store ``target`` (a URL every process can open, see
+    :func:`~thuvien_interop.store.shared_url`) the chunk also writes its records
+    there, in its turn (:func:`~thuvien_interop.workers.in_turn`): the outcomes
+    then come back without their records, followed by the chunk's
+    :class:`~thuvien_interop.model.WriteSummary`."""
+    from ..workers import in_turn, store_for
+
+    done = [build(item, registry, index_profile) for item in items]
+    if target is None:
+        return done
+    store = store_for(target)
+    with in_turn():
+        summary = write_batch(store, [o.record for o in done if o.record is not None],
+                              replace=replace, now=now)
+    for o in done:
+        o.record = None
+    return [*done, summary]
