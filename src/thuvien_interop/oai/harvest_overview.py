@@ -26,7 +26,8 @@ from ..model import ListQuery
 from ..store.base import Repository
 from .harvest_state import HarvestState, ProviderStatus
 
-__all__ = ["AlertRules", "ConsoleConfig", "ProviderOverview", "Run", "alerts", "in_words",
+__all__ = ["AlertRules", "ConsoleConfig", "ProviderOverview", "Run", "alerts",
+           "diagnostics_folder", "in_words",
            "overview", "quarantine", "record_run", "runs", "save_run"]
 
 _KEY = "harvest:runs:"
@@ -52,8 +53,9 @@ class ConsoleConfig:
     enabled: bool = False
     user: str = ""
     password_hash: str = ""
-    diagnostics: str = "harvest-diagnostics"
-    """The harvester's ``--diagnostics`` folder (quarantined records, offending responses)."""
+    diagnostics: str | None = None
+    """The harvester's ``--diagnostics`` folder (quarantined records, offending
+    responses); None: the harvester's default for the store (``default_diagnostics``)."""
     validate_delay: float = 1.0
     """Seconds between two requests when the console re-validates a provider."""
     alerts: AlertRules = field(default_factory=AlertRules)
@@ -66,7 +68,8 @@ class ConsoleConfig:
         c.enabled = bool(console.get("enabled", c.enabled))
         c.user = str(console.get("user", c.user))
         c.password_hash = str(console.get("password_hash", c.password_hash))
-        c.diagnostics = str(console.get("diagnostics", c.diagnostics))
+        if "diagnostics" in console:
+            c.diagnostics = str(console["diagnostics"])
         c.validate_delay = float(console.get("validate_delay", c.validate_delay))
         if c.enabled and not (c.user and c.password_hash):
             raise ValueError("[console] enabled = true needs user and password_hash "
@@ -138,7 +141,9 @@ def record_run(store: Repository, provider: str, result: Any, started: str) -> R
         # A provider harvested before the history was kept: its totals so far.
         status = HarvestState(store).load_status(provider)
         live = max(0, status.added - status.deleted - result.added + result.deleted)
-    run = Run(started, ok=bool(result.ok), seconds=round(float(result.seconds), 3),
+    # A run stopped on purpose (Ctrl-C, a lease taken over) without an error is no failure.
+    ok = bool(result.ok) or (bool(getattr(result, "interrupted", False)) and not result.errors)
+    run = Run(started, ok=ok, seconds=round(float(result.seconds), 3),
               added=result.added, updated=result.updated, unchanged=result.unchanged,
               deleted=result.deleted, quarantined=result.quarantined,
               requests=int(result.requests), errors=list(result.errors),
@@ -147,21 +152,9 @@ def record_run(store: Repository, provider: str, result: Any, started: str) -> R
     return run
 
 
+# The harvester already words what went wrong on the wire (connection refused,
+# HTTP statuses, certificates); these are the protocol's own words.
 _PLAIN = (
-    ("connection refused", "The server refused the connection: it is down, or not at this "
-     "address and port."),
-    ("name or service not known", "The host name does not resolve: a wrong address, or the "
-     "domain has lapsed."),
-    ("failed to resolve", "The host name does not resolve: a wrong address, or the domain has "
-     "lapsed."),
-    ("timed out", "The server did not answer in time: overloaded, or a firewall drops the "
-     "requests."),
-    ("certificate", "The HTTPS certificate is not valid (expired, or for another name)."),
-    ("http 401", "The server asks for a password: set username and password_env in the "
-     "providers file."),
-    ("http 403", "The server refuses the harvester (an IP or User-Agent block?)."),
-    ("http 404", "Nothing at this address: the OAI-PMH base URL has moved."),
-    ("http 5", "The server failed (an HTTP 5xx error) on its side."),
     ("badresumptiontoken", "The provider refused its own resumption token (it expired, or the "
      "server restarted and forgot it); the next run goes on with a date window."),
     ("not well-formed", "The provider sent XML that does not parse (a broken character or "
@@ -237,6 +230,15 @@ def _state(status: ProviderStatus, history: list[Run], flagged: list[str]) -> st
     return "ok"
 
 
+def diagnostics_folder(store: Repository, configured: str | Path | None = None) -> Path:
+    """The harvester's diagnostics folder: ``configured``, else its default for ``store``."""
+    if configured is not None:
+        return Path(configured)
+    from .harvester import default_diagnostics  # the harvester imports this module
+
+    return default_diagnostics(store)
+
+
 def quarantine(diagnostics: str | Path | None, provider: str, limit: int | None = None
                ) -> tuple[int, list[dict[str, Any]]]:
     """How many records the harvester quarantined for ``provider`` and the last
@@ -262,8 +264,12 @@ def quarantine(diagnostics: str | Path | None, provider: str, limit: int | None 
 def overview(store: Repository, rules: AlertRules | None = None,
              diagnostics: str | Path | None = None, *, only: str | None = None
              ) -> list[ProviderOverview]:
-    """Every provider the harvester knows (or just ``only``), with its state and alerts."""
+    """Every provider the harvester knows (or just ``only``), with its state and alerts.
+    ``diagnostics`` is the harvester's folder (None: its default for ``store``)."""
     from ..validate.history import load_validation
+
+    if diagnostics is None:
+        diagnostics = diagnostics_folder(store)
 
     rules = rules or AlertRules()
     state = HarvestState(store)

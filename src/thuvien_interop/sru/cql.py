@@ -64,6 +64,7 @@ __all__ = [
     "Modifier",
     "Node",
     "Piece",
+    "PeopleQuery",
     "Prefixed",
     "PrefixAssignment",
     "Query",
@@ -75,11 +76,13 @@ __all__ = [
     "has_masking",
     "iter_clauses",
     "parse",
+    "people_query",
     "quote",
     "resolve_index",
     "term_pieces",
     "to_xcql",
     "unescape",
+    "words_query",
 ]
 
 BOOLEANS = frozenset({"and", "or", "not", "prox"})
@@ -855,3 +858,55 @@ class _Xcql2(_XcqlBase):
             self.search_clause(parent, node)
         else:
             self.triple(parent, node)
+
+
+# --------------------------------------------------------------------------- people's queries
+
+# Inside a quoted term these are CQL: escaped, they are only characters (a person's
+# "?" ends a question, it masks nothing).
+_WORD_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "*": "\\*", "?": "\\?", "^": "\\^"})
+
+
+def words_query(text: str, index: str = "cql.serverChoice") -> str:
+    """All the words of ``text`` in ``index``, as CQL.
+
+        >>> words_query('Truyện "Kiều"?')
+        'cql.serverChoice all "Truyện \\\\"Kiều\\\\"\\\\?"'
+    """
+    return f'{quote(index)} all "{" ".join(text.split()).translate(_WORD_ESCAPES)}"'
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleQuery:
+    """What a person typed, as the CQL that is run.
+
+    ``as_words`` is true when the text was not CQL and is read as all of its words
+    in any field; ``problem`` then says why it was not CQL.
+    """
+
+    text: str
+    cql: str
+    as_words: bool = False
+    problem: str | None = None
+
+
+def people_query(text: str, index: str = "cql.serverChoice") -> PeopleQuery:
+    """CQL when ``text`` parses as CQL, else all of its words (in ``index``).
+
+        >>> people_query("Ha Noi").cql
+        'cql.serverChoice all "Ha Noi"'
+        >>> people_query('dc.title = "Hà Nội"').as_words, people_query("Tiếng Việt 1").as_words
+        (False, True)
+    """
+    try:
+        query = parse(text)
+    except CQLError as e:
+        return PeopleQuery(text, words_query(text, index), True, e.message)
+    for clause, _scope in iter_clauses(query):
+        # "Tiếng Việt 1" parses (index "Tiếng", relation "Việt", term "1"), but a
+        # relation no context set defines is a person's word, not CQL.
+        relation = clause.relation.value.lower()
+        if relation not in COMPARISONS and relation not in BASE_RELATIONS and "." not in relation:
+            return PeopleQuery(text, words_query(text, index), True,
+                               f"'{clause.relation.value}' is not a CQL relation")
+    return PeopleQuery(text, text)

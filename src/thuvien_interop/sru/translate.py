@@ -345,8 +345,18 @@ def _sort_specs(query: cql.Query, scope: dict[str, str], profile: IndexProfile,
                 raise Diagnostic(92, m.to_cql(), "Use missingHigh, missingLow or missingOmit")
             else:
                 raise Diagnostic(82, m.to_cql(), f"Unknown sort modifier '{m.to_cql()}'")
-        specs.append(P.SortSpec(target.name, descending, missing))  # type: ignore[arg-type]
+        specs.extend(_by(target, descending, missing))
     return tuple(specs)
+
+
+def _by(index: IndexDef, descending: bool, missing: str) -> list[P.SortSpec]:
+    """How a store orders by ``index``: by its sort key (the title proper of dc.title)
+    when the profile gives it one, then — for records written before it had one,
+    and for ties — by the index's own keys."""
+    own = P.SortSpec(index.name, descending, missing)  # type: ignore[arg-type]
+    if index.sort_index is None:
+        return [own]
+    return [P.SortSpec(index.sort_index, descending, missing), own]  # type: ignore[arg-type]
 
 
 def parse_sort_keys(value: str, profile: IndexProfile | None = None) -> tuple[P.SortSpec, ...]:
@@ -373,8 +383,8 @@ def parse_sort_keys(value: str, profile: IndexProfile | None = None) -> tuple[P.
         miss = {"": "high", "highValue": "high", "lowValue": "low", "omit": "omit"}.get(missing)
         if miss is None:
             raise Diagnostic(92, item, "missingValue must be highValue, lowValue or omit")
-        specs.append(P.SortSpec(target.name, ascending == "0", miss))  # type: ignore[arg-type]
-    if len(specs) > 5:
+        specs.extend(_by(target, ascending == "0", miss))
+    if len(value.split()) > 5:
         raise Diagnostic(84, str(len(specs)), "At most 5 sort keys")
     return tuple(specs)
 

@@ -105,11 +105,17 @@ def key_of(text: str) -> str:
     return _key(words(text))
 
 
+SORT_KEY = "/sortKey"
+"""Suffix of an index that only orders (``dc.title/sortKey``: the title proper):
+keys for ``sortBy``, no full text, so that no search finds a record by it."""
+
+
 def index_entries(index: Mapping[str, list[str]]) -> Iterator[tuple[str, str, list[tuple[str, str]]]]:
     """What a backend stores for one record: ``(index, text, [(key, display), …])``.
 
     ``text`` is the words of every value, values separated by
-    :data:`VALUE_SEPARATOR`; keys are distinct, empty ones dropped.
+    :data:`VALUE_SEPARATOR` (empty for a :data:`SORT_KEY` index: a store
+    writes no full-text row for it); keys are distinct, empty ones dropped.
     """
     for name, values in index.items():
         texts: list[str] = []
@@ -121,7 +127,8 @@ def index_entries(index: Mapping[str, list[str]]) -> Iterator[tuple[str, str, li
             texts.append(" ".join(ws))
             keys.setdefault(_key(ws), value.strip()[:2 * KEY_MAX])
         if texts:
-            yield name, f" {VALUE_SEPARATOR} ".join(texts), list(keys.items())
+            text = "" if name.endswith(SORT_KEY) else f" {VALUE_SEPARATOR} ".join(texts)
+            yield name, text, list(keys.items())
 
 
 def record_entries(record: Record, modified: str) -> Iterator[tuple[str, str, list[tuple[str, str]]]]:

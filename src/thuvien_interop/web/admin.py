@@ -28,6 +28,7 @@ from .. import dates
 from ..oai.harvest_overview import (
     ConsoleConfig,
     ProviderOverview,
+    diagnostics_folder,
     in_words,
     overview,
     quarantine,
@@ -133,6 +134,7 @@ def admin_blueprint(store: Repository, config: ConsoleConfig, name: str = "admin
     """The console's pages under the blueprint's prefix (``/admin``)."""
     bp = Blueprint(name, __name__)
     console = Console(store, config)
+    folder = diagnostics_folder(store, config.diagnostics)
     bp.record_once(lambda state: state.app.extensions.__setitem__("thuvien_console", console))
 
     @bp.before_request
@@ -157,7 +159,7 @@ def admin_blueprint(store: Repository, config: ConsoleConfig, name: str = "admin
 
     @bp.route("/harvest")
     def harvest():
-        every = overview(store, config.alerts, config.diagnostics)
+        every = overview(store, config.alerts, folder)
         rows = list(every)
         q = request.args.get("q", "").strip()
         state = request.args.get("state", "")
@@ -192,9 +194,9 @@ def admin_blueprint(store: Repository, config: ConsoleConfig, name: str = "admin
 
     @bp.route("/harvest/provider/<provider>")
     def provider(provider: str):
-        row = _find(store, config, provider)
+        row = _find(store, config, folder, provider)
         history = runs(store, provider)
-        count, entries = quarantine(config.diagnostics, provider, limit=100)
+        count, entries = quarantine(folder, provider, limit=100)
         errors = [(r.started, e) for r in reversed(history) for e in r.errors][:15]
         if not history and row.last_error:
             errors = [(row.last_run or "", row.last_error)]
@@ -206,7 +208,7 @@ def admin_blueprint(store: Repository, config: ConsoleConfig, name: str = "admin
         return html("admin_provider.html", p=row, chart=runs_chart(history[-60:]),
                     narrow_chart=runs_chart(history[-15:], width=360, height=200),
                     runs=list(reversed(history[-20:])), errors=errors,
-                    responses=_saved_responses(config.diagnostics, provider),
+                    responses=_saved_responses(folder, provider),
                     quarantine=entries, quarantined=count, running=running,
                     report=report.html_fragment() if report else None,
                     back=url_for(f"{name}.harvest"),
@@ -216,7 +218,7 @@ def admin_blueprint(store: Repository, config: ConsoleConfig, name: str = "admin
     def revalidate(provider: str):
         if not _same_origin():
             abort(403)
-        row = _find(store, config, provider)
+        row = _find(store, config, folder, provider)
         if not row.url:
             abort(409, "this provider's base URL is not known")
         console.start_validation(provider, row.url)
@@ -229,13 +231,14 @@ def _provider_url(name: str):
     return lambda provider: url_for(f"{name}.provider", provider=provider)
 
 
-def _find(store: Repository, config: ConsoleConfig, provider: str) -> ProviderOverview:
-    for row in overview(store, config.alerts, config.diagnostics, only=provider):
+def _find(store: Repository, config: ConsoleConfig, folder: Path, provider: str
+          ) -> ProviderOverview:
+    for row in overview(store, config.alerts, folder, only=provider):
         return row
     abort(404)
 
 
-def _saved_responses(diagnostics: str | None, provider: str, limit: int = 5
+def _saved_responses(diagnostics: Path | None, provider: str, limit: int = 5
                      ) -> list[tuple[str, str]]:
     """The last offending responses the harvester kept: (file, what was wrong)."""
     if diagnostics is None:
