@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shutil
@@ -18,6 +19,7 @@ import click
 from ..model import ListQuery
 from ..oai.harvest_http import PoliteClient
 from ..oai.harvest_lease import DEFAULT_LEASE, MIN_LEASE, Holder
+from ..oai.harvest_overview import ConsoleConfig, overview
 from ..oai.harvest_sources import Source, SourcesError, load_sources
 from ..oai.harvester import DEFAULT, MAX_PAGES, Harvester, HarvestResult, status_rows
 from ..pipeline.items import kept_message
@@ -273,12 +275,16 @@ def _summary(results: list[HarvestResult], shown: Collection[str] = ()) -> None:
                    "identifier (by default the richer MARC record is kept, and the summary "
                    "says so).")
 @click.option("--quiet", "-q", is_flag=True, help="Warnings and the summary only.")
+@click.option("--json", "as_json", is_flag=True,
+              help="With status: every provider as JSON (state, records, last run, errors, "
+                   "quarantine, validation, alerts), as the harvest console shows them.")
 def harvest(target: str | None, store_url: str | None, config_path: str | None,
             sources_file: str | None, name: str | None, prefix: str, sets: tuple[str, ...],
             from_: str | None, until: str | None, full: bool, by_identifier: bool, delay: float,
             workers: int | None, retries: int, timeout: float, diagnostics: str | None,
             lease_seconds: int | None, max_pages: int | None,
-            skip_recent: int, processes: int, replace: bool, quiet: bool) -> None:
+            skip_recent: int, processes: int, replace: bool, quiet: bool,
+            as_json: bool) -> None:
     """Harvest OAI-PMH providers into a store, incrementally and resumably.
 
     \b
@@ -287,8 +293,11 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
           --store sqlite:///union.db
     Many providers (see docs/harvesting.md for the file):
       thuvien-interop harvest --sources providers.toml --store sqlite:///union.db
-    What happened so far:
+    What happened so far (exit status 1 when a provider is flagged: it failed
+    [alerts] failed_runs runs in a row, or lost more than lost_percent % of its
+    records in one run):
       thuvien-interop harvest status --store sqlite:///union.db
+      thuvien-interop harvest status --json
 
     \b
     The next run asks only for what changed since the last successful one; an
@@ -304,7 +313,7 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
     """
     settings = load_settings(config_path, store_url)
     if target == "status":
-        _status(settings.store)
+        _status(settings.store, as_json, settings.console)
         return
     if bool(target) == bool(sources_file):
         raise click.UsageError("give a provider's base URL, or --sources FILE (not both)")
@@ -397,11 +406,16 @@ class _NotATerminal:
         return False
 
 
-def _status(store_url: str) -> None:
+def _status(store_url: str, as_json: bool = False, console: ConsoleConfig | None = None) -> None:
+    console = console or ConsoleConfig()
     store = open_or_fail(store_url)
     try:
         rows = status_rows(store)
-        if not rows:
+        watched = overview(store, console.alerts, console.diagnostics)
+        if as_json:
+            click.echo(json.dumps([w.as_dict() for w in watched], ensure_ascii=False, indent=2))
+            rows = []
+        elif not rows:
             click.echo("No harvests recorded in this store yet.")
             return
         head = ("Provider", "Last success", "Last run", "In store", "Added", "Deleted",
@@ -417,10 +431,11 @@ def _status(store_url: str) -> None:
     widths = [max(len(str(x)) for x in col) for col in zip(head, *table, strict=False)]
     line = "  ".join(f"{{:<{w}}}" if i in (0, 1, 2, 7) else f"{{:>{w}}}"
                      for i, w in enumerate(widths))
-    click.echo(line.format(*head).rstrip())
-    for row in table:
-        click.echo(line.format(*row).rstrip())
-    for name, holder, text in holders:
+    if rows:
+        click.echo(line.format(*head).rstrip())
+        for row in table:
+            click.echo(line.format(*row).rstrip())
+    for name, holder, text in holders if not as_json else []:
         if holder is not None and holder.alive() is False:
             click.echo(f"{name}: its lease is held by {holder.describe()}, which is no longer "
                        "running; the next harvest takes it over and goes on from its last "
@@ -428,3 +443,8 @@ def _status(store_url: str) -> None:
         else:
             click.echo(f"{name}: being harvested now by "
                        f"{holder.describe() if holder else text}.")
+    flagged = [w for w in watched if w.alerts]
+    for w in flagged:
+        click.echo(f"ALERT {w.name}: {'; '.join(w.alerts)}", err=True)
+    if flagged:
+        raise SystemExit(1)

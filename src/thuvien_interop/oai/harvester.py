@@ -56,6 +56,7 @@ from ..workers import WriteBehind, fewer_collections
 from .harvest_convert import Job, serialize, xml_text
 from .harvest_http import Cancelled, Fetched, FetchError, PoliteClient
 from .harvest_lease import DEFAULT_LEASE, MIN_LEASE, Lease, LeaseKeeper
+from .harvest_overview import record_run
 from .harvest_page import BrokenRecord, PageReader, RawRecord, check_body, local
 from .harvest_sources import Source
 from .harvest_state import HarvestState, IdentifyInfo, ListState, ProviderStatus, RunState
@@ -554,6 +555,7 @@ class Harvester:
             status.last_error = "; ".join(result.errors)
         # An interruption is not an error: the last error stays what it was.
         self.state.save_status(status)
+        record_run(self.store, source.name, result, last_run)
 
     # -- Identify -----------------------------------------------------------------
     def _identify(self, source: Source, refresh: bool = False,

@@ -12,6 +12,7 @@ from flask import Flask, redirect, url_for
 
 from ..formats import FormatRegistry
 from ..oai.config import ProviderConfig
+from ..oai.harvest_overview import ConsoleConfig
 from ..oai.provider import Provider
 from ..sru.config import SRUConfig
 from ..store import open_store
@@ -32,7 +33,8 @@ def create_app(store: Catalogue | str, oai_config: ProviderConfig | None = None,
                registry: FormatRegistry | None = None,
                sru_config: SRUConfig | None = None,
                libraries: Mapping[str, Library] | None = None,
-               clusters: ClusterIndex | None = None) -> Flask:
+               clusters: ClusterIndex | None = None,
+               console: ConsoleConfig | None = None) -> Flask:
     """A Flask app over a store (or a store URL): the readers' search at ``/`` and
     record pages at ``/record/<OAI identifier>``, OAI-PMH at ``/oai``, SRU at ``/sru``.
 
@@ -46,6 +48,9 @@ def create_app(store: Catalogue | str, oai_config: ProviderConfig | None = None,
     Behind a reverse proxy, set ``oai_config.trusted_proxies`` to the number of
     proxies in front: only then are X-Forwarded-Proto/Host/Prefix believed, so
     Identify's baseURL is the public one (a client cannot forge it otherwise).
+
+    ``console`` (when ``enabled``) mounts the harvest console at ``/admin/harvest``,
+    behind its login.
     """
     repository = open_store(store) if isinstance(store, str) else store
     config = oai_config or ProviderConfig()
@@ -69,6 +74,10 @@ def create_app(store: Catalogue | str, oai_config: ProviderConfig | None = None,
         @app.route("/sru", strict_slashes=False)
         def no_sru():
             return NO_SEARCH, 404, {"Content-Type": "text/plain; charset=utf-8"}
+    if console is not None and console.enabled:
+        from .admin import admin_blueprint
+
+        app.register_blueprint(admin_blueprint(repository, console), url_prefix="/admin")
 
         @app.route("/")
         def index():
