@@ -74,13 +74,13 @@ def create_app(store: Catalogue | str, oai_config: ProviderConfig | None = None,
         @app.route("/sru", strict_slashes=False)
         def no_sru():
             return NO_SEARCH, 404, {"Content-Type": "text/plain; charset=utf-8"}
-    if console is not None and console.enabled:
-        from .admin import admin_blueprint
-
-        app.register_blueprint(admin_blueprint(repository, console), url_prefix="/admin")
 
         @app.route("/")
         def index():
             return redirect(url_for("oai.endpoint", verb="Identify"))
 
+    if console is not None and console.enabled:
+        from .admin import admin_blueprint
+
+        app.register_blueprint(admin_blueprint(repository, console), url_prefix="/admin")
     return app
