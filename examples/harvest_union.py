@@ -19,7 +19,9 @@ def harvest_union(store_url: str, urls: list[str]) -> dict[str, int]:
     """Harvest each URL (oai_dc) into the store; return records per provider."""
     store = open_store(store_url)
     sources = [Source(urlsplit(u).hostname.replace(".", "-") + f"-{i}", u) for i, u in enumerate(urls)]
-    results = Harvester(store, diagnostics="harvest-diagnostics").harvest_many(sources, workers=2)
+    # Offending responses and quarantined records go beside the store's file.
+    with Harvester(store) as harvester:
+        results = harvester.harvest_many(sources, workers=2)
     for r in results:
         print(f"{r.source.name}: {'ok' if r.ok else 'FAILED'}, {r.added} new, {r.deleted} deleted",
               *r.errors)

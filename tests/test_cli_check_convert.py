@@ -115,7 +115,7 @@ def test_check_reports_a_legacy_encoded_iso2709_file(tmp_path, small):
 
 @pytest.mark.parametrize("args", [
     ["check", "--json", "--jsonl", CATALOGUE],
-    ["check", "--format", "csv", CATALOGUE],
+    ["check", "--format", "mods", CATALOGUE],
     ["check", "no-such-file.mrc"],
     ["check", "--source-encoding", "koi8", CATALOGUE],
 ])
@@ -452,7 +452,7 @@ def test_convert_repair_mojibake_repairs_marc_and_lists_each_repair(tmp_path):
     assert result.exit_code == 0
     assert _title_a(result.stdout) == "Hà Nội nghìn năm văn hiến /"
     assert "moji.xml: record 1 (line 1): 245 $a: repaired TCVN3 mojibake (confidence" in result.stderr
-    assert "Converted 1 of 1 records to json." in result.stderr
+    assert "Converted 1 of 1 record to json." in result.stderr
 
 
 def test_convert_repair_mojibake_honours_min_confidence(tmp_path):

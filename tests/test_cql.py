@@ -161,6 +161,34 @@ VALID: list[tuple[str, str]] = [
     ('dc.title = "x=y<z>/w"', "<dc.title|=|x=y<z>/w>"),
     ("a.b.c = d", "<a.b.c|=|d>"),
     ("title foo bar", "<title|foo|bar>"),
+    # CQL 1.2: keywords are terms, indexes, prefixes and modifier names wherever
+    # they cannot be keywords (the shapes YAZ's strict parser gives, issue 13)
+    ("prox", f"<{SC}|=|prox>"),
+    ("and", f"<{SC}|=|and>"),
+    ("sortby", f"<{SC}|=|sortby>"),
+    ("sortby sortby sortby", f"<{SC}|=|sortby> SORT sortby"),
+    ("a or and", f"(or <{SC}|=|a> <{SC}|=|and>)"),
+    ("a or and or b", f"(or (or <{SC}|=|a> <{SC}|=|and>) <{SC}|=|b>)"),
+    ("and and and", f"(and <{SC}|=|and> <{SC}|=|and>)"),
+    ("not not not", f"(not <{SC}|=|not> <{SC}|=|not>)"),
+    ("and prox and", f"(prox <{SC}|=|and> <{SC}|=|and>)"),
+    ("a prox prox", f"(prox <{SC}|=|a> <{SC}|=|prox>)"),
+    ("a or sortby", f"(or <{SC}|=|a> <{SC}|=|sortby>)"),
+    ("(and)", f"<{SC}|=|and>"),
+    ("and = x", "<and|=|x>"),
+    ("sortby = a", "<sortby|=|a>"),
+    ("and any and", "<and|any|and>"),
+    ("prox foo bar", "<prox|foo|bar>"),
+    ("title and and = b", f"(and <{SC}|=|title> <and|=|b>)"),
+    ("a and sortby dc.title x", f"(and <{SC}|=|a> <sortby|dc.title|x>)"),
+    ("a sortby and/sort.descending or", f"<{SC}|=|a> SORT and/sort.descending or"),
+    ("a = b sortby and sortby", "<a|=|b> SORT and sortby"),
+    ("(a) sortby sortby", f"<{SC}|=|a> SORT sortby"),
+    ("a =/and b", "<a|=/and|b>"),
+    ("a =/x=and b", "<a|=/x=[and]|b>"),
+    ("a and/and=or b", f"(and/and=[or] <{SC}|=|a> <{SC}|=|b>)"),
+    ('> and = "x" and', f"and=x <{SC}|=|and>"),
+    ('>dc="u" and', f"dc=u <{SC}|=|and>"),
     # escapes and masking kept verbatim
     (r'"say \"hi\""', f'<{SC}|=|say \\"hi\\">'),
     (r'"back\\slash"', f"<{SC}|=|back\\\\slash>"),
@@ -224,9 +252,14 @@ INVALID: list[tuple[str, int, int]] = [
     ("   ", 10, 0),
     ("a and", 10, 5),
     ("a and ", 10, 6),
-    ("and", 10, 0),
-    ("a and or b", 10, 6),
-    ("sortby x", 10, 0),
+    ("a and or b", 10, 10),
+    ("sortby x", 10, 8),
+    ("sortby sortby", 10, 13),
+    ("and and", 10, 7),
+    ("a not", 10, 5),
+    ("and/x", 10, 3),
+    ("prox/unit=word", 10, 4),
+    ('"and" and', 10, 9),
     ("dc.title =", 10, 10),
     ("dc.title any", 10, 12),
     ("dc.title = = x", 10, 11),
@@ -246,7 +279,6 @@ INVALID: list[tuple[str, int, int]] = [
     ("a and >dc=x b", 10, 6),
     (">", 10, 1),
     ('>dc="u"', 10, 7),
-    ('>dc="u" and', 10, 8),
     ("> = x a", 10, 2),
     ("dc.title = (x)", 10, 11),
     ("a (b)", 10, 2),
@@ -264,6 +296,12 @@ INVALID: list[tuple[str, int, int]] = [
     ("(>dc=u", 13, 0),
     ("(a and", 13, 0),
     ("a or ((b) and (c = ", 13, 14),
+    ("(" * 101 + "a" + ")" * 101, 13, 100),
+    # characters no XML response could carry (issue 17: they raised inside lxml)
+    ("ha\x00noi", 10, 2),
+    ('dc.title = "ha\x07"', 10, 14),
+    ("ha\uffffnoi", 10, 2),
+    ("a and \ud800", 10, 6),
     # quotes
     ('"abc', 14, 0),
     ('dc.title = "Hà Nội', 14, 11),
@@ -287,11 +325,28 @@ def test_invalid_queries(text: str, diagnostic: int, position: int) -> None:
     assert err.message and str(err)
 
 
+def test_nesting_up_to_the_limit_parses() -> None:
+    q = parse("(" * 100 + "a" + ")" * 100)
+    assert q.root == SearchClause(SERVER_CHOICE, Relation("="), "a")
+
+
+def test_a_thousand_clause_chain_is_parsed_written_and_walked_without_recursion() -> None:
+    # Issue 17: a 1,000-term chain hit Python's recursion limit.
+    text = " or ".join(f"dc.title = w{i}" for i in range(1000)) + " and (x or y)"
+    q = parse(text)
+    assert [c.term for c, _ in iter_clauses(q)] == [f"w{i}" for i in range(1000)] + ["x", "y"]
+    canonical = str(q)
+    assert str(parse(canonical)) == canonical
+    for ns in (XCQL_NAMESPACE, XCQL_NAMESPACE_SRU2):
+        el = to_xcql(q, ns)
+        assert len(el.xpath("//x:searchClause", namespaces={"x": ns})) == 1002
+
+
 def test_error_attributes() -> None:
     with pytest.raises(CQLError) as info:
-        parse("a and or b")
-    assert info.value.details == "or"
-    assert "or" in info.value.message
+        parse("title = harry potter")
+    assert info.value.details == "potter"
+    assert "potter" in info.value.message
     assert isinstance(info.value, Exception)
 
 

@@ -79,7 +79,7 @@ def test_book_rda_exact() -> None:
         ("subject", "Văn học hiện đại--Tiểu thuyết"),
         ("description", "Tái bản lần thứ 12."),
         ("description", "Câu chuyện về tuổi thơ ở một làng quê nghèo."),
-        ("publisher", "Nhà xuất bản Trẻ"),
+        ("publisher", "TP. Hồ Chí Minh : Nhà xuất bản Trẻ"),  # LoC: 260/264 $a$b
         ("date", "2017"),  # 264 _1 wins over the 264 _4 copyright date
         ("type", "Text"),
         ("format", "262 tr."),
@@ -117,7 +117,7 @@ def test_thesis_aacr2_260_and_502() -> None:
         ("subject", "Xử lý ngôn ngữ tự nhiên--Việt Nam"),
         ("description", "Luận văn (Thạc sĩ)--Trường Đại học Bách khoa Hà Nội, 2015."),
         ("description", "Thư mục: tr. 90-98."),
-        ("publisher", "Trường Đại học Bách khoa Hà Nội"),
+        ("publisher", "Hà Nội : Trường Đại học Bách khoa Hà Nội"),
         ("date", "2015"),
         ("type", "Text"),
         ("format", "98 tr."),
@@ -308,3 +308,18 @@ def test_bundled_profiles_load() -> None:
     dc = marc_to_dc(r, local)
     assert ("subject", "Tiểu thuyết") in dc
     assert ("identifier", "Ký hiệu xếp giá: 895.92234 NG-A") in dc
+
+
+def test_two_publishers_of_one_statement_are_both_kept() -> None:
+    # LoC MARC to Dublin Core crosswalk: Publisher = 260 $a$b.
+    r = rec("00000nam a2200000 a 4500", F("245", "00", "a", "Tuyển tập"),
+            F("260", "  ", "a", "Hà Nội :", "b", "Kim Đồng ;", "a", "TP. Hồ Chí Minh :",
+              "b", "Trẻ,", "c", "2015."))
+    assert [v for e, v in marc_to_dc(r) if e == "publisher"] == [
+        "Hà Nội : Kim Đồng ; TP. Hồ Chí Minh : Trẻ"]
+
+
+def test_a_place_without_a_publisher_is_still_the_publisher_statement() -> None:
+    r = rec("00000nam a2200000 a 4500", F("245", "00", "a", "Địa chí"),
+            F("260", "  ", "a", "Huế,", "c", "1998."))
+    assert [v for e, v in marc_to_dc(r) if e == "publisher"] == ["Huế"]

@@ -76,7 +76,12 @@ def test_three_harvester_processes_share_the_providers(tmp_path, union_url):
              "--diagnostics", str(tmp_path / f"diag{k}")],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for k in range(3)]
         outputs = [p.communicate(timeout=120)[0].decode() for p in procs]
-        assert [p.returncode for p in procs] == [0, 0, 0], outputs
+        # A process that found every provider held or done by the others says so
+        # and exits 75; none fails.
+        codes = [p.returncode for p in procs]
+        assert set(codes) <= {0, 75} and 0 in codes, outputs
+        assert all("Nothing harvested" in out for c, out in zip(codes, outputs, strict=True)
+                   if c == 75), outputs
         # Each provider's list was started exactly once, by one of the three.
         assert [a.first_pages for a in apps] == [1] * PROVIDERS, outputs
     union = open_store(union_url)

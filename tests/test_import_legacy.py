@@ -73,7 +73,7 @@ def assert_same_text(store, originals):
             assert unicodedata.is_normalized("NFC", text)
 
 
-LEGACY = ["tcvn3", "vni", "viscii", "windows-1258"]
+LEGACY = ["tcvn3", "vni", "viscii", "vps", "windows-1258"]
 
 
 @pytest.mark.parametrize("encoding", LEGACY)
@@ -105,12 +105,26 @@ def test_marc8_file_imports_without_any_option(store, tmp_path, originals):
     assert_same_text(store, originals)
 
 
-def test_without_the_option_a_tcvn3_file_is_read_as_marc8_and_garbled(store, tmp_path, originals):
+@pytest.mark.parametrize("encoding", LEGACY)
+def test_without_the_option_a_legacy_file_under_a_marc8_leader_is_read_as_what_it_is(
+        store, tmp_path, originals, encoding):
+    path = tmp_path / f"{encoding}.mrc"
+    path.write_bytes(legacy_iso2709(originals, encoder(encoding)))
+    report = import_files(store, [path], RULE)
+    assert report.written.added == N and not report.rejected
+    assert_same_text(store, originals)
+    [note] = [p for p in report.repaired if "leader/09 says MARC-8" in p.reason]
+    assert note.where.startswith("record 1 ")
+    assert f"cannot be MARC-8: read as {encoding.upper()} (confidence 1.00)" in note.reason
+
+
+def test_source_encoding_marc8_still_forces_marc8(store, tmp_path, originals):
     path = tmp_path / "tcvn3.mrc"
     path.write_bytes(legacy_iso2709(originals, encoder("tcvn3")))
-    import_files(store, [path], RULE)
+    report = import_files(store, [path], RULE, source_encoding="marc-8")
     got = stored(store)
     assert any(values(got[r["001"].data]) != values(r) for r in originals)
+    assert not any("TCVN3" in p.reason for p in report.repaired)
 
 
 def test_auto_notices_a_record_in_another_encoding_than_the_file(store, tmp_path, originals):

@@ -1,4 +1,4 @@
-"""Tests for crosswalk.legacy: TCVN3, VNI, VISCII, windows-1258."""
+"""Tests for crosswalk.legacy: TCVN3, VNI, VISCII, VPS, VIQR, windows-1258."""
 
 from __future__ import annotations
 
@@ -92,7 +92,8 @@ def test_detect_real_sentences(sentence: str, encoding: str) -> None:
     assert found.encoding == encoding
     assert found.confidence >= 0.9
     assert found.text == sentence
-    assert set(ENCODINGS) <= set(found.scores)
+    # VIQR is 7-bit: it is a candidate for plain ASCII only.
+    assert set(ENCODINGS) - {"viqr"} <= set(found.scores) or encoding == "viqr"
     assert abs(sum(found.scores.values()) - 1) < 0.01
 
 

@@ -157,6 +157,8 @@ def test_set_rules_are_evaluated_again_without_a_reimport(tmp_path, monkeypatch)
     assert "1 changed sets (restamped), 4 unchanged." in result.output
     store = open_store(url)
     assert store.get(serial).header.sets == ("type", "type:serial")
+    # ListSets no longer lists the sets no record is in.
+    assert {s.spec for s in store.sets(None, 100)} == {"type", "type:book", "type:serial"}
     store.close()
 
 

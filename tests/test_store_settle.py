@@ -68,6 +68,24 @@ def test_an_identifier_held_by_another_origin_is_refused(repo):
     assert not repo.get("oai:test:2").header.deleted
 
 
+def test_an_older_store_gives_its_harvested_records_their_provider_as_origin(backend):
+    repo = backend.open()
+    repo.write([of("source:a", 1, sets=("source:a", "source:a:kho")), of(None, 2, sets=("hn",))],
+               now=100)
+    # The store as it was before origins: no such column, one schema version less.
+    conn = repo._conn()  # noqa: SLF001
+    conn.execute("ALTER TABLE records DROP COLUMN origin")
+    conn.execute("DROP INDEX IF EXISTS records_seq")  # SQLite's later migration
+    before = next(i for i, m in enumerate(backend.module.MIGRATIONS) if "ADD COLUMN origin" in m)
+    repo.set_meta("schema_version", str(before))
+    repo.close()
+    again = backend.open()
+    assert again.schema_version() == len(backend.module.MIGRATIONS)
+    s = again.write([of(None, 1, v="2"), of("source:b", 2, v="2")], now=200)
+    assert s.collisions == [("oai:test:1", "source:a"), ("oai:test:2", None)]
+    assert again.write([of("source:a", 1, v="2", sets=("source:a",))], now=300).updated == 1
+
+
 def test_a_collision_inside_one_write_is_decided_in_order(repo):
     s = repo.write([of("source:a", 1), of("source:b", 1, v="2"), of("source:a", 1, v="3")], now=100)
     assert (s.added, s.updated, s.collisions) == (1, 1, [("oai:test:1", "source:a")])

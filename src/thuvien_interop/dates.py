@@ -15,8 +15,10 @@ import re
 import time
 from datetime import UTC, datetime
 
-_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_SECOND = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$")
+# ASCII digits and the whole text: \d alone takes "٢٠٢٤" and $ a trailing newline,
+# which an OAI-PMH request would then echo as a date the schema refuses.
+_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
+_SECOND = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z", re.ASCII)
 
 DAY = "day"
 SECOND = "second"
@@ -27,10 +29,10 @@ def parse_utc(text: str) -> tuple[int, str]:
 
     Raises ``ValueError`` with a readable message for anything else.
     """
-    m = _SECOND.match(text)
+    m = _SECOND.fullmatch(text)
     gran = SECOND
     if not m:
-        m = _DAY.match(text)
+        m = _DAY.fullmatch(text)
         gran = DAY
     if not m:
         raise ValueError(

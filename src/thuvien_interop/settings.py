@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .oai.config import ProviderConfig
+from .oai.harvest_overview import ConsoleConfig
 from .sru.config import SRUConfig, schema_by_name
 from .tomlfile import line_of, unknown
 
@@ -77,6 +78,17 @@ def _whole(minimum: int, maximum: int | None = None) -> Check:
             upto = f" and at most {maximum}" if maximum is not None else ""
             raise ValueError(f"must be at least {minimum}{upto}, not {value}")
         return value
+    return check
+
+
+def _number(minimum: float, maximum: float, *, above: bool = False) -> Check:
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"must be a number, not {_shown(value)}")
+        if value < minimum or (above and value == minimum) or value > maximum:
+            least = f"above {minimum}" if above else f"at least {minimum}"
+            raise ValueError(f"must be {least} and at most {maximum}, not {value}")
+        return float(value)
     return check
 
 
@@ -209,6 +221,14 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "html_view": _flag,
         "profile": _nonempty,
     },
+    "console": {
+        "enabled": _flag,
+        "user": _nonempty,
+        "password_hash": _nonempty,
+        "diagnostics": _nonempty,
+        "validate_delay": _number(0, 60),
+    },
+    "alerts": {"failed_runs": _whole(1), "lost_percent": _number(0, 100, above=True)},
     "sets": None,  # [[sets]]: SetRules.from_config
 }
 
@@ -242,6 +262,7 @@ class Settings:
     oai: ProviderConfig = field(default_factory=ProviderConfig)
     sru: SRUConfig = field(default_factory=SRUConfig)
     id_field: str = "001"
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     raw: dict = field(default_factory=dict)
     """The file's tables as parsed (``raw["sets"]`` for the set rules)."""
     path: Path | None = None
@@ -309,6 +330,11 @@ class Settings:
             key = next((k for k in ("default_records", "default_terms") if k in str(exc)),
                        "profile")
             raise fail(("sru", key), f"[sru] {exc}") from None
+        try:
+            self.console = ConsoleConfig.from_settings(data.get("console", {}),
+                                                       data.get("alerts", {}))
+        except ValueError as exc:
+            raise fail(("console", "enabled"), str(exc)) from None
         if "sets" in data:
             from .oai.setrules import SetRules
 

@@ -63,6 +63,35 @@ def open_or_fail(url: str) -> Repository:
         raise click.ClickException(str(exc)) from None
 
 
+def plural(count: int, word: str) -> str:
+    """``1 record``, ``2 records``: a count and its English noun.
+
+        >>> plural(1, "record"), plural(2, "record"), plural(1000, "record")
+        ('1 record', '2 records', '1,000 records')
+    """
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def progress_shown(quiet: bool) -> bool:
+    """A progress bar only on a terminal: written to a file or a pipe, click would
+    print the bar's label alone ("Importing") and nothing after it."""
+    import sys
+
+    return not quiet and sys.stderr.isatty()
+
+
+def problem_line(problem: Any) -> str:
+    """A problem as the report shows it: ``file: place: reason``, or ``file: reason``
+    for a reader's note about the whole file (:class:`~thuvien_interop.ingest.result.FileNote`)."""
+    from ..ingest.result import about_file
+
+    reason = getattr(problem, "reason", None)
+    if about_file(reason):
+        source = getattr(problem, "file", None) or getattr(problem, "source", None)
+        return f"{source}: {reason}" if source else str(reason)
+    return str(problem)
+
+
 def echo_problems(title: str, problems: list, max_problems: int) -> None:
     """A titled list of problems, the first ``max_problems`` of them (all are
     counted); ``title`` has ``{n}`` for their number."""
@@ -70,6 +99,6 @@ def echo_problems(title: str, problems: list, max_problems: int) -> None:
         return
     click.echo(title.format(n=len(problems)))
     for p in problems[:max_problems]:
-        click.echo(f"  {p}")
+        click.echo(f"  {problem_line(p)}")
     if len(problems) > max_problems:
         click.echo(f"  … and {len(problems) - max_problems} more")

@@ -22,14 +22,17 @@ from pathlib import Path
 import click
 import pymarc
 
-from ..crosswalk.lint import Finding, lint_dc, lint_record
+from ..crosswalk.lint import Finding, lint_dc, lint_record, reader_findings
 from ..ingest.dc import read_dc_as_written
-from ..ingest.detect import UnknownFormat, detect_format
+from ..ingest.detect import UnknownFormat, detect_format, read_stream
 from ..ingest.iso2709 import SOURCE_ENCODINGS, read_iso2709
 from ..ingest.marcxml import read_marcxml
+from ..ingest.result import ReadResult
+from ..ingest.spreadsheet import ColumnMapping
 from . import main
+from ._common import ProfileParam, plural
 
-FORMATS = ("iso2709", "marcxml", "dc")
+FORMATS = ("iso2709", "marcxml", "dc", "csv", "xlsx")
 _PUNCT = re.compile(r"[\s/:;,.=]+$")
 
 
@@ -58,17 +61,24 @@ class RecordReport:
 
 
 def check_file(path: str | Path, source_encoding: str | None = "auto", *,
-               min_confidence: float = 0.8, fmt: str | None = None) -> Iterator[RecordReport]:
-    """Lint every record of a MARC file (ISO 2709 or MARCXML) or Dublin Core
-    XML file (oai_dc records, simple DC, an OAI-PMH response), one report each.
+               min_confidence: float = 0.8, fmt: str | None = None,
+               mapping: ColumnMapping | None = None) -> Iterator[RecordReport]:
+    """Lint every record of a MARC file (ISO 2709 or MARCXML), Dublin Core
+    XML file (oai_dc records, simple DC, an OAI-PMH response) or spreadsheet
+    catalogue (CSV, XLSX), one report each.
 
     ``fmt`` is one of :data:`FORMATS` (detected when None). ``source_encoding``
     applies to ISO 2709 (see :data:`thuvien_interop.ingest.iso2709.SOURCE_ENCODINGS`;
-    None trusts leader/09). Raises :class:`UnknownFormat` for anything else.
+    None trusts leader/09). A spreadsheet is read with ``mapping`` (default: the
+    usual Vietnamese headings) and each row gets what its import would report.
+    Raises :class:`UnknownFormat` for anything else.
     """
     name = Path(path).name
     with open(path, "rb") as stream:
         fmt = fmt or detect_format(stream, str(path))
+        if fmt in ("csv", "xlsx"):
+            yield from _check_rows(name, read_stream(stream, fmt, mapping))
+            return
         if fmt == "dc":
             for result, elements, foreign in read_dc_as_written(stream):
                 report = RecordReport(name, result.position, result.location, error=result.error,
@@ -87,8 +97,8 @@ def check_file(path: str | Path, source_encoding: str | None = "auto", *,
         elif fmt == "marcxml":
             results = read_marcxml(stream, normalize_text=False)
         else:
-            raise UnknownFormat(f"{name} is {fmt}, not MARC or Dublin Core: check reads ISO 2709, "
-                                "MARCXML and Dublin Core XML files")
+            raise UnknownFormat(f"{name} is {fmt}: check reads ISO 2709, "
+                                "MARCXML, Dublin Core XML and spreadsheet (CSV, XLSX) files")
         for result in results:
             report = RecordReport(name, result.position, result.location, error=result.error)
             record = result.record
@@ -101,6 +111,21 @@ def check_file(path: str | Path, source_encoding: str | None = "auto", *,
                 report.title = _PUNCT.sub("", title) if title else None
                 report.findings = lint_record(record, result.warnings, min_confidence=min_confidence)
             yield report
+
+
+def _check_rows(name: str, results: Iterator[ReadResult]) -> Iterator[RecordReport]:
+    # A row is what import makes of it: its notes (an ISBN check digit, a year
+    # that is not one, a language it does not know) or the reason it is not loaded.
+    for result in results:
+        report = RecordReport(name, result.position, result.location, error=result.error)
+        record = result.record
+        if isinstance(record, pymarc.Record):
+            f001 = record.get("001")
+            report.identifier = (f001.data or "").strip() or None if f001 is not None else None
+            f245 = record.get("245")
+            report.title = f245.get("a") if f245 is not None else None
+        report.findings = reader_findings(result.warnings)
+        yield report
 
 
 def _summary(files: int, checked: int, bad: int, counts: Counter[str], severities: Counter[str]) -> dict:
@@ -122,10 +147,16 @@ def _summary(files: int, checked: int, bad: int, counts: Counter[str], severitie
               help="How sure the detector must be to call a field legacy-encoding mojibake.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="The files' format; detected from their content when not given.")
+@click.option("--columns", "columns_path", type=ProfileParam("columns"), default=None,
+              metavar="NAME|FILE",
+              help="For CSV/XLSX files: the column mapping their import uses (default: "
+                   "spreadsheet-vi, the usual Vietnamese headings).")
 @click.option("--all", "show_all", is_flag=True, help="List clean records too (text output).")
 def check_command(files: tuple[str, ...], as_json: bool, as_jsonl: bool, source_encoding: str,
-                  min_confidence: float, fmt: str | None, show_all: bool) -> None:
-    """Report structural and text problems in MARC or Dublin Core FILES, record by record.
+                  min_confidence: float, fmt: str | None, columns_path: str | None,
+                  show_all: bool) -> None:
+    """Report structural and text problems in MARC, Dublin Core or spreadsheet FILES,
+    record by record.
 
     \b
     MARC (ISO 2709, MARCXML): the leader, 001/008/245, indicators and
@@ -136,7 +167,10 @@ def check_command(files: tuple[str, ...], as_json: bool, as_jsonl: bool, source_
     dc:date not W3CDTF (2015, 2015-05-01), dc:language not ISO 639 (vi, vie),
     ISBN/ISSN check digits in dc:identifier.
     Both: characters XML 1.0 forbids, text that is not NFC, and text in legacy
-    Vietnamese encodings (TCVN3, VNI, VISCII, Windows-1258).
+    Vietnamese encodings (TCVN3, VNI, VISCII, VPS, VIQR, Windows-1258).
+    Spreadsheets (.csv, .xlsx): what their import would report, by row (no
+    title, an ISBN check digit, a year or a language it cannot read,
+    headings the column mapping does not know).
     Exit status: 0 nothing found, 1 problems found, 2 usage error.
 
     \b
@@ -144,9 +178,19 @@ def check_command(files: tuple[str, ...], as_json: bool, as_jsonl: bool, source_
       thuvien-interop check catalogue.mrc
       thuvien-interop check --json export/*.xml > report.json
       thuvien-interop check harvested-oai_dc.xml
+      thuvien-interop check danh-muc-sach.xlsx
     """
     if as_json and as_jsonl:
         raise click.UsageError("give --json or --jsonl, not both")
+    mapping = None
+    if columns_path:
+        from ..profiles import read_toml
+
+        try:
+            data, where = read_toml(columns_path, "columns")
+            mapping = ColumnMapping.from_dict(data, where)
+        except ValueError as exc:  # a ProfileFileError or a MappingError
+            raise click.UsageError(f"--columns {columns_path}: {exc}") from None
     encoding = None if source_encoding == "leader" else source_encoding
     counts: Counter[str] = Counter()
     severities: Counter[str] = Counter()
@@ -154,7 +198,8 @@ def check_command(files: tuple[str, ...], as_json: bool, as_jsonl: bool, source_
     listed: list[dict] = []
     for path in files:
         try:
-            reports = check_file(path, encoding, min_confidence=min_confidence, fmt=fmt)
+            reports = check_file(path, encoding, min_confidence=min_confidence, fmt=fmt,
+                                 mapping=mapping)
             for report in reports:
                 checked += 1
                 if report.error:
@@ -204,14 +249,10 @@ def _print_report(report: RecordReport) -> None:
         click.echo("  ok")
 
 
-def _n(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def _print_summary(summary: dict) -> None:
     files = summary["files"]
-    click.echo(f"Checked {summary['records']} records in {files} file{'s' if files != 1 else ''}: "
-               f"{summary['records_with_problems']} with problems "
-               f"({_n(summary['errors'], 'error')}, {_n(summary['warnings'], 'warning')}).")
+    click.echo(f"Checked {plural(summary['records'], 'record')} in {plural(files, 'file')}: "
+               f"{summary['records_with_problems']:,} with problems "
+               f"({plural(summary['errors'], 'error')}, {plural(summary['warnings'], 'warning')}).")
     for code, n in sorted(summary["by_code"].items(), key=lambda kv: (-kv[1], kv[0])):
         click.echo(f"  {code:<24}{n:>7}")

@@ -31,9 +31,10 @@ from ..formats import as_marc, render_mods, render_oai_dc
 from ..ingest.detect import FORMATS, UnknownFormat, detect_format
 from ..ingest.iso2709 import SOURCE_ENCODINGS
 from ..ingest.records import CountingStream, read_records
-from ..ingest.result import Source
+from ..ingest.result import Source, about_file
 from ..pipeline.items import Problem
 from . import main
+from ._common import plural, progress_shown
 
 TARGETS = ("oai_dc", "marcxml", "mods", "marc", "json")
 _XML_DECL = b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -148,8 +149,10 @@ def convert_stream(src: BinaryIO, out: BinaryIO, to: str, *, fmt: str | None = N
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="The input format; detected from the content when not given.")
 @click.option("--source-encoding", type=click.Choice(SOURCE_ENCODINGS), default=None,
-              help="Encoding of ISO 2709 field bytes when leader/09 cannot be trusted "
-                   "(auto: detect per file and field).")
+              help="Encoding of ISO 2709 field bytes when leader/09 cannot be trusted: tcvn3, "
+                   "vni, viscii, vps, viqr, windows-1258, utf-8, marc-8 (forces MARC-8), or auto "
+                   "(detect per file and field). Without it, records that say MARC-8 but cannot "
+                   "be are read as the legacy encoding they surely are.")
 @click.option("--repair-mojibake", is_flag=True,
               help="Repair text that is already Unicode but reads as a legacy Vietnamese encoding "
                    "shown through the wrong code page ('Hµ Néi' → 'Hà Nội'); each repair is listed.")
@@ -192,7 +195,7 @@ def convert_command(source: str, output: str | None, to: str, fmt: str | None,
                 part = f"{output}.part"
                 try:
                     with open(part, "wb") as out:
-                        if quiet:
+                        if not progress_shown(quiet):
                             report = convert_stream(raw, out, to, **options)
                         else:
                             with click.progressbar(length=os.path.getsize(source), label="Converting",
@@ -208,12 +211,12 @@ def convert_command(source: str, output: str | None, to: str, fmt: str | None,
         raise click.UsageError(str(exc)) from None
     if not quiet:
         for note in report.repaired[:50]:
-            click.echo(f"{name}: {note}", err=True)
+            click.echo(f"{name}: {note.reason if about_file(note.reason) else note}", err=True)
         if len(report.repaired) > 50:
             click.echo(f"{name}: … and {len(report.repaired) - 50} more repairs", err=True)
     for skipped in report.skipped:
         click.echo(f"{name}: {skipped} — skipped", err=True)
-    click.echo(f"Converted {report.written} of {report.read} records to {to}"
-               + (f"; {len(report.skipped)} skipped." if report.skipped else "."), err=True)
+    click.echo(f"Converted {report.written:,} of {plural(report.read, 'record')} to {to}"
+               + (f"; {len(report.skipped):,} skipped." if report.skipped else "."), err=True)
     if report.skipped:
         raise SystemExit(1)

@@ -2,35 +2,83 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shutil
+import signal
 import sys
 import threading
 import time
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import click
 
 from ..model import ListQuery
 from ..oai.harvest_http import PoliteClient
+from ..oai.harvest_lease import DEFAULT_LEASE, MIN_LEASE, Holder
+from ..oai.harvest_overview import ConsoleConfig, overview
 from ..oai.harvest_sources import Source, SourcesError, load_sources
-from ..oai.harvester import Harvester, HarvestResult, status_rows
+from ..oai.harvester import DEFAULT, MAX_PAGES, Harvester, HarvestResult, status_rows
 from ..pipeline.items import kept_message
 from . import main
 from ._common import config_option, load_settings, open_or_fail, store_option
 
 
+class _Bar:
+    """One list's progress. The rate counts only what this run received since its
+    first page (a resumed list starts at the records of the runs before)."""
+
+    __slots__ = ("done", "total", "first", "since")
+
+    def __init__(self, done: int, total: int | None, now: float) -> None:
+        self.done = done
+        self.total = total
+        self.first = done
+        self.since = now
+
+    def rate(self, now: float) -> float | None:
+        """Records a second, once there is a second of this run to measure."""
+        if now - self.since < 1.0 or self.done <= self.first:
+            return None
+        return (self.done - self.first) / (now - self.since)
+
+    def line(self, who: str, now: float) -> str:
+        rate = self.rate(now)
+        speed = f", {rate:,.0f} records/s" if rate else ""
+        if self.total:
+            width = 20
+            filled = min(width, self.done * width // max(self.total, 1))
+            left = ""
+            if rate and self.total > self.done:
+                left = f", {_duration((self.total - self.done) / rate)} left"
+            return (f"{who} [{'#' * filled}{'.' * (width - filled)}] "
+                    f"{self.done:,}/{self.total:,}{speed}{left}")
+        return f"{who} {self.done:,} records{speed}"
+
+
+def _duration(seconds: float) -> str:
+    """``about 40 s``, ``about 12 min``, ``about 3 h 10 min``."""
+    if seconds < 60:
+        return f"about {max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"about {minutes} min"
+    return f"about {minutes // 60} h {minutes % 60:02d} min"
+
+
 class _Board:
     """Progress on a terminal: one bar per provider being harvested (records so
-    far, of completeListSize when the provider gives it, and the rate); a
-    provider that finishes leaves one line above the bars. Log lines are
+    far, of completeListSize when the provider gives it, the rate and the time
+    left); a provider that finishes leaves one line above the bars. Log lines are
     written above the bars too. Silent when not a terminal."""
 
     def __init__(self, stream) -> None:
         self.stream = stream
         self.live = stream.isatty()
-        self.running: dict[str, tuple[int, int | None, float]] = {}
+        self.running: dict[str, _Bar] = {}
         self.drawn = 0
         self.lock = threading.RLock()
 
@@ -46,16 +94,8 @@ class _Board:
     def _draw(self) -> None:
         width = self._width()
         now = time.monotonic()
-        for who, (n, size, started) in self.running.items():
-            rate = n / (now - started) if now > started and n else 0.0
-            speed = f" {rate:,.0f} rec/s" if rate else ""
-            if size:
-                bar = 20
-                filled = min(bar, n * bar // max(size, 1))
-                line = f"{who} [{'#' * filled}{'.' * (bar - filled)}] {n:,}/{size:,}{speed}"
-            else:
-                line = f"{who} {n:,} records{speed}"
-            self.stream.write(line[:width] + "\n")
+        for who, bar in self.running.items():
+            self.stream.write(bar.line(who, now)[:width] + "\n")
         self.drawn = len(self.running)
         self.stream.flush()
 
@@ -64,8 +104,13 @@ class _Board:
             return
         key = name if not set_spec else f"{name} ({set_spec})"
         with self.lock:
-            started = self.running.get(key, (0, None, time.monotonic()))[2]
-            self.running[key] = (done, total, started)
+            bar = self.running.get(key)
+            if bar is None:
+                # The first update comes after the first page: the rate is measured
+                # from there, never from a page that took no time to count.
+                self.running[key] = _Bar(done, total, time.monotonic())
+            else:
+                bar.done, bar.total = done, total
             self._erase()
             self._draw()
 
@@ -77,10 +122,11 @@ class _Board:
                         if k == result.source.name or k.startswith(result.source.name + " (")]:
                 del self.running[key]
             self._erase()
-            n = result.added + result.updated + result.unchanged + result.deleted
-            mark = "done" if result.ok else "FAILED"
-            self.stream.write(f"{result.source.name}: {mark}, {n:,} records in "
-                              f"{result.seconds:.1f} s\n")
+            if result.held_by is None:
+                mark = {"FAILED": "FAILED", "interrupted": "interrupted"}.get(
+                    _outcome(result), "done")
+                self.stream.write(f"{result.source.name}: {mark}, {result.records:,} records "
+                                  f"in {result.seconds:,.1f} s\n")
             self._draw()
 
     def log(self, text: str) -> None:
@@ -105,12 +151,16 @@ class _BoardHandler(logging.Handler):
         super().__init__()
         self.board = board
         self.stream = stream
+        self.errors_shown: set[str] = set()
+        """Errors already written, which the summary does not write again."""
         self.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s",
                                             "%H:%M:%S"))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             text = self.format(record)
+            if record.levelno >= logging.ERROR:
+                self.errors_shown.add(record.getMessage())
             if self.board.live:
                 self.board.log(text)
             else:
@@ -125,12 +175,31 @@ def _default_name(url: str) -> str:
     return re.sub(r"[^A-Za-z0-9\-_.]", "-", host)
 
 
-def _summary(results: list[HarvestResult]) -> None:
+#: Exit statuses of ``harvest`` (also in its --help and docs/harvesting.md).
+EXIT_FAILED = 1
+EXIT_ALL_HELD = 75  # sysexits' EX_TEMPFAIL: nothing to do now, try again later
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
+def _outcome(r: HarvestResult) -> str:
+    if r.held_by is not None:
+        return "held elsewhere"
+    if r.interrupted:
+        return "interrupted"
+    if not r.ok:
+        return "FAILED"
+    return "ok, resumed" if any(lr.resumed for lr in r.lists) else "ok"
+
+
+def _summary(results: list[HarvestResult], shown: Collection[str] = ()) -> None:
+    """This run's figures, one line a provider (``harvest status`` has the totals),
+    then the errors (those not in ``shown``, already written as they happened)."""
     head = ("Provider", "Result", "Pages", "New", "Updated", "Unchanged", "Deleted",
             "Quarantined", "Requests", "Seconds")
-    rows = [(r.source.name, "ok" if r.ok else "FAILED", r.pages, r.added, r.updated,
-             r.unchanged, r.deleted, r.quarantined, r.requests, f"{r.seconds:.1f}")
-            for r in results]
+    rows = [(r.source.name, _outcome(r), f"{r.pages:,}", f"{r.added:,}", f"{r.updated:,}",
+             f"{r.unchanged:,}", f"{r.deleted:,}", f"{r.quarantined:,}", f"{r.requests:,}",
+             f"{r.seconds:,.1f}") for r in results]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
     line = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))
     click.echo(line.format(*head))
@@ -141,7 +210,11 @@ def _summary(results: list[HarvestResult]) -> None:
         click.echo(kept)
     for r in results:
         for err in r.errors:
-            click.echo(f"{r.source.name}: {err}", err=True)
+            if f"{r.source.name}: {err}" not in shown:
+                click.echo(f"{r.source.name}: {err}", err=True)
+        if r.held_by is not None:
+            click.echo(f"{r.source.name}: not harvested: {r.held_by} is harvesting it (it holds "
+                       "the provider's lease)", err=True)
 
 
 @main.command("harvest")
@@ -169,14 +242,26 @@ def _summary(results: list[HarvestResult]) -> None:
 @click.option("--workers", default=None, type=int,
               help="Providers harvested at once with --sources (default 4, or the file's "
                    "[harvest] workers). One request at a time per host whatever this says.")
-@click.option("--retries", default=5, show_default=True, type=int,
+@click.option("--retries", default=5, show_default=True, type=click.IntRange(min=0),
               help="Retries of a request on timeouts, dropped connections and 5xx.")
-@click.option("--timeout", default=120.0, show_default=True, type=float,
-              help="Seconds to wait for a provider's answer.")
-@click.option("--diagnostics", default="harvest-diagnostics", show_default=True,
-              type=click.Path(file_okay=False),
-              help="Folder for offending responses and quarantined records (one folder "
-                   "per provider).")
+@click.option("--timeout", default=300.0, show_default=True, type=click.FloatRange(min=0.1),
+              metavar="SECONDS",
+              help="Seconds a provider has for its whole answer to one request, from "
+                   "connecting to the last byte (each read also waits at most 120 s).")
+@click.option("--diagnostics", default=None, type=click.Path(file_okay=False),
+              help="Folder for offending responses and quarantined records, one folder per "
+                   "provider (default: beside a SQLite store's file, e.g. "
+                   "union-harvest-diagnostics/; for PostgreSQL, in your user data folder).")
+@click.option("--lease", "lease_seconds", default=None, type=click.IntRange(min=MIN_LEASE),
+              metavar="SECONDS",
+              help=f"How long a provider's lease lasts unless renewed (default "
+                   f"{DEFAULT_LEASE}, or the file's [harvest] lease). It is renewed three "
+                   "times within that while the provider is harvested; a machine that dies frees "
+                   "its providers after that long (a process of this machine that died frees "
+                   "them at once).")
+@click.option("--max-pages", default=None, type=click.IntRange(min=1), metavar="N",
+              help=f"Pages of one list this run asks for at most (default {MAX_PAGES:,}, or "
+                   "the file's [harvest] max_pages); the next run goes on from there.")
 @click.option("--skip-recent", default=0, show_default=True, type=int, metavar="SECONDS",
               help="Skip providers harvested successfully less than SECONDS ago: when several "
                    "machines run the same --sources list over one store, each provider is "
@@ -190,11 +275,16 @@ def _summary(results: list[HarvestResult]) -> None:
                    "identifier (by default the richer MARC record is kept, and the summary "
                    "says so).")
 @click.option("--quiet", "-q", is_flag=True, help="Warnings and the summary only.")
+@click.option("--json", "as_json", is_flag=True,
+              help="With status: every provider as JSON (state, records, last run, errors, "
+                   "quarantine, validation, alerts), as the harvest console shows them.")
 def harvest(target: str | None, store_url: str | None, config_path: str | None,
             sources_file: str | None, name: str | None, prefix: str, sets: tuple[str, ...],
             from_: str | None, until: str | None, full: bool, by_identifier: bool, delay: float,
-            workers: int | None, retries: int, timeout: float, diagnostics: str,
-            skip_recent: int, processes: int, replace: bool, quiet: bool) -> None:
+            workers: int | None, retries: int, timeout: float, diagnostics: str | None,
+            lease_seconds: int | None, max_pages: int | None,
+            skip_recent: int, processes: int, replace: bool, quiet: bool,
+            as_json: bool) -> None:
     """Harvest OAI-PMH providers into a store, incrementally and resumably.
 
     \b
@@ -203,19 +293,27 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
           --store sqlite:///union.db
     Many providers (see docs/harvesting.md for the file):
       thuvien-interop harvest --sources providers.toml --store sqlite:///union.db
-    What happened so far:
+    What happened so far (exit status 1 when a provider is flagged: it failed
+    [alerts] failed_runs runs in a row, or lost more than lost_percent % of its
+    records in one run):
       thuvien-interop harvest status --store sqlite:///union.db
+      thuvien-interop harvest status --json
 
     \b
     The next run asks only for what changed since the last successful one; an
-    interrupted run goes on from the last committed page. Several harvesters
-    (processes or machines) over one store share a --sources list by leasing
-    providers: none is harvested twice at once. The exit status is 0 when every
-    provider succeeded, 1 otherwise.
+    interrupted run (Ctrl-C, SIGTERM, a crash, kill -9) goes on from the last
+    committed page. Several harvesters (processes or machines) over one store
+    share a --sources list by leasing providers: none is harvested twice at once.
+
+    \b
+    Exit status: 0 every provider harvested (or skipped with --skip-recent);
+    1 some provider failed; 75 nothing harvested because other harvesters hold
+    every provider; 130 Ctrl-C; 143 SIGTERM (both stop between two pages, keep
+    every page received, and the next run goes on from there).
     """
     settings = load_settings(config_path, store_url)
     if target == "status":
-        _status(settings.store)
+        _status(settings.store, as_json, settings.console)
         return
     if bool(target) == bool(sources_file):
         raise click.UsageError("give a provider's base URL, or --sources FILE (not both)")
@@ -223,6 +321,8 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
         if sources_file:
             sources, options = load_sources(sources_file)
             pool = workers or options.workers
+            lease_seconds = lease_seconds or options.lease
+            max_pages = max_pages or options.max_pages
         else:
             assert target is not None
             sources = [Source(name or _default_name(target), target, prefix=prefix,
@@ -236,30 +336,69 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
     logger = logging.getLogger("thuvien_interop.harvest")
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
-    store = open_or_fail(settings.store)
+    stopped_by: list[int] = []
     try:
-        harvester = Harvester(store, client=PoliteClient(retries=retries, read_timeout=timeout),
-                              diagnostics=diagnostics, progress=board.update,
-                              processes=processes or None, on_result=board.finished,
-                              index_profile=settings.sru.profile, replace=replace)
-        try:
-            results = harvester.harvest_many(sources, workers=pool, full=full,
-                                             by_identifier=by_identifier or None,
-                                             skip_recent=skip_recent)
-        except KeyboardInterrupt:
-            board.clear()
-            click.echo("Interrupted. Every page received before is stored; run the same "
-                       "command again to go on from there.", err=True)
-            raise SystemExit(130) from None
-        finally:
-            harvester.close()
-    finally:
+        with _stop_on_signals(stopped_by):
+            store = open_or_fail(settings.store)
+            try:
+                harvester = Harvester(
+                    store, client=PoliteClient(retries=retries, read_timeout=min(timeout, 120.0),
+                                               deadline=timeout),
+                    diagnostics=diagnostics if diagnostics is not None else DEFAULT,
+                    progress=board.update, processes=processes or None,
+                    on_result=board.finished, index_profile=settings.sru.profile,
+                    replace=replace, lease_seconds=lease_seconds or DEFAULT_LEASE,
+                    max_pages=max_pages or MAX_PAGES)
+                try:
+                    results = harvester.harvest_many(sources, workers=pool, full=full,
+                                                     by_identifier=by_identifier or None,
+                                                     skip_recent=skip_recent)
+                finally:
+                    harvester.close()
+            finally:
+                board.clear()
+                store.close()
+    except KeyboardInterrupt:
         board.clear()
+        term = bool(stopped_by) and stopped_by[0] == signal.SIGTERM
+        click.echo(f"{'Stopped (SIGTERM)' if term else 'Interrupted'}. Every page received "
+                   "before is stored; run the same command again to go on from there.",
+                   err=True)
+        raise SystemExit(EXIT_SIGTERM if term else EXIT_SIGINT) from None
+    finally:
         logger.removeHandler(handler)
-        store.close()
-    _summary(results)
+    _summary(results, handler.errors_shown)
+    held = [r for r in results if r.held_by is not None]
+    if held and len(held) == len(results):
+        click.echo("Nothing harvested: other harvesters hold every provider right now "
+                   f"({', '.join(f'{r.source.name}: {r.held_by}' for r in held)}). Run again "
+                   "later, or see `thuvien-interop harvest status`.", err=True)
+        raise SystemExit(EXIT_ALL_HELD)
     if not all(r.ok for r in results):
-        raise SystemExit(1)
+        raise SystemExit(EXIT_FAILED)
+
+
+@contextmanager
+def _stop_on_signals(stopped_by: list[int]) -> Iterator[None]:
+    """SIGTERM (what ``timeout``, systemd and docker send) stops a harvest as Ctrl-C
+    does: a KeyboardInterrupt in the main thread, which stops every list between
+    two pages, commits what was handed over and releases the leases.
+    ``stopped_by`` gets the signal's number."""
+    def on_signal(signum: int, _frame: object) -> None:
+        first = not stopped_by
+        stopped_by.append(signum)
+        if first:
+            raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 class _NotATerminal:
@@ -267,23 +406,45 @@ class _NotATerminal:
         return False
 
 
-def _status(store_url: str) -> None:
+def _status(store_url: str, as_json: bool = False, console: ConsoleConfig | None = None) -> None:
+    console = console or ConsoleConfig()
     store = open_or_fail(store_url)
     try:
         rows = status_rows(store)
-        if not rows:
+        watched = overview(store, console.alerts, console.diagnostics)
+        if as_json:
+            click.echo(json.dumps([w.as_dict() for w in watched], ensure_ascii=False, indent=2))
+            rows = []
+        elif not rows:
             click.echo("No harvests recorded in this store yet.")
             return
         head = ("Provider", "Last success", "Last run", "In store", "Added", "Deleted",
                 "Quarantined", "Last error")
         table = [(s.name, s.last_success or "never", s.last_run or "-",
-                  store.count(ListQuery(set=f"source:{s.name}")), s.added, s.deleted,
-                  s.quarantined, (s.last_error or "")[:120]) for s in rows]
+                  f"{store.count(ListQuery(set=f'source:{s.name}')):,}", f"{s.added:,}",
+                  f"{s.deleted:,}", f"{s.quarantined:,}", (s.last_error or "")[:120])
+                 for s in rows]
+        holders = [(s.name, Holder.parse(text), text) for s in rows
+                   if (text := store.lease_holder(s.name)) is not None]
     finally:
         store.close()
     widths = [max(len(str(x)) for x in col) for col in zip(head, *table, strict=False)]
     line = "  ".join(f"{{:<{w}}}" if i in (0, 1, 2, 7) else f"{{:>{w}}}"
                      for i, w in enumerate(widths))
-    click.echo(line.format(*head).rstrip())
-    for row in table:
-        click.echo(line.format(*row).rstrip())
+    if rows:
+        click.echo(line.format(*head).rstrip())
+        for row in table:
+            click.echo(line.format(*row).rstrip())
+    for name, holder, text in holders if not as_json else []:
+        if holder is not None and holder.alive() is False:
+            click.echo(f"{name}: its lease is held by {holder.describe()}, which is no longer "
+                       "running; the next harvest takes it over and goes on from its last "
+                       "committed page.")
+        else:
+            click.echo(f"{name}: being harvested now by "
+                       f"{holder.describe() if holder else text}.")
+    flagged = [w for w in watched if w.alerts]
+    for w in flagged:
+        click.echo(f"ALERT {w.name}: {'; '.join(w.alerts)}", err=True)
+    if flagged:
+        raise SystemExit(1)

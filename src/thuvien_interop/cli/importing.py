@@ -23,6 +23,8 @@ from ._common import (
     echo_problems,
     load_settings,
     open_or_fail,
+    plural,
+    progress_shown,
     store_option,
 )
 
@@ -41,8 +43,10 @@ from ._common import (
                    "files, the first dc:identifier.")
 @click.option("--source-encoding", type=click.Choice(SOURCE_ENCODINGS), default=None,
               help="Encoding of ISO 2709 field bytes, for old exports whose leader/09 cannot be "
-                   "trusted: tcvn3, vni, viscii, windows-1258, utf-8, marc-8, or auto (detect per "
-                   "file and per field; the guess and its confidence are listed in the summary).")
+                   "trusted: tcvn3, vni, viscii, vps, viqr, windows-1258, utf-8, marc-8, or auto "
+                   "(detect per file and per field; the guess and its confidence are listed in "
+                   "the summary). Without it, records that say MARC-8 but cannot be are read as "
+                   "the legacy encoding they surely are, and the summary says so.")
 @click.option("--repair-mojibake", is_flag=True,
               help="Repair text that is already Unicode but reads as a legacy Vietnamese encoding "
                    "shown through the wrong code page ('Hµ Néi' → 'Hà Nội'); each repair is listed.")
@@ -73,7 +77,7 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
 
     \b
     Formats: ISO 2709 (.mrc, .dat; MARC-8 or UTF-8, or TCVN3/VNI/VISCII/
-    Windows-1258 with --source-encoding), MARCXML (a collection or one
+    VPS/Windows-1258, found or named with --source-encoding), MARCXML (a collection or one
     record), oai_dc / simple Dublin Core XML, and spreadsheet catalogues
     (.csv, .xlsx) with a column mapping. A broken record is reported
     with its position and skipped (or repaired when that is safe); the records
@@ -109,13 +113,23 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
         except ValueError as exc:  # a ProfileFileError or a MappingError
             raise click.UsageError(f"--columns {columns_path}: {exc}") from None
     try:
-        if quiet:
+        if not progress_shown(quiet):
             report = import_files(store, files, rule, fmt=fmt, classify=sets.classify, **encoding)
         else:
+            records = 0
+
+            def classify(source):
+                # Once a record that goes to the store: the bar counts them.
+                nonlocal records
+                records += 1
+                return sets.classify(source)
+
             with click.progressbar(length=total, label="Importing", show_percent=True,
-                                   show_eta=True, file=sys.stderr) as bar:
-                report = import_files(store, files, rule, fmt=fmt, classify=sets.classify,
+                                   show_eta=True, file=sys.stderr,
+                                   item_show_func=lambda _: plural(records, "record")) as bar:
+                report = import_files(store, files, rule, fmt=fmt, classify=classify,
                                       progress=bar.update, **encoding)
+                bar.render_progress()  # the last count: the file was read before its last records
         store.put_sets(sets.seen_sets())
         remember_rules(store, sets)  # what `reindex --sets` may replace later
     except UnknownFormat as exc:
@@ -130,8 +144,8 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
 def print_report(report: Report, max_problems: int = 50) -> None:
     w = report.written
     click.echo(
-        f"Read {report.read} records: {w.added} loaded, {w.updated} updated, "
-        f"{w.unchanged} unchanged, {w.deleted} deleted, {len(report.rejected)} rejected.")
+        f"Read {plural(report.read, 'record')}: {w.added:,} loaded, {w.updated:,} updated, "
+        f"{w.unchanged:,} unchanged, {w.deleted:,} deleted, {len(report.rejected):,} rejected.")
     if report.kept:
         click.echo(kept_message(len(report.kept)))
     echo_problems("Repaired or noted ({n}):", report.repaired, max_problems)

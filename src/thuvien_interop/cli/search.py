@@ -11,20 +11,27 @@ from . import main
 
 @main.command()
 @click.argument("url")
-@click.argument("query")
+@click.argument("query", nargs=-1, required=True)
 @click.option("--schema", default="dc", show_default=True,
               help="Record schema to ask for: dc, marcxml, mods (or a schema URI).")
 @click.option("--max", "limit", default=10, show_default=True, type=int,
               help="How many records to print (pages are fetched as needed).")
 @click.option("--version", "sru_version", default="1.2", show_default=True,
               type=click.Choice(["1.1", "1.2", "2.0"]), help="SRU version to speak.")
+@click.option("--cql", "strict", is_flag=True,
+              help="The query must be CQL: no reading of plain words.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per record.")
-def search(url: str, query: str, schema: str, limit: int, sru_version: str, as_json: bool) -> None:
-    """Search the SRU server at URL with a CQL QUERY.
+def search(url: str, query: tuple[str, ...], schema: str, limit: int, sru_version: str,
+           strict: bool, as_json: bool) -> None:
+    """Search the SRU server at URL for QUERY: plain words, or CQL.
+
+    Words that are not CQL are looked for all together in any field (with or
+    without diacritics: Ha Noi finds Hà Nội); the command says when it read them
+    so. CQL is run as it is.
 
     \b
     Examples:
-      thuvien-interop search http://127.0.0.1:8000/sru '"Ha Noi"'
+      thuvien-interop search http://127.0.0.1:8000/sru Ha Noi
       thuvien-interop search http://127.0.0.1:8000/sru 'dc.title = "Hà Nội" and dc.date >= 2000' --max 5
       thuvien-interop search http://127.0.0.1:8000/sru 'dc.creator = nguyen*' --json
     """
@@ -32,8 +39,13 @@ def search(url: str, query: str, schema: str, limit: int, sru_version: str, as_j
 
     from ..sru.client import Client, SRUError
 
+    text = " ".join(query)
     client = Client(url, version=sru_version)
-    results = client.search(query, schema=schema, page_size=min(max(limit, 1), 50), limit=limit)
+    results = client.search(text, schema=schema, page_size=min(max(limit, 1), 50), limit=limit,
+                            plain_words=not strict)
+    if results.read_as_words is not None:
+        click.echo(f"read as words: {text} (not CQL: {results.read_as_words}; "
+                   f"sent {results.query})", err=True)
     shown = 0
     try:
         for record in results:

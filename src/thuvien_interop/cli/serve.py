@@ -94,7 +94,7 @@ def run_server(settings: Settings, host: str, port: int, threads: int, workers: 
             app.wsgi_app = AccessLog(app.wsgi_app, stream)
         return app
 
-    app = create_app(store, settings.oai, sru_config=settings.sru)
+    app = create_app(store, settings.oai, sru_config=settings.sru, console=settings.console)
     info = store.info()
     searchable = can_search(store)
     sock = sock or listen(host, port)
@@ -119,6 +119,8 @@ def run_server(settings: Settings, host: str, port: int, threads: int, workers: 
                    "is not available here)")
     else:
         click.echo(f"  Workers:  1 process × {threads} threads (waitress)")
+    if settings.console.enabled:
+        click.echo(f"  Console:  {root}/admin/harvest  (user {settings.console.user})")
     log_to = {"-": "here, one line a request", "off": "off"}.get(access_log, access_log)
     click.echo(f"  Access log: {log_to}")
     click.echo("Stop with Ctrl-C.")
@@ -126,7 +128,8 @@ def run_server(settings: Settings, host: str, port: int, threads: int, workers: 
         # The app above has migrated the store and stored the token secret once;
         # each worker opens its own store after the fork.
         store.close()
-        serve_workers(lambda: logged(create_app(opener(), settings.oai, sru_config=settings.sru)),
+        serve_workers(lambda: logged(create_app(opener(), settings.oai, sru_config=settings.sru,
+                                                console=settings.console)),
                       host, port, workers=workers, threads=threads, sock=sock)
         return
     # waitress drops X-Forwarded-* by default; behind a configured proxy it passes

@@ -192,19 +192,24 @@ def _imprint(field: pymarc.Field, acc: Acc) -> None:
     # 880 paired with one, ind2 blank) is always a publication statement.
     ind2 = field.indicator2
     func = ind2 if field.tag != "260" and ind2 in ("0", "1", "2", "3", "4") else "1"
-    pub = acc.setdefault("_pub" + func, [])
+    # LoC crosswalk: Publisher is 260 $a$b, one dc:publisher a statement, its
+    # places and names in field order ("Hà Nội : Kim Đồng ; TP. HCM : Trẻ"): a
+    # second publisher stays beside the first, and a place alone still says
+    # where the resource was published.
+    statement: list[str] = []
     date = acc.setdefault("_date" + func, [])
     for code, value in field.subfields:
         if not value:
             continue
-        if code == "b":
-            v = chop(value.replace("[", "").replace("]", ""))
-            if v:
-                pub.append(v)
+        if code in ("a", "b"):
+            statement.append(value.replace("[", "").replace("]", "").strip())
         elif code == "c":
             v = _clean_date(value)
             if v:
                 date.append(v)
+    publisher = chop(" ".join(p for p in statement if p))
+    if publisher:
+        acc.setdefault("_pub" + func, []).append(publisher)
 
 
 def _std_number(prefix: str) -> Handler:

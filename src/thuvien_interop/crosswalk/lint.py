@@ -7,7 +7,7 @@ missing 001/008/245, an 008 of the wrong length, indicators or subfield codes
 MARC 21 does not define for the commonest fields, non-repeatable fields
 repeated, empty subfields, ISBN/ISSN check digits, characters XML 1.0 forbids,
 text that is not NFC, and text that reads like a legacy Vietnamese encoding
-(TCVN3, VNI, VISCII, Windows-1258) shown through the wrong code page.
+(TCVN3, VNI, VISCII, VPS, VIQR, Windows-1258) shown through the wrong code page.
 
     >>> import pymarc
     >>> r = pymarc.Record(leader="00000nam a2200000 a 4500")
@@ -45,7 +45,8 @@ from .dc2marc import isbn_valid, issn_valid, language_code
 from .profile import DC_ELEMENTS
 from .text import has_forbidden_xml_chars, normalize
 
-__all__ = ["Finding", "lint_dc", "lint_record", "repair_dc_mojibake", "repair_mojibake"]
+__all__ = ["Finding", "lint_dc", "lint_record", "reader_findings", "repair_dc_mojibake",
+           "repair_mojibake"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,10 @@ def _lint_leader(leader: str, out: list[Finding]) -> None:
     if len(leader) != 24:
         out.append(Finding("leader-length", f"the leader is {len(leader)} characters long, not 24"))
         leader = (leader + " " * 24)[:24]
-    if not leader[:5].isdigit():
+    # Blank record length and base address are what MARCXML writers put there
+    # (MARC21slim allows [\d ]{5}): the length belongs to ISO 2709, whose reader
+    # checks it against the record itself.
+    if not (leader[:5].isdigit() or leader[:5] == "     "):
         out.append(Finding("leader-value", f"leader/00-04 record length {leader[:5]!r} is not a number"))
     for pos, (name, allowed) in _LEADER_VALUES.items():
         value = leader[pos]
@@ -112,7 +116,7 @@ def _lint_leader(leader: str, out: list[Finding]) -> None:
     if leader[10:12] != "22":
         out.append(Finding("leader-value", f"leader/10-11 (indicator and subfield code counts) is "
                            f"{leader[10:12]!r}, must be '22'"))
-    if not leader[12:17].isdigit():
+    if not (leader[12:17].isdigit() or leader[12:17] == "     "):
         out.append(Finding("leader-value", f"leader/12-16 base address {leader[12:17]!r} is not a number"))
     if leader[20:24] != "4500":
         out.append(Finding("leader-value", f"leader/20-23 (entry map) is {leader[20:24]!r}, must be '4500'"))
@@ -320,6 +324,12 @@ def _lint_text(tag: str, code: str | None, text: str, min_confidence: float,
 
 
 _READER_CODES = (
+    ("subfield code byte", "invalid-subfield-code"),
+    ("not a valid ISBN", "bad-isbn"),
+    ("no four-digit year", "bad-date"),
+    ("unknown language", "bad-language"),
+    ("columns the mapping", "unknown-column"),
+    ("not recognised", "unknown-encoding"),
     ("leader/09", "leader-09-lie"),
     ("leader says the record is", "leader-length"),
     ("leader record length", "leader-length"),
@@ -347,7 +357,7 @@ def _reader_finding(warning: str) -> Finding | None:
     return Finding("reader", f"on reading: {warning}", "warning")
 
 
-def _reader_findings(warnings: Iterable[str]) -> list[Finding]:
+def reader_findings(warnings: Iterable[str]) -> list[Finding]:
     """One finding per kind of reader note: a leader/09 lie is noted once per
     field, and once per record is enough for a person."""
     out: dict[str, Finding] = {}
@@ -380,7 +390,7 @@ def lint_record(record: pymarc.Record, reader_warnings: Iterable[str] = (), *,
         >>> [str(f) for f in lint_record(r)]
         ['no 245 (title statement)', '008: 008 is 39 characters long, not 40']
     """
-    out = _reader_findings(reader_warnings)
+    out = reader_findings(reader_warnings)
     _lint_leader(str(record.leader or ""), out)
     counts = Counter(f.tag for f in record.fields)
     if not counts["245"]:
@@ -527,7 +537,7 @@ def lint_dc(elements: Iterable[tuple[str, str]], reader_warnings: Iterable[str] 
         "dc:language: 'vn' is a country code, not an ISO 639 language code: write 'vi'"
     """
     elements = list(elements)
-    out = _reader_findings(reader_warnings)
+    out = reader_findings(reader_warnings)
     present = {name for name, text in elements if text.strip()}
     if "title" not in present:
         out.append(Finding("missing-field", "no dc:title"))

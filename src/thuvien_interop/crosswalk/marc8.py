@@ -45,7 +45,8 @@ from pymarc import marc8_mapping as _pymarc_tables
 
 from .text import normalize
 
-__all__ = ["decode_marc8", "decode_marc_bytes", "detect_leader_lie", "encode_marc8"]
+__all__ = ["decode_marc8", "decode_marc_bytes", "detect_leader_lie", "encode_marc8",
+           "implausible_bytes", "plausible_marc8"]
 
 ESC = 0x1B
 ASCII, ANSEL = 0x42, 0x45
@@ -376,6 +377,55 @@ def _looks_like_ansel(data: bytes) -> bool:
         if 0xA1 <= byte <= 0xC8 and i and chr(data[i - 1]).isalpha() and chr(nxt).isalpha():
             return True
     return False
+
+
+def implausible_bytes(data: bytes) -> tuple[int, int]:
+    """(bytes MARC-8 cannot mean, bytes outside ASCII) in field data read as MARC-8.
+
+    MARC-8 puts a combining mark (0xE0–0xFE) *before* its letter, so a mark
+    before a space, a digit, punctuation or the end of the data cannot be
+    MARC-8; nor can a byte ANSEL leaves undefined (0xC9–0xDF are mostly holes,
+    0x80–0x9F controls but four). Legacy Vietnamese 8-bit text, whose toned
+    vowels end most words, fails at once; real MARC-8 almost never does.
+    Data with escape sequences is left to the decoder (0, 0).
+
+        >>> implausible_bytes(b"H\\xe1a N\\xf2\\xe3oi")         # MARC-8 "Hà Nội"
+        (0, 3)
+        >>> implausible_bytes(b"H\\xe0 N\\xb5i")                # VISCII "Hà Nội"
+        (1, 2)
+    """
+    if ESC in data:
+        return 0, 0
+    ansel = _TABLES[ANSEL]
+    bad = high = 0
+    end = len(data)
+    for i, byte in enumerate(data):
+        if byte < 0x80:
+            continue
+        high += 1
+        if byte < 0xA0:
+            bad += byte not in _C1
+            continue
+        entry = ansel.get(byte & 0x7F)
+        if entry is None:
+            bad += 1
+        elif entry[1]:  # a combining mark: a letter or another mark must follow
+            nxt = data[i + 1] if i + 1 < end else 0x20
+            if nxt < 0x80 and not (0x41 <= nxt <= 0x5A or 0x61 <= nxt <= 0x7A):
+                bad += 1
+    return bad, high
+
+
+def plausible_marc8(data: bytes) -> bool:
+    """True unless a tenth or more of ``data``'s bytes outside ASCII cannot be MARC-8
+    (see :func:`implausible_bytes`); a stray byte in a real MARC-8 record is not
+    enough to doubt it.
+
+        >>> plausible_marc8(b"H\\xe1a N\\xf2\\xe3oi"), plausible_marc8(b"H\\xe0 N\\xb5i")
+        (True, False)
+    """
+    bad, high = implausible_bytes(data)
+    return bad == 0 or bad * 10 < high
 
 
 def detect_leader_lie(raw_record_bytes: bytes, leader09: str) -> str | None:

@@ -29,51 +29,125 @@ __all__ = [
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 # --------------------------------------------------------------------------
-# A small model of the Vietnamese syllable: onset + rhyme, one tone at most.
+# The Vietnamese syllable: onset, rhyme (vowel nucleus + coda), one tone mark
+# placed on the vowel that carries it, in the spelling Vietnamese writes.
 # --------------------------------------------------------------------------
 
 TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"  # huyền, sắc, ngã, hỏi, nặng
 QUALITY_MARKS = "\u0302\u0306\u031b"  # circumflex (â ê ô), breve (ă), horn (ơ ư)
 
-_ONSET = r"(?:ngh|ng|gh|gi|kh|nh|ph|th|tr|ch|qu|[bcdđghklmnprstvx])?"
-_CODA = r"(?:ch|nh|ng|c|m|n|p|t)"
-# Nuclei that need a consonant coda, nuclei where it is optional, and rhymes
-# that end in a semivowel (i/y/o/u) and so take no coda.
-_NUCLEUS_CLOSED = "ă|â|iê|yê|uô|ươ|oă|uâ|uyê|oo"
+# Longest first: "ngh" before "ng" before "n". "gi" and "qu" hold a vowel letter
+# that belongs to the onset ("gì" is also g + i, which the parser tries too).
+_ONSETS = ("ngh", "ng", "gh", "gi", "kh", "nh", "ph", "th", "tr", "ch", "qu",
+           "b", "c", "d", "đ", "g", "h", "k", "l", "m", "n", "p", "r", "s", "t", "v", "x", "")
+# Nuclei that need a coda, nuclei where it is optional, and rhymes that end in a
+# semivowel (i/y/o/u) and so take none.
+_NUCLEUS_CLOSED = "uyê|ươ|iê|yê|uô|oă|uâ|oo|ă|â"
 _NUCLEUS_FREE = "oa|oe|uê|uy|uơ|a|e|ê|i|o|ô|ơ|u|ư|y"
 _RHYME_OPEN = (
     "iêu|yêu|oai|oao|oay|oeo|uây|uôi|ươi|ươu|uya|uyu|uêu|"
     "ai|ao|au|ay|âu|ây|eo|êu|ia|iu|oi|ôi|ơi|ua|ui|ưa|ưi|ưu"
 )
-_SYLLABLE = re.compile(
-    rf"{_ONSET}(?:(?:{_NUCLEUS_CLOSED})(?P<c1>{_CODA})"
-    rf"|(?:{_NUCLEUS_FREE})(?P<c2>{_CODA})?|(?:{_RHYME_OPEN}))"
-)
-_STOP_CODAS = frozenset({"c", "ch", "p", "t"})
+# "k" ends the Central Highlands' names (Đắk Lắk) where standard spelling has "c".
+_CODA = "ch|nh|ng|c|k|m|n|p|t"
+_RHYME = re.compile(
+    rf"(?P<v1>{_NUCLEUS_CLOSED})(?P<c1>{_CODA})|(?P<v2>{_NUCLEUS_FREE})(?P<c2>{_CODA})?"
+    rf"|(?P<v3>{_RHYME_OPEN})")
+_STOP_CODAS = frozenset({"c", "ch", "k", "p", "t"})
+_QUALITY_VOWELS = frozenset("ăâêôơư")
+_FRONT = frozenset("ieêy")  # k, gh, ngh go before these; c, g, ng do not
+_TWO_PLACES = frozenset({"oa", "oe", "uy"})  # hóa/hoá, khỏe/khoẻ, thủy/thuỷ: both styles
+
+
+def _parse_letters(word: str) -> tuple[str, int | None, str | None] | None:
+    """(letters without tone, index of the toned letter, the tone) of a lower-case
+    NFC word; None when a letter carries two tones."""
+    bare: list[str] = []
+    toned: int | None = None
+    tone: str | None = None
+    for i, char in enumerate(word):
+        parts = unicodedata.normalize("NFD", char)
+        marks = [c for c in parts if c in TONE_MARKS]
+        if marks:
+            if toned is not None or len(marks) > 1:
+                return None
+            toned, tone = i, marks[0]
+            char = unicodedata.normalize("NFC", "".join(c for c in parts if c not in TONE_MARKS))
+        bare.append(char)
+    return "".join(bare), toned, tone
+
+
+def _rhyme_ok(onset: str, rhyme: str, toned: int | None, tone: str | None) -> bool:
+    match = _RHYME.fullmatch(rhyme)
+    if match is None:
+        return False
+    vowels = match.group("v1") or match.group("v2") or match.group("v3")
+    coda = match.group("c1") or match.group("c2") or ""
+    first = vowels[0]
+    # Spelling: k/gh/ngh before i e ê y, c/g/ng elsewhere ("gì" is gi + i).
+    if onset in ("k", "gh", "ngh") and first not in _FRONT:
+        return False
+    if onset in ("c", "ng") and first in _FRONT:
+        return False
+    if onset == "g" and first in "eê":
+        return False
+    if onset in ("gi", "qu") and first == onset[1]:
+        return False
+    # ch and nh follow a, ê, i, y (ach, êch, ich, oanh, uynh); c and ng do not
+    # follow i, ê, y alone (ich, inh, not "ic", "ing").
+    if coda in ("ch", "nh") and vowels[-1] not in "aêiy":
+        return False
+    if coda in ("c", "ng") and vowels in ("i", "ê", "y", "uy", "uê"):
+        return False
+    if coda in _STOP_CODAS and tone not in ("\u0301", "\u0323"):
+        return False  # a syllable ending in c/ch/p/t carries sắc or nặng
+    if toned is None:
+        return True
+    place = toned - len(onset)
+    marked = [i for i, v in enumerate(vowels) if v in _QUALITY_VOWELS]
+    if marked:
+        allowed = {marked[-1]}  # the marked vowel: ơ of ươ, ê of iê
+    elif coda:
+        allowed = {len(vowels) - 1}  # toán, thuyết
+    elif len(vowels) == 1:
+        allowed = {0}
+    elif len(vowels) == 2:
+        allowed = {0, 1} if vowels in _TWO_PLACES else {0}  # mùa, tài; hóa/hoá
+    else:
+        allowed = {1}  # ngoài, khuỵu
+    return place in allowed
 
 
 @lru_cache(maxsize=65536)
 def is_vietnamese_syllable(word: str) -> bool:
-    """True if ``word`` (any case, NFC or NFD) is a plausible Vietnamese syllable.
+    """True if ``word`` (NFC or NFD) is a Vietnamese syllable as Vietnamese spells it.
 
-    The model: optional onset, a vowel nucleus, optional coda, at most one tone
-    mark, and the rule that syllables ending in c/ch/p/t carry sắc or nặng.
+    The model: an onset (b, ch, ngh, qu …), a rhyme that is a vowel nucleus and a
+    coda (ng, nh, t …) from the inventory Vietnamese has, at most one tone mark,
+    on the vowel that carries it (the marked vowel of ươ/iê/uô, the last vowel
+    before a coda, the first of an open pair, either of oa/oe/uy); syllables
+    ending in c/ch/p/t carry sắc or nặng; spelling rules (k/gh/ngh before i, e,
+    ê, y; ch/nh after a, ê, i, y); and the case of a word (lower, Capitalised or
+    UPPER, never mixed). Wrong decodings of legacy bytes fail one of these.
 
-        >>> is_vietnamese_syllable("Nguyễn"), is_vietnamese_syllable("Néi")
-        (True, False)
+        >>> [is_vietnamese_syllable(w) for w in ("Nguyễn", "người", "hóa", "hoá", "ĐẠI")]
+        [True, True, True, True, True]
+        >>> [is_vietnamese_syllable(w) for w in ("Néi", "tòan", "ẨợộớỔ", "cac", "ghá")]
+        [False, False, False, False, False]
     """
-    decomposed = unicodedata.normalize("NFD", word.lower())
-    tones = [c for c in decomposed if c in TONE_MARKS]
-    if len(tones) > 1:
+    word = unicodedata.normalize("NFC", word)
+    if not word or not (word.islower() or word.isupper()
+                        or (word[0].isupper() and word[1:].islower())):
         return False
-    bare = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in TONE_MARKS))
-    match = _SYLLABLE.fullmatch(bare)
-    if match is None:
+    parsed = _parse_letters(word.lower())
+    if parsed is None:
         return False
-    coda = match.group("c1") or match.group("c2")
-    if coda in _STOP_CODAS and (not tones or tones[0] not in "\u0301\u0323"):
-        return False
-    return True
+    bare, toned, tone = parsed
+    for onset in _ONSETS:
+        if bare.startswith(onset) and (toned is None or toned >= len(onset)) \
+                and _rhyme_ok(onset, bare[len(onset):], toned, tone):
+            return True
+    return False
 
 
 # --------------------------------------------------------------------------

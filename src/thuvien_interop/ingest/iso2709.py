@@ -7,10 +7,12 @@ repairs what is safe to repair and reports it.
     >>> for result in read_iso2709(open("catalogue.mrc", "rb")):   # doctest: +SKIP
     ...     print(result.where, result.error or result.record.title)
 
-Old Vietnamese exports hold 8-bit TCVN3, VNI, VISCII or Windows-1258 bytes
-under a leader that says MARC-8; ``source_encoding`` names the encoding, or
-``"auto"`` detects it per file (from the first records) and per field, and
-says so in the record warnings:
+Old Vietnamese exports hold 8-bit TCVN3, VNI, VISCII, VPS or Windows-1258
+bytes under a leader that says MARC-8. By default a record whose leader/09
+says MARC-8 but whose bytes cannot be MARC-8 and read surely as one of those
+is decoded as that, and a warning says so; ``source_encoding`` names the
+encoding (``"marc-8"`` forces MARC-8), or ``"auto"`` detects it per file (from
+the first records) and per field, and says so in the record warnings:
 
     >>> results = read_iso2709(open("old.mrc", "rb"), source_encoding="auto")  # doctest: +SKIP
 """
@@ -24,7 +26,13 @@ from typing import BinaryIO
 import pymarc
 
 from ..crosswalk import legacy
-from ..crosswalk.marc8 import decode_marc8, decode_marc_bytes, detect_leader_lie
+from ..crosswalk.marc8 import (
+    decode_marc8,
+    decode_marc_bytes,
+    detect_leader_lie,
+    implausible_bytes,
+    plausible_marc8,
+)
 from ..crosswalk.text import (
     clean_xml_text,
     has_forbidden_xml_chars,
@@ -151,7 +159,7 @@ def _parse(raw: bytes, warnings: list[str], decoder: _FieldDecoder) -> pymarc.Re
     record = pymarc.Record(leader=pymarc.Leader(leader[:9] + "a" + leader[10:]))
     decoded_note: set[str] = set()
     dirty = False
-    decoder.start_record(chunks, decoded_note)
+    decoder.start_record(chunks, decoded_note, leader09)
     for tag, body in chunks:
         if tag < "010" and tag.isdigit():
             text = decoder.decode(body, leader09, decoded_note, decoder.choose(body, tag, decoded_note))
@@ -168,11 +176,20 @@ def _parse(raw: bytes, warnings: list[str], decoder: _FieldDecoder) -> pymarc.Re
         parts = body[2:].split(b"\x1f")[1:]
         # One choice per field: a subfield alone ("tác giả.") is too short to judge.
         chosen = decoder.choose(b" ".join(p[1:] for p in parts), f"field {tag}", decoded_note)
-        for part in parts:
+        for n, part in enumerate(parts):
             if not part:
                 continue
-            code = chr(part[0]) if part[0] < 128 else "?"
-            value = decoder.decode(part[1:], leader09, decoded_note, chosen)
+            if part[0] < 128:
+                code, value_bytes = chr(part[0]), part[1:]
+            else:
+                # Not a code but text: the code was lost and the byte is the first of a
+                # letter (0xC3 of UTF-8 "É"). Keep the text whole (pymarc's permissive
+                # reader does too), as $a when it opens the field.
+                code, value_bytes = ("a" if n == 0 else "?"), part
+            value = decoder.decode(value_bytes, leader09, decoded_note, chosen)
+            if value_bytes is part:
+                warnings.append(f"field {tag}: subfield code byte 0x{part[0]:02X} is not a letter "
+                                f"or digit; its text '{value[:40]}' kept as ${code}")
             if decoder.normalize and has_forbidden_xml_chars(value):
                 dirty = True
                 value = clean_xml_text(value)
@@ -229,20 +246,39 @@ def _vietnamese_ratio(text: str) -> tuple[float, int]:
 
 
 def _guess(data: bytes) -> tuple[str, float]:
-    """Best encoding for Vietnamese ``data`` among UTF-8, MARC-8 and the legacy ones.
+    """Best encoding for ``data`` among UTF-8, MARC-8 and the legacy ones, or
+    "unknown" when none of them reads it as Vietnamese and it cannot be MARC-8.
 
     legacy.detect scores UTF-8 and the 8-bit encodings; MARC-8 is not among
-    them, so its decoding is compared on the same footing: the share of words
-    that are Vietnamese syllables (MARC-8 wins ties, it is what the leader says).
+    them: bytes it cannot mean rule it out, else its decoding is compared on the
+    same footing, the share of words that are Vietnamese syllables (MARC-8 wins
+    ties, it is what the leader says).
     """
     found = legacy.detect(data)
     if found.encoding in ("utf-8", "ascii"):
         return found.encoding, found.confidence
+    if not plausible_marc8(data):
+        return found.encoding, found.confidence
     marc8_ratio, words = _vietnamese_ratio(normalize(decode_marc8(data, [])))
     legacy_ratio, _ = _vietnamese_ratio(found.text)
-    if marc8_ratio >= legacy_ratio:
-        return "marc-8", round(marc8_ratio * (1 - 0.5 ** (words + 1)), 3)
+    if found.encoding == "unknown" or marc8_ratio >= legacy_ratio:
+        # Plausible MARC-8 of any language: sure as far as its bytes go.
+        sure = marc8_ratio if found.encoding != "unknown" else max(marc8_ratio, found.confidence)
+        return "marc-8", round(sure * (1 - 0.5 ** (words + 1)), 3)
     return found.encoding, found.confidence
+
+
+def _non_ascii(chunks: list[tuple[str, bytes]]) -> bytes:
+    """The values of a record's fields that hold bytes outside ASCII, subfield codes
+    and indicators left out (they would glue a letter to the first word)."""
+    pieces = []
+    for tag, body in chunks:
+        if tag < "010" and tag.isdigit():
+            values = [body]
+        else:
+            values = [p[1:] for p in body[2:].split(b"\x1f")[1:]]
+        pieces.extend(v for v in values if not v.isascii())
+    return b" ".join(pieces)
 
 
 class _FieldDecoder:
@@ -254,25 +290,51 @@ class _FieldDecoder:
         self.file_encoding: str | None = None  # auto: what the sample said
         self.record_encoding: str | None = None  # auto: this record's, if it differs
         self.file_note = ""
+        # By leader/09 (no source_encoding): the legacy encoding records that cannot
+        # be MARC-8 were found in, once sure, for the shorter records after them.
+        self.leader_legacy: str | None = None
 
     def detect_file(self, raws: Iterator[bytes]) -> None:
         pieces: list[bytes] = []
+        ascii_pieces: list[bytes] = []
         for raw in raws:
             data = raw[raw.find(b"\x1e", 24) + 1:]
-            pieces.extend(p for p in data.replace(b"\x1f", b"\x1e").split(b"\x1e") if not p.isascii())
+            for p in data.replace(b"\x1f", b"\x1e").split(b"\x1e"):
+                (ascii_pieces if p.isascii() else pieces).append(p[1:] if p.isascii() else p)
         if not pieces:
+            viqr = legacy.detect(ascii_text) if (ascii_text := b" ".join(ascii_pieces)) else None
+            if viqr is not None and viqr.encoding == "viqr" and viqr.confidence >= 0.9:
+                self.file_encoding = "viqr"
+                self.file_note = (f"source encoding detected: VIQR (confidence "
+                                  f"{viqr.confidence:.2f}, from the first {_SAMPLE_RECORDS} "
+                                  "records or fewer)")
+                return
             self.file_note = ("source encoding: the first records are plain ASCII; "
                               "each field is detected on its own")
             return
         encoding, confidence = _guess(b" ".join(p[1:] for p in pieces))
+        if encoding == "unknown":
+            self.file_note = (
+                f"source encoding not recognised (confidence {confidence:.2f}, from the first "
+                f"{_SAMPLE_RECORDS} records or fewer): no encoding known here reads them as "
+                "Vietnamese and they are not valid UTF-8 or MARC-8; fields are read as "
+                "leader/09 says")
+            return
         self.file_encoding = encoding
         self.file_note = (f"source encoding detected: {encoding.upper()} (confidence "
                           f"{confidence:.2f}, from the first {_SAMPLE_RECORDS} records or fewer)")
 
-    def start_record(self, chunks: list[tuple[str, bytes]], notes: set[str]) -> None:
+    def start_record(self, chunks: list[tuple[str, bytes]], notes: set[str],
+                     leader09: str = " ") -> None:
         """Auto: a record typed elsewhere can be in another legacy encoding than
-        the file; its fields together say so more surely than any one of them."""
+        the file; its fields together say so more surely than any one of them.
+        By leader/09: a record that says MARC-8 but cannot be is read as the
+        legacy encoding it surely is."""
         self.record_encoding = None
+        if self.encoding is None:
+            if leader09 == " ":
+                self._not_marc8(chunks, notes)
+            return
         if self.encoding != "auto" or self.file_encoding not in legacy.ENCODINGS:
             return
         data = b" ".join(p[1:] for _, body in chunks
@@ -286,11 +348,39 @@ class _FieldDecoder:
             notes.add(f"this record looks like {found.encoding.upper()} (confidence "
                       f"{found.confidence:.2f}), not the file's {self.file_encoding.upper()}")
 
+    def _not_marc8(self, chunks: list[tuple[str, bytes]], notes: set[str]) -> None:
+        data = _non_ascii(chunks)
+        if not data:
+            return
+        bad, high = implausible_bytes(data)
+        if plausible_marc8(data):
+            return
+        found = legacy.detect(data)
+        sure = found.encoding in legacy.ENCODINGS and found.confidence >= 0.9
+        if not sure and self.leader_legacy is None:
+            return  # not sure enough: MARC-8 as the leader says (its errors are noted)
+        encoding = found.encoding if sure else self.leader_legacy
+        self.record_encoding = encoding
+        how = (f"read as {encoding.upper()} (confidence {found.confidence:.2f})" if sure
+               else f"read as {encoding.upper()}, like the records before it")
+        why = (f"leader/09 says MARC-8, but {bad} of its {high} bytes outside ASCII cannot be "
+               f"MARC-8: {how}")
+        if self.leader_legacy is None:
+            self.leader_legacy = encoding
+            notes.add(f"{why}; the other records of this file that cannot be MARC-8 are read so "
+                      "too (--source-encoding marc-8 reads them as MARC-8)")
+        elif encoding != self.leader_legacy:
+            notes.add(f"{why}, not {self.leader_legacy.upper()} as the records before it")
+
     def choose(self, data: bytes, where: str, notes: set[str]) -> str | None:
         """The encoding to read one field's bytes with; None: by leader/09."""
         enc = self.encoding
+        if enc is None:
+            return self.record_encoding
         if enc != "auto":
             return enc
+        if self.file_encoding == "viqr":
+            return "viqr"
         if data.isascii():
             return None
         file_enc = self.record_encoding or self.file_encoding
@@ -325,7 +415,7 @@ class _FieldDecoder:
 
     def decode(self, body: bytes, leader09: str, notes: set[str], encoding: str | None) -> str:
         """Decode one value with the encoding :meth:`choose` gave for its field."""
-        if encoding is None or body.isascii():
+        if encoding is None or (body.isascii() and encoding != "viqr"):
             return _decode(body, leader09, notes, self.normalize)
         if encoding == "utf-8":
             return _decode(body, "a", notes, self.normalize)

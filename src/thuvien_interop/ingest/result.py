@@ -24,6 +24,24 @@ class DCRecord:
 Source = pymarc.Record | DCRecord
 
 
+class FileNote(str):
+    """A reader's note about the whole file (its headings, its encoding) that rides
+    on the first record's warnings: reports print it with the file's name only,
+    not the place of the record it came with.
+
+        >>> note = FileNote("columns not in the mapping: Ghi chú 2")
+        >>> isinstance(note, str), about_file(note), about_file("a record's note")
+        (True, True, False)
+    """
+
+    __slots__ = ()
+
+
+def about_file(note: object) -> bool:
+    """True for a :class:`FileNote` (also once carried in a report's problem)."""
+    return isinstance(note, FileNote)
+
+
 @dataclass(slots=True)
 class ReadResult:
     """One record read from a file, or the reason it could not be.

@@ -26,8 +26,9 @@ from typing import Any, BinaryIO
 
 import pymarc
 
+from ..crosswalk.dc2marc import isbn_valid
 from ..crosswalk.text import fold, normalize
-from .result import ReadResult
+from .result import FileNote, ReadResult
 
 _SPEC = re.compile(r"^(\d{3})(?:\$([0-9a-z]))?$")
 _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)")
@@ -53,6 +54,10 @@ _LANGUAGES = {
     "duc": "ger", "tieng duc": "ger", "de": "ger", "ger": "ger",
     "lao": "lao", "tieng lao": "lao", "khmer": "khm", "tieng khmer": "khm",
 }
+
+
+IGNORE = "ignore"
+"""The target of a column that holds nothing for the catalogue (``"STT" = "ignore"``)."""
 
 
 class MappingError(ValueError):
@@ -82,8 +87,8 @@ class Target:
         m = _SPEC.match(spec)
         if not m or (m.group(1) < "010") != (m.group(2) is None):
             raise MappingError(
-                f"{where}: '{spec}' is not a MARC target; write 001 for a control field or "
-                "TAG$CODE such as 245$a")
+                f"{where}: '{spec}' is not a MARC target; write 001 for a control field, "
+                f"TAG$CODE such as 245$a, or \"{IGNORE}\" for a column to skip")
         ind = value.get("ind")
         if ind is not None and len(str(ind)) != 2:
             raise MappingError(f"{where}: ind must be two characters such as \"10\" or \" 4\"")
@@ -106,8 +111,12 @@ class ColumnMapping:
     language: str = "vie"
     country: str = "vm "
     name: str = "custom"
+    # Headings known to hold nothing for the catalogue (the row number "STT"):
+    # skipped without a word, where an unknown heading is named in the report.
+    ignored: frozenset[str] = frozenset()
     _exact: dict[str, tuple[str, Target]] = field(default_factory=dict, repr=False)
     _folded: dict[str, tuple[str, Target] | None] = field(default_factory=dict, repr=False)
+    _ignored: frozenset[str] = field(default_factory=frozenset, repr=False)
 
     def __post_init__(self) -> None:
         self._exact = {_caseless(k): (k, t) for k, t in self.columns.items()}
@@ -117,20 +126,23 @@ class ColumnMapping:
             # "Khổ" (size) and "Kho" (shelf) fold alike: without accents such a
             # heading is ambiguous and must be written exactly.
             self._folded[key] = None if key in self._folded else (k, t)
+        self._ignored = frozenset(fold(k) for k in self.ignored)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "mapping") -> ColumnMapping:
         cols = data.get("columns")
         if not isinstance(cols, Mapping) or not cols:
             raise MappingError(f"{where}: a [columns] table is needed (heading = \"245$a\")")
-        columns = {str(k): Target.parse(v, f"{where}: column '{k}'") for k, v in cols.items()}
+        columns = {str(k): Target.parse(v, f"{where}: column '{k}'") for k, v in cols.items()
+                   if v != IGNORE}
+        ignored = frozenset(str(k) for k, v in cols.items() if v == IGNORE)
         rec = data.get("record", {})
         lang = str(rec.get("language", "vie"))
         if len(lang) != 3:
             raise MappingError(f"{where}: record.language must be a MARC code such as vie")
         country = str(rec.get("country", "vm")).ljust(3)[:3]
         name = str(data.get("profile", {}).get("name", Path(where).stem))
-        return cls(columns, lang, country, name)
+        return cls(columns, lang, country, name, ignored)
 
     @classmethod
     def load(cls, path: str | Path) -> ColumnMapping:
@@ -146,6 +158,10 @@ class ColumnMapping:
     def target(self, heading: str) -> tuple[str, Target] | None:
         """(the mapping's heading, its target) for a heading as found in a file."""
         return self._exact.get(_caseless(heading)) or self._folded.get(fold(heading))
+
+    def knows(self, heading: str) -> bool:
+        """True for a heading the mapping uses or deliberately ignores ("STT")."""
+        return self.target(heading) is not None or fold(heading) in self._ignored
 
     def row_to_marc(self, row: Mapping[str, Any], default_id: str | None = None
                     ) -> tuple[pymarc.Record | None, list[str]]:
@@ -212,13 +228,26 @@ class ColumnMapping:
         for tag in sorted(control):
             record.add_field(pymarc.Field(tag=tag, data=control[tag]))
         fields: list[pymarc.Field] = []
+        # A Vietnamese sheet names people as they are said, family name first and no
+        # comma ("Nguyễn Du"): 100/700 first indicator 0 (forename, direct order),
+        # not 1 (surname, inverted "Murphy, Raymond").
+        direct = self.language == "vie"
+        author = _has_author(values)
         for tag, items in grouped.items():
             if tag == "041":
                 items = [(t, lang) for t, _ in items[:1]]
             subs = sorted(((t.code or "a", v) for t, v in items), key=lambda cv: cv[0])
-            fields.append(_field(tag, items[0][0].ind, subs, has_author=_has_author(values)))
+            fields.append(_field(tag, items[0][0].ind, subs, has_author=author, direct=direct))
         for t, v in repeated:
-            fields.append(_field(t.tag, t.ind, [(t.code or "a", v)], has_author=_has_author(values)))
+            fields.append(_field(t.tag, t.ind, [(t.code or "a", v)], has_author=author,
+                                 direct=direct))
+        for t, v in values:
+            if t.tag == "020" and t.code == "a":
+                number = v.split("(")[0].strip()
+                if not isbn_valid(number):
+                    notes.append(f"ISBN '{v}' is not a valid ISBN (check digit or length): kept "
+                                 "in 020 $a; check it against the book (a cancelled ISBN "
+                                 "belongs in 020 $z)")
         fields.sort(key=lambda f: f.tag)
         for f in fields:
             record.add_field(f)
@@ -233,11 +262,14 @@ def _has_author(values: list[tuple[Target, str]]) -> bool:
     return any(t.tag in ("100", "110", "111") for t, _ in values)
 
 
-def _field(tag: str, ind: str | None, subs: list[tuple[str, str]], *, has_author: bool) -> pymarc.Field:
+def _field(tag: str, ind: str | None, subs: list[tuple[str, str]], *, has_author: bool,
+           direct: bool = False) -> pymarc.Field:
     if ind is None:
         ind = _DEFAULT_IND.get(tag, "  ")
         if tag == "245" and not has_author:
             ind = "00"  # 245 ind1: 1 = added entry from 1XX exists, 0 = none (title main entry)
+        elif tag in ("100", "700") and direct and "," not in subs[0][1]:
+            ind = "0 "
     return pymarc.Field(tag=tag, indicators=pymarc.Indicators(ind[0], ind[1]),
                         subfields=[pymarc.Subfield(c, v) for c, v in subs])
 
@@ -272,6 +304,7 @@ def cell_text(cell: Any) -> str:
 # The usual headings of Vietnamese library spreadsheets; the shipped spreadsheet-vi profile
 # is the same table for people to copy and edit (a test keeps the two equal).
 DEFAULT_COLUMNS: dict[str, str | dict[str, str]] = {
+    "STT": IGNORE, "Số thứ tự": IGNORE, "TT": IGNORE,
     "Mã sách": "001", "Mã tài liệu": "001", "Số hiệu": "001",
     "Nhan đề": "245$a", "Tên sách": "245$a", "Tên tài liệu": "245$a", "Nhan đề chính": "245$a",
     "Phụ đề": "245$b", "Nhan đề phụ": "245$b",
@@ -291,7 +324,8 @@ DEFAULT_COLUMNS: dict[str, str | dict[str, str]] = {
     "Từ khóa": {"field": "653$a", "split": ";"},
     "Ngôn ngữ": "041$a",
     "Số đăng ký cá biệt": {"field": "852$p", "split": ";"},
-    "ĐKCB": {"field": "852$p", "split": ";"}, "Số ĐKCB": {"field": "852$p", "split": ";"},
+    "ĐKCB": {"field": "852$p", "split": ";"},
+    "Số ĐKCB": {"field": "852$p", "split": ";"},
     "Kho": "852$b",
     "Ký hiệu xếp giá": "852$h",
     "Giá tiền": "541$h", "Giá": "541$h",
@@ -311,6 +345,8 @@ def _find_header(rows: list[list[Any]], mapping: ColumnMapping) -> int | None:
     best, best_hits = None, 0
     for i, row in enumerate(rows):
         hits = sum(1 for c in row if mapping.target(cell_text(c)) is not None)
+        if hits:  # "STT" says it is the headings row, but alone it says nothing
+            hits += sum(1 for c in row if mapping.knows(cell_text(c)))
         if hits > best_hits:
             best, best_hits = i, hits
     return best
@@ -338,9 +374,11 @@ def read_rows(rows: Iterable[list[Any]], mapping: ColumnMapping | None = None) -
         yield result
         return
     headings = [cell_text(c) for c in head[h]]
-    unknown = [x for x in headings if x and mapping.target(x) is None]
+    unknown = [x for x in headings if x and not mapping.knows(x)]
     number = h + 1
-    first_warning = [f"columns not in the mapping, ignored: {', '.join(unknown)}"] if unknown else []
+    first_warning: list[str] = [FileNote(
+        f"the headings (row {number}) name columns the mapping ({mapping.name}) does not "
+        f"know, ignored in every row: {', '.join(unknown)}")] if unknown else []
 
     def rest() -> Iterator[list[Any]]:
         yield from head[h + 1:]

@@ -21,15 +21,20 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import re
+import socket
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .. import __version__
 
@@ -49,6 +54,149 @@ class FetchError(Exception):
         self.status = status
         self.body = body
         self.url = url
+
+
+class Cancelled(Exception):
+    """The request (or the wait before it) was abandoned: the ``cancel`` event given
+    to :meth:`PoliteClient.get` was set (Ctrl-C, SIGTERM, a lease lost)."""
+
+
+class _Watch:
+    """One request in flight: its deadline, what cancels it, its sockets."""
+
+    __slots__ = ("deadline", "cancel", "sockets", "why")
+
+    def __init__(self, deadline: float, cancel: threading.Event | None) -> None:
+        self.deadline = deadline
+        self.cancel = cancel
+        self.sockets: list[socket.socket] = []
+        self.why: str | None = None
+
+    def fire(self, why: str) -> None:
+        if self.why is not None:
+            return
+        self.why = why
+        for sock in self.sockets:
+            try:
+                # socket.socket's own shutdown, also for TLS sockets: it wakes the
+                # thread blocked reading from it, which then sees the end.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+_current = threading.local()  # the _Watch of the request this thread is making
+
+
+class _Watchdog:
+    """Ends requests that outlive their deadline or whose harvest stops: a read
+    timeout bounds each read, not a response that trickles in a byte at a time
+    (OAI-PMH gives no bound of its own)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._watches: set[_Watch] = set()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, seconds: float, cancel: threading.Event | None) -> _Watch:
+        w = _Watch(time.monotonic() + seconds, cancel)
+        with self._cond:
+            self._watches.add(w)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="harvest-deadlines")
+                self._thread.start()
+            self._cond.notify_all()
+        return w
+
+    def done(self, w: _Watch) -> None:
+        with self._cond:
+            self._watches.discard(w)
+
+    def _run(self) -> None:
+        with self._cond:
+            while self._watches:
+                now = time.monotonic()
+                for w in list(self._watches):
+                    if w.cancel is not None and w.cancel.is_set():
+                        w.fire("cancelled")
+                    elif now >= w.deadline:
+                        w.fire("deadline")
+                nearest = min(w.deadline for w in self._watches) if self._watches else now
+                # Cancel events are looked at a few times a second.
+                self._cond.wait(max(0.01, min(0.1, nearest - now)))
+            self._thread = None
+
+
+class _Watched:
+    sock: socket.socket | None
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        super().request(*args, **kwargs)  # type: ignore[misc]
+        w = getattr(_current, "watch", None)
+        if w is not None and self.sock is not None:
+            w.sockets.append(self.sock)
+            if w.why is not None:  # it fired while the request was being sent
+                why, w.why = w.why, None
+                w.fire(why)
+
+
+class _WatchedConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedTLSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _WatchedConnection
+
+
+class _TLSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedTLSConnection
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter, with connections the watchdog can end."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}
+
+
+def describe_failure(exc: BaseException) -> tuple[str, str]:
+    """A request exception of requests/urllib3 in words: what happened, and what
+    to try (``""`` when there is nothing to suggest)."""
+    text = str(exc)
+    low = text.lower()
+    if isinstance(exc, requests.exceptions.SSLError):
+        return (f"the secure connection failed ({_last_words(text)})",
+                "check the URL (http or https?) and the provider's certificate")
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return ("no connection within the connect timeout",
+                "is the provider's server up, and reachable from this machine?")
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "no answer within the read timeout", "try a longer --timeout"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        if "refused" in low:
+            return ("connection refused (nothing answers at that address and port)",
+                    "is the provider's server running, and is the URL right?")
+        if "name or service not known" in low or "nodename nor servname" in low \
+                or "getaddrinfo failed" in low or "name resolution" in low:
+            return "the host name cannot be found", "check the URL"
+        if "reset" in low or "broken" in low or "aborted" in low or "disconnected" in low:
+            return "the provider closed the connection before its answer was complete", ""
+        return f"cannot connect ({_last_words(text)})", "check the URL and the network"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the provider closed the connection before its answer was complete", ""
+    return f"{type(exc).__name__}: {_last_words(text)}", ""
+
+
+def _last_words(text: str) -> str:
+    # urllib3 nests its reasons: "... (Caused by NewConnectionError('...: [Errno 111] ...'))"
+    m = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    return m.group(1).strip() if m else text[:200]
 
 
 @dataclass(slots=True)
@@ -72,9 +220,10 @@ class Fetched:
         self.body.close()
 
 
-Check = Callable[[IO[bytes], "Fetched"], str | None]
+Check = Callable[[IO[bytes], "Fetched"], "str | tuple[str, str] | None"]
 """Looks at a downloaded body; returns why it must be asked again (a truncated
-page, an HTML error page served with 200), or ``None`` when it will do."""
+page, an HTML error page served with 200) — alone or with what the user could
+try —, or ``None`` when it will do."""
 
 
 class _Host:
@@ -89,15 +238,22 @@ class PoliteClient:
     Shared by every worker thread: requests to one host are serialized (a
     provincial library's server answers one harvester at a time), different
     hosts go in parallel.
+
+    ``read_timeout`` bounds each read from the connection, ``deadline`` the whole
+    answer to one request (from connecting to its last byte): a provider that
+    sends a byte every few seconds is cut off there (default: no bound beyond
+    the read timeout). ``sleep`` replaces the waits (tests record them instead);
+    by default a wait ends early when the request's ``cancel`` event is set.
     """
 
     def __init__(self, *, user_agent: str = USER_AGENT, connect_timeout: float = 10.0,
                  read_timeout: float = 120.0, retries: int = 5, backoff: float = 2.0,
                  max_backoff: float = 300.0, max_retry_after: float = 3600.0,
-                 max_bytes: int = 4 << 30,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 max_bytes: int = 4 << 30, deadline: float | None = None,
+                 sleep: Callable[[float], None] | None = None) -> None:
         self.user_agent = user_agent
         self.timeout = (connect_timeout, read_timeout)
+        self.deadline = deadline
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -107,6 +263,7 @@ class PoliteClient:
         self._hosts: dict[str, _Host] = {}
         self._hosts_lock = threading.Lock()
         self._sessions = threading.local()
+        self._watchdog = _Watchdog()
         self.requests_made = 0
         self.requests_by: dict[str, int] = {}
         """Requests per ``label`` (provider name), for the summary."""
@@ -115,6 +272,8 @@ class PoliteClient:
         s = getattr(self._sessions, "s", None)
         if s is None:
             s = requests.Session()
+            s.mount("http://", _Adapter())
+            s.mount("https://", _Adapter())
             s.headers["User-Agent"] = self.user_agent
             s.headers["Accept-Encoding"] = "gzip, deflate"
             s.headers["Accept"] = "text/xml, application/xml;q=0.9, */*;q=0.1"
@@ -132,6 +291,18 @@ class PoliteClient:
     def _wait(self, attempt: int) -> float:
         return min(self.max_backoff, self.backoff * (2 ** attempt))
 
+    def _pause(self, seconds: float, cancel: threading.Event | None) -> None:
+        if seconds <= 0:
+            return
+        if self.sleep is not None:
+            self.sleep(seconds)
+        elif cancel is not None:
+            cancel.wait(seconds)
+        else:
+            time.sleep(seconds)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("stopped while waiting to ask the provider again")
+
     def retry_after(self, value: str | None) -> float | None:
         """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP-date,
         RFC 9110 §10.2.3), capped; ``None`` when absent or unreadable."""
@@ -148,44 +319,59 @@ class PoliteClient:
 
     def get(self, url: str, params: dict[str, str], *, delay: float = 0.0,
             auth: tuple[str, str] | None = None, headers: dict[str, str] | None = None,
-            check: Check | None = None, label: str = "") -> Fetched:
+            check: Check | None = None, label: str = "",
+            cancel: threading.Event | None = None) -> Fetched:
         """GET ``url`` with ``params``; retry what deserves a retry; raise
-        :class:`FetchError` when the provider cannot be made to answer."""
+        :class:`FetchError` when the provider cannot be made to answer, and
+        :class:`Cancelled` as soon as ``cancel`` is set (the request in flight, or
+        the wait before the next attempt, is abandoned).
+
+        An answer with a 4xx status whose body is an OAI-PMH response is returned
+        like a 200 (some providers send OAI-PMH errors with HTTP errors: Zenodo
+        answers ``noRecordsMatch`` with 422); the caller reads the error in it."""
         host = self._host(url)
         last_error = ""
+        hint = ""
         last_body: bytes | None = None
         last_status: int | None = None
         problems: list[str] = []
         who = f"{label}: " if label else ""
-        for attempt in range(self.retries + 1):
+        attempts = self.retries + 1
+        for attempt in range(attempts):
             wait = 0.0
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("stopped before asking the provider")
             with host.lock:
-                pause = host.last + delay - time.monotonic()
-                if pause > 0:
-                    self.sleep(pause)
+                self._pause(host.last + delay - time.monotonic(), cancel)
                 try:
                     with self._hosts_lock:
                         self.requests_by[label] = self.requests_by.get(label, 0) + 1
-                    fetched = self._once(url, params, auth, headers)
+                    fetched = self._once(url, params, auth, headers, cancel)
                 except requests.RequestException as exc:
-                    last_error = f"{type(exc).__name__}: {exc}"
+                    last_error, hint = describe_failure(exc)
+                    fetched = None
+                except _Deadline as exc:
+                    last_error = str(exc)
+                    hint = ("the provider is too slow, or sends its answer a little at a "
+                            "time; try a longer --timeout")
                     fetched = None
                 finally:
                     host.last = time.monotonic()
             if fetched is not None:
                 status = fetched.status
-                if status == 200:
+                if status == 200 or (400 <= status < 500 and status != 429
+                                     and _oai_body(fetched.body)):
                     reason = check(fetched.body, fetched) if check else None
                     if reason is None:
                         fetched.attempts = attempt + 1
                         fetched.problems = problems
                         return fetched
-                    last_error = reason
+                    last_error, hint = reason if isinstance(reason, tuple) else (reason, "")
                     last_body, last_status = fetched.read_all(), status
                     fetched.close()
                 elif status == 503 or status == 429 or status >= 500:
                     last_body, last_status = fetched.read_all(), status
-                    last_error = f"HTTP {status}"
+                    last_error, hint = f"HTTP {status}", "the provider's server has trouble"
                     after = self.retry_after(fetched.headers.get("Retry-After"))
                     fetched.close()
                     if after is not None:
@@ -195,35 +381,83 @@ class PoliteClient:
                 else:
                     body = fetched.read_all()
                     fetched.close()
-                    raise FetchError(f"HTTP {status} from {url}", status=status, body=body, url=url)
+                    raise FetchError(f"HTTP {status} from {url}{_status_hint(status)}",
+                                     status=status, body=body, url=url)
             if attempt == self.retries:
                 break
             if not wait:
                 wait = self._wait(attempt)
             problems.append(f"{last_error}; retry {attempt + 1}/{self.retries} in {wait:g} s")
-            log.warning("%s%s from %s; retry %d/%d in %g s", who, last_error, url,
+            log.warning("%s%s (%s); retry %d/%d in %g s", who, last_error, url,
                         attempt + 1, self.retries, wait)
-            self.sleep(wait)
-        raise FetchError(f"{last_error} (gave up after {self.retries + 1} attempts) from {url}",
+            self._pause(wait, cancel)
+        tried = "once" if attempts == 1 else f"{attempts} times"
+        raise FetchError(f"{last_error}, from {url} (tried {tried})" + (f". {_sentence(hint)}"
+                                                                       if hint else ""),
                          status=last_status, body=last_body, url=url)
 
     def _once(self, url: str, params: dict[str, str], auth: tuple[str, str] | None,
-              headers: dict[str, str] | None) -> Fetched:
+              headers: dict[str, str] | None, cancel: threading.Event | None) -> Fetched:
         self.requests_made += 1
-        with self._session().get(url, params=params, auth=auth, headers=headers,
-                                 timeout=self.timeout, stream=True) as resp:
-            body: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL)
+        limit = self.deadline
+        watch = self._watchdog.watch(limit if limit is not None else float("inf"), cancel) \
+            if limit is not None or cancel is not None else None
+        _current.watch = watch
+        body: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL)
+        try:
             try:
-                size = 0
-                # iter_content undoes gzip/deflate content-coding as it reads.
-                for chunk in resp.iter_content(1 << 16):
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        raise FetchError(f"the response from {url} is larger than "
-                                         f"{self.max_bytes} bytes", status=resp.status_code, url=url)
-                    body.write(chunk)
-                body.seek(0)
-            except BaseException:
-                body.close()
-                raise
-            return Fetched(resp.url, resp.status_code, dict(resp.headers), body)
+                with self._session().get(url, params=params, auth=auth, headers=headers,
+                                         timeout=self.timeout, stream=True) as resp:
+                    size = 0
+                    # iter_content undoes gzip/deflate content-coding as it reads.
+                    for chunk in resp.iter_content(1 << 16):
+                        if watch is not None and watch.why is not None:
+                            break
+                        size += len(chunk)
+                        if size > self.max_bytes:
+                            raise FetchError(f"the response from {url} is larger than "
+                                             f"{self.max_bytes} bytes", status=resp.status_code,
+                                             url=url)
+                        body.write(chunk)
+                    body.seek(0)
+                    fetched = Fetched(resp.url, resp.status_code, dict(resp.headers), body)
+            except requests.RequestException:
+                if watch is None or watch.why is None:
+                    raise
+                fetched = None
+            if watch is not None and watch.why == "cancelled":
+                raise Cancelled("stopped while the provider was answering")
+            if watch is not None and watch.why == "deadline":
+                raise _Deadline(f"no complete answer within {limit:g} s")
+            assert fetched is not None
+            return fetched
+        except BaseException:
+            body.close()
+            raise
+        finally:
+            _current.watch = None
+            if watch is not None:
+                self._watchdog.done(watch)
+
+
+class _Deadline(Exception):
+    pass
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _oai_body(body: IO[bytes]) -> bool:
+    body.seek(0)
+    head = body.read(4096)
+    body.seek(0)
+    return re.search(rb"<(?:[\w.-]+:)?OAI-PMH[\s>]", head) is not None
+
+
+def _status_hint(status: int) -> str:
+    if status == 404:
+        return ": no such page; check the provider's base URL (it often ends in /oai)"
+    if status in (401, 403):
+        return ": the provider refuses access; does it need a username and password?"
+    return ""

@@ -132,8 +132,13 @@ class Page:
     well_formed: bool = True
 
 
-def check_body(body: IO[bytes], _fetched: object = None) -> str | None:
-    """Why a downloaded page must be asked again, or ``None``.
+_NOT_OAI_HINT = ("is the URL the provider's OAI-PMH base URL? (It often ends in /oai; "
+                 "the base URL with ?verb=Identify shows an XML page.)")
+
+
+def check_body(body: IO[bytes], _fetched: object = None) -> str | tuple[str, str] | None:
+    """Why a downloaded page must be asked again (with what to try, if the fault
+    may be the user's), or ``None``.
 
     An HTML page served with status 200 (a proxy or a crashed application) and
     a page that stops before ``</OAI-PMH>`` (a dropped connection without a
@@ -149,7 +154,10 @@ def check_body(body: IO[bytes], _fetched: object = None) -> str | None:
     if not head.strip():
         return "an empty response"
     if _HTML.search(head) and not _OAI_ROOT.search(head):
-        return "an HTML page served with status 200, not an OAI-PMH response"
+        return "an HTML page served with status 200, not an OAI-PMH response", _NOT_OAI_HINT
+    if not _OAI_ROOT.search(head) and not _utf16(head):
+        start = " ".join(head[:60].decode("utf-8", "replace").split())
+        return f"not an OAI-PMH response (it begins {start!r})", _NOT_OAI_HINT
     if not re.search(rb"</(?:[\w.-]+:)?OAI-PMH\s*>\s*$", tail) and not _utf16(head):
         return "the response ends before </OAI-PMH> (connection dropped mid-page?)"
     return None

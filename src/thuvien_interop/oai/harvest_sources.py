@@ -3,6 +3,8 @@
     # providers.toml
     [harvest]
     workers = 4                       # providers harvested at once (one request at a time per host)
+    lease = 120                       # seconds a provider's lease lasts unless renewed
+    max_pages = 100000                # pages of one list run at most
 
     [[provider]]
     name = "daklak"                   # the union's set source:daklak
@@ -102,6 +104,13 @@ class HarvestOptions:
     """Options of a providers file's ``[harvest]`` table."""
 
     workers: int = 4
+    lease: int | None = None
+    """Seconds a provider's lease lasts unless renewed (``None``: the harvester's default)."""
+    max_pages: int | None = None
+    """Pages of one list run at most (``None``: the harvester's default)."""
+
+
+_OPTIONS = {"workers": 1, "lease": 2, "max_pages": 1}  # each a whole number, at least this
 
 
 _KEYS = {"name", "url", "base_url", "prefix", "metadata_prefix", "sets", "set", "delay",
@@ -170,6 +179,22 @@ def load_sources(path: str | os.PathLike) -> tuple[list[Source], HarvestOptions]
             raise SourcesError(f"{path}: provider name '{source.name}' is used twice")
         seen.add(source.name)
         sources.append(source)
-    opts = data.get("harvest", {})
-    options = HarvestOptions(workers=max(1, int(opts.get("workers", 4))))
-    return sources, options
+    return sources, _options(data.get("harvest", {}), path)
+
+
+def _options(table: object, path: str | os.PathLike) -> HarvestOptions:
+    if not isinstance(table, dict):
+        raise SourcesError(f"{path}: [harvest] must be a table")
+    unknown = set(table) - set(_OPTIONS)
+    if unknown:
+        raise SourcesError(f"{path}: [harvest] has unknown key(s) {', '.join(sorted(unknown))}; "
+                           f"known: {', '.join(sorted(_OPTIONS))}")
+    values: dict[str, int] = {}
+    for key, least in _OPTIONS.items():
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise SourcesError(f"{path}: [harvest] {key} = {value!r}: give a whole number "
+                                   f"of at least {least}")
+            values[key] = value
+    return HarvestOptions(**values)

@@ -32,7 +32,7 @@ import json
 import logging
 import os
 import re
-import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -50,10 +50,13 @@ from ..crosswalk.text import normalize
 from ..formats import FormatRegistry, default_registry
 from ..model import MAX_IDENTIFIER, Set, WriteSummary
 from ..pipeline import Pipeline
-from ..store.base import Repository
+from ..store import shared_url
+from ..store.base import Leases, Repository
 from ..workers import WriteBehind, fewer_collections
 from .harvest_convert import Job, serialize, xml_text
-from .harvest_http import Fetched, FetchError, PoliteClient
+from .harvest_http import Cancelled, Fetched, FetchError, PoliteClient
+from .harvest_lease import DEFAULT_LEASE, MIN_LEASE, Lease, LeaseKeeper
+from .harvest_overview import record_run
 from .harvest_page import BrokenRecord, PageReader, RawRecord, check_body, local
 from .harvest_sources import Source
 from .harvest_state import HarvestState, IdentifyInfo, ListState, ProviderStatus, RunState
@@ -65,6 +68,23 @@ log = logging.getLogger("thuvien_interop.harvest")
 
 _SPEC_SEGMENT = re.compile(r"^[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*$")
 _MAX_EXPIRIES = 20
+#: Pages of one list run at most, unless told otherwise (``--max-pages``): far
+#: more than any catalogue we know needs, and an end to a list that never ends.
+MAX_PAGES = 100_000
+#: Pages in a row without a record, or repeating a page already received, after
+#: which a list that keeps sending fresh resumption tokens is stopped.
+_MAX_IDLE_PAGES = 50
+_MAX_REPEATED_PAGES = 3
+
+class _Default:
+    """The default diagnostics folder (see :func:`default_diagnostics`)."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+DEFAULT = _Default()
+
 
 PageHook = Callable[[Source, str | None, int], None]
 """Called after each page is committed and checkpointed: (source, set, page number)."""
@@ -81,6 +101,43 @@ class Interrupted(HarvestError):
     pages, everything committed so far is kept, and the next run resumes there."""
 
 
+class LeaseLost(HarvestError):
+    """Another harvester holds this provider's lease now (ours ran out, or was
+    taken): this one stops harvesting it at once."""
+
+
+# -- what one page of a list harvest leads to (the list's state machine) --------
+
+@dataclass(frozen=True, slots=True)
+class NextPage:
+    """Ask for the page after this one with ``token``. ``fingerprint`` tells a page
+    from another (the identifiers it held), to notice a provider that sends one
+    page again and again under fresh tokens."""
+
+    token: str
+    fingerprint: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ListEnd:
+    """The list is complete (no resumption token, or no records match)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenExpired:
+    """The provider refused the resumption token (badResumptionToken)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refetch:
+    """The page was not well-formed: ask for it once more."""
+
+    reason: str
+
+
+PageOutcome = NextPage | ListEnd | TokenExpired | Refetch
+
+
 @dataclass(slots=True)
 class ListResult:
     """What harvesting one list (a set, or the whole repository) did."""
@@ -94,10 +151,12 @@ class ListResult:
     complete_list_size: int | None = None
     resumed: bool = False
     error: str | None = None
+    interrupted: bool = False
+    """Stopped between two pages on request (Ctrl-C, SIGTERM): resumed next run."""
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return self.error is None and not self.interrupted
 
 
 @dataclass(slots=True)
@@ -109,10 +168,23 @@ class HarvestResult:
     error: str | None = None
     seconds: float = 0.0
     requests: int = 0
+    held_by: str | None = None
+    """Set when the provider was not harvested because another harvester holds its
+    lease (who, in words); the result is then empty."""
 
     @property
     def ok(self) -> bool:
         return self.error is None and all(lr.ok for lr in self.lists)
+
+    @property
+    def interrupted(self) -> bool:
+        """Stopped on request (Ctrl-C, SIGTERM) before the end; nothing failed."""
+        return any(lr.interrupted for lr in self.lists)
+
+    @property
+    def records(self) -> int:
+        """Records this run received (new, updated, unchanged and deleted)."""
+        return self.added + self.updated + self.unchanged + self.deleted
 
     def _sum(self, name: str) -> int:
         return sum(getattr(lr.written, name) for lr in self.lists)
@@ -153,22 +225,69 @@ class HarvestResult:
                       for lr in self.lists if lr.error]
 
 
+class _Halt:
+    """Why the harvest of one provider must stop now: Ctrl-C (:meth:`Harvester.stop`)
+    or its lease lost. ``event`` is also the HTTP client's cancel event, so a wait
+    on a ``Retry-After`` or a page being read ends at once."""
+
+    __slots__ = ("event", "lease")
+
+    def __init__(self, lease: Lease | None) -> None:
+        self.event = threading.Event()
+        self.lease = lease
+        if lease is not None:
+            lease.on_lost = self.event.set
+            if lease.lost.is_set():
+                self.event.set()
+
+    @property
+    def lease_lost(self) -> bool:
+        return self.lease is not None and self.lease.lost.is_set()
+
+    def check(self) -> None:
+        """Raise why the harvest stops, if it must."""
+        if not self.event.is_set():
+            return
+        if self.lease is not None and self.lease.lost.is_set():
+            raise LeaseLost(f"lease lost: {self.lease.lost_to or 'another harvester'} holds this "
+                            "provider now, so this harvester stopped harvesting it (the pages "
+                            "stored so far are kept; the other one goes on from its checkpoint)")
+        raise Interrupted("interrupted: the pages before this one are stored; the next run "
+                          "resumes here")
+
+
+_NO_HALT = _Halt(None)
+
+
 class Harvester:
     """Harvests OAI-PMH providers into a store.
 
     ``diagnostics`` is the folder where offending responses and quarantined
-    records are kept, one sub-folder per provider (``None``: keep nothing, log
-    only). ``on_page`` and ``progress`` are called after each committed page,
-    ``on_result`` after each provider. ``processes``: see :class:`~thuvien_interop.workers.WorkerPool`.
+    records are kept, one sub-folder per provider: by default a folder beside a
+    SQLite store's file (``union.db`` → ``union-harvest-diagnostics/``), or for
+    another store a folder in the user's data folder (see
+    :func:`default_diagnostics`); ``None`` keeps nothing (log only). ``on_page``
+    and ``progress`` are called after each committed page, ``on_result`` after
+    each provider. ``processes``: see :class:`~thuvien_interop.workers.WorkerPool`.
+    ``lease_seconds``: how long a provider's lease lasts unless renewed (it is
+    renewed three times within that while the provider is harvested); ``max_pages``:
+    pages of one list run at most (the run stops there, saying so; the next
+    run goes on).
+
+        >>> from thuvien_interop.store import open_store
+        >>> with Harvester(open_store("sqlite:///:memory:"), diagnostics=None) as h:
+        ...     h.lease_seconds
+        120
     """
 
     def __init__(self, store: Repository, *, registry: FormatRegistry | None = None,
                  client: PoliteClient | None = None,
-                 diagnostics: str | Path | None = "harvest-diagnostics",
+                 diagnostics: str | Path | None | _Default = DEFAULT,
                  on_page: PageHook | None = None, progress: Progress | None = None,
                  processes: int | None = 1,
                  on_result: Callable[[HarvestResult], None] | None = None,
-                 index_profile: IndexProfile | None = None, replace: bool = False) -> None:
+                 index_profile: IndexProfile | None = None, replace: bool = False,
+                 lease_seconds: int = DEFAULT_LEASE, max_pages: int = MAX_PAGES) -> None:
         """A harvester writing into ``store``; nothing is fetched until :meth:`harvest`.
 
         ``registry``: the formats rendered for each record (default: oai_dc, marc21,
@@ -180,7 +299,8 @@ class Harvester:
         stores they can open, writing) records — 1 keeps everything in this process,
         ``None`` uses one per core; ``index_profile``: which fields feed which search
         index (default: the shipped sru-indexes); ``replace``: a harvested oai_dc
-        record replaces a stored MARC record (default: the richer record is kept).
+        record replaces a stored MARC record (default: the richer record is kept);
+        ``lease_seconds`` and ``max_pages``: see the module's documentation.
 
             >>> from thuvien_interop.store import open_store
             >>> Harvester(open_store("sqlite:///:memory:"), diagnostics=None).diagnostics is None
@@ -199,35 +319,54 @@ class Harvester:
                                  what="harvested records", collect=False)
         self.converter = self.pipeline.pool
         self.client = client or PoliteClient()
+        if isinstance(diagnostics, _Default):
+            diagnostics = default_diagnostics(store)
         self.diagnostics = Path(diagnostics) if diagnostics is not None else None
         self.state = HarvestState(store)
         self.on_page = on_page
         self.on_result = on_result
         self.index_profile = index_profile  # which fields feed which search index
-        self.lease_seconds = 900
-        self._leases: dict[int, tuple[str, str]] = {}
+        if lease_seconds < MIN_LEASE:
+            raise ValueError(f"lease_seconds must be at least {MIN_LEASE}")
+        self.lease_seconds = int(lease_seconds)
+        self.max_pages = max_pages
         self.progress = progress
         self._sets_lock = threading.Lock()
         self._known_sets: set[str] = set()
         self._names: dict[str, dict[str, str]] = {}
         self._files_lock = threading.Lock()
         self._stop = threading.Event()
+        self._halts: set[_Halt] = set()
+        self._leases: LeaseKeeper | None = None  # claims providers, renews their leases
         self._active = 0  # harvests and harvest_many calls running (stop() ends with them)
         self._active_lock = threading.Lock()
 
     def close(self) -> None:
-        """Stop the worker processes (a harvester can be used again after)."""
+        """Stop the worker processes and the lease renewals (a harvester can be used
+        again after)."""
         self.pipeline.close()
+        with self._active_lock:
+            keeper, self._leases = self._leases, None
+        if keeper is not None:
+            keeper.close()
+
+    def _keeper(self) -> LeaseKeeper:
+        with self._active_lock:
+            if self._leases is None or self._leases.seconds != self.lease_seconds:
+                self._leases = LeaseKeeper(self.store, self.lease_seconds)
+            return self._leases
 
     def stop(self) -> None:
-        """Ask every harvest in progress to stop at its next page (from any thread,
-        e.g. on Ctrl-C): the pages already handed over are committed and
-        checkpointed, the page being fetched is dropped, and no new provider is
-        started. The next run resumes each list where it stopped. Once the
-        harvests in progress have ended, the harvester can be used again."""
+        """Ask every harvest in progress to stop (from any thread, e.g. on Ctrl-C):
+        the pages already handed over are committed and checkpointed, the page
+        being fetched (or the wait for a ``Retry-After``) is abandoned, and no new
+        provider is started. The next run resumes each list where it stopped.
+        Once the harvests in progress have ended, the harvester can be used again."""
         with self._active_lock:
             if self._active:
                 self._stop.set()
+                for halt in self._halts:
+                    halt.event.set()
 
     @contextmanager
     def _running(self) -> Iterator[None]:
@@ -255,7 +394,10 @@ class Harvester:
         request at a time per host). One failing provider never stops the others.
 
         Over a store that leases (every store here does), workers claim providers
-        one at a time, so several processes or machines can share one list;
+        one at a time, so several processes or machines can share one list; a
+        provider another harvester holds is not harvested, and its result says
+        who holds it (:attr:`HarvestResult.held_by`). A lease whose holder is a
+        process of this machine that no longer runs is taken over at once.
         ``skip_recent`` (seconds) skips providers harvested successfully that
         recently, so each is harvested once per round however many nodes run."""
         with self._running():
@@ -263,47 +405,46 @@ class Harvester:
 
     def _harvest_many(self, sources: list[Source], workers: int, full: bool,
                       by_identifier: bool | None, skip_recent: int) -> list[HarvestResult]:
-        if not hasattr(self.store, "claim"):
+        if not isinstance(self.store, Leases):
             with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="harvest") as pool:
                 futures = [pool.submit(self._unless_stopped, s, full, by_identifier)
                            for s in sources]
                 return [r for r in self._wait(futures) if r is not None]
         # Leased: every worker (thread here, or process or machine over the same
         # store) claims the next provider nobody holds, so adding harvesters adds
-        # capacity and no provider is harvested twice at once. A node that dies
-        # loses its leases when they expire; each committed page renews them.
+        # capacity and no provider is harvested twice at once. Each claim is a
+        # Lease, handed to the harvest that uses it and renewed meanwhile.
         by_name = {s.name: s for s in sources}
         names = list(by_name)
         results: dict[str, HarvestResult] = {}
-        node = f"{socket.gethostname()}:{os.getpid()}"
         done: set[str] = set()
         lock = threading.Lock()
+        keeper = self._keeper()
 
         def work() -> None:
-            holder = f"{node}:{threading.get_ident()}"
-            while True:
+            while not self._stop.is_set():
                 with lock:
                     todo = [n for n in names if n not in done]
-                if self._stop.is_set():
-                    return
-                name = self.store.claim(todo, holder, self.lease_seconds) if todo else None  # type: ignore[attr-defined]
-                if name is None:
+                lease = keeper.claim(todo) if todo else None
+                if lease is None:
                     return
                 with lock:
-                    done.add(name)
-                if skip_recent and self._succeeded_within(name, skip_recent):
-                    self.store.release(name, holder)  # type: ignore[attr-defined]
-                    continue
-                self._leases[threading.get_ident()] = (name, holder)
+                    done.add(lease.name)
                 try:
-                    results[name] = self.harvest(by_name[name], full=full, by_identifier=by_identifier)
+                    if skip_recent and self._succeeded_within(lease.name, skip_recent):
+                        continue
+                    results[lease.name] = self.harvest(by_name[lease.name], full=full,
+                                                       by_identifier=by_identifier, lease=lease)
                 finally:
-                    self._leases.pop(threading.get_ident(), None)
-                    self.store.release(name, holder)  # type: ignore[attr-defined]
+                    lease.release()
 
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="harvest") as pool:
             self._wait([pool.submit(work) for _ in range(max(1, min(workers, len(names))))])
-        # Providers another node held are not in this node's results.
+        if not self._stop.is_set():
+            for held in keeper.holders([n for n in names if n not in done]):
+                log.warning("%s: not harvested: %s holds its lease (another harvester is at "
+                            "work on it)", held.name, held.holder)
+                results[held.name] = HarvestResult(by_name[held.name], held_by=held.holder)
         return [results[n] for n in names if n in results]
 
     def _unless_stopped(self, source: Source, full: bool,
@@ -339,45 +480,66 @@ class Harvester:
 
     # -- one provider --------------------------------------------------------------
     def harvest(self, source: Source, *, full: bool = False, from_: str | None = None,
-                until: str | None = None, by_identifier: bool | None = None) -> HarvestResult:
+                until: str | None = None, by_identifier: bool | None = None,
+                lease: Lease | None = None) -> HarvestResult:
         """Harvest one provider (each of its sets); never raises for the provider's
-        faults: they are in the result (and logged)."""
+        faults: they are in the result (and logged). ``lease``: the provider's lease
+        this harvest holds (see :meth:`harvest_many`); if it is lost meanwhile the
+        harvest stops at once, saying so."""
         with self._running():
-            return self._harvest(source, full=full, from_=from_, until=until,
-                                 by_identifier=by_identifier)
+            halt = _Halt(lease)
+            with self._active_lock:
+                self._halts.add(halt)
+                if self._stop.is_set():
+                    halt.event.set()
+            try:
+                return self._harvest(source, full=full, from_=from_, until=until,
+                                     by_identifier=by_identifier, halt=halt)
+            finally:
+                with self._active_lock:
+                    self._halts.discard(halt)
 
     def _harvest(self, source: Source, *, full: bool, from_: str | None, until: str | None,
-                 by_identifier: bool | None) -> HarvestResult:
+                 by_identifier: bool | None, halt: _Halt) -> HarvestResult:
         started = time.monotonic()
         result = HarvestResult(source)
-        status = self.state.load_status(source.name)
-        status.url = source.url
-        status.last_run = dates.format_utc(dates.now())
+        last_run = dates.format_utc(dates.now())
         self.state.remember_provider(source.name)
         requests_before = self.client.requests_by.get(source.name, 0)
         use_ids = source.by_identifier if by_identifier is None else by_identifier
         gc_setting = fewer_collections()
         gc_setting.__enter__()
         try:
-            info = self._identify(source, refresh=full)
+            info = self._identify(source, refresh=full, halt=halt)
             self.store.put_sets([Set(source.set_spec, info.repository_name,
                                      f"Records harvested from {source.url}")])
             for set_spec in source.sets or (None,):
                 lr = ListResult(set_spec)
                 result.lists.append(lr)
                 try:
+                    halt.check()
                     self._harvest_list(source, info, lr, full=full,
                                        from_=from_ or source.from_, until=until or source.until,
-                                       by_identifier=use_ids)
+                                       by_identifier=use_ids, halt=halt)
+                except Interrupted as exc:
+                    lr.interrupted = True
+                    log.warning("%s: %s%s", source.name,
+                                f"set {set_spec}: " if set_spec else "", exc)
+                    break
                 except (HarvestError, FetchError) as exc:
                     lr.error = str(exc)
                     if isinstance(exc, FetchError) and exc.body is not None:
                         self._save_response(source, "failed", exc.body, exc.url, [str(exc)])
                     log.error("%s: %s%s", source.name,
                               f"set {set_spec}: " if set_spec else "", exc)
+                    if isinstance(exc, LeaseLost):
+                        break
                 except Exception as exc:  # noqa: BLE001 - a bug or a crash must not stop the others
                     lr.error = f"{type(exc).__name__}: {exc}"
                     log.exception("%s: harvest failed", source.name)
+        except Interrupted as exc:
+            result.lists.append(ListResult(None, interrupted=True))
+            log.warning("%s: %s", source.name, exc)
         except (HarvestError, FetchError) as exc:
             result.error = str(exc)
             log.error("%s: %s", source.name, exc)
@@ -388,27 +550,38 @@ class Harvester:
             gc_setting.__exit__(None, None, None)
         result.seconds = time.monotonic() - started
         result.requests = self.client.requests_by.get(source.name, 0) - requests_before
-        status.added += result.added
-        status.updated += result.updated
-        status.deleted += result.deleted
-        status.quarantined += result.quarantined
-        status.last_run_records = result.added + result.updated + result.unchanged + result.deleted
-        if result.ok:
-            status.last_success = status.last_run
-            status.last_error = None
-        else:
-            status.last_error = "; ".join(result.errors)
-        self.state.save_status(status)
+        if not halt.lease_lost:
+            # (A harvester that lost the lease leaves the status to the one that has it.)
+            self._save_status(source, result, last_run)
         if self.on_result:
             self.on_result(result)
         return result
 
+    def _save_status(self, source: Source, result: HarvestResult, last_run: str) -> None:
+        status = self.state.load_status(source.name)
+        status.url = source.url
+        status.last_run = last_run
+        status.added += result.added
+        status.updated += result.updated
+        status.deleted += result.deleted
+        status.quarantined += result.quarantined
+        status.last_run_records = result.records
+        if result.ok:
+            status.last_success = status.last_run
+            status.last_error = None
+        elif result.errors:
+            status.last_error = "; ".join(result.errors)
+        # An interruption is not an error: the last error stays what it was.
+        self.state.save_status(status)
+        record_run(self.store, source.name, result, last_run)
+
     # -- Identify -----------------------------------------------------------------
-    def _identify(self, source: Source, refresh: bool = False) -> IdentifyInfo:
+    def _identify(self, source: Source, refresh: bool = False,
+                  halt: _Halt = _NO_HALT) -> IdentifyInfo:
         cached = None if refresh else self.state.load_identify(source.name)
         if cached is not None:
             return cached
-        fetched = self._get(source, {"verb": "Identify"})
+        fetched = self._get(source, {"verb": "Identify"}, halt)
         try:
             info = self._read_identify(source, fetched)
         finally:
@@ -419,18 +592,31 @@ class Harvester:
 
     def _read_identify(self, source: Source, fetched: Fetched) -> IdentifyInfo:
         data = fetched.read_all()
+        safe = {"resolve_entities": False, "no_network": True, "load_dtd": False,
+                "huge_tree": True}
+        root = None
+        reason = "not an OAI-PMH response"
         try:
-            root = etree.fromstring(data, etree.XMLParser(
-                resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True,
-                recover=True))
+            root = etree.fromstring(data, etree.XMLParser(**safe))
         except etree.XMLSyntaxError as exc:
-            root = None
             reason = str(exc)
-        else:
-            reason = "not an OAI-PMH response"
+            try:
+                root = etree.fromstring(data, etree.XMLParser(recover=True, **safe))
+            except etree.XMLSyntaxError:
+                root = None
+            if root is not None and local(root.tag) == "OAI-PMH":
+                # Readable all the same; the provider should hear of it.
+                what = ("uses an entity XML does not define" if "Entity" in reason
+                        else "is not well-formed XML")
+                log.warning("%s: its Identify answer %s (%s); read what could be read",
+                            source.name, what, reason)
+                self._save_response(source, "Identify", data, fetched.url, [reason])
         if root is None or local(root.tag) != "OAI-PMH":
             self._save_response(source, "Identify", data, fetched.url, [reason])
-            raise HarvestError(f"Identify: {reason}")
+            raise HarvestError(
+                f"Identify: {source.url} did not answer with an OAI-PMH response ({reason}): "
+                "is it the provider's OAI-PMH base URL? (It often ends in /oai, and "
+                "?verb=Identify on it shows an XML page.)")
         values: dict[str, str] = {}
         for elem in root.iter():
             name = local(elem.tag)
@@ -446,13 +632,27 @@ class Harvester:
             # coarser one (a day of overlap is harmless, a missed record is not).
             log.warning("%s: Identify granularity %r unknown; using YYYY-MM-DD", source.name, gran)
             gran = "YYYY-MM-DD"
+        earliest = values.get("earliestDatestamp")
+        if earliest:
+            try:
+                when = dates.parse_utc(earliest)[0]
+            except ValueError as exc:
+                log.warning("%s: Identify earliestDatestamp %r is impossible (%s); ignored",
+                            source.name, earliest, exc)
+                earliest = None
+            else:
+                if when > dates.now() + 86400:
+                    log.warning("%s: Identify earliestDatestamp %s is in the future; ignored",
+                                source.name, earliest)
+                    earliest = None
         return IdentifyInfo(normalize(values.get("repositoryName") or source.name), gran,
-                            values.get("earliestDatestamp"), values.get("deletedRecord"),
+                            earliest, values.get("deletedRecord"),
                             dates.format_utc(dates.now()))
 
     # -- one list -----------------------------------------------------------------
     def _harvest_list(self, source: Source, info: IdentifyInfo, lr: ListResult, *, full: bool,
-                      from_: str | None, until: str | None, by_identifier: bool) -> None:
+                      from_: str | None, until: str | None, by_identifier: bool,
+                      halt: _Halt) -> None:
         set_spec = lr.set_spec
         st = self.state.load_list(source.name, source.prefix, set_spec)
         run = None if full else st.run_state()
@@ -473,7 +673,7 @@ class Harvester:
         writer = WriteBehind(depth=2 * (self.converter.processes + 1)
                              if self.converter.parallel else 2)
         try:
-            self._list_pages(source, info, lr, run, st, verb, writer)
+            self._list_pages(source, info, lr, run, st, verb, writer, halt)
         finally:
             # What was handed over is committed (and checkpointed) even when the
             # harvest stops here: a page is never lost between the two threads.
@@ -481,11 +681,15 @@ class Harvester:
         writer.drain()
 
     def _list_pages(self, source: Source, info: IdentifyInfo, lr: ListResult, run: RunState,
-                    st: ListState, verb: str, writer: WriteBehind) -> None:
+                    st: ListState, verb: str, writer: WriteBehind, halt: _Halt) -> None:
+        """One list harvest, page after page: each page leads to one
+        :data:`PageOutcome` (next page, end, token expired, ask again), until the
+        list ends, fails, or ``halt`` says stop."""
         set_spec = lr.set_spec
         seen_tokens: set[str] = set()
         refetched = False
-        lease = self._leases.get(threading.get_ident())
+        pages_this_run = 0
+        guard = _ProgressGuard()
 
         def checkpoint(records: int) -> None:
             # Runs in the writer, after the page's records are committed.
@@ -493,11 +697,14 @@ class Harvester:
             pages = run.pages
 
             def save() -> None:
+                if halt.lease_lost:
+                    return  # the new holder goes on from the last checkpoint we saved
                 st.run = snapshot
                 self.state.save_list(source.name, source.prefix, set_spec, st)
                 if self.progress:
                     self.progress(source.name, set_spec, records, lr.complete_list_size)
-                self._page_done(source, set_spec, pages, lease)
+                if self.on_page:
+                    self.on_page(source, set_spec, pages)
 
             writer.submit(save)
 
@@ -512,72 +719,87 @@ class Harvester:
                     params["until"] = run.until
                 if set_spec:
                     params["set"] = set_spec
-            self._stopping()
-            fetched = self._get(source, params)
+            halt.check()
+            fetched = self._get(source, params, halt)
             try:
-                self._stopping()  # the page that came in meanwhile is asked again next run
+                halt.check()  # the page that came in meanwhile is asked again next run
+                records_before = run.records
                 outcome = self._page(source, info, lr, run, fetched, verb, params, writer,
-                                     refetch=not refetched)
+                                     refetch=not refetched, halt=halt)
             finally:
                 fetched.close()
-            if outcome == "refetch":
-                refetched = True
-                continue
-            refetched = False
-            if outcome == "expired":
-                self._after_expiry(source, info, run)
-                snapshot = asdict(run)
-                writer.submit(lambda snap=snapshot: self._save_run(source, set_spec, st, snap))
-                continue
-            done = run.records
-            token = outcome
-            if token:
-                if token in seen_tokens or token == run.token:
-                    raise HarvestError(
-                        f"resumption loop: the provider sent the token {token[:60]!r} twice; "
-                        "stopped (the pages so far are stored)")
-                seen_tokens.add(token)
-                run.token = token
-                checkpoint(done)
-                continue
-            if run.pending:
-                # The next slice of a window split after expired tokens.
-                run.from_, run.until = run.pending.pop(0)
-                run.token = None
-                checkpoint(done)
-                continue
-            # The list is complete: its first responseDate is the next run's from.
-            writer.drain()
-            if self.progress:
-                self.progress(source.name, set_spec, done, lr.complete_list_size)
-            started = run.started or dates.format_utc(dates.now())
-            st.last_response_date = _to_granularity(started, info)
-            st.run = None
-            self.state.save_list(source.name, source.prefix, set_spec, st)
-            self._page_done(source, set_spec, run.pages, lease)
-            log.info("%s: %s complete: %d pages, %d records (%d new, %d updated, %d deleted, "
-                     "%d unchanged, %d quarantined)", source.name,
-                     f"set {set_spec}" if set_spec else "harvest", lr.pages, done,
-                     lr.written.added, lr.written.updated, lr.written.deleted,
-                     lr.written.unchanged, lr.quarantined)
-            return
+            match outcome:
+                case Refetch():
+                    refetched = True
+                    continue
+                case TokenExpired():
+                    refetched = False
+                    self._after_expiry(source, info, run)
+                    snapshot = asdict(run)
+                    writer.submit(lambda snap=snapshot: self._save_run(source, set_spec, st,
+                                                                       snap, halt))
+                    continue
+                case NextPage(token=token):
+                    refetched = False
+                    if token in seen_tokens or token == run.token:
+                        raise HarvestError(
+                            f"resumption loop: the provider sent the token {token[:60]!r} "
+                            "twice; stopped (the pages so far are stored)")
+                    seen_tokens.add(token)
+                    pages_this_run += 1
+                    why = guard.page(outcome.fingerprint, run.records - records_before)
+                    if why is None and pages_this_run >= self.max_pages:
+                        why = (f"{pages_this_run:,} pages in this run, the most allowed "
+                               f"(--max-pages {self.max_pages})")
+                    run.token = token
+                    checkpoint(run.records)
+                    if why is not None:
+                        raise HarvestError(f"stopped: {why}; the pages so far are stored and "
+                                           "the next run goes on from here")
+                    continue
+                case ListEnd():
+                    refetched = False
+                    if run.pending:
+                        # The next slice of a window split after expired tokens.
+                        run.from_, run.until = run.pending.pop(0)
+                        run.token = None
+                        checkpoint(run.records)
+                        continue
+                    self._list_complete(source, info, lr, run, st, writer, halt)
+                    return
 
-    def _stopping(self) -> None:
-        if self._stop.is_set():
-            raise Interrupted("interrupted: the pages before this one are stored; the next run "
-                              "resumes here")
+    def _list_complete(self, source: Source, info: IdentifyInfo, lr: ListResult,
+                       run: RunState, st: ListState, writer: WriteBehind, halt: _Halt) -> None:
+        """The list is complete: its first responseDate is the next run's from."""
+        set_spec = lr.set_spec
+        writer.drain()
+        done = run.records  # this list's records, earlier runs' included
+        if halt.lease_lost:
+            halt.check()
+        if self.progress:
+            self.progress(source.name, set_spec, done, lr.complete_list_size)
+        started = run.started or dates.format_utc(dates.now())
+        st.last_response_date = _to_granularity(started, info)
+        st.run = None
+        self.state.save_list(source.name, source.prefix, set_spec, st)
+        if self.on_page:
+            self.on_page(source, set_spec, run.pages)
+        w = lr.written
+        this_run = w.added + w.updated + w.deleted + w.unchanged
+        before = (f"; resumed after {run.pages - lr.pages:,} pages of an earlier run"
+                  if lr.resumed else "")
+        log.info("%s: %s complete: this run %s pages, %s records (%s new, %s updated, "
+                 "%s deleted, %s unchanged, %s quarantined)%s", source.name,
+                 f"set {set_spec}" if set_spec else "harvest", f"{lr.pages:,}",
+                 f"{this_run:,}", f"{w.added:,}", f"{w.updated:,}", f"{w.deleted:,}",
+                 f"{w.unchanged:,}", f"{lr.quarantined:,}", before)
 
     def _save_run(self, source: Source, set_spec: str | None, st: ListState,
-                  snapshot: dict[str, object]) -> None:
+                  snapshot: dict[str, object], halt: _Halt) -> None:
+        if halt.lease_lost:
+            return
         st.run = snapshot
         self.state.save_list(source.name, source.prefix, set_spec, st)
-
-    def _page_done(self, source: Source, set_spec: str | None, page: int,
-                   lease: tuple[str, str] | None) -> None:
-        if lease is not None:
-            self.store.lease(lease[0], lease[1], self.lease_seconds)  # type: ignore[attr-defined]
-        if self.on_page:
-            self.on_page(source, set_spec, page)
 
     def _after_expiry(self, source: Source, info: IdentifyInfo, run: RunState) -> None:
         """An expired (or refused) token: re-ask the rest of the window from the
@@ -614,11 +836,9 @@ class Harvester:
 
     def _page(self, source: Source, info: IdentifyInfo, lr: ListResult, run: RunState,
               fetched: Fetched, verb: str, params: dict[str, str], writer: WriteBehind, *,
-              refetch: bool = False) -> str | None:
-        """Read and convert one page and hand it to ``writer`` to commit; return the
-        next token (``None`` at the end), ``"expired"`` after a badResumptionToken,
-        or ``"refetch"`` when a page that is not well-formed should be asked for
-        once more."""
+              refetch: bool = False, halt: _Halt = _NO_HALT) -> PageOutcome:
+        """Read and convert one page and hand it to ``writer`` to commit; say what
+        comes next (:data:`PageOutcome`)."""
         reader = PageReader(fetched.body, verb)
         jobs: dict[str, Job] = {}
         broken: list[BrokenRecord] = []
@@ -652,7 +872,7 @@ class Harvester:
                                 ["not well-formed; asked again", *page.repairs])
             log.warning("%s: %s; asking for the page again", source.name,
                         page.repairs[0] if page.repairs else "page not well-formed")
-            return "refetch"
+            return Refetch(page.repairs[0] if page.repairs else "not well-formed")
         if not page.oai:
             self._save_response(source, verb, fetched.read_all(), fetched.url,
                                 ["not an OAI-PMH response", *page.repairs])
@@ -664,11 +884,11 @@ class Harvester:
                 # §3.6: no records in the window is an answer, not a failure.
                 log.info("%s: no records match %s", source.name, _describe(params))
                 run.started = run.started or page.response_date
-                return None
+                return ListEnd()
             if "badResumptionToken" in codes and "resumptionToken" in params:
                 self._save_response(source, verb, fetched.read_all(), fetched.url,
                                     [f"{c}: {m}" for c, m in page.errors])
-                return "expired"
+                return TokenExpired()
             self._save_response(source, verb, fetched.read_all(), fetched.url,
                                 [f"{c}: {m}" for c, m in page.errors])
             raise HarvestError("; ".join(f"{c}: {m}" for c, m in page.errors) +
@@ -676,7 +896,7 @@ class Harvester:
         if harvest_date is None:
             harvest_date = _parse_lenient(page.response_date or "") or dates.now()
         for header in ids:
-            self._get_record(source, info, header, harvest_date, jobs, broken, problems)
+            self._get_record(source, info, header, harvest_date, jobs, broken, problems, halt)
         problems.extend(page.repairs)
         todo = list(jobs.values())
         new_sets = {spec for job in todo if not job.deleted for spec in job.sets
@@ -730,7 +950,9 @@ class Harvester:
         token = page.token
         if token is not None and token.complete_list_size is not None:
             lr.complete_list_size = token.complete_list_size
-        return token.value if token is not None and token.value else None
+        if token is not None and token.value:
+            return NextPage(token.value, hash(tuple(job.identifier for job in todo)))
+        return ListEnd()
 
     def _job(self, source: Source, info: IdentifyInfo, raw: RawRecord, harvest_date: int,
              jobs: dict[str, Job], broken: list[BrokenRecord], problems: list[str]) -> None:
@@ -772,10 +994,11 @@ class Harvester:
 
     def _get_record(self, source: Source, info: IdentifyInfo, header: RawRecord,
                     harvest_date: int, jobs: dict[str, Job],
-                    broken: list[BrokenRecord], problems: list[str]) -> None:
+                    broken: list[BrokenRecord], problems: list[str],
+                    halt: _Halt = _NO_HALT) -> None:
         params = {"verb": "GetRecord", "identifier": header.identifier,
                   "metadataPrefix": source.prefix}
-        fetched = self._get(source, params)
+        fetched = self._get(source, params, halt)
         try:
             reader = PageReader(fetched.body, "GetRecord")
             for item in reader.items():
@@ -849,9 +1072,15 @@ class Harvester:
                 self._known_sets.update(new)
 
     # -- wire and diagnostics ----------------------------------------------------
-    def _get(self, source: Source, params: dict[str, str]) -> Fetched:
-        return self.client.get(source.url, params, delay=source.delay, auth=source.auth,
-                               headers=source.headers or None, check=check_body, label=source.name)
+    def _get(self, source: Source, params: dict[str, str], halt: _Halt = _NO_HALT) -> Fetched:
+        try:
+            return self.client.get(source.url, params, delay=source.delay, auth=source.auth,
+                                   headers=source.headers or None, check=check_body,
+                                   label=source.name, cancel=halt.event)
+        except Cancelled:
+            halt.check()
+            raise Interrupted("interrupted: the pages before this one are stored; the next "
+                              "run resumes here") from None
 
     def _folder(self, source: Source) -> Path | None:
         if self.diagnostics is None:
@@ -893,6 +1122,65 @@ class Harvester:
 
 
 # -- helpers -------------------------------------------------------------------
+
+class _ProgressGuard:
+    """Notices a list that goes on without end: pages in a row without a record, or
+    pages the provider already sent, each under a fresh resumption token."""
+
+    def __init__(self) -> None:
+        self.idle = 0
+        self.repeated = 0
+        self.seen: set[int] = set()
+
+    def page(self, fingerprint: int, records: int) -> str | None:
+        if not records:
+            self.idle += 1
+            if self.idle >= _MAX_IDLE_PAGES:
+                return (f"{self.idle} pages in a row without a record, each with a new "
+                        "resumption token (the provider's list does not end)")
+            return None
+        self.idle = 0
+        if fingerprint in self.seen:
+            self.repeated += 1
+            if self.repeated >= _MAX_REPEATED_PAGES:
+                return (f"the provider sent pages it had already sent {self.repeated} times, "
+                        "each under a new resumption token (its list does not end)")
+        self.seen.add(fingerprint)
+        return None
+
+
+def user_data_dir() -> Path:
+    """The user's data folder for thuvien-interop (``$XDG_DATA_HOME/thuvien-interop``,
+    ``~/.local/share/thuvien-interop``; ``%LOCALAPPDATA%\\thuvien-interop`` on Windows)."""
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        base = Path(os.environ["LOCALAPPDATA"])
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "thuvien-interop"
+
+
+def default_diagnostics(store: Repository) -> Path:
+    """Where a harvest into ``store`` keeps offending responses and quarantined
+    records unless told otherwise: beside a SQLite store's file
+    (``union.db`` → ``union-harvest-diagnostics``), else in the user's data folder,
+    one folder per store (never the working directory).
+
+        >>> from thuvien_interop.store import open_store
+        >>> default_diagnostics(open_store("sqlite:///:memory:")).name
+        'harvest-diagnostics'
+    """
+    path = getattr(store, "path", None)
+    if isinstance(path, str) and path not in ("", ":memory:"):
+        p = Path(path).resolve()
+        return p.with_name(f"{p.stem}-harvest-diagnostics")
+    url = shared_url(store)
+    if url is None:
+        return user_data_dir() / "harvest-diagnostics"
+    # One folder per database (and schema), named after it without credentials.
+    where = re.sub(r"^[a-z+]+://([^@/]*@)?", "", url)
+    return user_data_dir() / "harvest-diagnostics" / re.sub(r"[^A-Za-z0-9._-]+", "-",
+                                                            where).strip("-")
+
 
 def _fmt(seconds: int, info: IdentifyInfo) -> str:
     return dates.format_utc(seconds, dates.DAY if info.day_granularity else dates.SECOND)
@@ -956,4 +1244,6 @@ def status_rows(store: Repository) -> list[ProviderStatus]:
     return [state.load_status(name) for name in state.providers()]
 
 
-__all__ = ["Harvester", "HarvestError", "HarvestResult", "ListResult", "Source", "status_rows"]
+__all__ = ["DEFAULT", "Harvester", "HarvestError", "HarvestResult", "Interrupted", "LeaseLost",
+           "ListEnd", "ListResult", "NextPage", "PageOutcome", "Refetch", "Source", "TokenExpired",
+           "default_diagnostics", "status_rows"]

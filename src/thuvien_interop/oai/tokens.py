@@ -83,12 +83,21 @@ class TokenCodec:
                 "the resumption token was not issued by this repository, or it was altered")
         try:
             v, tverb, prefix, from_, until, set_, after, cursor, size, expires = json.loads(body)
+            if v != _VERSION:
+                raise BadResumptionToken(
+                    "the resumption token is from an older version of this repository")
             if not (isinstance(cursor, int) and isinstance(size, int) and isinstance(expires, int)):
                 raise TypeError("cursor, size and expires are integers")
+            # Signed by us, so well formed unless another version wrote it: checked
+            # all the same, so that no shape of token reaches the engine as a crash.
+            if not (isinstance(tverb, str) and all(x is None or isinstance(x, str) for x in (prefix, set_))
+                    and all(x is None or type(x) is int for x in (from_, until))
+                    and (after is None or (isinstance(after, list) and len(after) == 2
+                                           and isinstance(after[0], int | str)
+                                           and type(after[1]) is int))):
+                raise TypeError("the token's fields have the wrong types")
         except (ValueError, TypeError):
             raise BadResumptionToken("the resumption token is damaged") from None
-        if v != _VERSION:
-            raise BadResumptionToken("the resumption token is from an older version of this repository")
         if verb is not None and tverb != verb:
             raise BadResumptionToken(f"the resumption token belongs to {tverb}, not to {verb}")
         if expires < now:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..crosswalk.text import has_forbidden_xml_chars
 from .errors import BadArgument, BadVerb, OAIError
 
 
@@ -53,17 +54,27 @@ def check_arguments(params: list[tuple[str, str]]) -> tuple[Verb, dict[str, str]
         raise BadVerb(f"'{verbs[0]}' is not an OAI-PMH verb; use one of " + ", ".join(VERBS))
     verb = VERBS[verbs[0]]
     args: dict[str, str] = {}
+    unreadable: set[str] = set()
     allowed = set(verb.required) | set(verb.optional) | ({verb.exclusive} if verb.exclusive else set())
     for key, value in params:
         if key == "verb":
             continue
         if key not in allowed:
             errors.append(BadArgument(f"'{key}' is not an argument of {verb.name}"))
-        elif key in args:
+        elif key in args or key in unreadable:
             errors.append(BadArgument(f"the argument '{key}' is repeated"))
+        elif key != "resumptionToken" and has_forbidden_xml_chars(value):
+            # No argument of any verb can hold one (identifiers are URIs), and none
+            # could be echoed (§3.2); a damaged token is the token decoder's
+            # badResumptionToken. The web layer decodes bytes that are not UTF-8 as
+            # lone surrogates, so they come here too.
+            errors.append(BadArgument(
+                f"the argument '{key}' holds a control character or bytes that are not "
+                "UTF-8 (§3.1.1.1: arguments are UTF-8, URL-encoded)"))
+            unreadable.add(key)
         else:
             args[key] = value
-    if verb.exclusive and verb.exclusive in args:
+    if verb.exclusive and (verb.exclusive in args or verb.exclusive in unreadable):
         others = [k for k in args if k != verb.exclusive]
         if others:
             errors.append(BadArgument(
@@ -71,6 +82,6 @@ def check_arguments(params: list[tuple[str, str]]) -> tuple[Verb, dict[str, str]
                 + ", ".join(sorted(others))))
         return verb, args, errors
     for key in verb.required:
-        if key not in args:
+        if key not in args and key not in unreadable:
             errors.append(BadArgument(f"{verb.name} requires the argument '{key}'"))
     return verb, args, errors

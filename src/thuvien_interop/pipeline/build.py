@@ -5,8 +5,6 @@ process or a worker process, see :mod:`thuvien_interop.workers`).
 
 from __future__ import annotations
 
-import inspect
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -126,66 +124,15 @@ def build(item: Incoming, registry: FormatRegistry,
 
 # -- writing -----------------------------------------------------------------------
 
-def last_wins(records: Iterable[Record]) -> list[Record]:
-    """One record per identifier: the later one (in reading order) is the truth,
-    and goes where it was read."""
-    out: dict[str, Record] = {}
-    for r in records:
-        out.pop(r.identifier, None)
-        out[r.identifier] = r
-    return list(out.values())
-
-
-def settles(store: Repository) -> bool:
-    """Whether ``store`` settles records inside its write transaction (identifier
-    collisions by ``Record.origin``, the richer record kept, ``about_key``)."""
-    cached = getattr(type(store), "_pipeline_settles", None)
-    if cached is None:
-        try:
-            cached = "replace" in inspect.signature(store.write).parameters
-        except (TypeError, ValueError):
-            cached = False
-        try:
-            type(store)._pipeline_settles = cached  # type: ignore[attr-defined]
-        except (AttributeError, TypeError):
-            pass
-    return bool(cached)
-
-
-_HARVEST_DATE = re.compile(rb'harvestDate="[^"]*"')
-
-
 def write_batch(store: Repository, records: Sequence[Record], *, replace: bool = False,
                 now: int | None = None) -> WriteSummary:
-    """Write one batch (the later of two records with one identifier wins); what
-    the store refused or kept is in the summary's ``collisions`` and ``kept``."""
-    batch = last_wins(records)
-    if not batch:
-        return WriteSummary()
-    if settles(store):
-        return store.write(batch, now=now, replace=replace)  # type: ignore[call-arg]
-    # A store that does not settle in its transaction: settle here, before it.
-    # Only harvested records (their origin is one of their sets) are checked,
-    # as before the store did it.
-    summary = WriteSummary()
-    keep: list[Record] = []
-    for r in batch:
-        if r.origin is not None and r.origin in r.sets:
-            existing = store.get(r.identifier)
-            if existing is not None:
-                if r.origin not in existing.header.sets:
-                    summary.collisions.append(
-                        (r.identifier, next((s for s in existing.header.sets
-                                             if s.startswith("source:") and s.count(":") == 1),
-                                            None)))
-                    continue
-                if existing.about is not None and r.about_key is not None and \
-                        _HARVEST_DATE.sub(b"", existing.about) == r.about_key:
-                    r.about = existing.about  # unchanged: keeps its first harvest date
-        keep.append(r)
-    if keep:
-        summary += store.write(keep, now=now)
-    return summary
+    """Write one batch; what the store refused or kept is in the summary's
+    ``collisions`` and ``kept``."""
+    # Collisions, the richer record kept, "unchanged stays unchanged" and two
+    # records with one identifier in a batch (in order) are decided by the store
+    # inside its write transaction: concurrent writers (threads, worker processes,
+    # harvester nodes) leave what sequential ones leave.
+    return store.write(records, now=now, replace=replace) if records else WriteSummary()
 
 
 def build_chunk(registry: FormatRegistry, items: Sequence[Incoming],

@@ -18,14 +18,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..formats import FormatRegistry, from_canonical
+from ..formats import from_canonical
 from ..model import ListQuery, expand_set_specs
 from .items import Problem, Report
 
 if TYPE_CHECKING:
     from ..model import Header
     from ..oai.setrules import SetRules
-    from ..sru.indexing import IndexProfile
     from ..store.base import Repository
 
 #: The store meta key listing every set prefix the set rules have given.
@@ -77,9 +76,7 @@ def _changes(store: Repository, rules: SetRules, managed: set[str],
             report.written.unchanged += 1
 
 
-def reevaluate(store: Repository, rules: SetRules, *, now: int | None = None,
-               registry: FormatRegistry | None = None,
-               index_profile: IndexProfile | None = None) -> Report:
+def reevaluate(store: Repository, rules: SetRules, *, now: int | None = None) -> Report:
     """Evaluate ``rules`` again over the library's own stored records and restamp
     those whose membership changed; the report's ``read`` counts the records looked
     at, ``written.updated`` those restamped, ``written.unchanged`` the others."""
@@ -89,34 +86,5 @@ def reevaluate(store: Repository, rules: SetRules, *, now: int | None = None,
     # order the store is read in, and would be read again.
     changes = list(_changes(store, rules, managed, report))
     store.put_sets(rules.seen_sets())
-    if hasattr(store, "set_memberships"):
-        report.written.updated += store.set_memberships(changes, now=now)  # type: ignore[attr-defined]
-    else:
-        report.written += _rewrite(store, changes, now, registry, index_profile)
+    report.written.updated += store.set_memberships(changes, now=now)  # type: ignore[attr-defined]
     return report
-
-
-def _rewrite(store: Repository, changes: list[tuple[str, tuple[str, ...]]], now: int | None,
-             registry: FormatRegistry | None, index_profile: IndexProfile | None):
-    """For a store without ``set_memberships``: write the changed records again,
-    built from their canonical form with their new sets (the store restamps only
-    what changed)."""
-    from ..formats import default_registry
-    from ..model import WriteSummary
-    from .build import build_record, write_batch
-
-    registry = registry or default_registry()
-    summary = WriteSummary()
-    batch = []
-    for identifier, sets in changes:
-        found = store.canonical(identifier)
-        if found is None:
-            continue
-        batch.append(build_record(from_canonical(*found), identifier, registry, sets,
-                                  None, index_profile))
-        if len(batch) >= 500:
-            summary += write_batch(store, batch, now=now)
-            batch = []
-    if batch:
-        summary += write_batch(store, batch, now=now)
-    return summary

@@ -4,6 +4,8 @@
     >>> client = Client("http://127.0.0.1:8000/sru")                      # doctest: +SKIP
     >>> for record in client.search('dc.title = "Hà Nội"'):               # doctest: +SKIP
     ...     print(record.position, record.values("title"))
+    >>> client.search("Ha Noi").query        # not CQL: all the words   # doctest: +SKIP
+    'cql.serverChoice all "Ha Noi"'
     >>> client.scan("dc.title = ha", maximum=5)                          # doctest: +SKIP
 
 A fatal diagnostic raises :class:`SRUError` (with the SRU number, details and
@@ -20,6 +22,7 @@ from lxml import etree
 
 from ..crosswalk.dc import DC_NS
 from ..ingest.xmlsplit import SAFE_PARSER
+from . import cql
 
 __all__ = ["Client", "ExplainInfo", "SRUError", "SRURecord", "ScanEntry", "SearchResults"]
 
@@ -142,6 +145,8 @@ class SearchResults:
         self.extra = extra
         self.total: int | None = None
         self.warnings: list[ServerDiagnostic] = []
+        self.read_as_words: str | None = None
+        """Why the query was not CQL, when it was sent as plain words (``query`` is the CQL sent)."""
 
     def __iter__(self) -> Iterator[SRURecord]:
         position = self.start
@@ -236,14 +241,28 @@ class Client:
         return SRURecord(int(pos) if pos.isdigit() else None, schema, element, diagnostic)
 
     def search(self, query: str, *, schema: str | None = "dc", page_size: int = 10,
-               start: int = 1, limit: int | None = None, **extra: str) -> SearchResults:
-        """Iterate the records a CQL query finds, across pages.
+               start: int = 1, limit: int | None = None, plain_words: bool = True,
+               **extra: str) -> SearchResults:
+        """Iterate the records a query finds, across pages.
 
+        ``query`` is CQL or, when it is not valid CQL, plain words: ``Ha Noi`` is
+        sent as ``cql.serverChoice all "Ha Noi"`` (``results.read_as_words`` is then
+        the reason it was not CQL; ``plain_words=False`` sends it as it is).
         ``page_size`` is ``maximumRecords`` per request (always sent: some servers
         return no records without it); ``limit`` stops after that many records; ``extra`` are more SRU
         parameters (``sortKeys``, ``x-…``).
+
+            >>> client.search("Truyện Kiều Nguyễn Du").query                 # doctest: +SKIP
+            'cql.serverChoice all "Truyện Kiều Nguyễn Du"'
         """
-        return SearchResults(self, query, schema, page_size, start, limit, extra)
+        words: str | None = None
+        if plain_words:
+            read = cql.people_query(query)
+            if read.as_words:
+                query, words = read.cql, read.problem or "not CQL"
+        results = SearchResults(self, query, schema, page_size, start, limit, extra)
+        results.read_as_words = words
+        return results
 
     def count(self, query: str) -> int:
         """``numberOfRecords`` of a query (no records fetched)."""

@@ -30,8 +30,18 @@ characters verbatim, so that :func:`has_masking` and :func:`term_pieces` can
 tell escaped characters from live ones; quoting is not recorded (``"cat"`` and
 ``cat`` give the same term).
 
+Keywords (``and``, ``or``, ``not``, ``prox``, ``sortBy``) are terms, indexes,
+prefixes and modifier names wherever the grammar cannot read them as keywords
+(CQL 1.2 BNF: ``term ::= identifier | 'and' | 'or' | 'not' | 'prox' | 'sortby'``),
+as cql-java and YAZ read them: ``prox`` is a search for "prox", ``a or and`` is
+``a`` or "and", ``sortBy sortBy sortBy`` searches "sortBy" sorted by the index
+``sortBy``.  Where a keyword can be read as one, it is: after a search clause,
+``and`` is a boolean and ``sortBy`` starts the sort keys.
+
 Errors raise :class:`CQLError` carrying an SRU diagnostic number: 10 (query
-syntax error), 13 (invalid use of parentheses) or 14 (invalid use of quotes).
+syntax error, also for a character XML cannot carry, such as NUL or U+FFFF:
+no SRU response could echo it), 13 (invalid use of parentheses, also for more
+than :data:`MAX_NESTING` nested ones) or 14 (invalid use of quotes).
 Whether an index, relation, modifier or context set is *supported* is the
 server's business (15 context set, 16 index, 19 relation, 20 relation
 modifier, 27 empty term, 37 boolean operator, 46 boolean modifier…); the
@@ -39,6 +49,9 @@ parser accepts anything well formed, e.g. any unquoted non-keyword word as a
 named relation (``title foo bar``).  A word where a boolean operator is
 expected (``title = harry potter``) is a syntax error, 10: CQL's set of
 booleans is closed, so 37 is left for servers that refuse ``prox``.
+
+Long boolean chains (``a or b or … ``, a thousand clauses) are parsed, written
+back and walked without recursion; only parentheses nest the parser.
 
 Unquoted words end at whitespace or one of ``()=<>/"``; a backslash inside
 them is an ordinary character (still honoured by :func:`term_pieces`).
@@ -52,9 +65,12 @@ from typing import Literal, TypeAlias
 
 from lxml import etree
 
+from ..crosswalk.text import has_forbidden_xml_chars
+
 __all__ = [
     "BOOLEANS",
     "COMPARISONS",
+    "MAX_NESTING",
     "SERVER_CHOICE",
     "WELL_KNOWN_CONTEXT_SETS",
     "XCQL_NAMESPACE",
@@ -64,6 +80,7 @@ __all__ = [
     "Modifier",
     "Node",
     "Piece",
+    "PeopleQuery",
     "Prefixed",
     "PrefixAssignment",
     "Query",
@@ -75,11 +92,13 @@ __all__ = [
     "has_masking",
     "iter_clauses",
     "parse",
+    "people_query",
     "quote",
     "resolve_index",
     "term_pieces",
     "to_xcql",
     "unescape",
+    "words_query",
 ]
 
 BOOLEANS = frozenset({"and", "or", "not", "prox"})
@@ -103,6 +122,9 @@ WELL_KNOWN_CONTEXT_SETS: Mapping[str, str] = {
 }
 
 _SPECIAL = frozenset('()=<>/"')
+#: Parentheses nested deeper than this are refused (diagnostic 13): the parser
+#: recurses on them, and no query a person writes comes near it.
+MAX_NESTING = 100
 
 
 # --------------------------------------------------------------------------- errors
@@ -270,10 +292,18 @@ class Boolean:
 
     def to_cql(self) -> str:
         """Canonical CQL; the right operand is parenthesized when it is a boolean."""
-        right = self.right.to_cql()
-        if isinstance(self.right, Boolean):
-            right = f"({right})"
-        return f"{self.left.to_cql()} {self.op}{_mods(self.modifiers)} {right}"
+        spine: list[Boolean] = []
+        node: Node = self
+        while isinstance(node, Boolean):  # a long chain is a long left spine
+            spine.append(node)
+            node = node.left
+        parts = [node.to_cql()]
+        for b in reversed(spine):
+            right = b.right.to_cql()
+            if isinstance(b.right, Boolean):
+                right = f"({right})"
+            parts.append(f"{b.op}{_mods(b.modifiers)} {right}")
+        return " ".join(parts)
 
     def __str__(self) -> str:
         return self.to_cql()
@@ -360,6 +390,11 @@ class _Tok:
 
 
 def _tokenize(text: str) -> list[_Tok]:
+    if has_forbidden_xml_chars(text):
+        pos = next(i for i, c in enumerate(text) if has_forbidden_xml_chars(c))
+        raise CQLError(10, pos, f"the query holds the character U+{ord(text[pos]):04X}, which "
+                       "no query can contain (a control character or a non-character)",
+                       f"U+{ord(text[pos]):04X}")
     toks: list[_Tok] = []
     i, n = 0, len(text)
     while i < n:
@@ -449,7 +484,7 @@ class _Parser:
         keys: list[SortKey] = []
         if self.tok.keyword == "sortby":
             self.advance()
-            while self.tok.kind in (_WORD, _QUOTED) and self.tok.keyword is None:
+            while self.tok.kind in (_WORD, _QUOTED):
                 index = self.advance().text
                 keys.append(SortKey(index, self.modifiers()))
             if not keys:
@@ -462,10 +497,10 @@ class _Parser:
         out: list[PrefixAssignment] = []
         while self.tok.is_sym(">"):
             self.advance()
-            first = self.term("prefix or context set URI", keywords=False)
+            first = self.term("prefix or context set URI")
             if self.tok.is_sym("="):
                 self.advance()
-                out.append(PrefixAssignment(first, self.term("context set URI", keywords=False)))
+                out.append(PrefixAssignment(first, self.term("context set URI")))
             else:
                 out.append(PrefixAssignment(None, first))
         return tuple(out)
@@ -481,6 +516,8 @@ class _Parser:
     def search_clause(self) -> Node:
         tok = self.tok
         if tok.is_sym("("):
+            if len(self.open_parens) >= MAX_NESTING:
+                raise CQLError(13, tok.pos, f"parentheses nested more than {MAX_NESTING} deep", "(")
             self.advance()
             self.open_parens.append(tok.pos)
             prefixes = self.prefixes()
@@ -490,7 +527,10 @@ class _Parser:
             self.advance()
             self.open_parens.pop()
             return Prefixed(prefixes, inner) if prefixes else inner
-        if tok.kind == _QUOTED or (tok.kind == _WORD and tok.keyword is None):
+        if tok.kind in (_QUOTED, _WORD):
+            # Any word starts a clause, keywords included (CQL 1.2: term ::= identifier
+            # | 'and' | 'or' | 'not' | 'prox' | 'sortby'); a keyword after it is read
+            # as a keyword (the boolean, or sortBy), so the word was a bare term.
             self.advance()
             nxt = self.tok
             if (nxt.kind == _SYM and nxt.text in COMPARISONS) or (
@@ -503,13 +543,6 @@ class _Parser:
                 relation = Relation(value, self.modifiers())
                 return SearchClause(tok.text, relation, self.term("search term"))
             return SearchClause(SERVER_CHOICE, Relation("="), tok.text)
-        if tok.keyword is not None:
-            raise CQLError(
-                10,
-                tok.pos,
-                f"keyword {tok.text!r} where a search term is expected (quote it)",
-                tok.text,
-            )
         raise self.fail("search clause")
 
     def modifiers(self) -> tuple[Modifier, ...]:
@@ -526,9 +559,9 @@ class _Parser:
                 out.append(Modifier(name))
         return tuple(out)
 
-    def term(self, what: str, *, keywords: bool = True) -> str:
+    def term(self, what: str) -> str:
         tok = self.tok
-        if tok.kind == _QUOTED or (tok.kind == _WORD and (keywords or tok.keyword is None)):
+        if tok.kind in (_QUOTED, _WORD):
             self.advance()
             return tok.text
         raise self.fail(what)
@@ -569,13 +602,16 @@ def iter_clauses(query: Query | Node) -> Iterator[tuple[SearchClause, Mapping[st
 
 
 def _walk(node: Node, scope: dict[str, str]) -> Iterator[tuple[SearchClause, Mapping[str, str]]]:
-    if isinstance(node, SearchClause):
-        yield node, scope
-    elif isinstance(node, Boolean):
-        yield from _walk(node.left, scope)
-        yield from _walk(node.right, scope)
-    else:
-        yield from _walk(node.query, _push(scope, node.prefixes))
+    stack: list[tuple[Node, dict[str, str]]] = [(node, scope)]
+    while stack:
+        n, sc = stack.pop()
+        if isinstance(n, SearchClause):
+            yield n, sc
+        elif isinstance(n, Boolean):
+            stack.append((n.right, sc))
+            stack.append((n.left, sc))
+        else:
+            stack.append((n.query, _push(sc, n.prefixes)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -788,19 +824,25 @@ class _Xcql1(_XcqlBase):
     def operand(
         self, parent: etree._Element, node: Node, prefixes: tuple[PrefixAssignment, ...] = ()
     ) -> None:
-        while isinstance(node, Prefixed):
-            prefixes += node.prefixes
-            node = node.query
-        self.prefixes(parent, prefixes)
-        if isinstance(node, SearchClause):
-            self.search_clause(parent, node)
-            return
-        triple = self.el(parent, "triple")
-        b = self.el(triple, self.bool_tag)
-        self.el(b, "value", node.op)
-        self.modifiers(b, node.modifiers)
-        self.operand(self.el(triple, "leftOperand"), node.left)
-        self.operand(self.el(triple, "rightOperand"), node.right)
+        # An explicit stack, not recursion: a chain of a thousand clauses nests as deep.
+        todo: list[tuple[etree._Element, Node, tuple[PrefixAssignment, ...]]] = [
+            (parent, node, prefixes)]
+        while todo:
+            parent, node, prefixes = todo.pop()
+            while isinstance(node, Prefixed):
+                prefixes += node.prefixes
+                node = node.query
+            self.prefixes(parent, prefixes)
+            if isinstance(node, SearchClause):
+                self.search_clause(parent, node)
+                continue
+            triple = self.el(parent, "triple")
+            b = self.el(triple, self.bool_tag)
+            self.el(b, "value", node.op)
+            self.modifiers(b, node.modifiers)
+            left, right = self.el(triple, "leftOperand"), self.el(triple, "rightOperand")
+            todo.append((right, node.right, ()))
+            todo.append((left, node.left, ()))
 
 
 class _Xcql2(_XcqlBase):
@@ -814,7 +856,7 @@ class _Xcql2(_XcqlBase):
                     f"prefix {p.prefix!r} bound to two URIs; not expressible in XCQL 2"
                 )
         self.prefixes(root, tuple(hoisted.values()))
-        self.triple(root, query.root)
+        self.operands(self.el(root, "triple"), query.root, top=True)
         if query.sort_keys:
             keys = self.el(root, "sortKeys")
             for k in query.sort_keys:
@@ -825,33 +867,87 @@ class _Xcql2(_XcqlBase):
                 self.modifiers(ke, k.modifiers or (Modifier("sort.ascending"),))
         return root
 
-    def nested_prefixes(self, node: Node) -> tuple[PrefixAssignment, ...]:
-        if isinstance(node, Prefixed):
-            return node.prefixes + self.nested_prefixes(node.query)
-        if isinstance(node, Boolean):
-            return self.nested_prefixes(node.left) + self.nested_prefixes(node.right)
-        return ()
+    @staticmethod
+    def nested_prefixes(node: Node) -> tuple[PrefixAssignment, ...]:
+        found: list[PrefixAssignment] = []
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, Prefixed):
+                found.extend(n.prefixes)
+                stack.append(n.query)
+            elif isinstance(n, Boolean):
+                stack.append(n.right)
+                stack.append(n.left)
+        return tuple(found)
 
-    def triple(self, parent: etree._Element, node: Node) -> None:
-        triple = self.el(parent, "triple")
-        self.triple_content(triple, node)
+    def operands(self, parent: etree._Element, node: Node, *, top: bool = False) -> None:
+        """``node`` into ``parent``: a search clause, or a ``triple`` (the top-level
+        ``parent`` is already the triple). An explicit stack, as in XCQL 1."""
+        todo: list[tuple[etree._Element, Node, bool]] = [(parent, node, top)]
+        while todo:
+            parent, node, in_triple = todo.pop()
+            while isinstance(node, Prefixed):
+                node = node.query
+            if isinstance(node, SearchClause):
+                self.search_clause(parent, node)
+                continue
+            triple = parent if in_triple else self.el(parent, "triple")
+            b = self.el(triple, "Boolean")
+            self.el(b, "value", node.op)
+            self.modifiers(b, node.modifiers)
+            left, right = self.el(triple, "leftOperand"), self.el(triple, "rightOperand")
+            todo.append((right, node.right, False))
+            todo.append((left, node.left, False))
 
-    def triple_content(self, triple: etree._Element, node: Node) -> None:
-        while isinstance(node, Prefixed):
-            node = node.query
-        if isinstance(node, SearchClause):
-            self.search_clause(triple, node)
-            return
-        b = self.el(triple, "Boolean")
-        self.el(b, "value", node.op)
-        self.modifiers(b, node.modifiers)
-        for side, child in (("leftOperand", node.left), ("rightOperand", node.right)):
-            self.operand(self.el(triple, side), child)
 
-    def operand(self, parent: etree._Element, node: Node) -> None:
-        while isinstance(node, Prefixed):
-            node = node.query
-        if isinstance(node, SearchClause):
-            self.search_clause(parent, node)
-        else:
-            self.triple(parent, node)
+# --------------------------------------------------------------------------- people's queries
+
+# Inside a quoted term these are CQL: escaped, they are only characters (a person's
+# "?" ends a question, it masks nothing).
+_WORD_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "*": "\\*", "?": "\\?", "^": "\\^"})
+
+
+def words_query(text: str, index: str = "cql.serverChoice") -> str:
+    """All the words of ``text`` in ``index``, as CQL.
+
+        >>> words_query('Truyện "Kiều"?')
+        'cql.serverChoice all "Truyện \\\\"Kiều\\\\"\\\\?"'
+    """
+    return f'{quote(index)} all "{" ".join(text.split()).translate(_WORD_ESCAPES)}"'
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleQuery:
+    """What a person typed, as the CQL that is run.
+
+    ``as_words`` is true when the text was not CQL and is read as all of its words
+    in any field; ``problem`` then says why it was not CQL.
+    """
+
+    text: str
+    cql: str
+    as_words: bool = False
+    problem: str | None = None
+
+
+def people_query(text: str, index: str = "cql.serverChoice") -> PeopleQuery:
+    """CQL when ``text`` parses as CQL, else all of its words (in ``index``).
+
+        >>> people_query("Ha Noi").cql
+        'cql.serverChoice all "Ha Noi"'
+        >>> people_query('dc.title = "Hà Nội"').as_words, people_query("Tiếng Việt 1").as_words
+        (False, True)
+    """
+    try:
+        query = parse(text)
+    except CQLError as e:
+        return PeopleQuery(text, words_query(text, index), True, e.message)
+    for clause, _scope in iter_clauses(query):
+        # "Tiếng Việt 1" parses (index "Tiếng", relation "Việt", term "1"), but a
+        # relation no context set defines is a person's word, not CQL.
+        relation = clause.relation.value.lower()
+        if relation not in COMPARISONS and relation not in BASE_RELATIONS and "." not in relation:
+            return PeopleQuery(text, words_query(text, index), True,
+                               f"'{clause.relation.value}' is not a CQL relation")
+    return PeopleQuery(text, text)

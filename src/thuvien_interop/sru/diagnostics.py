@@ -37,6 +37,7 @@ MESSAGES: dict[int, str] = {
     32: "Anchoring character in unsupported position",
     36: "Term in invalid format for index or relation",
     37: "Unsupported boolean operator",
+    38: "Too many boolean operators in query",
     40: "Unsupported proximity relation",
     41: "Unsupported proximity distance",
     42: "Unsupported proximity unit",

@@ -26,6 +26,7 @@ import pymarc
 from ..crosswalk.dc import chop
 from ..crosswalk.text import normalize
 from ..ingest.result import DCRecord, Source
+from ..store.search_plan import SORT_KEY
 
 __all__ = ["IndexDef", "IndexProfile", "ProfileError", "default_profile", "index_source",
            "load_profile"]
@@ -35,7 +36,11 @@ _KINDS = ("text", "key", "date")
 _SPEC = re.compile(r"^(?:(?P<tag>\d{3})(?:\$(?P<codes>[0-9a-z]+))?|(?P<ctl>LDR|00\d)/(?P<a>\d\d)(?:-(?P<b>\d\d))?)$")
 _YEAR = re.compile(r"(?<!\d)(1[0-9]{3}|20[0-9]{2})(?!\d)")
 _ISO_DATE = re.compile(r"^\d{4}(-\d\d(-\d\d(T[\d:]+Z?)?)?)?$")
-_KEYS = {"kind", "title", "marc", "dc", "values", "normalize", "sort", "scan", "join"}
+_KEYS = {"kind", "title", "marc", "dc", "values", "normalize", "sort", "scan", "join", "sort_key"}
+# Fields whose indicator counts the characters a sort skips ("The ", "L'"):
+# MARC 21 Bibliographic, non-filing characters (tag → indicator 1 or 2).
+_NONFILING = {"130": 1, "222": 2, "240": 2, "242": 2, "243": 2, "245": 2, "440": 2,
+              "630": 1, "730": 1, "740": 1, "830": 2}
 
 
 class ProfileError(ValueError):
@@ -64,10 +69,19 @@ class IndexDef:
     sort: bool = False
     scan: bool = True
     join: str = " "
+    # What sortBy orders by, when not every value of the index: the first of
+    # these sources a record has, without its non-filing characters.
+    sort_marc: tuple[_Source, ...] = ()
+    sort_dc: tuple[str, ...] = ()
 
     @property
     def context_set(self) -> str:
         return self.name.split(".", 1)[0]
+
+    @property
+    def sort_index(self) -> str | None:
+        """The keys-only index its ``sort_key`` feeds (``dc.title/sortKey``), if it has one."""
+        return self.name + SORT_KEY if (self.sort_marc or self.sort_dc) else None
 
     def title(self, lang: str = "en") -> str:
         return self.titles.get(lang) or self.titles.get("en") or self.name
@@ -114,12 +128,20 @@ def profile_from_dict(data: dict[str, Any]) -> IndexProfile:
         titles = entry.get("title", {})
         if isinstance(titles, str):
             titles = {"en": titles}
+        sort_key = entry.get("sort_key", {})
+        if not isinstance(sort_key, dict) or set(sort_key) - {"marc", "dc"}:
+            raise ProfileError(f"{where}: sort_key is a table {{ marc = [\"245$anp\"], dc = "
+                               "[\"title\"] }")
+        if sort_key and not entry.get("sort", False):
+            raise ProfileError(f"{where}: sort_key needs sort = true")
         indexes[name] = IndexDef(
             name, kind, dict(titles),
             tuple(_parse_spec(s, where) for s in entry.get("marc", [])),
             tuple(entry.get("dc", [])), dict(entry.get("values", {})),
             entry.get("normalize"), bool(entry.get("sort", False)), bool(entry.get("scan", True)),
-            str(entry.get("join", " ")))
+            str(entry.get("join", " ")),
+            tuple(_parse_spec(s, f"{where}.sort_key") for s in sort_key.get("marc", [])),
+            tuple(sort_key.get("dc", [])))
     if not indexes:
         raise ProfileError("the profile defines no [indexes.\"set.name\"] table")
     return IndexProfile(indexes, dict(data.get("context_sets", {})))
@@ -204,6 +226,28 @@ def _finish(d: IndexDef, raw: list[str], marc: bool) -> list[str]:
     return out
 
 
+def _sort_value(source: Source, d: IndexDef, by_tag: dict[str, list] | None) -> str | None:
+    """The one value ``d``'s sort key orders by: the first source a record has,
+    without the non-filing characters its indicator counts ("The ", "Les ")."""
+    if isinstance(source, DCRecord):
+        return next((_clean(v) for e in d.sort_dc for v in source.values(e) if v.strip()), None)
+    for src in d.sort_marc:
+        for f in (by_tag or {}).get(src.tag, ()):
+            if f.is_control_field():
+                continue
+            parts = [v for c, v in f.subfields if (c in src.codes if src.codes else c.isalpha())
+                     and v and v.strip()]
+            if not parts:
+                continue
+            skip = f.indicators[_NONFILING[src.tag] - 1] if src.tag in _NONFILING else "0"
+            if skip.isdigit() and int(skip):
+                parts[0] = parts[0][int(skip):]
+            value = _clean(d.join.join(chop(p.strip()) for p in parts))
+            if value:
+                return value
+    return None
+
+
 def index_source(source: Source, profile: IndexProfile | None = None,
                  identifier: str | None = None) -> dict[str, list[str]]:
     """``Record.index`` for a source record (MARC or Dublin Core).
@@ -229,6 +273,10 @@ def index_source(source: Source, profile: IndexProfile | None = None,
             values.insert(0, identifier)
         if values:
             out[d.name] = values
+        if d.sort_index is not None:
+            key = _sort_value(source, d, by_tag)
+            if key:
+                out[d.sort_index] = [key]
     return out
 
 

@@ -215,23 +215,48 @@ class Server:
                 body = self._explain(w, args, diags, base)
         except Exception as exc:  # noqa: BLE001 - a store failure is diagnostic 1, not a 500 page
             logger.exception("SRU %s failed", operation)
-            diags.append(Diagnostic(1, type(exc).__name__, "The server failed to answer; the "
-                                    "administrator can find the reason in the server log"))
-            root = {"searchRetrieve": "searchRetrieveResponse", "scan": "scanResponse"}.get(operation)
-            if root is None:
-                body = self._explain(w, args, diags, base)
-            elif root == "scanResponse" and w.v2:
-                body = (w.open(root, SRU2_SCAN_NS, "scan") + w.diagnostics(diags, "scan")
-                        + "</scan:scanResponse>")
-            else:
-                count = w.el("numberOfRecords", "0") if operation == "searchRetrieve" else ""
-                body = w.open(root) + count + w.diagnostics(diags) + f"</{w.p}:{root}>"
+            diags.append(_system_error(exc))
+            body = self._failure_body(w, operation, args, diags, base)
+        return self._response(w, args, body, content_type, operation, diags)
+
+    def failed(self, params: list[tuple[str, str]], exc: BaseException, *, accept: str = "",
+               base_url: str | None = None) -> SRUResponse:
+        """The diagnostic 1 response to a request whose answer failed outside
+        :meth:`handle` (the web layer's HTML view, say); the store is not touched."""
+        version, operation = self.negotiate(params, accept)
+        if version not in self.config.versions:
+            version = "2.0" if _version_key(version) >= (2, 0) else "1.2"
+        if operation not in ("explain", "searchRetrieve", "scan"):
+            operation = "explain"
+        w = _Writer(version)
+        content_type = (f"{SRU2_MEDIA_TYPE}; charset=utf-8" if w.v2 and SRU2_MEDIA_TYPE in accept.lower()
+                        else "text/xml; charset=utf-8")
+        args = dict(reversed(params))
+        diags = [_system_error(exc)]
+        base = self.config.base_url or base_url or "http://127.0.0.1:8000/sru"
+        body = self._failure_body(w, operation, args, diags, base)
+        return self._response(w, args, body, content_type, operation, diags)
+
+    def _failure_body(self, w: _Writer, operation: str, args: dict[str, str],
+                      diags: list[Diagnostic], base: str) -> str:
+        root = {"searchRetrieve": "searchRetrieveResponse", "scan": "scanResponse"}.get(operation)
+        if root is None:
+            return self._explain(w, args, diags, base)
+        if root == "scanResponse" and w.v2:
+            return (w.open(root, SRU2_SCAN_NS, "scan") + w.diagnostics(diags, "scan")
+                    + "</scan:scanResponse>")
+        count = w.el("numberOfRecords", "0") if operation == "searchRetrieve" else ""
+        return w.open(root) + count + w.diagnostics(diags) + f"</{w.p}:{root}>"
+
+    @staticmethod
+    def _response(w: _Writer, args: dict[str, str], body: str, content_type: str, operation: str,
+                  diags: list[Diagnostic]) -> SRUResponse:
         head = '<?xml version="1.0" encoding="UTF-8"?>\n'
         sheet = args.get("stylesheet", "").strip()
         if sheet and '"' not in sheet and "?>" not in sheet:
             # SRU 1.2 §5.1 / 2.0: the client asks the response to name its XSLT.
             head += f'<?xml-stylesheet type="text/xsl" href="{_t(sheet)}"?>\n'
-        return SRUResponse((head + body).encode("utf-8"), content_type, version, operation, diags)
+        return SRUResponse((head + body).encode("utf-8"), content_type, w.version, operation, diags)
 
     # -- explain --------------------------------------------------------------------------
     def _explain(self, w: _Writer, args: dict[str, str], diags: list[Diagnostic], base: str) -> str:
@@ -353,7 +378,14 @@ class Server:
         return w.record(schema.uri, data, escaping, position)
 
     def _echo(self, w: _Writer, args: dict[str, str], query: cql.Query) -> str:
-        if w.v2:
+        if _nesting(query.root) > _ECHO_NESTING:
+            # XCQL nests two elements a boolean: a 1,000-clause chain would be a document
+            # 2,000 deep, which libxml2 (lxml, PHP, yaz…) refuses past 256. The echo is
+            # optional in SRU 1.x and xQuery in 2.0: left out.
+            if not w.v2:
+                return ""
+            xq = ""
+        elif w.v2:
             try:
                 xq = to_xcql_string(query, cql.XCQL_NAMESPACE_SRU2, f"{{{SRU2_NS}}}xQuery")
             except ValueError:
@@ -463,6 +495,28 @@ def _echoable(args: dict[str, str], names: list[str],
         if value and (name not in minimum or (value.isdigit() and int(value) >= minimum[name])):
             out.append((name, value))
     return out
+
+
+#: Booleans nested deeper than this are not echoed as XCQL (see Server._echo).
+_ECHO_NESTING = 100
+
+
+def _nesting(node: cql.Node) -> int:
+    """How deeply booleans nest in a query tree (an explicit stack: chains are deep)."""
+    deepest, stack = 0, [(node, 0)]
+    while stack:
+        n, d = stack.pop()
+        if isinstance(n, cql.Prefixed):
+            stack.append((n.query, d))
+        elif isinstance(n, cql.Boolean):
+            deepest = max(deepest, d + 1)
+            stack += ((n.left, d + 1), (n.right, d + 1))
+    return deepest
+
+
+def _system_error(exc: BaseException) -> Diagnostic:
+    return Diagnostic(1, type(exc).__name__, "The server failed to answer; the administrator "
+                      "can find the reason in the server log")
 
 
 class _Stop(Exception):

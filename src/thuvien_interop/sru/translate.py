@@ -121,20 +121,6 @@ def _key(marked: str, term: str) -> tuple[str, bool]:
     return key, False
 
 
-def _or(nodes: list[P.PlanNode]) -> P.PlanNode:
-    node = nodes[0]
-    for n in nodes[1:]:
-        node = P.Or(node, n)
-    return node
-
-
-def _and(nodes: list[P.PlanNode]) -> P.PlanNode:
-    node = nodes[0]
-    for n in nodes[1:]:
-        node = P.And(node, n)
-    return node
-
-
 # ----------------------------------------------------------------------------- clauses
 
 
@@ -144,26 +130,36 @@ class _Translator:
         self.default_prefix = default_prefix
 
     def node(self, node: cql.Node, scope: dict[str, str]) -> P.PlanNode:
-        if isinstance(node, cql.Prefixed):
-            return self.node(node.query, _scope(scope, node.prefixes))
-        if isinstance(node, cql.Boolean):
-            return self.boolean(node, scope)
-        return self.clause(node, scope)
+        # The left spine iteratively: "a or b or …" is as deep as it is long (a
+        # thousand clauses, issue 17); only parenthesized right operands recurse,
+        # and the parser bounds their nesting. P.Plan balances the chains after.
+        spine: list[tuple[cql.Boolean, dict[str, str]]] = []
+        while not isinstance(node, cql.SearchClause):
+            if isinstance(node, cql.Prefixed):
+                scope = _scope(scope, node.prefixes)
+                node = node.query
+            else:
+                spine.append((node, scope))
+                node = node.left
+        plan = self.clause(node, scope)
+        for b, sc in reversed(spine):
+            plan = self.boolean(b, plan, sc)
+        return plan
 
-    def boolean(self, node: cql.Boolean, scope: dict[str, str]) -> P.PlanNode:
+    def boolean(self, node: cql.Boolean, left: P.PlanNode, scope: dict[str, str]) -> P.PlanNode:
         if node.op == "prox":
-            return self.prox(node, scope)
+            return self.prox(node, left, scope)
         for m in node.modifiers:
             if not m.name.lower().startswith("rel."):
                 raise Diagnostic(46, m.to_cql(), f"The boolean modifier '{m.to_cql()}' is not supported")
-        left, right = self.node(node.left, scope), self.node(node.right, scope)
+        right = self.node(node.right, scope)
         if node.op == "and":
             return P.And(left, right)
         if node.op == "or":
             return P.Or(left, right)
         return P.AndNot(left, right)
 
-    def prox(self, node: cql.Boolean, scope: dict[str, str]) -> P.PlanNode:
+    def prox(self, node: cql.Boolean, left: P.PlanNode, scope: dict[str, str]) -> P.PlanNode:
         distance, comparison = 1, "<="
         for m in node.modifiers:
             name = m.name.lower().removeprefix("prox.")
@@ -188,7 +184,7 @@ class _Translator:
             raise Diagnostic(40, comparison, "Proximity distance must be given with <= or <")
         if between < 0:
             raise Diagnostic(41, str(distance), "The proximity distance must be at least 1")
-        left, right = self.node(node.left, scope), self.node(node.right, scope)
+        right = self.node(node.right, scope)
         if not (isinstance(left, P.Phrase) and isinstance(right, P.Phrase)):
             raise Diagnostic(48, "prox", "prox joins two words or phrases (not booleans, "
                              "ranges or exact matches)")
@@ -248,14 +244,14 @@ class _Translator:
             if kind == "text" or rel in ("=", "==", "adj"):
                 return self.exact(name, kind, c.term, inner)
             parts = [self.exact(name, kind, c.term, w) for w in inner.split()]
-            return _and(parts) if rel == "all" else _or(parts)
+            return P.all_of(parts) if rel == "all" else P.any_of(parts)
         words = _words(inner, c.term)
         if not words:
             raise Diagnostic(27, c.term, "The term has no letters or digits to search for")
         if rel in ("=", "adj") or len(words) == 1:
             return P.Phrase(name, tuple(words))
         parts = [P.Phrase(name, (w,)) for w in words]
-        return _and(parts) if rel == "all" else _or(parts)
+        return P.all_of(parts) if rel == "all" else P.any_of(parts)
 
     def exact(self, name: str, kind: str, term: str, marked: str) -> P.PlanNode:
         key, pattern = _key(marked, term)
@@ -345,8 +341,18 @@ def _sort_specs(query: cql.Query, scope: dict[str, str], profile: IndexProfile,
                 raise Diagnostic(92, m.to_cql(), "Use missingHigh, missingLow or missingOmit")
             else:
                 raise Diagnostic(82, m.to_cql(), f"Unknown sort modifier '{m.to_cql()}'")
-        specs.append(P.SortSpec(target.name, descending, missing))  # type: ignore[arg-type]
+        specs.extend(_by(target, descending, missing))
     return tuple(specs)
+
+
+def _by(index: IndexDef, descending: bool, missing: str) -> list[P.SortSpec]:
+    """How a store orders by ``index``: by its sort key (the title proper of dc.title)
+    when the profile gives it one, then — for records written before it had one,
+    and for ties — by the index's own keys."""
+    own = P.SortSpec(index.name, descending, missing)  # type: ignore[arg-type]
+    if index.sort_index is None:
+        return [own]
+    return [P.SortSpec(index.sort_index, descending, missing), own]  # type: ignore[arg-type]
 
 
 def parse_sort_keys(value: str, profile: IndexProfile | None = None) -> tuple[P.SortSpec, ...]:
@@ -373,8 +379,8 @@ def parse_sort_keys(value: str, profile: IndexProfile | None = None) -> tuple[P.
         miss = {"": "high", "highValue": "high", "lowValue": "low", "omit": "omit"}.get(missing)
         if miss is None:
             raise Diagnostic(92, item, "missingValue must be highValue, lowValue or omit")
-        specs.append(P.SortSpec(target.name, ascending == "0", miss))  # type: ignore[arg-type]
-    if len(specs) > 5:
+        specs.extend(_by(target, ascending == "0", miss))
+    if len(value.split()) > 5:
         raise Diagnostic(84, str(len(specs)), "At most 5 sort keys")
     return tuple(specs)
 
@@ -385,7 +391,24 @@ def to_plan(query: cql.Query, profile: IndexProfile | None = None, *,
     profile = profile or default_profile()
     scope = _scope({}, query.prefixes)
     root = _Translator(profile, default_prefix).node(query.root, scope)
-    return P.Plan(root, _sort_specs(query, scope, profile, default_prefix))
+    try:
+        return P.Plan(root, _sort_specs(query, scope, profile, default_prefix))
+    except P.PlanTooComplex as e:
+        raise Diagnostic(38, str(_count_booleans(query.root)),
+                         f"The query is too complex to run: {e.message}; split it into "
+                         "smaller queries") from None
+
+
+def _count_booleans(node: cql.Node) -> int:
+    n, stack = 0, [node]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, cql.Boolean):
+            n += 1
+            stack += (x.left, x.right)
+        elif isinstance(x, cql.Prefixed):
+            stack.append(x.query)
+    return n
 
 
 def clause_index(clause: cql.SearchClause, profile: IndexProfile | None = None) -> IndexDef:

@@ -26,7 +26,7 @@ Two kinds of entries are kept per record and index (see :func:`index_entries`):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal, TypeAlias
@@ -49,6 +49,11 @@ __all__ = [
     "Plan",
     "PlanNode",
     "PlanTooBroad",
+    "PlanTooComplex",
+    "MAX_DEPTH",
+    "MAX_LEAVES",
+    "all_of",
+    "any_of",
     "ScanTerm",
     "SearchPage",
     "SortSpec",
@@ -105,11 +110,17 @@ def key_of(text: str) -> str:
     return _key(words(text))
 
 
+SORT_KEY = "/sortKey"
+"""Suffix of an index that only orders (``dc.title/sortKey``: the title proper):
+keys for ``sortBy``, no full text, so that no search finds a record by it."""
+
+
 def index_entries(index: Mapping[str, list[str]]) -> Iterator[tuple[str, str, list[tuple[str, str]]]]:
     """What a backend stores for one record: ``(index, text, [(key, display), …])``.
 
     ``text`` is the words of every value, values separated by
-    :data:`VALUE_SEPARATOR`; keys are distinct, empty ones dropped.
+    :data:`VALUE_SEPARATOR` (empty for a :data:`SORT_KEY` index: a store
+    writes no full-text row for it); keys are distinct, empty ones dropped.
     """
     for name, values in index.items():
         texts: list[str] = []
@@ -121,7 +132,8 @@ def index_entries(index: Mapping[str, list[str]]) -> Iterator[tuple[str, str, li
             texts.append(" ".join(ws))
             keys.setdefault(_key(ws), value.strip()[:2 * KEY_MAX])
         if texts:
-            yield name, f" {VALUE_SEPARATOR} ".join(texts), list(keys.items())
+            text = "" if name.endswith(SORT_KEY) else f" {VALUE_SEPARATOR} ".join(texts)
+            yield name, text, list(keys.items())
 
 
 def record_entries(record: Record, modified: str) -> Iterator[tuple[str, str, list[tuple[str, str]]]]:
@@ -153,6 +165,14 @@ class PlanTooBroad(Exception):
         super().__init__(f"the masked term '{term}' matches too many words")
         self.term = term
 
+
+
+class PlanTooComplex(Exception):
+    """A plan beyond what every store can run (:data:`MAX_LEAVES`, :data:`MAX_DEPTH`)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +261,119 @@ class AndNot:
 
 PlanNode: TypeAlias = Phrase | Near | KeyMatch | KeyRange | AllRecords | And | Or | AndNot
 
+# ----------------------------------------------------------------------------- shape
+
+#: The most leaves (phrases, key matches…) a plan may have, and the deepest nesting
+#: of And/Or/AndNot once chains are balanced. The compilers turn each level into a
+#: nested subquery (or a parenthesized full-text group) and SQLite's parsers have
+#: fixed stacks: before balancing, 16 ANDed words overflowed SQLite 3.40's SQL
+#: parser and ~100 ORed ones its FTS5 parser (issue 17); balanced, a sorted query
+#: of alternately nested booleans overflowed at depth 11 at worst (measured over
+#: words, masked words, dates, ranges, on one index or on any). A balanced chain of
+#: MAX_LEAVES leaves is 10 levels deep.
+MAX_LEAVES = 1000
+MAX_DEPTH = 10
+
+
+def _chain(node: PlanNode, kind: type) -> list[PlanNode]:
+    """The operands of a chain of ``kind`` (And or Or), left to right, however the
+    chain is nested (an explicit stack: a chain may be thousands of nodes deep)."""
+    out: list[PlanNode] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if type(n) is kind:
+            stack.append(n.right)  # type: ignore[union-attr]
+            stack.append(n.left)  # type: ignore[union-attr]
+        else:
+            out.append(n)
+    return out
+
+
+def _balanced(kind: type, items: list[tuple[PlanNode, int]]) -> tuple[PlanNode, int]:
+    """(node, depth) pairs joined by ``kind`` into one balanced tree, and its depth.
+    Halving keeps the depth at log2(len(items)); recursion is that deep only."""
+    if len(items) == 1:
+        return items[0]
+    mid = len(items) // 2
+    (left, dl), (right, dr) = _balanced(kind, items[:mid]), _balanced(kind, items[mid:])
+    return kind(left, right), 1 + max(dl, dr)
+
+
+def all_of(nodes: Iterable[PlanNode]) -> PlanNode:
+    """The records every node matches: nested Ands flattened into one balanced tree,
+    so that a long chain stays shallow for the compilers.
+
+        >>> a, b, c = (Phrase(None, (Term(w),)) for w in "abc")
+        >>> all_of([And(a, b), c]) == And(a, And(b, c))
+        True
+    """
+    flat = [(leaf, 0) for n in nodes for leaf in _chain(n, And)]
+    if not flat:
+        raise ValueError("all_of needs at least one node")
+    return _balanced(And, flat)[0]
+
+
+def any_of(nodes: Iterable[PlanNode]) -> PlanNode:
+    """The records any node matches, as :func:`all_of` builds an And."""
+    flat = [(leaf, 0) for n in nodes for leaf in _chain(n, Or)]
+    if not flat:
+        raise ValueError("any_of needs at least one node")
+    return _balanced(Or, flat)[0]
+
+
+def _parts(node: PlanNode) -> list[PlanNode] | None:
+    """The operands a node is rebuilt from (None for a leaf): an And or Or chain's,
+    or for ``a not b not (c or d)`` the base ``a`` then ``b``, ``c``, ``d``."""
+    if isinstance(node, And | Or):
+        return _chain(node, type(node))
+    if isinstance(node, AndNot):
+        subtract: list[PlanNode] = []
+        while isinstance(node, AndNot):
+            subtract.append(node.right)
+            node = node.left
+        return [node, *(x for sub in reversed(subtract) for x in _chain(sub, Or))]
+    return None
+
+
+def _shaped(root: PlanNode) -> PlanNode:
+    """``root`` with every And/Or chain balanced and ``a not b not c`` as
+    ``a not (b or c)``; PlanTooComplex beyond MAX_LEAVES or MAX_DEPTH. Iterative
+    (post-order over an explicit stack): a plan built by hand may be a chain
+    thousands of nodes deep."""
+    done: list[tuple[PlanNode, int]] = []  # shaped operands, in order, with depths
+    leaves = 0
+    stack: list[tuple[PlanNode, list[PlanNode] | None]] = [(root, None)]
+    while stack:
+        node, parts = stack.pop()
+        if parts is None:
+            parts = _parts(node)
+            if parts is None:
+                leaves += 1
+                if leaves > MAX_LEAVES:
+                    raise PlanTooComplex(f"the query has more than {MAX_LEAVES} search terms")
+                done.append((node, 0))
+                continue
+            stack.append((node, parts))
+            stack.extend((p, None) for p in reversed(parts))
+            continue
+        items = done[-len(parts):]
+        del done[-len(parts):]
+        if len(items) > 2:
+            # a and a is a, a or a is a: a generated query repeats itself often, and
+            # every operand costs the stores a subquery. (Shaped, so hashing is shallow.)
+            items = [items[0], *dict.fromkeys(items[1:])] if isinstance(node, AndNot) \
+                else list(dict.fromkeys(items))
+        if isinstance(node, AndNot):
+            right, dr = _balanced(Or, items[1:])
+            shaped: tuple[PlanNode, int] = (AndNot(items[0][0], right), 1 + max(items[0][1], dr))
+        else:
+            shaped = _balanced(type(node), items)
+        if shaped[1] > MAX_DEPTH:
+            raise PlanTooComplex(f"the query nests its booleans more than {MAX_DEPTH} deep")
+        done.append(shaped)
+    return done[0][0]
+
 
 @dataclass(frozen=True, slots=True)
 class SortSpec:
@@ -262,6 +395,11 @@ class Plan:
 
     root: PlanNode
     sort: tuple[SortSpec, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Every plan a store receives is shaped and within the limits (PlanTooComplex
+        # otherwise): And/Or chains balanced, however the plan was built.
+        object.__setattr__(self, "root", _shaped(self.root))
 
 
 @dataclass(slots=True)

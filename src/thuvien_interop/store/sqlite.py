@@ -95,6 +95,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE records ADD COLUMN origin TEXT;
     UPDATE records SET origin = thuvien_origin(sets) WHERE sets LIKE '%source:%';
     """,
+    # 6: the last change sequence number in one probe: max(seq) scanned all of
+    # records_key, once per batch (46 ms at 250,000 records, ~90 µs a record written).
+    """
+    CREATE INDEX records_seq ON records (seq);
+    """,
 ]
 
 _memory_ids = itertools.count()

@@ -480,7 +480,8 @@ class LiveSourceRepository:
 
         return canonical(record)
 
-    def write(self, records: Iterable[Record], *, now: int | None = None) -> WriteSummary:
+    def write(self, records: Iterable[Record], *, now: int | None = None,
+              replace: bool = False) -> WriteSummary:
         raise ReadOnlySource(
             "a live source is read-only: change records in the library system itself, or "
             "copy them into a store with 'thuvien-interop sync'")

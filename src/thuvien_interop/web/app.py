@@ -6,15 +6,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import Flask, redirect, url_for
 
 from ..formats import FormatRegistry
 from ..oai.config import ProviderConfig
+from ..oai.harvest_overview import ConsoleConfig
 from ..oai.provider import Provider
 from ..sru.config import SRUConfig
 from ..store import open_store
 from ..store.base import Catalogue, Searchable
+from ..union.clusters import ClusterIndex
+from ..union.holdings import Library
 from .oai import oai_blueprint
+from .reader import reader_blueprint
 from .sru import register_sru
 
 #: What ``/sru`` answers over a store that cannot search (a live library database).
@@ -25,15 +31,26 @@ NO_SEARCH = ("This server reads a live library database, which cannot be searche
 
 def create_app(store: Catalogue | str, oai_config: ProviderConfig | None = None, *,
                registry: FormatRegistry | None = None,
-               sru_config: SRUConfig | None = None) -> Flask:
-    """A Flask app serving OAI-PMH at ``/oai`` and SRU at ``/sru`` over a store
-    (or a store URL). SRU is mounted only over a store that can search
+               sru_config: SRUConfig | None = None,
+               libraries: Mapping[str, Library] | None = None,
+               clusters: ClusterIndex | None = None,
+               console: ConsoleConfig | None = None) -> Flask:
+    """A Flask app over a store (or a store URL): the readers' search at ``/`` and
+    record pages at ``/record/<OAI identifier>``, OAI-PMH at ``/oai``, SRU at ``/sru``.
+
+    SRU and the search are mounted only over a store that can search
     (:class:`~thuvien_interop.store.base.Searchable`); elsewhere ``/sru`` answers
-    404 with :data:`NO_SEARCH`.
+    404 with :data:`NO_SEARCH` and ``/`` leads to Identify's page.
+    ``libraries`` names the providers of a union (``union.holdings.libraries_of``);
+    ``clusters`` is the union's cluster index, when it keeps one (a record page then
+    shows its cluster's holdings, the search one line a cluster).
 
     Behind a reverse proxy, set ``oai_config.trusted_proxies`` to the number of
     proxies in front: only then are X-Forwarded-Proto/Host/Prefix believed, so
     Identify's baseURL is the public one (a client cannot forge it otherwise).
+
+    ``console`` (when ``enabled``) mounts the harvest console at ``/admin/harvest``,
+    behind its login.
     """
     repository = open_store(store) if isinstance(store, str) else store
     config = oai_config or ProviderConfig()
@@ -49,14 +66,21 @@ def create_app(store: Catalogue | str, oai_config: ProviderConfig | None = None,
     app.extensions["thuvien_oai"] = provider
     app.register_blueprint(oai_blueprint(provider), url_prefix="/oai")
     if isinstance(repository, Searchable):
-        register_sru(app, repository, sru_config)
+        server = register_sru(app, repository, sru_config)
+        own = Library("local", config.repository_name) if not libraries else None
+        app.register_blueprint(reader_blueprint(repository, server.config, clusters=clusters,
+                                                libraries=libraries, own=own))
     else:
         @app.route("/sru", strict_slashes=False)
         def no_sru():
             return NO_SEARCH, 404, {"Content-Type": "text/plain; charset=utf-8"}
 
-    @app.route("/")
-    def index():
-        return redirect(url_for("oai.endpoint", verb="Identify"))
+        @app.route("/")
+        def index():
+            return redirect(url_for("oai.endpoint", verb="Identify"))
 
+    if console is not None and console.enabled:
+        from .admin import admin_blueprint
+
+        app.register_blueprint(admin_blueprint(repository, console), url_prefix="/admin")
     return app

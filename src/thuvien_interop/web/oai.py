@@ -13,7 +13,10 @@ response for a person in a browser. Harvesters always get the XML, byte for byte
 from __future__ import annotations
 
 import gzip
+import logging
+import re
 import zlib
+from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, current_app, request, url_for
 
@@ -24,17 +27,53 @@ HTML_TYPE = "text/html; charset=utf-8"
 # Caches must keep the XML, the HTML and each compressed form apart.
 VARY = "Accept, Accept-Encoding, Sec-Fetch-Dest"
 _MIN_COMPRESS = 1024
+_RAW_BYTE = re.compile(rb"[\x80-\xff]")
+#: Seconds a harvester is asked to wait when the repository cannot answer.
+RETRY_AFTER = 60
+
+logger = logging.getLogger(__name__)
 
 
 def request_params() -> list[tuple[str, str]]:
     """The request's arguments in order, GET or POST (form-urlencoded), repeats kept.
 
     OAI-PMH 2.0 §3.1.1.2: a POST carries the arguments in its body only; the
-    query string of a POST is not read.
+    query string of a POST is not read. Arguments are UTF-8 (§3.1.1.1); bytes
+    that are not become lone surrogates (``surrogateescape``), characters no
+    XML can hold, which the engines refuse as such (badArgument, diagnostic
+    10) instead of a replacement character that would pass for text.
     """
     if request.method == "POST":
-        return list(request.form.items(multi=True))
-    return list(request.args.items(multi=True))
+        if request.mimetype != "application/x-www-form-urlencoded":
+            return list(request.form.items(multi=True))
+        raw = request.get_data(cache=True)
+    else:
+        raw = request.query_string
+    return split_arguments(raw)
+
+
+def split_arguments(raw: bytes) -> list[tuple[str, str]]:
+    """``a=1&b=%C3%A0`` as (name, value) pairs decoded as UTF-8, bytes that are not
+    UTF-8 kept as lone surrogates.
+
+        >>> split_arguments(b"verb=Identify&x=%FF&y=h%C3%A0+n%E1%BB%99i")
+        [('verb', 'Identify'), ('x', '\\udcff'), ('y', 'hà nội')]
+    """
+    # Raw non-ASCII bytes (a client that did not percent-encode) are read as if it had.
+    text = _RAW_BYTE.sub(lambda m: b"%%%02X" % m[0][0], raw).decode("ascii")
+    return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="surrogateescape")
+
+
+def unavailable(what: str) -> Response:
+    """OAI-PMH 2.0 §3.1.2.2: a repository that cannot answer says so in HTTP, 503
+    with Retry-After (no OAI-PMH error code means "server failure"; harvesters
+    wait and ask again). The reason goes to the server log, with its traceback."""
+    logger.exception("%s failed; answered 503 Service Unavailable", what)
+    resp = Response(f"The repository cannot answer just now (the administrator finds the reason "
+                    f"in the server log). Try again in {RETRY_AFTER} seconds.\n",
+                    status=503, content_type="text/plain; charset=utf-8")
+    resp.headers["Retry-After"] = str(RETRY_AFTER)
+    return resp
 
 
 def wants_html(headers) -> bool:
@@ -129,19 +168,29 @@ def oai_blueprint(provider: Provider, name: str = "oai") -> Blueprint:
     @bp.route("", methods=["GET", "POST"], strict_slashes=False)
     def endpoint() -> Response:
         params = request_params()
-        body = provider.handle(params, base_url=base_url())
+        try:
+            body = provider.handle(params, base_url=base_url())
+        except Exception:  # noqa: BLE001 - a store failure: 503 and the log, never a 500 page
+            return unavailable("OAI-PMH request")
         if provider.config.html_view and wants_html(request.headers):
             from .browser import render_page
 
-            search_url, unsearchable = _search_page(provider.repository)
-            return reply(render_page(body, params, raw_url=request.base_url.rstrip("/") + "/xml",
-                                     languages=request.headers.get("Accept-Language", ""),
-                                     search_url=search_url, unsearchable=unsearchable
-                                     ).encode("utf-8"), HTML_TYPE)
+            try:
+                search_url, unsearchable = _search_page(provider.repository)
+                page = render_page(body, params, raw_url=request.base_url.rstrip("/") + "/xml",
+                                   languages=request.headers.get("Accept-Language", ""),
+                                   search_url=search_url, unsearchable=unsearchable)
+            except Exception:  # noqa: BLE001 - the person still gets the response, as XML
+                logger.exception("the HTML view of an OAI-PMH response failed; sent the XML")
+                return reply(body, XML_TYPE)
+            return reply(page.encode("utf-8"), HTML_TYPE)
         return reply(body, XML_TYPE)
 
     @bp.route("/xml", methods=["GET", "POST"])
     def raw() -> Response:
-        return reply(provider.handle(request_params(), base_url=base_url()), XML_TYPE)
+        try:
+            return reply(provider.handle(request_params(), base_url=base_url()), XML_TYPE)
+        except Exception:  # noqa: BLE001
+            return unavailable("OAI-PMH request")
 
     return bp

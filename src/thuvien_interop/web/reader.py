@@ -1,0 +1,523 @@
+"""The readers' pages: search the catalogue in plain words, read a record, see who holds it.
+
+Framework-free renderers (:func:`render_search`, :func:`render_record`: a store and
+the request's arguments in, an HTML page out) and a thin blueprint
+(:func:`reader_blueprint`: ``/`` and ``/record/<OAI identifier>``). A query runs
+through the SRU engine's own translation (:func:`thuvien_interop.sru.translate.to_plan`)
+and the store's search, so the page finds what an SRU client finds.
+
+What a person types is CQL when it parses and otherwise all of its words in the
+chosen field (:func:`thuvien_interop.sru.cql.people_query`); the page says so. A
+result line is title, author, year and kind in words; when the store keeps clusters
+(a :class:`~thuvien_interop.union.clusters.ClusterIndex` is given) the records of
+one cluster are one line, "in N libraries". No JavaScript; one small stylesheet in
+the page; usable at 360 px.
+
+    >>> from thuvien_interop.store import open_store
+    >>> page = render_search(open_store("sqlite://"), {"q": "Ha Noi"})     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from urllib.parse import quote, urlencode
+
+import pymarc
+
+from ..crosswalk.marcxml import parse_marcxml_record
+from ..crosswalk.text import normalize
+from ..model import Record
+from ..sru import cql
+from ..sru.config import SRUConfig
+from ..sru.diagnostics import Diagnostic
+from ..sru.translate import to_plan
+from ..store import search_plan
+from ..union.clusters import ClusterIndex
+from ..union.facts import facts_from_marc, provider_of
+from ..union.holdings import Holding, Library, cluster_holdings, record_holdings
+
+__all__ = ["PAGE_SIZE", "SearchForm", "reader_blueprint", "render_record", "render_search"]
+
+PAGE_SIZE = 10
+
+# (Vietnamese, English) of every label the pages show.
+LABELS: dict[str, tuple[str, str]] = {
+    "search": ("Tìm", "Search"),
+    "placeholder": ("Nhan đề, tác giả, chủ đề… có dấu hoặc không dấu",
+                    "Title, author, subject… with or without diacritics"),
+    "field": ("Tìm trong", "Search in"),
+    "narrow": ("Thu hẹp kết quả", "Narrow the results"),
+    "kind": ("Loại tài liệu", "Kind"),
+    "language": ("Ngôn ngữ", "Language"),
+    "year_from": ("Từ năm", "From year"),
+    "year_to": ("Đến năm", "To year"),
+    "any": ("Tất cả", "Any"),
+    "sort": ("Sắp xếp", "Sort by"),
+    "advanced": ("Tìm nâng cao (CQL)", "Advanced search (CQL)"),
+    "advanced_hint": ("Ví dụ: dc.title = \"Hà Nội\" and dc.date >= 2000",
+                      "For example: dc.title = \"Hà Nội\" and dc.date >= 2000"),
+    "as_words": ("Đã tìm theo các từ", "Read as words"),
+    "as_words_why": ("vì đây không phải truy vấn CQL", "as it is not a CQL query"),
+    "found": ("Tìm thấy {n} kết quả", "{n} results"),
+    "showing": ("từ {a} đến {b}", "showing {a}–{b}"),
+    "none": ("Không tìm thấy tài liệu nào. Hãy thử ít từ hơn hoặc bỏ bớt điều kiện.",
+             "Nothing found. Try fewer words or fewer conditions."),
+    "problem": ("Không thực hiện được tìm kiếm", "The search could not be run"),
+    "next": ("Trang sau", "Next"),
+    "previous": ("Trang trước", "Previous"),
+    "libraries": ("có ở {n} thư viện", "in {n} libraries"),
+    "one_library": ("có ở 1 thư viện", "in 1 library"),
+    "records": ("{n} biểu ghi", "{n} records"),
+    "other_language": ("English", "Tiếng Việt"),
+    "technical": ("Dành cho máy: OAI-PMH · SRU", "For machines: OAI-PMH · SRU"),
+    "back": ("Quay lại tìm kiếm", "Back to the search"),
+    "holdings": ("Thư viện có tài liệu này", "Libraries that hold it"),
+    "library": ("Thư viện", "Library"),
+    "place": ("Kho, vị trí", "Location"),
+    "call_number": ("Ký hiệu xếp giá", "Call number"),
+    "copies": ("Số bản", "Copies"),
+    "no_holdings": ("Chưa có thông tin bản sách.", "No holdings information."),
+    "other_editions": ("Các lần xuất bản, tập khác", "Other editions and volumes"),
+    "not_found": ("Không có biểu ghi này.", "There is no such record."),
+    "link": ("Đường dẫn cố định", "Permanent link"),
+}
+
+# What the diagnostics a reader can cause mean, in Vietnamese (English: the engine's message).
+DIAGNOSTICS_VI: dict[int, str] = {
+    10: "Truy vấn sai cú pháp. Hãy gõ từ cần tìm, hoặc đặt cụm từ trong dấu ngoặc kép.",
+    13: "Dấu ngoặc đơn không cân: thiếu “(” hoặc “)”.",
+    14: "Dấu ngoặc kép không cân: thiếu một dấu “\"”.",
+    15: "Tiền tố bộ chỉ mục (context set) không được hỗ trợ.",
+    16: "Máy chủ không có chỉ mục này; hãy chọn một chỉ mục trong danh sách.",
+    19: "Quan hệ so sánh này không được hỗ trợ.",
+    20: "Bổ ngữ của quan hệ không được hỗ trợ (mọi tìm kiếm đều không phân biệt hoa thường, dấu).",
+    27: "Chưa có từ cần tìm.",
+    29: "Từ viết tắt bằng * hoặc ? quá ngắn hoặc ứng với quá nhiều từ.",
+    61: "Số thứ tự bắt đầu vượt quá số biểu ghi tìm được.",
+    66: "Khổ mẫu biểu ghi (recordSchema) không được hỗ trợ.",
+}
+
+
+# The fields a person can search in: (form value, CQL index, labels).
+FIELDS: tuple[tuple[str, str, tuple[str, str]], ...] = (
+    ("", "cql.serverChoice", ("Mọi trường", "Everything")),
+    ("title", "dc.title", ("Nhan đề", "Title")),
+    ("author", "dc.creator", ("Tác giả", "Author")),
+    ("subject", "dc.subject", ("Chủ đề", "Subject")),
+    ("publisher", "dc.publisher", ("Nhà xuất bản", "Publisher")),
+    ("isbn", "bath.isbn", ("ISBN", "ISBN")),
+    ("callnumber", "local.callNumber", ("Ký hiệu xếp giá", "Call number")),
+)
+
+# Kinds to narrow to: (form value, the dc.type key the index keeps, labels).
+KIND_FILTERS: tuple[tuple[str, str, tuple[str, str]], ...] = (
+    ("text", "text", ("Sách, văn bản", "Books and texts")),
+    ("map", "cartographic", ("Bản đồ", "Maps")),
+    ("score", "notated music", ("Bản nhạc", "Music scores")),
+    ("sound", "sound", ("Ghi âm", "Sound recordings")),
+    ("video", "moving image", ("Phim, video", "Films and video")),
+    ("image", "still image", ("Tranh ảnh", "Pictures")),
+    ("software", "software", ("Phần mềm, tệp tin", "Software and files")),
+)
+
+LANGUAGES: dict[str, tuple[str, str]] = {
+    "vie": ("Tiếng Việt", "Vietnamese"), "eng": ("Tiếng Anh", "English"),
+    "fre": ("Tiếng Pháp", "French"), "rus": ("Tiếng Nga", "Russian"),
+    "chi": ("Tiếng Trung", "Chinese"), "jpn": ("Tiếng Nhật", "Japanese"),
+    "kor": ("Tiếng Hàn", "Korean"), "ger": ("Tiếng Đức", "German"),
+    "lao": ("Tiếng Lào", "Lao"), "khm": ("Tiếng Khmer", "Khmer"),
+    "tha": ("Tiếng Thái", "Thai"), "spa": ("Tiếng Tây Ban Nha", "Spanish"),
+}
+
+# What union.facts calls a record's format, in words.
+KINDS: dict[str, tuple[str, str]] = {
+    "book": ("Sách", "Book"), "ebook": ("Sách điện tử", "E-book"),
+    "serial": ("Báo, tạp chí", "Journal"), "eserial": ("Tạp chí điện tử", "E-journal"),
+    "article": ("Bài trích", "Article"), "manuscript": ("Bản thảo", "Manuscript"),
+    "map": ("Bản đồ", "Map"), "score": ("Bản nhạc", "Music score"),
+    "sound": ("Ghi âm", "Sound recording"), "music": ("Ghi âm âm nhạc", "Music recording"),
+    "video": ("Phim, video", "Video"), "picture": ("Tranh ảnh", "Picture"),
+    "software": ("Tệp tin, phần mềm", "Computer file"), "kit": ("Bộ tài liệu", "Kit"),
+    "mixed": ("Tài liệu hỗn hợp", "Mixed materials"), "object": ("Hiện vật", "Object"),
+    "unknown": ("Tài liệu", "Item"),
+}
+
+SORTS: tuple[tuple[str, str, tuple[str, str]], ...] = (
+    ("", "", ("Phù hợp nhất", "Best match")),
+    ("title", "dc.title/sort.ascending", ("Nhan đề A–Z", "Title A–Z")),
+    ("author", "dc.creator/sort.ascending", ("Tác giả A–Z", "Author A–Z")),
+    ("newest", "dc.date/sort.descending", ("Mới nhất", "Newest first")),
+    ("oldest", "dc.date/sort.ascending", ("Cũ nhất", "Oldest first")),
+)
+
+
+def _language(args: Mapping[str, str], accept_language: str) -> int:
+    """0 for Vietnamese, 1 for English: ``lang`` in the address, else the browser's choice."""
+    from .browser import _languages
+
+    chosen = args.get("lang", "")
+    if chosen in ("vi", "en"):
+        return 0 if chosen == "vi" else 1
+    return 0 if _languages(accept_language)[0] == "vi" else 1
+
+
+@lru_cache(maxsize=4)
+def _template(name: str):
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    from .browser import TEMPLATES
+
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), trim_blocks=True, lstrip_blocks=True,
+                      autoescape=select_autoescape(default=True, default_for_string=True))
+    return env.get_template(name)
+
+
+# -- the query a form makes -----------------------------------------------------------
+
+@dataclass(slots=True)
+class SearchForm:
+    """The search form's arguments and the CQL they make.
+
+    >>> SearchForm.from_args({"q": "Ha Noi", "kind": "map", "from": "2000"}).cql()
+    '(cql.serverChoice all "Ha Noi") and dc.type = "cartographic" and dc.date >= "2000"'
+    """
+
+    q: str = ""
+    field: str = ""
+    advanced: str = ""
+    kind: str = ""
+    language: str = ""
+    year_from: str = ""
+    year_to: str = ""
+    sort: str = ""
+    start: int = 1
+    read: cql.PeopleQuery | None = None
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> SearchForm:
+        try:
+            start = max(int(args.get("start", "1")), 1)
+        except ValueError:
+            start = 1
+
+        def year(name: str) -> str:
+            value = args.get(name, "").strip()
+            return value if value.isdigit() and len(value) == 4 else ""
+
+        return cls(q=args.get("q", "").strip(), field=_known(args.get("field", ""), FIELDS),
+                   advanced=args.get("query", "").strip(), kind=_known(args.get("kind", ""), KIND_FILTERS),
+                   language=args.get("language", "") if args.get("language", "") in LANGUAGES else "",
+                   year_from=year("from"), year_to=year("to"), sort=_known(args.get("sort", ""), SORTS),
+                   start=start)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.q or self.advanced)
+
+    def cql(self) -> str:
+        """The whole query: what was typed (CQL, or its words), the narrowing, the sort."""
+        if self.advanced:
+            base = self.advanced
+        else:
+            index = next(ix for value, ix, _ in FIELDS if value == self.field)
+            if self.field:
+                self.read = cql.PeopleQuery(self.q, cql.words_query(self.q, index), True, None)
+            else:
+                self.read = cql.people_query(self.q)
+            base = self.read.cql
+        clauses = []
+        if self.kind:
+            clauses.append(f'dc.type = {cql.quote(_value(self.kind, KIND_FILTERS), force=True)}')
+        if self.language:
+            clauses.append(f'dc.language = "{self.language}"')
+        if self.year_from:
+            clauses.append(f'dc.date >= "{self.year_from}"')
+        if self.year_to:
+            clauses.append(f'dc.date <= "{self.year_to}"')
+        text = f"({base}) and " + " and ".join(clauses) if clauses else base
+        sort = _value(self.sort, SORTS)
+        return f"{text} sortBy {sort}" if sort and " sortby " not in f" {text.lower()} " else text
+
+    def args(self, **change: object) -> dict[str, str]:
+        """The form's arguments (for links), with ``change`` applied; empty ones left out."""
+        values = {"q": self.q, "field": self.field, "query": self.advanced, "kind": self.kind,
+                  "language": self.language, "from": self.year_from, "to": self.year_to,
+                  "sort": self.sort, "start": str(self.start) if self.start > 1 else ""}
+        values.update({k: str(v) for k, v in change.items()})
+        return {k: v for k, v in values.items() if v}
+
+
+def _known(value: str, table: tuple[tuple[str, str, tuple[str, str]], ...]) -> str:
+    return value if any(v == value for v, _, _ in table) else ""
+
+
+def _value(value: str, table: tuple[tuple[str, str, tuple[str, str]], ...]) -> str:
+    return next((ix for v, ix, _ in table if v == value), "")
+
+
+# -- reading a record for people ---------------------------------------------------------
+
+def _subs(f: pymarc.Field, codes: str) -> str:
+    return " ".join(normalize(sf.value).strip() for sf in f.subfields if sf.code in codes and sf.value.strip())
+
+
+def _clean(text: str) -> str:
+    return text.strip().rstrip(" /:;,=.").strip()
+
+
+@dataclass(slots=True)
+class Described:
+    """A record as a reader's page shows it."""
+
+    identifier: str
+    title: str
+    author: str
+    year: str
+    kind: str
+    language: str
+    provider: str
+    cluster: str | None = None
+    rows: list[tuple[tuple[str, str], str]] = field(default_factory=list)
+
+
+_ROW_LABELS = {
+    "title": ("Nhan đề", "Title"), "responsibility": ("Trách nhiệm", "Statement of responsibility"),
+    "author": ("Tác giả", "Author"), "others": ("Tác giả khác", "Other names"),
+    "edition": ("Lần xuất bản", "Edition"), "published": ("Xuất bản", "Published"),
+    "extent": ("Mô tả vật lý", "Physical description"), "series": ("Tùng thư", "Series"),
+    "isbn": ("ISBN", "ISBN"), "issn": ("ISSN", "ISSN"), "subjects": ("Chủ đề", "Subjects"),
+    "class": ("Phân loại", "Classification"), "language": ("Ngôn ngữ", "Language"),
+    "summary": ("Tóm tắt", "Summary"), "notes": ("Ghi chú", "Notes"), "kind": ("Loại", "Kind"),
+    "online": ("Bản điện tử", "Online"),
+}
+
+
+def describe(marc: pymarc.Record, identifier: str, lang: int, provider: str = "") -> Described:
+    """Title, author, year, kind and language in words, and the record page's rows."""
+    facts = facts_from_marc(marc, identifier, provider=provider)
+    f245 = next((f for f in marc.fields if f.tag == "245"), None)
+    title = _clean(_subs(f245, "abnp")) if f245 is not None else ""
+    authors = [_clean(_subs(f, "abcdq")) for f in marc.fields if f.tag in ("100", "110", "111")]
+    others = [_clean(_subs(f, "abcdq")) for f in marc.fields if f.tag in ("700", "710", "711", "720")]
+    responsibility = _clean(_subs(f245, "c")) if f245 is not None else ""
+    # The result line names the author without dates ("Hoàng Phê", not "Hoàng Phê, 1919-2005").
+    names = [_clean(_subs(f, "abcq")) for f in marc.fields if f.tag in ("100", "110", "111", "700", "710",
+                                                                       "711", "720")]
+    author = names[0] if names else responsibility
+    f008 = next((f.data or "" for f in marc.fields if f.tag == "008"), "")
+    code = f008[35:38] if len(f008) >= 38 else ""
+    if code not in LANGUAGES:
+        code = next((_subs(f, "a")[:3] for f in marc.fields if f.tag == "041"), code)
+    language = LANGUAGES[code][lang] if code in LANGUAGES else ""
+    kind = KINDS.get(facts.format, KINDS["unknown"])[lang]
+    year = str(facts.year) if facts.year else ""
+    d = Described(identifier, title or identifier, author, year, kind, language, provider)
+
+    def row(name: str, values: list[str]) -> None:
+        values = [v for v in values if v]
+        if values:
+            d.rows.append((_ROW_LABELS[name], "; ".join(values)))
+
+    row("title", [title])
+    row("responsibility", [responsibility])
+    row("author", authors or others)
+    row("others", others if authors else [])
+    row("edition", [_clean(_subs(f, "ab")) for f in marc.fields if f.tag == "250"])
+    row("published", [_clean(_subs(f, "abc")) for f in marc.fields if f.tag in ("260", "264")])
+    row("extent", [_clean(_subs(f, "abce")) for f in marc.fields if f.tag == "300"])
+    row("series", [_clean(_subs(f, "av")) for f in marc.fields if f.tag in ("490", "830")])
+    row("isbn", [_subs(f, "aq") for f in marc.fields if f.tag == "020"])
+    row("issn", [_subs(f, "a") for f in marc.fields if f.tag == "022"])
+    row("subjects", [_clean(" – ".join(sf.value.strip() for sf in f.subfields
+                                        if sf.code in "abcdtvxyz" and sf.value.strip()))
+                     for f in marc.fields if f.tag in ("600", "610", "611", "630", "648", "650", "651", "653")])
+    row("class", [f"DDC {_subs(f, 'a')}" for f in marc.fields if f.tag == "082"]
+        + [_subs(f, "ab") for f in marc.fields if f.tag in ("050", "090")])
+    row("language", [language])
+    row("kind", [kind])
+    row("summary", [_subs(f, "a") for f in marc.fields if f.tag == "520"])
+    row("notes", [_subs(f, "a") for f in marc.fields if f.tag in ("500", "505")])
+    row("online", [_subs(f, "u") for f in marc.fields if f.tag == "856"])
+    return d
+
+
+def _marc_of(repository, identifier: str) -> tuple[Record, pymarc.Record] | None:
+    from ..union.facts import record_marc
+
+    item = repository.get(identifier)
+    stored = repository.canonical(identifier)
+    if item is None or stored is None:
+        return None
+    fmt, data = stored
+    record = Record(identifier, canonical=data, canonical_format=fmt, sets=tuple(item.header.sets))
+    marc = record_marc(record)
+    return (record, marc) if marc is not None else None
+
+
+# -- pages -------------------------------------------------------------------------------
+
+def _page(lang: int, args: Mapping[str, str], title: str, base: str) -> dict:
+    other = "en" if lang == 0 else "vi"
+    here = {k: v for k, v in args.items() if k != "lang"}
+    return {"lang": lang, "code": "vi" if lang == 0 else "en", "site": title, "base": base,
+            "switch": "?" + urlencode({**here, "lang": other})}
+
+
+def render_search(repository, args: Mapping[str, str], *, config: SRUConfig | None = None,
+                  clusters: ClusterIndex | None = None, base: str = "",
+                  languages: str = "", oai_url: str | None = None) -> str:
+    """The search page: the form, and the results of the query it holds
+    (``oai_url``: the OAI-PMH page the footer links to)."""
+    config = config or SRUConfig()
+    lang = _language(args, languages)
+    form = SearchForm.from_args(args)
+    site = config.title.get("vi" if lang == 0 else "en") or next(iter(config.title.values()), "")
+    view = _page(lang, args, site, base)
+    view["oai_url"] = oai_url
+    indexes = {d.name for d in config.profile}
+    view.update(form=form, fields=[(v, lab) for v, ix, lab in FIELDS if not v or ix in indexes],
+                kinds=[(v, lab) for v, _, lab in KIND_FILTERS], sorts=[(v, lab) for v, _, lab in SORTS],
+                languages=sorted(LANGUAGES.items(), key=lambda kv: kv[0] != "vie"),
+                hits=[], total=None, problem=None, narrowed=bool(form.kind or form.language
+                                                                 or form.year_from or form.year_to))
+    if not form.empty:
+        query = form.cql()
+        view["cql"] = query
+        try:
+            plan = to_plan(cql.parse(query), config.profile, default_prefix=config.default_context_set)
+            page = repository.search(plan, form.start, PAGE_SIZE, prefix="marc21")
+        except cql.CQLError as e:
+            view["problem"] = (DIAGNOSTICS_VI.get(e.diagnostic, e.message) if lang == 0 else e.message,
+                               str(e.diagnostic))
+        except Diagnostic as d:
+            view["problem"] = (DIAGNOSTICS_VI.get(d.number, d.message) if lang == 0 else d.message,
+                               str(d.number))
+        except search_plan.PlanTooBroad as e:
+            view["problem"] = (f"'{e.term}': " + ("quá nhiều từ khớp, hãy gõ thêm chữ"
+                                                   if lang == 0 else "matches too many words: type more letters"), "29")
+        else:
+            view["total"] = page.total
+            view["hits"] = _hits(page.items, lang, clusters, base)
+            view["first"] = form.start
+            view["last"] = form.start + len(page.items) - 1
+            if form.start + len(page.items) <= page.total and page.items:
+                view["next"] = "?" + urlencode(form.args(start=form.start + len(page.items), lang=view["code"]))
+            if form.start > 1:
+                view["previous"] = "?" + urlencode(form.args(start=max(form.start - PAGE_SIZE, 1),
+                                                             lang=view["code"]))
+    return _template("sru_search.html").render(v=view, L=LABELS, lang=lang)
+
+
+def _hits(items: list, lang: int, clusters: ClusterIndex | None, base: str) -> list[dict]:
+    """One line per cluster (in the order of its first record), else per record."""
+    lines: list[dict] = []
+    by_cluster: dict[str, dict] = {}
+    for item in items:
+        if item.metadata is None:
+            continue
+        marc = parse_marcxml_record(item.metadata)
+        ident = item.header.identifier
+        provider = next((s.split(":", 2)[1] for s in item.header.sets if s.startswith("source:")), "")
+        d = describe(marc, ident, lang, provider)
+        cluster = clusters.cluster_of(ident) if clusters is not None else None
+        if cluster is not None and cluster in by_cluster:
+            by_cluster[cluster]["shown"] += 1
+            continue
+        members = clusters.members(cluster) if clusters is not None and cluster else {ident}
+        libraries = 0
+        if clusters is not None:
+            held = {(f.provider if (f := clusters.facts(m)) is not None else m) for m in members}
+            libraries = len(held)
+        line = {"d": d, "href": f"{base}/record/{quote(ident, safe=':/')}", "shown": 1,
+                "members": len(members), "libraries": libraries}
+        lines.append(line)
+        if cluster is not None:
+            by_cluster[cluster] = line
+    return lines
+
+
+def render_record(repository, identifier: str, *, config: SRUConfig | None = None,
+                  clusters: ClusterIndex | None = None, libraries: Mapping[str, Library] | None = None,
+                  own: Library | None = None, province: str | None = None, base: str = "",
+                  args: Mapping[str, str] | None = None, languages: str = "") -> str | None:
+    """The page of one record (of its cluster, when clusters are kept): its
+    description and every library that holds it; ``None`` when there is no such record."""
+    config = config or SRUConfig()
+    args = args or {}
+    lang = _language(args, languages)
+    found = _marc_of(repository, identifier)
+    if found is None:
+        return None
+    record, marc = found
+    d = describe(marc, identifier, lang, provider_of(record))
+    site = config.title.get("vi" if lang == 0 else "en") or next(iter(config.title.values()), "")
+    view = _page(lang, args, site, base)
+    cluster = clusters.cluster_of(identifier) if clusters is not None else None
+    members = sorted(clusters.members(cluster)) if clusters is not None and cluster else [identifier]
+    groups: list[list[Holding]] = []
+    for member in members:
+        got = found if member == identifier else _marc_of(repository, member)
+        if got is not None:
+            groups.append(record_holdings(got[0], libraries, default=own))
+    holdings = cluster_holdings(groups, province=province)
+    others: list[dict] = []
+    if clusters is not None:
+        facts = facts_from_marc(marc, identifier, provider=d.provider)
+        seen = set(members)
+        for key in sorted(k for k in facts.key_set if k.startswith("ta:")):
+            for other in clusters.records_with_key(key, 50):
+                head = clusters.cluster_of(other) or other
+                if other in seen or head in seen:
+                    continue
+                seen.add(head)
+                theirs = clusters.facts(head) or clusters.facts(other)
+                others.append({"href": f"{base}/record/{quote(head, safe=':/')}", "title": theirs.title if theirs else head,
+                               "year": theirs.year if theirs and theirs.year else "",
+                               "volume": theirs.volume if theirs else None})
+    view.update(d=d, holdings=holdings, others=others, members=len(members),
+                permalink=f"{base}/record/{quote(identifier, safe=':/')}")
+    return _template("record.html").render(v=view, L=LABELS, lang=lang)
+
+
+# -- the blueprint -------------------------------------------------------------------------
+
+def reader_blueprint(repository, config: SRUConfig | None = None, *,
+                     clusters: ClusterIndex | None = None,
+                     libraries: Mapping[str, Library] | None = None,
+                     own: Library | None = None):
+    """``/`` (the search) and ``/record/<OAI identifier>`` (a record's page), over a
+    store that can search."""
+    from flask import Blueprint, Response, current_app, request, url_for
+
+    from .oai import HTML_TYPE
+
+    bp = Blueprint("reader", __name__)
+
+    def html(page: str, status: int = 200) -> Response:
+        resp = Response(page, status=status, content_type=HTML_TYPE)
+        resp.headers["Vary"] = "Accept-Language"
+        return resp
+
+    @bp.route("/")
+    def search() -> Response:
+        has_oai = "oai" in current_app.blueprints
+        return html(render_search(repository, request.args, config=config, clusters=clusters,
+                                  base=request.script_root,
+                                  languages=request.headers.get("Accept-Language", ""),
+                                  oai_url=url_for("oai.endpoint", verb="Identify") if has_oai else None))
+
+    @bp.route("/record/<path:identifier>")
+    def record(identifier: str) -> Response:
+        lang = _language(request.args, request.headers.get("Accept-Language", ""))
+        page = render_record(repository, identifier, config=config, clusters=clusters,
+                             libraries=libraries, own=own, province=request.args.get("province"),
+                             base=request.script_root, args=request.args,
+                             languages=request.headers.get("Accept-Language", ""))
+        if page is None:
+            return html(f"<!DOCTYPE html><meta charset=utf-8><title>404</title><p>{LABELS['not_found'][lang]}"
+                        f' <a href="{request.script_root}/">{LABELS["back"][lang]}</a>', 404)
+        return html(page)
+
+    return bp
