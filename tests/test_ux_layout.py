@@ -28,8 +28,13 @@ def test_the_profiles_are_one_copy_at_the_top_of_the_repository():
 def test_profiles_says_where_the_files_are():
     result = CliRunner().invoke(main, ["profiles"])
     assert result.exit_code == 0, result.output
-    assert f"The files are in {ROOT / 'profiles'} (profiles/ of the source repository)." \
+    # An editable install reads profiles/ of the checkout; an installed wheel (as CI
+    # installs it) its packaged copy: either way the folder named holds the profiles.
+    from thuvien_interop.profiles import shipped_folder
+
+    assert f"The files are in {shipped_folder()} (profiles/ of the source repository)." \
         in result.output
+    assert (Path(shipped_folder()) / "koha.toml").is_file()
     shown = CliRunner().invoke(main, ["profiles", "show", "--help"]).output
     assert "profiles/NAME.toml" in shown
 
