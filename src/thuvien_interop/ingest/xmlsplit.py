@@ -34,9 +34,11 @@ SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=
                               huge_tree=True, remove_blank_text=False)
 
 
-def safe_parser() -> etree.XMLParser:
-    """A parser for XML from outside: no entities, no DTD, no network."""
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+def safe_parser(*, recover: bool = False) -> etree.XMLParser:
+    """A parser for XML from outside: no entities, no DTD, no network (``recover``:
+    read what can be read of a document that is not well-formed)."""
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                           huge_tree=True, recover=recover)
 
 
 def _text_stream(stream: BinaryIO) -> Iterator[str]:

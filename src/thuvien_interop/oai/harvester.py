@@ -48,6 +48,7 @@ from lxml import etree
 from .. import dates
 from ..crosswalk.text import normalize
 from ..formats import FormatRegistry, default_registry
+from ..ingest.xmlsplit import safe_parser
 from ..model import MAX_IDENTIFIER, Set, WriteSummary
 from ..pipeline import Pipeline
 from ..store import shared_url
@@ -592,16 +593,14 @@ class Harvester:
 
     def _read_identify(self, source: Source, fetched: Fetched) -> IdentifyInfo:
         data = fetched.read_all()
-        safe = {"resolve_entities": False, "no_network": True, "load_dtd": False,
-                "huge_tree": True}
         root = None
         reason = "not an OAI-PMH response"
         try:
-            root = etree.fromstring(data, etree.XMLParser(**safe))
+            root = etree.fromstring(data, safe_parser())
         except etree.XMLSyntaxError as exc:
             reason = str(exc)
             try:
-                root = etree.fromstring(data, etree.XMLParser(recover=True, **safe))
+                root = etree.fromstring(data, safe_parser(recover=True))
             except etree.XMLSyntaxError:
                 root = None
             if root is not None and local(root.tag) == "OAI-PMH":

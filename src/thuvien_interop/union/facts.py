@@ -28,6 +28,7 @@ from ..crosswalk.dc import parse_dc
 from ..crosswalk.dc2marc import dc_to_marc
 from ..crosswalk.marcxml import parse_marcxml_record
 from ..crosswalk.text import fold, normalize
+from ..ingest.xmlsplit import safe_parser
 from ..model import Record
 from . import keys as K
 
@@ -95,8 +96,7 @@ def record_marc(record: Record) -> pymarc.Record | None:
     if record.canonical_format == "marc21":
         return parse_marcxml_record(record.canonical)
     if record.canonical_format == "oai_dc":
-        elem = etree.fromstring(record.canonical, etree.XMLParser(resolve_entities=False,
-                                                                  no_network=True))
+        elem = etree.fromstring(record.canonical, safe_parser())
         return dc_to_marc(parse_dc(elem))
     return None
 
