@@ -25,11 +25,19 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
+import multiprocessing.connection
+import multiprocessing.util
 import os
 import pickle
 import queue
+import shutil
 import signal
+import socket
+import stat
+import sys
+import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -69,8 +77,19 @@ _chunk_seq: int | None = None
 _turn_taken = False
 
 
-def _init_worker(registry_bytes: bytes, turn: tuple[Any, Any, Any] | None = None) -> None:
+#: A worker's exit status when it ends because the process that started it died.
+EXIT_ORPHANED = 70
+
+#: A multiprocessing temporary folder left by a dead program is swept away by the
+#: next pool only once it is this old (seconds): a live program creates its
+#: folder a moment before its fork server listens in it.
+STALE_TEMP_AGE = 60.0
+
+
+def _init_worker(registry_bytes: bytes, turn: tuple[Any, Any, Any] | None = None,
+                 parent_temp: str | None = None) -> None:
     global _worker_registry, _turn
+    _die_with_parent(parent_temp)
     _worker_registry = pickle.loads(registry_bytes)
     _turn = turn
     # Ctrl-C reaches the whole process group: the caller decides what stops
@@ -80,6 +99,104 @@ def _init_worker(registry_bytes: bytes, turn: tuple[Any, Any, Any] | None = None
     # default threshold the collector took a fifth of a harvested record's
     # conversion (194 -> 150 µs a record).
     gc.set_threshold(BULK_GC_THRESHOLD, *gc.get_threshold()[1:])
+
+
+def _die_with_parent(parent_temp: str | None) -> None:
+    """End this worker as soon as the process that started the pool is gone
+    (kill -9, SIGTERM of an ``import`` that does not wait, the OOM killer).
+
+    A worker's parent in the operating system's sense is the fork server, which
+    lives as long as any worker does, so neither a closed pipe of the pool's nor
+    Linux's PR_SET_PDEATHSIG ever fires: without this the workers, the fork
+    server and the resource tracker stayed minutes after a kill, holding their
+    store connections. multiprocessing gives every child a *sentinel* of the
+    process that created it (a pipe end on POSIX, a process handle on Windows),
+    ready when that process ends; a thread waits on it. The last one out removes
+    the dead process's temporary folder (the fork server's socket), which its
+    own exit handlers would have removed."""
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+    sentinel, pid = parent.sentinel, parent.pid
+
+    def watch() -> None:
+        multiprocessing.connection.wait([sentinel])
+        # A dying process closes its files before it is gone: give it a moment.
+        if parent_temp and pid is not None and any(
+                not _running(pid) or time.sleep(0.01) for _ in range(300)):
+            shutil.rmtree(parent_temp, ignore_errors=True)
+        os._exit(EXIT_ORPHANED)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` still runs (on Windows the sentinel, a handle of
+    the process itself, already said it does not). A killed process its parent
+    has not reaped yet (a zombie) does not."""
+    if sys.platform == "win32":
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            # pid (comm) state ...: comm may hold spaces and parentheses.
+            return f.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_temp(folder: str | None = None, min_age: float = STALE_TEMP_AGE) -> list[str]:
+    """Remove multiprocessing's temporary folders (``pymp-*``) that programs
+    killed as a whole (``kill -9`` of a process group, a container stopped)
+    left in ``folder`` (default: the system's temporary folder). Only folders of
+    this user, older than ``min_age`` seconds, that hold nothing but fork-server
+    sockets nobody listens on any more are removed: those are dead for certain.
+    Returns the folders removed."""
+    if not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
+        return []
+    folder = folder or tempfile.gettempdir()
+    removed: list[str] = []
+    try:
+        candidates = [e for e in os.scandir(folder) if e.name.startswith("pymp-")]
+    except OSError:
+        return []
+    now = time.time()
+    for entry in candidates:
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid()
+                    or now - info.st_mtime < min_age):
+                continue
+            inside = list(os.scandir(entry.path))
+            if not inside or not all(_dead_listener(e) for e in inside):
+                continue
+            shutil.rmtree(entry.path)
+            removed.append(entry.path)
+        except OSError:
+            continue
+    return removed
+
+
+def _dead_listener(entry: os.DirEntry) -> bool:
+    if (not entry.name.startswith("listener-")
+            or not stat.S_ISSOCK(entry.stat(follow_symlinks=False).st_mode)):
+        return False
+    with socket.socket(socket.AF_UNIX) as probe:
+        try:
+            probe.connect(entry.path)
+        except ConnectionRefusedError:
+            return True
+        except OSError:
+            return False
+    return False
 
 
 def _run(fn: ChunkFn, items: Sequence[Any], args: tuple[Any, ...]) -> list[Any]:
@@ -175,9 +292,14 @@ class WorkerPool:
                 self._turn = (context.Condition(), context.Value("q", 0, lock=False),
                               context.Value("b", 0, lock=False))
                 self._next_seq = 0
+                sweep_stale_temp()
+                # (The fork server's socket lives in this process's multiprocessing
+                # folder: the workers remove it if this process dies unannounced.)
+                temp = multiprocessing.util.get_temp_dir() if context.get_start_method() \
+                    == "forkserver" else None
                 pool = ProcessPoolExecutor(self.processes, mp_context=context,
                                            initializer=_init_worker,
-                                           initargs=(self._payload, self._turn))
+                                           initargs=(self._payload, self._turn, temp))
                 self._pool = pool
                 weakref.finalize(self, pool.shutdown, wait=False, cancel_futures=True)
             return self._pool

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
 
 import click
 
@@ -61,6 +65,44 @@ def open_or_fail(url: str) -> Repository:
         return open_store(url)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+#: Exit statuses of a command stopped by Ctrl-C or SIGTERM (128 + the signal's number).
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
+@contextmanager
+def stop_on_signals(stopped_by: list[int]) -> Iterator[None]:
+    """SIGTERM (what ``timeout``, systemd and docker send) stops a command as Ctrl-C
+    does: a KeyboardInterrupt in the main thread, so that what was handed over is
+    committed (a harvest stops every list between two pages and releases its
+    leases; an import lets its batches in hand finish) and the worker processes
+    are stopped, rather than the process vanishing mid-batch.
+    ``stopped_by`` gets the signal's number."""
+    def on_signal(signum: int, _frame: object) -> None:
+        first = not stopped_by
+        stopped_by.append(signum)
+        if first:
+            raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def stopped(stopped_by: list[int], what: str) -> NoReturn:
+    """After :func:`stop_on_signals` raised: say so on one line (``what`` says
+    what was kept and how to go on) and exit 143 after SIGTERM, 130 after Ctrl-C."""
+    term = bool(stopped_by) and stopped_by[0] == signal.SIGTERM
+    click.echo(f"{'Stopped (SIGTERM)' if term else 'Interrupted'}. {what}", err=True)
+    raise SystemExit(EXIT_SIGTERM if term else EXIT_SIGINT)
 
 
 def plural(count: int, word: str) -> str:

@@ -6,12 +6,10 @@ import json
 import logging
 import re
 import shutil
-import signal
 import sys
 import threading
 import time
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from urllib.parse import urlsplit
 
 import click
@@ -24,7 +22,14 @@ from ..oai.harvest_sources import Source, SourcesError, load_sources
 from ..oai.harvester import DEFAULT, MAX_PAGES, Harvester, HarvestResult, status_rows
 from ..pipeline.items import kept_message
 from . import main
-from ._common import config_option, load_settings, open_or_fail, store_option
+from ._common import (
+    config_option,
+    load_settings,
+    open_or_fail,
+    stop_on_signals,
+    stopped,
+    store_option,
+)
 
 
 class _Bar:
@@ -178,8 +183,6 @@ def _default_name(url: str) -> str:
 #: Exit statuses of ``harvest`` (also in its --help and docs/harvesting.md).
 EXIT_FAILED = 1
 EXIT_ALL_HELD = 75  # sysexits' EX_TEMPFAIL: nothing to do now, try again later
-EXIT_SIGINT = 130
-EXIT_SIGTERM = 143
 
 
 def _outcome(r: HarvestResult) -> str:
@@ -338,7 +341,7 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
     stopped_by: list[int] = []
     try:
-        with _stop_on_signals(stopped_by):
+        with stop_on_signals(stopped_by):
             store = open_or_fail(settings.store)
             try:
                 harvester = Harvester(
@@ -360,11 +363,8 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
                 store.close()
     except KeyboardInterrupt:
         board.clear()
-        term = bool(stopped_by) and stopped_by[0] == signal.SIGTERM
-        click.echo(f"{'Stopped (SIGTERM)' if term else 'Interrupted'}. Every page received "
-                   "before is stored; run the same command again to go on from there.",
-                   err=True)
-        raise SystemExit(EXIT_SIGTERM if term else EXIT_SIGINT) from None
+        stopped(stopped_by, "Every page received before is stored; run the same command "
+                "again to go on from there.")
     finally:
         logger.removeHandler(handler)
     _summary(results, handler.errors_shown)
@@ -376,29 +376,6 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
         raise SystemExit(EXIT_ALL_HELD)
     if not all(r.ok for r in results):
         raise SystemExit(EXIT_FAILED)
-
-
-@contextmanager
-def _stop_on_signals(stopped_by: list[int]) -> Iterator[None]:
-    """SIGTERM (what ``timeout``, systemd and docker send) stops a harvest as Ctrl-C
-    does: a KeyboardInterrupt in the main thread, which stops every list between
-    two pages, commits what was handed over and releases the leases.
-    ``stopped_by`` gets the signal's number."""
-    def on_signal(signum: int, _frame: object) -> None:
-        first = not stopped_by
-        stopped_by.append(signum)
-        if first:
-            raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 class _NotATerminal:

@@ -16,6 +16,7 @@ from ..pipeline import Report
 from ..pipeline.files import import_files
 from ..pipeline.items import kept_message
 from ..pipeline.sets import remember_rules
+from ..store.base import Repository
 from . import main
 from ._common import (
     ProfileParam,
@@ -25,6 +26,8 @@ from ._common import (
     open_or_fail,
     plural,
     progress_shown,
+    stop_on_signals,
+    stopped,
     store_option,
 )
 
@@ -112,33 +115,45 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
             encoding["mapping"] = ColumnMapping.from_dict(data, where)
         except ValueError as exc:  # a ProfileFileError or a MappingError
             raise click.UsageError(f"--columns {columns_path}: {exc}") from None
+    stopped_by: list[int] = []
     try:
-        if not progress_shown(quiet):
-            report = import_files(store, files, rule, fmt=fmt, classify=sets.classify, **encoding)
-        else:
-            records = 0
-
-            def classify(source):
-                # Once a record that goes to the store: the bar counts them.
-                nonlocal records
-                records += 1
-                return sets.classify(source)
-
-            with click.progressbar(length=total, label="Importing", show_percent=True,
-                                   show_eta=True, file=sys.stderr,
-                                   item_show_func=lambda _: plural(records, "record")) as bar:
-                report = import_files(store, files, rule, fmt=fmt, classify=classify,
-                                      progress=bar.update, **encoding)
-                bar.render_progress()  # the last count: the file was read before its last records
-        store.put_sets(sets.seen_sets())
-        remember_rules(store, sets)  # what `reindex --sets` may replace later
+        with stop_on_signals(stopped_by):
+            report = _run_import(store, files, rule, fmt, sets, encoding, quiet, total)
     except UnknownFormat as exc:
         raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        stopped(stopped_by, "The batches written before are stored; import the same files "
+                "again to add the rest (what is stored already is left unchanged).")
     finally:
         store.close()
     print_report(report, max_problems)
     if report.rejected:
         raise SystemExit(1)
+
+
+def _run_import(store: Repository, files: tuple[str, ...], rule: IdentifierRule,
+                fmt: str | None, sets: SetRules, encoding: dict, quiet: bool,
+                total: int) -> Report:
+    if not progress_shown(quiet):
+        report = import_files(store, files, rule, fmt=fmt, classify=sets.classify, **encoding)
+    else:
+        records = 0
+
+        def classify(source):
+            # Once a record that goes to the store: the bar counts them.
+            nonlocal records
+            records += 1
+            return sets.classify(source)
+
+        with click.progressbar(length=total, label="Importing", show_percent=True,
+                               show_eta=True, file=sys.stderr,
+                               item_show_func=lambda _: plural(records, "record")) as bar:
+            report = import_files(store, files, rule, fmt=fmt, classify=classify,
+                                  progress=bar.update, **encoding)
+            bar.render_progress()  # the last count: the file was read before its last records
+    store.put_sets(sets.seen_sets())
+    remember_rules(store, sets)  # what `reindex --sets` may replace later
+    return report
 
 
 def print_report(report: Report, max_problems: int = 50) -> None:

@@ -11,6 +11,8 @@ from ._common import (
     echo_problems,
     load_settings,
     open_or_fail,
+    stop_on_signals,
+    stopped,
     store_option,
 )
 
@@ -78,11 +80,16 @@ def sync(profile_path: str, source_url: str, store_url: str | None, config_path:
     source = open_source(source_url, profile_path)
     store = open_or_fail(settings.store)
     repo_id = repository_id or settings.oai.repository_identifier
+    stopped_by: list[int] = []
     try:
-        report = run_sync(source, store, repo_id, full=full, overlap=overlap,
-                          index_profile=settings.sru.profile, processes=processes or None)
+        with stop_on_signals(stopped_by):
+            report = run_sync(source, store, repo_id, full=full, overlap=overlap,
+                              index_profile=settings.sru.profile, processes=processes or None)
     except click.ClickException:
         raise
+    except KeyboardInterrupt:
+        stopped(stopped_by, "The batches written before are stored; the next sync reads "
+                "again from the last mark it kept.")
     except Exception as exc:  # noqa: BLE001 - shown to the operator, with the URL hidden
         message = str(exc).replace(source_url, source.safe_url).split("\n")[0]
         raise click.ClickException(

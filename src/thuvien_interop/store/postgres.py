@@ -198,8 +198,7 @@ class PostgresRepository(SQLStore):
 
     def _connect(self) -> psycopg.Connection:
         try:
-            conn = psycopg.connect(self._conninfo, autocommit=True,
-                                   application_name="thuvien-interop")
+            conn = psycopg.connect(self._conninfo, autocommit=True, **self._app_name)
         except psycopg.Error as exc:
             raise StoreError(f"cannot connect to the PostgreSQL store {self._where()}: "
                              f"{str(exc).strip()}") from exc
@@ -207,6 +206,18 @@ class PostgresRepository(SQLStore):
             conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
         self._local.staging = False
         return conn
+
+    @functools.cached_property
+    def _app_name(self) -> dict[str, str]:
+        # pg_stat_activity shows "thuvien-interop" unless the URL's
+        # application_name or $PGAPPNAME names the process otherwise (a
+        # deployment telling its harvester from its server, a test counting the
+        # connections of the process it started).
+        try:
+            given = "application_name" in psycopg.conninfo.conninfo_to_dict(self._conninfo)
+        except psycopg.ProgrammingError:
+            given = False
+        return {} if given or os.environ.get("PGAPPNAME") else {"application_name": "thuvien-interop"}
 
     def close(self) -> None:
         if os.getpid() != self._pid:

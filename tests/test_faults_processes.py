@@ -1,0 +1,296 @@
+"""Worker processes die with the command that started them (issue 17): real
+``import`` and ``harvest`` processes with two worker processes each, killed with
+SIGKILL or stopped with SIGTERM — the signal sent to the command's own process
+only, as ``kill PID`` and the OOM killer do, the case that used to leave the
+workers, the fork server and the resource tracker running for minutes, a
+``pymp-*`` folder in the temporary directory and, on PostgreSQL, their
+connections open. Then nothing of the run may remain (processes, temporary
+folders, connections, leases), and running the command again must give the
+store a clean run gives, record by record. Each test waits for the state it
+needs (rows stored, processes gone), never for a fixed time."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pymarc
+import pytest
+from conftest import PG_URL, drop_schema, postgres_unreachable
+from test_harvest import ALL, identifiers
+from test_harvest_faults import blocked, source_store  # noqa: F401 - fixtures
+
+from thuvien_interop.model import ListQuery
+from thuvien_interop.store import open_store
+from thuvien_interop.workers import sweep_stale_temp
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux",
+                                reason="finds the processes a run left in /proc")
+
+RECORDS = 3000
+
+
+def wait_until(condition, what: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"still not so after {timeout:.0f} s: {what}")
+        threading.Event().wait(0.05)
+
+
+def session_processes(sid: int) -> list[str]:
+    """The live processes of session ``sid`` (a command started with
+    start_new_session=True, its workers, fork server and resource tracker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_bytes()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        fields = stat.rpartition(b")")[2].split()
+        if fields[0] not in (b"Z", b"X") and int(fields[3]) == sid:
+            found.append(f"{entry.name}: {cmdline[:120]}")
+    return found
+
+
+def pg_connections(app: str) -> int:
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                            (app,)).fetchone()[0]
+
+
+def contents(url: str) -> dict[str, tuple]:
+    """Every record of a store: identifier -> (deleted, sets, canonical format and bytes)."""
+    store = open_store(url)
+    try:
+        items = store.list(ListQuery(), None, 10 ** 7, metadata=False)
+        return {i.header.identifier: (i.header.deleted, i.header.sets,
+                                      store.canonical(i.header.identifier)) for i in items}
+    finally:
+        store.close()
+
+
+def stored(url: str) -> int:
+    try:
+        store = open_store(url)
+    except Exception:  # noqa: BLE001 - not created yet
+        return 0
+    try:
+        return store.info().record_count
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("catalogue") / "catalogue.mrc"
+    with path.open("wb") as f:
+        for i in range(RECORDS):
+            r = pymarc.Record(force_utf8=True)
+            r.add_field(pymarc.Field("001", data=f"VN{i:06d}"))
+            r.add_field(pymarc.Field("245", pymarc.Indicators("1", "0"), [
+                pymarc.Subfield("a", f"Truyện Kiều, tập {i} /"),
+                pymarc.Subfield("c", "Nguyễn Du.")]))
+            r.add_field(pymarc.Field("260", pymarc.Indicators(" ", " "), [
+                pymarc.Subfield("a", "Hà Nội :"), pymarc.Subfield("c", str(1950 + i % 70))]))
+            f.write(r.as_marc())
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request, tmp_path):
+    """A fresh store URL of each backend, and the application name its commands'
+    PostgreSQL connections carry."""
+    app = f"thuvien-fault-{uuid.uuid4().hex[:10]}"
+    if request.param == "sqlite":
+        yield request.param, (lambda name: f"sqlite:///{tmp_path / name}.db"), app
+        return
+    if reason := postgres_unreachable():
+        pytest.skip(reason)
+    schemas: list[str] = []
+
+    def url(name: str) -> str:
+        schemas.append(f"fault_{uuid.uuid4().hex[:12]}")
+        return f"{PG_URL}?schema={schemas[-1]}"
+
+    yield request.param, url, app
+    for s in schemas:
+        drop_schema(s)
+
+
+def environment(tmp: Path, app: str) -> dict[str, str]:
+    tmp.mkdir(exist_ok=True)
+    return {**os.environ, "TMPDIR": str(tmp), "PGAPPNAME": app}
+
+
+def left_behind(proc: subprocess.Popen, tmp: Path, app: str, kind: str) -> None:
+    """Wait until nothing of the run remains: its processes, its temporary
+    folders, its PostgreSQL connections."""
+    wait_until(lambda: not session_processes(proc.pid),
+               f"processes of the killed run still alive: {session_processes(proc.pid)}")
+    assert not list(tmp.glob("pymp-*")), "the run left its multiprocessing folder"
+    if kind == "postgres":
+        wait_until(lambda: pg_connections(app) == 0,
+                   f"{pg_connections(app)} PostgreSQL connections of the killed run still open")
+
+
+def import_command(catalogue: Path, url: str) -> list[str]:
+    return [sys.executable, "-m", "thuvien_interop", "import", str(catalogue), "--store", url,
+            "--processes", "2", "-q"]
+
+
+@pytest.fixture(scope="module")
+def clean_imports() -> dict[str, dict]:
+    """What a clean import of the catalogue stores, per backend (made on first use)."""
+    return {}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, moment", [(signal.SIGKILL, 1), (signal.SIGKILL, 4),
+                                         (signal.SIGTERM, 2)],
+                         ids=["kill-9-after-batch-1", "kill-9-after-batch-4",
+                              "sigterm-after-batch-2"])
+def test_killed_import_leaves_nothing_running_and_a_rerun_completes_it(
+        catalogue, backend, clean_imports, tmp_path, sig, moment):
+    kind, new_url, app = backend
+    if kind == "postgres" and moment == 4:
+        pytest.skip("one kill -9 moment is enough on PostgreSQL (the suite's time)")
+    if kind not in clean_imports:
+        clean = new_url("clean")
+        done = subprocess.run(import_command(catalogue, clean), capture_output=True, text=True,
+                              env=environment(tmp_path / "tmp-clean", app), timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        clean_imports[kind] = contents(clean)
+    url = new_url("killed")
+    tmp = tmp_path / "tmp"
+    proc = subprocess.Popen(import_command(catalogue, url), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            env=environment(tmp, app))
+    try:
+        wait_until(lambda: proc.poll() is not None or stored(url) >= 500 * moment,
+                   f"{500 * moment} records stored")
+        assert proc.poll() is None, "the import ended before it could be stopped: more records"
+        if kind == "postgres":
+            assert pg_connections(app) >= 2, "the workers write with connections of their own"
+        os.kill(proc.pid, sig)  # the command only, not its process group
+        out, _ = proc.communicate(timeout=120)
+        left_behind(proc, tmp, app, kind)
+    finally:
+        if session_processes(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 143, out
+        assert "Stopped (SIGTERM). The batches written before are stored" in out, out
+        assert "Traceback" not in out, out
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    assert 0 < stored(url) < RECORDS
+    rerun = subprocess.run(import_command(catalogue, url), capture_output=True, text=True,
+                           env=environment(tmp_path / "tmp-rerun", app), timeout=600)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert contents(url) == clean_imports[kind], "the rerun's store is not a clean run's"
+
+
+def harvest_command(url: str, store: str, name: str = "daklak") -> list[str]:
+    return [sys.executable, "-m", "thuvien_interop", "harvest", url, "--store", store,
+            "--name", name, "--prefix", "marc21", "--processes", "2", "-q"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
+def test_killed_harvest_leaves_nothing_running_and_a_rerun_completes_it(
+        blocked, backend, tmp_path, sig):  # noqa: F811 - the fixture
+    kind, new_url, app = backend
+    clean = new_url("clean")
+    blocked.gate.set()
+    done = subprocess.run(harvest_command(blocked.url, clean), capture_output=True, text=True,
+                          env=environment(tmp_path / "tmp-clean", app), timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    expected = contents(clean)
+    blocked.gate.clear()
+    blocked.requests.clear()
+    blocked._counts.clear()  # the 3rd ListRecords answer of the next run waits again
+    url = new_url("killed")
+    tmp = tmp_path / "tmp"
+    proc = subprocess.Popen(harvest_command(blocked.url, url), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            env=environment(tmp, app))
+    try:
+        union = open_store(url)
+        try:
+            while blocked.count("ListRecords") < 3 or len(identifiers(union)) < 20:
+                assert proc.poll() is None, proc.communicate()[0]
+                threading.Event().wait(0.05)
+        finally:
+            union.close()
+        os.kill(proc.pid, sig)
+        if sig == signal.SIGKILL:
+            proc.communicate(timeout=60)
+        else:
+            # Page 3 is held back: the harvest stops without it.
+            out, _ = proc.communicate(timeout=60)
+        left_behind(proc, tmp, app, kind)
+    finally:
+        blocked.gate.set()
+        if session_processes(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+    union = open_store(url)
+    try:
+        if sig == signal.SIGTERM:
+            assert proc.returncode == 143, out
+            assert union.lease_holder("daklak") is None, "released on the way out"
+        else:
+            assert str(proc.pid) in (union.lease_holder("daklak") or "")
+    finally:
+        union.close()
+    rerun = subprocess.run(harvest_command(blocked.url, url), capture_output=True, text=True,
+                           env=environment(tmp_path / "tmp-rerun", app), timeout=300)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    got = contents(url)
+    assert sorted(i for i in got if i.startswith("oai:daklak.vn:")) == ALL
+    assert got == expected, "the rerun's store is not a clean run's"
+    union = open_store(url)
+    try:
+        assert union.lease_holder("daklak") is None
+    finally:
+        union.close()
+
+
+def test_a_dead_programs_multiprocessing_folder_is_swept_and_a_live_ones_kept(tmp_path):
+    """What a run killed as a whole (kill -9 of its process group) leaves: a
+    ``pymp-*`` folder with the socket of a fork server that is gone. The next
+    pool removes it; a folder whose socket someone listens on stays, and so do
+    folders holding anything else."""
+    import socket
+
+    dead, live, other = (tmp_path / f"pymp-{n}" for n in ("dead", "live", "other"))
+    for d in (dead, live, other):
+        d.mkdir()
+    gone = socket.socket(socket.AF_UNIX)
+    gone.bind(str(dead / "listener-1"))
+    gone.close()  # bound, never listened on again: connections are refused
+    listening = socket.socket(socket.AF_UNIX)
+    listening.bind(str(live / "listener-2"))
+    listening.listen()
+    (other / "notes.txt").write_text("not a fork server's")
+    try:
+        assert sweep_stale_temp(str(tmp_path), min_age=0) == [str(dead)]
+        assert not dead.exists() and live.exists() and other.exists()
+        (tmp_path / "pymp-young").mkdir()
+        young = socket.socket(socket.AF_UNIX)
+        young.bind(str(tmp_path / "pymp-young" / "listener-3"))
+        young.close()
+        assert sweep_stale_temp(str(tmp_path)) == [], "a folder made a moment ago stays"
+    finally:
+        listening.close()
