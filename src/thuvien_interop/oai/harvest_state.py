@@ -23,7 +23,7 @@ import json
 import threading
 from dataclasses import asdict, dataclass, field, fields
 
-from ..store.base import Repository
+from ..store.base import Repository, retry_unavailable
 
 _PREFIX = "harvest:"
 
@@ -133,16 +133,21 @@ class HarvestState:
             or ListState()
 
     def save_list(self, provider: str, prefix: str, set_spec: str | None, state: ListState) -> None:
-        self.store.set_meta(self.list_key(provider, prefix, set_spec),
-                            json.dumps(asdict(state), ensure_ascii=False))
+        # The checkpoint after a committed page: worth waiting for a store that
+        # went away (restarted) rather than losing the place in the list.
+        key, value = self.list_key(provider, prefix, set_spec), json.dumps(asdict(state),
+                                                                           ensure_ascii=False)
+        retry_unavailable(lambda: self.store.set_meta(key, value),
+                          what=f"{provider}: saving its place in the list")
 
     def load_status(self, provider: str) -> ProviderStatus:
         return _load(ProviderStatus, self.store.get_meta(f"{_PREFIX}status:{provider}")) \
             or ProviderStatus(provider)
 
     def save_status(self, status: ProviderStatus) -> None:
-        self.store.set_meta(f"{_PREFIX}status:{status.name}",
-                            json.dumps(asdict(status), ensure_ascii=False))
+        value = json.dumps(asdict(status), ensure_ascii=False)
+        retry_unavailable(lambda: self.store.set_meta(f"{_PREFIX}status:{status.name}", value),
+                          what=f"{status.name}: saving its status")
 
     def providers(self) -> list[str]:
         """Names of every provider with a status entry (for ``harvest status``)."""

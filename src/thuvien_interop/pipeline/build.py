@@ -14,6 +14,7 @@ import pymarc
 from ..formats import FormatRegistry, canonical
 from ..ingest.result import Source
 from ..model import Record, WriteSummary
+from ..store.base import retry_unavailable
 from .items import Deferred, Incoming, Unreadable
 
 if TYPE_CHECKING:
@@ -132,7 +133,13 @@ def write_batch(store: Repository, records: Sequence[Record], *, replace: bool =
     # records with one identifier in a batch (in order) are decided by the store
     # inside its write transaction: concurrent writers (threads, worker processes,
     # harvester nodes) leave what sequential ones leave.
-    return store.write(records, now=now, replace=replace) if records else WriteSummary()
+    # A store that went away (a database restart) gets the batch again once it is
+    # back: the failed transaction was rolled back, so the run goes on from its
+    # last commit.
+    if not records:
+        return WriteSummary()
+    return retry_unavailable(lambda: store.write(records, now=now, replace=replace),
+                             what=f"writing a batch of {len(records):,} records")
 
 
 def build_chunk(registry: FormatRegistry, items: Sequence[Incoming],
@@ -151,7 +158,7 @@ def build_chunk(registry: FormatRegistry, items: Sequence[Incoming],
     done = [build(item, registry, index_profile) for item in items]
     if target is None:
         return done
-    store = store_for(target)
+    store = retry_unavailable(lambda: store_for(target), what="opening the store")
     with in_turn():
         summary = write_batch(store, [o.record for o in done if o.record is not None],
                               replace=replace, now=now)

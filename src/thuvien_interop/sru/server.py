@@ -20,7 +20,7 @@ from lxml import etree
 
 from ..crosswalk.text import xml_text
 from ..store import search_plan
-from ..store.base import Repository
+from ..store.base import Repository, StoreUnavailable
 from . import cql
 from .config import SCHEMAS, RecordSchema, SRUConfig, schema_by_name
 from .diagnostics import FATAL_FOR_QUERY, Diagnostic
@@ -213,6 +213,8 @@ class Server:
                 body = self._scan(w, args, diags)
             else:
                 body = self._explain(w, args, diags, base)
+        except StoreUnavailable:
+            raise  # not the query's fault: the web layer answers 503 with Retry-After
         except Exception as exc:  # noqa: BLE001 - a store failure is diagnostic 1, not a 500 page
             logger.exception("SRU %s failed", operation)
             diags.append(_system_error(exc))

@@ -8,8 +8,10 @@ of them or on none.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
-from typing import Protocol, runtime_checkable
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol, TypeVar, runtime_checkable
 
 from ..model import (
     Item,
@@ -28,6 +30,46 @@ Key = tuple[int, int]
 
 class StoreError(Exception):
     """A store could not be opened or used; the message says why, for a person."""
+
+
+class StoreUnavailable(StoreError):
+    """The store's database cannot be reached just now (a server restarted, down,
+    failed over, a connection killed): worth trying again later. What was being
+    done was not done (a write was rolled back)."""
+
+
+#: How long a write waits, in all, for a store that went away to come back
+#: (seconds; see :func:`retry_unavailable`).
+RECONNECT_PATIENCE = 300.0
+
+_log = logging.getLogger("thuvien_interop.store")
+_T = TypeVar("_T")
+
+
+def retry_unavailable(fn: Callable[[], _T], *, what: str = "writing",
+                      patience: float = RECONNECT_PATIENCE,
+                      sleep: Callable[[float], None] = time.sleep) -> _T:
+    """``fn()``, done again while it raises :class:`StoreUnavailable`, after 1, 2,
+    4 … 30 seconds, until ``patience`` seconds have passed (then the last
+    failure is raised). ``fn`` must be safe to repeat: a store operation that
+    failed this way was rolled back. Each wait is a warning in the log, in words.
+
+    How the harvester, ``import`` and ``sync`` survive a database restart: the
+    batch in hand is written again once the store is back, and the run goes on
+    from its last commit."""
+    deadline = time.monotonic() + patience
+    pause = 1.0
+    while True:
+        try:
+            return fn()
+        except StoreUnavailable as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise
+            wait = min(pause, left)
+            _log.warning("%s: %s; trying again in %.0f s", what, exc, wait)
+            sleep(wait)
+            pause = min(pause * 2, 30.0)
 
 
 @runtime_checkable

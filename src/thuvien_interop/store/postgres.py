@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import os
+import select
 import threading
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -29,7 +30,7 @@ from psycopg import sql
 
 from ..model import Record
 from . import keyset, search_plan
-from .base import StoreError
+from .base import StoreUnavailable
 from .sql import CHANGE_COLUMNS, KEY_COLUMNS, MAX_EXPANSION, Compiler, SQLStore, Txn
 
 BATCH = 1000
@@ -149,6 +150,56 @@ def split_schema(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=rest)), schema or None
 
 
+def _hung_up(conn: psycopg.Connection) -> bool:
+    """Whether the server closed an idle connection: its socket has something to
+    read although no query runs (the server's farewell, or the end of the
+    stream), and a query on it fails. One poll, no round trip, in the usual case."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        return False  # inside this thread's transaction: its statements say
+    if conn.info.status == psycopg.pq.ConnStatus.BAD:
+        return True
+    try:
+        fd = conn.fileno()
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            ready = bool(poller.poll(0))
+        else:
+            ready = bool(select.select([fd], [], [], 0)[0])
+    except (OSError, ValueError, psycopg.Error):
+        return True
+    if not ready:
+        return False
+    try:
+        conn.execute("SELECT 1")  # a notice, say: the connection is fine
+    except psycopg.Error:
+        return True
+    return False
+
+
+def _reconnecting(method: Any) -> Any:
+    """An operation done once more on a new connection when the connection it
+    used turned out dead (a failover without a farewell); a store still out of
+    reach is :class:`StoreUnavailable`. Only for operations safe to repeat (reads,
+    upserts of one row)."""
+    @functools.wraps(method)
+    def read(self: PostgresRepository, *args: Any, **kwargs: Any) -> Any:
+        for attempt in (1, 2):
+            conn = getattr(self._local, "conn", None)
+            try:
+                return method(self, *args, **kwargs)
+            except psycopg.OperationalError as exc:
+                conn = getattr(self._local, "conn", None) or conn
+                if conn is None or not self._lost(conn):
+                    raise
+                self._drop(conn)
+                if attempt == 2:
+                    raise StoreUnavailable(f"using {self._where()} failed, the connection was "
+                                           f"lost: {str(exc).strip().splitlines()[0]}") from exc
+        raise AssertionError("unreachable")
+    return read
+
+
 @functools.lru_cache(maxsize=512)
 def _placeholders(text: str) -> str:
     return text.replace("?", "%s")
@@ -170,6 +221,7 @@ class PostgresRepository(SQLStore):
 
     keyset_dialect = keyset.POSTGRES
     db_errors = (psycopg.Error,)
+    _lost_errors = (psycopg.OperationalError,)
     no_index = ""
 
     def __init__(self, url: str, *, schema: str | None = None) -> None:
@@ -192,16 +244,22 @@ class PostgresRepository(SQLStore):
             self._local = threading.local()
             self._all = []
         conn = getattr(self._local, "conn", None)
-        if conn is not None and conn.closed:
-            self._local.conn = None
+        if conn is not None and (conn.closed or _hung_up(conn)):
+            # The server went away while the connection was idle (restarted, a
+            # backend terminated, an idle timeout): use a new one, so that the
+            # request in hand is answered rather than failed.
+            self._drop(conn)
         return super()._conn()
+
+    def _lost(self, conn: Any) -> bool:
+        return conn.closed or conn.info.status == psycopg.pq.ConnStatus.BAD
 
     def _connect(self) -> psycopg.Connection:
         try:
             conn = psycopg.connect(self._conninfo, autocommit=True, **self._app_name)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to the PostgreSQL store {self._where()}: "
-                             f"{str(exc).strip()}") from exc
+            raise StoreUnavailable(f"cannot connect to the PostgreSQL store {self._where()}: "
+                                   f"{' '.join(str(exc).split())}") from exc
         if self.schema:
             conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
         self._local.staging = False
@@ -497,5 +555,9 @@ def _lexeme(word: str) -> str:
     # all the same so that nothing a user types can break out of the lexeme.
     return word.replace("\\", "\\\\").replace("'", "''")
 
+
+for _name in ("info", "prefixes", "sets", "list", "count", "get", "canonical", "search", "scan",
+              "get_meta", "set_meta", "setdefault_meta", "lease", "release", "lease_holder"):
+    setattr(PostgresRepository, _name, _reconnecting(getattr(PostgresRepository, _name)))
 
 __all__ = ["MIGRATIONS", "PostgresRepository", "split_schema"]

@@ -34,7 +34,7 @@ from ..model import (
     richness,
 )
 from . import keyset, search_plan
-from .base import Key, StoreError, checksum, checksum_v1
+from .base import Key, StoreError, StoreUnavailable, checksum, checksum_v1
 
 RECORD_COLUMNS = ("id", "identifier", "datestamp", "seq", "deleted", "deleted_at", "checksum",
                   "canonical_format", "canonical", "sets", "about", "origin")
@@ -198,6 +198,26 @@ class SQLStore:
             self._all.clear()
         self._local = threading.local()
 
+    #: The database errors that may mean the connection itself is gone (then
+    #: :meth:`_lost` says whether it is).
+    _lost_errors: ClassVar[tuple[type[BaseException], ...]] = ()
+
+    def _lost(self, conn: Any) -> bool:
+        """Whether ``conn`` is dead (its server went away)."""
+        return False
+
+    def _drop(self, conn: Any) -> None:
+        """Forget a dead connection; this thread's next use opens a new one."""
+        with self._lock:
+            if conn in self._all:
+                self._all.remove(conn)
+        if getattr(self._local, "conn", None) is conn:
+            self._local.conn = None
+        try:
+            conn.close()
+        except self.db_errors:
+            pass
+
     def _rollback(self, conn: Any) -> None:
         try:
             conn.execute("ROLLBACK")
@@ -212,6 +232,13 @@ class SQLStore:
             self._begin(conn, lock)
             yield txn
             conn.execute("COMMIT")
+        except self._lost_errors as exc:
+            self._rollback(conn)
+            if self._lost(conn):
+                self._drop(conn)
+                raise StoreUnavailable(f"{what} {self._where()} failed, the connection was "
+                                       f"lost: {_first_line(exc)}") from exc
+            raise StoreError(f"{what} {self._where()} failed: {str(exc).strip()}") from exc
         except self.db_errors as exc:
             self._rollback(conn)
             raise StoreError(f"{what} {self._where()} failed: {str(exc).strip()}") from exc
@@ -734,6 +761,10 @@ class Compiler:
         if isinstance(node, search_plan.And | search_plan.Or | search_plan.AndNot):
             return keyset.set_operation(node, self.node(node.left), self.node(node.right))
         raise TypeError(f"not a plan node: {node!r}")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -18,7 +18,16 @@ import logging
 from flask import Blueprint, Response, current_app, request, url_for
 
 from ..sru.server import Server
-from .oai import HTML_TYPE, VARY, choose_encoding, compress, request_params, wants_html
+from ..store.base import StoreUnavailable
+from .oai import (
+    HTML_TYPE,
+    VARY,
+    choose_encoding,
+    compress,
+    request_params,
+    unavailable,
+    wants_html,
+)
 
 _MIN_COMPRESS = 1024
 
@@ -66,6 +75,8 @@ def sru_blueprint(server: Server, name: str = "sru") -> Blueprint:
                                           root=request.script_root, oai_url=oai_url)
                 return reply(page.encode("utf-8"), HTML_TYPE)
             resp = server.handle(params, accept=accept, base_url=request.base_url)
+        except StoreUnavailable:
+            return unavailable("SRU request")
         except Exception as exc:  # noqa: BLE001 - diagnostic 1 and the log, never a 500 page
             logger.exception("SRU request failed; answered diagnostic 1")
             resp = server.failed(params, exc, accept=accept, base_url=request.base_url)
