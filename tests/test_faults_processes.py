@@ -272,8 +272,8 @@ def test_killed_harvest_leaves_nothing_running_and_a_rerun_completes_it(
 def test_a_dead_programs_multiprocessing_folder_is_swept_and_a_live_ones_kept(tmp_path):
     """What a run killed as a whole (kill -9 of its process group) leaves: a
     ``pymp-*`` folder with the socket of a fork server that is gone. The next
-    pool removes it; a folder whose socket someone listens on stays, and so do
-    folders holding anything else."""
+    pool removes it; a folder whose socket some process has open stays, and so
+    do folders holding anything else."""
     import socket
 
     dead, live, other = (tmp_path / f"pymp-{n}" for n in ("dead", "live", "other"))
@@ -281,7 +281,7 @@ def test_a_dead_programs_multiprocessing_folder_is_swept_and_a_live_ones_kept(tm
         d.mkdir()
     gone = socket.socket(socket.AF_UNIX)
     gone.bind(str(dead / "listener-1"))
-    gone.close()  # bound, never listened on again: connections are refused
+    gone.close()  # the file stays, the socket is gone
     listening = socket.socket(socket.AF_UNIX)
     listening.bind(str(live / "listener-2"))
     listening.listen()
@@ -296,3 +296,33 @@ def test_a_dead_programs_multiprocessing_folder_is_swept_and_a_live_ones_kept(tm
         assert sweep_stale_temp(str(tmp_path)) == [], "a folder made a moment ago stays"
     finally:
         listening.close()
+
+
+def test_sweeping_leaves_a_live_fork_server_working(tmp_path):
+    """The sweep never touches the socket of a live fork server (connecting to it
+    and leaving would crash it): a pool started before a sweep still starts
+    workers after it."""
+    script = tmp_path / "pool.py"
+    script.write_text(
+        "import multiprocessing.util, sys\n"
+        "from thuvien_interop.formats import default_registry\n"
+        "from thuvien_interop.workers import WorkerPool, sweep_stale_temp\n"
+        "def double(registry, items):\n"
+        "    return [2 * i for i in items]\n"
+        "if __name__ == '__main__':\n"
+        "    pool = WorkerPool(default_registry(), 2)\n"
+        "    assert pool.submit(double, list(range(100))).result() == [2 * i for i in range(100)]\n"
+        "    pool.close()\n"
+        "    folder = multiprocessing.util.get_temp_dir()\n"
+        "    assert sweep_stale_temp(min_age=0) == [], 'a live fork server swept'\n"
+        "    pool = WorkerPool(default_registry(), 2)\n"
+        "    assert pool.submit(double, list(range(100))).result() == [2 * i for i in range(100)]\n"
+        "    assert pool.parallel, 'the workers failed after the sweep'\n"
+        "    pool.close()\n"
+        "    print('ok', folder)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("ok "), done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and "failed" not in done.stderr, done.stderr
+    assert not list(tmp_path.glob("pymp-*")), "the program's own folder is removed at its exit"

@@ -32,7 +32,6 @@ import pickle
 import queue
 import shutil
 import signal
-import socket
 import stat
 import sys
 import tempfile
@@ -49,6 +48,7 @@ import pymarc
 
 from .formats import FormatRegistry
 from .model import Record, WriteSummary
+from .store.base import StoreError
 
 if TYPE_CHECKING:
     from .store.base import Repository
@@ -157,10 +157,15 @@ def sweep_stale_temp(folder: str | None = None, min_age: float = STALE_TEMP_AGE)
     """Remove multiprocessing's temporary folders (``pymp-*``) that programs
     killed as a whole (``kill -9`` of a process group, a container stopped)
     left in ``folder`` (default: the system's temporary folder). Only folders of
-    this user, older than ``min_age`` seconds, that hold nothing but fork-server
-    sockets nobody listens on any more are removed: those are dead for certain.
-    Returns the folders removed."""
-    if not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
+    this user, older than ``min_age`` seconds, that hold nothing but sockets no
+    process has open any more are removed: those are dead for certain. Linux
+    only, where the kernel lists the sockets in use (/proc/net/unix); a socket
+    is never connected to, which would crash a live fork server. Returns the
+    folders removed."""
+    if not hasattr(os, "getuid"):
+        return []
+    bound = _bound_unix_paths()
+    if bound is None:
         return []
     folder = folder or tempfile.gettempdir()
     removed: list[str] = []
@@ -176,7 +181,10 @@ def sweep_stale_temp(folder: str | None = None, min_age: float = STALE_TEMP_AGE)
                     or now - info.st_mtime < min_age):
                 continue
             inside = list(os.scandir(entry.path))
-            if not inside or not all(_dead_listener(e) for e in inside):
+            if not inside or not all(
+                    e.name.startswith("listener-")
+                    and stat.S_ISSOCK(e.stat(follow_symlinks=False).st_mode)
+                    and os.path.abspath(e.path) not in bound for e in inside):
                 continue
             shutil.rmtree(entry.path)
             removed.append(entry.path)
@@ -185,18 +193,16 @@ def sweep_stale_temp(folder: str | None = None, min_age: float = STALE_TEMP_AGE)
     return removed
 
 
-def _dead_listener(entry: os.DirEntry) -> bool:
-    if (not entry.name.startswith("listener-")
-            or not stat.S_ISSOCK(entry.stat(follow_symlinks=False).st_mode)):
-        return False
-    with socket.socket(socket.AF_UNIX) as probe:
-        try:
-            probe.connect(entry.path)
-        except ConnectionRefusedError:
-            return True
-        except OSError:
-            return False
-    return False
+def _bound_unix_paths() -> set[str] | None:
+    """The paths of the Unix sockets open on this machine (None: unknown)."""
+    try:
+        with open("/proc/net/unix", encoding="utf-8", errors="surrogateescape") as f:
+            lines = f.readlines()[1:]
+    except OSError:
+        return None
+    # Num RefCount Protocol Flags Type St Inode Path
+    return {parts[7].rstrip("\n") for parts in (line.split(None, 7) for line in lines)
+            if len(parts) == 8}
 
 
 def _run(fn: ChunkFn, items: Sequence[Any], args: tuple[Any, ...]) -> list[Any]:
@@ -391,6 +397,8 @@ class Pending:
                 for f in self.futures:
                     out.extend(f.result())
                 return out
+            except StoreError:
+                raise  # the worker is fine, the store failed it (full, locked, gone)
             except Exception as exc:  # noqa: BLE001 - a worker died (killed, out of memory)
                 self.pool.give_up(exc)
         return self.fn(self.pool.registry, self.items, *self.args)
