@@ -105,6 +105,18 @@ def stopped(stopped_by: list[int], what: str) -> NoReturn:
     raise SystemExit(EXIT_SIGTERM if term else EXIT_SIGINT)
 
 
+def stopped_writing(command: str, exc: StoreError, how_to_go_on: str) -> str:
+    """The one line a command ends with when its store failed it mid-run (full,
+    read-only, locked, gone): the store and the cause (the error's message), what
+    was written before, and how to go on."""
+    w = exc.written
+    done = ("nothing was written" if w is None or not (w.added or w.updated or w.deleted
+                                                        or w.unchanged)
+            else f"written before: {w.added:,} added, {w.updated:,} updated, "
+                 f"{w.unchanged:,} unchanged, {w.deleted:,} deleted")
+    return f"{command} stopped: {exc}. {done[0].upper()}{done[1:]}; {how_to_go_on}."
+
+
 def plural(count: int, word: str) -> str:
     """``1 record``, ``2 records``: a count and its English noun.
 

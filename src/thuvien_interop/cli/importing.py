@@ -16,7 +16,7 @@ from ..pipeline import Report
 from ..pipeline.files import import_files
 from ..pipeline.items import kept_message
 from ..pipeline.sets import remember_rules
-from ..store.base import Repository
+from ..store.base import Repository, StoreError
 from . import main
 from ._common import (
     ProfileParam,
@@ -28,6 +28,7 @@ from ._common import (
     progress_shown,
     stop_on_signals,
     stopped,
+    stopped_writing,
     store_option,
 )
 
@@ -121,6 +122,9 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
             report = _run_import(store, files, rule, fmt, sets, encoding, quiet, total)
     except UnknownFormat as exc:
         raise click.ClickException(str(exc)) from None
+    except StoreError as exc:
+        raise click.ClickException(stopped_writing("import", exc, "import the same files "
+                                                   "again to add the rest")) from None
     except KeyboardInterrupt:
         stopped(stopped_by, "The batches written before are stored; import the same files "
                 "again to add the rest (what is stored already is left unchanged).")

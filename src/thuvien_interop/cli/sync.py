@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..store.base import StoreError
 from . import main
 from ._common import (
     ProfileParam,
@@ -13,6 +14,7 @@ from ._common import (
     open_or_fail,
     stop_on_signals,
     stopped,
+    stopped_writing,
     store_option,
 )
 
@@ -87,6 +89,10 @@ def sync(profile_path: str, source_url: str, store_url: str | None, config_path:
                               index_profile=settings.sru.profile, processes=processes or None)
     except click.ClickException:
         raise
+    except StoreError as exc:
+        line = stopped_writing("sync", exc, "the next sync reads again from the last mark "
+                               "it kept")
+        raise click.ClickException(line.replace(source_url, source.safe_url)) from None
     except KeyboardInterrupt:
         stopped(stopped_by, "The batches written before are stored; the next sync reads "
                 "again from the last mark it kept.")

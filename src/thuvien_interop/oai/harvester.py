@@ -52,7 +52,7 @@ from ..ingest.xmlsplit import safe_parser
 from ..model import MAX_IDENTIFIER, Set, WriteSummary
 from ..pipeline import Pipeline
 from ..store import shared_url
-from ..store.base import Leases, Repository
+from ..store.base import Leases, Repository, StoreError
 from ..workers import WriteBehind, fewer_collections
 from .harvest_convert import Job, serialize, xml_text
 from .harvest_http import Cancelled, Fetched, FetchError, PoliteClient
@@ -527,7 +527,7 @@ class Harvester:
                     log.warning("%s: %s%s", source.name,
                                 f"set {set_spec}: " if set_spec else "", exc)
                     break
-                except (HarvestError, FetchError) as exc:
+                except (HarvestError, FetchError, StoreError) as exc:
                     lr.error = str(exc)
                     if isinstance(exc, FetchError) and exc.body is not None:
                         self._save_response(source, "failed", exc.body, exc.url, [str(exc)])
@@ -541,7 +541,7 @@ class Harvester:
         except Interrupted as exc:
             result.lists.append(ListResult(None, interrupted=True))
             log.warning("%s: %s", source.name, exc)
-        except (HarvestError, FetchError) as exc:
+        except (HarvestError, FetchError, StoreError) as exc:
             result.error = str(exc)
             log.error("%s: %s", source.name, exc)
         except Exception as exc:  # noqa: BLE001

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ..formats import FormatRegistry, default_registry
+from ..store.base import StoreError
 from .build import Outcome, PackedMarc, build, build_chunk, write_batch
 from .items import Incoming, Problem, Report
 
@@ -212,10 +213,17 @@ class Pipeline:
     def __enter__(self) -> Pipeline:
         return self
 
-    def __exit__(self, exc_type: object, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, *_: object) -> None:
         try:
-            if exc_type is None:
-                self.drain()
-        finally:
-            self.close()
+            try:
+                if exc_type is None:
+                    self.drain()
+            finally:
+                self.close()
+        except StoreError as failure:
+            failure.written = self.report.written
+            raise
+        if isinstance(exc, StoreError) and exc.written is None:
+            # What the batches before the failure committed: the caller's summary.
+            exc.written = self.report.written
 

@@ -29,7 +29,13 @@ Key = tuple[int, int]
 
 
 class StoreError(Exception):
-    """A store could not be opened or used; the message says why, for a person."""
+    """A store could not be opened or used; the message says why, for a person.
+
+    ``written``: when a run of writes (an import, a sync) stopped on this error,
+    what its batches committed before it (set by the pipeline; ``None``
+    otherwise)."""
+
+    written: WriteSummary | None = None
 
 
 class StoreUnavailable(StoreError):

@@ -202,6 +202,14 @@ class SQLStore:
     #: :meth:`_lost` says whether it is).
     _lost_errors: ClassVar[tuple[type[BaseException], ...]] = ()
 
+    def _cause(self, exc: BaseException) -> str:
+        """A database error in words, on one line."""
+        return " ".join(str(exc).split()) or type(exc).__name__
+
+    def _busy(self, exc: BaseException) -> bool:
+        """Whether a database error is another writer holding the store too long."""
+        return False
+
     def _lost(self, conn: Any) -> bool:
         """Whether ``conn`` is dead (its server went away)."""
         return False
@@ -241,7 +249,7 @@ class SQLStore:
             raise StoreError(f"{what} {self._where()} failed: {str(exc).strip()}") from exc
         except self.db_errors as exc:
             self._rollback(conn)
-            raise StoreError(f"{what} {self._where()} failed: {str(exc).strip()}") from exc
+            raise StoreError(f"{what} {self._where()} failed: {self._cause(exc)}") from exc
         except BaseException:
             self._rollback(conn)
             raise
@@ -269,6 +277,9 @@ class SQLStore:
             conn.execute("COMMIT")
         except self.db_errors as exc:
             self._rollback(conn)
+            if self._busy(exc):
+                raise StoreError(f"cannot open the store {self._where()}: "
+                                 f"{self._cause(exc)}") from exc
             raise StoreError(f"{self._where()} is not a thuvien-interop store or cannot be "
                              f"migrated: {str(exc).strip()}") from exc
         except BaseException:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,26 @@ from ..model import Record
 from . import keyset, search_plan
 from .base import StoreError
 from .sql import KEY_COLUMNS, MAX_EXPANSION, Compiler, SQLStore, Txn, origin_of_sets
+
+#: Seconds a writer waits for another process's write lock before "database is locked".
+LOCK_TIMEOUT = 30.0
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} TB"
+
+
+def _file_size_limit() -> int | None:
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    return None if soft == resource.RLIM_INFINITY else soft
 
 # Each entry moves a store from version i to i+1; never edit a released one,
 # append a new one, so existing files migrate instead of breaking.
@@ -147,7 +168,7 @@ class SQLiteRepository(SQLStore):
     def _connect(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(self._target, uri=self._uri, isolation_level=None,
-                                   check_same_thread=False, timeout=30)
+                                   check_same_thread=False, timeout=LOCK_TIMEOUT)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the SQLite store {self.path}: {exc}") from exc
         # A new store gets 16 KiB pages (an existing one keeps its own: the pragma
@@ -167,6 +188,37 @@ class SQLiteRepository(SQLStore):
 
     def _begin(self, conn: Any, lock: str | None) -> None:
         conn.execute("BEGIN IMMEDIATE")
+
+    def _busy(self, exc: BaseException) -> bool:
+        return (getattr(exc, "sqlite_errorname", "") or "").startswith(("SQLITE_BUSY",
+                                                                       "SQLITE_LOCKED"))
+
+    def _cause(self, exc: BaseException) -> str:
+        # SQLite's words ("disk I/O error") name the kind, not the reason a person
+        # can act on: add what this process can see of it.
+        text = super()._cause(exc)
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        folder = os.path.dirname(os.path.abspath(self.path)) if self.path else None
+        if name.startswith("SQLITE_FULL") or name.startswith("SQLITE_IOERR"):
+            notes = []
+            if folder:
+                try:
+                    free = shutil.disk_usage(folder).free
+                    notes.append(f"{_size(free)} free on its disk")
+                except OSError:
+                    pass
+            limit = _file_size_limit()
+            if limit is not None:
+                notes.append(f"this process may not write files over {_size(limit)} "
+                             "(ulimit -f)")
+            return f"{text} ({name}{'; ' if notes else ''}{'; '.join(notes)})"
+        if name.startswith("SQLITE_READONLY"):
+            return (f"{text}: the store is read-only for this process (check the permissions "
+                    "of the file and of its folder, which holds its -wal and -shm files)")
+        if self._busy(exc):
+            return (f"{text}: another process held it for longer than {LOCK_TIMEOUT:.0f} s "
+                    "(another import, harvest or sync writing to it?)")
+        return text
 
     def _where(self) -> str:
         return self.path or ":memory:"
