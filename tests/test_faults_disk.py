@@ -29,8 +29,8 @@ from thuvien_interop.store import sqlite as sqlite_store
 from thuvien_interop.store.base import StoreError
 
 LINE = re.compile(r"Error: import stopped: writing to (?P<store>\S+) failed: (?P<cause>.+)\. "
-                  r"Written before: (?P<added>[\d,]+) added, 0 updated, 0 unchanged, 0 deleted; "
-                  r"import the same files again to add the rest\.")
+                  r"(Written before: (?P<added>[\d,]+) added, 0 updated, 0 unchanged, 0 deleted"
+                  r"|Nothing was written); import the same files again to add the rest\.")
 
 
 def import_cmd(path: Path, url: str, processes: str) -> list[str]:
@@ -48,8 +48,8 @@ def check_one_line(out: str, db: Path) -> int:
     m = LINE.fullmatch(lines[0])
     assert m, out
     assert m["store"] == str(db)
-    added = int(m["added"].replace(",", ""))
-    assert 0 < added < RECORDS
+    added = int((m["added"] or "0").replace(",", ""))
+    assert 0 <= added < RECORDS
     assert stored(f"sqlite:///{db}") == added
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -87,11 +87,11 @@ def test_import_past_a_file_size_limit_ends_with_one_line_and_a_whole_store(
 
 @pytest.fixture
 def tmpfs():
-    """A 2 MB tmpfs, where this process may mount one (root on Linux)."""
+    """A 3 MB tmpfs, where this process may mount one (root on Linux)."""
     if sys.platform != "linux" or os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a tmpfs needs root on Linux (the file size limit test stands in)")
     folder = Path(tempfile.mkdtemp(prefix="thuvien-full-"))
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)],
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(folder)],
                              capture_output=True, text=True)
     if mounted.returncode != 0:
         folder.rmdir()
