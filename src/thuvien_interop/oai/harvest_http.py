@@ -41,6 +41,17 @@ from .. import __version__
 USER_AGENT = f"thuvien-interop-harvester/{__version__} (+https://pypi.org/project/thuvien-interop/)"
 _SPOOL = 8 << 20
 
+#: A response kept for diagnosis keeps at most this many bytes of its start and
+#: as many of its end (a 2 GB page used to be read whole into memory, and saved
+#: whole, for every page when diagnostics were on).
+EXCERPT = 1 << 20
+
+#: Decompressed bytes a compressed response may grow to before its compression
+#: ratio is checked, and the largest ratio believed: XML compresses 5-20 to 1,
+#: a "gzip bomb" a thousand to one and more (1 GB of zeros is 1 MB).
+BOMB_FLOOR = 64 << 20
+BOMB_RATIO = 200
+
 log = logging.getLogger("thuvien_interop.harvest")
 
 
@@ -216,8 +227,31 @@ class Fetched:
         self.body.seek(0)
         return data
 
+    def excerpt(self, keep: int | None = None) -> bytes:
+        """The body as the diagnostics folder keeps it: whole up to ``2 * keep``
+        bytes, else its first and last ``keep`` bytes with a comment in between
+        saying how much was left out (memory and disk bounded whatever the page)."""
+        return excerpt(self.body, keep)
+
     def close(self) -> None:
         self.body.close()
+
+
+def excerpt(body: IO[bytes], keep: int | None = None) -> bytes:
+    """See :meth:`Fetched.excerpt`; ``body`` is left at its start."""
+    keep = keep or EXCERPT
+    body.seek(0, 2)
+    size = body.tell()
+    body.seek(0)
+    if size <= 2 * keep:
+        data = body.read()
+    else:
+        head = body.read(keep)
+        body.seek(size - keep)
+        data = (head + f"\n<!-- thuvien-interop: {size - 2 * keep:,} of {size:,} bytes left out "
+                f"here -->\n".encode() + body.read())
+    body.seek(0)
+    return data
 
 
 Check = Callable[[IO[bytes], "Fetched"], "str | tuple[str, str] | None"]
@@ -367,10 +401,10 @@ class PoliteClient:
                         fetched.problems = problems
                         return fetched
                     last_error, hint = reason if isinstance(reason, tuple) else (reason, "")
-                    last_body, last_status = fetched.read_all(), status
+                    last_body, last_status = fetched.excerpt(), status
                     fetched.close()
                 elif status == 503 or status == 429 or status >= 500:
-                    last_body, last_status = fetched.read_all(), status
+                    last_body, last_status = fetched.excerpt(), status
                     last_error, hint = f"HTTP {status}", "the provider's server has trouble"
                     after = self.retry_after(fetched.headers.get("Retry-After"))
                     fetched.close()
@@ -379,7 +413,7 @@ class PoliteClient:
                         wait = after
                         last_error += f" (Retry-After {fetched.headers.get('Retry-After')})"
                 else:
-                    body = fetched.read_all()
+                    body = fetched.excerpt()
                     fetched.close()
                     raise FetchError(f"HTTP {status} from {url}{_status_hint(status)}",
                                      status=status, body=body, url=url)
@@ -409,6 +443,8 @@ class PoliteClient:
                 with self._session().get(url, params=params, auth=auth, headers=headers,
                                          timeout=self.timeout, stream=True) as resp:
                     size = 0
+                    coded = bool(resp.headers.get("Content-Encoding", "").strip(" ,")
+                                 .replace("identity", ""))
                     # iter_content undoes gzip/deflate content-coding as it reads.
                     for chunk in resp.iter_content(1 << 16):
                         if watch is not None and watch.why is not None:
@@ -416,8 +452,16 @@ class PoliteClient:
                         size += len(chunk)
                         if size > self.max_bytes:
                             raise FetchError(f"the response from {url} is larger than "
-                                             f"{self.max_bytes} bytes", status=resp.status_code,
-                                             url=url)
+                                             f"{self.max_bytes:,} bytes", status=resp.status_code,
+                                             url=url, body=excerpt(body))
+                        if coded and size > BOMB_FLOOR:
+                            wire = resp.raw.tell() or 1
+                            if size > BOMB_RATIO * wire:
+                                raise FetchError(
+                                    f"the response from {url} grows {size // wire:,} times when "
+                                    f"decompressed ({wire:,} bytes became over {size:,}): a "
+                                    "compression bomb, or a page far too large; not read further",
+                                    status=resp.status_code, url=url, body=excerpt(body))
                         body.write(chunk)
                     body.seek(0)
                     fetched = Fetched(resp.url, resp.status_code, dict(resp.headers), body)

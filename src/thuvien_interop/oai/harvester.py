@@ -867,13 +867,13 @@ class Harvester:
         if not page.well_formed and page.oai and refetch:
             # A garbled page is often a one-off (a proxy, a crash mid-write): ask
             # again once before settling for the records that can be read.
-            self._save_response(source, verb, fetched.read_all(), fetched.url,
+            self._save_response(source, verb, fetched.excerpt(), fetched.url,
                                 ["not well-formed; asked again", *page.repairs])
             log.warning("%s: %s; asking for the page again", source.name,
                         page.repairs[0] if page.repairs else "page not well-formed")
             return Refetch(page.repairs[0] if page.repairs else "not well-formed")
         if not page.oai:
-            self._save_response(source, verb, fetched.read_all(), fetched.url,
+            self._save_response(source, verb, fetched.excerpt(), fetched.url,
                                 ["not an OAI-PMH response", *page.repairs])
             raise HarvestError(f"{verb}: the provider answered with something that is not an "
                                "OAI-PMH response")
@@ -885,10 +885,10 @@ class Harvester:
                 run.started = run.started or page.response_date
                 return ListEnd()
             if "badResumptionToken" in codes and "resumptionToken" in params:
-                self._save_response(source, verb, fetched.read_all(), fetched.url,
+                self._save_response(source, verb, fetched.excerpt(), fetched.url,
                                     [f"{c}: {m}" for c, m in page.errors])
                 return TokenExpired()
-            self._save_response(source, verb, fetched.read_all(), fetched.url,
+            self._save_response(source, verb, fetched.excerpt(), fetched.url,
                                 [f"{c}: {m}" for c, m in page.errors])
             raise HarvestError("; ".join(f"{c}: {m}" for c, m in page.errors) +
                                f" (request: {_describe(params)})")
@@ -911,7 +911,7 @@ class Harvester:
         # on to the next page; the writer waits for it.
         batch = self.pipeline.start(source.name, [job.incoming(source.set_spec) for job in todo])
         # The response, in case the writer finds problems worth keeping it for.
-        body = fetched.read_all() if self.diagnostics is not None else b""
+        body = fetched.excerpt() if self.diagnostics is not None else b""
         url = fetched.url
 
         def commit() -> None:
