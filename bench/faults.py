@@ -5,11 +5,16 @@ second page is committed), the time from the kill to the first page the rerun
 asks for, and from the kill to the rerun's end; and the same after SIGTERM
 (which the harvest handles as Ctrl-C: it stops between pages and releases its
 lease). Before leases named their holder, the rerun after a kill -9 claimed
-nothing for the lease's 900 s and exited 0. A benchmark, not a test: it prints
-figures.
+nothing for the lease's 900 s and exited 0. Then the peak memory (RSS) of a
+harvest of one page of --page-mb MB and of a --bomb-mb MB gzip bomb, and the
+p50/p95/max of SRU searches by --clients clients while an import of --records
+records runs into the same store, on SQLite and (with --postgres URL) on
+PostgreSQL. A benchmark, not a test: it prints figures.
 
     python bench/faults.py                    # 5,000 records, pages of 100
     python bench/faults.py --records 20000 --page-size 500 --processes 2
+    python bench/faults.py --page-mb 500 --bomb-mb 1024 \
+        --postgres postgresql://postgres@127.0.0.1/test
 
 The provider is our own (waitress over a SQLite store built in --workdir), in
 this process; each harvest is a real ``thuvien-interop harvest`` process.
@@ -69,10 +74,10 @@ def _provider_store(path: Path, n: int):
     return store
 
 
-def _serve(app):
+def _serve(app, threads: int = 4):
     from waitress.server import create_server
 
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
     threading.Thread(target=server.run, daemon=True).start()
     return server, f"http://127.0.0.1:{server.effective_port}/oai"
 
@@ -113,18 +118,200 @@ def _round(sig: int, url: str, clock: Clock, workdir: Path, page: int, processes
     return first - killed, ended - killed, _count(db)
 
 
+class BigPage:
+    """WSGI: Identify, then one ListRecords page of ``mb`` MB (oai_dc records of
+    about 10 kB each), streamed, with no resumption token."""
+
+    def __init__(self, mb: int) -> None:
+        self.records = max(1, (mb << 20) // 10_000)
+
+    def __call__(self, environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8")])
+        if "Identify" in environ.get("QUERY_STRING", ""):
+            return [IDENTIFY]
+        return self._page()
+
+    def _page(self):
+        yield (b'<?xml version="1.0" encoding="UTF-8"?><OAI-PMH xmlns="http://www.openarchives.'
+               b'org/OAI/2.0/"><responseDate>2024-01-01T00:00:00Z</responseDate><request verb='
+               b'"ListRecords">x</request><ListRecords>')
+        filler = " ".join(f"từ{j}" for j in range(1200)).encode()
+        for i in range(self.records):
+            yield (f'<record><header><identifier>oai:big.vn:{i}</identifier><datestamp>'
+                   f'2024-01-01</datestamp></header><metadata><oai_dc:dc xmlns:oai_dc="http://'
+                   f'www.openarchives.org/OAI/2.0/oai_dc/" xmlns:dc="http://purl.org/dc/elements/'
+                   f'1.1/"><dc:title>Sách {i}</dc:title><dc:description>').encode() + filler + (
+                   b"</dc:description></oai_dc:dc></metadata></record>")
+        yield b"</ListRecords></OAI-PMH>"
+
+
+IDENTIFY = (b'<?xml version="1.0" encoding="UTF-8"?><OAI-PMH xmlns="http://www.openarchives.org/'
+            b'OAI/2.0/"><responseDate>2024-01-01T00:00:00Z</responseDate><request verb="Identify">'
+            b'x</request><Identify><repositoryName>big</repositoryName><baseURL>http://x/oai'
+            b'</baseURL><protocolVersion>2.0</protocolVersion><adminEmail>a@b.vn</adminEmail>'
+            b'<earliestDatestamp>2000-01-01</earliestDatestamp><deletedRecord>no</deletedRecord>'
+            b'<granularity>YYYY-MM-DD</granularity></Identify></OAI-PMH>')
+
+
+class GzipBomb:
+    """WSGI: Identify, then a ListRecords answer of ``mb`` MB of spaces, gzipped."""
+
+    def __init__(self, mb: int) -> None:
+        import zlib
+
+        z = zlib.compressobj(9, zlib.DEFLATED, 31)
+        block = b" " * (1 << 20)
+        parts = [z.compress(IDENTIFY[:120])] + [z.compress(block) for _ in range(mb)]
+        self.body = b"".join(parts) + z.flush()
+
+    def __call__(self, environ, start_response):
+        if "Identify" in environ.get("QUERY_STRING", ""):
+            start_response("200 OK", [("Content-Type", "text/xml")])
+            return [IDENTIFY]
+        start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Encoding", "gzip"),
+                                  ("Content-Length", str(len(self.body)))])
+        return [self.body]
+
+
+def _peak_rss(cmd: list[str]) -> tuple[float, int, float]:
+    """(peak RSS in MB, exit status, seconds) of a command."""
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_maxrss / 1024, proc.returncode, time.monotonic() - started
+
+
+def _memory(workdir: Path, page_mb: int, bomb_mb: int) -> None:
+    for name, app in ((f"one {page_mb} MB page", BigPage(page_mb)),
+                      (f"a {bomb_mb} MB gzip bomb", GzipBomb(bomb_mb))):
+        server, url = _serve(app)
+        db = workdir / "memory.db"
+        for p in workdir.glob("memory.db*"):
+            p.unlink()
+        rss, code, seconds = _peak_rss(
+            [sys.executable, "-m", "thuvien_interop", "harvest", url, "--store", f"sqlite:///{db}",
+             "--name", "big", "--prefix", "oai_dc", "--processes", "1", "--retries", "0", "-q",
+             "--timeout", "3600"])
+        server.close()
+        print(f"harvest of {name:22}: peak RSS {rss:7.0f} MB, exit {code}, {seconds:6.1f} s")
+
+
+QUERIES = ["dc.title = kieu", "nguyen and du", "dc.title = tap*", "*ology5", "dc.date within "
+           "\"1990 2000\"", "kieu or truyen or du", "dc.title any \"ha noi hue\"",
+           "cql.allRecords = 1 not dc.title = kieu"]
+
+
+def _clients_during_import(url: str, label: str, workdir: Path, records: int,
+                           clients: int) -> None:
+    import urllib.parse
+    import urllib.request
+
+    from thuvien_interop.oai.config import ProviderConfig
+    from thuvien_interop.store import open_store
+    from thuvien_interop.web import create_app
+
+    catalogue = workdir / f"import-{records}.mrc"
+    if not catalogue.exists():
+        _marc_file(catalogue, records)
+    store = open_store(url)
+    server, root = _serve(create_app(store, ProviderConfig(page_size=100)), threads=clients)
+    root = root[: -len("/oai")]
+    proc = subprocess.Popen([sys.executable, "-m", "thuvien_interop", "import", str(catalogue),
+                             "--store", url, "--processes", "1", "-q"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    times: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+
+    def client(n: int) -> None:
+        i = n
+        while proc.poll() is None:
+            q = QUERIES[i % len(QUERIES)]
+            i += 1
+            target = (f"{root}/sru?version=1.2&operation=searchRetrieve&maximumRecords=10&query="
+                      + urllib.parse.quote(q))
+            t = time.monotonic()
+            try:
+                with urllib.request.urlopen(target, timeout=120) as r:
+                    r.read()
+                    ok = r.status == 200
+            except Exception:  # noqa: BLE001 - counted
+                ok = False
+            with lock:
+                times.append(time.monotonic() - t)
+                errors[0] += not ok
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    server.close()
+    store.close()
+    times.sort()
+    if not times:
+        print(f"SRU during an import, {label}: the import ended before any search")
+        return
+    p = lambda q: times[min(len(times) - 1, int(q * len(times)))]  # noqa: E731
+    print(f"SRU by {clients} clients during an import of {records:,} records, {label:10}: "
+          f"{len(times):,} searches, p50 {p(0.5):5.2f} s, p95 {p(0.95):5.2f} s, "
+          f"max {times[-1]:5.2f} s, {errors[0]} errors (import exit {proc.returncode})")
+
+
+def _marc_file(path: Path, n: int) -> None:
+    import pymarc
+
+    with path.open("wb") as f:
+        for i in range(n):
+            r = pymarc.Record(force_utf8=True)
+            r.add_field(pymarc.Field("001", data=f"VN{i:07d}"))
+            r.add_field(pymarc.Field("245", pymarc.Indicators("1", "0"), [
+                pymarc.Subfield("a", f"Truyện Kiều, tập {i} ology{i % 97} /"),
+                pymarc.Subfield("c", "Nguyễn Du.")]))
+            r.add_field(pymarc.Field("260", pymarc.Indicators(" ", " "),
+                                     [pymarc.Subfield("c", str(1950 + i % 70))]))
+            f.write(r.as_marc())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=5000)
     ap.add_argument("--page-size", type=int, default=100)
     ap.add_argument("--processes", default="1")
     ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "thuvien-bench-faults"))
+    ap.add_argument("--page-mb", type=int, default=500)
+    ap.add_argument("--bomb-mb", type=int, default=1024)
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--import-records", type=int, default=20000)
+    ap.add_argument("--postgres", metavar="URL", help="also measure SRU during an import there "
+                    "(a schema of its own is used: ?schema=bench_faults)")
+    ap.add_argument("--only", choices=["kill", "memory", "sru"], action="append",
+                    help="run only these parts (repeatable)")
     args = ap.parse_args()
+    parts = set(args.only or ["kill", "memory", "sru"])
     from thuvien_interop.oai.config import ProviderConfig
     from thuvien_interop.web import create_app
 
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    if "memory" in parts:
+        _memory(workdir, args.page_mb, args.bomb_mb)
+    if "sru" in parts:
+        for p in workdir.glob("sru.db*"):
+            p.unlink()
+        _clients_during_import(f"sqlite:///{workdir / 'sru.db'}", "SQLite", workdir,
+                               args.import_records, args.clients)
+        if args.postgres:
+            sep = "&" if "?" in args.postgres else "?"
+            url = f"{args.postgres}{sep}schema=bench_faults"
+            import psycopg
+
+            with psycopg.connect(args.postgres, autocommit=True) as conn:
+                conn.execute("DROP SCHEMA IF EXISTS bench_faults CASCADE")
+            _clients_during_import(url, "PostgreSQL", workdir, args.import_records, args.clients)
+    if "kill" not in parts:
+        return
     store = _provider_store(workdir / f"provider-{args.records}.db", args.records)
     clock = Clock(create_app(store, ProviderConfig(page_size=args.page_size)))
     server, url = _serve(clock)

@@ -89,12 +89,13 @@ STALE_TEMP_AGE = 60.0
 def _init_worker(registry_bytes: bytes, turn: tuple[Any, Any, Any] | None = None,
                  parent_temp: str | None = None) -> None:
     global _worker_registry, _turn
+    # Ctrl-C reaches the whole process group: the caller decides what stops
+    # (it lets the batches handed over finish), not each worker on its own.
+    # First of all, so that a Ctrl-C while a worker starts is ignored too.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent_temp)
     _worker_registry = pickle.loads(registry_bytes)
     _turn = turn
-    # Ctrl-C reaches the whole process group: the caller decides what stops
-    # (it lets the batches handed over finish), not each worker on its own.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A worker does nothing but bulk work (see fewer_collections): with the
     # default threshold the collector took a fifth of a harvested record's
     # conversion (194 -> 150 µs a record).
