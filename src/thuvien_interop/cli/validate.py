@@ -10,11 +10,11 @@ import click
 from ..validate import Options, validate
 from ..validate.history import save_validation
 from . import main
-from ._common import config_option, load_settings, open_or_fail, store_option
+from ._common import HttpURL, config_option, load_settings, open_or_fail, store_option
 
 
 @main.command("validate")
-@click.argument("url", metavar="URL")
+@click.argument("url", metavar="URL", type=HttpURL("https://thuvien.daklak.gov.vn/oai"))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (for machines).")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True), default=None,
               metavar="FILE", help="Also write the report as an HTML page to FILE.")
@@ -53,8 +53,6 @@ def validate_command(url: str, as_json: bool, html_file: str | None, verbose: bo
     The exit status is 0 when the provider is compliant (warnings allowed), 1
     when it is not.
     """
-    if not url.startswith(("http://", "https://")):
-        raise click.UsageError(f"{url!r} is not an http:// or https:// base URL")
     report = validate(url, Options(delay=delay, max_requests=max_requests,
                                    list_pages=list_pages, timeout=timeout))
     if html_file:
