@@ -23,6 +23,11 @@ _PROGRAM = re.compile(r"(?:^|(?<=[\s/\\]))thuvien-interop(?:\.exe)?[ \t]+(?=[a-z
 _OPTION = re.compile(r"^(--?[A-Za-z][\w-]*)")
 
 
+def run(args: list[str], **kwargs):
+    """``thuvien-interop ARGS`` through click's runner."""
+    return CliRunner().invoke(main, args, prog_name="thuvien-interop", **kwargs)
+
+
 def _code(text: str) -> list[tuple[int, str]]:
     """The code of a Markdown text with its line numbers: the lines of fenced blocks
     (a line ending in a backslash joined to the next, as the shell does) and each
@@ -111,7 +116,7 @@ def resolve(words: list[str]) -> tuple[list[str], click.Command, list[str]]:
 
 def options_in_help(path: list[str]) -> set[str]:
     """The options the Options section of `thuvien-interop PATH --help` lists."""
-    shown = CliRunner().invoke(main, [*path, "--help"], terminal_width=100)
+    shown = run([*path, "--help"], terminal_width=100)
     assert shown.exit_code == 0, shown.output
     section = shown.output.split("\nOptions:\n", 1)[1].split("\nCommands:\n", 1)[0]
     listed = set()
@@ -173,3 +178,140 @@ def test_an_option_the_prose_names_is_an_option_of_the_command():
     wrong = [f"{where}: `{span}` is no option of thuvien-interop" for where, option, span in named
              if option not in known]
     assert wrong == [], "\n".join(wrong)
+
+
+def command_paths(command: click.Command = main, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command and subcommand, as the words that run it."""
+    paths = [path] if path else []
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        paths += command_paths(sub, (*path, name))
+    return paths
+
+
+COMMANDS = command_paths()
+
+
+def _command(path: tuple[str, ...]) -> click.Command:
+    command: click.Command = main
+    for word in path:
+        command = command.commands[word]  # type: ignore[attr-defined]
+    return command
+
+
+def test_the_command_list_reads_as_whole_sentences():
+    shown = run(["--help"], terminal_width=80).output
+    listed = shown.split("\nCommands:\n", 1)[1].splitlines()
+    assert len(listed) == len(main.commands)
+    for line in listed:
+        assert not line.rstrip().endswith("..."), f"cut short: {line.strip()}"
+    assert len(COMMANDS) > len(main.commands), "profiles show is there too"
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
+def test_every_help_says_what_the_command_does_and_shows_an_example(path):
+    shown = run([*path, "--help"], terminal_width=100)
+    assert shown.exit_code == 0, shown.output
+    text = shown.output
+    usage, what = text.split("\n\n", 2)[:2]
+    assert usage.startswith(f"Usage: thuvien-interop {' '.join(path)}")
+    assert len(what.split()) >= 5 and what.strip()[0].isupper(), f"what it does: {what!r}"
+    examples = re.findall(rf"^\s+thuvien-interop {re.escape(' '.join(path))}\b.*$", text, re.M)
+    assert examples, f"thuvien-interop {' '.join(path)} --help shows no example"
+    longest = max(text.splitlines(), key=len)
+    assert len(longest) <= 100, f"wider than the terminal: {longest}"
+    for param in _command(path).params:
+        if isinstance(param, click.Option) and not param.hidden:
+            assert param.help, f"{param.opts[0]} of {' '.join(path)} says nothing"
+
+
+def _said(result) -> list[str]:
+    """What a person is told, less click's usage lines."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), \
+        f"a traceback: {result.exception!r}"
+    assert "Traceback" not in result.output
+    return [line for line in result.output.splitlines()
+            if line.strip() and not line.startswith(("Usage: ", "Try '"))]
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
+def test_an_unknown_option_is_one_line_naming_it(path):
+    result = run([*path, "--sotre", "sqlite:///x.db"])
+    assert result.exit_code == 2
+    [line] = _said(result)
+    assert line.startswith("Error: No such option '--sotre'")
+
+
+def _configurable() -> list[tuple[str, ...]]:
+    return [p for p in COMMANDS
+            if any(param.name == "config_path" for param in _command(p).params)]
+
+
+@pytest.mark.parametrize("path", _configurable(), ids=" ".join)
+def test_a_settings_file_that_is_not_toml_or_not_there_is_one_line(path, tmp_path):
+    assert len(_configurable()) >= 7
+    broken = tmp_path / "thuvien.toml"
+    broken.write_text('[repository]\nname = "Thư viện\n', encoding="utf-8")
+    for given, said in [(broken, f"Error: {broken}: not valid TOML: "),
+                        (tmp_path / "none.toml", f"Error: settings file {tmp_path / 'none.toml'} "
+                                                 "does not exist")]:
+        # Arguments enough to reach the settings (the command's own are checked first).
+        args = {"delete": ["VN1"], "harvest": ["status"], "validate": ["http://127.0.0.1:1/oai"],
+                "import": ["README.md"], "sync": ["--profile", "koha", "--source", "sqlite:///x.db"]}
+        result = run([*path, *args.get(path[0], []), "--config", str(given),
+                                           "--store", f"sqlite:///{tmp_path / 's.db'}"])
+        assert result.exit_code == 2, result.output
+        [line] = _said(result)
+        assert line.startswith(said), line
+    assert "line 2" in run([*path, *args.get(path[0], []), "--config",
+                                                 str(broken)]).output
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["serve", "--port", "99999"], "Error: Invalid value for '--port': 99999 is not in the range"),
+    (["demo", "--port", "-1"], "Error: Invalid value for '--port': -1 is not in the range"),
+    (["serve", "--threads", "0"], "Error: Invalid value for '--threads': 0 is not in the range"),
+    (["serve", "--host", "no-such-host.invalid", "--port", "0"],
+     "Error: cannot listen on no-such-host.invalid: it is not an address of this machine; use "
+     "--host 127.0.0.1"),
+    (["import", "no-such-file.mrc"], "Error: Invalid value for 'FILES...': File 'no-such-file.mrc' "
+                                     "does not exist."),
+    (["check", "no-such-file.mrc"], "Error: Invalid value for 'FILES...': File 'no-such-file.mrc'"),
+    (["convert", "no-such-file.mrc", "--to", "mods"], "Error: Invalid value for 'SOURCE'"),
+    (["convert", "README.md", "--to", "pdf"], "Error: Invalid value for '--to': 'pdf' is not one of"),
+    (["harvest", "thuvien.daklak.gov.vn/oai"], "is not an http(s) base URL"),
+    (["harvest", "--sources", "no-such.toml"], "Error: providers file no-such.toml does not exist"),
+    (["validate", "thuvien.daklak.gov.vn/oai"],
+     "Error: Invalid value for 'URL': 'thuvien.daklak.gov.vn/oai' is not an http:// or https:// base URL "
+     "(such as https://thuvien.daklak.gov.vn/oai)"),
+    (["search", "127.0.0.1:8000/sru", "Ha", "Noi"],
+     "Error: Invalid value for 'URL': '127.0.0.1:8000/sru' is not an http:// or https:// base URL"),
+    (["search", "http://127.0.0.1:8000/sru", "Ha", "Noi", "--max", "0"],
+     "Error: Invalid value for '--max': 0 is not in the range x>=1."),
+    (["delete"], "Error: give identifiers to delete, or --from-file FILE with one a line"),
+    (["profiles", "show", "kohaa"], "Error: there is no shipped profile called 'kohaa'"),
+    (["sync", "--profile", "kohaa", "--source", "sqlite:///x.db"],
+     "Error: Invalid value for '--profile': 'kohaa' is neither a file nor the name of a shipped"),
+    (["reindex", "--profile", "kohaa"], "Error: Invalid value for '--profile': 'kohaa' is neither"),
+    (["import", "README.md", "--store", "nonsense://x"], "Error: unknown store URL 'nonsense://x'"),
+    (["console-password", "--password", "short"], "Error: the password must have at least 8"),
+])
+def test_a_wrong_argument_or_value_is_one_line_saying_what_is_wrong(args, said, tmp_path,
+                                                                   monkeypatch):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("THUVIEN_STORE", f"sqlite:///{tmp_path / 's.db'}")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    result = run(args)
+    assert result.exit_code in (1, 2), result.output
+    [line] = _said(result)
+    assert line.startswith(said) or said in line, line
+
+
+def test_a_search_of_a_server_that_is_not_there_says_so_in_words():
+    from conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/sru"
+    result = run(["search", url, "dc.title = hanoi"])
+    assert result.exit_code == 1
+    assert _said(result) == [f"Error: cannot search {url}: connection refused (nothing answers at "
+                             "that address and port). Is the provider's server running, and is "
+                             "the URL right?"]

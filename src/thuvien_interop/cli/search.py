@@ -10,7 +10,7 @@ from . import main
 from ._common import HttpURL, plural
 
 
-@main.command()
+@main.command(short_help="Search an SRU server, in plain words or CQL.")
 @click.argument("url", type=HttpURL("http://127.0.0.1:8000/sru"))
 @click.argument("query", nargs=-1, required=True)
 @click.option("--schema", default="dc", show_default=True,
@@ -33,7 +33,7 @@ def search(url: str, query: tuple[str, ...], schema: str, limit: int, sru_versio
     \b
     Examples:
       thuvien-interop search http://127.0.0.1:8000/sru Ha Noi
-      thuvien-interop search http://127.0.0.1:8000/sru 'dc.title = "Hà Nội" and dc.date >= 2000' --max 5
+      thuvien-interop search http://127.0.0.1:8000/sru 'dc.title = "Hà Nội" and dc.date >= 2000'
       thuvien-interop search http://127.0.0.1:8000/sru 'dc.creator = nguyen*' --json
     """
     import requests

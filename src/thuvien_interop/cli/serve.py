@@ -20,9 +20,7 @@ from ..oai.setrules import SetRules
 from ..settings import Settings
 from ..store.base import Repository
 from . import main
-from ._common import (ProfileParam, config_option, load_settings, open_or_fail, plural,
-                      store_option)
-
+from ._common import ProfileParam, config_option, load_settings, open_or_fail, plural, store_option
 
 # socket.create_server re-raises a name that does not resolve as a plain OSError
 # carrying getaddrinfo's code, not as a gaierror.
@@ -167,7 +165,7 @@ _workers = click.option("--workers", default=1, show_default=True, type=click.In
                              "any resumption token; use a PostgreSQL store for many.")
 
 
-@main.command()
+@main.command(short_help="Publish a store over OAI-PMH and SRU.")
 @store_option
 @config_option
 @_host
@@ -222,7 +220,7 @@ def demo_store_path() -> Path:
     return folder / "demo.db"
 
 
-@main.command()
+@main.command(short_help="Load sample Vietnamese records and serve them.")
 @_host
 @_port
 @_threads
@@ -238,7 +236,11 @@ def demo(host: str, port: int, threads: int, store_url: str | None, no_serve: bo
     terminal (or a browser) meanwhile.
 
     \b
+    Examples:
+      thuvien-interop demo
+      thuvien-interop demo --host 0.0.0.0 --port 8080   # phones on the same network too
     Then open http://127.0.0.1:8000/oai?verb=ListRecords&metadataPrefix=oai_dc
+    or the search page http://127.0.0.1:8000/sru
     """
     from .importing import print_report, sample_files
 
