@@ -45,15 +45,15 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from .. import dates
+from .. import dates, xml
 from ..crosswalk.text import normalize
 from ..formats import FormatRegistry, default_registry
-from ..ingest.xmlsplit import safe_parser
 from ..model import MAX_IDENTIFIER, Set, WriteSummary
 from ..pipeline import Pipeline
 from ..store import shared_url
 from ..store.base import Leases, Repository
 from ..workers import WriteBehind, fewer_collections
+from ..xml import safe_parser
 from .harvest_convert import Job, serialize, xml_text
 from .harvest_http import Cancelled, Fetched, FetchError, PoliteClient
 from .harvest_lease import DEFAULT_LEASE, MIN_LEASE, Lease, LeaseKeeper
@@ -820,8 +820,8 @@ class Harvester:
         end = run.until or run.started
         if run.expiries < 2 or not start or not end:
             return
-        lo = _parse_lenient(start)
-        hi = _parse_lenient(end)
+        lo = dates.parse_lenient(start)
+        hi = dates.parse_lenient(end)
         step = 86400 if info.day_granularity else 1
         if lo is None or hi is None or hi - lo <= step:
             return
@@ -843,7 +843,7 @@ class Harvester:
         broken: list[BrokenRecord] = []
         problems: list[str] = []
         harvest_date = None
-        last_ds: int | None = _parse_lenient(run.last_datestamp) if run.last_datestamp else None
+        last_ds: int | None = dates.parse_lenient(run.last_datestamp) if run.last_datestamp else None
         ids: list[RawRecord] = []
         tolerant = False
         for item in reader.items():
@@ -855,7 +855,7 @@ class Harvester:
                 broken.clear()
                 ids.clear()
             if harvest_date is None:
-                harvest_date = _parse_lenient(reader.page.response_date or "") or dates.now()
+                harvest_date = dates.parse_lenient(reader.page.response_date or "") or dates.now()
             if isinstance(item, BrokenRecord):
                 broken.append(item)
                 continue
@@ -893,7 +893,7 @@ class Harvester:
             raise HarvestError("; ".join(f"{c}: {m}" for c, m in page.errors) +
                                f" (request: {_describe(params)})")
         if harvest_date is None:
-            harvest_date = _parse_lenient(page.response_date or "") or dates.now()
+            harvest_date = dates.parse_lenient(page.response_date or "") or dates.now()
         for header in ids:
             self._get_record(source, info, header, harvest_date, jobs, broken, problems, halt)
         problems.extend(page.repairs)
@@ -957,7 +957,7 @@ class Harvester:
              jobs: dict[str, Job], broken: list[BrokenRecord], problems: list[str]) -> None:
         """A harvested record as a conversion job (its XML copied out of the page,
         which is freed as it is read)."""
-        ds = _parse_lenient(raw.datestamp)
+        ds = dates.parse_lenient(raw.datestamp)
         if ds is None:
             problems.append(f"record {raw.identifier}: unreadable datestamp {raw.datestamp!r}")
         elif not _exact_granularity(raw.datestamp, info):
@@ -1035,9 +1035,7 @@ class Harvester:
                 fetched = self._get(source, params)
                 token = None
                 try:
-                    for _, elem in etree.iterparse(fetched.body, events=("end",),
-                                                   resolve_entities=False, no_network=True,
-                                                   load_dtd=False, huge_tree=True):
+                    for _, elem in xml.iterparse(fetched.body, events=("end",)):
                         tag = local(elem.tag)
                         if tag == "set":
                             spec = elem.findtext("{*}setSpec") or elem.findtext("setSpec")
@@ -1188,37 +1186,10 @@ def _fmt(seconds: int, info: IdentifyInfo) -> str:
 def _to_granularity(text: str, info: IdentifyInfo) -> str:
     """A date the user (or a responseDate) gave, in the provider's granularity
     (§3.3.1: a day-granularity provider refuses seconds)."""
-    seconds = _parse_lenient(text)
+    seconds = dates.parse_lenient(text)
     if seconds is None:
         raise HarvestError(f"'{text}' is not a date (YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ)")
     return _fmt(seconds, info)
-
-
-_LENIENT = re.compile(
-    r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:[.,]\d+)?"
-    r"\s*(Z|[+-]\d{2}:?\d{2})?)?\s*$")
-
-
-def _parse_lenient(text: str) -> int | None:
-    """UTC seconds of a datestamp, also in the forms bad providers send
-    (no ``Z``, a space, fractions, an offset); ``None`` when unreadable."""
-    try:
-        return dates.parse_utc(text)[0]
-    except ValueError:
-        pass
-    m = _LENIENT.match(text or "")
-    if not m:
-        return None
-    y, mo, d, h, mi, s, zone = m.groups()
-    try:
-        seconds = dates.parse_utc(f"{y}-{mo}-{d}T{h or '00'}:{mi or '00'}:{s or '00'}Z")[0]
-    except ValueError:
-        return None
-    if zone and zone != "Z":
-        sign = 1 if zone[0] == "+" else -1
-        digits = zone[1:].replace(":", "")
-        seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
-    return seconds
 
 
 def _exact_granularity(text: str, info: IdentifyInfo) -> bool:

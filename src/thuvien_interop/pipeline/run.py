@@ -150,7 +150,10 @@ class Pipeline:
         ``on_batch`` is called with each batch's report, in order."""
         from ..workers import WriteBehind
 
-        if self.pool.parallel and self._writer is None:
+        # Decided once: if the workers die half-way the pool says so and works in
+        # this process, and the batches started here are built when finished.
+        parallel = self.pool.parallel
+        if parallel and self._writer is None:
             self._writer = WriteBehind(depth=2 * (self.pool.processes + 1))
 
         def settle(batch: Batch) -> None:
@@ -167,7 +170,7 @@ class Pipeline:
         chunk: list[Incoming] = []
         before: Batch | None = None
         for item in items:
-            if not self.pool.parallel:
+            if not parallel:
                 # Built at once: the source record is not kept (holding a batch of
                 # them costs the garbage collector 10%).
                 out = build(item, self.registry, self.index_profile)
@@ -188,8 +191,8 @@ class Pipeline:
                 before, chunk = started, []
         if before is not None:
             hand_over(before)
-        if chunk or not self.pool.parallel:
-            if self.pool.parallel:
+        if chunk or not parallel:
+            if parallel:
                 hand_over(self.start(name, chunk))
             elif chunk:
                 hand_over(Batch(self, name, chunk, self._outcomes))
