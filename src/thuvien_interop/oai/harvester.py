@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -49,6 +47,7 @@ from .. import dates, xml
 from ..crosswalk.text import normalize
 from ..formats import FormatRegistry, default_registry
 from ..model import MAX_IDENTIFIER, Set, WriteSummary
+from ..paths import user_data_dir
 from ..pipeline import Pipeline
 from ..store import shared_url
 from ..store.base import Leases, Repository
@@ -408,7 +407,7 @@ class Harvester:
                       by_identifier: bool | None, skip_recent: int) -> list[HarvestResult]:
         if not isinstance(self.store, Leases):
             with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="harvest") as pool:
-                futures = [pool.submit(self._unless_stopped, s, full, by_identifier)
+                futures = [pool.submit(self._in_own_thread, s, full, by_identifier)
                            for s in sources]
                 return [r for r in self._wait(futures) if r is not None]
         # Leased: every worker (thread here, or process or machine over the same
@@ -423,6 +422,12 @@ class Harvester:
         keeper = self._keeper()
 
         def work() -> None:
+            try:
+                _claim_and_harvest()
+            finally:
+                self._done_with_store()
+
+        def _claim_and_harvest() -> None:
             while not self._stop.is_set():
                 with lock:
                     todo = [n for n in names if n not in done]
@@ -447,6 +452,21 @@ class Harvester:
                             "work on it)", held.name, held.holder)
                 results[held.name] = HarvestResult(by_name[held.name], held_by=held.holder)
         return [results[n] for n in names if n in results]
+
+    def _done_with_store(self) -> None:
+        """A harvest thread ends: its connection to the store is closed (each
+        thread of a store has its own; a pool of threads would leave one open a
+        thread)."""
+        close = getattr(self.store, "close_thread", None)
+        if close is not None:
+            close()
+
+    def _in_own_thread(self, source: Source, full: bool,
+                       by_identifier: bool | None) -> HarvestResult | None:
+        try:
+            return self._unless_stopped(source, full, by_identifier)
+        finally:
+            self._done_with_store()
 
     def _unless_stopped(self, source: Source, full: bool,
                         by_identifier: bool | None) -> HarvestResult | None:
@@ -670,7 +690,7 @@ class Harvester:
         # Two jobs a page (its commit, its checkpoint); with worker processes, room
         # for a page on each and the next one being read.
         writer = WriteBehind(depth=2 * (self.converter.processes + 1)
-                             if self.converter.parallel else 2)
+                             if self.converter.parallel else 2, on_exit=self._done_with_store)
         try:
             self._list_pages(source, info, lr, run, st, verb, writer, halt)
         finally:
@@ -1144,16 +1164,6 @@ class _ProgressGuard:
                         "each under a new resumption token (its list does not end)")
         self.seen.add(fingerprint)
         return None
-
-
-def user_data_dir() -> Path:
-    """The user's data folder for thuvien-interop (``$XDG_DATA_HOME/thuvien-interop``,
-    ``~/.local/share/thuvien-interop``; ``%LOCALAPPDATA%\\thuvien-interop`` on Windows)."""
-    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
-        base = Path(os.environ["LOCALAPPDATA"])
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "thuvien-interop"
 
 
 def default_diagnostics(store: Repository) -> Path:

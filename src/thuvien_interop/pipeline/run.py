@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 #: Items in one batch: one transaction, and one chunk for a worker.
 BATCH = 500
+#: How a collision names the origin ``None``: records imported or entered here.
+_ORIGIN_OWN = "the library's own records (imported, not harvested or synced)"
 
 
 class Batch:
@@ -76,7 +78,7 @@ class Batch:
                 other = collided.pop(ident)
                 outcome.error = (
                     f"identifier collision: {ident} is already in the store from "
-                    f"{'another source' if other is None else other}; not overwritten")
+                    f"{_ORIGIN_OWN if other is None else other}; not overwritten")
                 report.rejected.append(Problem(self.name, item.where, outcome.error))
             elif ident in kept:
                 kept.discard(ident)
@@ -154,7 +156,8 @@ class Pipeline:
         # this process, and the batches started here are built when finished.
         parallel = self.pool.parallel
         if parallel and self._writer is None:
-            self._writer = WriteBehind(depth=2 * (self.pool.processes + 1))
+            self._writer = WriteBehind(depth=2 * (self.pool.processes + 1),
+                                       on_exit=getattr(self.store, "close_thread", None))
 
         def settle(batch: Batch) -> None:
             report, _ = batch.finish()
