@@ -18,6 +18,7 @@ import requests
 from lxml import etree
 
 from .. import __version__
+from ..oai.harvest_http import describe_failure
 from ..xml import OAI as OAI_NS
 from ..xml import safe_parser
 
@@ -128,7 +129,8 @@ class Wire:
                                       stream=True)
             body = r.raw.read(_MAX_BODY + 1, decode_content=True)
         except requests.RequestException as exc:
-            raise Unreachable(f"{url}: {exc}") from None
+            what, hint = describe_failure(exc)
+            raise Unreachable(f"{what}, at {url}" + (f"; {hint}" if hint else "")) from None
         finally:
             self._last = time.monotonic()
         seconds = self._last - started
