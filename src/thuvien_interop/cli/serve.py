@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import re
 import socket
 import sys
@@ -211,8 +210,9 @@ def serve(store_url: str | None, config_path: str | None, host: str, port: int, 
 
 
 def demo_store_path() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
-    folder = Path(base) / "thuvien-interop"
+    from ..paths import user_data_dir
+
+    folder = user_data_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
@@ -239,8 +239,9 @@ def demo(host: str, port: int, threads: int, store_url: str | None, no_serve: bo
     Examples:
       thuvien-interop demo
       thuvien-interop demo --host 0.0.0.0 --port 8080   # phones on the same network too
-    Then open http://127.0.0.1:8000/oai?verb=ListRecords&metadataPrefix=oai_dc
-    or the search page http://127.0.0.1:8000/sru
+    Then open (on the default port)
+      http://127.0.0.1:8000/oai?verb=ListRecords&metadataPrefix=oai_dc  the records
+      http://127.0.0.1:8000/sru                                        the search page
     """
     from .importing import print_report, sample_files
 
