@@ -26,6 +26,8 @@ from ._common import (
     config_option,
     load_settings,
     open_or_fail,
+    processes_option,
+    replace_option,
     stop_on_signals,
     stopped,
     store_option,
@@ -269,15 +271,10 @@ def _summary(results: list[HarvestResult], shown: Collection[str] = ()) -> None:
               help="Skip providers harvested successfully less than SECONDS ago: when several "
                    "machines run the same --sources list over one store, each provider is "
                    "harvested once per round.")
-@click.option("--processes", default=0, show_default="one per core", type=click.IntRange(min=0),
-              metavar="N",
-              help="Processes that convert harvested records (MARC and DC read, every format "
-                   "rendered, search keys computed) and write them to the store, a page each, "
-                   "while the next pages are fetched; 1 does everything in this process.")
-@click.option("--replace", is_flag=True,
-              help="A harvested Dublin Core record replaces the MARC record stored under its "
-                   "identifier (by default the richer MARC record is kept, and the summary "
-                   "says so).")
+@processes_option("Processes that convert harvested records (MARC and DC read, every format "
+                  "rendered, search keys computed) and write them to the store, a page each, "
+                  "while the next pages are fetched")
+@replace_option("A harvested Dublin Core record")
 @click.option("--quiet", "-q", is_flag=True, help="Warnings and the summary only.")
 @click.option("--json", "as_json", is_flag=True,
               help="With status: every provider as JSON (state, records, last run, errors, "
