@@ -582,13 +582,15 @@ class SQLStore:
         for pairs in _batches(entries, self.batch_size):
             batch = dict(pairs)
             with self._transaction(what="reindexing") as txn:
-                found: list[tuple[int, str, bool, int]] = []
+                found: list[tuple[int, str, bool, int, Any]] = []
                 for cond, args in self._chunks("identifier", list(batch)):
                     found += txn.conn.execute(self._q(
-                        f"SELECT id, identifier, deleted, datestamp FROM records WHERE {cond}"), args)
+                        f"SELECT id, identifier, deleted, datestamp, sets FROM records WHERE {cond}"), args)
                 self._unindex(txn.conn, [f[0] for f in found])
-                self._index(txn, [(rid, Record(ident, index=batch[ident]), dates.format_utc(stamp))
-                                  for rid, ident, deleted, stamp in found if not deleted])
+                # The sets come along: the store's own entries (local.library) are read from them.
+                self._index(txn, [(rid, Record(ident, index=batch[ident], sets=self._sets_of(sets)),
+                                   dates.format_utc(stamp))
+                                  for rid, ident, deleted, stamp, sets in found if not deleted])
             done += len(found)
         return done
 
@@ -626,6 +628,37 @@ class SQLStore:
             self._q(f"{outer} ORDER BY {', '.join(order + ['id'])} LIMIT ? OFFSET ?"),
             all_args + [limit, max(start - 1, 0)])]
         return search_plan.SearchPage(total, self._items_by_id(conn, ids, prefix))
+
+    def facets(self, plan: search_plan.Plan, specs: Sequence[search_plan.FacetSpec]
+               ) -> dict[str, list[search_plan.ScanTerm]]:
+        """For each facet, its keys among the records the plan matches, with how many
+        records have each (a :class:`~.search_plan.ScanTerm`: key, display, count):
+        the commonest first, ties by key, at most ``spec.limit``. Counted by the
+        database over the whole result (one grouped statement a facet)."""
+        conn = self._conn()
+        out: dict[str, list[search_plan.ScanTerm]] = {s.index: [] for s in specs}
+        ids_sql, args = self._compiler(conn).node(plan.root)
+        if ids_sql is None:
+            return out
+        for spec in specs:
+            code = self._idx(conn, spec.index)
+            if code is None or spec.limit <= 0:
+                continue
+            if spec.prefix:
+                # Buckets of a date index: distinct records a bucket (a record
+                # may carry 1995 and 1995-03-01), keys starting with a digit only.
+                group = f"substr(k.key, 1, {int(spec.prefix)})"
+                select = (f"SELECT {group} AS g, {group}, count(DISTINCT k.record_id) AS n "
+                          f"FROM search_keys k JOIN ({ids_sql}) h ON h.id = k.record_id "
+                          "WHERE k.idx = ? AND k.key >= '0' AND k.key < ':' GROUP BY g")
+            else:
+                select = ("SELECT k.key AS g, min(k.display), count(*) AS n FROM search_keys k "
+                          f"JOIN ({ids_sql}) h ON h.id = k.record_id WHERE k.idx = ? GROUP BY k.key")
+            order = "g" if spec.by_key else "n DESC, g"
+            rows = conn.execute(self._q(f"SELECT * FROM ({select}) f ORDER BY {order} LIMIT ?"),
+                                [*args, code, spec.limit]).fetchall()
+            out[spec.index] = [search_plan.ScanTerm(g, d, n) for g, d, n in rows]
+        return out
 
     def _items_by_id(self, conn: Any, ids: list[int], prefix: str | None) -> list[Item]:
         if not ids:
