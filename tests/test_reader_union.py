@@ -342,3 +342,61 @@ def test_the_search_page_in_headless_chromium(browser_site, width, tmp_path):
     assert (m["hits"], m["facets"] >= 4, m["scripts"]) == (3, True, 0), json.dumps(m)
     if width == 1280:
         assert m["aside"] > width / 2          # the facets beside the results
+
+
+# -- serve --providers ----------------------------------------------------------------------------
+
+PROVIDERS = """
+[[provider]]
+name = "daklak"
+url = "http://127.0.0.1:1/oai"
+library = { name = "Thư viện tỉnh Đắk Lắk", province = "Đắk Lắk", kind = "public" }
+
+[[provider]]
+name = "buonho"
+url = "http://127.0.0.1:1/oai"
+library = { name = "Thư viện THCS Buôn Hồ", province = "Đắk Lắk", kind = "school" }
+
+[[provider]]
+name = "hanoi"
+url = "http://127.0.0.1:1/oai"
+library = { name = "Thư viện Hà Nội", province = "Hà Nội", kind = "public" }
+"""
+
+
+def test_serve_with_the_harvests_providers_file_names_libraries_provinces_and_kinds(tmp_path):
+    from conftest import free_port
+    from test_ux_serve import running
+
+    store = open_store(f"sqlite:///{tmp_path / 'union.db'}")
+    store.write(union_records())
+    store.close()
+    providers = tmp_path / "providers.toml"
+    providers.write_text(PROVIDERS, encoding="utf-8")
+    port = free_port()
+    with running("serve", "--store", f"sqlite:///{tmp_path / 'union.db'}", "--providers", str(providers),
+                 "--port", str(port), "--access-log", "off") as r:
+        banner = r.until("Stop with Ctrl-C.")
+        assert "  Libraries: 3 (from --providers: names, provinces, kinds)" in banner
+        page = requests.get(f"http://127.0.0.1:{port}/", params={"q": "viet"}, headers=EN, timeout=30).text
+        f = _facets(page)
+        assert f["Province"] == {"Đắk Lắk": 4, "Hà Nội": 2}
+        assert f["Library"]["Thư viện THCS Buôn Hồ"] == 1
+        sru = requests.get(f"http://127.0.0.1:{port}/sru", timeout=30,
+                           params={"query": "local.libraryKind = school", "version": "1.2",
+                                   "operation": "searchRetrieve"})
+        assert b"numberOfRecords>1<" in sru.content
+
+
+def test_a_broken_providers_file_is_one_line_saying_what_is_wrong(tmp_path):
+    from click.testing import CliRunner
+
+    from thuvien_interop.cli import main
+
+    bad = tmp_path / "providers.toml"
+    bad.write_text('[[provider]]\nname = "x"\nurl = "http://h/oai"\nlibrary = { kind = "castle" }\n',
+                   encoding="utf-8")
+    result = CliRunner().invoke(main, ["serve", "--store", f"sqlite:///{tmp_path / 's.db'}",
+                                       "--providers", str(bad)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "kind 'castle' is not one of" in result.output and len(result.output.strip().splitlines()) == 1

@@ -86,6 +86,7 @@ def create_app(store: Catalogue | str, oai_config: ProviderConfig | None = None,
     app.extensions["thuvien_oai"] = provider
     app.register_blueprint(oai_blueprint(provider), url_prefix="/oai")
     if isinstance(repository, Searchable):
+        app.extensions["thuvien_reader"] = {"clusters": clusters, "libraries": libraries}
         server = register_sru(app, repository, reader_config(sru_config, config, libraries))
         own = Library("local", config.repository_name) if not libraries else None
         app.register_blueprint(reader_blueprint(repository, server.config, clusters=clusters,
