@@ -261,6 +261,23 @@ def test_the_sitemap_lists_each_cluster_once_and_the_pages_link_the_opensearch_d
     assert requests.get(site + "/sitemap.xml", params={"after": "x"}).status_code == 400
 
 
+def test_a_large_sitemap_is_an_index_of_sitemaps_continuing_by_key(union):
+    from thuvien_interop.web.reader import sitemap_response
+
+    store, index = union
+    ns = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+    top = etree.fromstring(sitemap_response(store, "https://lib.example", None, index, per_file=2))
+    assert top.tag == f"{ns}sitemapindex"
+    files = [e.text for e in top.iter(f"{ns}loc")]
+    assert len(files) == 3 and files[0] == "https://lib.example/sitemap.xml?after=0.0"
+    locs = []
+    for f in files:
+        after = dict(parse_qsl(urlsplit(f).query))["after"]
+        doc = etree.fromstring(sitemap_response(store, "https://lib.example", after, index, per_file=2))
+        locs += [e.text for e in doc.iter(f"{ns}loc")]
+    assert sorted(locs) == [f"https://lib.example/record/{i}" for i in ("oai:buonho:1", "oai:daklak:2", "oai:daklak:3")]
+
+
 # -- one library ------------------------------------------------------------------------------------
 
 def test_a_single_library_gets_the_same_page_titled_with_its_name_and_its_own_holdings(tmp_path):
@@ -342,6 +359,14 @@ def test_the_search_page_in_headless_chromium(browser_site, width, tmp_path):
     assert (m["hits"], m["facets"] >= 4, m["scripts"]) == (3, True, 0), json.dumps(m)
     if width == 1280:
         assert m["aside"] > width / 2          # the facets beside the results
+    record = "/record/oai:hanoi:1?lang=en&province=Hà Nội"
+    weight = len(requests.get(browser_site + record, headers=EN).content)
+    assert weight < 60_000, f"the record page weighs {weight:,} bytes"
+    shot = shots / f"record-{width}.png"
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    f"--window-size={width},1600", f"--screenshot={shot}", browser_site + record],
+                   capture_output=True, timeout=120)
+    assert shot.is_file() and shot.stat().st_size > 10_000
 
 
 # -- serve --providers ----------------------------------------------------------------------------

@@ -127,7 +127,9 @@ def count(repository, plan: Plan, requests: Sequence[FacetRequest],
     for r in requests:
         if r.index in GROUPED:
             if groups:
-                specs[LIBRARY_INDEX] = FacetSpec(LIBRARY_INDEX, max(len(groups.of) + 1, 1000))
+                old = specs.get(LIBRARY_INDEX)
+                specs[LIBRARY_INDEX] = FacetSpec(LIBRARY_INDEX, max(len(groups.of) + 1,
+                                                                    old.limit if old else 0))
             continue
         want = r.start - 1 + r.limit
         old = specs.get(r.index)

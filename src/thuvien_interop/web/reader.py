@@ -665,16 +665,17 @@ def reader_blueprint(repository, config: SRUConfig | None = None, *,
 
 
 def sitemap_response(repository, root: str, after: str | None,
-                     clusters: ClusterIndex | None = None) -> bytes | None:
+                     clusters: ClusterIndex | None = None, per_file: int | None = None) -> bytes | None:
     """``/sitemap.xml``: every live record's page (one a cluster: its head's), in
     store order; past :data:`~.discovery.SITEMAP_URLS` pages an index of sitemaps,
     each continuing after the key where the one before stopped (keyset, never
     OFFSET). ``after`` is such a key (``<datestamp>.<seq>``); ``None`` when it is
-    not one."""
+    not one. ``per_file``: records a sitemap file (default the protocol's limit)."""
     from .. import dates
     from ..model import ListQuery
     from .discovery import SITEMAP_URLS, record_url, sitemap, sitemap_index
 
+    per_file = per_file or SITEMAP_URLS
     q = ListQuery()
     key = None
     if after is not None:
@@ -682,18 +683,18 @@ def sitemap_response(repository, root: str, after: str | None,
         if not (stamp.isdigit() and seq.isdigit()):
             return None
         key = (int(stamp), int(seq))
-    elif repository.count(q) > SITEMAP_URLS:
+    elif repository.count(q) > per_file:
         pages, last, n = [f"{root}/sitemap.xml?after=0.0"], None, 0
         for item in repository.iter(q, metadata=False) if hasattr(repository, "iter") else ():
             n += 1
-            if n % SITEMAP_URLS == 0:
+            if n % per_file == 0:
                 last = item.key
                 pages.append(f"{root}/sitemap.xml?after={last[0]}.{last[1]}")
-        if n % SITEMAP_URLS == 0 and pages:
+        if n % per_file == 0 and pages:
             pages.pop()   # the last one would be empty
         return sitemap_index(pages)
     entries = []
-    for item in repository.list(q, key, SITEMAP_URLS, metadata=False):
+    for item in repository.list(q, key, per_file, metadata=False):
         h = item.header
         if h.deleted:
             continue
