@@ -131,10 +131,17 @@ def timed(session: requests.Session, urls: list[str]) -> tuple[float, float, flo
     return len(urls) / wall, statistics.median(times), p95, int(statistics.mean(sizes))
 
 
-def run(url: str, label: str, args: argparse.Namespace, marc: Path) -> None:
-    print(f"\n== {label}: loading {args.records:,} records from {args.providers} providers …", flush=True)
-    seconds, written = load(url, marc, args.records, args.providers)
-    print(f"   {written:,} records written in {seconds:.0f} s ({written / seconds:,.0f} records/s)")
+def run(url: str, label: str, args: argparse.Namespace, marc: Path | None, *, loaded: bool = False) -> None:
+    if loaded:
+        from thuvien_interop.store import open_store
+
+        store = open_store(url)
+        print(f"\n== {label}: {store.info().record_count:,} records already in {url}", flush=True)
+        store.close()
+    else:
+        print(f"\n== {label}: loading {args.records:,} records from {args.providers} providers …", flush=True)
+        seconds, written = load(url, marc, args.records, args.providers)
+        print(f"   {written:,} records written in {seconds:.0f} s ({written / seconds:,.0f} records/s)")
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", SERVER, url, str(port), str(args.providers),
                              str(Path(__file__).resolve().parent)], stdout=subprocess.PIPE, text=True)
@@ -182,7 +189,12 @@ def main() -> None:
     ap.add_argument("--postgres", metavar="URL", help="also run on this PostgreSQL database "
                     "(a fresh schema in it, dropped after)")
     ap.add_argument("--marc", help="the LoC MARC file (default: cached, or fetched with pip)")
+    ap.add_argument("--store", metavar="URL", help="measure a store this script loaded before "
+                    "(same --records and --providers) instead of loading one")
     args = ap.parse_args()
+    if args.store:
+        run(args.store, args.store.split(":", 1)[0], args, None, loaded=True)
+        return
     marc = marc_file(args.marc)
     with tempfile.TemporaryDirectory() as tmp:
         run(f"sqlite:///{tmp}/union.db", "SQLite", args, marc)
