@@ -17,13 +17,14 @@ from urllib.parse import urlencode
 
 from lxml import etree
 
+from .. import xml
 from .browser import _PARSER, DC, MARC, _languages
 from .reader import _template
 
 __all__ = ["render_sru_page"]
 
-_ZEEREX = "{http://explain.z3950.org/dtd/2.0/}"
-_FACET = "{http://docs.oasis-open.org/ns/search-ws/facetedResults}"
+_ZEEREX = "{" + xml.ZEEREX + "}"
+_FACET = "{" + xml.SRU2_FACETS + "}"
 
 LABELS: dict[str, tuple[str, str]] = {
     "explain": ("Giới thiệu dịch vụ tra cứu SRU", "About this SRU service"),
