@@ -49,19 +49,41 @@ is searched with the SRU client and harvested into another store:
     (True, 330)
 """
 
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
+
 __version__ = "0.1.0"
 
-from .crosswalk import dc_to_marc, fold, marc_to_dc, marc_to_mods, normalize, record_to_marcxml
-from .ingest import read_file
-from .oai import OAIError, Provider, ProviderConfig
-from .oai.harvest_sources import Source
-from .oai.harvester import Harvester, HarvestResult
-from .sru import Client as SRUClient
-from .sru import Server as SRUServer
-from .sru import SRUConfig, SRUError
-from .sru.cql import CQLError
-from .sru.cql import parse as parse_cql
-from .store import StoreError, open_store
+if TYPE_CHECKING:  # what the names below are, for type checkers and editors
+    from .crosswalk import dc_to_marc, fold, marc_to_dc, marc_to_mods, normalize, record_to_marcxml
+    from .ingest import read_file
+    from .oai import OAIError, Provider, ProviderConfig
+    from .oai.harvest_sources import Source
+    from .oai.harvester import Harvester, HarvestResult
+    from .sru import Client as SRUClient
+    from .sru import Server as SRUServer
+    from .sru import SRUConfig, SRUError
+    from .sru.cql import CQLError
+    from .sru.cql import parse as parse_cql
+    from .store import StoreError, open_store
+
+# Each public name is imported when first used, so that a command or a program
+# that needs one layer does not pay for loading them all.
+_HOMES: dict[str, str | tuple[str, str]] = {
+    "dc_to_marc": ".crosswalk", "fold": ".crosswalk", "marc_to_dc": ".crosswalk",
+    "marc_to_mods": ".crosswalk", "normalize": ".crosswalk", "record_to_marcxml": ".crosswalk",
+    "read_file": ".ingest",
+    "OAIError": ".oai", "Provider": ".oai", "ProviderConfig": ".oai",
+    "Source": ".oai.harvest_sources",
+    "Harvester": ".oai.harvester", "HarvestResult": ".oai.harvester",
+    "SRUClient": (".sru", "Client"), "SRUServer": (".sru", "Server"),
+    "SRUConfig": ".sru", "SRUError": ".sru",
+    "CQLError": ".sru.cql", "parse_cql": (".sru.cql", "parse"),
+    "StoreError": ".store", "open_store": ".store",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)
 
 __all__ = [
     "CQLError",
