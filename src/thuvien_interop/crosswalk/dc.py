@@ -511,12 +511,15 @@ def dc_to_xml(elements: list[tuple[str, str]], schema: str = "oai_dc") -> bytes:
         raise ValueError(f"unknown DC schema {schema!r} (use 'oai_dc' or 'srw_dc')") from None
     parts = [head]
     tags = _TAGS
+    # One look at all the values says whether any needs escaping (most records: none).
+    values = "\n".join([value for _, value in elements])
+    esc = _esc if _esc(values) is not values else None
     for name, value in elements:
         try:
             open_tag, close_tag = tags[name]
         except KeyError:
             raise ValueError(f"{name!r} is not a Dublin Core 1.1 element") from None
-        parts.append(open_tag + _esc(value) + close_tag)
+        parts.append(open_tag + (value if esc is None else esc(value)) + close_tag)
     parts.append(tail)
     return "".join(parts).encode("utf-8")
 
