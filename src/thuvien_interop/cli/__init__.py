@@ -22,18 +22,35 @@ _COMMANDS = {
 
 
 class _LazyGroup(click.Group):
+    """Imports a subcommand's module when that command runs; ``commands`` read
+    from outside (a test, a documentation tool) still lists them all."""
+
+    @property  # type: ignore[override]
+    def commands(self) -> dict[str, click.Command]:
+        _load_all()
+        return self._loaded
+
+    @commands.setter
+    def commands(self, value: dict[str, click.Command]) -> None:
+        self._loaded = value
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        name = name or cmd.name
+        if name is None:
+            raise TypeError("Command has no name.")
+        self._loaded[name] = cmd
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands:
+        if cmd_name not in self._loaded:
             module = _COMMANDS.get(cmd_name)
             if module is not None:
                 importlib.import_module(f"{__name__}.{module}")
-            if cmd_name not in self.commands:
+            if cmd_name not in self._loaded:
                 _load_all()
-        return self.commands.get(cmd_name)
+        return self._loaded.get(cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        _load_all()
-        return super().list_commands(ctx)
+        return sorted(self.commands)
 
 
 def _load_all() -> None:
