@@ -190,3 +190,43 @@ def test_marcxml_element_reads_as_pymarc_would_build_it():
     assert [(f.tag, f.data, f.indicators, f.subfields, f.control_field) for f in got] == \
         [(f.tag, f.data, f.indicators, f.subfields, f.control_field) for f in expected]
     assert str(record.leader) == "          22        4500"  # no <leader>: pymarc's blank one
+
+
+def _stored(tmp_path, name: str, data: bytes) -> tuple[dict, list[str]]:
+    from thuvien_interop.ingest.loader import IdentifierRule, import_files
+    from thuvien_interop.model import ListQuery
+    from thuvien_interop.store import open_store
+
+    (tmp_path / name).mkdir()
+    src = tmp_path / name / "catalogue.mrc"  # one name: the reports name the file
+    src.write_bytes(data)
+    store = open_store(f"sqlite:///{tmp_path / name / 'store.db'}")
+    try:
+        report = import_files(store, [src], IdentifierRule("loc.gov"))
+        out = {prefix: [(i.header.identifier, i.metadata)
+                        for i in store.list(ListQuery(prefix), None, 10_000)]
+               for prefix in ("oai_dc", "marc21", "mods")}
+        return out, [str(p) for p in report.rejected] + [str(p) for p in report.repaired]
+    finally:
+        store.close()
+
+
+def test_import_stores_the_same_formats_and_index_as_the_full_parser(tmp_path, monkeypatch):
+    data = INPUTS["loc"] + INPUTS["mixed-bad"]
+    light = _stored(tmp_path, "light", data)
+    _full_parser_only(monkeypatch)
+    assert light == _stored(tmp_path, "full", data)
+    assert len(light[0]["marc21"]) == 201  # the 200 LoC records, and X-1 of the short ones
+
+
+@pytest.mark.parametrize("name", ["loc", "sample"])
+def test_search_keys_and_union_facts_of_light_records_are_those_of_pymarc_records(name):
+    from thuvien_interop.sru.indexing import index_source
+    from thuvien_interop.union.facts import facts_from_marc
+
+    for result in iso2709.read_iso2709(io.BytesIO(INPUTS[name])):
+        record = result.record
+        plain = _plain_copy(record)
+        assert index_source(record) == index_source(plain)
+        assert facts_from_marc(record, "oai:x:1") == facts_from_marc(plain, "oai:x:1")
+        assert isinstance(fields_of(record)[0], LightField)  # nobody built pymarc fields

@@ -118,7 +118,7 @@ def read_iso2709(stream: BinaryIO, source_encoding: str | None = None, *,
         yield result
 
 
-_DIRECTORY = re.compile(rb"([\x20-\x7e]{3})([0-9]{4})([0-9]{5})")
+_DIRECTORY = re.compile(r"([\x20-\x7e]{3})([0-9]{4})([0-9]{5})")
 # A byte outside ASCII as a subfield code, or as a field's first or second byte
 # (an indicator): the full parser says what it made of them. Each pattern opens
 # with a literal, which the regex engine finds fast.
@@ -146,20 +146,23 @@ def _parse_light(raw: bytes, decoder: _FieldDecoder) -> LazyRecord | None:
     if dir_end < 0 or not base.isdigit() or int(base) != dir_end + 1:
         return None
     directory = raw[24:dir_end]
-    entries = _DIRECTORY.findall(directory)
+    if not directory.isascii():
+        return None
+    entries = _DIRECTORY.findall(directory.decode("ascii"))
     if not entries or len(entries) * 12 != len(directory):
         return None
     data = raw[dir_end + 1:-1]
     pieces = data.split(b"\x1e")
     if pieces.pop() != b"" or len(pieces) != len(entries):
         return None
-    lengths = list(map(len, pieces))
-    if min(lengths) < 2:
+    # What the directory should say: each field's length with its terminator
+    # (C-level maps, no Python loop), the fields end to end in directory order.
+    lengths = list(map(_plus_one, map(len, pieces)))
+    if min(lengths) < 3:
         return None  # a data field without indicators (or so short a control field: let _parse judge)
     tags, dir_lengths, dir_starts = zip(*entries, strict=True)
-    # The fields must lie end to end in directory order, each as long as it says.
-    if [n + 1 for n in lengths] != list(map(int, dir_lengths)) \
-            or list(accumulate(lengths, _next_start, initial=0))[:-1] != list(map(int, dir_starts)):
+    if lengths != list(map(int, dir_lengths)) \
+            or list(accumulate(lengths, initial=0))[:-1] != list(map(int, dir_starts)):
         return None
     normalize_text = decoder.normalize
     if normalize_text and data.translate(None, _XML_ALLOWED_BYTES):
@@ -187,7 +190,6 @@ def _parse_light(raw: bytes, decoder: _FieldDecoder) -> LazyRecord | None:
     bodies = text.split("\x1e")
     bodies.pop()  # after the last field terminator
     for tag, body in zip(tags, bodies, strict=True):
-        tag = tag.decode("ascii")
         if tag < "010" and tag.isdigit():
             append(control(tag, data=body if clean is None else clean(body)))
         else:
@@ -196,8 +198,7 @@ def _parse_light(raw: bytes, decoder: _FieldDecoder) -> LazyRecord | None:
     return LazyRecord.from_fields(leader[:9] + "a" + leader[10:], fields)
 
 
-def _next_start(start: int, length: int) -> int:
-    return start + length + 1
+_plus_one = (1).__add__
 
 
 def _parse(raw: bytes, warnings: list[str], decoder: _FieldDecoder) -> pymarc.Record:
