@@ -112,6 +112,8 @@ _memory_ids = itertools.count()
 
 #: The page size of new store files (bytes).
 PAGE_SIZE = 16384
+#: How much of a store file each connection maps into memory (SQLite caps it at 2 GB).
+MMAP_SIZE = 1 << 31
 _CODE_BITS = 7
 RANK_LIMIT = 3000
 _ROWS_SEEN_MAX = 200_000
@@ -168,6 +170,10 @@ class SQLiteRepository(SQLStore):
         # Each thread has its own connection, so each cache is small: the operating
         # system's file cache is shared by all of them anyway.
         conn.execute("PRAGMA cache_size=-8192")
+        # Pages read straight from the operating system's file cache, mapped, instead
+        # of copied into each connection's cache first: a full ListRecords harvest
+        # streams through the whole file (issue 16: ~25% less CPU a record read).
+        conn.execute(f"PRAGMA mmap_size={MMAP_SIZE}")
         conn.create_function("thuvien_origin", 1, _origin, deterministic=True)
         return conn
 
