@@ -294,6 +294,25 @@ def test_a_settings_file_that_is_not_toml_or_not_there_is_one_line(path, tmp_pat
     (["reindex", "--profile", "kohaa"], "Error: Invalid value for '--profile': 'kohaa' is neither"),
     (["import", "README.md", "--store", "nonsense://x"], "Error: unknown store URL 'nonsense://x'"),
     (["console-password", "--password", "short"], "Error: the password must have at least 8"),
+    (["convert", "README.md", "--to", "mods", "-o", "no/such/folder/out.xml"],
+     "Error: cannot write no/such/folder/out.xml: No such file or directory"),
+    (["import", "README.md", "--repository-id", "Thư viện tỉnh"],
+     "Error: Invalid value for '--repository-id': 'Thư viện tỉnh' is not a domain name"),
+    (["sync", "--profile", "koha", "--source", "sqlite:///x.db", "--repository-id", "a b"],
+     "Error: Invalid value for '--repository-id': 'a b' is not a domain name"),
+    (["import", "README.md", "--id-field", "9999"],
+     "Error: Invalid value for '--id-field': '9999' is not a MARC field: write \"001\""),
+    (["harvest", "https://thuvien.daklak.gov.vn/oai", "--from", "yesterday"],
+     "Error: provider 'thuvien.daklak.gov.vn': from 'yesterday' is not a date of the form "
+     "YYYY-MM-DD"),
+    (["harvest", "https://thuvien.daklak.gov.vn/oai", "--from", "2024-05-01", "--until",
+      "2024-01-01"], "from 2024-05-01 is after until 2024-01-01"),
+    (["harvest", "https://thuvien.daklak.gov.vn/oai", "--workers", "0"],
+     "Error: Invalid value for '--workers': 0 is not in the range x>=1."),
+    (["delete", "VN1", "--max-problems", "-1"], "Error: Invalid value for '--max-problems'"),
+    (["import", "README.md", "--processes", "-1"], "Error: Invalid value for '--processes'"),
+    (["sync", "--profile", "koha", "--source", "sqlite:///x.db", "--overlap", "-5"],
+     "Error: Invalid value for '--overlap': -5 is not in the range x>=0."),
 ])
 def test_a_wrong_argument_or_value_is_one_line_saying_what_is_wrong(args, said, tmp_path,
                                                                    monkeypatch):
@@ -315,3 +334,23 @@ def test_a_search_of_a_server_that_is_not_there_says_so_in_words():
     assert _said(result) == [f"Error: cannot search {url}: connection refused (nothing answers at "
                              "that address and port). Is the provider's server running, and is "
                              "the URL right?"]
+
+
+def test_convert_to_dublin_core_keeps_every_publisher_statement(tmp_path):
+    """What a librarian converting a record with two publishers (two 264s, and a 260
+    with two $a$b pairs) reads in the Dublin Core: each statement, none lost."""
+    from pymarc import Field, Indicators, Record, Subfield
+
+    record = Record(force_utf8=True, leader="00000nam a2200000 i 4500")
+    record.add_field(Field("001", data="VN-1"))
+    record.add_field(Field("245", Indicators("0", "0"), [Subfield("a", "Tuyển tập")]))
+    record.add_field(Field("264", Indicators(" ", "1"), [Subfield("a", "Hà Nội :"),
+                                                         Subfield("b", "Kim Đồng,")]))
+    record.add_field(Field("264", Indicators(" ", "1"), [Subfield("a", "Huế :"),
+                                                         Subfield("b", "Thuận Hóa,")]))
+    source = tmp_path / "two.mrc"
+    source.write_bytes(record.as_marc())
+    result = run(["convert", str(source), "--to", "oai_dc"])
+    assert result.exit_code == 0, result.output
+    assert re.findall(r"<dc:publisher>([^<]*)</dc:publisher>", result.output) == [
+        "Hà Nội : Kim Đồng", "Huế : Thuận Hóa"]
