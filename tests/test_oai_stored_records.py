@@ -145,8 +145,8 @@ def test_restamped_headers_carry_the_new_datestamp(backend):
     store = backend.open()
     catalogue(store)
     for stamp, _seq, deleted, header, _about, _xml in store.list_stored(ListQuery(), None, 100):
-        assert f"<datestamp>{dates.format_utc(stamp)}</datestamp>" in header
-        assert header.startswith('<header status="deleted">') == bool(deleted)
+        assert f"<datestamp>{dates.format_utc(stamp)}</datestamp>".encode() in header
+        assert header.startswith(b'<header status="deleted">') == bool(deleted)
 
 
 @pytest.mark.usefixtures("stepping_clock")

@@ -19,11 +19,12 @@ class Dialect:
     placeholder: str       # "?" (sqlite3) or "%s" (psycopg)
     is_deleted: str        # a predicate on r.deleted
     null_xml: str          # a typed NULL for the metadata column
+    header_bytes: str      # the stored header as UTF-8 bytes (no str made and encoded again)
     rendered_hint: str = ""  # an index hint for the "has this format" probe
 
 
-SQLITE = Dialect("?", "r.deleted = 1", "NULL", "INDEXED BY rendered_prefix ")
-POSTGRES = Dialect("%s", "r.deleted", "NULL::bytea")
+SQLITE = Dialect("?", "r.deleted = 1", "NULL", "CAST(r.header AS BLOB)", "INDEXED BY rendered_prefix ")
+POSTGRES = Dialect("%s", "r.deleted", "NULL::bytea", "convert_to(r.header, 'UTF8')")
 
 
 def list_sql(d: Dialect, q: ListQuery, after: Key | None, limit: int | None, *,
@@ -63,7 +64,7 @@ def list_sql(d: Dialect, q: ListQuery, after: Key | None, limit: int | None, *,
     if count:
         return f"SELECT count(*) FROM {base}{join}{where}", args
     if stored:
-        cols = "r.datestamp, r.seq, r.deleted, r.header, r.about"
+        cols = f"r.datestamp, r.seq, r.deleted, {d.header_bytes}, r.about"
     else:
         cols = "r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about"
     cols += ", x.xml" if join else f", {d.null_xml}"

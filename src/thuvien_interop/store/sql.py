@@ -324,10 +324,10 @@ class SQLStore:
         return [self._item(row) for row in self._conn().execute(text, args)]
 
     def list_stored(self, q: ListQuery, after: Key | None, limit: int, *,
-                    metadata: bool = True) -> list[tuple[int, int, bool, str, bytes | None, bytes | None]]:
+                    metadata: bool = True) -> list[tuple[int, int, bool, bytes, bytes | None, bytes | None]]:
         """:meth:`list` as the stored fragments, for a response assembled without
         building an item: (datestamp, seq, deleted, header, about, metadata) rows,
-        ``header`` the pre-rendered one (:mod:`.headers`), ``metadata`` None for a
+        ``header`` the pre-rendered one (:mod:`.headers`) as UTF-8, ``metadata`` None for a
         deleted record or without ``metadata``."""
         text, args = keyset.list_sql(self.keyset_dialect, q, after, limit, metadata=metadata,
                                      count=False, stored=True)
