@@ -14,10 +14,10 @@ import pytest
 from test_store import backend  # noqa: F401 - fixture: every backend
 
 from thuvien_interop import dates
-from thuvien_interop.crosswalk.text import xml_text
 from thuvien_interop.model import Header, ListQuery, Record, Set
 from thuvien_interop.oai import Provider, ProviderConfig
 from thuvien_interop.oai import response as R
+from thuvien_interop.xml import xml_text
 
 FIXED = 1_800_000_000
 _TOKEN = re.compile(r"<resumptionToken[^>]*>([^<]+)</resumptionToken>")
