@@ -24,8 +24,9 @@ def available() -> bool:
                 and (YAZ_ETC / "pqf.properties").exists())
 
 
-#: Zebra's shipped usmarc.abs indexes no ISBN; bath.isbn (bib-1 use 7) needs 020$a.
-_ISBN_ABS = "elm 020/?/a\t\tISBN\t\t!:w\n"
+#: Zebra's shipped usmarc.abs indexes no ISBN: bath.isbn (bib-1 use 7) needs 020, written
+#: as usmarc.abs writes 100 (the field, then its subfields as words).
+_ISBN_ABS = "elm 020\t\t\tISBN\t\t-\nelm 020/?\t\t\tISBN\t\t!:w\n"
 
 
 def configure(workdir: Path, marc: Path, port: int = 0) -> Path:
