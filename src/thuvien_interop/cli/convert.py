@@ -141,7 +141,7 @@ def convert_stream(src: BinaryIO, out: BinaryIO, to: str, *, fmt: str | None = N
     return report
 
 
-@main.command("convert")
+@main.command("convert", short_help="Convert a file to DC, MARCXML, MODS, MARC or JSON.")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Where to write (default: standard output).")
@@ -194,7 +194,12 @@ def convert_command(source: str, output: str | None, to: str, fmt: str | None,
                 # leaves a half-written file under the real name.
                 part = f"{output}.part"
                 try:
-                    with open(part, "wb") as out:
+                    written = open(part, "wb")  # noqa: SIM115 - closed by the with below
+                except OSError as exc:
+                    raise click.ClickException(f"cannot write {output}: "
+                                               f"{exc.strerror or exc}") from None
+                try:
+                    with written as out:
                         if not progress_shown(quiet):
                             report = convert_stream(raw, out, to, **options)
                         else:

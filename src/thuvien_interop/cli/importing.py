@@ -19,26 +19,29 @@ from ..pipeline.sets import remember_rules
 from . import main
 from ._common import (
     ProfileParam,
+    SettingParam,
     config_option,
     echo_problems,
     load_settings,
     open_or_fail,
     plural,
     progress_shown,
+    repository_id_type,
     store_option,
 )
 
 
-@main.command("import")
+@main.command("import", short_help="Load MARC, Dublin Core or spreadsheet files into a store.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @store_option
 @config_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="The files' format; detected from their content when not given.")
-@click.option("--repository-id", default=None, metavar="DOMAIN",
+@click.option("--repository-id", default=None, metavar="DOMAIN", type=repository_id_type,
               help="Namespace of the OAI identifiers oai:<DOMAIN>:<local id> "
                    "(default: from the settings file).")
 @click.option("--id-field", default=None, metavar="TAG[$CODE]",
+              type=SettingParam("import", "id_field", "TAG[$CODE]"),
               help="Where the local id is: 001 (default), or e.g. 035$a. For Dublin Core "
                    "files, the first dc:identifier.")
 @click.option("--source-encoding", type=click.Choice(SOURCE_ENCODINGS), default=None,
@@ -58,7 +61,8 @@ from ._common import (
                    "name of a shipped one (default: spreadsheet-vi, the usual Vietnamese headings "
                    "such as 'Nhan đề', 'Tác giả'; `thuvien-interop profiles show spreadsheet-vi` "
                    "prints it to adapt). A file that exists wins over a name.")
-@click.option("--processes", default=0, show_default="one per core", type=int, metavar="N",
+@click.option("--processes", default=0, show_default="one per core", type=click.IntRange(min=0),
+              metavar="N",
               help="Processes that render the records in every format, index them and write "
                    "them to the store, a batch each, while the file is read; 1 does everything "
                    "in this process.")
@@ -66,7 +70,7 @@ from ._common import (
               help="A Dublin Core record replaces the MARC record stored under its identifier "
                    "(by default the richer MARC record is kept, and the summary says so).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; the summary only.")
-@click.option("--max-problems", default=50, show_default=True,
+@click.option("--max-problems", default=50, show_default=True, type=click.IntRange(min=0),
               help="How many rejected/repaired records to list (all are counted).")
 def import_command(files: tuple[str, ...], store_url: str | None, config_path: str | None,
                    fmt: str | None, repository_id: str | None, id_field: str | None,
@@ -75,11 +79,10 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
                    max_problems: int) -> None:
     """Load MARC, Dublin Core or spreadsheet FILES into a store.
 
-    \b
-    Formats: ISO 2709 (.mrc, .dat; MARC-8 or UTF-8, or TCVN3/VNI/VISCII/
-    VPS/Windows-1258, found or named with --source-encoding), MARCXML (a collection or one
-    record), oai_dc / simple Dublin Core XML, and spreadsheet catalogues
-    (.csv, .xlsx) with a column mapping. A broken record is reported
+    Formats: ISO 2709 (.mrc, .dat; MARC-8 or UTF-8, or TCVN3, VNI, VISCII,
+    VPS, VIQR or Windows-1258, found or named with --source-encoding), MARCXML
+    (a collection or one record), oai_dc / simple Dublin Core XML, and
+    spreadsheet catalogues (.csv, .xlsx) with a column mapping. A broken record is reported
     with its position and skipped (or repaired when that is safe); the records
     after it still load. Importing a record again updates it in place; a
     MARC record whose leader/05 is 'd' withdraws it (a deletion, as

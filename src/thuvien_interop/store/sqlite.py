@@ -100,6 +100,12 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX records_seq ON records (seq);
     """,
+    # 7: each record's OAI-PMH header kept rendered (store/headers.py), so that a
+    # ListRecords page is a range scan and a join of stored fragments (issue 16);
+    # the rows there are rendered by the migration itself (SQLStore._fill_headers).
+    """
+    ALTER TABLE records ADD COLUMN header TEXT;
+    """,
 ]
 
 _memory_ids = itertools.count()
