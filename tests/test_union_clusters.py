@@ -91,9 +91,15 @@ def test_a_write_touches_only_its_own_clusters():
             super().__init__()
             self.read: set[str] = set()
 
-        def neighbours(self, record: str) -> set[str]:
-            self.read.add(record)
-            return super().neighbours(record)
+        def facts_many(self, records):
+            records = list(records)
+            self.read.update(records)
+            return super().facts_many(records)
+
+        def part_members(self, part):
+            got = super().part_members(part)
+            self.read.update(got)
+            return got
 
     index = Watched()
     c = Clusterer(index)
