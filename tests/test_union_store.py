@@ -221,3 +221,72 @@ def test_holdings_of_every_provider_of_a_cluster(repo):
     rows = cluster_holdings(groups, province="Hà Nội")
     assert [(h.library.label, h.branch) for h in rows] == [
         ("Thư viện B", "Kho đọc"), ("Thư viện A", "Kho mượn"), ("Thư viện C", "")]
+
+
+# -- thuvien-interop clusters ---------------------------------------------------------
+
+def _cli(*args: str):
+    from click.testing import CliRunner
+
+    from thuvien_interop.cli import main
+
+    return CliRunner().invoke(main, list(args))
+
+
+def _union(tmp_path):
+    from thuvien_interop.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'union.db'}"
+    store = open_store(url)
+    harvest(store, "a", {"1": book("Tiếng Việt 1", isbn=[ISBN]), "2": book("Toán 6")})
+    harvest(store, "b", {"1": book("TIENG VIET 1", isbn=["6041234567"]), "2": book("Toán 6")})
+    harvest(store, "c", {"1": book("Tiếng Việt 1", subtitle="Sách giáo viên"), "2": book("Toán 6")})
+    store.close()
+    return url
+
+
+def test_clusters_command_counts_lists_the_largest_and_prints_json_lines(tmp_path):
+    import json
+
+    url = _union(tmp_path)
+    r = _cli("clusters", "--store", url)
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[0] == ("6 records of 3 providers clustered: 2 clusters of two or "
+                                        "more records hold 5 records.")
+    assert "  oai:a:2  3 records  Toán 6 (2020)" in r.output
+    r = _cli("clusters", "--store", url, "--json")
+    assert [json.loads(line) for line in r.output.splitlines()] == [
+        {"cluster": "oai:a:1", "members": ["oai:a:1", "oai:b:1"]},
+        {"cluster": "oai:a:2", "members": ["oai:a:2", "oai:b:2", "oai:c:2"]}]
+
+
+def test_clusters_why_names_the_key_and_the_checks(tmp_path):
+    import json
+
+    url = _union(tmp_path)
+    r = _cli("clusters", "--store", url, "--why", "oai:c:1")
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[0] == "oai:c:1: cluster oai:c:1 of 1 record(s)"
+    assert "stays apart from oai:a:1: key ta:tieng viet 1|" in r.output
+    assert "role FAILED: teacher ≠ pupil/none" in r.output
+    r = _cli("clusters", "--store", url, "--why", "oai:b:1", "--json")
+    got = json.loads(r.output)
+    assert got["cluster"] == "oai:a:1" and got["decisions"][0]["key"] == "isbn:9786041234567"
+    r = _cli("clusters", "--store", url, "--why", "oai:zz:9")
+    assert r.exit_code == 1 and r.output.count("\n") == 1 and "oai:zz:9 is not clustered" in r.output
+
+
+def test_clusters_build_after_the_settings_change_and_a_bad_setting_is_one_line(tmp_path):
+    url = _union(tmp_path)
+    cfg = tmp_path / "thuvien.toml"
+    cfg.write_text('[union]\nkeys = ["isbn"]\n', encoding="utf-8")
+    r = _cli("clusters", "--store", url, "--config", str(cfg), "--build", "--json")
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[-1] == '{"cluster": "oai:a:1", "members": ["oai:a:1", "oai:b:1"]}'
+    cfg.write_text('[union]\nyear_tolerence = 1\n', encoding="utf-8")
+    r = _cli("clusters", "--store", url, "--config", str(cfg))
+    assert r.exit_code == 2 and r.output.count("\n") == 1
+    assert "unknown key 'year_tolerence' in [union]; did you mean 'year_tolerance'?" in r.output
+    cfg.write_text('[union]\nkeys = ["isbn", "titel"]\n', encoding="utf-8")
+    r = _cli("clusters", "--store", url, "--config", str(cfg))
+    assert r.exit_code == 2 and "[union] keys" in r.output

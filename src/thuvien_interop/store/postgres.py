@@ -129,22 +129,23 @@ MIGRATIONS: list[str] = [
     # 5: the union's clusters (issue 15), written in the records' own write
     # transaction: each clustered record's facts and part, its keys, and each
     # part's cluster (see store/sql.py ClusterTables). No edges are kept.
+    # (IF NOT EXISTS: a store rolled back to an older version runs it again.)
     """
-    CREATE TABLE union_record (
+    CREATE TABLE IF NOT EXISTS union_record (
         record text COLLATE "C" PRIMARY KEY,
         provider text NOT NULL,
         part bigint NOT NULL,
         alone boolean NOT NULL DEFAULT false,
         facts text NOT NULL
     );
-    CREATE INDEX union_record_part ON union_record (part, alone, record);
-    CREATE TABLE union_key (key text COLLATE "C" NOT NULL, record text COLLATE "C" NOT NULL,
+    CREATE INDEX IF NOT EXISTS union_record_part ON union_record (part, alone, record);
+    CREATE TABLE IF NOT EXISTS union_key (key text COLLATE "C" NOT NULL, record text COLLATE "C" NOT NULL,
                             PRIMARY KEY (key, record));
-    CREATE INDEX union_key_record ON union_key (record);
-    CREATE TABLE union_cluster (part bigint PRIMARY KEY, head text COLLATE "C" NOT NULL,
+    CREATE INDEX IF NOT EXISTS union_key_record ON union_key (record);
+    CREATE TABLE IF NOT EXISTS union_cluster (part bigint PRIMARY KEY, head text COLLATE "C" NOT NULL,
                                 size integer NOT NULL);
-    CREATE INDEX union_cluster_head ON union_cluster (head);
-    CREATE INDEX union_cluster_size ON union_cluster (size, head);
+    CREATE INDEX IF NOT EXISTS union_cluster_head ON union_cluster (head);
+    CREATE INDEX IF NOT EXISTS union_cluster_size ON union_cluster (size, head);
     """,
 ]
 

@@ -342,6 +342,16 @@ class SQLStore:
             summary += self._write_batch(batch, now, replace, clusters)
         return summary
 
+    def update_clusters(self, records: list[Record], clusters: ClusterHook, *,
+                        forget: bool = False) -> None:
+        """Run a cluster hook over records already stored, in one write transaction
+        (``forget``: empty the cluster tables first). For ``clusters --build``."""
+        with self._transaction() as txn:
+            if forget:
+                for table in ("union_key", "union_record", "union_cluster"):
+                    txn.conn.execute(f"DELETE FROM {table}")
+            clusters(lambda codec: ClusterTables(self, txn.conn, codec), records)
+
     def cluster_tables(self, codec: Any) -> ClusterTables:
         """The union's cluster tables, read outside any write (``codec`` turns a
         stored facts text into facts: :class:`thuvien_interop.union.facts.Facts`)."""

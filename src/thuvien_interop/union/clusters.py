@@ -38,7 +38,7 @@ import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import pymarc
 
@@ -47,7 +47,7 @@ from .facts import Facts, facts_from_marc, facts_from_record, provider_of
 from .match import Decision, MatchConfig, compare
 
 __all__ = ["ClusterChange", "ClusterCounts", "ClusterIndex", "Clusterer", "MemoryIndex", "Why",
-           "configure", "facts_json", "open_index", "stored_config", "write_hook"]
+           "configure", "facts_json", "open_index", "rebuild", "stored_config", "write_hook"]
 
 
 class ClusterIndex(Protocol):
@@ -364,6 +364,30 @@ def write_hook(store: object) -> Callable[[Callable[[object], ClusterIndex], lis
         return Clusterer(open_tables(Facts), config).write(records)
 
     return hook
+
+
+def rebuild(store: Any, batch: int = 500) -> int:
+    """Forget a store's clusters and cluster every stored record again from its
+    MARC, a batch a transaction (``thuvien-interop clusters --build``); how many
+    records are clustered."""
+    from ..model import ListQuery
+
+    hook = write_hook(store)
+    store.update_clusters([], lambda _open, _records: None, forget=True)
+    if hook is None:
+        return 0
+    chunk: list[Record] = []
+    for item in store.iter(ListQuery(prefix="marc21")):
+        if item.header.deleted or item.metadata is None:
+            continue
+        chunk.append(Record(item.header.identifier, item.metadata, "marc21", item.header.sets))
+        if len(chunk) >= batch:
+            store.update_clusters(chunk, hook)
+            chunk = []
+    if chunk:
+        store.update_clusters(chunk, hook)
+    index = open_index(store)
+    return index.counts().records if index is not None else 0
 
 
 def facts_json(source: object, record: Record) -> str:
