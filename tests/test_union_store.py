@@ -33,8 +33,9 @@ def item(provider: str, n: str, marc=None, *, deleted: bool = False) -> Incoming
                     origin=f"source:{provider}")
 
 
-def harvest(store, provider: str, records: dict[str, object], *, deleted: tuple[str, ...] = ()) -> None:
-    with Pipeline(store) as p:
+def harvest(store, provider: str, records: dict[str, object], *, deleted: tuple[str, ...] = (),
+            processes: int = 1) -> None:
+    with Pipeline(store, processes=processes, batch=25 if processes > 1 else 500) as p:
         p.feed(provider, [item(provider, n, m) for n, m in records.items()]
                + [item(provider, n, deleted=True) for n in deleted])
 
@@ -124,6 +125,19 @@ def test_two_providers_harvested_at_once_give_the_clusters_one_after_the_other_g
     for t in threads:
         t.join()
     assert clusters(concurrent) == expected
+
+
+def test_worker_processes_cluster_as_one_process_does(backend):
+    def population() -> dict[str, object]:
+        return {str(i): book(f"Sách số {i}", isbn=None if i % 3 else [_isbn(i)]) for i in range(60)}
+
+    one = backend.open()
+    for p in "ab":
+        harvest(one, p, population())
+    two = _fresh(backend)
+    for p in "ab":
+        harvest(two, p, population(), processes=2)
+    assert clusters(two) == clusters(one) and len(clusters(one)) == 60
 
 
 def _fresh(backend):
@@ -290,3 +304,46 @@ def test_clusters_build_after_the_settings_change_and_a_bad_setting_is_one_line(
     cfg.write_text('[union]\nkeys = ["isbn", "titel"]\n', encoding="utf-8")
     r = _cli("clusters", "--store", url, "--config", str(cfg))
     assert r.exit_code == 2 and "[union] keys" in r.output
+
+
+ROUNDS = 15
+
+
+def test_random_batches_of_adds_changes_and_deletes_end_as_the_final_records_added_fresh(repo):
+    import random
+
+    from test_union_clusters import _population
+    from union_fixtures import facts as facts_of
+
+    from thuvien_interop.model import Record
+    from thuvien_interop.union.clusters import write_hook
+
+    population = _population()
+    rng = random.Random(15)
+    hook = write_hook(repo)
+    alive: dict[str, object] = {}
+    for _round in range(ROUNDS):
+        batch: dict[str, Record] = {}
+        for _ in range(rng.randint(1, 8)):
+            f = rng.choice(population)
+            roll = rng.random()
+            if roll < 0.55:
+                alive[f.id] = f
+                batch[f.id] = Record(f.id, facts=f.to_json())
+            elif roll < 0.8 and alive:
+                gone = rng.choice(sorted(alive))
+                del alive[gone]
+                batch[gone] = Record(gone, deleted=True, facts="")
+            else:
+                changed = facts_of(f.id, f.provider, title=f.title or "x", year=1990)
+                alive[f.id] = changed
+                batch[f.id] = Record(f.id, facts=changed.to_json())
+        repo.update_clusters(list(batch.values()), hook)
+        fresh = MemoryIndex()
+        c = Clusterer(fresh)
+        for f in sorted(alive.values(), key=lambda f: f.id):
+            c.put(f)
+        assert clusters(repo) == [m for _, m in fresh.iter_clusters()]
+        assert {r: open_index(repo).cluster_of(r) for r in alive} == {r: fresh.cluster_of(r) for r in alive}
+    counts = open_index(repo).counts()
+    assert counts.records == len(alive)

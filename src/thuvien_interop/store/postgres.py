@@ -154,7 +154,7 @@ _TYPES = {"id": "bigint", "identifier": "text", "datestamp": "bigint", "seq": "b
           "deleted": "boolean", "deleted_at": "bigint", "checksum": "bytea",
           "canonical_format": "text", "canonical": "bytea", "sets": "text[]", "about": "bytea",
           "origin": "text", "record_id": "bigint", "prefix": "text", "xml": "bytea",
-          "set_spec": "text", "idx": "text", "tsv": "tsvector", "key": "text", "display": "text"}
+          "set_spec": "text", "idx": "text", "tsv": "tsvector", "key": "text", "display": "text", "record": "text"}
 _TEXT_COLUMNS = ("record_id", "idx", "tsv")
 
 

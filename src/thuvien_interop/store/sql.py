@@ -862,6 +862,56 @@ class ClusterTables:
             for (record,) in self._rows("SELECT record FROM union_record WHERE alone ORDER BY record"):
                 yield record, [record]
 
+    # -- in bulk (a batch's view: union.clusters.BatchIndex) ----------------------------
+    def rows(self, *, records: Iterable[str] = (), parts: Iterable[int] = (),
+             facts: bool = False) -> list[tuple]:
+        """``(record, provider, part, alone, facts text or None)`` of these records, or
+        of every record of these parts."""
+        column = "facts" if facts else "NULL"
+        if parts:
+            return [(r, p, pt, bool(a), f) for r, p, pt, a, f in self._chunked(
+                f"SELECT record, provider, part, alone, {column} FROM union_record WHERE {{}}",
+                "part", parts)]
+        return [(r, p, pt, bool(a), f) for r, p, pt, a, f in self._chunked(
+            f"SELECT record, provider, part, alone, {column} FROM union_record WHERE {{}}",
+            "record", records)]
+
+    def key_rows(self, keys: Iterable[str], limit: int) -> tuple[list[tuple[str, str]], set[str]]:
+        """``(key, record)`` of every record of the keys at most ``limit`` records
+        share, and the keys more share (too common)."""
+        keys = list(keys)
+        common = {k for k, n in self._chunked(
+            "SELECT key, count(*) FROM union_key WHERE {} GROUP BY key", "key", keys) if n > limit}
+        rows = list(self._chunked("SELECT key, record FROM union_key WHERE {}", "key",
+                                  [k for k in keys if k not in common]))
+        return rows, common
+
+    def max_part(self) -> int:
+        return self._rows("SELECT coalesce(max(part), 0) FROM union_record")[0][0]
+
+    def apply(self, removed: list[str], upserts: list[tuple], updates: list[tuple],
+              clusters: list[tuple[int, str, int]], gone: list[int]) -> None:
+        """Write a batch's changes: records removed; records written (record,
+        provider, part, alone, facts text, keys); records moved (part, alone,
+        record); parts' clusters (part, head, size); parts gone."""
+        conn, store = self.conn, self.store
+        dropped = removed + [u[0] for u in upserts]
+        for cond, args in store._chunks("record", dropped):
+            conn.execute(store._q(f"DELETE FROM union_key WHERE {cond}"), args)
+        for cond, args in store._chunks("record", removed):
+            conn.execute(store._q(f"DELETE FROM union_record WHERE {cond}"), args)
+        store._many(conn, "INSERT INTO union_record (record, provider, part, alone, facts) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (record) DO UPDATE SET provider = "
+                    "excluded.provider, part = excluded.part, alone = excluded.alone, "
+                    "facts = excluded.facts", [u[:5] for u in upserts])
+        store._load(conn, "union_key", ("key", "record"), [(k, u[0]) for u in upserts for k in u[5]])
+        store._many(conn, "UPDATE union_record SET part = ?, alone = ? WHERE record = ?", updates)
+        for cond, args in store._chunks("part", gone):
+            conn.execute(store._q(f"DELETE FROM union_cluster WHERE {cond}"), args)
+        store._many(conn, "INSERT INTO union_cluster (part, head, size) VALUES (?, ?, ?) "
+                    "ON CONFLICT (part) DO UPDATE SET head = excluded.head, size = excluded.size",
+                    clusters)
+
     # -- writing ---------------------------------------------------------------------
     def put_facts(self, facts: Any) -> None:
         conn, q = self.conn, self.store._q

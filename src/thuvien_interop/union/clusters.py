@@ -44,7 +44,7 @@ import pymarc
 
 from ..model import ClusterCounts, Record
 from .facts import Facts, facts_from_marc, facts_from_record, provider_of
-from .match import Decision, MatchConfig, compare
+from .match import Decision, MatchConfig, agrees, compare
 
 __all__ = ["ClusterChange", "ClusterCounts", "ClusterIndex", "Clusterer", "MemoryIndex", "Why",
            "configure", "facts_json", "open_index", "rebuild", "stored_config", "write_hook"]
@@ -253,6 +253,187 @@ class MemoryIndex:
         return not (self._facts or self._keys or self._part or self._parts or self._heads)
 
 
+class BatchIndex(MemoryIndex):
+    """A batch's view of a store's cluster tables: what the batch can touch is read
+    in a few statements (:meth:`prefetch`: its records, the records its keys
+    find, the whole parts of both), clustering runs in memory, and
+    :meth:`flush` writes what changed in a few more. Whatever was not read ahead
+    is read when asked for. ``inner`` is a
+    :class:`~thuvien_interop.store.sql.ClusterTables` (its bulk methods
+    ``rows``, ``key_rows``, ``max_part`` and ``apply``)."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__()
+        self.inner = inner
+        self._known: set[str] = set()          # records whose row (or its absence) was read
+        self._stored: set[str] = set()         # ... of which the store has a row
+        self._loaded_keys: set[str] = set()
+        self._common: set[str] = set()
+        self._loaded_parts: set[int] = set()
+        self._dirty_facts: set[str] = set()
+        self._dirty_place: set[str] = set()
+        self._dirty_parts: set[int] = set()
+        self._providers: dict[str, str] = {}
+        self._texts: dict[str, str] = {}
+        self._numbers = itertools.count(inner.max_part() + 1)
+
+    # -- reading ahead -------------------------------------------------------------
+    def prefetch(self, puts: list[Facts], gone: list[str], limit: int,
+                 texts: Mapping[str, str] | None = None) -> None:
+        """Read what writing ``puts`` and removing ``gone`` can touch (``texts``:
+        the facts of ``puts`` as JSON, when known: written as they are)."""
+        self._texts = dict(texts or {})
+        ids = [f.id for f in puts] + list(gone)
+        self._read_records(ids, with_facts=True)
+        keys = {k for f in puts for k in f.key_set}
+        keys |= {k for r in ids if (f := self._facts.get(r)) is not None for k in f.key_set}
+        self._read_keys(keys, limit)
+        found = {r for k in keys & self._loaded_keys for r in self._keys.get(k, ())}
+        # The facts of the candidates too, unless they are many (a textbook 500
+        # libraries hold): then only those compared are read (one per part, mostly).
+        self._read_records(found, with_facts=len(found) <= 10 * max(1, len(ids)))
+        self._load_parts({self._part[r] for r in found | set(ids) if r in self._part})
+
+    def _read_records(self, records: Iterable[str], *, with_facts: bool) -> None:
+        wanted = [r for r in records if r not in self._known]
+        if not wanted:
+            return
+        for record, provider, part, alone, facts in self.inner.rows(records=wanted, facts=with_facts):
+            self._take(record, provider, part, alone, facts)
+        self._known.update(wanted)
+
+    def _take(self, record: str, provider: str, part: int, alone: bool, facts: str | None) -> None:
+        self._stored.add(record)
+        self._known.add(record)
+        if facts is not None and record not in self._facts:
+            f = Facts.from_json(facts)
+            self._facts[record] = f
+        self._providers[record] = provider
+        if part:
+            self._part[record] = part
+            self._alone[record] = bool(alone)
+            self._parts.setdefault(part, set()).add(record)
+
+    def _read_keys(self, keys: Iterable[str], limit: int) -> None:
+        wanted = [k for k in keys if k not in self._loaded_keys and k not in self._common]
+        if not wanted:
+            return
+        rows, common = self.inner.key_rows(wanted, limit)
+        for key, record in rows:
+            self._keys.setdefault(key, set()).add(record)
+        self._common |= common
+        self._loaded_keys.update(k for k in wanted if k not in common)
+
+    def _load_parts(self, parts: Iterable[int]) -> None:
+        wanted = [p for p in parts if p and p not in self._loaded_parts]
+        if not wanted:
+            return
+        for row in self.inner.rows(parts=wanted, facts=False):
+            if row[0] not in self._known:
+                self._take(*row)
+        self._loaded_parts.update(wanted)
+        for p in wanted:
+            self._reckon(p)
+
+    def _reckon(self, part: int) -> None:
+        main = [r for r in self._parts.get(part, ()) if not self._alone[r]]
+        if main:
+            head = min(main)
+            self._heads[part] = (head, len(main))
+            self._by_head[head] = part
+
+    # -- the index, with what was not read ahead read now --------------------------
+    def facts(self, record: str) -> Facts | None:
+        return self.facts_many([record]).get(record)
+
+    def facts_many(self, records: Iterable[str]) -> dict[str, Facts]:
+        records = list(records)
+        missing = [r for r in records if r not in self._facts and r in self._stored
+                   and r not in self._dirty_facts]
+        if missing:
+            for r, f in self.inner.facts_many(missing).items():
+                self._facts[r] = f
+        self._read_records(records, with_facts=True)
+        return super().facts_many(records)
+
+    def candidates(self, keys: Iterable[str], limit: int) -> dict[str, list[str]]:
+        keys = list(keys)
+        out = super().candidates([k for k in keys if k in self._loaded_keys], limit)
+        other = [k for k in keys if k not in self._loaded_keys]
+        if other:
+            out.update(self.inner.candidates(other, limit))
+        return out
+
+    def parts_of(self, records: Iterable[str]) -> dict[str, int]:
+        records = list(records)
+        self._read_records(records, with_facts=False)
+        self._load_parts({self._part[r] for r in records if r in self._part})
+        return super().parts_of(records)
+
+    def part_members(self, part: int) -> dict[str, tuple[str, bool]]:
+        self._load_parts([part])
+        return {r: (self._providers[r], self._alone[r]) for r in self._parts.get(part, ())}
+
+    def of_providers(self, part: int, providers: Iterable[str]) -> dict[str, list[str]]:
+        self._load_parts([part])
+        wanted = set(providers)
+        out: dict[str, list[str]] = {}
+        for r in sorted(self._parts.get(part, ())):
+            if self._providers[r] in wanted:
+                out.setdefault(self._providers[r], []).append(r)
+        return out
+
+    def put_facts(self, facts: Facts) -> None:
+        self._read_records([facts.id], with_facts=True)
+        super().put_facts(facts)
+        self._providers[facts.id] = facts.provider
+        self._dirty_facts.add(facts.id)
+
+    def remove_facts(self, record: str) -> None:
+        self._read_records([record], with_facts=True)
+        part = self._part.get(record)
+        super().remove_facts(record)
+        self._providers.pop(record, None)
+        self._dirty_facts.add(record)
+        if part is not None:
+            self._dirty_parts.add(part)
+
+    def place(self, part: int | None, records: Mapping[str, bool]) -> int:
+        for r in records:
+            if (old := self._part.get(r)) is not None:
+                self._dirty_parts.add(old)
+        part = super().place(part, records)
+        self._loaded_parts.add(part)
+        self._dirty_place.update(records)
+        self._dirty_parts.add(part)
+        return part
+
+    def merge(self, into: int, parts: Iterable[int]) -> None:
+        parts = list(parts)
+        self._load_parts([into, *parts])
+        for p in parts:
+            self._dirty_place.update(self._parts.get(p, ()))
+        super().merge(into, parts)
+        self._dirty_parts.update([into, *parts])
+
+    def settle(self, part: int) -> str | None:
+        self._load_parts([part])
+        self._dirty_parts.add(part)
+        return super().settle(part)
+
+    # -- writing back -------------------------------------------------------------
+    def flush(self) -> None:
+        """Write what the batch changed into the store's tables."""
+        removed = sorted(r for r in self._dirty_facts if r not in self._facts and r in self._stored)
+        upserts = [(r, f.provider, self._part.get(r, 0), self._alone.get(r, False),
+                    self._texts.get(r) or f.to_json(), sorted(f.key_set)) for r in sorted(self._dirty_facts) if (f := self._facts.get(r))]
+        updates = [(self._part[r], self._alone[r], r) for r in sorted(self._dirty_place - self._dirty_facts)
+                   if r in self._part]
+        clusters = [(p, *self._heads[p]) for p in sorted(self._dirty_parts) if p in self._heads]
+        gone = sorted(p for p in self._dirty_parts if p not in self._heads)
+        self.inner.apply(removed, upserts, updates, clusters, gone)
+
+
 @dataclass(slots=True)
 class ClusterChange:
     """What one write did to the clusters: ``before``/``after`` cluster of every
@@ -265,11 +446,11 @@ class ClusterChange:
     def __iadd__(self, other: ClusterChange) -> ClusterChange:
         for record, (before, after) in other.moved.items():
             first = self.moved.get(record, (before, after))[0]
-            self.moved[record] = (first, after)
+            if first == after:
+                self.moved.pop(record, None)
+            else:
+                self.moved[record] = (first, after)
         self.renamed.update(other.renamed)
-        for record, (before, after) in list(self.moved.items()):
-            if before == after:
-                del self.moved[record]
         return self
 
 
@@ -361,7 +542,10 @@ def write_hook(store: object) -> Callable[[Callable[[object], ClusterIndex], lis
         return None
 
     def hook(open_tables: Callable[[object], ClusterIndex], records: list[Record]) -> object:
-        return Clusterer(open_tables(Facts), config).write(records)
+        index = BatchIndex(open_tables(Facts))
+        change = Clusterer(index, config).write(records)
+        index.flush()
+        return change
 
     return hook
 
@@ -409,6 +593,7 @@ class Clusterer:
     def __init__(self, index: ClusterIndex, config: MatchConfig | None = None) -> None:
         self.index = index
         self.config = config or MatchConfig()
+        self._texts: dict[str, str] = {}
 
     # -- writing ------------------------------------------------------------------
     def write(self, records: Iterable[Record]) -> ClusterChange:
@@ -418,16 +603,24 @@ class Clusterer:
         ``Record.facts`` is used when the pipeline computed it."""
         change = ClusterChange()
         gone: list[str] = []
+        puts: list[Facts] = []
         for record in records:
             if record.facts is not None:
                 facts = Facts.from_json(record.facts) if record.facts else None
+                if facts is not None:
+                    self._texts[facts.id] = record.facts
             else:
                 facts = facts_from_record(record)
                 facts = facts if facts is not None and facts.provider else None
             if facts is None:
                 gone.append(record.identifier)
             else:
-                change += self.put(facts)
+                puts.append(facts)
+        prefetch = getattr(self.index, "prefetch", None)
+        if prefetch is not None:
+            prefetch(puts, gone, self.config.max_key_records, self._texts)
+        for facts in puts:
+            change += self.put(facts)
         # Only what clustering knows is removed (one look-up for the lot).
         for identifier in sorted(self.index.facts_many(gone)):
             change += self.remove(identifier)
@@ -545,8 +738,7 @@ class Clusterer:
         return sorted(k for k in facts.key_set if self.config.usable(k))
 
     def _agree(self, a: Facts, b: Facts) -> bool:
-        d = compare(a, b, self.config)
-        return d is not None and d.accepted
+        return agrees(a, b, self.config)
 
     def _joined_parts(self, facts: Facts) -> set[int]:
         """The parts of the records this one agrees with."""
