@@ -2,7 +2,15 @@
 
 Loads N Library of Congress records (the ``BooksAll.2016.part01.utf8`` file
 inside pymarc 5.4.0's source distribution) into a SQLite store with the normal
-importer, serves the store with waitress in a separate process, and prints:
+importer, and prints:
+
+- the server CPU a record of a full oai_dc ListRecords harvest through the real
+  ``thuvien-interop serve`` command, uncompressed and gzip, beside the same
+  harvest from the ``oaipmh`` 4.0 peer (bench/oai_peer.py) over the same
+  records; CPU is the server process's own (all its threads, from /proc), the
+  harvest repeated and the least kept;
+
+then, serving the store with waitress in a separate process:
 
 - the import rate;
 - records/s of a full ListRecords harvest through HTTP, oai_dc and marc21;
@@ -14,6 +22,7 @@ importer, serves the store with waitress in a separate process, and prints:
     python bench/oai_provider.py                    # 100,000 records
     python bench/oai_provider.py --records 20000 --page-size 500
     python bench/oai_provider.py --marc path/to/BooksAll.2016.part01.utf8
+    python bench/oai_provider.py --records 20000 --cpu-only   # the CPU figures alone
 
 It prints figures; it asserts nothing (performance is not a test).
 """
@@ -128,6 +137,88 @@ def start_server(store_path: Path, page_size: int) -> tuple[subprocess.Popen, st
     raise SystemExit("the server did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time of every thread of a process so far (Linux: schedstat, in ns)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError):
+            pass  # a thread that ended meanwhile
+    return total / 1e9
+
+
+def wait_for(url: str, proc: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server {proc.args} ended with status {proc.returncode}")
+        try:
+            requests.get(url, params={"verb": "Identify"}, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("the server did not start")
+
+
+def start_serve_command(store_path: Path, page_size: int, workdir: Path) -> tuple[subprocess.Popen, str]:
+    """The real ``thuvien-interop serve`` (its default access log to a pipe nobody reads
+    but the operating system: /dev/null)."""
+    port = free_port()
+    config = workdir / "bench.toml"
+    config.write_text(f"[oai]\npage_size = {page_size}\n", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "thuvien_interop", "serve", "--store",
+                             f"sqlite:///{store_path}", "--config", str(config), "--port", str(port)],
+                            stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/oai"
+    wait_for(url, proc)
+    return proc, url
+
+
+def start_peer(store_path: Path, page_size: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    peer = Path(__file__).with_name("oai_peer.py")
+    proc = subprocess.Popen([sys.executable, str(peer), str(store_path), str(port), str(page_size)])
+    url = f"http://127.0.0.1:{port}/oai"
+    wait_for(url, proc)
+    return proc, url
+
+
+def server_cpu_per_record(pid: int, url: str, encoding: str, repeat: int) -> tuple[float, int, float]:
+    """(µs of server CPU a record, records, MB on the wire) of a full oai_dc ListRecords,
+    the least of ``repeat`` harvests."""
+    best, n, wire = float("inf"), 0, 0.0
+    for _ in range(repeat):
+        client = Client(url, encoding)
+        client.get({"verb": "Identify"})
+        before = cpu_seconds(pid)
+        r = harvest(client, "ListRecords", "oai_dc")
+        used = cpu_seconds(pid) - before
+        best, n, wire = min(best, used), r["records"], client.wire / 1e6
+    return best / max(n, 1) * 1e6, n, wire
+
+
+def cpu_figures(store_path: Path, page_size: int, repeat: int) -> None:
+    print(f"server CPU a record, full oai_dc ListRecords, pages of {page_size} "
+          f"(least of {repeat} harvests):")
+    with tempfile.TemporaryDirectory() as tmp:
+        ours, ours_url = start_serve_command(store_path, page_size, Path(tmp))
+        peer, peer_url = start_peer(store_path, page_size)
+        try:
+            for name, proc, url, encodings in (
+                    ("thuvien-interop serve", ours, ours_url, ("identity", "gzip")),
+                    ("oaipmh 4.0 peer", peer, peer_url, ("identity",))):
+                for enc in encodings:
+                    us, n, mb = server_cpu_per_record(proc.pid, url, enc, repeat)
+                    print(f"  {name:<22} {enc:<8}: {us:5.1f} µs a record ({n:,} records, "
+                          f"{mb:.1f} MB on the wire)")
+        finally:
+            for proc in (ours, peer):
+                proc.terminate()
+                proc.wait(timeout=10)
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -145,11 +236,13 @@ class Client:
         self.path = u.path
         self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
         self.headers = {"Accept-Encoding": encoding}
+        self.wire = 0
 
     def get(self, params: dict[str, str]) -> bytes:
         self.conn.request("GET", self.path + "?" + urlencode(params), headers=self.headers)
         resp = self.conn.getresponse()
         body = resp.read()
+        self.wire += len(body)
         if resp.headers.get("Content-Encoding") == "gzip":
             import gzip
 
@@ -189,6 +282,7 @@ def plans(store_path: Path) -> None:
     import sqlite3
 
     from thuvien_interop.model import ListQuery
+    from thuvien_interop.store import keyset
     from thuvien_interop.store.sqlite import SQLiteRepository
 
     repo = SQLiteRepository(str(store_path))
@@ -199,8 +293,9 @@ def plans(store_path: Path) -> None:
              f"set page ({spec[0] if spec else '-'})": ListQuery("oai_dc", set=spec[0] if spec else None),
              "from/until page": ListQuery("marc21", from_=0, until=2**40)}
     for name, q in cases.items():
-        for what, (sql, args) in (("list", repo._select(q, (0, 0), 200, True, False)),
-                                  ("count", repo._select(q, None, None, False, True))):
+        for what, (sql, args) in (
+                ("list", keyset.list_sql(keyset.SQLITE, q, (0, 0), 200, metadata=True, count=False)),
+                ("count", keyset.list_sql(keyset.SQLITE, q, None, None, metadata=False, count=True))):
             plan = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, args)]
             print(f"  {name:<28} {what:<5}: " + " | ".join(plan))
     repo.close()
@@ -214,6 +309,8 @@ def main() -> None:
     ap.add_argument("--marc", help=f"path to {MARC_NAME} (default: fetched from PyPI with pip)")
     ap.add_argument("--store", help="store file to reuse (default: one per record count in the cache)")
     ap.add_argument("--getrecord", type=int, default=2000, help="GetRecord requests to time")
+    ap.add_argument("--repeat", type=int, default=3, help="harvests per CPU figure (the least is kept)")
+    ap.add_argument("--cpu-only", action="store_true", help="print the server CPU figures alone")
     a = ap.parse_args()
 
     store_path = Path(a.store) if a.store else CACHE / f"bench-{a.records}.db"
@@ -223,6 +320,9 @@ def main() -> None:
     else:
         print(f"reusing {store_path}")
 
+    cpu_figures(store_path, a.page_size, a.repeat)
+    if a.cpu_only:
+        return
     proc, url = start_server(store_path, a.page_size)
     try:
         client = Client(url)

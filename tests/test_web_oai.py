@@ -156,6 +156,16 @@ def test_sickle_harvests_everything_once(served, prefix):
         assert "Chi nhánh Krông Pắc" in joined
 
 
+def test_sickle_asks_for_gzip_and_reads_it(served):
+    from sickle import Sickle
+
+    page = Sickle(served, max_retries=1).harvest(verb="ListRecords", metadataPrefix="marc21")
+    assert page.http_response.headers["Content-Encoding"] == "gzip"
+    plain = requests.get(served, params={"verb": "ListRecords", "metadataPrefix": "marc21"},
+                         headers={"Accept-Encoding": "identity"}, timeout=10)
+    assert page.raw.encode("utf-8") == plain.content
+
+
 @pytest.mark.parametrize("prefix", ["oai_dc", "marc21"])
 def test_pyoai_harvests_everything_once_over_post(served, prefix):
     from oaipmh.client import Client

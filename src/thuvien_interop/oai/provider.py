@@ -384,36 +384,64 @@ class Provider:
             after, cursor, size = None, 0, -1
         limit = self.config.page_size
         with_metadata = verb == "ListRecords"
-        page = self.repository.list(q, after, limit + 1, metadata=with_metadata)  # type: ignore[arg-type]
-        more = len(page) > limit
-        if more:
+        parts = [f"<{verb}>".encode()]
+        stored = getattr(self.repository, "list_stored", None)
+        if stored is not None and self.granularity == dates.SECOND:
+            n, last = self._stored_page(stored(q, after, limit + 1, metadata=with_metadata),
+                                        limit, with_metadata, parts)
+        else:
+            page = self.repository.list(q, after, limit + 1, metadata=with_metadata)  # type: ignore[arg-type]
+            n, last = len(page), page[limit - 1].key if len(page) > limit else None
             del page[limit:]
-        if not page and after is None:
+            if with_metadata:
+                for item in page:
+                    self._record_parts(item, parts)
+            else:
+                gran = self.granularity
+                parts.append("".join(R.header_xml(item.header, gran) for item in page).encode())
+        more = n > limit
+        if not n and after is None:
             raise NoRecordsMatch("no records match these arguments (dates, set, format)")
         if size < 0:
             # Counted once per list; the token carries it after (ARCHITECTURE.md).
-            size = len(page) if not more else self._count(q)
-        parts = [f"<{verb}>".encode()]
-        if with_metadata:
-            for item in page:
-                self._record_parts(item, parts)
-        else:
-            gran = self.granularity
-            parts.append("".join(R.header_xml(item.header, gran) for item in page).encode())
-        seen = cursor + len(page)
+            size = n if not more else self._count(q)
+        seen = cursor + min(n, limit)
         if more:
             # A record changed mid-harvest moves to the end, so the list may grow:
             # completeListSize is never less than what is known to remain.
             size = max(size, seen + 1)
             expires = now + self.config.token_ttl
             token = self.tokens.encode(ResumptionState(
-                verb, q.prefix, q.from_, q.until, q.set, page[-1].key, seen, size, expires))
+                verb, q.prefix, q.from_, q.until, q.set, last, seen, size, expires))
             parts.append(R.token_xml(token, size, cursor, expires).encode())
         elif cursor:
             # §3.5.1: the last page of an incomplete list has an empty token.
             parts.append(R.token_xml(None, max(size, seen), cursor, None).encode())
         parts.append(f"</{verb}>".encode())
         return parts
+
+    @staticmethod
+    def _stored_page(rows: list[tuple], limit: int, with_metadata: bool,
+                     parts: list[bytes]) -> tuple[int, tuple[int, int] | None]:
+        """A page assembled from the store's fragments (``list_stored`` rows, whose
+        headers are pre-rendered): no item built, nothing escaped or formatted.
+        Returns how many rows came (up to limit + 1) and the key of the page's last."""
+        n = len(rows)
+        last = (rows[limit - 1][0], rows[limit - 1][1]) if n > limit else None
+        del rows[limit:]
+        if not with_metadata:
+            parts.append("".join([r[3] for r in rows]).encode())
+            return n, last
+        add = parts.extend
+        for _stamp, _seq, deleted, header, about, xml in rows:
+            if deleted or xml is None:
+                add((b"<record>", header.encode(), b"</record>"))
+            elif about:
+                add((b"<record>", header.encode(), b"<metadata>", xml, b"</metadata><about>",
+                     about, b"</about></record>"))
+            else:
+                add((b"<record>", header.encode(), b"<metadata>", xml, b"</metadata></record>"))
+        return n, last
 
     def _count(self, q: ListQuery) -> int:
         """completeListSize of a new list. Counting scans the repository, so a

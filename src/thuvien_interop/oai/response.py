@@ -15,6 +15,7 @@ from .. import dates
 from ..crosswalk.dc import DC_NS, OAI_DC_NS, XSI_NS
 from ..crosswalk.text import xml_attr, xml_text
 from ..model import Header
+from ..store.headers import header_xml as _header_xml
 from .errors import OAIError
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
@@ -72,17 +73,9 @@ def datestamp(seconds: int, granularity: str) -> str:
     return dates.format_utc(seconds, granularity)
 
 
-@lru_cache(maxsize=4096)
-def _set_spec(spec: str) -> str:
-    return f"<setSpec>{text(spec)}</setSpec>"
-
-
 def header_xml(h: Header, granularity: str) -> str:
     """The ``header`` of a record (§2.5): deleted ones say so and carry their sets."""
-    status = ' status="deleted"' if h.deleted else ""
-    sets = "".join(map(_set_spec, h.sets)) if h.sets else ""
-    return (f"<header{status}><identifier>{text(h.identifier)}</identifier>"
-            f"<datestamp>{datestamp(h.datestamp, granularity)}</datestamp>{sets}</header>")
+    return _header_xml(h.identifier, datestamp(h.datestamp, granularity), h.sets, h.deleted)
 
 
 def token_xml(token: str | None, size: int, cursor: int, expires: int | None) -> str:

@@ -27,8 +27,9 @@ POSTGRES = Dialect("%s", "r.deleted", "NULL::bytea")
 
 
 def list_sql(d: Dialect, q: ListQuery, after: Key | None, limit: int | None, *,
-             metadata: bool, count: bool) -> tuple[str, list[object]]:
-    """The SQL and arguments of one page of ``q`` after ``after`` (or its count)."""
+             metadata: bool, count: bool, stored: bool = False) -> tuple[str, list[object]]:
+    """The SQL and arguments of one page of ``q`` after ``after`` (or its count);
+    ``stored``: the columns of ``SQLStore.list_stored`` (the pre-rendered header)."""
     p = d.placeholder
     k = "k" if q.set else "r"
     if q.set:
@@ -61,7 +62,10 @@ def list_sql(d: Dialect, q: ListQuery, after: Key | None, limit: int | None, *,
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     if count:
         return f"SELECT count(*) FROM {base}{join}{where}", args
-    cols = "r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about"
+    if stored:
+        cols = "r.datestamp, r.seq, r.deleted, r.header, r.about"
+    else:
+        cols = "r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about"
     cols += ", x.xml" if join else f", {d.null_xml}"
     sql = f"SELECT {cols} FROM {base}{join}{where} ORDER BY {k}.datestamp, {k}.seq"
     if limit is not None:

@@ -126,7 +126,13 @@ MIGRATIONS: list[str] = [
     UPDATE records SET origin = (SELECT min(s) FROM unnest(sets) s
                                  WHERE s LIKE 'source:%' AND strpos(substr(s, 8), ':') = 0);
     """,
-    # 5: the union's clusters (issue 15), written in the records' own write
+    # 5: each record's OAI-PMH header kept rendered (store/headers.py), so that a
+    # ListRecords page is a range scan and a join of stored fragments (issue 16);
+    # the rows there are rendered by the migration itself (SQLStore._fill_headers).
+    """
+    ALTER TABLE records ADD COLUMN header text;
+    """,
+    # 6: the union's clusters (issue 15), written in the records' own write
     # transaction: each clustered record's facts and part, its keys, and each
     # part's cluster (see store/sql.py ClusterTables). No edges are kept.
     # (IF NOT EXISTS: a store rolled back to an older version runs it again.)
@@ -153,8 +159,9 @@ MIGRATIONS: list[str] = [
 _TYPES = {"id": "bigint", "identifier": "text", "datestamp": "bigint", "seq": "bigint",
           "deleted": "boolean", "deleted_at": "bigint", "checksum": "bytea",
           "canonical_format": "text", "canonical": "bytea", "sets": "text[]", "about": "bytea",
-          "origin": "text", "record_id": "bigint", "prefix": "text", "xml": "bytea",
-          "set_spec": "text", "idx": "text", "tsv": "tsvector", "key": "text", "display": "text", "record": "text"}
+          "origin": "text", "header": "text", "record_id": "bigint", "prefix": "text", "xml": "bytea",
+          "set_spec": "text", "idx": "text", "tsv": "tsvector", "key": "text", "display": "text",
+          "record": "text"}
 _TEXT_COLUMNS = ("record_id", "idx", "tsv")
 
 

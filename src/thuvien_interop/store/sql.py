@@ -36,9 +36,10 @@ from ..model import (
 )
 from . import keyset, search_plan
 from .base import Key, StoreError, checksum, checksum_v1
+from .headers import datestamp_element, stored_header
 
 RECORD_COLUMNS = ("id", "identifier", "datestamp", "seq", "deleted", "deleted_at", "checksum",
-                  "canonical_format", "canonical", "sets", "about", "origin")
+                  "canonical_format", "canonical", "sets", "about", "origin", "header")
 CHANGE_COLUMNS = tuple(c for c in RECORD_COLUMNS if c != "identifier")
 RENDERED_COLUMNS = ("record_id", "prefix", "xml")
 MEMBER_COLUMNS = ("set_spec", "datestamp", "seq", "record_id")
@@ -239,6 +240,7 @@ class SQLStore:
             for script in migrations[version:]:
                 self._run_script(conn, script)
             if version < len(migrations):
+                self._fill_headers(conn)
                 self._put_meta(conn, "schema_version", str(len(migrations)))
             conn.execute("COMMIT")
         except self.db_errors as exc:
@@ -248,6 +250,21 @@ class SQLStore:
         except BaseException:
             self._rollback(conn)
             raise
+
+    def _fill_headers(self, conn: Any) -> None:
+        """Render the header of every row that has none (rows written before the
+        stores kept headers): done once, when the store migrates."""
+        last = 0
+        while True:
+            rows = conn.execute(self._q(
+                "SELECT id, identifier, datestamp, sets, deleted FROM records "
+                "WHERE id > ? AND header IS NULL ORDER BY id LIMIT ?"), (last, 1000)).fetchall()
+            if not rows:
+                return
+            self._many(conn, "UPDATE records SET header = ? WHERE id = ?", [
+                (stored_header(ident, stamp, self._sets_of(sets), bool(deleted)), rid)
+                for rid, ident, stamp, sets, deleted in rows])
+            last = rows[-1][0]
 
     def schema_version(self) -> int:
         return int(self.get_meta("schema_version") or 0)
@@ -306,6 +323,16 @@ class SQLStore:
         text, args = keyset.list_sql(self.keyset_dialect, q, after, limit, metadata=metadata,
                                      count=False)
         return [self._item(row) for row in self._conn().execute(text, args)]
+
+    def list_stored(self, q: ListQuery, after: Key | None, limit: int, *,
+                    metadata: bool = True) -> list[tuple[int, int, bool, str, bytes | None, bytes | None]]:
+        """:meth:`list` as the stored fragments, for a response assembled without
+        building an item: (datestamp, seq, deleted, header, about, metadata) rows,
+        ``header`` the pre-rendered one (:mod:`.headers`), ``metadata`` None for a
+        deleted record or without ``metadata``."""
+        text, args = keyset.list_sql(self.keyset_dialect, q, after, limit, metadata=metadata,
+                                     count=False, stored=True)
+        return self._conn().execute(text, args).fetchall()
 
     def iter(self, q: ListQuery, *, metadata: bool = True, batch: int = 1000) -> Iterator[Item]:
         """Every item of a list, page after page (for exports and re-rendering)."""
@@ -461,7 +488,8 @@ class SQLStore:
             assert record is not None and r.rid is not None
             fmt, canon = kept.get(r.rid, (r.fmt, r.canonical))
             values = (r.rid, stamp, seq, record.deleted, stamp if record.deleted else None,
-                      r.checksum, fmt, canon, self._sets_value(r.sets), record.about, record.origin)
+                      r.checksum, fmt, canon, self._sets_value(r.sets), record.about, record.origin,
+                      stored_header(record.identifier, stamp, r.sets, record.deleted))
             if r.stored:
                 updates.append(values)
             else:
@@ -506,9 +534,13 @@ class SQLStore:
         if final <= stamp:
             return
         deleted_at = ", deleted_at = CASE WHEN deleted THEN ? ELSE deleted_at END" if deletions else ""
+        # Every row of the batch has the datestamp ``stamp``: its header's datestamp
+        # element is replaced in place (an identifier, escaped, never holds one).
+        old, new = datestamp_element(stamp), datestamp_element(final)
         for cond, args in self._chunks("id", ids):
-            conn.execute(self._q(f"UPDATE records SET datestamp = ?{deleted_at} WHERE {cond}"),
-                         [final, *([final] if deletions else []), *args])
+            conn.execute(self._q(f"UPDATE records SET datestamp = ?, header = replace(header, ?, ?)"
+                                 f"{deleted_at} WHERE {cond}"),
+                         [final, old, new, *([final] if deletions else []), *args])
         for cond, args in self._chunks("record_id", ids):
             conn.execute(self._q(f"UPDATE set_members SET datestamp = ? WHERE {cond}"),
                          [final, *args])
@@ -530,20 +562,22 @@ class SQLStore:
         with self._transaction() as txn:
             conn = txn.conn
             rows = self._known(conn, list(batch))
-            changed = [(row.rid, sets) for ident, row in rows.items()
+            changed = [(row.rid, sets, ident, row.deleted) for ident, row in rows.items()
                        if (sets := expand_set_specs(batch[ident])) != row.sets]
             if not changed:
                 return 0
             stamp = self._stamp(conn, now)
             seqs = self._new_seqs(conn, len(changed))
-            self._many(conn, "UPDATE records SET datestamp = ?, seq = ?, sets = ? WHERE id = ?",
-                       [(stamp, seq, self._sets_value(sets), rid)
-                        for (rid, sets), seq in zip(changed, seqs, strict=True)])
-            ids = [rid for rid, _ in changed]
+            self._many(conn, "UPDATE records SET datestamp = ?, seq = ?, sets = ?, header = ? "
+                       "WHERE id = ?",
+                       [(stamp, seq, self._sets_value(sets),
+                         stored_header(ident, stamp, sets, deleted), rid)
+                        for (rid, sets, ident, deleted), seq in zip(changed, seqs, strict=True)])
+            ids = [rid for rid, *_ in changed]
             for cond, args in self._chunks("record_id", ids):
                 conn.execute(self._q(f"DELETE FROM set_members WHERE {cond}"), args)
             self._load(conn, "set_members", MEMBER_COLUMNS,
-                       [(s, stamp, seq, rid) for (rid, sets), seq in zip(changed, seqs, strict=True)
+                       [(s, stamp, seq, rid) for (rid, sets, *_), seq in zip(changed, seqs, strict=True)
                         for s in sets])
             # The records changed: their rec.lastModificationDate key follows.
             code = self._idx(conn, "rec.lastModificationDate")

@@ -100,7 +100,13 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX records_seq ON records (seq);
     """,
-    # 7: the union's clusters (issue 15), written in the records' own write
+    # 7: each record's OAI-PMH header kept rendered (store/headers.py), so that a
+    # ListRecords page is a range scan and a join of stored fragments (issue 16);
+    # the rows there are rendered by the migration itself (SQLStore._fill_headers).
+    """
+    ALTER TABLE records ADD COLUMN header TEXT;
+    """,
+    # 8: the union's clusters (issue 15), written in the records' own write
     # transaction: each clustered record's facts and part, its keys, and each
     # part's cluster (see store/sql.py ClusterTables). No edges are kept.
     # (IF NOT EXISTS: a store rolled back to an older version runs it again.)

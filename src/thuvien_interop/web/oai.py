@@ -12,15 +12,25 @@ response for a person in a browser. Harvesters always get the XML, byte for byte
 
 from __future__ import annotations
 
-import gzip
 import logging
 import re
-import zlib
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, current_app, request, url_for
 
 from ..oai.provider import Provider
+
+try:
+    # ISA-L's deflate: a ListRecords page of oai_dc (220 KB) in 1.2 µs a record at
+    # level 1, against 15 µs for zlib at level 5, for 17% more bytes (issue 16).
+    from isal import igzip as _gzip
+    from isal import isal_zlib as _zlib
+except ImportError:  # a platform without its wheels: the standard library, as fast as it goes
+    import gzip as _gzip  # type: ignore[no-redef]
+    import zlib as _zlib  # type: ignore[no-redef]
+
+#: The deflate level of responses: the fastest, which costs little on the wire.
+LEVEL = 1
 
 XML_TYPE = "text/xml; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
@@ -118,9 +128,9 @@ def choose_encoding(accept_encoding: str, offered: list[str]) -> str | None:
 def compress(body: bytes, encoding: str | None) -> bytes:
     """gzip, or deflate as HTTP means it (the zlib format, RFC 9110 §8.4.1.2)."""
     if encoding == "gzip":
-        return gzip.compress(body, compresslevel=5, mtime=0)
+        return _gzip.compress(body, LEVEL, mtime=0)
     if encoding == "deflate":
-        return zlib.compress(body, 5)
+        return _zlib.compress(body, LEVEL)
     return body
 
 
