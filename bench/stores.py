@@ -207,7 +207,7 @@ def main() -> None:
             got, secs = harvest_engine(store, args.page_size)
             print(f"sqlite   harvest: {rate(got, secs)} (provider engine, page size {args.page_size})")
             size = (Path(tmp) / "bench.db").stat().st_size
-            print(f"sqlite   size:    {size / 2**20:,.0f} MiB")
+            print(f"sqlite   size:    {size / 2**20:,.0f} MiB, {size / n / 1024:,.1f} KiB a record")
             store.close()
 
     if not args.skip_postgres:
@@ -224,7 +224,8 @@ def main() -> None:
                 "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace s "
                 "ON s.oid = c.relnamespace WHERE s.nspname = %s AND c.relkind = 'r'",
                 (schema,)).fetchone()[0]
-            print(f"postgres size:    {size / 2**20:,.0f} MiB")
+            print(f"postgres size:    {size / 2**20:,.0f} MiB, {size / n / 1024:,.1f} KiB a record "
+                  "(tables and their indexes)")
             from thuvien_interop.web.workers import gunicorn_available
 
             server = "gunicorn" if gunicorn_available() else "waitress threads (no gunicorn)"

@@ -24,6 +24,8 @@ def main() -> None:
       thuvien-interop demo
     Harvest other libraries into a union catalogue:
       thuvien-interop harvest --sources providers.toml --store sqlite:///union.db
+    What a command does, its options and examples:
+      thuvien-interop import --help
     """
 
 

@@ -38,6 +38,22 @@ class ProfileParam(click.ParamType):
         return str(value)
 
 
+class HttpURL(click.ParamType):
+    """A server's base URL given on the command line: http:// or https://, or a usage
+    error saying so (``example`` shows one)."""
+
+    name = "url"
+
+    def __init__(self, example: str) -> None:
+        self.example = example
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if not str(value).startswith(("http://", "https://")):
+            self.fail(f"{value!r} is not an http:// or https:// base URL (such as {self.example})",
+                      param, ctx)
+        return str(value)
+
+
 class BadSettings(click.ClickException):
     """A settings file that cannot be used: one line (no usage text, which would be
     about the command line, not the file), and the exit status of a usage error."""

@@ -141,7 +141,7 @@ def convert_stream(src: BinaryIO, out: BinaryIO, to: str, *, fmt: str | None = N
     return report
 
 
-@main.command("convert")
+@main.command("convert", short_help="Convert a file to DC, MARCXML, MODS, MARC or JSON.")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Where to write (default: standard output).")

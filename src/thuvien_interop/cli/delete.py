@@ -10,7 +10,7 @@ from . import main
 from ._common import config_option, echo_problems, load_settings, open_or_fail, store_option
 
 
-@main.command("delete")
+@main.command("delete", short_help="Withdraw records (harvesters see them deleted).")
 @click.argument("identifiers", nargs=-1)
 @click.option("--from-file", "from_file", type=click.Path(exists=True, dir_okay=False),
               default=None, metavar="FILE",

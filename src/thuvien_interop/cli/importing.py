@@ -29,7 +29,7 @@ from ._common import (
 )
 
 
-@main.command("import")
+@main.command("import", short_help="Load MARC, Dublin Core or spreadsheet files into a store.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @store_option
 @config_option
@@ -75,11 +75,10 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
                    max_problems: int) -> None:
     """Load MARC, Dublin Core or spreadsheet FILES into a store.
 
-    \b
-    Formats: ISO 2709 (.mrc, .dat; MARC-8 or UTF-8, or TCVN3/VNI/VISCII/
-    VPS/Windows-1258, found or named with --source-encoding), MARCXML (a collection or one
-    record), oai_dc / simple Dublin Core XML, and spreadsheet catalogues
-    (.csv, .xlsx) with a column mapping. A broken record is reported
+    Formats: ISO 2709 (.mrc, .dat; MARC-8 or UTF-8, or TCVN3, VNI, VISCII,
+    VPS, VIQR or Windows-1258, found or named with --source-encoding), MARCXML
+    (a collection or one record), oai_dc / simple Dublin Core XML, and
+    spreadsheet catalogues (.csv, .xlsx) with a column mapping. A broken record is reported
     with its position and skipped (or repaired when that is safe); the records
     after it still load. Importing a record again updates it in place; a
     MARC record whose leader/05 is 'd' withdraws it (a deletion, as

@@ -7,14 +7,15 @@ import json
 import click
 
 from . import main
+from ._common import HttpURL, plural
 
 
-@main.command()
-@click.argument("url")
+@main.command(short_help="Search an SRU server, in plain words or CQL.")
+@click.argument("url", type=HttpURL("http://127.0.0.1:8000/sru"))
 @click.argument("query", nargs=-1, required=True)
 @click.option("--schema", default="dc", show_default=True,
               help="Record schema to ask for: dc, marcxml, mods (or a schema URI).")
-@click.option("--max", "limit", default=10, show_default=True, type=int,
+@click.option("--max", "limit", default=10, show_default=True, type=click.IntRange(min=1),
               help="How many records to print (pages are fetched as needed).")
 @click.option("--version", "sru_version", default="1.2", show_default=True,
               type=click.Choice(["1.1", "1.2", "2.0"]), help="SRU version to speak.")
@@ -32,11 +33,12 @@ def search(url: str, query: tuple[str, ...], schema: str, limit: int, sru_versio
     \b
     Examples:
       thuvien-interop search http://127.0.0.1:8000/sru Ha Noi
-      thuvien-interop search http://127.0.0.1:8000/sru 'dc.title = "Hà Nội" and dc.date >= 2000' --max 5
+      thuvien-interop search http://127.0.0.1:8000/sru 'dc.title = "Hà Nội" and dc.date >= 2000'
       thuvien-interop search http://127.0.0.1:8000/sru 'dc.creator = nguyen*' --json
     """
     import requests
 
+    from ..oai.harvest_http import describe_failure
     from ..sru.client import Client, SRUError
 
     text = " ".join(query)
@@ -57,10 +59,13 @@ def search(url: str, query: tuple[str, ...], schema: str, limit: int, sru_versio
     except SRUError as exc:
         raise click.ClickException(str(exc)) from None
     except requests.RequestException as exc:
-        raise click.ClickException(f"cannot reach {url}: {exc}") from None
+        what, hint = describe_failure(exc)
+        raise click.ClickException(f"cannot search {url}: {what}"
+                                   + (f". {hint[0].upper()}{hint[1:]}" if hint else "")
+                                   + ("" if hint.endswith(("?", ".")) else ".")) from None
     if not as_json:
-        total = results.total if results.total is not None else "?"
-        click.echo(f"{total} records found, {shown} shown.", err=True)
+        found = plural(results.total, "record") if results.total is not None else "? records"
+        click.echo(f"{found} found, {shown} shown.", err=True)
 
 
 def _as_dict(record) -> dict:

@@ -20,7 +20,12 @@ from ..oai.setrules import SetRules
 from ..settings import Settings
 from ..store.base import Repository
 from . import main
-from ._common import ProfileParam, config_option, load_settings, open_or_fail, store_option
+from ._common import ProfileParam, config_option, load_settings, open_or_fail, plural, store_option
+
+# socket.create_server re-raises a name that does not resolve as a plain OSError
+# carrying getaddrinfo's code, not as a gaierror.
+_NOT_AN_ADDRESS = {errno.EADDRNOTAVAIL, socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None),
+                   getattr(socket, "EAI_ADDRFAMILY", None)} - {None}
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -35,16 +40,12 @@ def listen(host: str, port: int) -> socket.socket:
         elif exc.errno == errno.EACCES:
             why = (f"port {port} needs administrator rights: choose one above 1023 with "
                    "--port 8000 (and a reverse proxy in front, docs/deploying.md §4)")
-        elif isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        elif isinstance(exc, socket.gaierror) or exc.errno in _NOT_AN_ADDRESS:
             why = (f"cannot listen on {host}: it is not an address of this machine; "
                    "use --host 127.0.0.1 (this machine only) or --host 0.0.0.0 (every interface)")
         else:
             why = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
         raise click.ClickException(why) from None
-
-
-def _count(n: int, what: str) -> str:
-    return f"{n:,} {what}{'' if n == 1 else 's'}"
 
 
 def _hide_password(url: str) -> str:
@@ -104,7 +105,7 @@ def run_server(settings: Settings, host: str, port: int, threads: int, workers: 
     c = settings.oai
     click.echo(f"Serving {c.repository_name} (oai:{c.repository_identifier}:…)")
     click.echo(f"  {'Source:' if served else 'Store: '}   {served or _hide_password(settings.store)}"
-               f" — {_count(info.record_count, 'record')}"
+               f" — {plural(info.record_count, 'record')}"
                + (f", {info.deleted_count:,} deleted" if info.deleted_count else ""))
     click.echo(f"  OAI-PMH:  {root}/oai?verb=Identify")
     if searchable:
@@ -150,8 +151,9 @@ def run_server(settings: Settings, host: str, port: int, threads: int, workers: 
 
 _host = click.option("--host", default="127.0.0.1", show_default=True,
                      help="Address to listen on (0.0.0.0 for every interface).")
-_port = click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
-_threads = click.option("--threads", default=8, show_default=True, type=int,
+_port = click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+                     help="TCP port (0: any free one, said at start-up).")
+_threads = click.option("--threads", default=8, show_default=True, type=click.IntRange(min=1),
                         help="Worker threads of the WSGI server (waitress).")
 _access_log = click.option(
     "--access-log", default="-", show_default=True, metavar="FILE|-|off",
@@ -163,7 +165,7 @@ _workers = click.option("--workers", default=1, show_default=True, type=click.In
                              "any resumption token; use a PostgreSQL store for many.")
 
 
-@main.command()
+@main.command(short_help="Publish a store over OAI-PMH and SRU.")
 @store_option
 @config_option
 @_host
@@ -187,7 +189,7 @@ def serve(store_url: str | None, config_path: str | None, host: str, port: int, 
     \b
     Example:
       thuvien-interop serve --store sqlite:///thuvien.db --port 8000
-      curl 'http://127.0.0.1:8000/oai?verb=ListRecords&metadataPrefix=oai_dc'
+      curl 'http://127.0.0.1:8000/oai?verb=Identify'
       thuvien-interop serve --store postgresql://thuvien@db/union --workers 4 --host 0.0.0.0
       thuvien-interop serve --source mysql+pymysql://oai:PW@127.0.0.1/koha --profile koha
     """
@@ -218,7 +220,7 @@ def demo_store_path() -> Path:
     return folder / "demo.db"
 
 
-@main.command()
+@main.command(short_help="Load sample Vietnamese records and serve them.")
 @_host
 @_port
 @_threads
@@ -234,7 +236,11 @@ def demo(host: str, port: int, threads: int, store_url: str | None, no_serve: bo
     terminal (or a browser) meanwhile.
 
     \b
+    Examples:
+      thuvien-interop demo
+      thuvien-interop demo --host 0.0.0.0 --port 8080   # phones on the same network too
     Then open http://127.0.0.1:8000/oai?verb=ListRecords&metadataPrefix=oai_dc
+    or the search page http://127.0.0.1:8000/sru
     """
     from .importing import print_report, sample_files
 

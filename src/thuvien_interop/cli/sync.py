@@ -39,7 +39,7 @@ def open_source(source_url: str, profile_path: str):
         raise click.ClickException(str(exc)) from None
 
 
-@main.command()
+@main.command(short_help="Copy a library system's database (Koha, …) into a store.")
 @profile_option
 @source_option
 @store_option

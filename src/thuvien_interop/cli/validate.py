@@ -10,11 +10,11 @@ import click
 from ..validate import Options, validate
 from ..validate.history import save_validation
 from . import main
-from ._common import config_option, load_settings, open_or_fail, store_option
+from ._common import HttpURL, config_option, load_settings, open_or_fail, store_option
 
 
-@main.command("validate")
-@click.argument("url", metavar="URL")
+@main.command("validate", short_help="Check that an OAI-PMH provider follows the protocol.")
+@click.argument("url", metavar="URL", type=HttpURL("https://thuvien.daklak.gov.vn/oai"))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (for machines).")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True), default=None,
               metavar="FILE", help="Also write the report as an HTML page to FILE.")
@@ -53,21 +53,21 @@ def validate_command(url: str, as_json: bool, html_file: str | None, verbose: bo
     The exit status is 0 when the provider is compliant (warnings allowed), 1
     when it is not.
     """
-    if not url.startswith(("http://", "https://")):
-        raise click.UsageError(f"{url!r} is not an http:// or https:// base URL")
-    report = validate(url, Options(delay=delay, max_requests=max_requests,
-                                   list_pages=list_pages, timeout=timeout))
-    if html_file:
-        try:
-            Path(html_file).write_text(report.to_html(), encoding="utf-8")
-        except OSError as exc:
-            raise click.ClickException(f"cannot write {html_file}: {exc.strerror}") from None
-    if name:
-        settings = load_settings(config_path, store_url)
-        store = open_or_fail(settings.store)
-        try:
+    # The settings and the store first: a wrong one is said before a long run, not after.
+    settings = load_settings(config_path, store_url)
+    store = open_or_fail(settings.store) if name else None
+    try:
+        report = validate(url, Options(delay=delay, max_requests=max_requests,
+                                       list_pages=list_pages, timeout=timeout))
+        if html_file:
+            try:
+                Path(html_file).write_text(report.to_html(), encoding="utf-8")
+            except OSError as exc:
+                raise click.ClickException(f"cannot write {html_file}: {exc.strerror}") from None
+        if store is not None:
             save_validation(store, name, report)
-        finally:
+    finally:
+        if store is not None:
             store.close()
     if as_json:
         click.echo(report.to_json())

@@ -19,6 +19,7 @@ from lxml import etree
 
 from .. import __version__
 from ..ingest.xmlsplit import safe_parser
+from ..oai.harvest_http import describe_failure
 
 USER_AGENT = f"thuvien-interop-validator/{__version__} (+https://pypi.org/project/thuvien-interop/)"
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
@@ -128,7 +129,8 @@ class Wire:
                                       stream=True)
             body = r.raw.read(_MAX_BODY + 1, decode_content=True)
         except requests.RequestException as exc:
-            raise Unreachable(f"{url}: {exc}") from None
+            what, hint = describe_failure(exc)
+            raise Unreachable(f"{what}, at {url}" + (f"; {hint}" if hint else "")) from None
         finally:
             self._last = time.monotonic()
         seconds = self._last - started
