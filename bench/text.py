@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 
 from thuvien_interop.crosswalk.legacy import decode, detect, encode
-from thuvien_interop.crosswalk.marc8 import decode_marc8, encode_marc8
+from thuvien_interop.crosswalk.marc8 import decode_marc8, encode_marc8, plausible_marc8
 from thuvien_interop.crosswalk.text import fold, is_vietnamese_syllable, normalize
 
 ONSETS = ["", "b", "c", "ch", "d", "đ", "g", "gh", "gi", "h", "k", "kh", "l", "m", "n", "ng",
@@ -104,6 +104,10 @@ def main(argv: list[str]) -> None:
     marc = [encode_marc8(s) for s in small]
     bench("MARC-8 decode (Vietnamese, ANSEL)", decode_marc8, marc, small_chars)
     bench("MARC-8 encode (Vietnamese)", encode_marc8, small, small_chars)
+    # Asked of every record whose leader says MARC-8: beside decoding, its cost.
+    viscii = [encode(s, "viscii") for s in small]
+    bench("MARC-8 plausible? (real MARC-8)", plausible_marc8, marc, small_chars)
+    bench("MARC-8 plausible? (VISCII bytes)", plausible_marc8, viscii, small_chars)
 
 
 if __name__ == "__main__":

@@ -128,3 +128,40 @@ def test_decode_marc_bytes() -> None:
     assert text == "ok \ufffd" and "U+FFFD" in warnings[0]
     text, warnings = decode_marc_bytes("Hà".encode(), "z")
     assert text == "Hà" and "leader/09" in warnings[0]
+
+
+def _implausible_by_rule(data: bytes) -> tuple[int, int]:
+    """implausible_bytes's rule, byte by byte as its docstring states it."""
+    from thuvien_interop.crosswalk.marc8 import _C1, _TABLES, ANSEL, ESC
+
+    if ESC in data:
+        return 0, 0
+    bad = high = 0
+    for i, byte in enumerate(data):
+        if byte < 0x80:
+            continue
+        high += 1
+        entry = None if byte < 0xA0 else _TABLES[ANSEL].get(byte & 0x7F)
+        if byte < 0xA0:
+            bad += byte not in _C1
+        elif entry is None:
+            bad += 1
+        elif entry[1]:  # a combining mark: a letter or another mark must follow
+            nxt = data[i + 1] if i + 1 < len(data) else 0x20
+            bad += nxt < 0x80 and not (0x41 <= nxt <= 0x5A or 0x61 <= nxt <= 0x7A)
+    return bad, high
+
+
+def test_implausible_bytes_counts_what_its_rule_says_on_random_data():
+    import random
+
+    from thuvien_interop.crosswalk.marc8 import implausible_bytes
+
+    rnd = random.Random(13)
+    # Bytes near the rule's edges: letters, a space, a dot, marks, holes, C1, ESC.
+    edges = [0x20, 0x2E, 0x41, 0x5A, 0x61, 0x7A, 0x40, 0x5B, 0x7B, 0xE0, 0xE1, 0xF2, 0xFE,
+             0xA1, 0xB5, 0xC8, 0xC9, 0xDF, 0x80, 0x88, 0x8D, 0x9F, 0xFF, 0x1B]
+    for _ in range(20_000):
+        pool = range(256) if rnd.random() < 0.5 else edges
+        data = bytes(rnd.choice(pool) for _ in range(rnd.randint(0, 16)))
+        assert implausible_bytes(data) == _implausible_by_rule(data), data

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from ..profiles import ProfileFileError, find
-from ..settings import DEFAULT_STORE, Settings, SettingsError
+from ..settings import DEFAULT_STORE, SETTINGS, Settings, SettingsError
 from ..store import open_store
 from ..store.base import Repository, StoreError
 
@@ -52,6 +52,26 @@ class HttpURL(click.ParamType):
             self.fail(f"{value!r} is not an http:// or https:// base URL (such as {self.example})",
                       param, ctx)
         return str(value)
+
+
+class SettingParam(click.ParamType):
+    """An option that stands for a setting (``--repository-id`` for ``[repository]
+    identifier``): checked as the settings file's value is, by the same check of
+    :data:`~thuvien_interop.settings.SETTINGS`, so that the two cannot disagree."""
+
+    def __init__(self, section: str, key: str, metavar: str) -> None:
+        self.check = SETTINGS[section][key]
+        self.name = metavar
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            self.check(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return str(value)
+
+
+repository_id_type = SettingParam("repository", "identifier", "DOMAIN")
 
 
 class BadSettings(click.ClickException):

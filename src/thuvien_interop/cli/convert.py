@@ -194,7 +194,12 @@ def convert_command(source: str, output: str | None, to: str, fmt: str | None,
                 # leaves a half-written file under the real name.
                 part = f"{output}.part"
                 try:
-                    with open(part, "wb") as out:
+                    written = open(part, "wb")  # noqa: SIM115 - closed by the with below
+                except OSError as exc:
+                    raise click.ClickException(f"cannot write {output}: "
+                                               f"{exc.strerror or exc}") from None
+                try:
+                    with written as out:
                         if not progress_shown(quiet):
                             report = convert_stream(raw, out, to, **options)
                         else:

@@ -7,7 +7,14 @@ from pathlib import Path
 import click
 
 from . import main
-from ._common import config_option, echo_problems, load_settings, open_or_fail, store_option
+from ._common import (
+    config_option,
+    echo_problems,
+    load_settings,
+    open_or_fail,
+    repository_id_type,
+    store_option,
+)
 
 
 @main.command("delete", short_help="Withdraw records (harvesters see them deleted).")
@@ -18,10 +25,10 @@ from ._common import config_option, echo_problems, load_settings, open_or_fail, 
                    "with # are skipped).")
 @store_option
 @config_option
-@click.option("--repository-id", default=None, metavar="DOMAIN",
+@click.option("--repository-id", default=None, metavar="DOMAIN", type=repository_id_type,
               help="Namespace of local ids given without oai:<DOMAIN>: (default: the "
                    "settings file).")
-@click.option("--max-problems", default=50, show_default=True,
+@click.option("--max-problems", default=50, show_default=True, type=click.IntRange(min=0),
               help="How many unknown identifiers to list (all are counted).")
 def delete_command(identifiers: tuple[str, ...], from_file: str | None, store_url: str | None,
                    config_path: str | None, repository_id: str | None,

@@ -239,7 +239,7 @@ def _summary(results: list[HarvestResult], shown: Collection[str] = ()) -> None:
               help="ListIdentifiers + GetRecord, for providers whose ListRecords keeps failing.")
 @click.option("--delay", default=0.0, show_default=True, type=float,
               help="Seconds between two requests to the provider.")
-@click.option("--workers", default=None, type=int,
+@click.option("--workers", default=None, type=click.IntRange(min=1),
               help="Providers harvested at once with --sources (default 4, or the file's "
                    "[harvest] workers). One request at a time per host whatever this says.")
 @click.option("--retries", default=5, show_default=True, type=click.IntRange(min=0),
@@ -266,7 +266,8 @@ def _summary(results: list[HarvestResult], shown: Collection[str] = ()) -> None:
               help="Skip providers harvested successfully less than SECONDS ago: when several "
                    "machines run the same --sources list over one store, each provider is "
                    "harvested once per round.")
-@click.option("--processes", default=0, show_default="one per core", type=int, metavar="N",
+@click.option("--processes", default=0, show_default="one per core", type=click.IntRange(min=0),
+              metavar="N",
               help="Processes that convert harvested records (MARC and DC read, every format "
                    "rendered, search keys computed) and write them to the store, a page each, "
                    "while the next pages are fetched; 1 does everything in this process.")

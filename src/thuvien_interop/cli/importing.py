@@ -19,12 +19,14 @@ from ..pipeline.sets import remember_rules
 from . import main
 from ._common import (
     ProfileParam,
+    SettingParam,
     config_option,
     echo_problems,
     load_settings,
     open_or_fail,
     plural,
     progress_shown,
+    repository_id_type,
     store_option,
 )
 
@@ -35,10 +37,11 @@ from ._common import (
 @config_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="The files' format; detected from their content when not given.")
-@click.option("--repository-id", default=None, metavar="DOMAIN",
+@click.option("--repository-id", default=None, metavar="DOMAIN", type=repository_id_type,
               help="Namespace of the OAI identifiers oai:<DOMAIN>:<local id> "
                    "(default: from the settings file).")
 @click.option("--id-field", default=None, metavar="TAG[$CODE]",
+              type=SettingParam("import", "id_field", "TAG[$CODE]"),
               help="Where the local id is: 001 (default), or e.g. 035$a. For Dublin Core "
                    "files, the first dc:identifier.")
 @click.option("--source-encoding", type=click.Choice(SOURCE_ENCODINGS), default=None,
@@ -58,7 +61,8 @@ from ._common import (
                    "name of a shipped one (default: spreadsheet-vi, the usual Vietnamese headings "
                    "such as 'Nhan đề', 'Tác giả'; `thuvien-interop profiles show spreadsheet-vi` "
                    "prints it to adapt). A file that exists wins over a name.")
-@click.option("--processes", default=0, show_default="one per core", type=int, metavar="N",
+@click.option("--processes", default=0, show_default="one per core", type=click.IntRange(min=0),
+              metavar="N",
               help="Processes that render the records in every format, index them and write "
                    "them to the store, a batch each, while the file is read; 1 does everything "
                    "in this process.")
@@ -66,7 +70,7 @@ from ._common import (
               help="A Dublin Core record replaces the MARC record stored under its identifier "
                    "(by default the richer MARC record is kept, and the summary says so).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; the summary only.")
-@click.option("--max-problems", default=50, show_default=True,
+@click.option("--max-problems", default=50, show_default=True, type=click.IntRange(min=0),
               help="How many rejected/repaired records to list (all are counted).")
 def import_command(files: tuple[str, ...], store_url: str | None, config_path: str | None,
                    fmt: str | None, repository_id: str | None, id_field: str | None,

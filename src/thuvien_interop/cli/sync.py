@@ -11,6 +11,7 @@ from ._common import (
     echo_problems,
     load_settings,
     open_or_fail,
+    repository_id_type,
     store_option,
 )
 
@@ -44,17 +45,17 @@ def open_source(source_url: str, profile_path: str):
 @source_option
 @store_option
 @config_option
-@click.option("--repository-id", default=None, metavar="DOMAIN",
+@click.option("--repository-id", default=None, metavar="DOMAIN", type=repository_id_type,
               help="Namespace of the identifiers oai:<DOMAIN>:<id> (default: the settings file).")
 @click.option("--full", is_flag=True,
               help="Read everything again, and mark deleted the records that vanished from "
                    "the source without a deletion row.")
-@click.option("--overlap", default=300, show_default=True, type=int, metavar="SECONDS",
+@click.option("--overlap", default=300, show_default=True, type=click.IntRange(min=0), metavar="SECONDS",
               help="Re-read this much before the last mark, for transactions that committed late.")
-@click.option("--processes", default=1, show_default=True, type=int, metavar="N",
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(min=0), metavar="N",
               help="Processes that render the records in every format, index them and write "
                    "them to the store, a batch each, while the source is read; 0: one per core.")
-@click.option("--max-problems", default=50, show_default=True,
+@click.option("--max-problems", default=50, show_default=True, type=click.IntRange(min=0),
               help="How many unreadable records to list (all are counted).")
 def sync(profile_path: str, source_url: str, store_url: str | None, config_path: str | None,
          repository_id: str | None, full: bool, overlap: int, processes: int,

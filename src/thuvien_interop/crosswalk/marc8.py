@@ -394,26 +394,30 @@ def implausible_bytes(data: bytes) -> tuple[int, int]:
         >>> implausible_bytes(b"H\\xe0 N\\xb5i")                # VISCII "Hà Nội"
         (1, 2)
     """
-    if ESC in data:
+    if data.isascii() or ESC in data:
         return 0, 0
+    return (len(_IMPLAUSIBLE.findall(data)),
+            len(data) - len(data.translate(None, _HIGH_BYTES)))
+
+
+def _implausible_pattern() -> re.Pattern[bytes]:
+    """What :func:`implausible_bytes` counts, as one pattern (a scan in C, about
+    twice as fast as a loop in Python over a Vietnamese field): a byte ANSEL leaves
+    undefined, or a combining mark followed by neither a letter nor another byte
+    outside ASCII (so also by the end of the data)."""
     ansel = _TABLES[ANSEL]
-    bad = high = 0
-    end = len(data)
-    for i, byte in enumerate(data):
-        if byte < 0x80:
-            continue
-        high += 1
-        if byte < 0xA0:
-            bad += byte not in _C1
-            continue
-        entry = ansel.get(byte & 0x7F)
-        if entry is None:
-            bad += 1
-        elif entry[1]:  # a combining mark: a letter or another mark must follow
-            nxt = data[i + 1] if i + 1 < end else 0x20
-            if nxt < 0x80 and not (0x41 <= nxt <= 0x5A or 0x61 <= nxt <= 0x7A):
-                bad += 1
-    return bad, high
+    undefined = [b for b in range(0x80, 0x100) if (b not in _C1 if b < 0xA0
+                                                   else ansel.get(b & 0x7F) is None)]
+    marks = [b for b in range(0xA0, 0x100) if (e := ansel.get(b & 0x7F)) is not None and e[1]]
+
+    def one_of(values: list[int]) -> bytes:
+        return b"[" + b"".join(re.escape(bytes([v])) for v in values) + b"]"
+
+    return re.compile(one_of(undefined) + b"|" + one_of(marks) + rb"(?![A-Za-z\x80-\xff])")
+
+
+_IMPLAUSIBLE = _implausible_pattern()
+_HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
 def plausible_marc8(data: bytes) -> bool:

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..dates import parse_utc
+
 # A source name becomes part of a setSpec (OAI-PMH 2.0 §4.6 setSpecType), so it
 # may only use the characters a setSpec segment allows.
 _NAME = re.compile(r"^[A-Za-z0-9\-_.!~*'()]+$")
@@ -80,6 +82,17 @@ class Source:
                 raise SourcesError(f"provider '{self.name}': '{spec}' is not a valid setSpec")
         if self.delay < 0:
             raise SourcesError(f"provider '{self.name}': delay cannot be negative")
+        window = []
+        for name, value in (("from", self.from_), ("until", self.until)):
+            if value is not None:
+                try:
+                    window.append(parse_utc(str(value))[0])
+                except ValueError as exc:
+                    raise SourcesError(f"provider '{self.name}': {name} {exc}") from None
+        if len(window) == 2 and window[0] > window[1]:
+            # OAI-PMH 2.0 §3.3.1 makes that a badArgument; say it before asking.
+            raise SourcesError(f"provider '{self.name}': from {self.from_} is after until "
+                               f"{self.until}")
         self.sets = tuple(self.sets)
 
     @property
