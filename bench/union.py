@@ -99,7 +99,7 @@ def recatalogue(base, provider: str, rng: random.Random):
             for f in r.get_fields(tag):
                 r.remove_field(f)
     f245 = r["245"]
-    title = f245["a"] or ""
+    title = f245.get("a") or ""
     roll = rng.random()
     if roll < 0.25:
         title = title.rstrip(" /:;.,")
@@ -113,7 +113,7 @@ def recatalogue(base, provider: str, rng: random.Random):
         title = title.replace(",", "").replace(":", " :")
     _set_subfield(f245, "a", title)
     for f in r.get_fields("020"):
-        value = f["a"]
+        value = f.get("a")
         if not value:
             continue
         number, _q = split_isbn(value)
@@ -124,8 +124,8 @@ def recatalogue(base, provider: str, rng: random.Random):
             shown = number if rng.random() < 0.5 else f"{number[:3]}-{number[3:4]}-{number[4:9]}-{number[9:12]}-{number[12]}"
             _set_subfield(f, "a", shown)
     for f in r.get_fields("300"):
-        if f["a"] and rng.random() < 0.5:
-            _set_subfield(f, "a", f["a"].replace(" p.", " tr.").replace("p.", "tr."))
+        if f.get("a") and rng.random() < 0.5:
+            _set_subfield(f, "a", f.get("a").replace(" p.", " tr.").replace("p.", "tr."))
     r.add_field(pymarc.Field("852", pymarc.Indicators(" ", " "), [
         pymarc.Subfield("a", provider), pymarc.Subfield("b", rng.choice(["Kho mượn", "Kho đọc", "Kho tham khảo"])),
         pymarc.Subfield("h", f"{rng.randint(100, 999)} {title[:3].upper()}")]))
