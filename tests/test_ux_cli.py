@@ -334,3 +334,23 @@ def test_a_search_of_a_server_that_is_not_there_says_so_in_words():
     assert _said(result) == [f"Error: cannot search {url}: connection refused (nothing answers at "
                              "that address and port). Is the provider's server running, and is "
                              "the URL right?"]
+
+
+def test_convert_to_dublin_core_keeps_every_publisher_statement(tmp_path):
+    """What a librarian converting a record with two publishers (two 264s, and a 260
+    with two $a$b pairs) reads in the Dublin Core: each statement, none lost."""
+    from pymarc import Field, Indicators, Record, Subfield
+
+    record = Record(force_utf8=True, leader="00000nam a2200000 i 4500")
+    record.add_field(Field("001", data="VN-1"))
+    record.add_field(Field("245", Indicators("0", "0"), [Subfield("a", "Tuyển tập")]))
+    record.add_field(Field("264", Indicators(" ", "1"), [Subfield("a", "Hà Nội :"),
+                                                         Subfield("b", "Kim Đồng,")]))
+    record.add_field(Field("264", Indicators(" ", "1"), [Subfield("a", "Huế :"),
+                                                         Subfield("b", "Thuận Hóa,")]))
+    source = tmp_path / "two.mrc"
+    source.write_bytes(record.as_marc())
+    result = run(["convert", str(source), "--to", "oai_dc"])
+    assert result.exit_code == 0, result.output
+    assert re.findall(r"<dc:publisher>([^<]*)</dc:publisher>", result.output) == [
+        "Hà Nội : Kim Đồng", "Huế : Thuận Hóa"]

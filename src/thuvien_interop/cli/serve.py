@@ -239,8 +239,9 @@ def demo(host: str, port: int, threads: int, store_url: str | None, no_serve: bo
     Examples:
       thuvien-interop demo
       thuvien-interop demo --host 0.0.0.0 --port 8080   # phones on the same network too
-    Then open http://127.0.0.1:8000/oai?verb=ListRecords&metadataPrefix=oai_dc
-    or the search page http://127.0.0.1:8000/sru
+    Then open (on the default port)
+      http://127.0.0.1:8000/oai?verb=ListRecords&metadataPrefix=oai_dc  the records
+      http://127.0.0.1:8000/sru                                        the search page
     """
     from .importing import print_report, sample_files
 
