@@ -526,24 +526,43 @@ def test_a_provider_harvested_again_in_oai_dc_keeps_its_marc_records(faulty, uni
     assert union.canonical(ALL[0])[0] == "oai_dc"
 
 
-@pytest.mark.parametrize("processes", [1, 2])
+@pytest.mark.parametrize(("providers", "backend", "processes"), [
+    (2, "sqlite", 1), (2, "sqlite", 2), (4, "sqlite", 2), (2, "postgres", 2), (4, "postgres", 1)])
 def test_providers_sharing_identifiers_harvested_at_once_collide_instead_of_overwriting(
-        faulty, union, sleeps, tmp_path, processes):
+        faulty, sleeps, tmp_path, providers, backend, processes):
+    from conftest import PG_URL, drop_schema, postgres_unreachable
+
+    if backend == "postgres":
+        if why := postgres_unreachable():
+            pytest.skip(why)
+        schema = f"collide_{providers}_{processes}"
+        drop_schema(schema)
+        url = f"{PG_URL}?schema={schema}"
+    else:
+        url = f"sqlite:///{tmp_path / 'union.db'}"
+    union = open_store(url)
+    names = ["daklak", "copycat", "mirror", "echo"][:providers]
     client = PoliteClient(retries=3, backoff=0.5, sleep=sleeps, read_timeout=5)
-    with Harvester(union, client=client, diagnostics=tmp_path / "diag",
-                   processes=processes) as h:
-        results = h.harvest_many([Source("daklak", faulty.url, prefix="marc21"),
-                                  Source("copycat", faulty.url, prefix="marc21")], workers=2)
-    assert all(r.ok for r in results)
-    assert sum(r.added for r in results) == N and sum(r.quarantined for r in results) == N
-    mine = {r.source.name: identifiers(union, f"source:{r.source.name}") for r in results}
-    assert sorted(mine["daklak"] + mine["copycat"]) == ALL  # each held by one, whole
-    for r in results:
-        assert r.added == len(mine[r.source.name])
-    for ident in ALL:
-        item = union.get(ident, "marc21")
-        holder = next(s for s in item.header.sets if s.startswith("source:"))
-        assert ident in mine[holder.split(":")[1]]
+    try:
+        with Harvester(union, client=client, diagnostics=tmp_path / "diag",
+                       processes=processes) as h:
+            results = h.harvest_many([Source(n, faulty.url, prefix="marc21") for n in names],
+                                     workers=providers)
+        assert len(results) == providers and all(r.ok for r in results)
+        assert sum(r.added for r in results) == N
+        assert sum(r.quarantined for r in results) == N * (providers - 1)
+        mine = {r.source.name: identifiers(union, f"source:{r.source.name}") for r in results}
+        assert sorted(sum(mine.values(), [])) == ALL  # each held by one, whole
+        for r in results:
+            assert r.added == len(mine[r.source.name])
+        for ident in ALL:
+            item = union.get(ident, "marc21")
+            holder = next(s for s in item.header.sets if s.startswith("source:"))
+            assert ident in mine[holder.split(":")[1]] and item.header.origin == holder
+    finally:
+        union.close()
+        if backend == "postgres":
+            drop_schema(schema)
 
 
 def test_one_failing_provider_never_stops_the_others(faulty, harvester, union):

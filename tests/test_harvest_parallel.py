@@ -246,3 +246,17 @@ def test_several_providers_at_once_share_the_workers_and_their_turn(tmp_path):
             (f"oai:{name}.vn:%",))]
         conn.close()
         assert order == sorted(order), f"{name}'s pages were written in its order"
+
+
+def test_harvest_many_leaves_no_store_connection_open_per_thread(provider, tmp_path):
+    """Each harvest thread has its own connection to the store; a thread that is done
+    closes it (a harvester run every hour would otherwise gather them)."""
+    store = open_store(f"sqlite:///{tmp_path / 'u.db'}")
+    sources = [Source(name, provider, prefix="oai_dc") for name in ("a", "b", "c")]
+    with Harvester(store, diagnostics=tmp_path / "d", processes=1) as h:
+        before = len(store._all)  # noqa: SLF001 - the store's open connections
+        assert len(h.harvest_many(sources, workers=3)) == 3
+        first = len(store._all)  # noqa: SLF001
+        assert len(h.harvest_many(sources, workers=3)) == 3
+        assert len(store._all) == first <= before + 1  # noqa: SLF001 - the lease keeper's
+    store.close()

@@ -104,3 +104,39 @@ def test_command_line_import_with_and_without_workers(tmp_path, processes):
     assert result.exit_code == 0, result.output
     assert "Read 300 records: 300 loaded" in result.output
     assert 300 >= PARALLEL_MIN, "big enough to go to the workers"
+
+
+class DiesInWorkers:
+    """A renderer that kills the process it runs in, unless it is the importing one."""
+
+    def __init__(self) -> None:
+        import os
+
+        self.parent = os.getpid()
+
+    def __call__(self, source: object) -> bytes:
+        import os
+
+        if os.getpid() != self.parent:
+            os._exit(3)
+        return b'<ok xmlns="https://example.org/ok"/>'
+
+
+def test_worker_processes_that_die_half_way_cost_nothing_but_speed(tmp_path, caplog):
+    from thuvien_interop.formats import default_registry
+    from thuvien_interop.model import MetadataFormat
+
+    registry = default_registry()
+    registry.register(MetadataFormat("ok", "https://example.org/ok.xsd", "https://example.org/ok"),
+                      render=DiesInWorkers())
+    path = big_file(tmp_path, BATCH * 4 + 30)
+    store = open_store(f"sqlite:///{tmp_path / 'u.db'}")
+    report = import_files(store, [path], RULE, processes=2, registry=registry)
+    store.close()
+    assert report.read == BATCH * 4 + 30
+    assert (report.written.added, len(report.rejected)) == (BATCH * 4 + 30 - 6, 1)
+    assert any("worker processes failed" in r.getMessage() for r in caplog.records)
+    conn = sqlite3.connect(tmp_path / "u.db")
+    assert conn.execute("SELECT count(*) FROM rendered WHERE prefix = 'ok'").fetchone()[0] == \
+        BATCH * 4 + 30 - 6
+    conn.close()

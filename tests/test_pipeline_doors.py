@@ -142,3 +142,60 @@ def test_sync_on_worker_processes_leaves_the_store_one_process_leaves(tmp_path):
     a, b = contents(tmp_path / "s1.db"), contents(tmp_path / "s2.db")
     for part in a:
         assert a[part] == b[part], part
+
+
+def _synced(tmp_path, n: int = 60):
+    from thuvien_interop.store.profile import SourceProfile
+    from thuvien_interop.store.sqlsource import SQLSource
+
+    _library_db(tmp_path / "lib.db", n)
+    return SQLSource(f"sqlite:///{tmp_path / 'lib.db'}", SourceProfile.load("generic-sql"))
+
+
+def test_a_full_sync_withdraws_only_its_own_records_not_those_imported_beside_them(tmp_path):
+    """Imported and synced records share the repository identifier's prefix; the
+    records gone from the source are those of the sync's origin only."""
+    import sqlite3
+
+    from thuvien_interop.pipeline.sources import sync
+
+    store = open_store(f"sqlite:///{tmp_path / 'u.db'}")
+    imported = import_files(store, [SAMPLES / "vietnamese-catalogue.mrc"],
+                            IdentifierRule("thuvien-interop.vn"))
+    assert imported.written.added > 20
+    source = _synced(tmp_path)
+    first = sync(source, store, "thuvien-interop.vn", now=1_800_000_000)
+    assert first.written.added > 40 and not [p for p in first.rejected if "collision" in p.reason]
+    conn = sqlite3.connect(tmp_path / "lib.db")
+    conn.execute("DELETE FROM books WHERE book_id IN (5, 6)")
+    conn.commit()
+    conn.close()
+    full = sync(source, store, "thuvien-interop.vn", full=True, now=1_800_000_100)
+    source.close()
+    assert full.reconciled == 2
+    assert not [p for p in full.rejected if "collision" in p.reason], full.rejected
+    assert store.get("oai:thuvien-interop.vn:5").header.deleted
+    live = [i.header for i in store.list(ListQuery(), None, 1000) if i.header.origin is None]
+    assert len(live) == imported.written.added and not any(h.deleted for h in live)
+    store.close()
+
+
+def test_reindex_sets_leaves_synced_records_to_their_source(tmp_path):
+    from thuvien_interop.oai.setrules import SetRules
+    from thuvien_interop.pipeline.sets import reevaluate
+    from thuvien_interop.pipeline.sources import sync
+
+    store = open_store(f"sqlite:///{tmp_path / 'u.db'}")
+    source = _synced(tmp_path)
+    synced = sync(source, store, "thuvien-interop.vn", now=1_800_000_000)
+    source.close()
+    before = {i.header.identifier: (i.header.sets, i.header.datestamp)
+              for i in store.list(ListQuery(), None, 1000)}
+    assert len(before) == synced.written.added > 50
+    rules = SetRules.from_config([{"field": "leader/06", "spec": "type:{value}", "name": "{value}"}])
+    report = reevaluate(store, rules, now=1_800_000_500)
+    assert (report.read, report.written.updated) == (0, 0)
+    after = {i.header.identifier: (i.header.sets, i.header.datestamp)
+             for i in store.list(ListQuery(), None, 1000)}
+    assert after == before
+    store.close()

@@ -68,6 +68,17 @@ def test_an_identifier_held_by_another_origin_is_refused(repo):
     assert not repo.get("oai:test:2").header.deleted
 
 
+def test_a_header_says_where_its_record_comes_from(repo):
+    repo.write([of(None, 1), of("source:a", 2, sets=("a",)), of("sync:koha:db", 3),
+                of("sync:koha:db", 4, deleted=True)], now=100)
+    listed = {i.header.identifier: i.header.origin for i in repo.list(ListQuery(), None, 10)}
+    assert listed == {"oai:test:1": None, "oai:test:2": "source:a", "oai:test:3": "sync:koha:db",
+                      "oai:test:4": "sync:koha:db"}
+    assert repo.get("oai:test:3", "oai_dc").header.origin == "sync:koha:db"
+    by_set = repo.list(ListQuery(prefix="oai_dc", set="a"), None, 10)
+    assert [(i.header.identifier, i.header.origin) for i in by_set] == [("oai:test:2", "source:a")]
+
+
 def test_an_older_store_gives_its_harvested_records_their_provider_as_origin(backend):
     repo = backend.open()
     repo.write([of("source:a", 1, sets=("source:a", "source:a:kho")), of(None, 2, sets=("hn",))],

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 # ASCII digits and the whole text: \d alone takes "٢٠٢٤" and $ a trailing newline,
 # which an OAI-PMH request would then echo as a date the schema refuses.
@@ -44,6 +44,38 @@ def parse_utc(text: str) -> tuple[int, str]:
     except ValueError as exc:
         raise ValueError(f"'{text}' is not a real date ({exc})") from None
     return int(dt.timestamp()), gran
+
+
+_LENIENT = re.compile(
+    r"\s*(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:[.,]\d+)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?)?\s*", re.ASCII)
+
+
+def parse_lenient(text: str, zone: tzinfo = UTC) -> int | None:
+    """UTC seconds of a date, also in the forms bad providers and databases send
+    (no ``Z``, a space for the ``T``, fractions, an offset); ``None`` when it is
+    not a date. A time without an offset is read in ``zone``.
+
+        >>> parse_lenient("2024-05-01 07:00:00.25+07:00"), parse_lenient("2024-05-01T00:00:00")
+        (1714521600, 1714521600)
+        >>> parse_lenient("yesterday") is None
+        True
+    """
+    m = _LENIENT.fullmatch(text or "")
+    if not m:
+        return None
+    y, mo, d, h, mi, s, offset = m.groups()
+    if offset == "Z":
+        zone = UTC
+    elif offset:
+        digits = offset[1:].replace(":", "")
+        delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        zone = timezone(delta if offset[0] == "+" else -delta)
+    try:
+        dt = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), tzinfo=zone)
+    except ValueError:
+        return None
+    return int(dt.timestamp())
 
 
 def format_utc(seconds: int, granularity: str = SECOND) -> str:

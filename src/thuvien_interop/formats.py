@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pymarc
 
+from . import xml as ns
 from .crosswalk import marcxml
 from .ingest.result import DCRecord, Source
 from .model import MetadataFormat
@@ -23,12 +24,9 @@ Renderer = Callable[[Source], bytes | None]
 """Renders a source record (pymarc.Record or DCRecord) as one XML element, or
 ``None`` when the record cannot be disseminated in that format."""
 
-OAI_DC = MetadataFormat(
-    "oai_dc", "http://www.openarchives.org/OAI/2.0/oai_dc.xsd",
-    "http://www.openarchives.org/OAI/2.0/oai_dc/")
-MARC21 = MetadataFormat("marc21", marcxml.MARC_SCHEMA, marcxml.MARC_NS)
-MODS = MetadataFormat("mods", "http://www.loc.gov/standards/mods/v3/mods-3-7.xsd",
-                      "http://www.loc.gov/mods/v3")
+OAI_DC = MetadataFormat("oai_dc", ns.OAI_DC_SCHEMA, ns.OAI_DC)
+MARC21 = MetadataFormat("marc21", ns.MARC21_SCHEMA, ns.MARC21)
+MODS = MetadataFormat("mods", ns.MODS_SCHEMA, ns.MODS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +132,7 @@ def from_canonical(fmt: str, data: bytes) -> Source:
     from lxml import etree
 
     from .crosswalk.dc import parse_dc
-    from .ingest.xmlsplit import SAFE_PARSER
+    from .xml import SAFE_PARSER
 
     return DCRecord(parse_dc(etree.fromstring(data, SAFE_PARSER)))
 

@@ -71,12 +71,16 @@ def expand_set_specs(specs: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 @dataclass(slots=True)
 class Header:
-    """What the store knows of a record without its metadata."""
+    """What the store knows of a record without its metadata. ``origin``: where the
+    record comes from in this store (see :attr:`Record.origin`; ``None`` for the
+    library's own records, and from a store that does not know).
+    """
 
     identifier: str
     datestamp: int
     sets: tuple[str, ...] = ()
     deleted: bool = False
+    origin: str | None = None
 
 
 @dataclass(slots=True)

@@ -283,11 +283,13 @@ class WriteBehind:
     harvest checkpoint say, runs past a batch that was not committed) and the
     failure is raised in the caller's thread, at its next :meth:`submit` or at
     :meth:`drain`. :meth:`close` lets what was handed over finish: an interrupted
-    harvest or import loses nothing it had handed over.
+    harvest or import loses nothing it had handed over. ``on_exit`` runs in the
+    thread as it ends (closing the thread's own store connection, say).
     """
 
-    def __init__(self, depth: int = 2) -> None:
+    def __init__(self, depth: int = 2, on_exit: Callable[[], None] | None = None) -> None:
         # ``depth``: jobs handed over and not started yet, past which submit() waits.
+        self._on_exit = on_exit
         self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
@@ -316,6 +318,13 @@ class WriteBehind:
             raise self._error
 
     def _run(self) -> None:
+        try:
+            self._work()
+        finally:
+            if self._on_exit is not None:
+                self._on_exit()
+
+    def _work(self) -> None:
         while True:
             job = self._jobs.get()
             try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import re
 import socket
 import sys
@@ -211,8 +210,9 @@ def serve(store_url: str | None, config_path: str | None, host: str, port: int, 
 
 
 def demo_store_path() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
-    folder = Path(base) / "thuvien-interop"
+    from ..paths import user_data_dir
+
+    folder = user_data_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:

@@ -22,14 +22,15 @@ from collections.abc import Callable
 import pymarc
 from lxml import etree
 
+from ..xml import DC as DC_NS
+from ..xml import OAI_DC as OAI_DC_NS
+from ..xml import OAI_DC_SCHEMA, xml_text
+from ..xml import XSI as XSI_NS
 from .profile import DC_ELEMENTS, CrosswalkProfile, ExtraMapping
-from .text import normalize, xml_text
+from .text import normalize
 
-DC_NS = "http://purl.org/dc/elements/1.1/"
-OAI_DC_NS = "http://www.openarchives.org/OAI/2.0/oai_dc/"
 SRW_DC_NS = "info:srw/schema/1/dc-schema"
 SRW_DC_SCHEMA_ID = "info:srw/schema/1/dc-v1.1"
-XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 
 Acc = dict[str, list[str]]
 Handler = Callable[[pymarc.Field, Acc], None]
@@ -486,7 +487,7 @@ _esc = xml_text
 _OPEN = {
     "oai_dc": (
         f'<oai_dc:dc xmlns:oai_dc="{OAI_DC_NS}" xmlns:dc="{DC_NS}" xmlns:xsi="{XSI_NS}"'
-        f' xsi:schemaLocation="{OAI_DC_NS} http://www.openarchives.org/OAI/2.0/oai_dc.xsd">',
+        f' xsi:schemaLocation="{OAI_DC_NS} {OAI_DC_SCHEMA}">',
         "</oai_dc:dc>",
     ),
     "srw_dc": (

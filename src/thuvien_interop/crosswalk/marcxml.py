@@ -11,10 +11,9 @@ from __future__ import annotations
 import pymarc
 from lxml import etree
 
-from .text import xml_attr, xml_text
+from ..xml import MARC21 as MARC_NS
+from ..xml import SAFE_PARSER, xml_attr, xml_text
 
-MARC_NS = "http://www.loc.gov/MARC21/slim"
-MARC_SCHEMA = "http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd"
 _Q = "{" + MARC_NS + "}"
 
 _attr_cache: dict[str, str] = {}
@@ -110,7 +109,4 @@ def element_to_record(elem: etree._Element) -> pymarc.Record:
 
 def parse_marcxml_record(data: bytes) -> pymarc.Record:
     """Parse the bytes of one stored MARCXML record (trusted: written by us)."""
-    return element_to_record(etree.fromstring(data, _TRUSTED_PARSER))
-
-
-_TRUSTED_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+    return element_to_record(etree.fromstring(data, SAFE_PARSER))

@@ -21,15 +21,15 @@ from collections.abc import Callable
 
 import pymarc
 
+from ..xml import MODS as MODS_NS
+from ..xml import MODS_SCHEMA, XLINK, XSI, xml_attr, xml_text
 from .dc import chop
 from .profile import CrosswalkProfile, ExtraMapping
-from .text import normalize, xml_attr, xml_text
+from .text import normalize
 
-MODS_NS = "http://www.loc.gov/mods/v3"
-MODS_SCHEMA = "http://www.loc.gov/standards/mods/v3/mods-3-7.xsd"
 _HEAD = (
-    f'<mods xmlns="{MODS_NS}" version="3.7" xmlns:xlink="http://www.w3.org/1999/xlink"'
-    ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+    f'<mods xmlns="{MODS_NS}" version="3.7" xmlns:xlink="{XLINK}"'
+    f' xmlns:xsi="{XSI}"'
     f' xsi:schemaLocation="{MODS_NS} {MODS_SCHEMA}">'
 )
 

@@ -17,16 +17,19 @@ import re
 import unicodedata
 from functools import lru_cache
 
+# XML hygiene (XML 1.0's characters, escaping) lives in the XML home; named here too
+# for the callers that know them from here.
+from ..xml import clean_xml_text, has_forbidden_xml_chars, xml_attr, xml_text
+
 __all__ = [
     "clean_xml_text",
     "fold",
     "has_forbidden_xml_chars",
     "is_vietnamese_syllable",
     "normalize",
+    "xml_attr",
+    "xml_text",
 ]
-
-# XML 1.0 §2.2 Char: tab, LF, CR, U+0020–U+D7FF, U+E000–U+FFFD, U+10000–U+10FFFF.
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 # --------------------------------------------------------------------------
 # The Vietnamese syllable: onset, rhyme (vowel nucleus + coda), one tone mark
@@ -221,29 +224,6 @@ def normalize(text: str) -> str:
 
 
 # --------------------------------------------------------------------------
-# XML hygiene
-# --------------------------------------------------------------------------
-
-
-def has_forbidden_xml_chars(text: str) -> bool:
-    """True if ``text`` holds a character XML 1.0 forbids.
-
-        >>> has_forbidden_xml_chars("a\\x0bb"), has_forbidden_xml_chars("a\\tb")
-        (True, False)
-    """
-    return _XML_FORBIDDEN.search(text) is not None
-
-
-def clean_xml_text(text: str) -> str:
-    """Replace characters XML 1.0 forbids with U+FFFD, so the evidence stays visible.
-
-        >>> clean_xml_text("a\\x00b")
-        'a\\ufffdb'
-    """
-    return _XML_FORBIDDEN.sub("\ufffd", text)
-
-
-# --------------------------------------------------------------------------
 # fold()
 # --------------------------------------------------------------------------
 
@@ -295,31 +275,3 @@ def fold(text: str) -> str:
         return " ".join(folded.lower().split())
     folded = unicodedata.normalize("NFD", folded.casefold()).translate(_FOLD_TABLE)
     return " ".join(unicodedata.normalize("NFC", folded).split())
-
-
-# -- the one XML escaper ------------------------------------------------------------------
-# Most values need nothing: one search decides, on the hot paths (every record of
-# every format is written through these at import, every response at serve time).
-_XML_NEEDS_WORK = re.compile('[&<>"\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
-
-
-def xml_text(value: str) -> str:
-    """``value`` as XML element content: escaped, forbidden characters → U+FFFD.
-
-        >>> xml_text("Sách & báo <1945>")
-        'Sách &amp; báo &lt;1945&gt;'
-    """
-    if _XML_NEEDS_WORK.search(value) is None:
-        return value
-    return clean_xml_text(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def xml_attr(value: str) -> str:
-    """``value`` for a double-quoted attribute (without the quotes).
-
-        >>> xml_attr('say "xin chào"')
-        'say &quot;xin chào&quot;'
-    """
-    if _XML_NEEDS_WORK.search(value) is None:
-        return value
-    return xml_text(value).replace('"', "&quot;")

@@ -18,26 +18,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from xml.sax.saxutils import escape
 
 from lxml import etree
 
 from .. import dates
+from .. import xml as ns
 from ..crosswalk.dc import DC_NS, OAI_DC_NS, XSI_NS, parse_dc
 from ..crosswalk.marcxml import MARC_NS, element_to_record
 from ..crosswalk.text import normalize
 from ..ingest.marcxml import normalize_record
 from ..ingest.result import DCRecord, Source
 from ..pipeline import Incoming, Unreadable
-from .harvest_page import local
+from ..xml import PROVENANCE as PROVENANCE_NS
+from ..xml import PROVENANCE_SCHEMA, SAFE_PARSER, local
 
-PROVENANCE_NS = "http://www.openarchives.org/OAI/2.0/provenance"
-PROVENANCE_SCHEMA = "http://www.openarchives.org/OAI/2.0/provenance.xsd"
 _DC_NAMES = frozenset(("title", "creator", "subject", "description", "publisher", "contributor",
                        "date", "type", "format", "identifier", "source", "language", "relation",
                        "coverage", "rights"))
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                          huge_tree=True, remove_blank_text=False)
 
 
 @dataclass(slots=True)
@@ -106,7 +103,7 @@ _HARVEST_DATE = re.compile(rb'harvestDate="[^"]*"')
 
 def _element(data: bytes | etree._Element) -> etree._Element:
     if isinstance(data, bytes):
-        return etree.fromstring(data, _PARSER)
+        return etree.fromstring(data, SAFE_PARSER)
     return data
 
 
@@ -174,9 +171,9 @@ def provenance(base_url: str, identifier: str, datestamp: int, harvest_date: int
         f'<provenance xmlns="{PROVENANCE_NS}" xmlns:xsi="{XSI_NS}" '
         f'xsi:schemaLocation="{PROVENANCE_NS} {PROVENANCE_SCHEMA}">'
         f'<originDescription harvestDate="{dates.format_utc(harvest_date)}" altered="true">'
-        f"<baseURL>{escape(base_url)}</baseURL><identifier>{escape(identifier)}</identifier>"
+        f"<baseURL>{ns.xml_text(base_url)}</baseURL><identifier>{ns.xml_text(identifier)}</identifier>"
         f"<datestamp>{dates.format_utc(datestamp)}</datestamp>"
-        f"<metadataNamespace>{escape(namespace)}</metadataNamespace>{nested}"
+        f"<metadataNamespace>{ns.xml_text(namespace)}</metadataNamespace>{nested}"
         "</originDescription></provenance>").encode()
 
 

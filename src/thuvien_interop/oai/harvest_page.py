@@ -34,31 +34,16 @@ from typing import IO
 
 from lxml import etree
 
-from ..crosswalk.text import clean_xml_text
-from ..ingest.xmlsplit import SAFE_PARSER
+from .. import xml
+from ..xml import SAFE_PARSER, USUAL_PREFIXES, local
 from .response import OAI_NS
 
 _Q = "{" + OAI_NS + "}"
 _TAGS = ("responseDate", "error", "record", "header", "resumptionToken")
 _LIST_PARENTS = {"ListRecords", "GetRecord"}
 
-# Prefixes providers use without declaring them; declared for them in the
-# tolerant path so that their records can still be read.
-_USUAL_PREFIXES = {
-    "oai_dc": "http://www.openarchives.org/OAI/2.0/oai_dc/",
-    "dc": "http://purl.org/dc/elements/1.1/",
-    "dcterms": "http://purl.org/dc/terms/",
-    "marc": "http://www.loc.gov/MARC21/slim",
-    "slim": "http://www.loc.gov/MARC21/slim",
-    "mods": "http://www.loc.gov/mods/v3",
-    "xsi": "http://www.w3.org/2001/XMLSchema-instance",
-    "xlink": "http://www.w3.org/1999/xlink",
-    "provenance": "http://www.openarchives.org/OAI/2.0/provenance",
-    "oai": OAI_NS,
-}
-_DECL = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']")
-_XMLNS = re.compile(r"""\sxmlns(?::([\w.-]+))?\s*=\s*(["'])(.*?)\2""")
-_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+_DECL = xml.DECLARED_ENCODING
+_XMLNS = xml.NAMESPACE_DECLARATION
 _REC_START = re.compile(r"<(?:[\w.-]+:)?record\s*>\s*(?:<!--.*?-->\s*)*<(?:[\w.-]+:)?header[\s>/]", re.S)
 _HEADER = re.compile(r"<(?:[\w.-]+:)?header\b[^>]*?(?:/>|>.*?</(?:[\w.-]+:)?header\s*>)", re.S)
 _LIST_END = re.compile(r"<(?:[\w.-]+:)?resumptionToken\b|</(?:[\w.-]+:)?(?:ListRecords|GetRecord)\s*>")
@@ -71,13 +56,6 @@ _ERROR = re.compile(
 _IDENTIFIER = re.compile(r"<(?:[\w.-]+:)?identifier\s*>\s*([^<]*?)\s*<", re.S)
 _OAI_ROOT = re.compile(rb"<(?:[\w.-]+:)?OAI-PMH[\s>]")
 _HTML = re.compile(rb"<!doctype\s+html|<html[\s>]|<body[\s>]", re.I)
-
-
-def local(tag: object) -> str:
-    """An element's local name (``""`` for comments and processing instructions)."""
-    if not isinstance(tag, str):
-        return ""
-    return tag.rpartition("}")[2]
 
 
 @dataclass(slots=True)
@@ -184,8 +162,7 @@ class PageReader:
             yield from self._tolerant()
             return
         tags = [_Q + t for t in _TAGS] + list(_TAGS)
-        context = etree.iterparse(self.body, events=("end",), tag=tags, resolve_entities=False,
-                                  no_network=True, load_dtd=False, huge_tree=True)
+        context = xml.iterparse(self.body, events=("end",), tag=tags)
         try:
             for _, elem in context:
                 name = local(elem.tag)
@@ -331,7 +308,7 @@ class PageReader:
         self.page.tolerant = True
         self.body.seek(0)
         text = self._decode(self.body.read())
-        repaired = _CHAR_REF.sub(_check_ref, clean_xml_text(text))
+        repaired = xml.repair_xml_chars(text)
         if repaired != text:
             self.page.repairs.append("characters XML 1.0 forbids replaced with U+FFFD")
             text = repaired
@@ -364,10 +341,9 @@ class PageReader:
                                     _int(attrs.get("completeListSize")), _int(attrs.get("cursor")),
                                     attrs.get("expirationDate"))
         namespaces = {p: uri for p, _, uri in _XMLNS.findall(text[:first])}
-        for prefix, uri in _USUAL_PREFIXES.items():
+        for prefix, uri in USUAL_PREFIXES.items():
             namespaces.setdefault(prefix, uri)
-        decls = "".join(f' xmlns="{uri}"' if not p else f' xmlns:{p}="{uri}"'
-                        for p, uri in namespaces.items())
+        decls = xml.declarations(namespaces)
         for _, chunk in chunks:
             self._position += 1
             chunk = chunk.strip()
@@ -383,15 +359,6 @@ class PageReader:
                 yield self._header_only(elem)
             else:
                 yield self._record(elem)
-
-
-def _check_ref(m: re.Match[str]) -> str:
-    """A character reference to a character XML 1.0 forbids becomes U+FFFD (§2.2 Char)."""
-    code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
-    if code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD \
-            or 0x10000 <= code <= 0x10FFFF:
-        return m.group()
-    return "\ufffd"
 
 
 def _int(value: str | None) -> int | None:

@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -45,15 +43,16 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from .. import dates
+from .. import dates, xml
 from ..crosswalk.text import normalize
 from ..formats import FormatRegistry, default_registry
-from ..ingest.xmlsplit import safe_parser
 from ..model import MAX_IDENTIFIER, Set, WriteSummary
+from ..paths import user_data_dir
 from ..pipeline import Pipeline
 from ..store import shared_url
 from ..store.base import Leases, Repository
 from ..workers import WriteBehind, fewer_collections
+from ..xml import safe_parser
 from .harvest_convert import Job, serialize, xml_text
 from .harvest_http import Cancelled, Fetched, FetchError, PoliteClient
 from .harvest_lease import DEFAULT_LEASE, MIN_LEASE, Lease, LeaseKeeper
@@ -408,7 +407,7 @@ class Harvester:
                       by_identifier: bool | None, skip_recent: int) -> list[HarvestResult]:
         if not isinstance(self.store, Leases):
             with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="harvest") as pool:
-                futures = [pool.submit(self._unless_stopped, s, full, by_identifier)
+                futures = [pool.submit(self._in_own_thread, s, full, by_identifier)
                            for s in sources]
                 return [r for r in self._wait(futures) if r is not None]
         # Leased: every worker (thread here, or process or machine over the same
@@ -423,6 +422,12 @@ class Harvester:
         keeper = self._keeper()
 
         def work() -> None:
+            try:
+                _claim_and_harvest()
+            finally:
+                self._done_with_store()
+
+        def _claim_and_harvest() -> None:
             while not self._stop.is_set():
                 with lock:
                     todo = [n for n in names if n not in done]
@@ -447,6 +452,21 @@ class Harvester:
                             "work on it)", held.name, held.holder)
                 results[held.name] = HarvestResult(by_name[held.name], held_by=held.holder)
         return [results[n] for n in names if n in results]
+
+    def _done_with_store(self) -> None:
+        """A harvest thread ends: its connection to the store is closed (each
+        thread of a store has its own; a pool of threads would leave one open a
+        thread)."""
+        close = getattr(self.store, "close_thread", None)
+        if close is not None:
+            close()
+
+    def _in_own_thread(self, source: Source, full: bool,
+                       by_identifier: bool | None) -> HarvestResult | None:
+        try:
+            return self._unless_stopped(source, full, by_identifier)
+        finally:
+            self._done_with_store()
 
     def _unless_stopped(self, source: Source, full: bool,
                         by_identifier: bool | None) -> HarvestResult | None:
@@ -670,7 +690,7 @@ class Harvester:
         # Two jobs a page (its commit, its checkpoint); with worker processes, room
         # for a page on each and the next one being read.
         writer = WriteBehind(depth=2 * (self.converter.processes + 1)
-                             if self.converter.parallel else 2)
+                             if self.converter.parallel else 2, on_exit=self._done_with_store)
         try:
             self._list_pages(source, info, lr, run, st, verb, writer, halt)
         finally:
@@ -820,8 +840,8 @@ class Harvester:
         end = run.until or run.started
         if run.expiries < 2 or not start or not end:
             return
-        lo = _parse_lenient(start)
-        hi = _parse_lenient(end)
+        lo = dates.parse_lenient(start)
+        hi = dates.parse_lenient(end)
         step = 86400 if info.day_granularity else 1
         if lo is None or hi is None or hi - lo <= step:
             return
@@ -843,7 +863,7 @@ class Harvester:
         broken: list[BrokenRecord] = []
         problems: list[str] = []
         harvest_date = None
-        last_ds: int | None = _parse_lenient(run.last_datestamp) if run.last_datestamp else None
+        last_ds: int | None = dates.parse_lenient(run.last_datestamp) if run.last_datestamp else None
         ids: list[RawRecord] = []
         tolerant = False
         for item in reader.items():
@@ -855,7 +875,7 @@ class Harvester:
                 broken.clear()
                 ids.clear()
             if harvest_date is None:
-                harvest_date = _parse_lenient(reader.page.response_date or "") or dates.now()
+                harvest_date = dates.parse_lenient(reader.page.response_date or "") or dates.now()
             if isinstance(item, BrokenRecord):
                 broken.append(item)
                 continue
@@ -893,7 +913,7 @@ class Harvester:
             raise HarvestError("; ".join(f"{c}: {m}" for c, m in page.errors) +
                                f" (request: {_describe(params)})")
         if harvest_date is None:
-            harvest_date = _parse_lenient(page.response_date or "") or dates.now()
+            harvest_date = dates.parse_lenient(page.response_date or "") or dates.now()
         for header in ids:
             self._get_record(source, info, header, harvest_date, jobs, broken, problems, halt)
         problems.extend(page.repairs)
@@ -957,7 +977,7 @@ class Harvester:
              jobs: dict[str, Job], broken: list[BrokenRecord], problems: list[str]) -> None:
         """A harvested record as a conversion job (its XML copied out of the page,
         which is freed as it is read)."""
-        ds = _parse_lenient(raw.datestamp)
+        ds = dates.parse_lenient(raw.datestamp)
         if ds is None:
             problems.append(f"record {raw.identifier}: unreadable datestamp {raw.datestamp!r}")
         elif not _exact_granularity(raw.datestamp, info):
@@ -1035,9 +1055,7 @@ class Harvester:
                 fetched = self._get(source, params)
                 token = None
                 try:
-                    for _, elem in etree.iterparse(fetched.body, events=("end",),
-                                                   resolve_entities=False, no_network=True,
-                                                   load_dtd=False, huge_tree=True):
+                    for _, elem in xml.iterparse(fetched.body, events=("end",)):
                         tag = local(elem.tag)
                         if tag == "set":
                             spec = elem.findtext("{*}setSpec") or elem.findtext("setSpec")
@@ -1148,16 +1166,6 @@ class _ProgressGuard:
         return None
 
 
-def user_data_dir() -> Path:
-    """The user's data folder for thuvien-interop (``$XDG_DATA_HOME/thuvien-interop``,
-    ``~/.local/share/thuvien-interop``; ``%LOCALAPPDATA%\\thuvien-interop`` on Windows)."""
-    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
-        base = Path(os.environ["LOCALAPPDATA"])
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "thuvien-interop"
-
-
 def default_diagnostics(store: Repository) -> Path:
     """Where a harvest into ``store`` keeps offending responses and quarantined
     records unless told otherwise: beside a SQLite store's file
@@ -1188,37 +1196,10 @@ def _fmt(seconds: int, info: IdentifyInfo) -> str:
 def _to_granularity(text: str, info: IdentifyInfo) -> str:
     """A date the user (or a responseDate) gave, in the provider's granularity
     (§3.3.1: a day-granularity provider refuses seconds)."""
-    seconds = _parse_lenient(text)
+    seconds = dates.parse_lenient(text)
     if seconds is None:
         raise HarvestError(f"'{text}' is not a date (YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ)")
     return _fmt(seconds, info)
-
-
-_LENIENT = re.compile(
-    r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:[.,]\d+)?"
-    r"\s*(Z|[+-]\d{2}:?\d{2})?)?\s*$")
-
-
-def _parse_lenient(text: str) -> int | None:
-    """UTC seconds of a datestamp, also in the forms bad providers send
-    (no ``Z``, a space, fractions, an offset); ``None`` when unreadable."""
-    try:
-        return dates.parse_utc(text)[0]
-    except ValueError:
-        pass
-    m = _LENIENT.match(text or "")
-    if not m:
-        return None
-    y, mo, d, h, mi, s, zone = m.groups()
-    try:
-        seconds = dates.parse_utc(f"{y}-{mo}-{d}T{h or '00'}:{mi or '00'}:{s or '00'}Z")[0]
-    except ValueError:
-        return None
-    if zone and zone != "Z":
-        sign = 1 if zone[0] == "+" else -1
-        digits = zone[1:].replace(":", "")
-        seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
-    return seconds
 
 
 def _exact_granularity(text: str, info: IdentifyInfo) -> bool:

@@ -19,6 +19,7 @@ from .. import dates
 from ..formats import FormatRegistry, default_registry
 from ..model import Item, ListQuery
 from ..store.base import Repository
+from ..xml import BRANDING, FRIENDS, OAI_IDENTIFIER
 from . import response as R
 from .config import ProviderConfig
 from .errors import (
@@ -46,9 +47,9 @@ _PREFIX = re.compile(r"[A-Za-z0-9\-_.!~*'()]+")
 _SET_SPEC = re.compile(r"[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*")
 _NOT_URI = re.compile(r"[\s\"<>\\^`{|}\x00-\x1f\x7f]")
 
-OAI_ID_NS = "http://www.openarchives.org/OAI/2.0/oai-identifier"
-FRIENDS_NS = "http://www.openarchives.org/OAI/2.0/friends/"
-BRANDING_NS = "http://www.openarchives.org/OAI/2.0/branding/"
+OAI_ID_NS = OAI_IDENTIFIER
+FRIENDS_NS = FRIENDS
+BRANDING_NS = BRANDING
 
 
 class Provider:
@@ -242,7 +243,7 @@ class Provider:
         if sample is not None:
             out.append(
                 f'<description><oai-identifier xmlns="{OAI_ID_NS}" '
-                + loc.format(ns=OAI_ID_NS, xsd="http://www.openarchives.org/OAI/2.0/oai-identifier.xsd")
+                + loc.format(ns=OAI_ID_NS, xsd=f"{OAI_ID_NS}.xsd")
                 + f"><scheme>oai</scheme><repositoryIdentifier>{R.text(c.repository_identifier)}"
                 f"</repositoryIdentifier><delimiter>:</delimiter>"
                 f"<sampleIdentifier>{R.text(sample)}</sampleIdentifier>"
@@ -250,7 +251,7 @@ class Provider:
         if c.friends:
             out.append(
                 f'<description><friends xmlns="{FRIENDS_NS}" '
-                + loc.format(ns=FRIENDS_NS, xsd="http://www.openarchives.org/OAI/2.0/friends.xsd")
+                + loc.format(ns=FRIENDS_NS, xsd=f"{FRIENDS_NS[:-1]}.xsd")
                 + ">" + "".join(f"<baseURL>{R.text(u)}</baseURL>" for u in c.friends)
                 + "</friends></description>")
         b = c.branding
@@ -272,7 +273,7 @@ class Provider:
             if icon or renderings:
                 out.append(
                     f'<description><branding xmlns="{BRANDING_NS}" '
-                    + loc.format(ns=BRANDING_NS, xsd="http://www.openarchives.org/OAI/2.0/branding.xsd")
+                    + loc.format(ns=BRANDING_NS, xsd=f"{BRANDING_NS[:-1]}.xsd")
                     + ">" + icon + renderings + "</branding></description>")
         return out
 

@@ -13,13 +13,11 @@ from functools import lru_cache
 
 from .. import dates
 from ..crosswalk.dc import DC_NS, OAI_DC_NS, XSI_NS
-from ..crosswalk.text import xml_attr, xml_text
 from ..model import Header
 from ..store.headers import header_xml as _header_xml
+from ..xml import OAI as OAI_NS
+from ..xml import OAI_DC_SCHEMA, OAI_SCHEMA, xml_attr, xml_text
 from .errors import OAIError
-
-OAI_NS = "http://www.openarchives.org/OAI/2.0/"
-OAI_SCHEMA = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"
 
 _HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -94,5 +92,5 @@ def oai_dc_xml(elements: list[tuple[str, str]], lang: str | None = None) -> str:
     """
     body = "".join(f"<dc:{name}>{text(value)}</dc:{name}>" for name, value in elements)
     return (f'<oai_dc:dc xmlns:oai_dc="{OAI_DC_NS}" xmlns:dc="{DC_NS}" '
-            f'xsi:schemaLocation="{OAI_DC_NS} http://www.openarchives.org/OAI/2.0/oai_dc.xsd">'
+            f'xsi:schemaLocation="{OAI_DC_NS} {OAI_DC_SCHEMA}">'
             f"{body}</oai_dc:dc>")

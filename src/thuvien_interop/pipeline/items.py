@@ -56,6 +56,14 @@ class Incoming:
     about_key: bytes | None = None
     origin: str | None = None
 
+    def __reduce__(self) -> tuple:
+        # To a worker process as a plain tuple of its fields: a slotted dataclass
+        # pickles its state as a dict naming every field, item after item.
+        return Incoming, tuple(getattr(self, name) for name in _INCOMING_FIELDS)
+
+
+_INCOMING_FIELDS = tuple(Incoming.__slots__)
+
 
 @dataclass(slots=True)
 class Problem:

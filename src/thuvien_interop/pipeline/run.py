@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 #: Items in one batch: one transaction, and one chunk for a worker.
 BATCH = 500
+#: How a collision names the origin ``None``: records imported or entered here.
+_ORIGIN_OWN = "the library's own records (imported, not harvested or synced)"
 
 
 class Batch:
@@ -76,7 +78,7 @@ class Batch:
                 other = collided.pop(ident)
                 outcome.error = (
                     f"identifier collision: {ident} is already in the store from "
-                    f"{'another source' if other is None else other}; not overwritten")
+                    f"{_ORIGIN_OWN if other is None else other}; not overwritten")
                 report.rejected.append(Problem(self.name, item.where, outcome.error))
             elif ident in kept:
                 kept.discard(ident)
@@ -150,8 +152,12 @@ class Pipeline:
         ``on_batch`` is called with each batch's report, in order."""
         from ..workers import WriteBehind
 
-        if self.pool.parallel and self._writer is None:
-            self._writer = WriteBehind(depth=2 * (self.pool.processes + 1))
+        # Decided once: if the workers die half-way the pool says so and works in
+        # this process, and the batches started here are built when finished.
+        parallel = self.pool.parallel
+        if parallel and self._writer is None:
+            self._writer = WriteBehind(depth=2 * (self.pool.processes + 1),
+                                       on_exit=getattr(self.store, "close_thread", None))
 
         def settle(batch: Batch) -> None:
             report, _ = batch.finish()
@@ -167,7 +173,7 @@ class Pipeline:
         chunk: list[Incoming] = []
         before: Batch | None = None
         for item in items:
-            if not self.pool.parallel:
+            if not parallel:
                 # Built at once: the source record is not kept (holding a batch of
                 # them costs the garbage collector 10%).
                 out = build(item, self.registry, self.index_profile)
@@ -188,8 +194,8 @@ class Pipeline:
                 before, chunk = started, []
         if before is not None:
             hand_over(before)
-        if chunk or not self.pool.parallel:
-            if self.pool.parallel:
+        if chunk or not parallel:
+            if parallel:
                 hand_over(self.start(name, chunk))
             elif chunk:
                 hand_over(Batch(self, name, chunk, self._outcomes))

@@ -43,12 +43,7 @@ def remember_rules(store: Repository, rules: SetRules) -> set[str]:
 
 def _own(header: Header) -> bool:
     """Whether a stored record is the library's own (not harvested, not synced)."""
-    origin = getattr(header, "origin", None)
-    if origin is not None:
-        return False
-    # A store that does not say where records come from: a harvested record is in
-    # its provider's source:<name> set.
-    return not any(s.startswith("source:") for s in header.sets)
+    return header.origin is None
 
 
 def _changes(store: Repository, rules: SetRules, managed: set[str],

@@ -67,7 +67,7 @@ def sync(source: SQLSource, store: Repository, repository_id: str, *,
         report = pipeline.report
         if full:
             gone = [Incoming(f"{h} (no longer in the source)", h, deleted=True, origin=key)
-                    for h in _vanished(store, rule, seen)]
+                    for h in _vanished(store, key, seen)]
             before = report.written.deleted
             pipeline.feed("", gone)
             pipeline.drain()
@@ -119,17 +119,17 @@ def _rows(source: SQLSource, store: Repository, rule: IdentifierRule, origin: st
             return
 
 
-def _vanished(store: Repository, rule: IdentifierRule, seen: set[str]) -> Iterator[str]:
-    """The identifiers of this source's live records in the store that the source
-    no longer has."""
-    prefix = f"oai:{rule.repository_id}:"
+def _vanished(store: Repository, origin: str, seen: set[str]) -> Iterator[str]:
+    """The identifiers of this source's live records in the store (those of its
+    ``origin``: not the library's imported records, nor another source's, whatever
+    their identifiers) that the source no longer has."""
     after: Key | None = None
     gone: list[str] = []
     while True:
         items = store.list(ListQuery(), after, 1000, metadata=False)
         for item in items:
             h = item.header
-            if not h.deleted and h.identifier.startswith(prefix) and h.identifier not in seen:
+            if not h.deleted and h.origin == origin and h.identifier not in seen:
                 gone.append(h.identifier)
         if len(items) < 1000:
             break

@@ -21,15 +21,12 @@ import requests
 from lxml import etree
 
 from ..crosswalk.dc import DC_NS
-from ..ingest.xmlsplit import SAFE_PARSER
+from ..xml import SAFE_PARSER, SRU1, SRU2, SRU2_SCAN, ZEEREX
 from . import cql
 
 __all__ = ["Client", "ExplainInfo", "SRUError", "SRURecord", "ScanEntry", "SearchResults"]
 
-_NS1 = "http://www.loc.gov/zing/srw/"
-_NS2 = "http://docs.oasis-open.org/ns/search-ws/sruResponse"
-_SCAN2 = "http://docs.oasis-open.org/ns/search-ws/scan"
-_ZR = "http://explain.z3950.org/dtd/2.0/"
+_NS1, _NS2, _SCAN2, _ZR = SRU1, SRU2, SRU2_SCAN, ZEEREX
 _DIAG_SCHEMA = "info:srw/schema/1/diagnostics-v1.1"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .. import xml
 from .indexing import IndexProfile, default_profile
 
 
@@ -31,11 +32,9 @@ SCHEMAS: tuple[RecordSchema, ...] = (
                  "http://www.loc.gov/standards/sru/recordSchemas/dc-schema.xsd",
                  ("info:srw/schema/1/dc-schema", "srw_dc", "oai_dc", "dc-v1.1")),
     RecordSchema("marcxml", "info:srw/schema/1/marcxml-v1.1", "marc21", "MARC 21 XML",
-                 "http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd",
-                 ("http://www.loc.gov/MARC21/slim", "marc21", "marcxml-v1.1", "MARC21-xml")),
+                 xml.MARC21_SCHEMA, (xml.MARC21, "marc21", "marcxml-v1.1", "MARC21-xml")),
     RecordSchema("mods", "info:srw/schema/1/mods-v3.7", "mods", "MODS 3.7",
-                 "http://www.loc.gov/standards/mods/v3/mods-3-7.xsd",
-                 ("http://www.loc.gov/mods/v3", "info:srw/schema/1/mods-v3.6",
+                 xml.MODS_SCHEMA, (xml.MODS, "info:srw/schema/1/mods-v3.6",
                   "info:srw/schema/1/mods-v3.5", "info:srw/schema/1/mods-v3.4", "mods-v3.7")),
 )
 

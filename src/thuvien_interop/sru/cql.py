@@ -65,7 +65,8 @@ from typing import Literal, TypeAlias
 
 from lxml import etree
 
-from ..crosswalk.text import has_forbidden_xml_chars
+from .. import xml
+from ..xml import has_forbidden_xml_chars
 
 __all__ = [
     "BOOLEANS",
@@ -108,9 +109,9 @@ COMPARISONS = ("==", "<>", "<=", ">=", "=", "<", ">")
 #: Named base relations of the cql context set (normalised to lower case).
 BASE_RELATIONS = frozenset({"adj", "all", "any", "within", "encloses", "exact"})
 SERVER_CHOICE = "cql.serverChoice"
-XCQL_NAMESPACE = "http://www.loc.gov/zing/cql/xcql/"
-XCQL_NAMESPACE_SRU2 = "http://docs.oasis-open.org/ns/search-ws/xcql"
-SRW_NAMESPACE = "http://www.loc.gov/zing/srw/"
+XCQL_NAMESPACE = xml.XCQL
+XCQL_NAMESPACE_SRU2 = xml.XCQL_SRU2
+SRW_NAMESPACE = xml.SRU1
 #: Prefixes every server knows without an assignment in the query.
 WELL_KNOWN_CONTEXT_SETS: Mapping[str, str] = {
     "cql": "info:srw/cql-context-set/1/cql-v1.2",

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from ..crosswalk.text import xml_attr, xml_text
+from ..xml import ZEEREX, xml_attr, xml_text
 from . import cql
 from .config import SCHEMAS, SRUConfig
 from .translate import _contexts
 
-ZEEREX_NS = "http://explain.z3950.org/dtd/2.0/"
+ZEEREX_NS = ZEEREX
 
 
 _t = xml_text

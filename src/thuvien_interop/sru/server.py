@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from ..crosswalk.text import xml_text
+from .. import xml as ns
 from ..store import search_plan
 from ..store.base import Repository
+from ..xml import SAFE_PARSER, xml_text
 from . import cql
 from .config import SCHEMAS, RecordSchema, SRUConfig, schema_by_name
 from .diagnostics import FATAL_FOR_QUERY, Diagnostic
@@ -31,11 +32,11 @@ __all__ = ["SRUResponse", "Server", "SRU1_NS", "SRU2_NS", "SRU2_SCAN_NS", "SRU2_
 
 logger = logging.getLogger(__name__)
 
-SRU1_NS = "http://www.loc.gov/zing/srw/"
-DIAG1_NS = "http://www.loc.gov/zing/srw/diagnostic/"
-SRU2_NS = "http://docs.oasis-open.org/ns/search-ws/sruResponse"
-SRU2_SCAN_NS = "http://docs.oasis-open.org/ns/search-ws/scan"
-DIAG2_NS = "http://docs.oasis-open.org/ns/search-ws/diagnostic"
+SRU1_NS = ns.SRU1
+DIAG1_NS = ns.DIAG1
+SRU2_NS = ns.SRU2
+SRU2_SCAN_NS = ns.SRU2_SCAN
+DIAG2_NS = ns.DIAG2
 SRU2_MEDIA_TYPE = "application/sru+xml"
 DIAG_SCHEMA = "info:srw/schema/1/diagnostics-v1.1"
 _SRW_DC_NS = "info:srw/schema/1/dc-schema"
@@ -127,11 +128,10 @@ def _srw_dc(data: bytes) -> str:
     if text.startswith("<oai_dc:dc ") and text.endswith("</oai_dc:dc>"):
         head_end = text.index(">") + 1
         body = text[head_end:-len("</oai_dc:dc>")]
-        return (f'<srw_dc:dc xmlns:srw_dc="{_SRW_DC_NS}" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        return (f'<srw_dc:dc xmlns:srw_dc="{_SRW_DC_NS}" xmlns:dc="{ns.DC}">'
                 f"{body}</srw_dc:dc>")
     # Stored by another writer: rename the root with a real parser.
     from ..crosswalk.dc import dc_to_xml, parse_dc
-    from ..ingest.xmlsplit import SAFE_PARSER
 
     return dc_to_xml(parse_dc(etree.fromstring(data, SAFE_PARSER)), "srw_dc").decode("utf-8")
 

@@ -67,6 +67,8 @@ def list_sql(d: Dialect, q: ListQuery, after: Key | None, limit: int | None, *,
     else:
         cols = "r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about"
     cols += ", x.xml" if join else f", {d.null_xml}"
+    if not stored:
+        cols += ", r.origin"
     sql = f"SELECT {cols} FROM {base}{join}{where} ORDER BY {k}.datestamp, {k}.seq"
     if limit is not None:
         sql += f" LIMIT {p}"

@@ -200,6 +200,22 @@ class SQLStore:
             self._all.clear()
         self._local = threading.local()
 
+    def close_thread(self) -> None:
+        """Close the calling thread's connection, if it has one (a thread that is
+        done with the store: a harvest worker thread, say). The store stays usable;
+        the thread opens a new connection if it uses it again."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn is getattr(self, "_keepalive", None):
+            return  # (an in-memory database lives while its first connection does)
+        self._local.conn = None
+        with self._lock:
+            if conn in self._all:
+                self._all.remove(conn)
+        try:
+            conn.close()
+        except self.db_errors:
+            pass
+
     def _rollback(self, conn: Any) -> None:
         try:
             conn.execute("ROLLBACK")
@@ -339,8 +355,8 @@ class SQLStore:
         return keyset.iterate(lambda after, n: self.list(q, after, n, metadata=metadata), batch)
 
     def _item(self, row: Sequence[Any]) -> Item:
-        identifier, datestamp, seq, deleted, sets, about, xml = row
-        header = Header(identifier, datestamp, self._sets_of(sets), bool(deleted))
+        identifier, datestamp, seq, deleted, sets, about, xml, origin = row
+        header = Header(identifier, datestamp, self._sets_of(sets), bool(deleted), origin)
         return Item(header, (datestamp, seq), None if deleted else xml, about)
 
     def count(self, q: ListQuery) -> int:
@@ -349,7 +365,7 @@ class SQLStore:
 
     def get(self, identifier: str, prefix: str | None = None) -> Item | None:
         row = self._conn().execute(self._q(
-            "SELECT r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about, x.xml "
+            "SELECT r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about, x.xml, r.origin "
             "FROM records r LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = ? "
             "WHERE r.identifier = ?"), (prefix or "", identifier)).fetchone()
         return self._item(row) if row else None
@@ -687,7 +703,8 @@ class SQLStore:
             return []
         cond, args = self._in("r.id", ids)
         rows = conn.execute(self._q(
-            "SELECT r.id, r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about, x.xml "
+            "SELECT r.id, r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about, x.xml, "
+            "r.origin "
             "FROM records r LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = ? "
             f"WHERE {cond}"), [prefix or "", *args]).fetchall()
         by_id = {row[0]: self._item(row[1:]) for row in rows}

@@ -28,6 +28,7 @@ from urllib.parse import unquote
 
 import pymarc
 
+from .. import dates
 from ..formats import FormatRegistry, default_registry
 from ..ingest.loader import IdentifierRule
 from ..model import Header, Item, ListQuery, Record, RepositoryInfo, Set, WriteSummary
@@ -132,7 +133,11 @@ class SQLSource:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return int(value)
         if isinstance(value, str):
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            seconds = dates.parse_lenient(value, self.profile.zone)
+            if seconds is None:
+                raise StoreError(f"a row of the source has the datestamp {value!r}, which is not "
+                                 "a date: fix the profile's query")
+            return seconds
         if isinstance(value, date) and not isinstance(value, datetime):
             value = datetime(value.year, value.month, value.day)
         if value.tzinfo is None:

@@ -29,8 +29,8 @@ from ..crosswalk.dc import parse_dc
 from ..crosswalk.dc2marc import dc_to_marc
 from ..crosswalk.marcxml import parse_marcxml_record
 from ..crosswalk.text import fold, normalize
-from ..ingest.xmlsplit import safe_parser
 from ..model import Record
+from ..xml import safe_parser
 from . import keys as K
 
 __all__ = ["Facts", "facts_from_marc", "facts_from_record", "provider_of", "record_marc"]

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import requests
 from lxml import etree
 
-from .. import dates
+from .. import dates, xml
 from ..crosswalk.dc import DC_NS
 from ..crosswalk.lint import lint_dc, lint_record
 from ..crosswalk.marcxml import element_to_record
@@ -57,7 +57,7 @@ _GRANULARITIES = {"YYYY-MM-DD": _DAY, "YYYY-MM-DDThh:mm:ssZ": _SECOND}
 #: OVAL asks for resumption tokens that live at least this long.
 MIN_TOKEN_LIFETIME = 23 * 3600
 _SLOW = 10.0
-_MARC_NS = "http://www.loc.gov/MARC21/slim"
+_MARC_NS = xml.MARC21
 _VERBS = ("Identify", "ListMetadataFormats", "ListSets", "ListIdentifiers", "ListRecords",
           "GetRecord")
 _BOGUS_ID = "oai:thuvien-interop-validator.invalid:no-such-record"
@@ -773,7 +773,7 @@ class _Run:
             self.add(id, "ok", f"{checked} {prefix} records: no quality problem")
 
 
-_DC_CONTAINER_NS = "http://www.openarchives.org/OAI/2.0/oai_dc/"
+_DC_CONTAINER_NS = xml.OAI_DC
 
 
 def _encoding_findings(elements: list[tuple[str, str]], ident: str, url: str,

@@ -13,19 +13,21 @@ import os
 from functools import cache
 from pathlib import Path
 
+from .. import xml
+
 __all__ = ["SCHEMA_FILES", "schema", "schema_dir", "schema_locations"]
 
 #: Namespace -> file in the schema folder, for the namespaces the published
 #: schemas import by URL.
 SCHEMA_FILES = {
-    "http://www.openarchives.org/OAI/2.0/": "OAI-PMH.xsd",
-    "http://www.openarchives.org/OAI/2.0/oai_dc/": "oai_dc.xsd",
-    "http://purl.org/dc/elements/1.1/": "simpledc20021212.xsd",
-    "http://www.loc.gov/MARC21/slim": "MARC21slim.xsd",
-    "http://www.loc.gov/mods/v3": "mods-3-7.xsd",
-    "http://www.w3.org/1999/xlink": "xlink.xsd",
-    "http://www.w3.org/XML/1998/namespace": "xml.xsd",
-    "http://www.openarchives.org/OAI/2.0/provenance": "provenance.xsd",
+    xml.OAI: "OAI-PMH.xsd",
+    xml.OAI_DC: "oai_dc.xsd",
+    xml.DC: "simpledc20021212.xsd",
+    xml.MARC21: "MARC21slim.xsd",
+    xml.MODS: "mods-3-7.xsd",
+    xml.XLINK: "xlink.xsd",
+    xml.XML: "xml.xsd",
+    xml.PROVENANCE: "provenance.xsd",
 }
 
 

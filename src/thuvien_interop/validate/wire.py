@@ -18,11 +18,11 @@ import requests
 from lxml import etree
 
 from .. import __version__
-from ..ingest.xmlsplit import safe_parser
 from ..oai.harvest_http import describe_failure
+from ..xml import OAI as OAI_NS
+from ..xml import safe_parser
 
 USER_AGENT = f"thuvien-interop-validator/{__version__} (+https://pypi.org/project/thuvien-interop/)"
-OAI_NS = "http://www.openarchives.org/OAI/2.0/"
 _MAX_BODY = 64 << 20
 #: Longest Retry-After the validator waits for; a longer one ends the run.
 MAX_RETRY_AFTER = 60

@@ -19,13 +19,15 @@ from urllib.parse import urlencode
 
 from lxml import etree
 
-OAI = "{http://www.openarchives.org/OAI/2.0/}"
-DC = "{http://purl.org/dc/elements/1.1/}"
-MARC = "{http://www.loc.gov/MARC21/slim}"
+from .. import xml as ns
+
+OAI = "{" + ns.OAI + "}"
+DC = "{" + ns.DC + "}"
+MARC = "{" + ns.MARC21 + "}"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 # Our own output, but parsed the safe way all the same (ARCHITECTURE.md, "Safe XML").
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+_PARSER = ns.SAFE_PARSER
 
 # (Vietnamese, English) for every label of the page.
 LABELS: dict[str, tuple[str, str]] = {
