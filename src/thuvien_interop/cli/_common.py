@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -11,6 +12,8 @@ from ..settings import DEFAULT_STORE, SETTINGS, Settings, SettingsError
 from ..store import open_store
 from ..store.base import Repository, StoreError
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 store_option = click.option(
     "--store", "store_url", envvar="THUVIEN_STORE", default=None, metavar="URL",
     help=f"Where records are kept: sqlite:///file.db or postgresql://user@host/db "
@@ -18,6 +21,36 @@ store_option = click.option(
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), default=None, envvar="THUVIEN_CONFIG",
     help="A TOML settings file (repository name, identifier, e-mail, …).")
+
+
+def processes_option(work: str, *, default: int = 0) -> Callable[[F], F]:
+    """``--processes`` of a door of the one write path (import, harvest, sync):
+    ``work`` says what the processes do, and while what."""
+    return click.option(
+        "--processes", default=default, show_default="one per core" if default == 0 else True,
+        type=click.IntRange(min=0), metavar="N",
+        help=work + ("; 1 does everything in this process." if default == 0
+                     else "; 0: one per core."))
+
+
+def replace_option(incoming: str = "A Dublin Core record") -> Callable[[F], F]:
+    """``--replace``: the poorer incoming record replaces the richer stored one."""
+    return click.option(
+        "--replace", is_flag=True,
+        help=f"{incoming} replaces the MARC record stored under its identifier (by default "
+             "the richer MARC record is kept, and the summary says so).")
+
+
+def mojibake_options(f: F) -> F:
+    """``--repair-mojibake`` and ``--min-confidence`` (import and convert)."""
+    f = click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.8,
+                     show_default=True,
+                     help="How sure the detector must be before --repair-mojibake changes a "
+                          "field.")(f)
+    return click.option(
+        "--repair-mojibake", is_flag=True,
+        help="Repair text that is already Unicode but reads as a legacy Vietnamese encoding "
+             "shown through the wrong code page ('Hµ Néi' → 'Hà Nội'); each repair is listed.")(f)
 
 
 class ProfileParam(click.ParamType):

@@ -34,7 +34,7 @@ from ..ingest.records import CountingStream, read_records
 from ..ingest.result import Source, about_file
 from ..pipeline.items import Problem
 from . import main
-from ._common import plural, progress_shown
+from ._common import mojibake_options, plural, progress_shown
 
 TARGETS = ("oai_dc", "marcxml", "mods", "marc", "json")
 _XML_DECL = b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -153,11 +153,7 @@ def convert_stream(src: BinaryIO, out: BinaryIO, to: str, *, fmt: str | None = N
                    "vni, viscii, vps, viqr, windows-1258, utf-8, marc-8 (forces MARC-8), or auto "
                    "(detect per file and field). Without it, records that say MARC-8 but cannot "
                    "be are read as the legacy encoding they surely are.")
-@click.option("--repair-mojibake", is_flag=True,
-              help="Repair text that is already Unicode but reads as a legacy Vietnamese encoding "
-                   "shown through the wrong code page ('Hµ Néi' → 'Hà Nội'); each repair is listed.")
-@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.8, show_default=True,
-              help="How sure the detector must be before --repair-mojibake changes a field.")
+@mojibake_options
 @click.option("--marc8", is_flag=True, help="With --to marc: write MARC-8 (leader/09 blank), not UTF-8.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no list of repairs.")
 def convert_command(source: str, output: str | None, to: str, fmt: str | None,

@@ -24,7 +24,14 @@ from ..oai.harvest_sources import Source, SourcesError, load_sources
 from ..oai.harvester import DEFAULT, MAX_PAGES, Harvester, HarvestResult, status_rows
 from ..pipeline.items import kept_message
 from . import main
-from ._common import config_option, load_settings, open_or_fail, store_option
+from ._common import (
+    config_option,
+    load_settings,
+    open_or_fail,
+    processes_option,
+    replace_option,
+    store_option,
+)
 
 
 class _Bar:
@@ -266,15 +273,10 @@ def _summary(results: list[HarvestResult], shown: Collection[str] = ()) -> None:
               help="Skip providers harvested successfully less than SECONDS ago: when several "
                    "machines run the same --sources list over one store, each provider is "
                    "harvested once per round.")
-@click.option("--processes", default=0, show_default="one per core", type=click.IntRange(min=0),
-              metavar="N",
-              help="Processes that convert harvested records (MARC and DC read, every format "
-                   "rendered, search keys computed) and write them to the store, a page each, "
-                   "while the next pages are fetched; 1 does everything in this process.")
-@click.option("--replace", is_flag=True,
-              help="A harvested Dublin Core record replaces the MARC record stored under its "
-                   "identifier (by default the richer MARC record is kept, and the summary "
-                   "says so).")
+@processes_option("Processes that convert harvested records (MARC and DC read, every format "
+                  "rendered, search keys computed) and write them to the store, a page each, "
+                  "while the next pages are fetched")
+@replace_option("A harvested Dublin Core record")
 @click.option("--quiet", "-q", is_flag=True, help="Warnings and the summary only.")
 @click.option("--json", "as_json", is_flag=True,
               help="With status: every provider as JSON (state, records, last run, errors, "

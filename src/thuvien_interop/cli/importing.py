@@ -23,9 +23,12 @@ from ._common import (
     config_option,
     echo_problems,
     load_settings,
+    mojibake_options,
     open_or_fail,
     plural,
+    processes_option,
     progress_shown,
+    replace_option,
     repository_id_type,
     store_option,
 )
@@ -50,25 +53,16 @@ from ._common import (
                    "(detect per file and per field; the guess and its confidence are listed in "
                    "the summary). Without it, records that say MARC-8 but cannot be are read as "
                    "the legacy encoding they surely are, and the summary says so.")
-@click.option("--repair-mojibake", is_flag=True,
-              help="Repair text that is already Unicode but reads as a legacy Vietnamese encoding "
-                   "shown through the wrong code page ('Hµ Néi' → 'Hà Nội'); each repair is listed.")
-@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.8, show_default=True,
-              help="How sure the detector must be before --repair-mojibake changes a field.")
+@mojibake_options
 @click.option("--columns", "columns_path", type=ProfileParam("columns"), default=None,
               metavar="NAME|FILE",
               help="For CSV/XLSX files: a TOML column mapping, the path of your own file or the "
                    "name of a shipped one (default: spreadsheet-vi, the usual Vietnamese headings "
                    "such as 'Nhan đề', 'Tác giả'; `thuvien-interop profiles show spreadsheet-vi` "
                    "prints it to adapt). A file that exists wins over a name.")
-@click.option("--processes", default=0, show_default="one per core", type=click.IntRange(min=0),
-              metavar="N",
-              help="Processes that render the records in every format, index them and write "
-                   "them to the store, a batch each, while the file is read; 1 does everything "
-                   "in this process.")
-@click.option("--replace", is_flag=True,
-              help="A Dublin Core record replaces the MARC record stored under its identifier "
-                   "(by default the richer MARC record is kept, and the summary says so).")
+@processes_option("Processes that render the records in every format, index them and write "
+                  "them to the store, a batch each, while the file is read")
+@replace_option()
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; the summary only.")
 @click.option("--max-problems", default=50, show_default=True, type=click.IntRange(min=0),
               help="How many rejected/repaired records to list (all are counted).")

@@ -11,6 +11,7 @@ from ._common import (
     echo_problems,
     load_settings,
     open_or_fail,
+    processes_option,
     repository_id_type,
     store_option,
 )
@@ -52,9 +53,8 @@ def open_source(source_url: str, profile_path: str):
                    "the source without a deletion row.")
 @click.option("--overlap", default=300, show_default=True, type=click.IntRange(min=0), metavar="SECONDS",
               help="Re-read this much before the last mark, for transactions that committed late.")
-@click.option("--processes", default=1, show_default=True, type=click.IntRange(min=0), metavar="N",
-              help="Processes that render the records in every format, index them and write "
-                   "them to the store, a batch each, while the source is read; 0: one per core.")
+@processes_option("Processes that render the records in every format, index them and write "
+                  "them to the store, a batch each, while the source is read", default=1)
 @click.option("--max-problems", default=50, show_default=True, type=click.IntRange(min=0),
               help="How many unreadable records to list (all are counted).")
 def sync(profile_path: str, source_url: str, store_url: str | None, config_path: str | None,
