@@ -1,172 +1,230 @@
-"""Throughput of the crosswalks on one core.
+"""Converting MARC, ours beside the reference pipeline (pymarc + the LoC XSLT in lxml), one run.
 
-    python bench/crosswalk.py                 # the sample catalogue, repeated to 50,000
-    python bench/crosswalk.py --n 50000 --file BooksAll.2016.part01.utf8
+    python bench/crosswalk.py                        # 20,000 LoC records (pymarc 5.4.0's sdist)
+    python bench/crosswalk.py --n 5000 --file catalogue.mrc --verify
 
-Prints records/s for: pymarc ISO 2709 parsing, MARC→DC (element list),
-MARC→oai_dc bytes, MARC→MODS bytes, and the whole pipeline (parse + oai_dc +
-MODS), per CPU-second of this process.  Without a sample file it generates Vietnamese-looking records.
+Prints records per CPU-second (CPU time, not wall time: other jobs share the
+machine) for:
+
+* the whole process, one core (``taskset -c 0`` where there is one):
+  ``thuvien-interop convert FILE --to oai_dc|marcxml|mods`` beside a script
+  doing the same with pymarc's reader, ``pymarc.record_to_xml`` and the Library
+  of Congress stylesheets (MARC21slim2DC.xsl, MARC21slim2MODS.xsl, as shipped
+  with YAZ) applied record by record, start-up and writing the file included;
+* in-process: the readers alone, our crosswalks alone on read records, and
+  read + crosswalk, beside pymarc + XSLT per record.
+
+``--verify`` also checks that the light read path gives, over the whole input
+and for every ``convert`` target, the very bytes the full parser gives.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import io
-import itertools
+import os
+import resource
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pymarc
-from pymarc import Field, Indicators, Record, Subfield
+from lxml import etree
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from oai_provider import first_records, marc_file  # noqa: E402
+
+from thuvien_interop.cli.convert import TARGETS, convert_stream  # noqa: E402
 from thuvien_interop.crosswalk.dc import marc_to_dc, marc_to_oai_dc  # noqa: E402
 from thuvien_interop.crosswalk.marcxml import record_to_marcxml  # noqa: E402
 from thuvien_interop.crosswalk.mods import marc_to_mods  # noqa: E402
-from thuvien_interop.crosswalk.text import fold  # noqa: E402
-from thuvien_interop.ingest.iso2709 import read_iso2709  # noqa: E402
+from thuvien_interop.ingest import iso2709  # noqa: E402
 from thuvien_interop.ingest.marcxml import read_marcxml  # noqa: E402
 
-# CPU time of this process, not wall time: "records/s on one core" stays
-# meaningful on a shared machine where other jobs compete for the cores.
 _clock = time.process_time
+XSLT_DIRS = [Path("/usr/share/yaz/etc")]
+STYLESHEETS = {"oai_dc": "MARC21slim2DC.xsl", "mods": "MARC21slim2MODS.xsl"}
 
-SAMPLE = ROOT / "src" / "thuvien_interop" / "data" / "samples" / "vietnamese-catalogue.mrc"
-
-
-def generated(n: int) -> bytes:
-    """ISO 2709 bytes of ``n`` synthetic Vietnamese book records (fallback input)."""
-    out = io.BytesIO()
-    authors = ["Nguyễn Nhật Ánh", "Tô Hoài", "Nam Cao", "Xuân Diệu", "Bảo Ninh"]
-    for i in range(n):
-        r = Record(leader="00000nam a2200000 i 4500", force_utf8=True)
-        r.add_field(Field("001", data=f"VN-{i:06d}"), Field("003", data="VN-TVQG"),
-                    Field("008", data=f"170305s{1990 + i % 30}    vm a          000 f vie d"))
-        s = Subfield
-        r.add_field(
-            Field("020", Indicators(" ", " "), [s("a", "9786041691926")]),
-            Field("082", Indicators("0", "4"), [s("a", "895.92234"), s("2", "23")]),
-            Field("100", Indicators("0", " "), [s("a", authors[i % 5] + ","), s("e", "tác giả.")]),
-            Field("245", Indicators("1", "0"), [s("a", f"Truyện ngắn tuyển chọn tập {i} :"),
-                                                s("b", "truyện /"), s("c", authors[i % 5] + ".")]),
-            Field("264", Indicators(" ", "1"), [s("a", "Hà Nội :"), s("b", "Nhà xuất bản Văn học,"),
-                                                s("c", f"{1990 + i % 30}.")]),
-            Field("300", Indicators(" ", " "), [s("a", "262 tr. ;"), s("c", "21 cm")]),
-            Field("520", Indicators(" ", " "), [s("a", "Tuyển tập truyện ngắn về làng quê Việt Nam.")]),
-            Field("650", Indicators(" ", "7"), [s("a", "Văn học hiện đại"), s("v", "Truyện ngắn"),
-                                                s("2", "Bộ TK TVQG")]),
-            Field("651", Indicators(" ", "7"), [s("a", "Việt Nam"), s("2", "Bộ TK TVQG")]),
-            Field("852", Indicators(" ", " "), [s("a", "TVQG"), s("h", "895.92234 TR-N")]),
-        )
-        out.write(r.as_marc())
-    return out.getvalue()
+# The reference pipeline as a program: pymarc reads, pymarc writes MARCXML, the
+# LoC stylesheet transforms it, record by record (streaming, like ours).
+REFERENCE = r"""
+import sys
+import pymarc
+from lxml import etree
+src, out, sheet = sys.argv[1], sys.argv[2], sys.argv[3]
+transform = etree.XSLT(etree.parse(sheet)) if sheet != "-" else None
+with open(src, "rb") as fh, open(out, "wb") as dst:
+    for record in pymarc.MARCReader(fh, to_unicode=True, force_utf8=True):
+        if record is None:
+            continue
+        xml = pymarc.record_to_xml(record, namespace=True)
+        dst.write(bytes(transform(etree.fromstring(xml))) if transform is not None else xml)
+"""
 
 
-def load(path: Path | None, n: int) -> tuple[bytes, str]:
-    """Raw ISO 2709 of ``n`` records: the first n of a file, or a sample repeated."""
-    if path is not None:
-        data = path.read_bytes()
-        # Records end with 0x1D; take the first n without parsing.
-        end, count = 0, 0
-        while count < n:
-            nxt = data.find(b"\x1d", end)
-            if nxt < 0:
-                break
-            end, count = nxt + 1, count + 1
-        return data[:end], f"{path.name} (first {count} records)"
-    if SAMPLE.exists():
-        one = SAMPLE.read_bytes()
-        k = one.count(b"\x1d") or 1
-        reps = -(-n // k)
-        return one * reps, f"{SAMPLE.name} ({k} records) x{reps}"
-    return generated(n), f"{n} generated records"
+def stylesheet(target: str, given: Path | None) -> Path | None:
+    name = STYLESHEETS.get(target)
+    if name is None:
+        return None
+    for folder in ([given] if given else []) + XSLT_DIRS:
+        if (folder / name).exists():
+            return folder / name
+    return None
 
 
-def rate(label: str, func: Callable[[pymarc.Record], object], records: Iterable[pymarc.Record],
-         count: int) -> float:
+def child_cpu(cmd: list[str]) -> float:
+    """CPU seconds (user + system) of one child process, run to its end."""
+    if shutil.which("taskset"):
+        cmd = ["taskset", "-c", "0", *cmd]
+    # The child runs this checkout's code, as this process does.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"),
+                                                                     os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr.read().decode()}")  # type: ignore[union-attr]
+    return usage.ru_utime + usage.ru_stime
+
+
+def best_of(repeat: int, run: Callable[[], float]) -> float:
+    return min(run() for _ in range(repeat))
+
+
+def timed(func: Callable[[], object]) -> float:
     start = _clock()
-    for r in records:
-        func(r)
-    secs = _clock() - start
-    per_s = count / secs
-    print(f"  {label:<34} {per_s:>10,.0f} records/s  ({secs:6.2f} s)")
-    return per_s
+    func()
+    return _clock() - start
 
 
-def parse(raw: bytes) -> list[pymarc.Record]:
-    reader = pymarc.MARCReader(io.BytesIO(raw), to_unicode=True, force_utf8=True)
-    return [r for r in reader if r is not None]
+def line(label: str, n: int, secs: float, peer: float | None = None) -> float:
+    rate = n / secs
+    ratio = f"   {rate / peer:5.1f}x the reference" if peer else ""
+    print(f"  {label:<46} {rate:>9,.0f} records/s ({secs:6.2f} s){ratio}")
+    return rate
+
+
+def whole_process(path: Path, n: int, repeat: int, xslt_dir: Path | None) -> None:
+    print("whole process, CPU seconds of the child, one core:")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = str(Path(tmp) / "out")
+        for target in ("oai_dc", "marcxml", "mods"):
+            sheet = stylesheet(target, xslt_dir)
+            peer = None
+            if target == "marcxml" or sheet is not None:
+                secs = best_of(repeat, lambda s=sheet: child_cpu(
+                    [sys.executable, "-c", REFERENCE, str(path), out, str(s) if s else "-"]))
+                what = f"pymarc + {sheet.name}" if sheet else "pymarc.record_to_xml"
+                peer = line(f"{target:<7} reference ({what})", n, secs)
+            else:
+                print(f"  {target:<7} reference: {STYLESHEETS[target]} not found (apt-get install yaz)")
+            secs = best_of(repeat, lambda t=target: child_cpu(
+                [sys.executable, "-m", "thuvien_interop", "convert", str(path), "--to", t, "-q",
+                 "-o", out]))
+            line(f"{target:<7} thuvien-interop convert", n, secs, peer)
+        startup = best_of(repeat, lambda: child_cpu([sys.executable, "-m", "thuvien_interop",
+                                                     "convert", "--help"]))
+        print(f"  start-up of the command alone: {startup:.2f} s")
+
+
+def reference_records(raw: bytes) -> Iterable[pymarc.Record]:
+    return (r for r in pymarc.MARCReader(io.BytesIO(raw), to_unicode=True, force_utf8=True)
+            if r is not None)
+
+
+def in_process(raw: bytes, n: int, repeat: int, xslt_dir: Path | None) -> None:
+    print("in-process, CPU seconds of this process:")
+    pymarc_rate = line("pymarc MARCReader", n, best_of(repeat, lambda: timed(
+        lambda: sum(1 for _ in reference_records(raw)))))
+    line("our ISO 2709 reader (read_iso2709)", n, best_of(repeat, lambda: timed(
+        lambda: sum(1 for _ in iso2709.read_iso2709(io.BytesIO(raw))))), pymarc_rate)
+    xml = (b'<collection xmlns="http://www.loc.gov/MARC21/slim">'
+           + b"".join(record_to_marcxml(r.record, namespace=False)
+                      for r in iso2709.read_iso2709(io.BytesIO(raw)) if r.record is not None)
+           + b"</collection>")
+    line("our MARCXML reader (read_marcxml)", n, best_of(repeat, lambda: timed(
+        lambda: sum(1 for _ in read_marcxml(io.BytesIO(xml))))))
+
+    def crosswalk_alone(func: Callable[[pymarc.Record], object]) -> float:
+        # Records read anew each round (their light fields split on first use, as in a run).
+        records = [r.record for r in iso2709.read_iso2709(io.BytesIO(raw)) if r.record is not None]
+        return timed(lambda: [func(r) for r in records])
+
+    line("marc_to_dc (elements) alone", n, best_of(repeat, lambda: crosswalk_alone(marc_to_dc)))
+    for target, func in (("oai_dc", marc_to_oai_dc), ("marcxml", record_to_marcxml),
+                         ("mods", marc_to_mods)):
+        sheet = stylesheet(target, xslt_dir)
+        peer = None
+        if target == "marcxml" or sheet is not None:
+            transform = etree.XSLT(etree.parse(str(sheet))) if sheet else None
+
+            def reference(transform: etree.XSLT | None = transform) -> None:
+                for record in reference_records(raw):
+                    xml = pymarc.record_to_xml(record, namespace=True)
+                    if transform is not None:
+                        bytes(transform(etree.fromstring(xml)))
+
+            peer = line(f"{target:<7} reference, read + convert", n, best_of(repeat, lambda: timed(reference)))
+        line(f"{target:<7} ours, crosswalk alone", n, best_of(repeat, lambda f=func: crosswalk_alone(f)), peer)
+        line(f"{target:<7} ours, convert_stream (read + convert)", n, best_of(repeat, lambda t=target: timed(
+            lambda: convert_stream(io.BytesIO(raw), io.BytesIO(), t, fmt="iso2709"))), peer)
+
+
+def verify(raw: bytes) -> bool:
+    """The light path against the full parser, every target, the whole input."""
+    ok = True
+    light_parse = iso2709._parse_light
+    for to in TARGETS:
+        for options in ({"marc8": True}, {}) if to == "marc" else ({},):
+            outs = []
+            for light in (True, False):
+                iso2709._parse_light = light_parse if light else (lambda raw, decoder: None)
+                try:
+                    buf = io.BytesIO()
+                    report = convert_stream(io.BytesIO(raw), buf, to, fmt="iso2709", **options)
+                    outs.append((buf.getvalue(), [str(p) for p in report.skipped],
+                                 [str(p) for p in report.repaired]))
+                finally:
+                    iso2709._parse_light = light_parse
+            same = outs[0] == outs[1]
+            ok &= same
+            label = to + (" --marc8" if options else "")
+            print(f"  {label:<14} {'byte-identical' if same else 'DIFFERENT'} "
+                  f"({len(outs[0][0]):,} bytes, {len(outs[0][1])} skipped, {len(outs[0][2])} repairs)")
+    return ok
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=50_000, help="number of records (default 50,000)")
-    ap.add_argument("--file", type=Path, help="an ISO 2709 file (default: the sample catalogue)")
+    ap.add_argument("--n", type=int, default=20_000, help="number of records (default 20,000)")
+    ap.add_argument("--file", type=Path, help="an ISO 2709 file (default: the LoC records)")
+    ap.add_argument("--xslt-dir", type=Path, help="where MARC21slim2DC.xsl and MARC21slim2MODS.xsl are")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each figure; the best is printed")
+    ap.add_argument("--verify", action="store_true", help="also check light path == full parser")
+    ap.add_argument("--skip-whole", action="store_true", help="in-process figures only")
     args = ap.parse_args(argv)
 
-    raw, what = load(args.file, args.n)
-    print(f"input: {what}")
-
-    # Parsing is timed streaming (records dropped as they come, as at import
-    # time); holding 50,000 parsed records would time the garbage collector.
-    start = _clock()
-    count = sum(1 for r in pymarc.MARCReader(io.BytesIO(raw), to_unicode=True, force_utf8=True)
-                if r is not None)
-    secs = _clock() - start
-    print(f"  {'pymarc ISO 2709 parse':<34} {count / secs:>10,.0f} records/s  ({secs:6.2f} s)")
-    # Our own permissive readers, as import uses them (decoding, NFC, repairs).
-    start = _clock()
-    count = sum(1 for r in read_iso2709(io.BytesIO(raw)) if r.record is not None)
-    secs = _clock() - start
-    print(f"  {'ingest ISO 2709 reader':<34} {count / secs:>10,.0f} records/s  ({secs:6.2f} s)")
-    xml = (b'<collection xmlns="http://www.loc.gov/MARC21/slim">'
-           + b"".join(record_to_marcxml(r, namespace=False) for r in parse(raw)) + b"</collection>")
-    start = _clock()
-    count = sum(1 for r in read_marcxml(io.BytesIO(xml)) if r.record is not None)
-    secs = _clock() - start
-    print(f"  {'ingest MARCXML reader (streaming)':<34} {count / secs:>10,.0f} records/s  ({secs:6.2f} s)")
-    del xml
-
-    gc.disable()
-    records = parse(raw)
-    records = list(itertools.islice(itertools.cycle(records), args.n)) if records else []
-    gc.freeze()  # the held records are not what is being measured
-    gc.enable()
-    n = len(records)
-    if not n:
-        print("no records", file=sys.stderr)
-        return 1
-    rate("MARC -> DC elements", marc_to_dc, records, n)
-    rate("MARC -> oai_dc bytes", marc_to_oai_dc, records, n)
-    rate("MARC -> MODS 3.7 bytes", marc_to_mods, records, n)
-
-    def fold_all(r: pymarc.Record) -> None:
-        for f in r.fields:
-            if f.is_control_field():
-                continue
-            for sf in f.subfields:
-                fold(sf.value)
-
-    rate("fold() of every subfield", fold_all, records, n)
-
-    # The whole write-time pipeline, measured in one loop: parse, oai_dc, MODS.
-    start = _clock()
-    done = 0
-    for r in pymarc.MARCReader(io.BytesIO(raw), to_unicode=True, force_utf8=True):
-        if r is None:
-            continue
-        marc_to_oai_dc(r)
-        marc_to_mods(r)
-        done += 1
-        if done >= n:
-            break
-    secs = _clock() - start
-    print(f"  {'total (parse + oai_dc + MODS)':<34} {done / secs:>10,.0f} records/s  ({secs:6.2f} s)")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "input.mrc"
+        n = first_records(args.file or marc_file(None), args.n, path)
+        raw = path.read_bytes()
+        print(f"input: {n:,} records of {(args.file or marc_file(None)).name}, "
+              f"{len(raw) / 1e6:.1f} MB; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        if not args.skip_whole:
+            whole_process(path, n, args.repeat, args.xslt_dir)
+        in_process(raw, n, args.repeat, args.xslt_dir)
+        if args.verify:
+            print("light path vs the full parser:")
+            if not verify(raw):
+                return 1
+    print(f"(max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
     return 0
 
 

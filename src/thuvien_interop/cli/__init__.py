@@ -10,8 +10,56 @@ import click
 
 from .. import __version__
 
+# Where each subcommand lives: running one imports its module only (a command
+# that converts a file does not load the web server). A module not listed here
+# is still found: an unknown name loads every module of this package.
+_COMMANDS = {
+    "check": "check", "console-password": "console", "convert": "convert", "delete": "delete",
+    "demo": "serve", "harvest": "harvest", "import": "importing", "profiles": "profiles",
+    "reindex": "reindex", "search": "search", "serve": "serve", "sync": "sync",
+    "validate": "validate",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class _LazyGroup(click.Group):
+    """Imports a subcommand's module when that command runs; ``commands`` read
+    from outside (a test, a documentation tool) still lists them all."""
+
+    @property  # type: ignore[override]
+    def commands(self) -> dict[str, click.Command]:
+        _load_all()
+        return self._loaded
+
+    @commands.setter
+    def commands(self, value: dict[str, click.Command]) -> None:
+        self._loaded = value
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        name = name or cmd.name
+        if name is None:
+            raise TypeError("Command has no name.")
+        self._loaded[name] = cmd
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self._loaded:
+            module = _COMMANDS.get(cmd_name)
+            if module is not None:
+                importlib.import_module(f"{__name__}.{module}")
+            if cmd_name not in self._loaded:
+                _load_all()
+        return self._loaded.get(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self.commands)
+
+
+def _load_all() -> None:
+    for mod in pkgutil.iter_modules(__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{mod.name}")
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="thuvien-interop")
 def main() -> None:
     """Library interoperability: OAI-PMH, SRU/CQL, MARC21 and Dublin Core.
@@ -28,7 +76,3 @@ def main() -> None:
       thuvien-interop import --help
     """
 
-
-for _mod in pkgutil.iter_modules(__path__):
-    if not _mod.name.startswith("_"):
-        importlib.import_module(f"{__name__}.{_mod.name}")

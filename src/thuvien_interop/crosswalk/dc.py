@@ -26,6 +26,7 @@ from ..xml import DC as DC_NS
 from ..xml import OAI_DC as OAI_DC_NS
 from ..xml import OAI_DC_SCHEMA, xml_text
 from ..xml import XSI as XSI_NS
+from .marcview import FieldLike, fields_of
 from .profile import DC_ELEMENTS, CrosswalkProfile, ExtraMapping
 from .text import normalize
 
@@ -33,7 +34,7 @@ SRW_DC_NS = "info:srw/schema/1/dc-schema"
 SRW_DC_SCHEMA_ID = "info:srw/schema/1/dc-v1.1"
 
 Acc = dict[str, list[str]]
-Handler = Callable[[pymarc.Field, Acc], None]
+Handler = Callable[[FieldLike, Acc], None]
 
 # Subfield codes that never carry display text: $0-$9 are control subfields
 # (authority links, linkage $6, field link $8; MARC 21 "Control Subfields").
@@ -83,17 +84,16 @@ def _clean_date(value: str) -> str:
     return value
 
 
-def _join(field: pymarc.Field, codes: str, sep: str = " ") -> str:
-    parts = [sf.value for sf in field.subfields if sf.code in codes and sf.value]
+def _join(field: FieldLike, codes: str, sep: str = " ") -> str:
+    parts = [v for c, v in field.subfields if c in codes and v]
     return sep.join(parts)
 
 
-def _all_text(field: pymarc.Field) -> str:
-    return " ".join(sf.value for sf in field.subfields
-                    if sf.value and sf.code not in _CONTROL)
+def _all_text(field: FieldLike) -> str:
+    return " ".join([v for c, v in field.subfields if v and c not in _CONTROL])
 
 
-def _heading(field: pymarc.Field, skip: str) -> str:
+def _heading(field: FieldLike, skip: str) -> str:
     """A subject/genre heading: main part, then $v/$x/$y/$z subdivisions
     joined with "--" (LoC crosswalk: subdivisions separated by double dash)."""
     parts: list[str] = []
@@ -116,7 +116,7 @@ def _heading(field: pymarc.Field, skip: str) -> str:
 # ---------------------------------------------------------------- handlers
 # Each handler appends the field's values to acc[element].
 
-def _title(field: pymarc.Field, acc: Acc) -> None:
+def _title(field: FieldLike, acc: Acc) -> None:
     # Crosswalk: 245 → Title; $a$b$f$g$k$n$p$s kept, $c (statement of
     # responsibility) and $h (medium) left out.
     value = chop(_join(field, "abfgknps"))
@@ -125,7 +125,7 @@ def _title(field: pymarc.Field, acc: Acc) -> None:
 
 
 def _name(codes: str) -> Handler:
-    def handler(field: pymarc.Field, acc: Acc) -> None:
+    def handler(field: FieldLike, acc: Acc) -> None:
         value = chop(_join(field, codes))
         if value:
             acc["creator"].append(value)
@@ -133,14 +133,14 @@ def _name(codes: str) -> Handler:
 
 
 def _subject(skip: str, element: str = "subject") -> Handler:
-    def handler(field: pymarc.Field, acc: Acc) -> None:
+    def handler(field: FieldLike, acc: Acc) -> None:
         value = _heading(field, skip)
         if value:
             acc[element].append(value)
     return handler
 
 
-def _uncontrolled(field: pymarc.Field, acc: Acc) -> None:
+def _uncontrolled(field: FieldLike, acc: Acc) -> None:
     # 653 $a is repeatable, each occurrence one index term.
     out = acc["subject"]
     for code, value in field.subfields:
@@ -152,21 +152,21 @@ def _uncontrolled(field: pymarc.Field, acc: Acc) -> None:
 
 def _classification(codes: str, sep: str = " ") -> Handler:
     # Crosswalk: 050, 060, 080, 082 → Subject (class numbers as subjects).
-    def handler(field: pymarc.Field, acc: Acc) -> None:
+    def handler(field: FieldLike, acc: Acc) -> None:
         value = _join(field, codes, sep).strip()
         if value:
             acc["subject"].append(value)
     return handler
 
 
-def _description(field: pymarc.Field, acc: Acc) -> None:
+def _description(field: FieldLike, acc: Acc) -> None:
     value = _all_text(field).strip()
     if value:
         acc["description"].append(value)
 
 
 def _to(element: str, codes: str | None = None) -> Handler:
-    def handler(field: pymarc.Field, acc: Acc) -> None:
+    def handler(field: FieldLike, acc: Acc) -> None:
         value = chop(_all_text(field) if codes is None else _join(field, codes))
         if value:
             acc[element].append(value)
@@ -174,7 +174,7 @@ def _to(element: str, codes: str | None = None) -> Handler:
 
 
 def _each(element: str, code: str, do_chop: bool = False) -> Handler:
-    def handler(field: pymarc.Field, acc: Acc) -> None:
+    def handler(field: FieldLike, acc: Acc) -> None:
         out = acc[element]
         for c, value in field.subfields:
             if c == code and value:
@@ -184,7 +184,7 @@ def _each(element: str, code: str, do_chop: bool = False) -> Handler:
     return handler
 
 
-def _imprint(field: pymarc.Field, acc: Acc) -> None:
+def _imprint(field: FieldLike, acc: Acc) -> None:
     # 260 (AACR2) and 264 (RDA).  Publisher/date candidates are kept apart by
     # function and resolved in _finish: 264 ind2 1 = publication wins; 0
     # production, 2 distribution, 3 manufacture, 4 copyright are fallbacks
@@ -216,7 +216,7 @@ def _imprint(field: pymarc.Field, acc: Acc) -> None:
 def _std_number(prefix: str) -> Handler:
     # 020/022 $a: the crosswalk's Identifier; the number without its
     # qualifier ("978-604-1-00000-0 (bìa mềm)" → the number) behind a URN prefix.
-    def handler(field: pymarc.Field, acc: Acc) -> None:
+    def handler(field: FieldLike, acc: Acc) -> None:
         for code, value in field.subfields:
             if code == "a" and value:
                 number = value.strip().split(" ", 1)[0].rstrip(":;,.")
@@ -225,7 +225,7 @@ def _std_number(prefix: str) -> Handler:
     return handler
 
 
-def _series(field: pymarc.Field, acc: Acc) -> None:
+def _series(field: FieldLike, acc: Acc) -> None:
     # 490/440/830: "Series title ; number" as one relation.
     title = chop(_join(field, "anp"))
     vol = chop(_join(field, "v"))
@@ -235,7 +235,7 @@ def _series(field: pymarc.Field, acc: Acc) -> None:
 
 def _linking(element: str) -> Handler:
     # 760–787: crosswalk takes $t (title) and $o (other identifier).
-    def handler(field: pymarc.Field, acc: Acc) -> None:
+    def handler(field: FieldLike, acc: Acc) -> None:
         out = acc[element]
         for code, value in field.subfields:
             if value and (code == "t" or code == "o"):
@@ -245,14 +245,14 @@ def _linking(element: str) -> Handler:
     return handler
 
 
-def _place_hierarchy(field: pymarc.Field, acc: Acc) -> None:
+def _place_hierarchy(field: FieldLike, acc: Acc) -> None:
     # 662/752 hierarchical place name, country → city, joined like headings.
     value = "--".join(chop(v) for c, v in field.subfields if v and c in "abcdfgh")
     if value:
         acc["coverage"].append(value)
 
 
-def _extent(field: pymarc.Field, acc: Acc) -> None:
+def _extent(field: FieldLike, acc: Acc) -> None:
     # 300 $a: ISBD " :" / " ;" / " +" before $b/$c/$e trimmed, but abbreviations
     # keep their period ("262 tr.").
     for code, value in field.subfields:
@@ -262,7 +262,7 @@ def _extent(field: pymarc.Field, acc: Acc) -> None:
                 acc["format"].append(v)
 
 
-def _electronic(field: pymarc.Field, acc: Acc) -> None:
+def _electronic(field: FieldLike, acc: Acc) -> None:
     # 856 $u → Identifier (URI), $q → Format (IMT), per the crosswalk.
     for code, value in field.subfields:
         if code == "u" and value:
@@ -271,12 +271,12 @@ def _electronic(field: pymarc.Field, acc: Acc) -> None:
             acc["format"].append(value.strip())
 
 
-def _control_008(field: pymarc.Field, acc: Acc) -> None:
+def _control_008(field: FieldLike, acc: Acc) -> None:
     data = field.data or ""
     acc["_008"] = [data]
 
 
-def _language_041(field: pymarc.Field, acc: Acc) -> None:
+def _language_041(field: FieldLike, acc: Acc) -> None:
     out = acc["language"]
     for code, value in field.subfields:
         if code == "a" and value:
@@ -352,7 +352,7 @@ def _extra_handler(m: ExtraMapping) -> Handler:
     codes, prefix, sep, element = m.subfields, m.prefix, m.join, m.element
     ind1, ind2 = m.ind1, m.ind2
 
-    def handler(field: pymarc.Field, acc: Acc) -> None:
+    def handler(field: FieldLike, acc: Acc) -> None:
         if ind1 is not None and field.indicator1 != ind1:
             return
         if ind2 is not None and field.indicator2 != ind2:
@@ -364,7 +364,7 @@ def _extra_handler(m: ExtraMapping) -> Handler:
 
 
 def _chain(a: Handler, b: Handler) -> Handler:
-    def handler(field: pymarc.Field, acc: Acc) -> None:
+    def handler(field: FieldLike, acc: Acc) -> None:
         a(field, acc)
         b(field, acc)
     return handler
@@ -405,7 +405,7 @@ def marc_to_dc(record: pymarc.Record, profile: CrosswalkProfile | None = None) -
                 "contributor": [], "date": [], "type": [], "format": [], "identifier": [],
                 "source": [], "language": [], "relation": [], "coverage": [], "rights": []}
     get = table.get
-    for field in record.fields:
+    for field in fields_of(record):
         tag = field.tag
         if tag == "880":
             # Alternate graphic representation: $6 "245-01/$1" names the
@@ -512,12 +512,15 @@ def dc_to_xml(elements: list[tuple[str, str]], schema: str = "oai_dc") -> bytes:
         raise ValueError(f"unknown DC schema {schema!r} (use 'oai_dc' or 'srw_dc')") from None
     parts = [head]
     tags = _TAGS
+    # One look at all the values says whether any needs escaping (most records: none).
+    values = "\n".join([value for _, value in elements])
+    esc = _esc if _esc(values) is not values else None
     for name, value in elements:
         try:
             open_tag, close_tag = tags[name]
         except KeyError:
             raise ValueError(f"{name!r} is not a Dublin Core 1.1 element") from None
-        parts.append(open_tag + _esc(value) + close_tag)
+        parts.append(open_tag + (value if esc is None else esc(value)) + close_tag)
     parts.append(tail)
     return "".join(parts).encode("utf-8")
 

@@ -13,6 +13,7 @@ from lxml import etree
 
 from ..xml import MARC21 as MARC_NS
 from ..xml import SAFE_PARSER, xml_attr, xml_text
+from .marcview import LazyRecord, LightField, fields_of
 
 _Q = "{" + MARC_NS + "}"
 
@@ -53,17 +54,17 @@ def record_to_marcxml(record: pymarc.Record, *, namespace: bool = True) -> bytes
     leader = leader[:9] + "a" + leader[10:]
     parts = [f'<record xmlns="{MARC_NS}">' if namespace else "<record>",
              f"<leader>{_text(leader)}</leader>"]
-    for field in record.fields:
+    for field in fields_of(record):
         tag = field.tag if len(field.tag) == 3 else (field.tag + "000")[:3]
-        if field.is_control_field():
+        if field.control_field:
             parts.append(f'<controlfield tag="{_attr(tag)}">{_text(field.data or "")}</controlfield>')
             continue
         parts.append(
             f'<datafield tag="{_attr(tag)}" ind1="{_attr(_valid_ind(field.indicator1))}"'
             f' ind2="{_attr(_valid_ind(field.indicator2))}">'
         )
-        for sf in field.subfields:
-            parts.append(f'<subfield code="{_attr(_valid_code(sf.code))}">{_text(sf.value or "")}</subfield>')
+        for code, value in field.subfields:
+            parts.append(f'<subfield code="{_attr(_valid_code(code))}">{_text(value or "")}</subfield>')
         parts.append("</datafield>")
     parts.append("</record>")
     return "".join(parts).encode("utf-8")
@@ -84,27 +85,35 @@ def _local(tag: object) -> str:
 
 def element_to_record(elem: etree._Element) -> pymarc.Record:
     """Build a pymarc record from a parsed MARCXML ``<record>`` element
-    (namespaced or not). Text is taken as it is; callers normalize."""
-    record = pymarc.Record(leader=" " * 24)
-    fields = record.fields
-    Field, Subfield, Indicators = pymarc.Field, pymarc.Subfield, pymarc.Indicators
+    (namespaced or not). Text is taken as it is; callers normalize.
+
+    The record is a :class:`~.marcview.LazyRecord`: its pymarc fields are made
+    when first asked for; the crosswalks read its light fields."""
+    fields = []
+    append = fields.append
     kinds, subfield_tags = _KINDS, _SUBFIELD_TAGS
+    leader = None
     for child in elem:
         kind = kinds.get(child.tag) if isinstance(child.tag, str) else None
         if kind == "d":
             get = child.get
-            subfields = [Subfield(sf.get("code", "?"), sf.text or "")
-                         for sf in child if sf.tag in subfield_tags]
-            fields.append(Field(tag=get("tag", "   "),
-                                indicators=Indicators(get("ind1", " ")[:1] or " ",
-                                                      get("ind2", " ")[:1] or " "),
-                                subfields=subfields))
+            append(LightField(_tag(get("tag", "   ")), get("ind1", " ")[:1] or " ",
+                              get("ind2", " ")[:1] or " ",
+                              subfields=[(sf.get("code", "?"), sf.text or "")
+                                         for sf in child if sf.tag in subfield_tags]))
         elif kind == "c":
-            fields.append(Field(tag=child.get("tag", "   "), data=child.text or ""))
+            append(LightField(_tag(child.get("tag", "   ")), data=child.text or ""))
         elif kind == "l":
             leader = child.text or ""
-            record.leader = pymarc.Leader((leader + " " * 24)[:24])
+    record = LazyRecord.from_fields(" " * 24, fields)
+    if leader is not None:
+        record.leader = pymarc.Leader((leader + " " * 24)[:24])
     return record
+
+
+def _tag(tag: str) -> str:
+    # As pymarc.Field spells a tag: a number is three digits ("1" is "001").
+    return tag if len(tag) == 3 or not tag.isdigit() else f"{int(tag):03}"
 
 
 def parse_marcxml_record(data: bytes) -> pymarc.Record:

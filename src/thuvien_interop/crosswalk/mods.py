@@ -24,6 +24,7 @@ import pymarc
 from ..xml import MODS as MODS_NS
 from ..xml import MODS_SCHEMA, XLINK, XSI, xml_attr, xml_text
 from .dc import chop
+from .marcview import FieldLike, fields_of
 from .profile import CrosswalkProfile, ExtraMapping
 from .text import normalize
 
@@ -40,7 +41,7 @@ _ORDER = ("titleInfo", "name", "typeOfResource", "genre", "originInfo", "languag
 
 Out = dict[str, list[str]]
 # handler(field, out, alt) — alt is ' altRepGroup="NN"' for 880 pairs, else "".
-Handler = Callable[[pymarc.Field, Out, str], None]
+Handler = Callable[[FieldLike, Out, str], None]
 
 _CONTROL = frozenset("0123456789")
 
@@ -59,11 +60,11 @@ def _el(name: str, value: str, attrs: str = "") -> str:
     return f"<{name}{attrs}>{_t(value)}</{name}>"
 
 
-def _join(field: pymarc.Field, codes: str, sep: str = " ") -> str:
-    return sep.join(sf.value for sf in field.subfields if sf.code in codes and sf.value)
+def _join(field: FieldLike, codes: str, sep: str = " ") -> str:
+    return sep.join([v for c, v in field.subfields if c in codes and v])
 
 
-def _alt(field: pymarc.Field) -> str:
+def _alt(field: FieldLike) -> str:
     """altRepGroup for a field with $6 linkage ("880-01" / "245-01/$1"):
     the occurrence number pairs the regular field with its 880 (MODS mapping
     "Alternate graphic representation")."""
@@ -78,7 +79,7 @@ def _alt(field: pymarc.Field) -> str:
 
 # ---------------------------------------------------------------- titles
 
-def _title_245(field: pymarc.Field, out: Out, alt: str) -> None:
+def _title_245(field: FieldLike, out: Out, alt: str) -> None:
     # 245: $a → title (minus ind2 nonfiling characters → nonSort), $b
     # subTitle, $f$g$k appended to title, $n partNumber, $p partName.
     parts: list[str] = []
@@ -127,7 +128,7 @@ def _title_other(ttype: str, title_codes: str) -> Handler:
     # 130/240 uniform, 210 abbreviated, 242 translated, 246 alternative.
     attr = f' type="{ttype}"'
 
-    def handler(field: pymarc.Field, out: Out, alt: str) -> None:
+    def handler(field: FieldLike, out: Out, alt: str) -> None:
         title = chop(_join(field, title_codes))
         parts = [_el("title", title)] if title else []
         sub = chop(_join(field, "b")) if ttype != "uniform" else ""
@@ -151,7 +152,7 @@ def _title_other(ttype: str, title_codes: str) -> Handler:
 
 # ---------------------------------------------------------------- names
 
-def _roles(field: pymarc.Field, text_code: str) -> str:
+def _roles(field: FieldLike, text_code: str) -> str:
     roles = []
     for code, value in field.subfields:
         if not value:
@@ -168,7 +169,7 @@ def _roles(field: pymarc.Field, text_code: str) -> str:
     return "".join(roles)
 
 
-def _name_parts(field: pymarc.Field, kind: str) -> str:
+def _name_parts(field: FieldLike, kind: str) -> str:
     parts: list[str] = []
     if kind == "personal":
         # $a$b$q → namePart; $c termsOfAddress; $d date (MODS mapping 100).
@@ -206,7 +207,7 @@ def _name(kind: str, primary: bool) -> Handler:
     usage = ' usage="primary"' if primary else ""
     role_code = "j" if kind == "conference" else "e"
 
-    def handler(field: pymarc.Field, out: Out, alt: str) -> None:
+    def handler(field: FieldLike, out: Out, alt: str) -> None:
         parts = _name_parts(field, kind) if kind else _el("namePart", chop(_join(field, "a")))
         if not parts or parts == "<namePart></namePart>":
             return
@@ -225,7 +226,7 @@ def _subject(first: str) -> Handler:
     $z geographic (MODS mapping 600-651); authority from ind2 or $2."""
     skip = "j4" if first == "name:conference" else "e4"
 
-    def handler(field: pymarc.Field, out: Out, alt: str) -> None:
+    def handler(field: FieldLike, out: Out, alt: str) -> None:
         ind2 = field.indicator2
         auth = _join(field, "2").strip() if ind2 == "7" else _SUBJ_AUTH.get(ind2, "")
         parts: list[str] = []
@@ -246,7 +247,7 @@ def _subject(first: str) -> Handler:
             if name_parts:
                 head_el = f'<name type="{kind}">{name_parts}</name>'
             title = chop(_join(field, "tnp"))
-            if title and "t" in {sf.code for sf in field.subfields}:
+            if title and any(c == "t" for c, _ in field.subfields):
                 head_el += f"<titleInfo>{_el('title', title)}</titleInfo>"
         elif head:
             text = chop(" ".join(head))
@@ -264,7 +265,7 @@ def _subject(first: str) -> Handler:
 _SUBDIV = {"v": "genre", "x": "topic", "y": "temporal", "z": "geographic"}
 
 
-def _uncontrolled(field: pymarc.Field, out: Out, alt: str) -> None:
+def _uncontrolled(field: FieldLike, out: Out, alt: str) -> None:
     for code, value in field.subfields:
         if code == "a" and value:
             v = chop(value)
@@ -272,7 +273,7 @@ def _uncontrolled(field: pymarc.Field, out: Out, alt: str) -> None:
                 out["subject"].append(f"<subject{alt}>{_el('topic', v)}</subject>")
 
 
-def _gac(field: pymarc.Field, out: Out, alt: str) -> None:
+def _gac(field: FieldLike, out: Out, alt: str) -> None:
     # 043 $a → subject/geographicCode authority="marcgac".
     for code, value in field.subfields:
         if code == "a" and value:
@@ -282,7 +283,7 @@ def _gac(field: pymarc.Field, out: Out, alt: str) -> None:
                                       f"{_t(v)}</geographicCode></subject>")
 
 
-def _genre_655(field: pymarc.Field, out: Out, alt: str) -> None:
+def _genre_655(field: FieldLike, out: Out, alt: str) -> None:
     ind2 = field.indicator2
     auth = _join(field, "2").strip() if ind2 == "7" else _SUBJ_AUTH.get(ind2, "")
     text = chop(_join(field, "abvxyz", "--"))
@@ -300,7 +301,7 @@ def _clean_date(value: str) -> str:
     return chop(value.replace("[", "").replace("]", ""))
 
 
-def _imprint(field: pymarc.Field, out: Out, alt: str) -> None:
+def _imprint(field: FieldLike, out: Out, alt: str) -> None:
     # 260 $a place, $b publisher, $c dateIssued; 264 likewise with eventType
     # from ind2, ind2 4 → copyrightDate (MODS mapping 264).
     # 880 paired with 264 keeps its ind2; 260 (or its 880, ind2 blank) → "1".
@@ -333,13 +334,13 @@ def _imprint(field: pymarc.Field, out: Out, alt: str) -> None:
         out["originInfo"].append(f"<originInfo{ev_attr}{alt}>{''.join(parts)}</originInfo>")
 
 
-def _edition(field: pymarc.Field, out: Out, alt: str) -> None:
+def _edition(field: FieldLike, out: Out, alt: str) -> None:
     v = chop(_join(field, "ab"))
     if v:
         out["_origin"].append(_el("edition", v))
 
 
-def _frequency(field: pymarc.Field, out: Out, alt: str) -> None:
+def _frequency(field: FieldLike, out: Out, alt: str) -> None:
     v = chop(_join(field, "ab"))
     if v:
         out["_origin"].append(_el("frequency", v))
@@ -347,13 +348,13 @@ def _frequency(field: pymarc.Field, out: Out, alt: str) -> None:
 
 # ---------------------------------------------------------------- physical
 
-def _extent(field: pymarc.Field, out: Out, alt: str) -> None:
+def _extent(field: FieldLike, out: Out, alt: str) -> None:
     v = _join(field, "abcefg").strip().rstrip(";:+ ").strip()
     if v:
         out["_phys"].append(_el("extent", v))
 
 
-def _form_338(field: pymarc.Field, out: Out, alt: str) -> None:
+def _form_338(field: FieldLike, out: Out, alt: str) -> None:
     # RDA 336-338 carrier terms → form with authority from $2.
     auth = _join(field, "2").strip()
     a = f' authority="{_a(auth)}"' if auth else ""
@@ -364,7 +365,7 @@ def _form_338(field: pymarc.Field, out: Out, alt: str) -> None:
                                 f'<form{a} type="media">{_t(value.strip())}</form>')
 
 
-def _electronic(field: pymarc.Field, out: Out, alt: str) -> None:
+def _electronic(field: FieldLike, out: Out, alt: str) -> None:
     # 856: $u → location/url ($y/$3 displayLabel, $z note), $q → internetMediaType.
     label = _join(field, "y3").strip()
     note = _join(field, "z").strip()
@@ -400,9 +401,8 @@ _NOTE_TYPE = {
 }
 
 
-def _note(field: pymarc.Field, out: Out, alt: str) -> None:
-    text = " ".join(sf.value for sf in field.subfields
-                    if sf.value and sf.code not in _CONTROL).strip()
+def _note(field: FieldLike, out: Out, alt: str) -> None:
+    text = " ".join([v for c, v in field.subfields if v and c not in _CONTROL]).strip()
     if not text:
         return
     ntype = _NOTE_TYPE.get(field.tag, "")
@@ -411,10 +411,9 @@ def _note(field: pymarc.Field, out: Out, alt: str) -> None:
 
 
 def _simple(element: str, codes: str | None = None, attrs: str = "") -> Handler:
-    def handler(field: pymarc.Field, out: Out, alt: str) -> None:
+    def handler(field: FieldLike, out: Out, alt: str) -> None:
         if codes is None:
-            text = " ".join(sf.value for sf in field.subfields
-                            if sf.value and sf.code not in _CONTROL).strip()
+            text = " ".join([v for c, v in field.subfields if v and c not in _CONTROL]).strip()
         else:
             text = _join(field, codes).strip()
         if text:
@@ -428,7 +427,7 @@ def _access(ctype: str) -> Handler:
 
 # ---------------------------------------------------------------- classification / ids
 
-def _class_050(field: pymarc.Field, out: Out, alt: str) -> None:
+def _class_050(field: FieldLike, out: Out, alt: str) -> None:
     a = [v for c, v in field.subfields if c == "a" and v]
     b = _join(field, "b")
     for v in a:
@@ -436,7 +435,7 @@ def _class_050(field: pymarc.Field, out: Out, alt: str) -> None:
         out["classification"].append(f'<classification authority="lcc">{_t(text)}</classification>')
 
 
-def _class_082(field: pymarc.Field, out: Out, alt: str) -> None:
+def _class_082(field: FieldLike, out: Out, alt: str) -> None:
     ed = _join(field, "2").strip()
     e = f' edition="{_a(ed)}"' if ed else ""
     for code, value in field.subfields:
@@ -446,7 +445,7 @@ def _class_082(field: pymarc.Field, out: Out, alt: str) -> None:
 
 
 def _class_other(default_auth: str) -> Handler:
-    def handler(field: pymarc.Field, out: Out, alt: str) -> None:
+    def handler(field: FieldLike, out: Out, alt: str) -> None:
         auth = _join(field, "2").strip() or default_auth
         a = f' authority="{_a(auth)}"' if auth else ""
         for code, value in field.subfields:
@@ -460,7 +459,7 @@ def _std_id(id_type: str) -> Handler:
     # 020 isbn / 022 issn: $a valid, $z invalid="yes" (MODS mapping 020, 022).
     t = f' type="{id_type}"'
 
-    def handler(field: pymarc.Field, out: Out, alt: str) -> None:
+    def handler(field: FieldLike, out: Out, alt: str) -> None:
         for code, value in field.subfields:
             if not value or not value.strip():
                 continue
@@ -477,7 +476,7 @@ def _std_id(id_type: str) -> Handler:
 _ID_024 = {"0": "isrc", "1": "upc", "2": "ismn", "3": "ean", "4": "sici"}
 
 
-def _id_024(field: pymarc.Field, out: Out, alt: str) -> None:
+def _id_024(field: FieldLike, out: Out, alt: str) -> None:
     ind1 = field.indicator1
     id_type = _join(field, "2").strip() if ind1 == "7" else _ID_024.get(ind1, "")
     t = f' type="{_a(id_type)}"' if id_type else ""
@@ -486,13 +485,13 @@ def _id_024(field: pymarc.Field, out: Out, alt: str) -> None:
             out["identifier"].append(f"<identifier{t}>{_t(value.strip())}</identifier>")
 
 
-def _lccn(field: pymarc.Field, out: Out, alt: str) -> None:
+def _lccn(field: FieldLike, out: Out, alt: str) -> None:
     for code, value in field.subfields:
         if code == "a" and value.strip():
             out["identifier"].append(f'<identifier type="lccn">{_t(value.strip())}</identifier>')
 
 
-def _holding(field: pymarc.Field, out: Out, alt: str) -> None:
+def _holding(field: FieldLike, out: Out, alt: str) -> None:
     # 852 $a$b → physicalLocation, $h$i$j$k$m → shelfLocator (sequence order).
     phys = _join(field, "ab").strip()
     shelf = _join(field, "khijm").strip()
@@ -515,7 +514,7 @@ _REL_TYPE = {
 }
 
 
-def _linking(field: pymarc.Field, out: Out, alt: str) -> None:
+def _linking(field: FieldLike, out: Out, alt: str) -> None:
     rtype = _REL_TYPE.get(field.tag, "")
     parts: list[str] = []
     title = chop(_join(field, "ts"))
@@ -544,7 +543,7 @@ def _linking(field: pymarc.Field, out: Out, alt: str) -> None:
     out["relatedItem"].append(f"<relatedItem{t}{d}{alt}>{''.join(parts)}</relatedItem>")
 
 
-def _series(field: pymarc.Field, out: Out, alt: str) -> None:
+def _series(field: FieldLike, out: Out, alt: str) -> None:
     # 490/440/830 → relatedItem type="series": title $a, partNumber $v.
     title = chop(_join(field, "a"))
     if not title:
@@ -565,11 +564,11 @@ def _series(field: pymarc.Field, out: Out, alt: str) -> None:
 
 # ---------------------------------------------------------------- control fields
 
-def _control(field: pymarc.Field, out: Out, alt: str) -> None:
+def _control(field: FieldLike, out: Out, alt: str) -> None:
     out["_" + field.tag] = [field.data or ""]
 
 
-def _source_040(field: pymarc.Field, out: Out, alt: str) -> None:
+def _source_040(field: FieldLike, out: Out, alt: str) -> None:
     for code, value in field.subfields:
         v = value.strip() if value else ""
         if not v:
@@ -583,7 +582,7 @@ def _source_040(field: pymarc.Field, out: Out, alt: str) -> None:
             out["_rec"].append(f"<descriptionStandard>{_t(v)}</descriptionStandard>")
 
 
-def _lang_041(field: pymarc.Field, out: Out, alt: str) -> None:
+def _lang_041(field: FieldLike, out: Out, alt: str) -> None:
     for code, value in field.subfields:
         if code in "ad" and value:
             v = value.strip().lower()
@@ -669,7 +668,7 @@ def _extra_handler(m: ExtraMapping) -> Handler:
         attrs += f' displayLabel="{_a(m.display_label)}"'
     ind1, ind2 = m.ind1, m.ind2
 
-    def handler(field: pymarc.Field, out: Out, alt: str) -> None:
+    def handler(field: FieldLike, out: Out, alt: str) -> None:
         if (ind1 is not None and field.indicator1 != ind1) or \
                 (ind2 is not None and field.indicator2 != ind2):
             return
@@ -720,7 +719,7 @@ def marc_to_mods(record: pymarc.Record, profile: CrosswalkProfile | None = None)
     out["_rec"] = []
     out["_lang"] = []
     get = table.get
-    for field in record.fields:
+    for field in fields_of(record):
         tag = field.tag
         alt = ""
         if tag == "880":
@@ -734,7 +733,7 @@ def marc_to_mods(record: pymarc.Record, profile: CrosswalkProfile | None = None)
                 continue
             occ = link[4:6]
             alt = f' altRepGroup="{occ}"' if occ.isdigit() and occ != "00" else ""
-        elif not field.control_field and field.subfields and field.subfields[0].code == "6":
+        elif not field.control_field and field.subfields and field.subfields[0][0] == "6":
             alt = _alt(field)
         handler = get(tag)
         if handler is not None:

@@ -223,6 +223,18 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def is_plain_nfc(text: str) -> bool:
+    """True when :func:`normalize` leaves ``text`` as it is, and so every piece of
+    it cut at a control character (MARC delimiters are starters that compose with
+    nothing): a reader checks a whole record once instead of every value.
+
+        >>> is_plain_nfc("Hà Nội\x1faTruyện"), is_plain_nfc("Ha\u0300 Noi")
+        (True, False)
+    """
+    return text.isascii() or (_NEEDS_WORK.search(text) is None
+                              and unicodedata.is_normalized("NFC", text))
+
+
 # --------------------------------------------------------------------------
 # fold()
 # --------------------------------------------------------------------------

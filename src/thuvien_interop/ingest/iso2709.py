@@ -19,8 +19,9 @@ the first records) and per field, and says so in the record warnings:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from itertools import chain, islice
+from itertools import accumulate, chain, islice
 from typing import BinaryIO
 
 import pymarc
@@ -33,9 +34,11 @@ from ..crosswalk.marc8 import (
     implausible_bytes,
     plausible_marc8,
 )
+from ..crosswalk.marcview import LazyRecord, LightField
 from ..crosswalk.text import (
     clean_xml_text,
     has_forbidden_xml_chars,
+    is_plain_nfc,
     is_vietnamese_syllable,
     normalize,
 )
@@ -89,6 +92,9 @@ def read_iso2709(stream: BinaryIO, source_encoding: str | None = None, *,
         decoder.detect_file(raw for _, raw, _ in head)
         records = chain(head, records)
     position = 0
+    # The light path reads well-formed UTF-8 records (the same values, no warnings
+    # to give); it declines anything else, which the full parser below reads.
+    fast = source_encoding is None
     for offset, raw, terminated in records:
         # Some exports put a newline between records; it is not part of them.
         stripped = raw.lstrip(b"\r\n\x00 \x1a")
@@ -105,10 +111,94 @@ def read_iso2709(stream: BinaryIO, source_encoding: str | None = None, *,
         if position == 1 and decoder.file_note:
             result.warnings.append(decoder.file_note)
         try:
-            result.record = _parse(raw, result.warnings, decoder)
+            record = _parse_light(raw, decoder) if fast else None
+            result.record = record if record is not None else _parse(raw, result.warnings, decoder)
         except ValueError as exc:
             result.error = str(exc)
         yield result
+
+
+_DIRECTORY = re.compile(r"([\x20-\x7e]{3})([0-9]{4})([0-9]{5})")
+# A byte outside ASCII as a subfield code, or as a field's first or second byte
+# (an indicator): the full parser says what it made of them. Each pattern opens
+# with a literal, which the regex engine finds fast.
+_ODD_CODE = re.compile(rb"\x1f[\x80-\xff]")
+_ODD_INDICATOR = re.compile(rb"\x1e[^\x1e]?[\x80-\xff]")
+# Deleting every byte XML 1.0 allows in text (and the MARC delimiters) leaves
+# those it forbids, which text.clean_xml_text would replace.
+_XML_ALLOWED_BYTES = bytes(range(0x1d, 0x100)) + b"\t\n\r"
+
+
+def _parse_light(raw: bytes, decoder: _FieldDecoder) -> LazyRecord | None:
+    """The record as :func:`_parse` reads it, when it has nothing to repair or
+    report: lengths, base address and directory right, leader/09 "a" (or blank
+    over ASCII bytes), valid UTF-8, every field with its indicators. Else None.
+
+    Its fields' values are the same strings :func:`_parse` makes, split and
+    (where the record needs it) normalized when a crosswalk first reads them."""
+    n_raw = len(raw)
+    leader_bytes = raw[:24]
+    if n_raw < 26 or not leader_bytes.isascii() or not leader_bytes[:5].isdigit() \
+            or int(leader_bytes[:5]) != n_raw:
+        return None
+    dir_end = raw.find(b"\x1e", 24)
+    base = leader_bytes[12:17]
+    if dir_end < 0 or not base.isdigit() or int(base) != dir_end + 1:
+        return None
+    directory = raw[24:dir_end]
+    if not directory.isascii():
+        return None
+    entries = _DIRECTORY.findall(directory.decode("ascii"))
+    if not entries or len(entries) * 12 != len(directory):
+        return None
+    data = raw[dir_end + 1:-1]
+    pieces = data.split(b"\x1e")
+    if pieces.pop() != b"" or len(pieces) != len(entries):
+        return None
+    # What the directory should say: each field's length with its terminator
+    # (C-level maps, no Python loop), the fields end to end in directory order.
+    lengths = list(map(_plus_one, map(len, pieces)))
+    if min(lengths) < 3:
+        return None  # a data field without indicators (or so short a control field: let _parse judge)
+    tags, dir_lengths, dir_starts = zip(*entries, strict=True)
+    if lengths != list(map(int, dir_lengths)) \
+            or list(accumulate(lengths, initial=0))[:-1] != list(map(int, dir_starts)):
+        return None
+    normalize_text = decoder.normalize
+    if normalize_text and data.translate(None, _XML_ALLOWED_BYTES):
+        return None  # _parse replaces the control characters XML forbids, and says so
+    if data.isascii():
+        if leader_bytes[9] not in b"a ":
+            return None
+        text = data.decode("ascii")
+        clean = None
+    else:
+        if leader_bytes[9] != 0x61 or not pieces[0][:2].isascii() or _ODD_CODE.search(data) \
+                or _ODD_INDICATOR.search(data):
+            return None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if normalize_text and ("\ufffe" in text or "\uffff" in text):
+            return None
+        # One look at the whole record's text says whether any value needs normalizing.
+        clean = None if not normalize_text or is_plain_nfc(text) else normalize
+    fields = []
+    append = fields.append
+    control, data_field = LightField, LightField._from_text
+    bodies = text.split("\x1e")
+    bodies.pop()  # after the last field terminator
+    for tag, body in zip(tags, bodies, strict=True):
+        if tag < "010" and tag.isdigit():
+            append(control(tag, data=body if clean is None else clean(body)))
+        else:
+            append(data_field(tag, body, clean))
+    leader = leader_bytes.decode("ascii")
+    return LazyRecord.from_fields(leader[:9] + "a" + leader[10:], fields)
+
+
+_plus_one = (1).__add__
 
 
 def _parse(raw: bytes, warnings: list[str], decoder: _FieldDecoder) -> pymarc.Record:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from ..crosswalk.marcview import fields_of
 from .result import DCRecord, Source
 
 # RFC 3986 unreserved and sub-delims that the oai-identifier scheme allows.
@@ -37,11 +38,14 @@ class IdentifierRule:
             values = source.values(self.dc_element)
             return values[0].strip() if values else None
         tag, _, code = self.field.partition("$")
-        for f in source.get_fields(tag):
-            if f.is_control_field():
+        code = code or "a"
+        for f in fields_of(source):
+            if f.tag != tag:
+                continue
+            if f.control_field:
                 value = (f.data or "").strip()
             else:
-                value = next((v.strip() for v in f.get_subfields(code or "a") if v.strip()), "")
+                value = next((v.strip() for c, v in f.subfields if c == code and v.strip()), "")
             if value:
                 return value
         return None

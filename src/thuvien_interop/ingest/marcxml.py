@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 import pymarc
 
+from ..crosswalk.marcview import fields_of
 from ..crosswalk.marcxml import element_to_record
 from ..crosswalk.text import normalize
 from .result import ReadResult
@@ -26,7 +27,7 @@ def read_marcxml(stream: BinaryIO, *, normalize_text: bool = True) -> Iterator[R
     for result, elem in read_elements(stream, "record"):
         if elem is not None:
             record = element_to_record(elem)
-            if not record.fields and not str(record.leader).strip():
+            if not fields_of(record) and not str(record.leader).strip():
                 result.error = "the <record> element holds no leader and no fields"
             else:
                 if normalize_text:
@@ -39,16 +40,18 @@ def normalize_record(record: pymarc.Record, warnings: list[str]) -> None:
     """Put every value of a record into clean NFC, in place; say so in ``warnings``
     if anything changed."""
     changed = False
-    for field in record.fields:
-        if field.is_control_field():
+    for field in fields_of(record):
+        if field.control_field:
             new = normalize(field.data or "")
             changed |= new != field.data
             field.data = new
         else:
-            for i, sf in enumerate(field.subfields):
-                new = normalize(sf.value or "")
-                if new != sf.value:
+            subfields = field.subfields
+            for i, (code, value) in enumerate(subfields):
+                new = normalize(value or "")
+                if new != value:
                     changed = True
-                    field.subfields[i] = sf._replace(value=new)
+                    sf = subfields[i]
+                    subfields[i] = sf._replace(value=new) if isinstance(sf, pymarc.Subfield) else (code, new)
     if changed:
         warnings.append("text normalized to Unicode NFC")

@@ -13,8 +13,19 @@ providers into a store; :mod:`~thuvien_interop.oai.harvest_sources` reads the
 list of providers.
 """
 
-from .config import ProviderConfig
-from .errors import OAIError
-from .provider import Provider
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .config import ProviderConfig
+    from .errors import OAIError
+    from .provider import Provider
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "ProviderConfig": ".config",
+    "OAIError": ".errors",
+    "Provider": ".provider",
+})
 
 __all__ = ["OAIError", "Provider", "ProviderConfig"]

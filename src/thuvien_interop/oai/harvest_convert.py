@@ -24,6 +24,7 @@ from lxml import etree
 from .. import dates
 from .. import xml as ns
 from ..crosswalk.dc import DC_NS, OAI_DC_NS, XSI_NS, parse_dc
+from ..crosswalk.marcview import fields_of
 from ..crosswalk.marcxml import MARC_NS, element_to_record
 from ..crosswalk.text import normalize
 from ..ingest.marcxml import normalize_record
@@ -76,7 +77,7 @@ class Job:
             kind, elem = metadata_kind(_element(self.metadata), self.prefix)
             if kind == "marc21":
                 marc = element_to_record(elem)
-                if not marc.fields:
+                if not fields_of(marc):
                     raise Unreadable("the MARCXML record has no fields")
                 found: list[str] = []
                 normalize_record(marc, found)

@@ -10,9 +10,28 @@ computed), batches and writes them, on worker processes or not, and returns one
     >>> print(pipeline.report.written)                                         # doctest: +SKIP
 """
 
-from .build import Outcome, build_record, write_batch
-from .items import Deferred, Incoming, Problem, Report, Unreadable
-from .run import BATCH, Batch, Pipeline
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .build import Outcome, build_record, write_batch
+    from .items import Deferred, Incoming, Problem, Report, Unreadable
+    from .run import BATCH, Batch, Pipeline
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "Outcome": ".build",
+    "build_record": ".build",
+    "write_batch": ".build",
+    "Deferred": ".items",
+    "Incoming": ".items",
+    "Problem": ".items",
+    "Report": ".items",
+    "Unreadable": ".items",
+    "BATCH": ".run",
+    "Batch": ".run",
+    "Pipeline": ".run",
+})
 
 __all__ = ["BATCH", "Batch", "Deferred", "Incoming", "Outcome", "Pipeline", "Problem", "Report",
            "Unreadable", "build_record", "write_batch"]

@@ -18,9 +18,22 @@ quoted, diacritics are optional.
     ['Hà Nội : bản đồ du lịch', 'Hà Nội mùa thu vàng : tập thơ', 'Hà Nội nghìn năm văn hiến', 'Làng nghề truyền thống Hà Nội', 'Phố cổ Hà Nội', 'Thăng Long - Hà Nội : lịch sử và văn hóa']
 """
 
-from .client import Client, SRUError
-from .config import SRUConfig
-from .diagnostics import Diagnostic
-from .server import Server
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .client import Client, SRUError
+    from .config import SRUConfig
+    from .diagnostics import Diagnostic
+    from .server import Server
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "Client": ".client",
+    "SRUError": ".client",
+    "SRUConfig": ".config",
+    "Diagnostic": ".diagnostics",
+    "Server": ".server",
+})
 
 __all__ = ["Client", "Diagnostic", "SRUConfig", "SRUError", "Server"]

@@ -24,6 +24,7 @@ from typing import Any, Literal
 import pymarc
 
 from ..crosswalk.dc import chop
+from ..crosswalk.marcview import fields_of
 from ..crosswalk.text import normalize
 from ..ingest.result import DCRecord, Source
 from ..store.search_plan import SORT_KEY
@@ -180,7 +181,8 @@ def _clean(value: str) -> str:
 
 def _marc_values(record: pymarc.Record, src: _Source, join: str,
                  by_tag: dict[str, list] | None = None) -> list[str]:
-    fields = by_tag.get(src.tag, ()) if by_tag is not None else record.get_fields(src.tag)
+    fields = by_tag.get(src.tag, ()) if by_tag is not None else \
+        [f for f in fields_of(record) if f.tag == src.tag]
     if src.start is not None:
         if src.tag == "LDR":
             data = str(record.leader or "")
@@ -260,7 +262,7 @@ def index_source(source: Source, profile: IndexProfile | None = None,
     by_tag: dict[str, list] = {}
     if not is_dc:
         # One pass over the fields instead of one get_fields() per index source.
-        for f in source.fields:  # type: ignore[union-attr]
+        for f in fields_of(source):  # type: ignore[arg-type]
             by_tag.setdefault(f.tag, []).append(f)
     for d in profile:
         if is_dc:

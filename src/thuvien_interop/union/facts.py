@@ -27,6 +27,7 @@ from lxml import etree
 
 from ..crosswalk.dc import parse_dc
 from ..crosswalk.dc2marc import dc_to_marc
+from ..crosswalk.marcview import fields_of
 from ..crosswalk.marcxml import parse_marcxml_record
 from ..crosswalk.text import fold, normalize
 from ..model import Record
@@ -128,15 +129,15 @@ def facts_from_record(record: Record) -> Facts | None:
 # -- reading the values ------------------------------------------------------------
 
 def _subs(f: pymarc.Field, codes: str) -> list[str]:
-    return [normalize(sf.value) for sf in f.subfields if sf.code in codes and sf.value]
+    return [normalize(v) for c, v in f.subfields if c in codes and v]
 
 
 def _fields(r: pymarc.Record, *tags: str) -> list[pymarc.Field]:
-    return [f for f in r.fields if f.tag in tags]
+    return [f for f in fields_of(r) if f.tag in tags]
 
 
 def _control(r: pymarc.Record, tag: str) -> str:
-    f = next((f for f in r.fields if f.tag == tag and f.is_control_field()), None)
+    f = next((f for f in fields_of(r) if f.tag == tag and f.control_field), None)
     return (f.data or "") if f is not None else ""
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import pymarc
 
+from ..crosswalk.marcview import fields_of
 from ..crosswalk.text import fold, normalize
 from ..model import Record
 from .facts import provider_of, record_marc
@@ -113,7 +114,7 @@ _PLACE_CODES = frozenset("abcdefghijkmns")
 
 
 def _subs(f: pymarc.Field, code: str) -> list[str]:
-    return [normalize(sf.value).strip() for sf in f.subfields if sf.code == code and sf.value.strip()]
+    return [normalize(v).strip() for c, v in f.subfields if c == code and v.strip()]
 
 
 def _one(f: pymarc.Field, *codes: str) -> str:
@@ -135,16 +136,16 @@ def _from_852(fields: list[pymarc.Field], record: str, library: Library) -> list
         # The spreadsheet import: one column, one 852. Together they are one place.
         whole: dict[str, list[str]] = {}
         for f in fields:
-            for sf in f.subfields:
-                if sf.value.strip():
-                    whole.setdefault(sf.code, []).append(normalize(sf.value).strip())
+            for code, value in f.subfields:
+                if value.strip():
+                    whole.setdefault(code, []).append(normalize(value).strip())
         merged.append(whole)
     else:
         for f in fields:
             subs: dict[str, list[str]] = {}
-            for sf in f.subfields:
-                if sf.value.strip():
-                    subs.setdefault(sf.code, []).append(normalize(sf.value).strip())
+            for code, value in f.subfields:
+                if value.strip():
+                    subs.setdefault(code, []).append(normalize(value).strip())
             if merged and not (set(subs) & _PLACE_CODES):
                 # copies only ($p, $t): they belong to the place before
                 for code, values in subs.items():
@@ -176,8 +177,9 @@ def _from_952(fields: list[pymarc.Field], record: str, library: Library) -> list
 def holdings_of(marc: pymarc.Record, record: str, library: Library) -> list[Holding]:
     """The holdings one record's item data gives for its library; one bare holding
     (the library holds it) when it carries none."""
-    f852 = [f for f in marc.fields if f.tag == "852"]
-    f952 = [f for f in marc.fields if f.tag == "952"]
+    fields = fields_of(marc)
+    f852 = [f for f in fields if f.tag == "852"]
+    f952 = [f for f in fields if f.tag == "952"]
     out = (_from_852(f852, record, library) if f852 else []) + (_from_952(f952, record, library)
                                                                  if f952 else [])
     return out or ([] if f952 else [Holding(library, record)])

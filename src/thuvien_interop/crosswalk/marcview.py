@@ -1,0 +1,143 @@
+"""A MARC record read lazily: a :class:`pymarc.Record` to whoever asks for its
+``fields``, light field views to the crosswalks.
+
+Readers (ISO 2709, MARCXML) hand out a :class:`LazyRecord`. The crosswalks of
+this package read :func:`fields_of` it: light :class:`LightField` views whose
+subfields are split (and, in the rare record that needs it, normalized) only
+when a crosswalk reads them. Anyone else sees a plain pymarc record: the first
+touch of ``record.fields`` builds the pymarc ``Field`` objects, once, and from
+then on the pymarc fields are the record (edits included).
+
+    >>> r = LazyRecord.from_fields("00000nam a2200000 a 4500", [
+    ...     LightField("001", data="VN-1"),
+    ...     LightField("245", "1", "0", subfields=[("a", "Truyện Kiều /")])])
+    >>> [f.tag for f in fields_of(r)], r["245"]["a"], isinstance(r.fields[1], pymarc.Field)
+    (['001', '245'], 'Truyện Kiều /', True)
+
+Why: building a pymarc ``Field`` (a Python ``__init__``, an ``Indicators`` and a
+``Subfield`` named tuple per value) cost more than the crosswalk that then takes
+it apart; a light field is one object whose subfields are plain (code, value)
+pairs, the shape pymarc's ``Subfield`` unpacks to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pymarc
+
+_FIELDS_SLOT = pymarc.Record.fields  # the slot pymarc keeps its field list in
+
+
+class LightField:
+    """A read-only field as the crosswalks read it: ``tag``, ``indicator1``,
+    ``indicator2``, ``data`` (control fields), ``subfields`` ((code, value) pairs)
+    and ``control_field``, the attributes pymarc's ``Field`` has under those names.
+
+    A field read from ISO 2709 keeps its text (indicators and the
+    0x1F-separated subfields) and splits it on first use of ``subfields``."""
+
+    __slots__ = ("tag", "indicator1", "indicator2", "data", "control_field", "_text",
+                 "_clean", "subfields")
+
+    def __init__(self, tag: str, indicator1: str = " ", indicator2: str = " ", *,
+                 subfields: list[tuple[str, str]] | None = None, data: str | None = None) -> None:
+        self.tag = tag
+        self.control_field = tag < "010" and tag.isdigit()
+        if self.control_field:
+            self.data = data
+            self.indicator1 = self.indicator2 = None
+            self.subfields = []
+        else:
+            self.data = None
+            self.indicator1, self.indicator2 = indicator1, indicator2
+            self.subfields = subfields if subfields is not None else []
+
+    @classmethod
+    def _from_text(cls, tag: str, text: str, clean: Callable[[str], str] | None) -> LightField:
+        """A data field from its ISO 2709 text: two indicators, then subfields;
+        ``clean`` (if any) is applied to every value when they are split."""
+        field = cls.__new__(cls)
+        field.tag = tag
+        field.control_field = False
+        field.data = None
+        field.indicator1 = text[0]
+        field.indicator2 = text[1]
+        field._text = text
+        field._clean = clean
+        return field
+
+    def __getattr__(self, name: str) -> object:
+        # Only an unset slot lands here: the subfields of a field read from
+        # ISO 2709, split on first use and kept in the slot from then on.
+        if name != "subfields":
+            raise AttributeError(name)
+        clean = self._clean
+        parts = self._text[2:].split("\x1f")
+        del parts[0]  # text between the indicators and the first delimiter is not a subfield
+        if clean is None:
+            subfields = [(p[0], p[1:]) for p in parts if p]
+        else:
+            subfields = [(p[0], clean(p[1:])) for p in parts if p]
+        self.subfields = subfields
+        return subfields
+
+    @property
+    def indicators(self) -> tuple[str, str] | None:
+        return None if self.control_field else (self.indicator1, self.indicator2)
+
+    def is_control_field(self) -> bool:
+        return self.control_field
+
+    def to_pymarc(self) -> pymarc.Field:
+        """The same field as a :class:`pymarc.Field`."""
+        if self.control_field:
+            return pymarc.Field(tag=self.tag, data=self.data)
+        Subfield = pymarc.Subfield
+        return pymarc.Field(tag=self.tag,
+                            indicators=pymarc.Indicators(self.indicator1, self.indicator2),
+                            subfields=[Subfield(c, v) for c, v in self.subfields])
+
+    def __repr__(self) -> str:
+        return f"LightField({self.tag!r})"
+
+
+class LazyRecord(pymarc.Record):
+    """A pymarc record whose pymarc fields are built the first time anyone asks.
+
+    Until then the crosswalks read its light fields through :func:`fields_of`."""
+
+    __slots__ = ("_view",)
+
+    @classmethod
+    def from_fields(cls, leader: str, fields: list[LightField]) -> LazyRecord:
+        """A record of ``fields`` under ``leader`` (as ``pymarc.Record(leader=...)`` sets it)."""
+        record = cls(leader=leader)
+        record._view = fields
+        return record
+
+    @property  # type: ignore[override]
+    def fields(self) -> list[pymarc.Field]:
+        view = self._view
+        if view is not None:
+            _FIELDS_SLOT.__set__(self, [f.to_pymarc() for f in view])
+            self._view = None
+        return _FIELDS_SLOT.__get__(self)
+
+    @fields.setter
+    def fields(self, value: list[pymarc.Field]) -> None:
+        self._view = None
+        _FIELDS_SLOT.__set__(self, value)
+
+
+FieldLike = pymarc.Field | LightField
+
+
+def fields_of(record: pymarc.Record) -> Sequence[FieldLike]:
+    """The fields a crosswalk reads: a lazy record's light views while nobody has
+    asked it for pymarc fields, else ``record.fields``. Read-only."""
+    if type(record) is LazyRecord:
+        view = record._view
+        if view is not None:
+            return view
+    return record.fields
