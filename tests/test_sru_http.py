@@ -103,13 +103,15 @@ def test_browser_gets_the_search_page(sru_url):
     assert "SRU 13" in r.text and "role=\"alert\"" in r.text
 
 
-def test_browser_asking_for_a_stylesheet_or_protocol_gets_xml(sru_url):
+def test_browser_asking_for_a_stylesheet_gets_xml_and_for_an_operation_its_html_view(sru_url):
     r = requests.get(sru_url, params={"version": "1.2", "operation": "searchRetrieve", "query": "viet",
                                       "stylesheet": "/s.xsl"}, headers=BROWSER)
     assert r.headers["Content-Type"].startswith("text/xml")
     assert b'<?xml-stylesheet type="text/xsl" href="/s.xsl"?>' in r.content
     r = requests.get(sru_url, params={"version": "1.2", "operation": "explain"}, headers=BROWSER)
-    assert r.headers["Content-Type"].startswith("text/xml")
+    assert r.headers["Content-Type"].startswith("text/html") and "dc.title" in r.text
+    r = requests.get(sru_url + "/xml", params={"version": "1.2", "operation": "explain"}, headers=BROWSER)
+    assert r.headers["Content-Type"].startswith("text/xml") and b"explainResponse" in r.content
 
 
 def _yaz(commands: list[str]) -> str:

@@ -46,6 +46,7 @@ SRU1 = "http://www.loc.gov/zing/srw/"
 DIAG1 = "http://www.loc.gov/zing/srw/diagnostic/"
 SRU2 = "http://docs.oasis-open.org/ns/search-ws/sruResponse"
 SRU2_SCAN = "http://docs.oasis-open.org/ns/search-ws/scan"
+SRU2_FACETS = "http://docs.oasis-open.org/ns/search-ws/facetedResults"
 DIAG2 = "http://docs.oasis-open.org/ns/search-ws/diagnostic"
 XCQL = "http://www.loc.gov/zing/cql/xcql/"
 XCQL_SRU2 = "http://docs.oasis-open.org/ns/search-ws/xcql"
@@ -54,7 +55,7 @@ ZEEREX = "http://explain.z3950.org/dtd/2.0/"
 #: Every namespace above: no other module writes one of these URIs itself (a
 #: test reads the source to check).
 NAMESPACES = frozenset((OAI, OAI_DC, OAI_IDENTIFIER, FRIENDS, BRANDING, PROVENANCE, DC, DCTERMS,
-                        MARC21, MODS, XSI, XLINK, XML, SRU1, DIAG1, SRU2, SRU2_SCAN, DIAG2, XCQL,
+                        MARC21, MODS, XSI, XLINK, XML, SRU1, DIAG1, SRU2, SRU2_SCAN, SRU2_FACETS, DIAG2, XCQL,
                         XCQL_SRU2, ZEEREX))
 
 #: Prefixes providers use without declaring them: the harvester's tolerant reading
@@ -304,7 +305,7 @@ def parse_chunk(chunk: str) -> etree._Element:
 __all__ = [
     "BRANDING", "DC", "DCTERMS", "DECLARED_ENCODING", "DIAG1", "DIAG2", "FRIENDS", "MARC21",
     "MARC21_SCHEMA", "MODS", "MODS_SCHEMA", "NAMESPACES", "NAMESPACE_DECLARATION", "OAI", "OAI_DC", "OAI_DC_SCHEMA", "OAI_IDENTIFIER", "OAI_SCHEMA",
-    "PROVENANCE", "PROVENANCE_SCHEMA", "SAFE_PARSER", "SRU1", "SRU2", "SRU2_SCAN", "USUAL_PREFIXES",
+    "PROVENANCE", "PROVENANCE_SCHEMA", "SAFE_PARSER", "SRU1", "SRU2", "SRU2_FACETS", "SRU2_SCAN", "USUAL_PREFIXES",
     "XCQL", "XCQL_SRU2", "XLINK", "XML", "XSI", "ZEEREX",
     "clean_xml_text", "declarations", "has_forbidden_xml_chars", "iterparse", "local", "parse",
     "parse_chunk", "q", "repair_xml_chars", "safe_parser", "split_records", "xml_attr", "xml_text",

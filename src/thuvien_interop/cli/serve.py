@@ -68,12 +68,13 @@ def access_log_stream(where: str) -> IO[str] | None:
 def run_server(settings: Settings, host: str, port: int, threads: int, workers: int = 1,
                open_repository: Callable[[], Repository] | None = None, *,
                access_log: str = "-", sock: socket.socket | None = None,
-               served: str | None = None) -> None:
+               served: str | None = None, libraries: dict | None = None) -> None:
     """Serve until stopped: listen (or use ``sock``), say what is served, log requests.
 
     ``open_repository`` opens what is served (a live source, for serve --source;
     default: the settings' store), once here and once in every worker process;
-    ``served`` names it in the start-up lines (default: the store URL).
+    ``served`` names it in the start-up lines (default: the store URL);
+    ``libraries``: a union's libraries (provider name → ``Library``), for its pages.
     """
     import waitress.server
 
@@ -94,7 +95,11 @@ def run_server(settings: Settings, host: str, port: int, threads: int, workers: 
             app.wsgi_app = AccessLog(app.wsgi_app, stream)
         return app
 
-    app = create_app(store, settings.oai, sru_config=settings.sru, console=settings.console)
+    def make_app(repository: Repository):
+        return create_app(repository, settings.oai, sru_config=settings.sru, console=settings.console,
+                          libraries=libraries, clusters=_clusters(repository, libraries))
+
+    app = make_app(store)
     info = store.info()
     searchable = can_search(store)
     sock = sock or listen(host, port)
@@ -108,7 +113,10 @@ def run_server(settings: Settings, host: str, port: int, threads: int, workers: 
                + (f", {info.deleted_count:,} deleted" if info.deleted_count else ""))
     click.echo(f"  OAI-PMH:  {root}/oai?verb=Identify")
     if searchable:
-        click.echo(f"  SRU:      {root}/sru  (tra cứu — open it in a browser)")
+        click.echo(f"  Search:   {root}/  (tra cứu — open it in a browser)")
+        click.echo(f"  SRU:      {root}/sru")
+        if libraries:
+            click.echo(f"  Libraries: {len(libraries):,} (from --providers: names, provinces, kinds)")
     else:
         click.echo("  SRU:      none — a live source cannot be searched; `thuvien-interop sync` "
                    "copies it into a store that can")
@@ -128,8 +136,7 @@ def run_server(settings: Settings, host: str, port: int, threads: int, workers: 
         # The app above has migrated the store and stored the token secret once;
         # each worker opens its own store after the fork.
         store.close()
-        serve_workers(lambda: logged(create_app(opener(), settings.oai, sru_config=settings.sru,
-                                                console=settings.console)),
+        serve_workers(lambda: logged(make_app(opener())),
                       host, port, workers=workers, threads=threads, sock=sock)
         return
     # waitress drops X-Forwarded-* by default; behind a configured proxy it passes
@@ -146,6 +153,33 @@ def run_server(settings: Settings, host: str, port: int, threads: int, workers: 
         click.echo("Stopped.")
     finally:
         server.close()
+
+
+def _clusters(repository: Repository, libraries: dict | None):
+    """The clusters a union's store keeps, for its pages (none for one library's)."""
+    if not libraries:
+        return None
+    try:
+        from ..union.clusters import open_index  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return open_index(repository)
+
+
+def libraries_from(path: str | None) -> dict | None:
+    """The libraries of a providers file (``[provider.library]``), or one line
+    saying what is wrong with it."""
+    if path is None:
+        return None
+    from ..oai.harvest_sources import SourcesError, load_sources
+    from ..union.holdings import libraries_of
+
+    try:
+        sources, _ = load_sources(path)
+        return libraries_of(sources)
+    except (SourcesError, ValueError) as exc:
+        raise click.ClickException(f"{exc} (the --providers file of the harvest: "
+                                   "thuvien-interop harvest --help shows its form)") from None
 
 
 _host = click.option("--host", default="127.0.0.1", show_default=True,
@@ -179,10 +213,14 @@ _workers = click.option("--workers", default=1, show_default=True, type=click.In
               help="The source profile for --source: a shipped one by name (koha, generic-sql; "
                    "`thuvien-interop profiles` lists them) or the path of your own TOML file. "
                    "A file that exists wins over a name.")
+@click.option("--providers", "providers_path", default=None, metavar="FILE",
+              type=click.Path(dir_okay=False),
+              help="A union catalogue's providers file (the harvest's): each library's name, "
+                   "province and kind, for the search page's facets and the record pages' holdings.")
 @_access_log
 def serve(store_url: str | None, config_path: str | None, host: str, port: int, threads: int,
           workers: int, source_url: str | None, profile_path: str | None,
-          access_log: str) -> None:
+          providers_path: str | None, access_log: str) -> None:
     """Serve a store over OAI-PMH (at /oai) and SRU (at /sru) with a production WSGI server.
 
     \b
@@ -191,8 +229,10 @@ def serve(store_url: str | None, config_path: str | None, host: str, port: int, 
       curl 'http://127.0.0.1:8000/oai?verb=Identify'
       thuvien-interop serve --store postgresql://thuvien@db/union --workers 4 --host 0.0.0.0
       thuvien-interop serve --source mysql+pymysql://oai:PW@127.0.0.1/koha --profile koha
+      thuvien-interop serve --store postgresql://thuvien@db/union --providers providers.toml
     """
     settings = load_settings(config_path, store_url)
+    libraries = libraries_from(providers_path)
     opener = None
     served = None
     if source_url or profile_path:
@@ -206,7 +246,7 @@ def serve(store_url: str | None, config_path: str | None, host: str, port: int, 
                                         settings.oai.repository_identifier)
         served = f"{_hide_password(source_url)} (read live, profile {profile_path})"
     run_server(settings, host, port, threads, workers, opener, access_log=access_log,
-               served=served)
+               served=served, libraries=libraries)
 
 
 def demo_store_path() -> Path:

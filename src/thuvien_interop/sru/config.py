@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import xml
+from .facets import LibraryGroups
 from .indexing import IndexProfile, default_profile
 
 
@@ -69,6 +70,10 @@ class SRUConfig:
     base_url: str = ""
     html_view: bool = True
     profile: IndexProfile = field(default_factory=default_profile)
+    groups: LibraryGroups = field(default_factory=LibraryGroups)
+    """Each library's province and kind (a union's ``local.province`` and
+    ``local.libraryKind``; :func:`thuvien_interop.web.create_app` fills it from
+    its ``libraries``)."""
 
     @classmethod
     def from_dict(cls, data: dict) -> SRUConfig:

@@ -26,6 +26,9 @@ from . import cql
 from .config import SCHEMAS, RecordSchema, SRUConfig, schema_by_name
 from .diagnostics import FATAL_FOR_QUERY, Diagnostic
 from .explain import ZEEREX_NS, explain_record
+from .facets import FACET_PARAMETERS, FacetTerm, parse_facet_parameters
+from .facets import count as count_facets
+from .facets import label as facet_label
 from .translate import clause_index, parse_sort_keys, to_plan
 
 __all__ = ["SRUResponse", "Server", "SRU1_NS", "SRU2_NS", "SRU2_SCAN_NS", "SRU2_MEDIA_TYPE"]
@@ -36,6 +39,7 @@ SRU1_NS = ns.SRU1
 DIAG1_NS = ns.DIAG1
 SRU2_NS = ns.SRU2
 SRU2_SCAN_NS = ns.SRU2_SCAN
+SRU2_FACET_NS = ns.SRU2_FACETS
 DIAG2_NS = ns.DIAG2
 SRU2_MEDIA_TYPE = "application/sru+xml"
 DIAG_SCHEMA = "info:srw/schema/1/diagnostics-v1.1"
@@ -52,7 +56,8 @@ PARAMETERS: dict[tuple[str, str], frozenset[str]] = {
     ("2", "explain"): frozenset(_COMMON | {"recordXMLEscaping", "recordPacking", "httpAccept"}),
     ("2", "searchRetrieve"): frozenset(_COMMON | {
         "queryType", "query", "startRecord", "maximumRecords", "recordXMLEscaping", "recordPacking",
-        "recordSchema", "resultSetTTL", "sortKeys", "renderedBy", "httpAccept", "responseType"}),
+        "recordSchema", "resultSetTTL", "sortKeys", "renderedBy", "httpAccept", "responseType",
+        *FACET_PARAMETERS}),
     ("2", "scan"): frozenset(_COMMON | {"scanClause", "responsePosition", "maximumTerms",
                                          "httpAccept"}),
 }
@@ -208,7 +213,7 @@ class Server:
                     break
         try:
             if operation == "searchRetrieve":
-                body = self._search(w, args, diags)
+                body = self._search(w, args, diags, base)
             elif operation == "scan":
                 body = self._scan(w, args, diags)
             else:
@@ -285,8 +290,9 @@ class Server:
         return packing
 
     # -- searchRetrieve -------------------------------------------------------------------
-    def _search(self, w: _Writer, args: dict[str, str], diags: list[Diagnostic]) -> str:
+    def _search(self, w: _Writer, args: dict[str, str], diags: list[Diagnostic], base: str) -> str:
         fatal = any(d.number in FATAL_FOR_QUERY for d in diags)
+        faceted = ""
         query: cql.Query | None = None
         total = 0
         records: list[str] = []
@@ -319,7 +325,9 @@ class Server:
             if "recordXPath" in args:
                 raise Diagnostic(72, "recordXPath", "Records are sent whole; recordXPath is not supported")
             schema = self._schema(args.get("recordSchema"))
-            plan = to_plan(query, self.config.profile, default_prefix=self.config.default_context_set)
+            facets = parse_facet_parameters(args, {d.name for d in self.config.profile}) if w.v2 else []
+            plan = to_plan(query, self.config.profile, default_prefix=self.config.default_context_set,
+                           groups=self.config.groups)
             if "sortKeys" in args and args["sortKeys"].strip():
                 if w.version == "1.2":
                     raise Diagnostic(8, "sortKeys", "SRU 1.2 sorts with sortBy in the query")
@@ -340,6 +348,9 @@ class Server:
                                         f"startRecord {start} is past the end"))
             for i, item in enumerate(page.items):
                 records.append(self._record(w, schema, item, escaping, start + i))
+            if facets and total:
+                faceted = _faceted(count_facets(self.repository, plan, facets, self.config.groups),
+                                   base, args)
             if records and start + len(records) - 1 < total:
                 next_position = start + len(records)
         except _Stop:
@@ -357,6 +368,7 @@ class Server:
         if query is not None:
             out.append(self._echo(w, args, query))
         out.append(w.diagnostics(diags))
+        out.append(faceted)
         out.append(f"</{w.p}:searchRetrieveResponse>")
         return "".join(out)
 
@@ -397,11 +409,15 @@ class Server:
             parts.append(w.el("queryType", _t(args.get("queryType", "cql"))))
         parts += [w.el("query", _t(args["query"])), xq]
         order = (["startRecord", "maximumRecords", "recordXMLEscaping", "recordPacking",
-                  "recordSchema", "resultSetTTL", "sortKeys", "stylesheet"] if w.v2 else
+                  "recordSchema", "facetParameters", "resultSetTTL", "sortKeys", "stylesheet"] if w.v2 else
                  ["startRecord", "maximumRecords", "recordPacking", "recordSchema", "resultSetTTL",
                   "sortKeys", "stylesheet"])
         minimum = {"startRecord": 1, "maximumRecords": 0, "resultSetTTL": 0}
-        for name, value in _echoable(args, order, minimum):
+        given = dict(args)
+        if w.v2 and any(n in args for n in FACET_PARAMETERS):
+            # One string of "name=value" pieces (sruResponse.xsd, facetParameters).
+            given["facetParameters"] = " ".join(f"{n}={args[n]}" for n in FACET_PARAMETERS if n in args)
+        for name, value in _echoable(given, order, minimum):
             if name in ("recordPacking", "recordXMLEscaping") and w.v2 and value not in (
                     ("packed", "unpacked") if name == "recordPacking" else ("xml", "string")):
                 continue
@@ -483,6 +499,34 @@ class Server:
         out.append(w.diagnostics(diags, scan_p))
         out.append(f"</{scan_p}:scanResponse>")
         return "".join(out)
+
+
+def _faceted(found: dict[str, list[FacetTerm]], base: str, args: dict[str, str]) -> str:
+    """``facetedResults`` (OASIS facetedResults.xsd): a facet an index that has
+    terms, each term with its count, the CQL that narrows to it and that request's URL."""
+    from urllib.parse import urlencode
+
+    facets = []
+    for index, terms in found.items():
+        if not terms:
+            continue
+        out = []
+        for t in terms:
+            narrowed = f"({args['query']}) and {t.clause}"
+            url = base + "?" + urlencode({**{k: v for k, v in args.items() if k != "startRecord"},
+                                          "query": narrowed})
+            out.append(f"<facet:term><facet:actualTerm>{_t(t.display)}</facet:actualTerm>"
+                       f"<facet:query>{_t(narrowed)}</facet:query>"
+                       f"<facet:requestUrl>{_t(url)}</facet:requestUrl>"
+                       f"<facet:count>{t.count}</facet:count></facet:term>")
+        name = facet_label(index, 1) or index
+        facets.append(f"<facet:facet><facet:facetDisplayLabel>{_t(name)}</facet:facetDisplayLabel>"
+                      f"<facet:index>{_t(index)}</facet:index>"
+                      f"<facet:relation>{'within' if ' within ' in terms[0].clause else '='}</facet:relation>"
+                      f"<facet:terms>{''.join(out)}</facet:terms></facet:facet>")
+    if not facets:
+        return ""
+    return f'<sru:facetedResults xmlns:facet="{SRU2_FACET_NS}">{"".join(facets)}</sru:facetedResults>'
 
 
 def _echoable(args: dict[str, str], names: list[str],

@@ -18,6 +18,7 @@ from ..crosswalk.text import fold, normalize
 from ..store import search_plan as P
 from . import cql
 from .diagnostics import Diagnostic
+from .facets import GROUPED, LibraryGroups
 from .indexing import IndexDef, IndexProfile, default_profile
 
 __all__ = ["SERVER_CHOICE_NAMES", "parse_sort_keys", "resolve", "to_plan"]
@@ -125,9 +126,11 @@ def _key(marked: str, term: str) -> tuple[str, bool]:
 
 
 class _Translator:
-    def __init__(self, profile: IndexProfile, default_prefix: str) -> None:
+    def __init__(self, profile: IndexProfile, default_prefix: str,
+                 groups: LibraryGroups | None = None) -> None:
         self.profile = profile
         self.default_prefix = default_prefix
+        self.groups = groups or LibraryGroups()
 
     def node(self, node: cql.Node, scope: dict[str, str]) -> P.PlanNode:
         # The left spine iteratively: "a or b or …" is as deep as it is long (a
@@ -255,6 +258,12 @@ class _Translator:
 
     def exact(self, name: str, kind: str, term: str, marked: str) -> P.PlanNode:
         key, pattern = _key(marked, term)
+        if name in GROUPED:
+            # A library's province or kind: the libraries that have it (sru.facets).
+            names = self.groups.libraries(name, key, glob=pattern)
+            if names:
+                return P.any_of(P.KeyMatch(P.LIBRARY_INDEX, "eq", P.key_of(n)) for n in names)
+            return P.KeyMatch(name, "eq", key)  # no library has it: nothing matches
         if pattern:
             return P.KeyMatch(name, "glob", key)
         if kind == "date":
@@ -386,11 +395,13 @@ def parse_sort_keys(value: str, profile: IndexProfile | None = None) -> tuple[P.
 
 
 def to_plan(query: cql.Query, profile: IndexProfile | None = None, *,
-            default_prefix: str = "dc") -> P.Plan:
-    """Translate a parsed CQL query; raise :class:`Diagnostic` for what cannot be run."""
+            default_prefix: str = "dc", groups: LibraryGroups | None = None) -> P.Plan:
+    """Translate a parsed CQL query; raise :class:`Diagnostic` for what cannot be run.
+    ``groups``: each library's province and kind, for ``local.province`` and
+    ``local.libraryKind`` (:mod:`.facets`)."""
     profile = profile or default_profile()
     scope = _scope({}, query.prefixes)
-    root = _Translator(profile, default_prefix).node(query.root, scope)
+    root = _Translator(profile, default_prefix, groups).node(query.root, scope)
     try:
         return P.Plan(root, _sort_specs(query, scope, profile, default_prefix))
     except P.PlanTooComplex as e:

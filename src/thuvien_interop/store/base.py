@@ -20,7 +20,7 @@ from ..model import (
     WriteSummary,
     expand_set_specs,
 )
-from .search_plan import Plan, ScanTerm, SearchPage
+from .search_plan import FacetSpec, Plan, ScanTerm, SearchPage
 
 Key = tuple[int, int]
 """A keyset position: (datestamp, change sequence). Lists are read after a key."""
@@ -155,6 +155,16 @@ class Searchable(Protocol):
         records have each: up to ``count`` terms placed so that the first key
         ``>= start`` is at 1-based ``position`` (when enough keys come before it).
         ``start`` is a key (:func:`~thuvien_interop.store.search_plan.key_of`)."""
+        ...
+
+    def facets(self, plan: Plan, specs: Sequence[FacetSpec]) -> dict[str, list[ScanTerm]]:
+        """For each facet of ``specs`` (by index name), the keys of that index among
+        the live records ``plan`` matches and how many of them have each: the
+        commonest first (ties by key), or in key order with ``by_key``; at most
+        ``limit``; ``prefix`` counts records by their keys' first characters
+        (digits only: a date index's decades). Besides the profile's indexes, the
+        store keeps ``local.library`` (:data:`~.search_plan.LIBRARY_INDEX`): the
+        provider of a harvested record."""
         ...
 
 

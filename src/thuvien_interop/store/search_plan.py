@@ -54,12 +54,15 @@ __all__ = [
     "MAX_LEAVES",
     "all_of",
     "any_of",
+    "FacetSpec",
+    "LIBRARY_INDEX",
     "ScanTerm",
     "SearchPage",
     "SortSpec",
     "Term",
     "index_entries",
     "record_entries",
+    "provider_of_sets",
     "key_of",
     "words",
 ]
@@ -136,15 +139,38 @@ def index_entries(index: Mapping[str, list[str]]) -> Iterator[tuple[str, str, li
             yield name, text, list(keys.items())
 
 
+LIBRARY_INDEX = "local.library"
+"""The index of the library a record came from: its provider set (``source:<name>``),
+filled by the store as it writes (keys only), so that searches and facets can
+narrow to one library of a union."""
+
+
 def record_entries(record: Record, modified: str) -> Iterator[tuple[str, str, list[tuple[str, str]]]]:
     """:func:`index_entries` of a record (``Record.entries`` when computed ahead)
     and its ``rec.lastModificationDate``, which only the store knows (keys only:
     its text is empty, and a store writes no full-text row for an empty text)."""
     entries = record.entries
     for e in index_entries(record.index) if entries is None else entries:
-        if e[0] != "rec.lastModificationDate":
+        if e[0] not in ("rec.lastModificationDate", LIBRARY_INDEX):
             yield e
     yield from _modified_entries(modified)
+    provider = provider_of_sets(record.sets)
+    if provider:
+        yield from _library_entries(provider)
+
+
+def provider_of_sets(sets: Iterable[str]) -> str:
+    """The provider a harvested record came from (its ``source:<name>`` set, the
+    first in order), or ``""``."""
+    for spec in sets:
+        if spec.startswith("source:"):
+            return spec[len("source:"):].split(":", 1)[0]
+    return ""
+
+
+@lru_cache(maxsize=1024)
+def _library_entries(provider: str) -> tuple[tuple[str, str, list[tuple[str, str]]], ...]:
+    return tuple((name, "", keys) for name, _, keys in index_entries({LIBRARY_INDEX: [provider]}))
 
 
 @lru_cache(maxsize=64)  # a batch of records shares one datestamp
@@ -409,6 +435,19 @@ class SearchPage:
 
     total: int
     items: list  # list[Item]
+
+
+@dataclass(frozen=True, slots=True)
+class FacetSpec:
+    """One facet to count over a result: the keys of ``index``, the ``limit``
+    commonest first (ties by key; ``by_key``: in key order); with ``prefix``
+    set, keys are counted by their first ``prefix`` characters (a date index
+    by ``3``: decades, "199" for 1990-1999), and only keys starting with a digit."""
+
+    index: str
+    limit: int = 10
+    prefix: int | None = None
+    by_key: bool = False
 
 
 @dataclass(frozen=True, slots=True)

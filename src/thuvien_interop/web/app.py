@@ -29,6 +29,26 @@ NO_SEARCH = ("This server reads a live library database, which cannot be searche
              "'thuvien-interop sync' and serve that store.\n")
 
 
+def reader_config(sru_config: SRUConfig | None, oai_config: ProviderConfig,
+                  libraries: Mapping[str, Library] | None) -> SRUConfig:
+    """The SRU configuration the search page and /sru share: each library's
+    province and kind (for ``local.province`` and ``local.libraryKind``), and, when
+    no title was set, the repository's name as the title (a single library's
+    catalogue is titled with its own name)."""
+    from dataclasses import replace
+
+    from ..sru.facets import LibraryGroups
+
+    base = sru_config or SRUConfig()
+    changes: dict = {}
+    if libraries:
+        changes["groups"] = LibraryGroups({name: {"local.province": lib.province, "local.libraryKind": lib.kind}
+                                           for name, lib in libraries.items()})
+    if base.title == SRUConfig().title and oai_config.repository_name:
+        changes["title"] = {"vi": oai_config.repository_name, "en": oai_config.repository_name}
+    return replace(base, **changes) if changes else base
+
+
 def create_app(store: Catalogue | str, oai_config: ProviderConfig | None = None, *,
                registry: FormatRegistry | None = None,
                sru_config: SRUConfig | None = None,
@@ -66,7 +86,8 @@ def create_app(store: Catalogue | str, oai_config: ProviderConfig | None = None,
     app.extensions["thuvien_oai"] = provider
     app.register_blueprint(oai_blueprint(provider), url_prefix="/oai")
     if isinstance(repository, Searchable):
-        server = register_sru(app, repository, sru_config)
+        app.extensions["thuvien_reader"] = {"clusters": clusters, "libraries": libraries}
+        server = register_sru(app, repository, reader_config(sru_config, config, libraries))
         own = Library("local", config.repository_name) if not libraries else None
         app.register_blueprint(reader_blueprint(repository, server.config, clusters=clusters,
                                                 libraries=libraries, own=own))

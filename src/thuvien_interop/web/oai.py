@@ -146,8 +146,11 @@ def can_search(repository: object) -> bool:
 
 
 def _search_page(repository: object) -> tuple[str | None, bool]:
-    """(the app's SRU search page, or None; whether the repository cannot be searched)."""
+    """(the app's search page — the readers' one at ``/`` —, or None; whether the
+    repository cannot be searched)."""
     searchable = can_search(repository)
+    if "reader" in current_app.blueprints and searchable:
+        return url_for("reader.search"), False
     if "sru" in current_app.blueprints and searchable:
         return url_for("sru.endpoint"), False
     return None, not searchable

@@ -29,7 +29,7 @@ import pymarc
 from ..crosswalk.marcxml import parse_marcxml_record
 from ..crosswalk.text import normalize
 from ..model import Record
-from ..sru import cql
+from ..sru import cql, facets
 from ..sru.config import SRUConfig
 from ..sru.diagnostics import Diagnostic
 from ..sru.translate import to_plan
@@ -37,10 +37,18 @@ from ..store import search_plan
 from ..union.clusters import ClusterIndex
 from ..union.facts import facts_from_marc, provider_of
 from ..union.holdings import Holding, Library, cluster_holdings, record_holdings
+from .discovery import record_jsonld
 
 __all__ = ["PAGE_SIZE", "SearchForm", "reader_blueprint", "render_record", "render_search"]
 
 PAGE_SIZE = 10
+WINDOW = 3
+"""Records read a page, in PAGE_SIZEs, when clusters fold several into one line."""
+MAX_TRAIL = 50
+"""Earlier pages' starts the address keeps (for "previous")."""
+FACET_TERMS = 6
+"""Values shown a facet (the commonest)."""
+_FACET_INDEXES = frozenset(f.index for f in facets.FACETS)
 
 # (Vietnamese, English) of every label the pages show.
 LABELS: dict[str, tuple[str, str]] = {
@@ -82,6 +90,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "other_editions": ("Các lần xuất bản, tập khác", "Other editions and volumes"),
     "not_found": ("Không có biểu ghi này.", "There is no such record."),
     "link": ("Đường dẫn cố định", "Permanent link"),
+    "remove": ("Bỏ điều kiện này", "Remove this condition"),
+    "near": ("Thư viện gần tôi trước: tôi ở", "Libraries near me first: I am in"),
 }
 
 # What the diagnostics a reader can cause mean, in Vietnamese (English: the engine's message).
@@ -193,10 +203,21 @@ class SearchForm:
     year_to: str = ""
     sort: str = ""
     start: int = 1
+    filters: tuple[tuple[str, str], ...] = ()
+    """Facet values chosen (index, value): each ``f=index:value`` of the address."""
+    trail: tuple[str, ...] = ()
+    """Where the pages before this one started (``back``), for "previous"."""
     read: cql.PeopleQuery | None = None
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> SearchForm:
+        getlist = getattr(args, "getlist", None)
+        chosen = getlist("f") if getlist is not None else ([args["f"]] if args.get("f") else [])
+        filters: list[tuple[str, str]] = []
+        for value in chosen:
+            index, sep, term = value.partition(":")
+            if sep and index in _FACET_INDEXES and term.strip() and (index, term) not in filters:
+                filters.append((index, term.strip()))
         try:
             start = max(int(args.get("start", "1")), 1)
         except ValueError:
@@ -210,7 +231,8 @@ class SearchForm:
                    advanced=args.get("query", "").strip(), kind=_known(args.get("kind", ""), KIND_FILTERS),
                    language=args.get("language", "") if args.get("language", "") in LANGUAGES else "",
                    year_from=year("from"), year_to=year("to"), sort=_known(args.get("sort", ""), SORTS),
-                   start=start)
+                   start=start, filters=tuple(filters[:20]),
+                   trail=tuple(p for p in args.get("back", "").split(",") if p.isdigit())[-MAX_TRAIL:])
 
     @property
     def empty(self) -> bool:
@@ -236,17 +258,21 @@ class SearchForm:
             clauses.append(f'dc.date >= "{self.year_from}"')
         if self.year_to:
             clauses.append(f'dc.date <= "{self.year_to}"')
+        clauses += [facets.narrowing(index, value) for index, value in self.filters]
         text = f"({base}) and " + " and ".join(clauses) if clauses else base
         sort = _value(self.sort, SORTS)
         return f"{text} sortBy {sort}" if sort and " sortby " not in f" {text.lower()} " else text
 
-    def args(self, **change: object) -> dict[str, str]:
-        """The form's arguments (for links), with ``change`` applied; empty ones left out."""
+    def args(self, filters: tuple[tuple[str, str], ...] | None = None,
+             **change: object) -> list[tuple[str, str]]:
+        """The form's arguments (for links), with ``change`` applied (and ``filters``
+        instead of the chosen ones); empty ones left out."""
         values = {"q": self.q, "field": self.field, "query": self.advanced, "kind": self.kind,
                   "language": self.language, "from": self.year_from, "to": self.year_to,
                   "sort": self.sort, "start": str(self.start) if self.start > 1 else ""}
         values.update({k: str(v) for k, v in change.items()})
-        return {k: v for k, v in values.items() if v}
+        out = [(k, v) for k, v in values.items() if v]
+        return out + [("f", f"{i}:{v}") for i, v in (self.filters if filters is None else filters)]
 
 
 def _known(value: str, table: tuple[tuple[str, str, tuple[str, str]], ...]) -> str:
@@ -358,22 +384,55 @@ def _marc_of(repository, identifier: str) -> tuple[Record, pymarc.Record] | None
 
 # -- pages -------------------------------------------------------------------------------
 
+def _pairs(args: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Every (name, value) of the address, repeated names included."""
+    items = args.items
+    try:
+        return list(items(multi=True))          # werkzeug's MultiDict
+    except TypeError:
+        return list(items())
+
+
 def _page(lang: int, args: Mapping[str, str], title: str, base: str) -> dict:
     other = "en" if lang == 0 else "vi"
-    here = {k: v for k, v in args.items() if k != "lang"}
+    here = [(k, v) for k, v in _pairs(args) if k != "lang"]
     return {"lang": lang, "code": "vi" if lang == 0 else "en", "site": title, "base": base,
-            "switch": "?" + urlencode({**here, "lang": other})}
+            "switch": "?" + urlencode([*here, ("lang", other)])}
+
+
+def _site_title(config: SRUConfig, lang: int) -> str:
+    return config.title.get("vi" if lang == 0 else "en") or next(iter(config.title.values()), "")
+
+
+def _facet_display(index: str, term: facets.FacetTerm, lang: int,
+                   libraries: Mapping[str, Library] | None) -> str:
+    """How a facet value reads: a library's name, a kind in words, a language's name."""
+    from ..union.holdings import KINDS as LIBRARY_KINDS
+
+    if index == facets.FACETS[0].index:
+        lib = next((lib for name, lib in (libraries or {}).items()
+                    if search_plan.key_of(name) == search_plan.key_of(term.value)), None)
+        return lib.label if lib is not None else term.display
+    if index == "local.libraryKind" and term.value in LIBRARY_KINDS:
+        return LIBRARY_KINDS[term.value][lang]
+    if index == "dc.type":
+        label = next((lab for _, key, lab in KIND_FILTERS if key == term.value), None)
+        return label[lang] if label else term.display
+    if index == "dc.language" and term.value in LANGUAGES:
+        return LANGUAGES[term.value][lang]
+    return term.display
 
 
 def render_search(repository, args: Mapping[str, str], *, config: SRUConfig | None = None,
                   clusters: ClusterIndex | None = None, base: str = "",
-                  languages: str = "", oai_url: str | None = None) -> str:
+                  languages: str = "", oai_url: str | None = None,
+                  libraries: Mapping[str, Library] | None = None) -> str:
     """The search page: the form, and the results of the query it holds
     (``oai_url``: the OAI-PMH page the footer links to)."""
     config = config or SRUConfig()
     lang = _language(args, languages)
     form = SearchForm.from_args(args)
-    site = config.title.get("vi" if lang == 0 else "en") or next(iter(config.title.values()), "")
+    site = _site_title(config, lang)
     view = _page(lang, args, site, base)
     view["oai_url"] = oai_url
     indexes = {d.name for d in config.profile}
@@ -386,8 +445,11 @@ def render_search(repository, args: Mapping[str, str], *, config: SRUConfig | No
         query = form.cql()
         view["cql"] = query
         try:
-            plan = to_plan(cql.parse(query), config.profile, default_prefix=config.default_context_set)
-            page = repository.search(plan, form.start, PAGE_SIZE, prefix="marc21")
+            plan = to_plan(cql.parse(query), config.profile, default_prefix=config.default_context_set,
+                           groups=config.groups)
+            # One line a cluster: a window of records, cut after PAGE_SIZE lines.
+            window = PAGE_SIZE * (WINDOW if clusters is not None else 1)
+            page = repository.search(plan, form.start, window, prefix="marc21")
         except cql.CQLError as e:
             view["problem"] = (DIAGNOSTICS_VI.get(e.diagnostic, e.message) if lang == 0 else e.message,
                                str(e.diagnostic))
@@ -399,29 +461,70 @@ def render_search(repository, args: Mapping[str, str], *, config: SRUConfig | No
                                                    if lang == 0 else "matches too many words: type more letters"), "29")
         else:
             view["total"] = page.total
-            view["hits"] = _hits(page.items, lang, clusters, base)
+            view["hits"], used = _hits(page.items, lang, clusters, base)
             view["first"] = form.start
-            view["last"] = form.start + len(page.items) - 1
-            if form.start + len(page.items) <= page.total and page.items:
-                view["next"] = "?" + urlencode(form.args(start=form.start + len(page.items), lang=view["code"]))
+            view["last"] = form.start + used - 1
+            trail = ",".join([*form.trail, str(form.start)][-MAX_TRAIL:])
+            if form.start + used <= page.total and used:
+                view["next"] = "?" + urlencode(form.args(start=form.start + used, lang=view["code"],
+                                                         back=trail))
             if form.start > 1:
-                view["previous"] = "?" + urlencode(form.args(start=max(form.start - PAGE_SIZE, 1),
-                                                             lang=view["code"]))
+                # The page before starts where the trail says (windows vary with clusters).
+                before = int(form.trail[-1]) if form.trail else max(form.start - PAGE_SIZE, 1)
+                view["previous"] = "?" + urlencode(form.args(start=before, lang=view["code"],
+                                                             back=",".join(form.trail[:-1])))
+            if page.total:
+                view["facets"] = _facets(repository, plan, form, config, libraries, lang, view["code"])
+        view["chosen"] = [{"label": facets.label(index, lang), "value": _chosen_display(index, value, lang, libraries),
+                           "remove": "?" + urlencode(form.args(tuple(f for f in form.filters if f != (index, value)),
+                                                               lang=view["code"], start=""))}
+                          for index, value in form.filters]
     return _template("sru_search.html").render(v=view, L=LABELS, lang=lang)
 
 
-def _hits(items: list, lang: int, clusters: ClusterIndex | None, base: str) -> list[dict]:
-    """One line per cluster (in the order of its first record), else per record."""
+def _facets(repository, plan: search_plan.Plan, form: SearchForm, config: SRUConfig,
+            libraries: Mapping[str, Library] | None, lang: int, code: str) -> list[dict]:
+    """The facets beside the results: each with its commonest values, counts, and
+    the link that adds the value to the search (the chosen ones are not offered)."""
+    wanted = [f for f in facets.FACETS if f.index not in facets.GROUPED or config.groups]
+    found = facets.count(repository, search_plan.Plan(plan.root),
+                         [facets.FacetRequest(f.index, FACET_TERMS + 2) for f in wanted], config.groups)
+    out = []
+    for f in wanted:
+        terms = [t for t in found.get(f.index, []) if (f.index, t.value) not in form.filters]
+        if not terms or (len(terms) == 1 and terms[0].count == 0):
+            continue
+        out.append({"label": f.labels[lang], "index": f.index, "terms": [
+            {"display": _facet_display(f.index, t, lang, libraries), "count": t.count,
+             "href": "?" + urlencode(form.args((*form.filters, (f.index, t.value)), lang=code, start=""))}
+            for t in terms[:FACET_TERMS]]})
+    return out
+
+
+def _chosen_display(index: str, value: str, lang: int, libraries: Mapping[str, Library] | None) -> str:
+    facet = next(f for f in facets.FACETS if f.index == index)
+    if facet.prefix and value.isdigit():
+        return f"{value}0–{value}9"
+    return _facet_display(index, facets.FacetTerm(value, value, 0, ""), lang, libraries)
+
+
+def _hits(items: list, lang: int, clusters: ClusterIndex | None, base: str) -> tuple[list[dict], int]:
+    """One line per cluster (in the order of its first record), else per record,
+    at most PAGE_SIZE lines; and how many of ``items`` they used."""
     lines: list[dict] = []
     by_cluster: dict[str, dict] = {}
+    used = 0
     for item in items:
+        cluster = clusters.cluster_of(item.header.identifier) if clusters is not None else None
+        if len(lines) >= PAGE_SIZE and (cluster is None or cluster not in by_cluster):
+            break
+        used += 1
         if item.metadata is None:
             continue
         marc = parse_marcxml_record(item.metadata)
         ident = item.header.identifier
-        provider = next((s.split(":", 2)[1] for s in item.header.sets if s.startswith("source:")), "")
+        provider = search_plan.provider_of_sets(item.header.sets)
         d = describe(marc, ident, lang, provider)
-        cluster = clusters.cluster_of(ident) if clusters is not None else None
         if cluster is not None and cluster in by_cluster:
             by_cluster[cluster]["shown"] += 1
             continue
@@ -435,33 +538,42 @@ def _hits(items: list, lang: int, clusters: ClusterIndex | None, base: str) -> l
         lines.append(line)
         if cluster is not None:
             by_cluster[cluster] = line
-    return lines
+    return lines, used
 
 
 def render_record(repository, identifier: str, *, config: SRUConfig | None = None,
                   clusters: ClusterIndex | None = None, libraries: Mapping[str, Library] | None = None,
                   own: Library | None = None, province: str | None = None, base: str = "",
-                  args: Mapping[str, str] | None = None, languages: str = "") -> str | None:
-    """The page of one record (of its cluster, when clusters are kept): its
-    description and every library that holds it; ``None`` when there is no such record."""
+                  args: Mapping[str, str] | None = None, languages: str = "",
+                  root: str | None = None) -> str | None:
+    """The page of one record (of its cluster, when clusters are kept): its best
+    record's description, the other editions, every library that holds it (those
+    of ``province`` first) and its schema.org JSON-LD; ``None`` when there is no
+    such record. ``root``: the site's scheme and host (``https://lib.example``),
+    which the canonical link and the JSON-LD put before ``base``."""
     config = config or SRUConfig()
     args = args or {}
     lang = _language(args, languages)
     found = _marc_of(repository, identifier)
     if found is None:
         return None
-    record, marc = found
-    d = describe(marc, identifier, lang, provider_of(record))
-    site = config.title.get("vi" if lang == 0 else "en") or next(iter(config.title.values()), "")
+    site = _site_title(config, lang)
     view = _page(lang, args, site, base)
     cluster = clusters.cluster_of(identifier) if clusters is not None else None
     members = sorted(clusters.members(cluster)) if clusters is not None and cluster else [identifier]
     groups: list[list[Holding]] = []
+    read: dict[str, tuple[Record, pymarc.Record]] = {identifier: found}
     for member in members:
-        got = found if member == identifier else _marc_of(repository, member)
+        got = read.get(member) or _marc_of(repository, member)
         if got is not None:
+            read[member] = got
             groups.append(record_holdings(got[0], libraries, default=own))
     holdings = cluster_holdings(groups, province=province)
+    # The cluster's description is its best record's: the fullest (most fields),
+    # ties to the record asked for, then the smallest identifier.
+    best = min(read, key=lambda m: (-len(read[m][1].fields), m != identifier, m))
+    record, marc = read[best]
+    d = describe(marc, best, lang, provider_of(record))
     others: list[dict] = []
     if clusters is not None:
         facts = facts_from_marc(marc, identifier, provider=d.provider)
@@ -476,8 +588,15 @@ def render_record(repository, identifier: str, *, config: SRUConfig | None = Non
                 others.append({"href": f"{base}/record/{quote(head, safe=':/')}", "title": theirs.title if theirs else head,
                                "year": theirs.year if theirs and theirs.year else "",
                                "volume": theirs.volume if theirs else None})
-    view.update(d=d, holdings=holdings, others=others, members=len(members),
-                permalink=f"{base}/record/{quote(identifier, safe=':/')}")
+    head = cluster or identifier
+    permalink = f"{base}/record/{quote(identifier, safe=':/')}"
+    canonical = f"{base}/record/{quote(head, safe=':/')}"
+    provinces = sorted({lib.province for lib in (libraries or {}).values() if lib.province},
+                       key=search_plan.key_of)
+    view.update(d=d, holdings=holdings, others=others, members=len(members), permalink=permalink,
+                canonical=(root or "") + canonical, province=province or "", provinces=provinces,
+                jsonld=record_jsonld(marc, (root or "") + canonical, holdings,
+                                     editions=[(root or "") + o["href"] for o in others]))
     return _template("record.html").render(v=view, L=LABELS, lang=lang)
 
 
@@ -504,7 +623,7 @@ def reader_blueprint(repository, config: SRUConfig | None = None, *,
     def search() -> Response:
         has_oai = "oai" in current_app.blueprints
         return html(render_search(repository, request.args, config=config, clusters=clusters,
-                                  base=request.script_root,
+                                  base=request.script_root, libraries=libraries,
                                   languages=request.headers.get("Accept-Language", ""),
                                   oai_url=url_for("oai.endpoint", verb="Identify") if has_oai else None))
 
@@ -514,10 +633,72 @@ def reader_blueprint(repository, config: SRUConfig | None = None, *,
         page = render_record(repository, identifier, config=config, clusters=clusters,
                              libraries=libraries, own=own, province=request.args.get("province"),
                              base=request.script_root, args=request.args,
-                             languages=request.headers.get("Accept-Language", ""))
+                             languages=request.headers.get("Accept-Language", ""),
+                             root=request.host_url.rstrip("/"))
         if page is None:
             return html(f"<!DOCTYPE html><meta charset=utf-8><title>404</title><p>{LABELS['not_found'][lang]}"
                         f' <a href="{request.script_root}/">{LABELS["back"][lang]}</a>', 404)
         return html(page)
 
+    @bp.route("/opensearch.xml")
+    def opensearch() -> Response:
+        from .discovery import opensearch_description
+
+        lang = _language(request.args, request.headers.get("Accept-Language", ""))
+        cfg = config or SRUConfig()
+        body = opensearch_description(request.host_url.rstrip("/") + request.script_root,
+                                      _site_title(cfg, lang),
+                                      cfg.description.get("vi" if lang == 0 else "en", ""),
+                                      "vi" if lang == 0 else "en")
+        return Response(body, content_type="application/opensearchdescription+xml; charset=utf-8")
+
+    @bp.route("/sitemap.xml")
+    def sitemap() -> Response:
+        body = sitemap_response(repository, request.host_url.rstrip("/") + request.script_root,
+                                request.args.get("after"), clusters)
+        if body is None:
+            return Response("sitemap: 'after' is <datestamp>.<seq> as this sitemap's index gives it\n",
+                            status=400, content_type="text/plain; charset=utf-8")
+        return Response(body, content_type="application/xml; charset=utf-8")
+
     return bp
+
+
+def sitemap_response(repository, root: str, after: str | None,
+                     clusters: ClusterIndex | None = None, per_file: int | None = None) -> bytes | None:
+    """``/sitemap.xml``: every live record's page (one a cluster: its head's), in
+    store order; past :data:`~.discovery.SITEMAP_URLS` pages an index of sitemaps,
+    each continuing after the key where the one before stopped (keyset, never
+    OFFSET). ``after`` is such a key (``<datestamp>.<seq>``); ``None`` when it is
+    not one. ``per_file``: records a sitemap file (default the protocol's limit)."""
+    from .. import dates
+    from ..model import ListQuery
+    from .discovery import SITEMAP_URLS, record_url, sitemap, sitemap_index
+
+    per_file = per_file or SITEMAP_URLS
+    q = ListQuery()
+    key = None
+    if after is not None:
+        stamp, _, seq = after.partition(".")
+        if not (stamp.isdigit() and seq.isdigit()):
+            return None
+        key = (int(stamp), int(seq))
+    elif repository.count(q) > per_file:
+        pages, last, n = [f"{root}/sitemap.xml?after=0.0"], None, 0
+        for item in repository.iter(q, metadata=False) if hasattr(repository, "iter") else ():
+            n += 1
+            if n % per_file == 0:
+                last = item.key
+                pages.append(f"{root}/sitemap.xml?after={last[0]}.{last[1]}")
+        if n % per_file == 0 and pages:
+            pages.pop()   # the last one would be empty
+        return sitemap_index(pages)
+    entries = []
+    for item in repository.list(q, key, per_file, metadata=False):
+        h = item.header
+        if h.deleted:
+            continue
+        if clusters is not None and (clusters.cluster_of(h.identifier) or h.identifier) != h.identifier:
+            continue      # the cluster's page is listed once, under its head
+        entries.append((record_url(root, h.identifier), dates.format_utc(h.datestamp)))
+    return sitemap(entries)

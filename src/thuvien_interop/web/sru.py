@@ -7,8 +7,11 @@ search page of :mod:`thuvien_interop.web.reader`, over the same store and indexe
     >>> app.register_blueprint(sru_blueprint(Server(store)), url_prefix="/sru")  # doctest: +SKIP
 
 HTTP only: GET and POST, compression and ``Vary`` as for OAI-PMH
-(:mod:`thuvien_interop.web.oai`), the browser rule of the OAI-PMH view. A request
-with a ``stylesheet`` always gets the XML: the client asked to render it itself.
+(:mod:`thuvien_interop.web.oai`), the browser rule of the OAI-PMH view: a
+browser's navigation gets the search page (no SRU operation named) or the HTML
+view of the SRU response (:mod:`.sru_browser`), which links to the same request
+as XML at ``/sru/xml``. A request with a ``stylesheet`` always gets the XML: the
+client asked to render it itself.
 """
 
 from __future__ import annotations
@@ -25,16 +28,19 @@ _MIN_COMPRESS = 1024
 logger = logging.getLogger(__name__)
 
 
-def render_search_page(server: Server, params: list[tuple[str, str]], *, base_url: str,
-                       languages: str = "", root: str = "", oai_url: str | None = None) -> str:
+def render_search_page(server: Server, params, *, base_url: str,
+                       languages: str = "", root: str = "", oai_url: str | None = None,
+                       clusters=None, libraries=None) -> str:
     """The HTML page a browser gets at ``/sru``: the readers' search
     (:func:`thuvien_interop.web.reader.render_search`) over the same store and
     index profile; ``root`` is the application's root path (record links),
-    ``oai_url`` the OAI-PMH page of the same catalogue, which the page links to."""
+    ``oai_url`` the OAI-PMH page of the same catalogue, which the page links to;
+    ``params``: the request's arguments (a MultiDict keeps repeated ``f``)."""
     from .reader import render_search
 
-    return render_search(server.repository, dict(params), config=server.config, base=root,
-                         languages=languages, oai_url=oai_url)
+    return render_search(server.repository, params if hasattr(params, "getlist") else dict(params),
+                         config=server.config, base=root, languages=languages, oai_url=oai_url,
+                         clusters=clusters, libraries=libraries)
 
 
 def sru_blueprint(server: Server, name: str = "sru") -> Blueprint:
@@ -56,19 +62,46 @@ def sru_blueprint(server: Server, name: str = "sru") -> Blueprint:
         params = request_params()
         names = {k for k, _ in params}
         accept = request.headers.get("Accept", "")
+        browser = server.config.html_view and wants_html(request.headers) and "stylesheet" not in names
         try:
-            if (server.config.html_view and wants_html(request.headers) and "stylesheet" not in names
-                    and not names & {"operation", "version", "scanClause"}):
+            if browser and not names & {"operation", "version", "scanClause"}:
                 oai_url = (url_for("oai.endpoint", verb="Identify")
                            if "oai" in current_app.blueprints else None)
-                page = render_search_page(server, params, base_url=request.base_url,
+                reader = current_app.extensions.get("thuvien_reader", {})
+                page = render_search_page(server, request.args, base_url=request.base_url,
                                           languages=request.headers.get("Accept-Language", ""),
-                                          root=request.script_root, oai_url=oai_url)
+                                          root=request.script_root, oai_url=oai_url,
+                                          clusters=reader.get("clusters"),
+                                          libraries=reader.get("libraries"))
                 return reply(page.encode("utf-8"), HTML_TYPE)
             resp = server.handle(params, accept=accept, base_url=request.base_url)
         except Exception as exc:  # noqa: BLE001 - diagnostic 1 and the log, never a 500 page
             logger.exception("SRU request failed; answered diagnostic 1")
             resp = server.failed(params, exc, accept=accept, base_url=request.base_url)
+        if browser:
+            from .sru_browser import render_sru_page
+
+            try:
+                home = url_for("reader.search") if "reader" in current_app.blueprints else request.script_root + "/"
+                page = render_sru_page(resp.body, params, raw_url=request.base_url.rstrip("/") + "/xml",
+                                       home=home, languages=request.headers.get("Accept-Language", ""))
+            except Exception:  # noqa: BLE001 - the person still gets the response, as XML
+                logger.exception("the HTML view of an SRU response failed; sent the XML")
+            else:
+                return reply(page.encode("utf-8"), HTML_TYPE)
+        return reply(resp.body, resp.content_type)
+
+    @bp.route("/xml", methods=["GET", "POST"])
+    def raw() -> Response:
+        """The SRU response as XML whoever asks (the HTML view links here)."""
+        params = request_params()
+        accept = request.headers.get("Accept", "")
+        base = request.base_url[: -len("/xml")]
+        try:
+            resp = server.handle(params, accept=accept, base_url=base)
+        except Exception as exc:  # noqa: BLE001 - diagnostic 1 and the log, never a 500 page
+            logger.exception("SRU request failed; answered diagnostic 1")
+            resp = server.failed(params, exc, accept=accept, base_url=base)
         return reply(resp.body, resp.content_type)
 
     return bp

@@ -1,0 +1,216 @@
+"""Benchmark of the readers' search with facets, on SQLite and PostgreSQL.
+
+Builds a union of N Library of Congress records (``BooksAll.2016.part01.utf8``
+from pymarc 5.4.0's source distribution, fetched as in ``bench/oai_provider.py``)
+from K providers in 3 provinces — every record in one provider, every third one
+again in a second (same record, the second library's identifier and 852), so
+that clusters hold several libraries — through the one write path
+(``pipeline.build.build_record`` and ``store.write``), clusters them in memory,
+serves the reader's app with waitress in a separate process, and prints, for
+each store:
+
+- the search page ``/?q=…`` (results, one line a cluster, and the 7 facets
+  counted over the whole result) and the same with a province chosen:
+  requests/s, p50/p95 latency, page weight;
+- beside it, the peer: the same words as SRU 2.0 searchRetrieve without facets
+  and with ``facetLimit=10`` (what the facets cost);
+- a record page (a cluster's page with its holdings and JSON-LD): requests/s,
+  p50/p95, page weight.
+
+    python bench/reader.py                          # 50,000 records, SQLite only
+    python bench/reader.py --records 200000 --postgres postgresql://postgres@127.0.0.1/bench
+    python bench/reader.py --records 20000 --requests 50 --providers 12
+
+It prints figures; it asserts nothing (performance is not a test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from oai_provider import free_port, marc_file  # noqa: E402
+
+PROVINCES = ("Đắk Lắk", "Hà Nội", "Lâm Đồng")
+WORDS = ["history", "poetry", "france", "education", "music", "economic", "children",
+         "china", "law", "religion", "science", "art", "united states", "war"]
+
+SERVER = """
+import sys, waitress
+sys.path.insert(0, sys.argv[4])
+from reader import libraries, clusters_of
+from thuvien_interop.store import open_store
+from thuvien_interop.web import create_app
+store = open_store(sys.argv[1])
+app = create_app(store, libraries=libraries(int(sys.argv[3])), clusters=clusters_of(store))
+print("ready", flush=True)
+waitress.serve(app, host="127.0.0.1", port=int(sys.argv[2]), threads=4, _quiet=True)
+"""
+
+
+def libraries(k: int) -> dict:
+    from thuvien_interop.union.holdings import Library
+
+    kinds = ("public", "school", "university")
+    return {f"p{i}": Library(f"p{i}", f"Thư viện {i}", PROVINCES[i % 3], kinds[i % 3]) for i in range(k)}
+
+
+def clusters_of(store):
+    """The store's records clustered in memory (the store-backed index will replace it)."""
+    from thuvien_interop.model import ListQuery, Record
+    from thuvien_interop.union.clusters import Clusterer, MemoryIndex
+
+    index = MemoryIndex()
+    c = Clusterer(index)
+    for item in store.iter(ListQuery(prefix="marc21")):
+        c.write([Record(item.header.identifier, canonical=item.metadata or b"", canonical_format="marc21",
+                        sets=item.header.sets)])
+    return index
+
+
+def load(url: str, marc: Path, n: int, k: int) -> tuple[float, int]:
+    import pymarc
+
+    from thuvien_interop.formats import default_registry
+    from thuvien_interop.pipeline.build import build_record
+    from thuvien_interop.store import open_store
+
+    store = open_store(url)
+    reg = default_registry()
+    t, batch, written = time.perf_counter(), [], 0
+    with open(marc, "rb") as fh:
+        for i, rec in enumerate(pymarc.MARCReader(fh, to_unicode=True, force_utf8=True)):
+            if i >= n:
+                break
+            if rec is None:
+                continue
+            holders = [i % k] + ([(i + 1) % k] if i % 3 == 0 else [])
+            for p in holders:
+                copy = pymarc.Record(leader=rec.leader, force_utf8=True)
+                for f in rec.fields:
+                    if f.tag != "852":
+                        copy.add_field(f)
+                copy.add_field(pymarc.Field("852", pymarc.Indicators(" ", " "), [
+                    pymarc.Subfield("b", "Kho đọc"), pymarc.Subfield("h", f"{i % 1000}.{p}")]))
+                batch.append(build_record(copy, f"oai:p{p}:{i}", reg, (f"source:p{p}",)))
+            if len(batch) >= 1000:
+                store.write(batch)
+                written += len(batch)
+                batch = []
+    if batch:
+        store.write(batch)
+        written += len(batch)
+    store.close()
+    return time.perf_counter() - t, written
+
+
+def timed(session: requests.Session, urls: list[str]) -> tuple[float, float, float, int]:
+    """(requests/s, p50 ms, p95 ms, mean bytes) of fetching urls one after another."""
+    times, sizes = [], []
+    start = time.perf_counter()
+    for u in urls:
+        t = time.perf_counter()
+        r = session.get(u, headers={"Accept": "text/html", "Sec-Fetch-Dest": "document"}
+                        if "/sru" not in u else {})
+        times.append((time.perf_counter() - t) * 1000)
+        sizes.append(len(r.content))
+        if r.status_code != 200:
+            raise SystemExit(f"{u}: HTTP {r.status_code}")
+    wall = time.perf_counter() - start
+    times.sort()
+    p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
+    return len(urls) / wall, statistics.median(times), p95, int(statistics.mean(sizes))
+
+
+def run(url: str, label: str, args: argparse.Namespace, marc: Path | None, *, loaded: bool = False) -> None:
+    if loaded:
+        from thuvien_interop.store import open_store
+
+        store = open_store(url)
+        print(f"\n== {label}: {store.info().record_count:,} records already in {url}", flush=True)
+        store.close()
+    else:
+        print(f"\n== {label}: loading {args.records:,} records from {args.providers} providers …", flush=True)
+        seconds, written = load(url, marc, args.records, args.providers)
+        print(f"   {written:,} records written in {seconds:.0f} s ({written / seconds:,.0f} records/s)")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, url, str(port), str(args.providers),
+                             str(Path(__file__).resolve().parent)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        if "ready" not in line:
+            raise SystemExit("the server did not start")
+        root = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                requests.get(root + "/sru", params={"operation": "explain", "version": "1.2"}, timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        rnd = random.Random(7)
+        words = [rnd.choice(WORDS) for _ in range(args.requests)]
+        session = requests.Session()
+        rows = [
+            ("search page with facets", [f"{root}/?q={w}" for w in words]),
+            ("… and a province chosen", [f"{root}/?q={w}&f=local.province:{PROVINCES[i % 3]}"
+                                         for i, w in enumerate(words)]),
+            ("peer: SRU 2.0, no facets", [f"{root}/sru?query={w}&maximumRecords=10" for w in words]),
+            ("SRU 2.0 with facetLimit=10", [f"{root}/sru?query={w}&maximumRecords=10&facetLimit=10"
+                                            for w in words]),
+        ]
+        timed(session, rows[0][1][:3])        # warm the caches
+        print(f"   {'':30} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>8}")
+        for name, urls in rows:
+            rps, p50, p95, size = timed(session, urls)
+            print(f"   {name:30} {rps:7.1f} {p50:8.1f} {p95:8.1f} {size:8,}")
+        ids = [f"oai:p{i % args.providers}:{i}" for i in rnd.sample(range(args.records), min(args.requests,
+                                                                                         args.records))]
+        rps, p50, p95, size = timed(session, [f"{root}/record/{i}" for i in ids])
+        print(f"   {'record page (cluster)':30} {rps:7.1f} {p50:8.1f} {p95:8.1f} {size:8,}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--records", type=int, default=50_000, help="LoC records to load (default 50,000)")
+    ap.add_argument("--providers", type=int, default=20, help="libraries (default 20)")
+    ap.add_argument("--requests", type=int, default=100, help="requests a row (default 100)")
+    ap.add_argument("--postgres", metavar="URL", help="also run on this PostgreSQL database "
+                    "(a fresh schema in it, dropped after)")
+    ap.add_argument("--marc", help="the LoC MARC file (default: cached, or fetched with pip)")
+    ap.add_argument("--store", metavar="URL", help="measure a store this script loaded before "
+                    "(same --records and --providers) instead of loading one")
+    args = ap.parse_args()
+    if args.store:
+        run(args.store, args.store.split(":", 1)[0], args, None, loaded=True)
+        return
+    marc = marc_file(args.marc)
+    with tempfile.TemporaryDirectory() as tmp:
+        run(f"sqlite:///{tmp}/union.db", "SQLite", args, marc)
+    if args.postgres:
+        import uuid
+
+        import psycopg
+        from psycopg import sql
+
+        schema = f"bench_reader_{uuid.uuid4().hex[:8]}"
+        try:
+            run(f"{args.postgres}?schema={schema}", "PostgreSQL", args, marc)
+        finally:
+            with psycopg.connect(args.postgres, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+if __name__ == "__main__":
+    main()
