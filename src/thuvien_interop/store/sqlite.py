@@ -106,6 +106,26 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE records ADD COLUMN header TEXT;
     """,
+    # 8: the union's clusters (issue 15), written in the records' own write
+    # transaction: each clustered record's facts and part, its keys, and each
+    # part's cluster (see store/sql.py ClusterTables). No edges are kept.
+    # (IF NOT EXISTS: a store rolled back to an older version runs it again.)
+    """
+    CREATE TABLE IF NOT EXISTS union_record (
+        record TEXT PRIMARY KEY,
+        provider TEXT NOT NULL,
+        part INTEGER NOT NULL,
+        alone INTEGER NOT NULL DEFAULT 0,
+        facts TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS union_record_part ON union_record (part, alone, record);
+    CREATE TABLE IF NOT EXISTS union_key (key TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (key, record))
+    WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS union_key_record ON union_key (record);
+    CREATE TABLE IF NOT EXISTS union_cluster (part INTEGER PRIMARY KEY, head TEXT NOT NULL, size INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS union_cluster_head ON union_cluster (head);
+    CREATE INDEX IF NOT EXISTS union_cluster_size ON union_cluster (size, head);
+    """,
 ]
 
 _memory_ids = itertools.count()
