@@ -23,6 +23,9 @@ then, serving the store with waitress in a separate process:
     python bench/oai_provider.py --records 20000 --page-size 500
     python bench/oai_provider.py --marc path/to/BooksAll.2016.part01.utf8
     python bench/oai_provider.py --records 20000 --cpu-only   # the CPU figures alone
+    # ... and beside them an earlier version's serve over its own store (before/after):
+    python bench/oai_provider.py --records 20000 --cpu-only \
+        --before-src ../old-checkout/src --before-store old.db
 
 It prints figures; it asserts nothing (performance is not a test).
 """
@@ -162,15 +165,17 @@ def wait_for(url: str, proc: subprocess.Popen, seconds: float = 120) -> None:
     raise SystemExit("the server did not start")
 
 
-def start_serve_command(store_path: Path, page_size: int, workdir: Path) -> tuple[subprocess.Popen, str]:
+def start_serve_command(store_path: Path, page_size: int, workdir: Path,
+                        src: str | None = None) -> tuple[subprocess.Popen, str]:
     """The real ``thuvien-interop serve`` (its default access log to a pipe nobody reads
-    but the operating system: /dev/null)."""
+    but the operating system: /dev/null); ``src``: the package of another checkout."""
     port = free_port()
     config = workdir / "bench.toml"
     config.write_text(f"[oai]\npage_size = {page_size}\n", encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=src) if src else None
     proc = subprocess.Popen([sys.executable, "-m", "thuvien_interop", "serve", "--store",
                              f"sqlite:///{store_path}", "--config", str(config), "--port", str(port)],
-                            stdout=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}/oai"
     wait_for(url, proc)
     return proc, url
@@ -199,22 +204,26 @@ def server_cpu_per_record(pid: int, url: str, encoding: str, repeat: int) -> tup
     return best / max(n, 1) * 1e6, n, wire
 
 
-def cpu_figures(store_path: Path, page_size: int, repeat: int) -> None:
+def cpu_figures(store_path: Path, page_size: int, repeat: int,
+                before: tuple[str, Path] | None = None) -> None:
     print(f"server CPU a record, full oai_dc ListRecords, pages of {page_size} "
           f"(least of {repeat} harvests):")
     with tempfile.TemporaryDirectory() as tmp:
-        ours, ours_url = start_serve_command(store_path, page_size, Path(tmp))
-        peer, peer_url = start_peer(store_path, page_size)
+        servers = [("thuvien-interop serve", *start_serve_command(store_path, page_size, Path(tmp)),
+                    ("identity", "gzip"))]
+        if before:
+            (Path(tmp) / "before").mkdir()
+            servers.append(("before: serve", *start_serve_command(
+                before[1], page_size, Path(tmp) / "before", before[0]), ("identity", "gzip")))
+        servers.append(("oaipmh 4.0 peer", *start_peer(store_path, page_size), ("identity",)))
         try:
-            for name, proc, url, encodings in (
-                    ("thuvien-interop serve", ours, ours_url, ("identity", "gzip")),
-                    ("oaipmh 4.0 peer", peer, peer_url, ("identity",))):
+            for name, proc, url, encodings in servers:
                 for enc in encodings:
                     us, n, mb = server_cpu_per_record(proc.pid, url, enc, repeat)
                     print(f"  {name:<22} {enc:<8}: {us:5.1f} µs a record ({n:,} records, "
                           f"{mb:.1f} MB on the wire)")
         finally:
-            for proc in (ours, peer):
+            for _, proc, *_ in servers:
                 proc.terminate()
                 proc.wait(timeout=10)
 
@@ -311,6 +320,9 @@ def main() -> None:
     ap.add_argument("--getrecord", type=int, default=2000, help="GetRecord requests to time")
     ap.add_argument("--repeat", type=int, default=3, help="harvests per CPU figure (the least is kept)")
     ap.add_argument("--cpu-only", action="store_true", help="print the server CPU figures alone")
+    ap.add_argument("--before-src", help="the src/ folder of an earlier checkout: its serve is "
+                    "measured too (with --before-store, a store that version made)")
+    ap.add_argument("--before-store", help="the store the --before-src version serves")
     a = ap.parse_args()
 
     store_path = Path(a.store) if a.store else CACHE / f"bench-{a.records}.db"
@@ -320,7 +332,10 @@ def main() -> None:
     else:
         print(f"reusing {store_path}")
 
-    cpu_figures(store_path, a.page_size, a.repeat)
+    if bool(a.before_src) != bool(a.before_store):
+        raise SystemExit("--before-src and --before-store go together")
+    before = (a.before_src, Path(a.before_store)) if a.before_src else None
+    cpu_figures(store_path, a.page_size, a.repeat, before)
     if a.cpu_only:
         return
     proc, url = start_server(store_path, a.page_size)

@@ -7,10 +7,12 @@ process, and prints:
 
 - the import time, the share of it spent building the search index, and the
   size of the search tables;
-- searchRetrieve requests/s and p50/p95 latency for one-word, phrase, boolean
-  and no-diacritics queries returning 10 records, in ``dc`` and ``marcxml``;
+- searchRetrieve requests/s and p50/p95 latency for title-word, author, ISBN,
+  any-field, phrase, boolean and no-diacritics queries returning 10 records, in
+  ``dc``, ``marcxml`` and ``mods``;
 - scan requests/s;
-- the same queries against Index Data's Zebra (``zebrasrv``) when installed.
+- the same queries against Index Data's Zebra (``zebrasrv``) when installed, beside
+  ours in one table (Zebra's dc and mods come from the LoC XSLTs YAZ ships).
 
     python bench/sru.py                      # 100,000 records
     python bench/sru.py --records 20000 --requests 100
@@ -44,8 +46,17 @@ waitress.serve(app, host="127.0.0.1", port=int(sys.argv[2]), threads=8, _quiet=T
 """
 
 QUERIES = {
-    "one-word": ["history", "poetry", "france", "education", "music", "economic", "children",
-                 "china", "law", "religion", "science", "art"],
+    "title-word": ["dc.title = history", "dc.title = poetry", "dc.title = france",
+                   "dc.title = education", "dc.title = music", "dc.title = economic",
+                   "dc.title = children", "dc.title = china", "dc.title = law",
+                   "dc.title = religion", "dc.title = science", "dc.title = art"],
+    "author": ["dc.creator = smith", "dc.creator = johnson", "dc.creator = brown",
+               "dc.creator = miller", "dc.creator = davis", "dc.creator = wilson",
+               'dc.creator = "united states"', "dc.creator = taylor", "dc.creator = jones",
+               "dc.creator = moore"],
+    "isbn": [],  # filled from the records loaded (isbn_queries)
+    "any-field": ["history", "poetry", "france", "education", "music", "economic", "children",
+                  "china", "law", "religion", "science", "art"],
     "phrase": ['"united states"', '"world war"', '"great britain"', '"new york"',
                '"civil war"', '"public schools"'],
     "boolean": ["history and france", "poetry or drama", "education not children",
@@ -53,6 +64,25 @@ QUERIES = {
     "no-diacritics": ['"francais"', "espana", "dvorak", "bronte", "munchen", "quebec",
                       '"sao paulo"', "goethe"],
 }
+SCHEMAS = ("dc", "marcxml", "mods")
+
+
+def isbn_queries(marc: Path, n: int, count: int = 50) -> list[str]:
+    """``bath.isbn = …`` for ISBNs (020$a, first word) of records among the first n."""
+    import pymarc
+
+    found: list[str] = []
+    with open(marc, "rb") as f:
+        for i, record in enumerate(pymarc.MARCReader(f, to_unicode=True, force_utf8=True)):
+            if i >= n:
+                break
+            for field in record.get_fields("020") if record else ():
+                value = (field.get("a") or "").split()
+                if value:
+                    found.append(value[0])
+                    break
+    step = max(len(found) // count, 1)
+    return [f"bath.isbn = {v}" for v in found[::step][:count]]
 
 
 def load(store_path: Path, marc: Path, n: int) -> dict:
@@ -174,29 +204,49 @@ def scan_params(n: int, rng: random.Random) -> list[dict]:
              "maximumTerms": "20"} for _ in range(n)]
 
 
-def zebra_figures(marc: Path, n: int, requests_per_kind: int, rng: random.Random) -> None:
+def run_all(url: str, requests_per_kind: int, rng: random.Random) -> dict[tuple[str, str], dict]:
+    """Every query kind in every schema, then scan, against one server."""
+    out = {}
+    for p in search_params("any-field", "dc", 20, rng):  # warm the page cache
+        requests.get(url, params=p, timeout=30)
+    for kind in QUERIES:
+        for schema in SCHEMAS:
+            out[(kind, schema)] = measure(url, search_params(kind, schema, requests_per_kind, rng))
+    out[("scan dc.title", "")] = measure(url, scan_params(requests_per_kind, rng))
+    return out
+
+
+def zebra_figures(marc: Path, n: int, requests_per_kind: int, rng: random.Random
+                  ) -> dict[tuple[str, str], dict] | None:
     """Index the same records with zebraidx, serve them with zebrasrv, run the same queries."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from zebra_helper import available, zebra_server
 
     if not available():
         print("\nzebrasrv is not installed (Debian: idzebra-2.0): no side-by-side figures.")
-        return
+        return None
     with tempfile.TemporaryDirectory() as tmp:
         part = Path(tmp) / "zebra.mrc"
         first_records(marc, n, part)
         t = time.perf_counter()
         with zebra_server(Path(tmp), part) as url:
-            print(f"\nZebra {n} records: index build (zebraidx) and start {time.perf_counter() - t:.1f} s, "
+            print(f"Zebra {n} records: index build (zebraidx) and start {time.perf_counter() - t:.1f} s, "
                   f"register {sum(f.stat().st_size for f in (Path(tmp) / 'reg').iterdir()) / 1e6:.1f} MB")
-            print(f"{'query kind':<16}{'schema':<9}{'p50 ms':>8}{'p95 ms':>8}{'req/s':>8}{'recs':>6}")
-            for kind in QUERIES:
-                for schema in ("dc", "marcxml"):
-                    m = measure(url, search_params(kind, schema, requests_per_kind, rng))
-                    print(f"{kind:<16}{schema:<9}{m['p50']:>8.1f}{m['p95']:>8.1f}{m['rps']:>8.0f}"
-                          f"{m['records']:>6.1f}")
-            m = measure(url, scan_params(requests_per_kind, rng))
-            print(f"{'scan dc.title':<25}{m['p50']:>8.1f}{m['p95']:>8.1f}{m['rps']:>8.0f}")
+            return run_all(url, requests_per_kind, rng)
+
+
+def print_table(ours: dict[tuple[str, str], dict], zebra: dict[tuple[str, str], dict] | None) -> None:
+    print(f"\n{'':<25}{'thuvien-interop':^30}{'Zebra (zebrasrv)':^30}")
+    head = f"{'p50 ms':>8}{'p95 ms':>8}{'req/s':>8}{'recs':>6}"
+    print(f"{'query kind':<16}{'schema':<9}{head}  {head}{'ratio':>8}")
+    for key, m in ours.items():
+        line = (f"{key[0]:<16}{key[1]:<9}{m['p50']:>8.1f}{m['p95']:>8.1f}{m['rps']:>8.0f}"
+                f"{m['records']:>6.1f}")
+        z = (zebra or {}).get(key)
+        if z:
+            line += (f"  {z['p50']:>8.1f}{z['p95']:>8.1f}{z['rps']:>8.0f}{z['records']:>6.1f}"
+                     f"{m['rps'] / z['rps']:>7.2f}x")
+        print(line)
 
 
 def main() -> None:
@@ -205,8 +255,8 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=200, help="requests per query kind")
     ap.add_argument("--marc", help="path to BooksAll.2016.part01.utf8 (default: fetch/cache)")
     args = ap.parse_args()
-    rng = random.Random(6)
     marc = marc_file(args.marc)
+    QUERIES["isbn"] = isbn_queries(marc, args.records)
     with tempfile.TemporaryDirectory() as tmp:
         store_path = Path(tmp) / "sru.db"
         spent = load(store_path, marc, args.records)
@@ -221,21 +271,12 @@ def main() -> None:
             print(f"store file: {store_path.stat().st_size / 1e6:.1f} MB (dbstat unavailable)")
         proc, url = start_server(store_path)
         try:
-            for p in search_params("one-word", "dc", 20, rng):  # warm the page cache
-                requests.get(url, params=p, timeout=30)
-            print(f"\n{'query kind':<16}{'schema':<9}{'p50 ms':>8}{'p95 ms':>8}{'req/s':>8}{'recs':>6}")
-            for kind in QUERIES:
-                for schema in ("dc", "marcxml"):
-                    m = measure(url, search_params(kind, schema, args.requests, rng))
-                    print(f"{kind:<16}{schema:<9}{m['p50']:>8.1f}{m['p95']:>8.1f}{m['rps']:>8.0f}"
-                          f"{m['records']:>6.1f}")
-            m = measure(url, scan_params(args.requests, rng))
-            print(f"{'scan dc.title':<25}{m['p50']:>8.1f}{m['p95']:>8.1f}{m['rps']:>8.0f}")
+            ours = run_all(url, args.requests, random.Random(6))
         finally:
             proc.terminate()
             proc.wait()
-    zebra_figures(marc, args.records, args.requests, random.Random(6))
-
+    zebra = zebra_figures(marc, args.records, args.requests, random.Random(6))
+    print_table(ours, zebra)
 
 if __name__ == "__main__":
     main()

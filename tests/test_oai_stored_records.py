@@ -14,10 +14,10 @@ import pytest
 from test_store import backend  # noqa: F401 - fixture: every backend
 
 from thuvien_interop import dates
-from thuvien_interop.crosswalk.text import xml_text
 from thuvien_interop.model import Header, ListQuery, Record, Set
 from thuvien_interop.oai import Provider, ProviderConfig
 from thuvien_interop.oai import response as R
+from thuvien_interop.xml import xml_text
 
 FIXED = 1_800_000_000
 _TOKEN = re.compile(r"<resumptionToken[^>]*>([^<]+)</resumptionToken>")
@@ -145,8 +145,8 @@ def test_restamped_headers_carry_the_new_datestamp(backend):
     store = backend.open()
     catalogue(store)
     for stamp, _seq, deleted, header, _about, _xml in store.list_stored(ListQuery(), None, 100):
-        assert f"<datestamp>{dates.format_utc(stamp)}</datestamp>" in header
-        assert header.startswith('<header status="deleted">') == bool(deleted)
+        assert f"<datestamp>{dates.format_utc(stamp)}</datestamp>".encode() in header
+        assert header.startswith(b'<header status="deleted">') == bool(deleted)
 
 
 @pytest.mark.usefixtures("stepping_clock")

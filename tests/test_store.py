@@ -300,6 +300,9 @@ def test_listing_with_and_without_metadata(filled):
 
 def test_count_matches_the_list(filled):
     filled.write([rec(5, deleted=True)], now=9000)
+    # A record that loses a format, one that comes back with fewer, one deleted twice.
+    filled.write([rec(6, formats=("marc21",)), rec(7, deleted=True)], now=9100)
+    filled.write([rec(7, formats=("mods",)), rec(5, deleted=True)], now=9200)
     for q in [ListQuery(), ListQuery("oai_dc"), ListQuery("oai_dc", set="hn"),
               ListQuery("oai_dc", from_=2000), ListQuery("marc21", until=3000, set="hn:bd"),
               ListQuery("mods"), ListQuery("oai_dc", set="nowhere")]:

@@ -91,9 +91,15 @@ def test_a_write_touches_only_its_own_clusters():
             super().__init__()
             self.read: set[str] = set()
 
-        def neighbours(self, record: str) -> set[str]:
-            self.read.add(record)
-            return super().neighbours(record)
+        def facts_many(self, records):
+            records = list(records)
+            self.read.update(records)
+            return super().facts_many(records)
+
+        def part_members(self, part):
+            got = super().part_members(part)
+            self.read.update(got)
+            return got
 
     index = Watched()
     c = Clusterer(index)
@@ -227,3 +233,16 @@ def test_records_written_and_deleted_as_the_store_gets_them():
     assert cl(index) == [["oai:a:1", "oai:b:1"]]
     c.write([Record("oai:a:1", deleted=True, sets=("source:a",))])
     assert cl(index) == [] and index.cluster_of("oai:a:1") is None
+
+
+def test_the_quick_agreement_says_what_the_full_comparison_says():
+    from itertools import permutations
+
+    from thuvien_interop.union.match import agrees, compare
+
+    population = _population() + [facts("oai:f:tv1", "f", title="Tiếng Việt 1", year=None),
+                                  facts("oai:g:tv1", "g", title="Tiếng Việt 1", isbn=["9786049876547"])]
+    config = MatchConfig()
+    for a, b in permutations(population, 2):
+        d = compare(a, b, config)
+        assert agrees(a, b, config) == (d is not None and d.accepted), (a.id, b.id)

@@ -111,6 +111,30 @@ def test_compression_follows_accept_encoding(served):
     assert choose_encoding("*", ["gzip"]) == "gzip"
 
 
+@pytest.mark.parametrize("encoding", ["identity", "gzip", "deflate"])
+def test_harvesters_get_from_the_engine_what_the_blueprint_answers(served, encoding):
+    """GETs at /oai skip Flask (web.oai.HarvesterPath); /oai/xml goes through the
+    blueprint: the same bytes, status and headers, for every kind of answer."""
+    queries = ["verb=Identify", "verb=ListSets", "verb=ListMetadataFormats", "verb=Nope", "",
+               "verb=ListRecords&metadataPrefix=oai_dc", "verb=ListIdentifiers&metadataPrefix=marc21",
+               f"verb=GetRecord&metadataPrefix=oai_dc&identifier={identifier(3)}",
+               "verb=ListRecords&metadataPrefix=oai_dc&from=2099-01-01",
+               "verb=ListRecords&metadataPrefix=oai_dc&resumptionToken=forged",
+               "verb=GetRecord&identifier=a%FF&metadataPrefix=oai_dc"]
+    for q in queries:
+        answers = []
+        for path in ("", "/", "/xml"):
+            r = requests.get(f"{served}{path}?{q}", headers={"Accept-Encoding": encoding}, timeout=10,
+                             stream=True)
+            answers.append((r.status_code, r.raw.read(), sorted(
+                (k, v) for k, v in r.headers.items() if k not in ("Date", "Server"))))
+        assert answers[0] == answers[2], q
+        # At /oai/ the request element (and baseURL) keep the slash, as before.
+        assert answers[1][0] == answers[0][0], q
+        assert [h for h in answers[1][2] if h[0] != "Content-Length"] == [
+            h for h in answers[0][2] if h[0] != "Content-Length"], q
+
+
 def test_forwarded_headers_are_ignored_unless_configured(served, tmp_path):
     from thuvien_interop.store import open_store
 

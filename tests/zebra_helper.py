@@ -24,11 +24,19 @@ def available() -> bool:
                 and (YAZ_ETC / "pqf.properties").exists())
 
 
+#: Zebra's shipped usmarc.abs indexes no ISBN: bath.isbn (bib-1 use 7) needs 020, written
+#: as usmarc.abs writes 100 (the field, then its subfields as words).
+_ISBN_ABS = "elm 020\t\t\tISBN\t\t-\nelm 020/?\t\t\tISBN\t\t!:w\n"
+
+
 def configure(workdir: Path, marc: Path, port: int = 0) -> Path:
     """Write zebra.cfg and yazserver.xml in ``workdir`` and index ``marc`` (UTF-8 ISO 2709)."""
     (workdir / "reg").mkdir(exist_ok=True)
+    # A copy of the shipped usmarc.abs with the ISBN line, found first on profilePath.
+    (workdir / "usmarc.abs").write_text(
+        (Path(TAB) / "usmarc.abs").read_text(encoding="utf-8") + _ISBN_ABS, encoding="utf-8")
     (workdir / "zebra.cfg").write_text(
-        f"profilePath: {TAB}\n"
+        f"profilePath: {workdir.resolve()}:{TAB}\n"
         "attset: bib1.att\nattset: explain.att\n"
         "recordType: grs.marc.usmarc\n"
         "encoding: utf-8\n"
@@ -48,6 +56,10 @@ def configure(workdir: Path, marc: Path, port: int = 0) -> Path:
       <retrieval syntax="xml" name="dc" identifier="info:srw/schema/1/dc-v1.1">
         <backend syntax="usmarc" name="F">{marcxml}
           <xslt stylesheet="{YAZ_ETC / "MARC21slim2DC.xsl"}"/></backend>
+      </retrieval>
+      <retrieval syntax="xml" name="mods" identifier="info:srw/schema/1/mods-v3.7">
+        <backend syntax="usmarc" name="F">{marcxml}
+          <xslt stylesheet="{YAZ_ETC / "MARC21slim2MODS.xsl"}"/></backend>
       </retrieval>
       <retrieval syntax="usmarc" name="F"/>
     </retrievalinfo>

@@ -129,6 +129,24 @@ class Record:
     """What of ``about`` decides whether the record changed (default: all of it). The
     harvester gives its provenance without the harvest date, so that an unchanged record
     harvested again keeps its first harvest date (the stored row is left alone)."""
+    facts: str | None = None
+    """What clustering reads of the record (:class:`thuvien_interop.union.facts.Facts`
+    as JSON), computed ahead by the pipeline; ``""``: nothing to cluster (no
+    provider); ``None``: not computed (clustering reads the record itself)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterCounts:
+    """How many records a union clusters and how they group."""
+
+    records: int
+    """Records clustering knows (with their facts)."""
+    clusters: int
+    """Clusters of two records or more."""
+    clustered: int
+    """Records in those clusters."""
+    providers: int
+    """Providers the records come from."""
 
 
 @dataclass(slots=True)

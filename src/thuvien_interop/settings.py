@@ -37,6 +37,7 @@ from .oai.config import ProviderConfig
 from .oai.harvest_overview import ConsoleConfig
 from .sru.config import SRUConfig, schema_by_name
 from .tomlfile import line_of, unknown
+from .union.match import KEY_KINDS
 
 __all__ = ["DEFAULT_STORE", "SETTINGS", "Settings", "SettingsError"]
 
@@ -229,6 +230,15 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "validate_delay": _number(0, 60),
     },
     "alerts": {"failed_runs": _whole(1), "lost_percent": _number(0, 100, above=True)},
+    "union": {
+        "enabled": _flag,
+        "keys": _list_of(_one_of(*KEY_KINDS)),
+        "year_tolerance": _whole(0, 100),
+        "pages_slack": _whole(0),
+        "pages_ratio": _number(0, 1),
+        "title_key_needs_year": _flag,
+        "max_key_records": _whole(1),
+    },
     "sets": None,  # [[sets]]: SetRules.from_config
 }
 
@@ -263,6 +273,9 @@ class Settings:
     sru: SRUConfig = field(default_factory=SRUConfig)
     id_field: str = "001"
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    union: dict | None = None
+    """The file's ``[union]`` table (clustering; kept in the store by
+    :func:`thuvien_interop.union.clusters.configure`), None without one."""
     raw: dict = field(default_factory=dict)
     """The file's tables as parsed (``raw["sets"]`` for the set rules)."""
     path: Path | None = None
@@ -317,6 +330,8 @@ class Settings:
                        f"[repository] sample_identifier {c.sample_identifier!r} must be an "
                        f"identifier of this repository: oai:{c.repository_identifier}:<local id>")
         self.store = data.get("store", self.store)
+        if "union" in data:
+            self.union = dict(data["union"])
         self.id_field = data.get("import", {}).get("id_field", self.id_field)
         sru = dict(data.get("sru", {}))
         if "profile" in sru and self.path is not None:

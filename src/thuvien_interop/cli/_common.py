@@ -128,9 +128,17 @@ def load_settings(config_path: str | None, store_url: str | None) -> Settings:
     return settings
 
 
-def open_or_fail(url: str) -> Repository:
+def open_or_fail(url: str, settings: Settings | None = None) -> Repository:
+    """The store at ``url`` (a store that cannot be opened is one line). With the
+    ``settings`` of a command that writes, their ``[union]`` section is kept in
+    the store, so that every writer of a union clusters alike."""
     try:
-        return open_store(url)
+        store = open_store(url)
+        if settings is not None and settings.union is not None and hasattr(store, "cluster_tables"):
+            from ..union.clusters import configure
+
+            configure(store, settings.union)
+        return store
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
 

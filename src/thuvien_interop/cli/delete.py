@@ -66,7 +66,7 @@ def delete_command(identifiers: tuple[str, ...], from_file: str | None, store_ur
             raise click.UsageError(f"--from-file {from_file}: cannot read it ({exc})") from None
         pairs += [(f"line {n}", full(line.strip())) for n, line in enumerate(lines, 1)
                   if line.strip() and not line.lstrip().startswith("#")]
-    store = open_or_fail(settings.store)
+    store = open_or_fail(settings.store, settings)
     try:
         report = withdraw(store, pairs, name=name)
     finally:

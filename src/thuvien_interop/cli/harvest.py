@@ -340,7 +340,7 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
     stopped_by: list[int] = []
     try:
         with stop_on_signals(stopped_by):
-            store = open_or_fail(settings.store)
+            store = open_or_fail(settings.store, settings)
             try:
                 harvester = Harvester(
                     store, client=PoliteClient(retries=retries, read_timeout=min(timeout, 120.0),

@@ -91,7 +91,7 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
       thuvien-interop import catalogue.mrc --store sqlite:///thuvien.db
     """
     settings = load_settings(config_path, store_url)
-    store = open_or_fail(settings.store)
+    store = open_or_fail(settings.store, settings)
     rule = IdentifierRule(repository_id or settings.oai.repository_identifier,
                           id_field or settings.id_field)
     total = sum(os.path.getsize(f) for f in files)

@@ -56,7 +56,7 @@ def reindex(store_url: str | None, config_path: str | None, profile: str | None,
         prof = load_profile(profile) if profile else None
     except ProfileError as exc:
         raise click.UsageError(str(exc)) from None
-    store = open_or_fail(settings.store)
+    store = open_or_fail(settings.store, settings)
     if not hasattr(store, "reindex"):
         raise click.ClickException("this store cannot be reindexed")
     try:
@@ -74,7 +74,7 @@ def _sets(settings) -> None:
         rules = SetRules.from_config(settings.raw.get("sets"))
     except ValueError as exc:
         raise click.UsageError(f"settings: {exc}") from None
-    store = open_or_fail(settings.store)
+    store = open_or_fail(settings.store, settings)
     try:
         report = reevaluate(store, rules)
     finally:

@@ -81,7 +81,7 @@ def sync(profile_path: str, source_url: str, store_url: str | None, config_path:
 
     settings = load_settings(config_path, store_url)
     source = open_source(source_url, profile_path)
-    store = open_or_fail(settings.store)
+    store = open_or_fail(settings.store, settings)
     repo_id = repository_id or settings.oai.repository_identifier
     stopped_by: list[int] = []
     try:

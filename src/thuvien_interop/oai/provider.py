@@ -431,17 +431,17 @@ class Provider:
         last = (rows[limit - 1][0], rows[limit - 1][1]) if n > limit else None
         del rows[limit:]
         if not with_metadata:
-            parts.append("".join([r[3] for r in rows]).encode())
+            parts.extend([r[3] for r in rows])
             return n, last
         add = parts.extend
         for _stamp, _seq, deleted, header, about, xml in rows:
             if deleted or xml is None:
-                add((b"<record>", header.encode(), b"</record>"))
+                add((b"<record>", header, b"</record>"))
             elif about:
-                add((b"<record>", header.encode(), b"<metadata>", xml, b"</metadata><about>",
+                add((b"<record>", header, b"<metadata>", xml, b"</metadata><about>",
                      about, b"</about></record>"))
             else:
-                add((b"<record>", header.encode(), b"<metadata>", xml, b"</metadata></record>"))
+                add((b"<record>", header, b"<metadata>", xml, b"</metadata></record>"))
         return n, last
 
     def _count(self, q: ListQuery) -> int:

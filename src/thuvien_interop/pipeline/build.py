@@ -88,6 +88,7 @@ def build(item: Incoming, registry: FormatRegistry,
           index_profile: IndexProfile | None = None) -> Outcome:
     """One incoming item into a store record (never raises for a bad record)."""
     from ..store.search_plan import index_entries
+    from ..union.clusters import facts_json
 
     out = Outcome()
     if item.error is not None:
@@ -108,6 +109,9 @@ def build(item: Incoming, registry: FormatRegistry,
             record = build_record(source, item.identifier or "", registry, item.sets,
                                   out.notes, index_profile)
             record.about = item.about
+            # What clustering reads of it, here too (on the worker): a union's
+            # writer then only compares (issue 15).
+            record.facts = facts_json(source, record)
             # The store's search entries, computed here (on the worker) rather than
             # in the writer: the index itself need not travel back.
             record.entries = list(index_entries(record.index))
@@ -132,14 +136,22 @@ def write_batch(store: Repository, records: Sequence[Record], *, replace: bool =
     # Collisions, the richer record kept, "unchanged stays unchanged" and two
     # records with one identifier in a batch (in order) are decided by the store
     # inside its write transaction: concurrent writers (threads, worker processes,
-    # harvester nodes) leave what sequential ones leave.
+    # harvester nodes) leave what sequential ones leave. So are the clusters of a
+    # union: updated in the batch's own transaction.
     # A store that went away (a database restart) gets the batch again once it is
     # back: the failed transaction was rolled back, so the run goes on from its
     # last commit.
+    from ..union.clusters import write_hook
+
     if not records:
         return WriteSummary()
-    return retry_unavailable(lambda: store.write(records, now=now, replace=replace),
-                             what=f"writing a batch of {len(records):,} records")
+    hook = write_hook(store)
+    if hook is None:
+        return retry_unavailable(lambda: store.write(records, now=now, replace=replace),
+                                 what=f"writing a batch of {len(records):,} records")
+    return retry_unavailable(
+        lambda: store.write(records, now=now, replace=replace, clusters=hook),
+        what=f"writing a batch of {len(records):,} records")
 
 
 def build_chunk(registry: FormatRegistry, items: Sequence[Incoming],

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ..model import (
     Item,
@@ -125,9 +125,13 @@ class Writable(Protocol):
     """What the write path uses: records, sets and search entries go in."""
 
     def write(self, records: Iterable[Record], *, now: int | None = None,
-              replace: bool = False) -> WriteSummary:
+              replace: bool = False, clusters: Any = None) -> WriteSummary:
         """Upsert or delete; one transaction per batch, in which everything is
         decided (so that concurrent writers leave what sequential ones leave):
+
+        * ``clusters`` (a union's, :func:`thuvien_interop.union.clusters.write_hook`)
+          is called in each batch's transaction with the cluster tables and the
+          records the batch wrote;
 
         * a record whose identifier is held by another ``origin`` is refused
           (``WriteSummary.collisions``);

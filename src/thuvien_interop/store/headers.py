@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from .. import dates
-from ..crosswalk.text import xml_text
+from ..xml import xml_text
 
 
 @lru_cache(maxsize=4096)

@@ -19,11 +19,12 @@ class Dialect:
     placeholder: str       # "?" (sqlite3) or "%s" (psycopg)
     is_deleted: str        # a predicate on r.deleted
     null_xml: str          # a typed NULL for the metadata column
+    header_bytes: str      # the stored header as UTF-8 bytes (no str made and encoded again)
     rendered_hint: str = ""  # an index hint for the "has this format" probe
 
 
-SQLITE = Dialect("?", "r.deleted = 1", "NULL", "INDEXED BY rendered_prefix ")
-POSTGRES = Dialect("%s", "r.deleted", "NULL::bytea")
+SQLITE = Dialect("?", "r.deleted = 1", "NULL", "CAST(r.header AS BLOB)", "INDEXED BY rendered_prefix ")
+POSTGRES = Dialect("%s", "r.deleted", "NULL::bytea", "convert_to(r.header, 'UTF8')")
 
 
 def list_sql(d: Dialect, q: ListQuery, after: Key | None, limit: int | None, *,
@@ -48,6 +49,13 @@ def list_sql(d: Dialect, q: ListQuery, after: Key | None, limit: int | None, *,
         clauses.append(f"({k}.datestamp, {k}.seq) > ({p}, {p})")
         args += [after[0], after[1]]
     join = ""
+    if count and q.prefix is not None and not clauses:
+        # A whole format's list: its rendered rows (the narrow index) and the
+        # deletions, which keep no rendered formats, instead of one probe per record
+        # (20,121 records: 7.2 -> 1.5 ms CPU on SQLite; PostgreSQL's hashed subplan
+        # read the whole rendered heap, 300 ms at 50,000 records -> 40 ms).
+        return (f"SELECT (SELECT count(*) FROM rendered x {d.rendered_hint}WHERE x.prefix = {p}) "
+                f"+ (SELECT count(*) FROM records r WHERE {d.is_deleted})", [q.prefix])
     if q.prefix is not None:
         # Deleted records keep their headers in every format's list (§2.5.1).
         if metadata and not count:
@@ -63,7 +71,7 @@ def list_sql(d: Dialect, q: ListQuery, after: Key | None, limit: int | None, *,
     if count:
         return f"SELECT count(*) FROM {base}{join}{where}", args
     if stored:
-        cols = "r.datestamp, r.seq, r.deleted, r.header, r.about"
+        cols = f"r.datestamp, r.seq, r.deleted, {d.header_bytes}, r.about"
     else:
         cols = "r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about"
     cols += ", x.xml" if join else f", {d.null_xml}"

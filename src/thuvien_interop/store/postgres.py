@@ -133,6 +133,27 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE records ADD COLUMN header text;
     """,
+    # 6: the union's clusters (issue 15), written in the records' own write
+    # transaction: each clustered record's facts and part, its keys, and each
+    # part's cluster (see store/sql.py ClusterTables). No edges are kept.
+    # (IF NOT EXISTS: a store rolled back to an older version runs it again.)
+    """
+    CREATE TABLE IF NOT EXISTS union_record (
+        record text COLLATE "C" PRIMARY KEY,
+        provider text NOT NULL,
+        part bigint NOT NULL,
+        alone boolean NOT NULL DEFAULT false,
+        facts text NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS union_record_part ON union_record (part, alone, record);
+    CREATE TABLE IF NOT EXISTS union_key (key text COLLATE "C" NOT NULL, record text COLLATE "C" NOT NULL,
+                            PRIMARY KEY (key, record));
+    CREATE INDEX IF NOT EXISTS union_key_record ON union_key (record);
+    CREATE TABLE IF NOT EXISTS union_cluster (part bigint PRIMARY KEY, head text COLLATE "C" NOT NULL,
+                                size integer NOT NULL);
+    CREATE INDEX IF NOT EXISTS union_cluster_head ON union_cluster (head);
+    CREATE INDEX IF NOT EXISTS union_cluster_size ON union_cluster (size, head);
+    """,
 ]
 
 # Column types, for binary COPY (one meaning per column name across the tables).
@@ -140,7 +161,8 @@ _TYPES = {"id": "bigint", "identifier": "text", "datestamp": "bigint", "seq": "b
           "deleted": "boolean", "deleted_at": "bigint", "checksum": "bytea",
           "canonical_format": "text", "canonical": "bytea", "sets": "text[]", "about": "bytea",
           "origin": "text", "header": "text", "record_id": "bigint", "prefix": "text", "xml": "bytea",
-          "set_spec": "text", "idx": "text", "tsv": "tsvector", "key": "text", "display": "text"}
+          "set_spec": "text", "idx": "text", "tsv": "tsvector", "key": "text", "display": "text",
+          "record": "text"}
 _TEXT_COLUMNS = ("record_id", "idx", "tsv")
 
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from .. import dates
 from ..model import (
+    ClusterCounts,
     Header,
     Item,
     ListQuery,
@@ -378,10 +379,10 @@ class SQLStore:
         return [self._item(row) for row in self._conn().execute(text, args)]
 
     def list_stored(self, q: ListQuery, after: Key | None, limit: int, *,
-                    metadata: bool = True) -> list[tuple[int, int, bool, str, bytes | None, bytes | None]]:
+                    metadata: bool = True) -> list[tuple[int, int, bool, bytes, bytes | None, bytes | None]]:
         """:meth:`list` as the stored fragments, for a response assembled without
         building an item: (datestamp, seq, deleted, header, about, metadata) rows,
-        ``header`` the pre-rendered one (:mod:`.headers`), ``metadata`` None for a
+        ``header`` the pre-rendered one (:mod:`.headers`) as UTF-8, ``metadata`` None for a
         deleted record or without ``metadata``."""
         text, args = keyset.list_sql(self.keyset_dialect, q, after, limit, metadata=metadata,
                                      count=False, stored=True)
@@ -416,11 +417,26 @@ class SQLStore:
 
     # -- writing ---------------------------------------------------------------------
     def write(self, records: Iterable[Record], *, now: int | None = None,
-              replace: bool = False) -> WriteSummary:
+              replace: bool = False, clusters: ClusterHook | None = None) -> WriteSummary:
         summary = WriteSummary()
         for batch in _batches(records, self.batch_size):
-            summary += self._write_batch(batch, now, replace)
+            summary += self._write_batch(batch, now, replace, clusters)
         return summary
+
+    def update_clusters(self, records: list[Record], clusters: ClusterHook, *,
+                        forget: bool = False) -> None:
+        """Run a cluster hook over records already stored, in one write transaction
+        (``forget``: empty the cluster tables first). For ``clusters --build``."""
+        with self._transaction() as txn:
+            if forget:
+                for table in ("union_key", "union_record", "union_cluster"):
+                    txn.conn.execute(f"DELETE FROM {table}")
+            clusters(lambda codec: ClusterTables(self, txn.conn, codec), records)
+
+    def cluster_tables(self, codec: Any) -> ClusterTables:
+        """The union's cluster tables, read outside any write (``codec`` turns a
+        stored facts text into facts: :class:`thuvien_interop.union.facts.Facts`)."""
+        return ClusterTables(self, None, codec)
 
     def _known(self, conn: Any, identifiers: Sequence[str]) -> dict[str, _Row]:
         """The stored rows of these identifiers."""
@@ -433,7 +449,8 @@ class SQLStore:
                                     origin, fmt, True)
         return known
 
-    def _write_batch(self, batch: list[Record], now: int | None, replace: bool) -> WriteSummary:
+    def _write_batch(self, batch: list[Record], now: int | None, replace: bool,
+                     clusters: ClusterHook | None = None) -> WriteSummary:
         summary = WriteSummary()
         with self._transaction() as txn:
             # Everything is decided here, under the store's write lock, against what
@@ -450,6 +467,10 @@ class SQLStore:
                     written[record.identifier] = row
             if written:
                 self._apply(txn, list(written.values()), now)
+                if clusters is not None:
+                    # In this transaction: the clusters change with the records or not at all.
+                    clusters(lambda codec: ClusterTables(self, txn.conn, codec),
+                             [r.record for r in written.values() if r.record is not None])
         return summary
 
     @staticmethod
@@ -881,6 +902,240 @@ class Compiler:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+ClusterHook = Callable[[Callable[[Any], "ClusterTables"], list[Record]], object]
+"""Called inside a write transaction with a way to open the cluster tables in it
+(given the facts codec) and the records the batch wrote (deletions included)."""
+
+
+class ClusterTables:
+    """The union's cluster tables (the state of
+    :class:`thuvien_interop.union.clusters.ClusterIndex`, which this implements)::
+
+        union_record(record PRIMARY KEY, provider, part, alone, facts)  -- index (part, alone, record)
+        union_key(key, record)          -- primary key (key, record); index (record)
+        union_cluster(part PRIMARY KEY, head, size)                     -- index (head), (size)
+
+    A *part* is a connected group of agreeing records, its cluster's id (``head``)
+    the smallest identifier of its records that are not ``alone``, its ``size`` their
+    number. No edge between records is stored. Each method is one or two statements;
+    ``conn`` is a write transaction's connection, or None: the thread's own
+    (reads outside writes). ``codec.from_json`` reads a stored facts text; facts
+    written give ``id``, ``provider``, ``key_set`` and ``to_json()``.
+    """
+
+    def __init__(self, store: SQLStore, conn: Any | None, codec: Any) -> None:
+        self.store = store
+        self._fixed = conn
+        self.codec = codec
+
+    @property
+    def conn(self) -> Any:
+        return self._fixed if self._fixed is not None else self.store._conn()
+
+    def _rows(self, text: str, args: Sequence[object] = ()) -> list[Any]:
+        return self.conn.execute(self.store._q(text), args).fetchall()
+
+    def _chunked(self, text: str, column: str, values: Iterable[object],
+                 args: Sequence[object] = ()) -> Iterator[Any]:
+        """``text`` with ``{}`` for ``column IN (...)``, over chunks of ``values``."""
+        values = list(values)
+        for cond, cargs in self.store._chunks(column, values):
+            yield from self.conn.execute(self.store._q(text.format(cond)), [*args, *cargs])
+
+    # -- reading ---------------------------------------------------------------------
+    def facts(self, record: str) -> Any:
+        rows = self._rows("SELECT facts FROM union_record WHERE record = ?", (record,))
+        return self.codec.from_json(rows[0][0]) if rows else None
+
+    def facts_many(self, records: Iterable[str]) -> dict[str, Any]:
+        return {r: self.codec.from_json(f) for r, f in self._chunked(
+            "SELECT record, facts FROM union_record WHERE {}", "record", records)}
+
+    def records_with_key(self, key: str, limit: int) -> list[str]:
+        return [r[0] for r in self._rows(
+            "SELECT record FROM union_key WHERE key = ? ORDER BY record LIMIT ?", (key, limit))]
+
+    def cluster_of(self, record: str) -> str | None:
+        rows = self._rows("SELECT r.alone, c.head FROM union_record r LEFT JOIN union_cluster c "
+                          "ON c.part = r.part WHERE r.record = ?", (record,))
+        if not rows:
+            return None
+        return record if rows[0][0] else rows[0][1]
+
+    def clusters_of(self, records: Iterable[str]) -> dict[str, str]:
+        return {r: (r if alone else head) for r, alone, head in self._chunked(
+            "SELECT r.record, r.alone, c.head FROM union_record r LEFT JOIN union_cluster c "
+            "ON c.part = r.part WHERE {}", "r.record", records) if alone or head is not None}
+
+    def members(self, cluster: str) -> set[str]:
+        found = {r[0] for r in self._rows(
+            "SELECT r.record FROM union_cluster c JOIN union_record r ON r.part = c.part "
+            "AND NOT r.alone WHERE c.head = ?", (cluster,))}
+        if found:
+            return found
+        rows = self._rows("SELECT alone FROM union_record WHERE record = ?", (cluster,))
+        return {cluster} if rows and rows[0][0] else set()
+
+    def counts(self) -> ClusterCounts:
+        records, providers = self._rows(
+            "SELECT count(*), count(DISTINCT provider) FROM union_record")[0]
+        clusters, clustered = self._rows(
+            "SELECT count(*), coalesce(sum(size), 0) FROM union_cluster WHERE size > 1")[0]
+        return ClusterCounts(records, clusters, int(clustered), providers)
+
+    def largest(self, limit: int) -> list[tuple[str, int]]:
+        return [(h, s) for h, s in self._rows(
+            "SELECT head, size FROM union_cluster WHERE size > 1 ORDER BY size DESC, head LIMIT ?",
+            (limit,))]
+
+    def iter_clusters(self, min_size: int = 2, batch: int = 500) -> Iterator[tuple[str, list[str]]]:
+        after = ""
+        while True:
+            rows = self._rows("SELECT part, head FROM union_cluster WHERE size >= ? AND head > ? "
+                              "ORDER BY head LIMIT ?", (max(min_size, 1), after, batch))
+            if not rows:
+                break
+            members: dict[int, list[str]] = {}
+            for part, record in self._chunked(
+                    "SELECT part, record FROM union_record WHERE NOT alone AND {}", "part",
+                    [p for p, _ in rows]):
+                members.setdefault(part, []).append(record)
+            for part, head in rows:
+                yield head, sorted(members.get(part, []))
+            after = rows[-1][1]
+        if min_size <= 1:
+            for (record,) in self._rows("SELECT record FROM union_record WHERE alone ORDER BY record"):
+                yield record, [record]
+
+    # -- in bulk (a batch's view: union.clusters.BatchIndex) ----------------------------
+    def rows(self, *, records: Iterable[str] = (), parts: Iterable[int] = (),
+             facts: bool = False) -> list[tuple]:
+        """``(record, provider, part, alone, facts text or None)`` of these records, or
+        of every record of these parts."""
+        column = "facts" if facts else "NULL"
+        if parts:
+            return [(r, p, pt, bool(a), f) for r, p, pt, a, f in self._chunked(
+                f"SELECT record, provider, part, alone, {column} FROM union_record WHERE {{}}",
+                "part", parts)]
+        return [(r, p, pt, bool(a), f) for r, p, pt, a, f in self._chunked(
+            f"SELECT record, provider, part, alone, {column} FROM union_record WHERE {{}}",
+            "record", records)]
+
+    def key_rows(self, keys: Iterable[str], limit: int) -> tuple[list[tuple[str, str]], set[str]]:
+        """``(key, record)`` of every record of the keys at most ``limit`` records
+        share, and the keys more share (too common)."""
+        keys = list(keys)
+        common = {k for k, n in self._chunked(
+            "SELECT key, count(*) FROM union_key WHERE {} GROUP BY key", "key", keys) if n > limit}
+        rows = list(self._chunked("SELECT key, record FROM union_key WHERE {}", "key",
+                                  [k for k in keys if k not in common]))
+        return rows, common
+
+    def max_part(self) -> int:
+        return self._rows("SELECT coalesce(max(part), 0) FROM union_record")[0][0]
+
+    def apply(self, removed: list[str], upserts: list[tuple], updates: list[tuple],
+              clusters: list[tuple[int, str, int]], gone: list[int]) -> None:
+        """Write a batch's changes: records removed; records written (record,
+        provider, part, alone, facts text, keys); records moved (part, alone,
+        record); parts' clusters (part, head, size); parts gone."""
+        conn, store = self.conn, self.store
+        dropped = removed + [u[0] for u in upserts]
+        for cond, args in store._chunks("record", dropped):
+            conn.execute(store._q(f"DELETE FROM union_key WHERE {cond}"), args)
+        for cond, args in store._chunks("record", removed):
+            conn.execute(store._q(f"DELETE FROM union_record WHERE {cond}"), args)
+        store._many(conn, "INSERT INTO union_record (record, provider, part, alone, facts) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (record) DO UPDATE SET provider = "
+                    "excluded.provider, part = excluded.part, alone = excluded.alone, "
+                    "facts = excluded.facts", [u[:5] for u in upserts])
+        store._load(conn, "union_key", ("key", "record"), [(k, u[0]) for u in upserts for k in u[5]])
+        store._many(conn, "UPDATE union_record SET part = ?, alone = ? WHERE record = ?", updates)
+        for cond, args in store._chunks("part", gone):
+            conn.execute(store._q(f"DELETE FROM union_cluster WHERE {cond}"), args)
+        store._many(conn, "INSERT INTO union_cluster (part, head, size) VALUES (?, ?, ?) "
+                    "ON CONFLICT (part) DO UPDATE SET head = excluded.head, size = excluded.size",
+                    clusters)
+
+    # -- writing ---------------------------------------------------------------------
+    def put_facts(self, facts: Any) -> None:
+        conn, q = self.conn, self.store._q
+        conn.execute(q("DELETE FROM union_key WHERE record = ?"), (facts.id,))
+        conn.execute(q("INSERT INTO union_record (record, provider, part, alone, facts) "
+                       "VALUES (?, ?, 0, ?, ?) ON CONFLICT (record) DO UPDATE SET "
+                       "provider = excluded.provider, facts = excluded.facts"),
+                     (facts.id, facts.provider, False, facts.to_json()))
+        self.store._many(conn, "INSERT INTO union_key (key, record) VALUES (?, ?)",
+                         [(k, facts.id) for k in sorted(facts.key_set)])
+
+    def remove_facts(self, record: str) -> None:
+        conn, q = self.conn, self.store._q
+        conn.execute(q("DELETE FROM union_key WHERE record = ?"), (record,))
+        conn.execute(q("DELETE FROM union_record WHERE record = ?"), (record,))
+
+    def candidates(self, keys: Iterable[str], limit: int) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for key in keys:
+            found = self.records_with_key(key, limit + 1)
+            if found:
+                out[key] = found
+        return out
+
+    def parts_of(self, records: Iterable[str]) -> dict[str, int]:
+        return {r: p for r, p in self._chunked(
+            "SELECT record, part FROM union_record WHERE part <> 0 AND {}", "record", records)}
+
+    def part_members(self, part: int) -> dict[str, tuple[str, bool]]:
+        return {r: (p, bool(a)) for r, p, a in self._rows(
+            "SELECT record, provider, alone FROM union_record WHERE part = ?", (part,))}
+
+    def part_head(self, part: int) -> str | None:
+        rows = self._rows("SELECT head FROM union_cluster WHERE part = ?", (part,))
+        return rows[0][0] if rows else None
+
+    def part_sizes(self, parts: Iterable[int]) -> dict[int, int]:
+        return {p: s for p, s in self._chunked(
+            "SELECT part, size FROM union_cluster WHERE {}", "part", parts)}
+
+    def of_providers(self, part: int, providers: Iterable[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        rows = sorted(self._chunked("SELECT record, provider FROM union_record WHERE part = ? "
+                                    "AND {}", "provider", providers, (part,)))
+        for record, provider in rows:
+            out.setdefault(provider, []).append(record)
+        return out
+
+    def place(self, part: int | None, records: Mapping[str, bool]) -> int:
+        if part is None:
+            # Under the store's write lock: nobody else numbers parts meanwhile, and
+            # the records placed below hold the number at once.
+            part = self._rows("SELECT coalesce(max(part), 0) + 1 FROM union_record")[0][0]
+        self.store._many(self.conn, "UPDATE union_record SET part = ?, alone = ? WHERE record = ?",
+                         [(part, alone, r) for r, alone in records.items()])
+        return part
+
+    def merge(self, into: int, parts: Iterable[int]) -> None:
+        parts = list(parts)
+        if not parts:
+            return
+        for cond, args in self.store._chunks("part", parts):
+            self.conn.execute(self.store._q(f"UPDATE union_record SET part = ? WHERE {cond}"),
+                              [into, *args])
+            self.conn.execute(self.store._q(f"DELETE FROM union_cluster WHERE {cond}"), args)
+
+    def settle(self, part: int) -> str | None:
+        conn, q = self.conn, self.store._q
+        head, size = self._rows("SELECT min(record), count(*) FROM union_record "
+                                "WHERE part = ? AND NOT alone", (part,))[0]
+        if not size:
+            conn.execute(q("DELETE FROM union_cluster WHERE part = ?"), (part,))
+            return None
+        conn.execute(q("INSERT INTO union_cluster (part, head, size) VALUES (?, ?, ?) "
+                       "ON CONFLICT (part) DO UPDATE SET head = excluded.head, size = excluded.size"),
+                     (part, head, size))
+        return head
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -486,7 +486,7 @@ class LiveSourceRepository:
         return canonical(record)
 
     def write(self, records: Iterable[Record], *, now: int | None = None,
-              replace: bool = False) -> WriteSummary:
+              replace: bool = False, clusters: Any = None) -> WriteSummary:
         raise ReadOnlySource(
             "a live source is read-only: change records in the library system itself, or "
             "copy them into a store with 'thuvien-interop sync'")

@@ -1,21 +1,27 @@
 """Incremental clustering: each write updates only the clusters it touches.
 
-The records and the agreements between them form a graph: an *edge* joins two
-records that share a key and agree (:func:`.match.compare`). A *cluster* is a
-connected part of that graph, cut where it would hold two records of one
-provider. Writing a record recomputes its edges (against the candidates its keys
-find) and then re-clusters only the connected parts that contain it, its old
-neighbours and its new ones — everything else is untouched. Within a part the
-clusters are a function of the part alone (records taken in identifier order; a
-record joins the clusters of its neighbours that hold none of its providers, those
-it has most neighbours in first), so
-any order of the same writes gives the same clusters, and a changed record that
-was a bridge leaves its cluster split. A cluster's id is its smallest record
-identifier; a record alone is its own cluster.
+Two records *agree* when they share a key and :func:`.match.compare` accepts them.
+The records and their agreements form a graph; its connected parts are kept as
+*parts* (an internal number each). A part's *cluster* holds, of each provider,
+its record with the smallest identifier; a provider's other records in the part
+(a library that catalogued one edition twice, or a chain that reached a second
+record of one library) stay *alone*, each its own cluster. A cluster's id is its
+smallest record identifier (which is always in it); a record alone is its own
+cluster. All of this is a function of the records alone: any order of the same
+writes gives the same clusters.
 
-The store is reached only through :class:`ClusterIndex`, whose methods are each
-one small statement over four tables (see the protocol's docstring);
-:class:`MemoryIndex` is the same in dictionaries.
+No edge is stored. Writing a record compares it with the candidates its keys
+find, one part at a time: the first member of a part that agrees joins the
+whole part (in a part of 500 libraries' copies of one textbook, that is usually
+the first one tried), so a write costs the parts it touches, not their size
+squared. Deleting or changing a record re-checks its old part (does it fall
+apart without it?) by comparing its remaining members the same way. ``why``
+recomputes the decisions from the keys, so it is always answerable.
+
+The state is reached only through :class:`ClusterIndex`; :class:`MemoryIndex`
+keeps it in dictionaries, the SQL stores in three tables
+(:class:`thuvien_interop.store.sql.ClusterTables`, opened by :func:`open_index`),
+written by the pipeline in each batch's own transaction (:func:`write_hook`).
 
     >>> from thuvien_interop.union.facts import Facts
     >>> index = MemoryIndex()
@@ -28,45 +34,74 @@ one small statement over four tables (see the protocol's docstring);
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import itertools
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
-from ..model import Record
-from .facts import Facts, facts_from_record
-from .match import Decision, MatchConfig, compare
+import pymarc
 
-__all__ = ["ClusterChange", "ClusterIndex", "Clusterer", "MemoryIndex", "Why"]
+from ..model import ClusterCounts, Record
+from .facts import Facts, facts_from_marc, facts_from_record, provider_of
+from .match import Decision, MatchConfig, agrees, compare
+
+__all__ = ["ClusterChange", "ClusterCounts", "ClusterIndex", "Clusterer", "MemoryIndex", "Why",
+           "configure", "facts_json", "open_index", "rebuild", "stored_config", "write_hook"]
 
 
 class ClusterIndex(Protocol):
-    """Where clustering keeps its state. A SQL store implements it over four tables,
-    written in the transaction of the record's own write::
+    """Where clustering keeps its state.
 
-        union_record(record PRIMARY KEY, provider, facts JSON)
-        union_key(key, record)          -- index (key, record); one row a key of a record
-        union_edge(a, b)                -- both directions; primary key (a, b)
-        union_cluster(record PRIMARY KEY, cluster)   -- index (cluster)
-
-    Every method is one statement (``records_with_key``: ``SELECT record FROM
-    union_key WHERE key = ? ORDER BY record LIMIT ?``; ``set_neighbours``: a
-    DELETE and an INSERT of the record's rows in both directions …).
+    The reading half is what pages and commands use: :meth:`facts`,
+    :meth:`records_with_key`, :meth:`cluster_of`, :meth:`clusters_of`,
+    :meth:`members`, :meth:`counts`, :meth:`largest`, :meth:`iter_clusters`. The
+    writing half is what :class:`Clusterer` uses; each method is one statement or
+    two over the store's tables.
     """
 
+    # -- reading ------------------------------------------------------------------
     def facts(self, record: str) -> Facts | None: ...
-    def put_facts(self, facts: Facts) -> None:
-        """Store a record's facts and its keys (replacing what it had)."""
-    def remove_facts(self, record: str) -> None:
-        """Forget a record: its facts, keys and edges (not its cluster row)."""
     def records_with_key(self, key: str, limit: int) -> list[str]:
         """Up to ``limit`` records with ``key``, in identifier order."""
-    def neighbours(self, record: str) -> set[str]: ...
-    def set_neighbours(self, record: str, others: Iterable[str]) -> None:
-        """Replace a record's edges (both directions)."""
-    def cluster_of(self, record: str) -> str | None: ...
-    def set_clusters(self, assignment: Mapping[str, str | None]) -> None:
-        """Record → cluster id (``None``: the record has none any more)."""
-    def members(self, cluster: str) -> set[str]: ...
+    def cluster_of(self, record: str) -> str | None:
+        """The id of the record's cluster (itself when alone); ``None`` for a record
+        clustering does not know (deleted, or never clustered)."""
+    def clusters_of(self, records: Iterable[str]) -> dict[str, str]:
+        """:meth:`cluster_of` of many records at once (those it knows)."""
+    def members(self, cluster: str) -> set[str]:
+        """The records of a cluster (empty for an id that is no cluster)."""
+    def counts(self) -> ClusterCounts: ...
+    def largest(self, limit: int) -> list[tuple[str, int]]:
+        """``(cluster, size)`` of the largest clusters, largest first, then by id."""
+    def iter_clusters(self, min_size: int = 2) -> Iterator[tuple[str, list[str]]]:
+        """Every cluster of at least ``min_size`` records with its members (sorted),
+        in cluster id order."""
+
+    # -- writing (for the Clusterer) ----------------------------------------------
+    def facts_many(self, records: Iterable[str]) -> dict[str, Facts]: ...
+    def put_facts(self, facts: Facts) -> None:
+        """Store a record's facts and keys (replacing what it had; its part is kept)."""
+    def remove_facts(self, record: str) -> None:
+        """Forget a record: its facts, its keys, its place in its part."""
+    def candidates(self, keys: Iterable[str], limit: int) -> dict[str, list[str]]:
+        """For each key, its records in identifier order: all of them, or the
+        first ``limit + 1`` when it has more than ``limit`` (too common)."""
+    def parts_of(self, records: Iterable[str]) -> dict[str, int]: ...
+    def part_members(self, part: int) -> dict[str, tuple[str, bool]]:
+        """Record → (provider, alone) of every record of a part."""
+    def part_head(self, part: int) -> str | None: ...
+    def part_sizes(self, parts: Iterable[int]) -> dict[int, int]: ...
+    def of_providers(self, part: int, providers: Iterable[str]) -> dict[str, list[str]]:
+        """Provider → its records in the part, for these providers."""
+    def place(self, part: int | None, records: Mapping[str, bool]) -> int:
+        """Put records (with their *alone* flag) in a part (``None``: a new one);
+        the part's number."""
+    def merge(self, into: int, parts: Iterable[int]) -> None:
+        """Move every record of ``parts`` into part ``into``; the parts are gone."""
+    def settle(self, part: int) -> str | None:
+        """Recompute a part's head and size from its records (forget it when it
+        has none); the head."""
 
 
 class MemoryIndex:
@@ -75,12 +110,57 @@ class MemoryIndex:
     def __init__(self) -> None:
         self._facts: dict[str, Facts] = {}
         self._keys: dict[str, set[str]] = {}
-        self._edges: dict[str, set[str]] = {}
-        self._cluster: dict[str, str] = {}
-        self._members: dict[str, set[str]] = {}
+        self._part: dict[str, int] = {}
+        self._alone: dict[str, bool] = {}
+        self._parts: dict[int, set[str]] = {}
+        self._heads: dict[int, tuple[str, int]] = {}   # part → (head, size)
+        self._by_head: dict[str, int] = {}
+        self._numbers = itertools.count(1)
 
+    # -- reading ------------------------------------------------------------------
     def facts(self, record: str) -> Facts | None:
         return self._facts.get(record)
+
+    def records_with_key(self, key: str, limit: int) -> list[str]:
+        return sorted(self._keys.get(key, ()))[:limit]
+
+    def cluster_of(self, record: str) -> str | None:
+        part = self._part.get(record)
+        if part is None:
+            return None
+        if self._alone.get(record):
+            return record
+        return self._heads[part][0]
+
+    def clusters_of(self, records: Iterable[str]) -> dict[str, str]:
+        return {r: c for r in records if (c := self.cluster_of(r)) is not None}
+
+    def members(self, cluster: str) -> set[str]:
+        part = self._by_head.get(cluster)
+        if part is not None:
+            return {r for r in self._parts[part] if not self._alone[r]}
+        return {cluster} if self._alone.get(cluster) else set()
+
+    def counts(self) -> ClusterCounts:
+        big = [size for _, size in self._heads.values() if size > 1]
+        return ClusterCounts(len(self._facts), len(big), sum(big),
+                             len({f.provider for f in self._facts.values()}))
+
+    def largest(self, limit: int) -> list[tuple[str, int]]:
+        return sorted(((h, s) for h, s in self._heads.values() if s > 1),
+                      key=lambda hs: (-hs[1], hs[0]))[:limit]
+
+    def iter_clusters(self, min_size: int = 2) -> Iterator[tuple[str, list[str]]]:
+        for head, size in sorted(self._heads.values()):
+            if size >= min_size:
+                yield head, sorted(self.members(head))
+        if min_size <= 1:
+            for r in sorted(r for r, alone in self._alone.items() if alone):
+                yield r, [r]
+
+    # -- writing ------------------------------------------------------------------
+    def facts_many(self, records: Iterable[str]) -> dict[str, Facts]:
+        return {r: f for r in records if (f := self._facts.get(r)) is not None}
 
     def put_facts(self, facts: Facts) -> None:
         self._drop_keys(facts.id)
@@ -99,61 +179,278 @@ class MemoryIndex:
     def remove_facts(self, record: str) -> None:
         self._drop_keys(record)
         self._facts.pop(record, None)
-        self.set_neighbours(record, ())
-        self._edges.pop(record, None)
+        part = self._part.pop(record, None)
+        self._alone.pop(record, None)
+        if part is not None:
+            self._parts[part].discard(record)
 
-    def records_with_key(self, key: str, limit: int) -> list[str]:
-        return sorted(self._keys.get(key, ()))[:limit]
+    def candidates(self, keys: Iterable[str], limit: int) -> dict[str, list[str]]:
+        return {k: sorted(self._keys[k])[:limit + 1] for k in keys if k in self._keys}
 
-    def neighbours(self, record: str) -> set[str]:
-        return set(self._edges.get(record, ()))
+    def parts_of(self, records: Iterable[str]) -> dict[str, int]:
+        return {r: p for r in records if (p := self._part.get(r)) is not None}
 
-    def set_neighbours(self, record: str, others: Iterable[str]) -> None:
-        for other in self._edges.pop(record, set()):
-            self._edges.get(other, set()).discard(record)
-        new = set(others)
-        if new:
-            self._edges[record] = new
-            for other in new:
-                self._edges.setdefault(other, set()).add(record)
+    def part_members(self, part: int) -> dict[str, tuple[str, bool]]:
+        return {r: (self._facts[r].provider, self._alone[r]) for r in self._parts.get(part, ())}
 
-    def cluster_of(self, record: str) -> str | None:
-        return self._cluster.get(record)
+    def part_head(self, part: int) -> str | None:
+        got = self._heads.get(part)
+        return got[0] if got else None
 
-    def set_clusters(self, assignment: Mapping[str, str | None]) -> None:
-        for record, cluster in assignment.items():
-            old = self._cluster.pop(record, None)
-            if old is not None:
-                self._members[old].discard(record)
-                if not self._members[old]:
-                    del self._members[old]
-            if cluster is not None:
-                self._cluster[record] = cluster
-                self._members.setdefault(cluster, set()).add(record)
+    def part_sizes(self, parts: Iterable[int]) -> dict[int, int]:
+        return {p: self._heads[p][1] for p in parts if p in self._heads}
 
-    def members(self, cluster: str) -> set[str]:
-        return set(self._members.get(cluster, ()))
+    def of_providers(self, part: int, providers: Iterable[str]) -> dict[str, list[str]]:
+        wanted = set(providers)
+        out: dict[str, list[str]] = {}
+        for r in sorted(self._parts.get(part, ())):
+            if (p := self._facts[r].provider) in wanted:
+                out.setdefault(p, []).append(r)
+        return out
+
+    def place(self, part: int | None, records: Mapping[str, bool]) -> int:
+        if part is None:
+            part = next(self._numbers)
+            self._parts[part] = set()
+        for r, alone in records.items():
+            old = self._part.get(r)
+            if old is not None and old != part:
+                self._parts[old].discard(r)
+            self._part[r] = part
+            self._alone[r] = alone
+            self._parts[part].add(r)
+        return part
+
+    def merge(self, into: int, parts: Iterable[int]) -> None:
+        for p in parts:
+            for r in self._parts.pop(p, set()):
+                self._part[r] = into
+                self._parts[into].add(r)
+            self._forget_head(p)
+
+    def _forget_head(self, part: int) -> None:
+        old = self._heads.pop(part, None)
+        if old is not None and self._by_head.get(old[0]) == part:
+            del self._by_head[old[0]]
+
+    def settle(self, part: int) -> str | None:
+        self._forget_head(part)
+        main = [r for r in self._parts.get(part, ()) if not self._alone[r]]
+        if not main:
+            self._parts.pop(part, None)
+            return None
+        head = min(main)
+        self._heads[part] = (head, len(main))
+        self._by_head[head] = part
+        return head
 
     # What the tests look at (not part of the protocol).
     def clusters(self) -> list[frozenset[str]]:
         """Every cluster as a set of record ids, sorted."""
-        return sorted((frozenset(m) for m in self._members.values()), key=sorted)
+        return sorted((frozenset(m) for _, m in self.iter_clusters(1)), key=sorted)
 
     def is_empty(self) -> bool:
-        return not (self._facts or self._keys or self._edges or self._cluster or self._members)
+        return not (self._facts or self._keys or self._part or self._parts or self._heads)
+
+
+class BatchIndex(MemoryIndex):
+    """A batch's view of a store's cluster tables: what the batch can touch is read
+    in a few statements (:meth:`prefetch`: its records, the records its keys
+    find, the whole parts of both), clustering runs in memory, and
+    :meth:`flush` writes what changed in a few more. Whatever was not read ahead
+    is read when asked for. ``inner`` is a
+    :class:`~thuvien_interop.store.sql.ClusterTables` (its bulk methods
+    ``rows``, ``key_rows``, ``max_part`` and ``apply``)."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__()
+        self.inner = inner
+        self._known: set[str] = set()          # records whose row (or its absence) was read
+        self._stored: set[str] = set()         # ... of which the store has a row
+        self._loaded_keys: set[str] = set()
+        self._common: set[str] = set()
+        self._loaded_parts: set[int] = set()
+        self._dirty_facts: set[str] = set()
+        self._dirty_place: set[str] = set()
+        self._dirty_parts: set[int] = set()
+        self._providers: dict[str, str] = {}
+        self._texts: dict[str, str] = {}
+        self._numbers = itertools.count(inner.max_part() + 1)
+
+    # -- reading ahead -------------------------------------------------------------
+    def prefetch(self, puts: list[Facts], gone: list[str], limit: int,
+                 texts: Mapping[str, str] | None = None) -> None:
+        """Read what writing ``puts`` and removing ``gone`` can touch (``texts``:
+        the facts of ``puts`` as JSON, when known: written as they are)."""
+        self._texts = dict(texts or {})
+        ids = [f.id for f in puts] + list(gone)
+        self._read_records(ids, with_facts=True)
+        keys = {k for f in puts for k in f.key_set}
+        keys |= {k for r in ids if (f := self._facts.get(r)) is not None for k in f.key_set}
+        self._read_keys(keys, limit)
+        found = {r for k in keys & self._loaded_keys for r in self._keys.get(k, ())}
+        # The facts of the candidates too, unless they are many (a textbook 500
+        # libraries hold): then only those compared are read (one per part, mostly).
+        self._read_records(found, with_facts=len(found) <= 10 * max(1, len(ids)))
+        self._load_parts({self._part[r] for r in found | set(ids) if r in self._part})
+
+    def _read_records(self, records: Iterable[str], *, with_facts: bool) -> None:
+        wanted = [r for r in records if r not in self._known]
+        if not wanted:
+            return
+        for record, provider, part, alone, facts in self.inner.rows(records=wanted, facts=with_facts):
+            self._take(record, provider, part, alone, facts)
+        self._known.update(wanted)
+
+    def _take(self, record: str, provider: str, part: int, alone: bool, facts: str | None) -> None:
+        self._stored.add(record)
+        self._known.add(record)
+        if facts is not None and record not in self._facts:
+            f = Facts.from_json(facts)
+            self._facts[record] = f
+        self._providers[record] = provider
+        if part:
+            self._part[record] = part
+            self._alone[record] = bool(alone)
+            self._parts.setdefault(part, set()).add(record)
+
+    def _read_keys(self, keys: Iterable[str], limit: int) -> None:
+        wanted = [k for k in keys if k not in self._loaded_keys and k not in self._common]
+        if not wanted:
+            return
+        rows, common = self.inner.key_rows(wanted, limit)
+        for key, record in rows:
+            self._keys.setdefault(key, set()).add(record)
+        self._common |= common
+        self._loaded_keys.update(k for k in wanted if k not in common)
+
+    def _load_parts(self, parts: Iterable[int]) -> None:
+        wanted = [p for p in parts if p and p not in self._loaded_parts]
+        if not wanted:
+            return
+        for row in self.inner.rows(parts=wanted, facts=False):
+            if row[0] not in self._known:
+                self._take(*row)
+        self._loaded_parts.update(wanted)
+        for p in wanted:
+            self._reckon(p)
+
+    def _reckon(self, part: int) -> None:
+        main = [r for r in self._parts.get(part, ()) if not self._alone[r]]
+        if main:
+            head = min(main)
+            self._heads[part] = (head, len(main))
+            self._by_head[head] = part
+
+    # -- the index, with what was not read ahead read now --------------------------
+    def facts(self, record: str) -> Facts | None:
+        return self.facts_many([record]).get(record)
+
+    def facts_many(self, records: Iterable[str]) -> dict[str, Facts]:
+        records = list(records)
+        missing = [r for r in records if r not in self._facts and r in self._stored
+                   and r not in self._dirty_facts]
+        if missing:
+            for r, f in self.inner.facts_many(missing).items():
+                self._facts[r] = f
+        self._read_records(records, with_facts=True)
+        return super().facts_many(records)
+
+    def candidates(self, keys: Iterable[str], limit: int) -> dict[str, list[str]]:
+        keys = list(keys)
+        out = super().candidates([k for k in keys if k in self._loaded_keys], limit)
+        other = [k for k in keys if k not in self._loaded_keys]
+        if other:
+            out.update(self.inner.candidates(other, limit))
+        return out
+
+    def parts_of(self, records: Iterable[str]) -> dict[str, int]:
+        records = list(records)
+        self._read_records(records, with_facts=False)
+        self._load_parts({self._part[r] for r in records if r in self._part})
+        return super().parts_of(records)
+
+    def part_members(self, part: int) -> dict[str, tuple[str, bool]]:
+        self._load_parts([part])
+        return {r: (self._providers[r], self._alone[r]) for r in self._parts.get(part, ())}
+
+    def of_providers(self, part: int, providers: Iterable[str]) -> dict[str, list[str]]:
+        self._load_parts([part])
+        wanted = set(providers)
+        out: dict[str, list[str]] = {}
+        for r in sorted(self._parts.get(part, ())):
+            if self._providers[r] in wanted:
+                out.setdefault(self._providers[r], []).append(r)
+        return out
+
+    def put_facts(self, facts: Facts) -> None:
+        self._read_records([facts.id], with_facts=True)
+        super().put_facts(facts)
+        self._providers[facts.id] = facts.provider
+        self._dirty_facts.add(facts.id)
+
+    def remove_facts(self, record: str) -> None:
+        self._read_records([record], with_facts=True)
+        part = self._part.get(record)
+        super().remove_facts(record)
+        self._providers.pop(record, None)
+        self._dirty_facts.add(record)
+        if part is not None:
+            self._dirty_parts.add(part)
+
+    def place(self, part: int | None, records: Mapping[str, bool]) -> int:
+        for r in records:
+            if (old := self._part.get(r)) is not None:
+                self._dirty_parts.add(old)
+        part = super().place(part, records)
+        self._loaded_parts.add(part)
+        self._dirty_place.update(records)
+        self._dirty_parts.add(part)
+        return part
+
+    def merge(self, into: int, parts: Iterable[int]) -> None:
+        parts = list(parts)
+        self._load_parts([into, *parts])
+        for p in parts:
+            self._dirty_place.update(self._parts.get(p, ()))
+        super().merge(into, parts)
+        self._dirty_parts.update([into, *parts])
+
+    def settle(self, part: int) -> str | None:
+        self._load_parts([part])
+        self._dirty_parts.add(part)
+        return super().settle(part)
+
+    # -- writing back -------------------------------------------------------------
+    def flush(self) -> None:
+        """Write what the batch changed into the store's tables."""
+        removed = sorted(r for r in self._dirty_facts if r not in self._facts and r in self._stored)
+        upserts = [(r, f.provider, self._part.get(r, 0), self._alone.get(r, False),
+                    self._texts.get(r) or f.to_json(), sorted(f.key_set)) for r in sorted(self._dirty_facts) if (f := self._facts.get(r))]
+        updates = [(self._part[r], self._alone[r], r) for r in sorted(self._dirty_place - self._dirty_facts)
+                   if r in self._part]
+        clusters = [(p, *self._heads[p]) for p in sorted(self._dirty_parts) if p in self._heads]
+        gone = sorted(p for p in self._dirty_parts if p not in self._heads)
+        self.inner.apply(removed, upserts, updates, clusters, gone)
 
 
 @dataclass(slots=True)
 class ClusterChange:
     """What one write did to the clusters: ``before``/``after`` cluster of every
-    record whose cluster changed."""
+    record it moved, and the clusters whose id changed (``renamed``: old → new;
+    their other members moved with them)."""
 
     moved: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    renamed: dict[str, str | None] = field(default_factory=dict)
 
     def __iadd__(self, other: ClusterChange) -> ClusterChange:
         for record, (before, after) in other.moved.items():
             first = self.moved.get(record, (before, after))[0]
-            self.moved[record] = (first, after)
+            if first == after:
+                self.moved.pop(record, None)
+            else:
+                self.moved[record] = (first, after)
+        self.renamed.update(other.renamed)
         return self
 
 
@@ -168,19 +465,126 @@ class Why:
     decisions: list[Decision]
     too_common: list[str]
     """Keys the record has that too many records share to find candidates."""
+    alone_for: str | None = None
+    """When the record is alone: its provider's record that is in the cluster instead."""
 
     def lines(self) -> list[str]:
         out = [f"{self.record}: cluster {self.cluster or '(none)'} of {len(self.members)} record(s)"]
+        if self.alone_for is not None:
+            out.append(f"  alone: {self.alone_for}, a record of the same provider, is in the "
+                       "cluster its agreements lead to (one record per provider: the smallest "
+                       "identifier)")
         for d in self.decisions:
             line = d.explain()
-            other = d.b
-            if d.accepted and other not in self.members:
-                line += " — but not in the same cluster: a record of the same provider was there first"
+            if d.accepted and d.b not in self.members and self.cluster is not None:
+                line += " — but not in the same cluster: a record of the same provider is there"
             out.append("  " + line)
         out += [f"  key {k} is shared by too many records to find candidates" for k in self.too_common]
         if not self.decisions:
             out.append("  no candidate shares a key with it")
         return out
+
+    def to_dict(self) -> dict:
+        return {"record": self.record, "cluster": self.cluster, "members": self.members,
+                "alone_for": self.alone_for, "too_common": self.too_common,
+                "decisions": [{"with": d.b, "key": d.key, "accepted": d.accepted,
+                               "origin": list(d.origin),
+                               "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail}
+                                          for c in d.checks]} for d in self.decisions]}
+
+
+def open_index(store: object) -> ClusterIndex | None:
+    """The clusters a store keeps (read them; the pipeline writes them), or ``None``
+    for a store that cannot keep any (a live source adapter).
+
+        >>> from thuvien_interop.store.sqlite import SQLiteRepository
+        >>> index = open_index(SQLiteRepository(":memory:"))
+        >>> index.counts().clusters, index.cluster_of("oai:x:1")
+        (0, None)
+    """
+    tables = getattr(store, "cluster_tables", None)
+    return tables(Facts) if tables is not None else None
+
+
+#: The store meta key holding the ``[union]`` settings the store's writers use.
+CONFIG_META = "union_settings"
+
+
+def stored_config(store: object) -> MatchConfig:
+    """The clustering settings a store's writers use: those last given with
+    :func:`configure` (a settings file's ``[union]`` section), else the defaults."""
+    get = getattr(store, "get_meta", None)
+    text = get(CONFIG_META) if get is not None else None
+    return MatchConfig.from_dict(json.loads(text)) if text else MatchConfig()
+
+
+def configure(store: object, settings: Mapping[str, object]) -> bool:
+    """Keep a ``[union]`` settings table in the store, so that every process and
+    machine writing it clusters alike; True when it changed. (Clusters already
+    formed are redone as their records are written again, or by
+    ``thuvien-interop clusters --build``.)"""
+    MatchConfig.from_dict(dict(settings))  # raises ValueError for a wrong one
+    text = json.dumps(dict(sorted(settings.items())), ensure_ascii=False)
+    if store.get_meta(CONFIG_META) == text:  # type: ignore[attr-defined]
+        return False
+    store.set_meta(CONFIG_META, text)  # type: ignore[attr-defined]
+    return True
+
+
+def write_hook(store: object) -> Callable[[Callable[[object], ClusterIndex], list[Record]], object] | None:
+    """What the pipeline gives the store's ``write(clusters=…)``: the clusters of
+    each batch updated inside its transaction; ``None`` when the store keeps no
+    clusters or clustering is off."""
+    if getattr(store, "cluster_tables", None) is None:
+        return None
+    config = stored_config(store)
+    if not config.enabled:
+        return None
+
+    def hook(open_tables: Callable[[object], ClusterIndex], records: list[Record]) -> object:
+        index = BatchIndex(open_tables(Facts))
+        change = Clusterer(index, config).write(records)
+        index.flush()
+        return change
+
+    return hook
+
+
+def rebuild(store: Any, batch: int = 500) -> int:
+    """Forget a store's clusters and cluster every stored record again from its
+    MARC, a batch a transaction (``thuvien-interop clusters --build``); how many
+    records are clustered."""
+    from ..model import ListQuery
+
+    hook = write_hook(store)
+    store.update_clusters([], lambda _open, _records: None, forget=True)
+    if hook is None:
+        return 0
+    chunk: list[Record] = []
+    for item in store.iter(ListQuery(prefix="marc21")):
+        if item.header.deleted or item.metadata is None:
+            continue
+        chunk.append(Record(item.header.identifier, item.metadata, "marc21", item.header.sets))
+        if len(chunk) >= batch:
+            store.update_clusters(chunk, hook)
+            chunk = []
+    if chunk:
+        store.update_clusters(chunk, hook)
+    index = open_index(store)
+    return index.counts().records if index is not None else 0
+
+
+def facts_json(source: object, record: Record) -> str:
+    """``Record.facts`` for a record the pipeline built from ``source`` (a pymarc
+    record, or anything else: then read from the built record): ``""`` when it
+    has no provider (a single library's own record, not clustered)."""
+    provider = provider_of(record)
+    if not provider or record.deleted:
+        return ""
+    if isinstance(source, pymarc.Record):
+        return facts_from_marc(source, record.identifier, provider=provider).to_json()
+    facts = facts_from_record(record)
+    return facts.to_json() if facts is not None else ""
 
 
 class Clusterer:
@@ -189,39 +593,125 @@ class Clusterer:
     def __init__(self, index: ClusterIndex, config: MatchConfig | None = None) -> None:
         self.index = index
         self.config = config or MatchConfig()
+        self._texts: dict[str, str] = {}
 
     # -- writing ------------------------------------------------------------------
-
     def write(self, records: Iterable[Record]) -> ClusterChange:
-        """Update the clusters for records on their way into the store (a deletion,
-        or a record without a MARC form, leaves its cluster)."""
+        """Update the clusters for records on their way into the store: a deletion,
+        a record without a MARC form, and a record of no provider (a single
+        library's own) leave their cluster — or, never clustered, cost nothing.
+        ``Record.facts`` is used when the pipeline computed it."""
         change = ClusterChange()
+        gone: list[str] = []
+        puts: list[Facts] = []
         for record in records:
-            facts = facts_from_record(record)
-            change += self.put(facts) if facts is not None else self.remove(record.identifier)
+            if record.facts is not None:
+                facts = Facts.from_json(record.facts) if record.facts else None
+                if facts is not None:
+                    self._texts[facts.id] = record.facts
+            else:
+                facts = facts_from_record(record)
+                facts = facts if facts is not None and facts.provider else None
+            if facts is None:
+                gone.append(record.identifier)
+            else:
+                puts.append(facts)
+        prefetch = getattr(self.index, "prefetch", None)
+        if prefetch is not None:
+            prefetch(puts, gone, self.config.max_key_records, self._texts)
+        for facts in puts:
+            change += self.put(facts)
+        # Only what clustering knows is removed (one look-up for the lot).
+        for identifier in sorted(self.index.facts_many(gone)):
+            change += self.remove(identifier)
         return change
 
     def put(self, facts: Facts) -> ClusterChange:
         """Add or change one record."""
-        old = self.index.neighbours(facts.id)
+        change = ClusterChange()
+        old = self.index.facts(facts.id)
+        if old is not None:
+            if old == facts:
+                return change
+            change += self.remove(facts.id)
         self.index.put_facts(facts)
-        new = {d.b for d in self._decisions(facts) if d.accepted}
-        self.index.set_neighbours(facts.id, new)
-        return self._recluster(old | new | {facts.id})
+        joined = sorted(self._joined_parts(facts))
+        if not joined:
+            part = self.index.place(None, {facts.id: False})
+            change.moved[facts.id] = (change.moved.get(facts.id, (None,))[0], self.index.settle(part))
+            return change
+        sizes = self.index.part_sizes(joined)
+        into = max(joined, key=lambda p: (sizes.get(p, 0), -p))
+        others = [p for p in joined if p != into]
+        head = self.index.part_head(into)
+        # What moves in: the other parts' records (their clusters before), and this one.
+        before: dict[str, str | None] = {}
+        providers = {facts.provider}
+        for p in others:
+            their_head = self.index.part_head(p)
+            for r, (provider, alone) in self.index.part_members(p).items():
+                before[r] = r if alone else their_head
+                providers.add(provider)
+        self.index.merge(into, others)
+        self.index.place(into, {facts.id: False})
+        # One record per provider: of each provider that may now have two, the smallest.
+        flags: dict[str, bool] = {}
+        for _provider, records in self.index.of_providers(into, providers).items():
+            for i, r in enumerate(sorted(records)):
+                flags[r] = i > 0
+        members_before = {r: self.index.cluster_of(r) for r in flags if r not in before}
+        self.index.place(into, flags)
+        new_head = self.index.settle(into)
+        for p in others:
+            self.index.settle(p)
+        if new_head != head and head is not None:
+            change.renamed[head] = new_head
+        was = change.moved.get(facts.id, (None,))[0]
+        for r in set(before) | set(flags) | {facts.id}:
+            after = r if flags.get(r) else new_head
+            first = was if r == facts.id else before.get(r, members_before.get(r))
+            if first != after:
+                change.moved[r] = (first, after)
+        return change
 
     def remove(self, record: str) -> ClusterChange:
         """Delete one record: its cluster loses it (and splits if it was a bridge)."""
-        old = self.index.neighbours(record)
+        change = ClusterChange()
+        part = self.index.parts_of([record]).get(record)
         before = self.index.cluster_of(record)
         self.index.remove_facts(record)
-        change = self._recluster(old)
         if before is not None:
-            self.index.set_clusters({record: None})
             change.moved[record] = (before, None)
+        if part is None:
+            return change
+        head = self.index.part_head(part)
+        members = self.index.part_members(part)
+        if not members:
+            self.index.settle(part)
+            return change
+        old = {r: (r if alone else head) for r, (_p, alone) in members.items()}
+        pieces = self._pieces(list(members))
+        pieces.sort(key=lambda piece: (-len(piece), min(piece)))
+        placed: list[tuple[int, dict[str, bool]]] = []
+        for i, piece in enumerate(pieces):
+            flags: dict[str, bool] = {}
+            seen: set[str] = set()
+            for r in sorted(piece):
+                provider = members[r][0]
+                flags[r] = provider in seen
+                seen.add(provider)
+            placed.append((self.index.place(part if i == 0 else None, flags), flags))
+        heads: dict[str, str | None] = {}
+        for target, flags in placed:
+            new_head = self.index.settle(target)
+            for r, alone in flags.items():
+                heads[r] = r if alone else new_head
+        for r, after in heads.items():
+            if old[r] != after:
+                change.moved[r] = (old[r], after)
         return change
 
     # -- reading ------------------------------------------------------------------
-
     def why(self, record: str) -> Why:
         """The explanation ``thuvien-interop clusters --why`` prints."""
         facts = self.index.facts(record)
@@ -229,85 +719,85 @@ class Clusterer:
         members = sorted(self.index.members(cluster)) if cluster else []
         if facts is None:
             return Why(record, cluster, members, [], [])
-        decisions = sorted(self._decisions(facts), key=lambda d: (not d.accepted, d.b))
-        return Why(record, cluster, members, decisions, self._too_common(facts))
+        found = self.index.candidates(self._usable(facts), self.config.max_key_records)
+        too_common = sorted(k for k, ids in found.items() if len(ids) > self.config.max_key_records)
+        others = sorted({r for k, ids in found.items() if k not in too_common for r in ids} - {record})
+        theirs = self.index.facts_many(others)
+        decisions = [d for o in others if o in theirs and (d := compare(facts, theirs[o], self.config))]
+        decisions.sort(key=lambda d: (not d.accepted, d.b))
+        alone_for = None
+        if cluster == record and len(members) == 1:
+            part = self.index.parts_of([record]).get(record)
+            if part is not None:
+                mine = self.index.of_providers(part, [facts.provider]).get(facts.provider, [])
+                alone_for = next((r for r in sorted(mine) if r != record and r < record), None)
+        return Why(record, cluster, members, decisions, too_common, alone_for)
 
-    def _candidate_keys(self, facts: Facts) -> Iterator[tuple[str, list[str]]]:
-        limit = self.config.max_key_records
-        for key in sorted(facts.key_set):
-            if self.config.usable(key):
-                yield key, self.index.records_with_key(key, limit + 1)
+    # -- agreements ---------------------------------------------------------------
+    def _usable(self, facts: Facts) -> list[str]:
+        return sorted(k for k in facts.key_set if self.config.usable(k))
 
-    def _too_common(self, facts: Facts) -> list[str]:
-        return [k for k, ids in self._candidate_keys(facts) if len(ids) > self.config.max_key_records]
+    def _agree(self, a: Facts, b: Facts) -> bool:
+        return agrees(a, b, self.config)
 
-    def _decisions(self, facts: Facts) -> list[Decision]:
+    def _joined_parts(self, facts: Facts) -> set[int]:
+        """The parts of the records this one agrees with."""
         if not self.config.enabled:
-            return []
-        seen: set[str] = {facts.id}
-        out: list[Decision] = []
-        for _key, ids in self._candidate_keys(facts):
-            if len(ids) > self.config.max_key_records:
-                continue
-            for other in ids:
-                if other in seen:
-                    continue
-                seen.add(other)
-                theirs = self.index.facts(other)
-                decision = compare(facts, theirs, self.config) if theirs is not None else None
-                if decision is not None:
-                    out.append(decision)
-        return out
+            return set()
+        limit = self.config.max_key_records
+        found: set[str] = set()
+        for ids in self.index.candidates(self._usable(facts), limit).values():
+            if len(ids) <= limit:
+                found.update(ids)
+        found.discard(facts.id)
+        if not found:
+            return set()
+        by_part: dict[int, list[str]] = {}
+        for r, p in self.index.parts_of(found).items():
+            by_part.setdefault(p, []).append(r)
+        for ids in by_part.values():
+            ids.sort()
+        # The first candidate of each part first: in a part of copies of one
+        # edition it agrees, and the part's other members need not be read.
+        first = self.index.facts_many(ids[0] for ids in by_part.values())
+        joined: set[int] = set()
+        for p, ids in by_part.items():
+            f = first.get(ids[0])
+            if f is not None and self._agree(facts, f):
+                joined.add(p)
+            elif len(ids) > 1:
+                rest = self.index.facts_many(ids[1:])
+                if any(self._agree(facts, rest[r]) for r in ids[1:] if r in rest):
+                    joined.add(p)
+        return joined
 
-    # -- the clusters of the touched parts ----------------------------------------
-
-    def _component(self, start: str, done: set[str]) -> list[str]:
-        stack, part = [start], {start}
-        while stack:
-            for n in self.index.neighbours(stack.pop()):
-                if n not in part:
-                    part.add(n)
-                    stack.append(n)
-        done |= part
-        return sorted(part)
-
-    def _recluster(self, seeds: set[str]) -> ClusterChange:
-        change = ClusterChange()
-        done: set[str] = set()
-        assignment: dict[str, str | None] = {}
-        for seed in sorted(seeds):
-            if seed in done or self.index.facts(seed) is None:
-                continue
-            for cluster in self._partition(self._component(seed, done)):
-                head = min(cluster)
-                for record in cluster:
-                    before = self.index.cluster_of(record)
-                    if before != head:
-                        assignment[record] = head
-                        change.moved[record] = (before, head)
-        if assignment:
-            self.index.set_clusters(assignment)
-        return change
-
-    def _partition(self, part: list[str]) -> list[set[str]]:
-        """The clusters of one connected part, a function of the part alone."""
-        providers = {r: self.index.facts(r).provider for r in part}  # type: ignore[union-attr]
-        owner: dict[str, int] = {}
-        clusters: list[tuple[set[str], set[str]] | None] = []
-        for record in part:                                          # identifier order
-            members, held = {record}, {providers[record]}
-            # The clusters it has most neighbours in first, then the oldest head.
-            links: dict[int, int] = {}
-            for n in self.index.neighbours(record):
-                if n in owner:
-                    links[owner[n]] = links.get(owner[n], 0) + 1
-            for i in sorted(links, key=lambda i: (-links[i], min(clusters[i][0]))):  # type: ignore[index]
-                other = clusters[i]
-                if other is not None and not (other[1] & held):
-                    members |= other[0]
-                    held |= other[1]
-                    clusters[i] = None
-            clusters.append((members, held))
-            for m in members:
-                owner[m] = len(clusters) - 1
-        return [c[0] for c in clusters if c is not None]
+    def _pieces(self, records: list[str]) -> list[set[str]]:
+        """The connected parts of these records' agreements (among themselves)."""
+        if len(records) == 1 or not self.config.enabled:
+            return [{r} for r in records] if not self.config.enabled else [set(records)]
+        facts = self.index.facts_many(records)
+        limit = self.config.max_key_records
+        by_key: dict[str, list[str]] = {}
+        for r in sorted(facts):
+            for k in self._usable(facts[r]):
+                by_key.setdefault(k, []).append(r)
+        shared = [k for k, ids in by_key.items() if len(ids) > 1]
+        common = {k for k, ids in self.index.candidates(shared, limit).items() if len(ids) > limit}
+        left = set(facts)
+        pieces: list[set[str]] = []
+        while left:
+            start = min(left)
+            left.discard(start)
+            piece, stack = {start}, [start]
+            while stack:
+                r = stack.pop()
+                for k in self._usable(facts[r]):
+                    if k in common or k not in by_key:
+                        continue
+                    for o in by_key[k]:
+                        if o in left and self._agree(facts[r], facts[o]):
+                            left.discard(o)
+                            piece.add(o)
+                            stack.append(o)
+            pieces.append(piece)
+        return pieces

@@ -22,7 +22,7 @@ from typing import Any
 
 from .facts import Facts
 
-__all__ = ["KEY_KINDS", "Check", "Decision", "MatchConfig", "compare", "key_kind"]
+__all__ = ["KEY_KINDS", "Check", "Decision", "MatchConfig", "agrees", "compare", "key_kind"]
 
 #: Key kinds, strongest first: the first one two records share is the one a
 #: decision is made (and explained) on.
@@ -155,6 +155,24 @@ def _compare_value(name: str, x: object, y: object, *, need_both: bool = False,
         return Check(name, True, f"{_show(x)} / {_show(y)}: one does not say")
     ok = x == y
     return Check(name, ok, f"{x} {'=' if ok else '≠'} {y}")
+
+
+def agrees(a: Facts, b: Facts, config: MatchConfig) -> bool:
+    """Whether :func:`compare` accepts the pair, without building its explanation
+    when the two records give the same values (most copies of one edition do)."""
+    if a.provider == b.provider:
+        return False
+    if (a.year is not None and a.format == b.format and a.year == b.year and a.edition == b.edition
+            and a.volume == b.volume and a.pages == b.pages and a.series_number == b.series_number
+            and a.role == b.role):
+        shared = a.key_set & b.key_set
+        if any(config.usable(k) for k in shared):
+            isbns = any(k.startswith("isbn:") for k in shared) or not (
+                any(k.startswith("isbn:") for k in a.key_set) and any(k.startswith("isbn:") for k in b.key_set))
+            if isbns:
+                return True
+    d = compare(a, b, config)
+    return d is not None and d.accepted
 
 
 def compare(a: Facts, b: Facts, config: MatchConfig) -> Decision | None:

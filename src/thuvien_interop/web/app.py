@@ -19,7 +19,7 @@ from ..store import open_store
 from ..store.base import Catalogue, Searchable
 from ..union.clusters import ClusterIndex
 from ..union.holdings import Library
-from .oai import oai_blueprint
+from .oai import HarvesterPath, oai_blueprint
 from .reader import reader_blueprint
 from .sru import register_sru
 
@@ -76,13 +76,15 @@ def create_app(store: Catalogue | str, oai_config: ProviderConfig | None = None,
     config = oai_config or ProviderConfig()
     app = Flask(__name__)
     app.config["REPOSITORY"] = repository
+    provider = Provider(repository, config, registry)
+    # Harvesters' GETs skip Flask (web/oai.py); inside ProxyFix, which sets the URL they see.
+    app.wsgi_app = HarvesterPath(app.wsgi_app, provider, "/oai")  # type: ignore[method-assign]
     if config.trusted_proxies > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         n = config.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n,  # type: ignore[method-assign]
                                 x_prefix=n)
-    provider = Provider(repository, config, registry)
     app.extensions["thuvien_oai"] = provider
     app.register_blueprint(oai_blueprint(provider), url_prefix="/oai")
     if isinstance(repository, Searchable):

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, current_app, request, url_for
+from werkzeug.wsgi import get_current_url
 
 from ..oai.provider import Provider
 
@@ -74,16 +77,21 @@ def split_arguments(raw: bytes) -> list[tuple[str, str]]:
     return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="surrogateescape")
 
 
+def _unavailable(what: str) -> tuple[str, list[tuple[str, str]], bytes]:
+    logger.exception("%s failed; answered 503 Service Unavailable", what)
+    text = (f"The repository cannot answer just now (the administrator finds the reason "
+            f"in the server log). Try again in {RETRY_AFTER} seconds.\n").encode()
+    return "503 SERVICE UNAVAILABLE", [("Content-Type", "text/plain; charset=utf-8"),
+                                       ("Content-Length", str(len(text))),
+                                       ("Retry-After", str(RETRY_AFTER))], text
+
+
 def unavailable(what: str) -> Response:
     """OAI-PMH 2.0 §3.1.2.2: a repository that cannot answer says so in HTTP, 503
     with Retry-After (no OAI-PMH error code means "server failure"; harvesters
     wait and ask again). The reason goes to the server log, with its traceback."""
-    logger.exception("%s failed; answered 503 Service Unavailable", what)
-    resp = Response(f"The repository cannot answer just now (the administrator finds the reason "
-                    f"in the server log). Try again in {RETRY_AFTER} seconds.\n",
-                    status=503, content_type="text/plain; charset=utf-8")
-    resp.headers["Retry-After"] = str(RETRY_AFTER)
-    return resp
+    status, headers, text = _unavailable(what)
+    return Response(text, status=status, headers=headers)
 
 
 def wants_html(headers) -> bool:
@@ -132,6 +140,57 @@ def compress(body: bytes, encoding: str | None) -> bytes:
     if encoding == "deflate":
         return _zlib.compress(body, LEVEL)
     return body
+
+
+class HarvesterPath:
+    """WSGI middleware: a harvester's ``GET`` at the OAI-PMH root answered by the
+    engine directly, without Flask's request, routing and response objects
+    (~240 µs a request: 1.2 µs a record of a 200-record page, issue 16).
+    Everything else (a browser's navigation, which gets the HTML page; POST;
+    ``/xml``; other paths) goes on to the app. The answer is the blueprint's,
+    byte for byte and header for header (tests compare them).
+
+        >>> app.wsgi_app = HarvesterPath(app.wsgi_app, provider, "/oai")  # doctest: +SKIP
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], provider: Provider, root: str) -> None:
+        self.app = app
+        self.provider = provider
+        self.paths = (root, root + "/")
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if (environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO") not in self.paths
+                or (self.provider.config.html_view and wants_html(_EnvironHeaders(environ)))):
+            return self.app(environ, start_response)
+        raw = environ.get("QUERY_STRING", "").encode("latin-1")
+        base = get_current_url(environ, strip_querystring=True)
+        try:
+            body = self.provider.handle(split_arguments(raw), base_url=base)
+        except Exception:  # noqa: BLE001 - a store failure: 503 and the log, never a 500 page
+            status, headers, text = _unavailable("OAI-PMH request")
+            start_response(status, headers)
+            return [text]
+        encoding = None
+        if len(body) >= _MIN_COMPRESS:
+            encoding = choose_encoding(environ.get("HTTP_ACCEPT_ENCODING", ""),
+                                       self.provider.config.compression)
+        body = compress(body, encoding)
+        headers = [("Content-Type", XML_TYPE), ("Content-Length", str(len(body)))]
+        if encoding:
+            headers.append(("Content-Encoding", encoding))
+        headers.append(("Vary", VARY))
+        start_response("200 OK", headers)
+        return [body]
+
+
+class _EnvironHeaders:
+    """The request headers :func:`wants_html` reads, straight from a WSGI environ."""
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.environ = environ
+
+    def get(self, name: str, default: str = "") -> str:
+        return self.environ.get("HTTP_" + name.upper().replace("-", "_"), default)
 
 
 def can_search(repository: object) -> bool:
