@@ -197,7 +197,7 @@ def test_killed_import_leaves_nothing_running_and_a_rerun_completes_it(
         assert stored(url) >= 500 * moment
     else:
         assert proc.returncode == -signal.SIGKILL
-        assert 0 < stored(url) < RECORDS
+        assert 0 < stored(url) <= RECORDS  # (a quiet machine may have written every batch)
     rerun = subprocess.run(import_command(catalogue, url), capture_output=True, text=True,
                            env=environment(tmp_path / "tmp-rerun", app), timeout=600)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr

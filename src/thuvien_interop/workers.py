@@ -120,14 +120,25 @@ def _die_with_parent(parent_temp: str | None) -> None:
         return
     sentinel, pid = parent.sentinel, parent.pid
 
-    def watch() -> None:
-        multiprocessing.connection.wait([sentinel])
+    def clean_up() -> None:
         # A dying process closes its files before it is gone: give it a moment.
         if parent_temp and pid is not None and any(
                 not _running(pid) or time.sleep(0.01) for _ in range(300)):
             shutil.rmtree(parent_temp, ignore_errors=True)
+
+    def watch() -> None:
+        multiprocessing.connection.wait([sentinel])
+        clean_up()
         os._exit(EXIT_ORPHANED)
 
+    def at_exit() -> None:
+        # The parent's death also ends the worker's own loop (its queue's pipe
+        # breaks), which may end the process before the watch above removed the
+        # folder: a worker that ends while its parent is gone removes it too.
+        if multiprocessing.connection.wait([sentinel], timeout=0):
+            clean_up()
+
+    multiprocessing.util.Finalize(None, at_exit, exitpriority=100)
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
