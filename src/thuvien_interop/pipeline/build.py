@@ -145,13 +145,15 @@ def write_batch(store: Repository, records: Sequence[Record], *, replace: bool =
 
     if not records:
         return WriteSummary()
-    hook = write_hook(store)
-    if hook is None:
-        return retry_unavailable(lambda: store.write(records, now=now, replace=replace),
-                                 what=f"writing a batch of {len(records):,} records")
-    return retry_unavailable(
-        lambda: store.write(records, now=now, replace=replace, clusters=hook),
-        what=f"writing a batch of {len(records):,} records")
+
+    def write() -> WriteSummary:
+        # (The union's settings are read from the store too: inside the retry.)
+        hook = write_hook(store)
+        if hook is None:
+            return store.write(records, now=now, replace=replace)
+        return store.write(records, now=now, replace=replace, clusters=hook)
+
+    return retry_unavailable(write, what=f"writing a batch of {len(records):,} records")
 
 
 def build_chunk(registry: FormatRegistry, items: Sequence[Incoming],
