@@ -79,7 +79,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "one_library": ("có ở 1 thư viện", "in 1 library"),
     "records": ("{n} biểu ghi", "{n} records"),
     "other_language": ("English", "Tiếng Việt"),
-    "technical": ("Dành cho máy: OAI-PMH · SRU", "For machines: OAI-PMH · SRU"),
+    "technical": ("Dành cho máy:", "For machines:"),
     "back": ("Quay lại tìm kiếm", "Back to the search"),
     "holdings": ("Thư viện có tài liệu này", "Libraries that hold it"),
     "library": ("Thư viện", "Library"),
