@@ -12,6 +12,7 @@ from typing import BinaryIO
 from lxml import etree
 
 from ..crosswalk.dc import DC_NS, OAI_DC_NS, SRW_DC_NS, parse_dc
+from .detect import head_of
 from .result import DCRecord, ReadResult
 from .xmlsplit import read_elements
 
@@ -21,8 +22,7 @@ _DC_CONTAINERS = (f"{{{OAI_DC_NS}}}dc", f"{{{SRW_DC_NS}}}dc")
 
 def read_dc(stream: BinaryIO) -> Iterator[ReadResult]:
     """Read every DC record of a stream."""
-    head = stream.read(1 << 16)
-    stream.seek(0)
+    head = head_of(stream)
     element = "dc" if _DC_CONTAINER.search(head) else "record"
     for result, elem in read_elements(stream, element):
         if elem is not None:
@@ -48,8 +48,7 @@ def read_dc_as_written(stream: BinaryIO) -> Iterator[tuple[ReadResult, list[tupl
     """Like :func:`read_dc`, but the text as the file holds it (not NFC'd,
     empty elements kept); with each record, the names of children of an
     oai_dc:dc / srw_dc:dc that are not in the DC namespace (import drops them)."""
-    head = stream.read(1 << 16)
-    stream.seek(0)
+    head = head_of(stream)
     element = "dc" if _DC_CONTAINER.search(head) else "record"
     dc_any = f"{{{DC_NS}}}*"
     for result, elem in read_elements(stream, element):

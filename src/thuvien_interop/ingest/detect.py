@@ -21,10 +21,22 @@ class UnknownFormat(ValueError):
     """The file's format could not be recognised."""
 
 
+def head_of(stream: BinaryIO, size: int = 1 << 16) -> bytes:
+    """The first bytes of a stream, left to be read again: up to ``size`` of a
+    file; of a pipe (``/dev/stdin``), what its buffer holds (a few kilobytes)."""
+    if stream.seekable():
+        start = stream.tell()
+        head = stream.read(size)
+        stream.seek(start)
+        return head
+    peek = getattr(stream, "peek", None)
+    return peek(size)[:size] if peek is not None else b""
+
+
 def detect_format(stream: BinaryIO, name: str = "") -> str:
-    """Return ``iso2709``, ``marcxml``, ``dc``, ``csv`` or ``xlsx`` (the stream is left at 0)."""
-    head = stream.read(1 << 16)
-    stream.seek(0)
+    """Return ``iso2709``, ``marcxml``, ``dc``, ``csv`` or ``xlsx`` (nothing of
+    the stream is consumed: a pipe's first bytes are peeked at)."""
+    head = head_of(stream)
     suffix = Path(name).suffix.lower()
     if head.startswith(b"PK\x03\x04") and suffix in ("", ".xlsx", ".xlsm"):
         return "xlsx"  # a zip container: an Office Open XML workbook

@@ -57,8 +57,11 @@ def _records(stream: BinaryIO) -> Iterator[tuple[int, bytes, bool]]:
     """Yield (byte offset, raw record, terminated) cut at record terminators."""
     buf = b""
     offset = 0
+    # read1: what is there, up to a chunk (a pipe's records are read as they come,
+    # not once a whole chunk has arrived); a file's chunk is one read all the same.
+    read = getattr(stream, "read1", stream.read)
     while True:
-        data = stream.read(_CHUNK)
+        data = read(_CHUNK)
         if not data:
             break
         buf += data

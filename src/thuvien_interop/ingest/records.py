@@ -33,6 +33,19 @@ class CountingStream:
             self._progress(len(data))
         return data
 
+    def read1(self, n: int = -1) -> bytes:
+        read1 = getattr(self._raw, "read1", None)
+        data = read1(n) if read1 is not None else self._raw.read(n)
+        if self._progress and data:
+            self._progress(len(data))
+        return data
+
+    def peek(self, n: int = 0) -> bytes:
+        return self._raw.peek(n)  # type: ignore[attr-defined]
+
+    def seekable(self) -> bool:
+        return self._raw.seekable()
+
     def seek(self, pos: int, whence: int = 0) -> int:
         return self._raw.seek(pos, whence)
 
