@@ -15,6 +15,7 @@ PostgreSQL. A benchmark, not a test: it prints figures.
     python bench/faults.py --records 20000 --page-size 500 --processes 2
     python bench/faults.py --page-mb 500 --bomb-mb 1024 \
         --postgres postgresql://postgres@127.0.0.1/test
+    python bench/faults.py --only memory --compare ../before/src   # before/after, same run
 
 The provider is our own (waitress over a SQLite store built in --workdir), in
 this process; each harvest is a real ``thuvien-interop harvest`` process.
@@ -82,13 +83,13 @@ def _serve(app, threads: int = 4):
     return server, f"http://127.0.0.1:{server.effective_port}/oai"
 
 
-def _count(db: Path) -> int:
+def _count(db: Path, set_spec: str = "source:bench") -> int:
     from thuvien_interop.model import ListQuery
     from thuvien_interop.store import open_store
 
     s = open_store(f"sqlite:///{db}")
     try:
-        return s.count(ListQuery(set="source:bench"))
+        return s.count(ListQuery(set=set_spec))
     finally:
         s.close()
 
@@ -173,28 +174,36 @@ class GzipBomb:
         return [self.body]
 
 
-def _peak_rss(cmd: list[str]) -> tuple[float, int, float]:
-    """(peak RSS in MB, exit status, seconds) of a command."""
+def _peak_rss(cmd: list[str], src: Path | None = None) -> tuple[float, int, float]:
+    """(peak RSS in MB, exit status, seconds) of a command (``src``: the src
+    folder of the checkout it runs, default this one)."""
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ, PYTHONPATH=str(src)) if src is not None else None
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return usage.ru_maxrss / 1024, proc.returncode, time.monotonic() - started
 
 
-def _memory(workdir: Path, page_mb: int, bomb_mb: int) -> None:
+def _memory(workdir: Path, page_mb: int, bomb_mb: int, compare: Path | None) -> None:
+    checkouts: list[tuple[str, Path | None]] = [("this", None)]
+    if compare is not None:
+        checkouts.append(("compare", compare.resolve()))
     for name, app in ((f"one {page_mb} MB page", BigPage(page_mb)),
                       (f"a {bomb_mb} MB gzip bomb", GzipBomb(bomb_mb))):
         server, url = _serve(app)
-        db = workdir / "memory.db"
-        for p in workdir.glob("memory.db*"):
-            p.unlink()
-        rss, code, seconds = _peak_rss(
-            [sys.executable, "-m", "thuvien_interop", "harvest", url, "--store", f"sqlite:///{db}",
-             "--name", "big", "--prefix", "oai_dc", "--processes", "1", "--retries", "0", "-q",
-             "--timeout", "3600"])
+        for label, src in checkouts:
+            db = workdir / "memory.db"
+            for p in workdir.glob("memory.db*"):
+                p.unlink()
+            rss, code, seconds = _peak_rss(
+                [sys.executable, "-m", "thuvien_interop", "harvest", url, "--store",
+                 f"sqlite:///{db}", "--name", "big", "--prefix", "oai_dc", "--processes", "1",
+                 "--retries", "0", "-q", "--timeout", "3600"], src)
+            stored = _count(db, "source:big") if db.exists() else 0
+            print(f"{label:7} harvest of {name:22}: peak RSS {rss:7.0f} MB, exit {code}, "
+                  f"{seconds:6.1f} s, {stored:,} records stored")
         server.close()
-        print(f"harvest of {name:22}: peak RSS {rss:7.0f} MB, exit {code}, {seconds:6.1f} s")
 
 
 QUERIES = ["dc.title = kieu", "nguyen and du", "dc.title = tap*", "*ology5", "dc.date within "
@@ -282,6 +291,9 @@ def main() -> None:
     ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "thuvien-bench-faults"))
     ap.add_argument("--page-mb", type=int, default=500)
     ap.add_argument("--bomb-mb", type=int, default=1024)
+    ap.add_argument("--compare", type=Path, metavar="SRC", help="the src folder of another "
+                    "checkout: its harvests of the big page and the bomb are measured too, "
+                    "in the same run")
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--import-records", type=int, default=20000)
     ap.add_argument("--postgres", metavar="URL", help="also measure SRU during an import there "
@@ -296,7 +308,7 @@ def main() -> None:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     if "memory" in parts:
-        _memory(workdir, args.page_mb, args.bomb_mb)
+        _memory(workdir, args.page_mb, args.bomb_mb, args.compare)
     if "sru" in parts:
         for p in workdir.glob("sru.db*"):
             p.unlink()

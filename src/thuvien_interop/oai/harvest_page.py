@@ -168,6 +168,14 @@ class PageReader:
                 name = local(elem.tag)
                 parent = elem.getparent()
                 pname = local(parent.tag) if parent is not None else ""
+                if name in ("record", "header") and len(context.error_log):
+                    # libxml2 goes on past some errors (a namespace prefix nobody
+                    # declared) and builds what it read wrong; the page then fails
+                    # at its end. A record is handed over only while nothing has
+                    # gone wrong yet: all of it was read before any error.
+                    first = _first_error(context.error_log)
+                    if first is not None:
+                        raise _Untrusted(first)
                 if name == "record" and pname in _LIST_PARENTS:
                     self._position += 1
                     yield self._record(elem)
@@ -184,10 +192,10 @@ class PageReader:
                     self.page.token = Token(
                         (elem.text or "").strip(), _int(elem.get("completeListSize")),
                         _int(elem.get("cursor")), elem.get("expirationDate"))
-        except etree.XMLSyntaxError as exc:
-            # Records already handed over were well-formed and stay; the tolerant
-            # reader yields the page again, record by record (callers key records
-            # by identifier, so a second copy replaces the first).
+        except (etree.XMLSyntaxError, _Untrusted) as exc:
+            # Records already handed over were read whole before any error and
+            # stay; the tolerant reader yields the page again, record by record
+            # (the harvester passes over the second copy of what it has).
             self.page.well_formed = False
             self.page.repairs.append(f"not well-formed XML ({exc}); read record by record")
             yield from self._tolerant()
@@ -260,14 +268,20 @@ class PageReader:
         if declared in ("utf-8", "utf-16", "utf-16-le", "utf-16-be", "ascii"):
             return False
         # A page declared Latin-1 (or windows-125x) that is really UTF-8 parses
-        # without error into mojibake; only the bytes can tell.
-        data = self.body.read()
-        self.body.seek(0)
+        # without error into mojibake; only the bytes can tell (read a MB at a
+        # time: a page may be of any size).
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        ascii_only = True
         try:
-            text = data.decode("utf-8")
+            while chunk := self.body.read(1 << 20):
+                decoder.decode(chunk)
+                ascii_only = ascii_only and chunk.isascii()
+            decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             return False
-        return not text.isascii()
+        finally:
+            self.body.seek(0)
+        return not ascii_only
 
     def _decode(self, data: bytes) -> str:
         if data.startswith(codecs.BOM_UTF8):
@@ -359,6 +373,17 @@ class PageReader:
                 yield self._header_only(elem)
             else:
                 yield self._record(elem)
+
+
+class _Untrusted(Exception):
+    """The parser met an error it went on past: what follows is not to be trusted."""
+
+
+def _first_error(log: etree._ListErrorLog) -> str | None:
+    for entry in log:
+        if entry.level >= etree.ErrorLevels.ERROR:
+            return f"{entry.message}, line {entry.line}, column {entry.column}"
+    return None
 
 
 def _int(value: str | None) -> int | None:

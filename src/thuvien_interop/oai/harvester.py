@@ -48,7 +48,7 @@ from ..crosswalk.text import normalize
 from ..formats import FormatRegistry, default_registry
 from ..model import MAX_IDENTIFIER, Set, WriteSummary
 from ..paths import user_data_dir
-from ..pipeline import Pipeline
+from ..pipeline import BATCH, Pipeline
 from ..store import shared_url
 from ..store.base import Leases, Repository, StoreError
 from ..workers import WriteBehind, fewer_collections
@@ -287,7 +287,8 @@ class Harvester:
                  processes: int | None = 1,
                  on_result: Callable[[HarvestResult], None] | None = None,
                  index_profile: IndexProfile | None = None, replace: bool = False,
-                 lease_seconds: int = DEFAULT_LEASE, max_pages: int = MAX_PAGES) -> None:
+                 lease_seconds: int = DEFAULT_LEASE, max_pages: int = MAX_PAGES,
+                 batch: int = BATCH) -> None:
         """A harvester writing into ``store``; nothing is fetched until :meth:`harvest`.
 
         ``registry``: the formats rendered for each record (default: oai_dc, marc21,
@@ -300,7 +301,9 @@ class Harvester:
         ``None`` uses one per core; ``index_profile``: which fields feed which search
         index (default: the shipped sru-indexes); ``replace``: a harvested oai_dc
         record replaces a stored MARC record (default: the richer record is kept);
-        ``lease_seconds`` and ``max_pages``: see the module's documentation.
+        ``lease_seconds`` and ``max_pages``: see the module's documentation;
+        ``batch``: records of a page committed together (a page of any size is
+        read, built and written a batch at a time, its checkpoint after its last).
 
             >>> from thuvien_interop.store import open_store
             >>> Harvester(open_store("sqlite:///:memory:"), diagnostics=None).diagnostics is None
@@ -314,8 +317,10 @@ class Harvester:
         # (multiprocessing's forkserver): a script that asks for them keeps its
         # work under ``if __name__ == "__main__":``, as the command line does.
         # ``replace``: a harvested oai_dc record replaces a stored MARC record.
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
         self.pipeline = Pipeline(store, registry=self.registry, processes=processes,
-                                 index_profile=index_profile, replace=replace,
+                                 index_profile=index_profile, replace=replace, batch=batch,
                                  what="harvested records", collect=False)
         self.converter = self.pipeline.pool
         self.client = client or PoliteClient()
@@ -709,6 +714,7 @@ class Harvester:
         refetched = False
         pages_this_run = 0
         guard = _ProgressGuard()
+        seen = _PageRecords()  # of the page being read, kept while it is asked again
 
         def checkpoint(records: int) -> None:
             # Runs in the writer, after the page's records are committed.
@@ -744,9 +750,11 @@ class Harvester:
                 halt.check()  # the page that came in meanwhile is asked again next run
                 records_before = run.records
                 outcome = self._page(source, info, lr, run, fetched, verb, params, writer,
-                                     refetch=not refetched, halt=halt)
+                                     refetch=not refetched, halt=halt, seen=seen)
             finally:
                 fetched.close()
+            if not isinstance(outcome, Refetch):
+                seen = _PageRecords()
             match outcome:
                 case Refetch():
                     refetched = True
@@ -855,46 +863,73 @@ class Harvester:
 
     def _page(self, source: Source, info: IdentifyInfo, lr: ListResult, run: RunState,
               fetched: Fetched, verb: str, params: dict[str, str], writer: WriteBehind, *,
-              refetch: bool = False, halt: _Halt = _NO_HALT) -> PageOutcome:
-        """Read and convert one page and hand it to ``writer`` to commit; say what
-        comes next (:data:`PageOutcome`)."""
+              refetch: bool = False, halt: _Halt = _NO_HALT,
+              seen: _PageRecords | None = None) -> PageOutcome:
+        """Read and convert one page and hand it to ``writer`` to commit, in
+        batches of the pipeline's size as its records are read (memory does not
+        grow with the page); say what comes next (:data:`PageOutcome`). The list's
+        resume state is changed only here, at the page's end, and the caller
+        checkpoints it behind the page's last batch: it never runs ahead of a
+        commit. ``seen``: the page's records handed over by an earlier read of it
+        (a page asked for again)."""
+        seen = seen if seen is not None else _PageRecords()
+        seen.reread()
+        # Taken now: it reads the file the page is being parsed from.
+        diagnosis = _Diagnosis(self, source, verb, fetched.url,
+                               fetched.excerpt() if self.diagnostics is not None else b"")
         reader = PageReader(fetched.body, verb)
-        jobs: dict[str, Job] = {}
-        broken: list[BrokenRecord] = []
-        problems: list[str] = []
+        jobs: dict[str, Job] = {}  # the batch being gathered
+        problems: list[str] = []  # of the records in ``jobs``
+        broken: list[BrokenRecord] = []  # the page's, quarantined with its last batch
         harvest_date = None
-        last_ds: int | None = dates.parse_lenient(run.last_datestamp) if run.last_datestamp else None
         ids: list[RawRecord] = []
         tolerant = False
+        size = self.pipeline.batch
         for item in reader.items():
             if reader.page.tolerant and not tolerant:
-                # The tolerant reader reads the whole page again: start over, so
-                # that what the strict pass saw half-parsed is not kept.
+                # The tolerant reader reads the whole page again: what the strict
+                # pass handed over stays handed over (its records were whole), its
+                # copies are passed over; the rest is found again.
                 tolerant = True
-                jobs.clear()
+                seen.reread()
                 broken.clear()
                 ids.clear()
+            if tolerant and refetch and not reader.page.well_formed:
+                # The page will be asked for again: what the tolerant reader
+                # repairs (U+FFFD for a garbled character) is not kept over what
+                # the page read again may bring whole; it is read for what the
+                # page says besides its records.
+                continue
+            if len(jobs) >= size:
+                # Handed over only now: the reader has let go of the batch's last
+                # record (it detaches each record from the page once the next is
+                # asked for), so the writer thread never reads a subtree this
+                # thread is still changing.
+                halt.check()
+                self._hand_over(source, info, lr, jobs, problems, (), diagnosis, writer)
+                jobs, problems = {}, []
             if harvest_date is None:
                 harvest_date = dates.parse_lenient(reader.page.response_date or "") or dates.now()
             if isinstance(item, BrokenRecord):
                 broken.append(item)
                 continue
+            seen.read(item.identifier)
             if verb == "ListIdentifiers" and not item.deleted:
                 ids.append(item)
                 continue
-            self._job(source, info, item, harvest_date, jobs, broken, problems)
+            self._job(source, info, item, harvest_date, jobs, broken, problems, seen)
         page = reader.page
         if not page.well_formed and page.oai and refetch:
             # A garbled page is often a one-off (a proxy, a crash mid-write): ask
-            # again once before settling for the records that can be read.
-            self._save_response(source, verb, fetched.excerpt(), fetched.url,
-                                ["not well-formed; asked again", *page.repairs])
+            # again once before settling for the records that can be read. What
+            # was read is handed over (the page read again skips it).
+            self._hand_over(source, info, lr, jobs, problems, (), diagnosis, writer)
+            diagnosis.keep(["not well-formed; asked again", *page.repairs])
             log.warning("%s: %s; asking for the page again", source.name,
                         page.repairs[0] if page.repairs else "page not well-formed")
             return Refetch(page.repairs[0] if page.repairs else "not well-formed")
         if not page.oai:
-            self._save_response(source, verb, fetched.excerpt(), fetched.url,
-                                ["not an OAI-PMH response", *page.repairs])
+            diagnosis.keep(["not an OAI-PMH response", *page.repairs])
             raise HarvestError(f"{verb}: the provider answered with something that is not an "
                                "OAI-PMH response")
         if page.errors:
@@ -904,20 +939,49 @@ class Harvester:
                 log.info("%s: no records match %s", source.name, _describe(params))
                 run.started = run.started or page.response_date
                 return ListEnd()
+            diagnosis.keep([f"{c}: {m}" for c, m in page.errors])
             if "badResumptionToken" in codes and "resumptionToken" in params:
-                self._save_response(source, verb, fetched.excerpt(), fetched.url,
-                                    [f"{c}: {m}" for c, m in page.errors])
                 return TokenExpired()
-            self._save_response(source, verb, fetched.excerpt(), fetched.url,
-                                [f"{c}: {m}" for c, m in page.errors])
             raise HarvestError("; ".join(f"{c}: {m}" for c, m in page.errors) +
                                f" (request: {_describe(params)})")
         if harvest_date is None:
             harvest_date = dates.parse_lenient(page.response_date or "") or dates.now()
         for header in ids:
-            self._get_record(source, info, header, harvest_date, jobs, broken, problems, halt)
+            if len(jobs) >= size:
+                halt.check()
+                self._hand_over(source, info, lr, jobs, problems, (), diagnosis, writer)
+                jobs, problems = {}, []
+            self._get_record(source, info, header, harvest_date, jobs, broken, problems, seen,
+                             halt)
         problems.extend(page.repairs)
+        self._hand_over(source, info, lr, jobs, problems, broken, diagnosis, writer)
+        lr.pages += 1
+        run.pages += 1
+        run.records += seen.count
+        run.started = run.started or page.response_date or dates.format_utc(dates.now())
+        last_ds = dates.parse_lenient(run.last_datestamp) if run.last_datestamp else None
+        if seen.last_datestamp is not None and (last_ds is None or seen.last_datestamp > last_ds):
+            last_ds = seen.last_datestamp
+        if last_ds is not None:
+            run.last_datestamp = _fmt(last_ds, info)
+        token = page.token
+        if token is not None and token.complete_list_size is not None:
+            lr.complete_list_size = token.complete_list_size
+        if token is not None and token.value:
+            return NextPage(token.value, seen.fingerprint)
+        return ListEnd()
+
+    def _hand_over(self, source: Source, info: IdentifyInfo, lr: ListResult,
+                   jobs: dict[str, Job], problems: list[str], broken: Iterable[BrokenRecord],
+                   diagnosis: _Diagnosis, writer: WriteBehind) -> None:
+        """One batch of a page to the pipeline, and its commit to ``writer``: the
+        batch is built (and, by worker processes that can open the store, written)
+        while this thread reads on; the commit waits for it and keeps what it says
+        of its records with the page's response."""
         todo = list(jobs.values())
+        bad_before = list(broken)
+        if not todo and not problems and not bad_before:
+            return
         new_sets = {spec for job in todo if not job.deleted for spec in job.sets
                     if spec.count(":") >= 2 and spec not in self._known_sets}
         if new_sets:
@@ -926,30 +990,25 @@ class Harvester:
                 Set(spec, f"{info.repository_name}: "
                           f"{names.get(spec.split(':', 2)[2]) or spec.split(':', 2)[2]}")
                 for spec in sorted(new_sets))
-        # The page is built by the pipeline on the worker processes (which also
-        # write it, in turn, when they can open the store) while this thread goes
-        # on to the next page; the writer waits for it.
-        batch = self.pipeline.start(source.name, [job.incoming(source.set_spec) for job in todo])
-        # The response, in case the writer finds problems worth keeping it for.
-        body = fetched.excerpt() if self.diagnostics is not None else b""
-        url = fetched.url
+        batch = self.pipeline.start(source.name, [job.incoming(source.set_spec)
+                                                  for job in todo]) if todo else None
 
         def commit() -> None:
             found = list(problems)
-            bad = list(broken)
-            report, outcomes = batch.finish()
-            lr.written += report.written
-            lr.kept.extend(report.kept)
-            for job, outcome in zip(todo, outcomes, strict=True):
-                found.extend(f"record {job.identifier}: {n}" for n in outcome.notes)
-                if outcome.error is not None:
-                    bad.append(BrokenRecord(job.position, job.identifier, outcome.error,
-                                            xml_text(job.metadata)))
+            bad = bad_before
+            if batch is not None:
+                report, outcomes = batch.finish()
+                lr.written += report.written
+                lr.kept.extend(report.kept)
+                for job, outcome in zip(todo, outcomes, strict=True):
+                    found.extend(f"record {job.identifier}: {n}" for n in outcome.notes)
+                    if outcome.error is not None:
+                        bad.append(BrokenRecord(job.position, job.identifier, outcome.error,
+                                                xml_text(job.metadata)))
             saved = None
             if found or bad:
-                saved = self._save_response(source, verb, body, url, found +
-                                            [f"record {b.position} ({b.identifier}): {b.reason}"
-                                             for b in bad])
+                saved = diagnosis.keep(found + [f"record {b.position} ({b.identifier}): {b.reason}"
+                                                for b in bad])
                 for problem in found:
                     log.warning("%s: %s (response saved to %s)", source.name, problem, saved)
             if bad:
@@ -957,26 +1016,17 @@ class Harvester:
                 lr.quarantined += len(bad)
 
         writer.submit(commit)
-        for job in todo:
-            if last_ds is None or job.datestamp > last_ds:
-                last_ds = job.datestamp
-        lr.pages += 1
-        run.pages += 1
-        run.records += len(todo)
-        run.started = run.started or page.response_date or dates.format_utc(dates.now())
-        if last_ds is not None:
-            run.last_datestamp = _fmt(last_ds, info)
-        token = page.token
-        if token is not None and token.complete_list_size is not None:
-            lr.complete_list_size = token.complete_list_size
-        if token is not None and token.value:
-            return NextPage(token.value, hash(tuple(job.identifier for job in todo)))
-        return ListEnd()
 
     def _job(self, source: Source, info: IdentifyInfo, raw: RawRecord, harvest_date: int,
-             jobs: dict[str, Job], broken: list[BrokenRecord], problems: list[str]) -> None:
+             jobs: dict[str, Job], broken: list[BrokenRecord], problems: list[str],
+             seen: _PageRecords | None = None) -> None:
         """A harvested record as a conversion job (its XML copied out of the page,
-        which is freed as it is read)."""
+        which is freed as it is read), unless an earlier read of the page handed
+        it over already; a second copy of a record on one page keeps the later
+        datestamp."""
+        seen = seen if seen is not None else _PageRecords()
+        if seen.handed_before(raw.identifier, raw.datestamp):
+            return
         ds = dates.parse_lenient(raw.datestamp)
         if ds is None:
             problems.append(f"record {raw.identifier}: unreadable datestamp {raw.datestamp!r}")
@@ -1002,19 +1052,22 @@ class Harvester:
         job = Job(raw.identifier, raw.position, raw.deleted, sets,
                   ds if ds is not None else harvest_date, harvest_date, metadata, abouts,
                   source.url, source.prefix)
-        previous = jobs.get(raw.identifier)
+        previous = seen.handed_datestamp(raw.identifier)
         if previous is not None:
             problems.append(f"record {raw.identifier} appears twice on one page; the later "
                             "datestamp is kept")
-            if ds is not None and previous.datestamp > job.datestamp:
+            if ds is not None and previous > job.datestamp:
                 return
-            del jobs[raw.identifier]  # the later copy goes where the page put it
+            # The later copy goes where the page put it (after the earlier one,
+            # which it replaces if a batch before this one wrote it already).
+            jobs.pop(raw.identifier, None)
+        seen.hand(raw.identifier, raw.datestamp, job.datestamp)
         jobs[raw.identifier] = job
 
     def _get_record(self, source: Source, info: IdentifyInfo, header: RawRecord,
                     harvest_date: int, jobs: dict[str, Job],
                     broken: list[BrokenRecord], problems: list[str],
-                    halt: _Halt = _NO_HALT) -> None:
+                    seen: _PageRecords | None = None, halt: _Halt = _NO_HALT) -> None:
         params = {"verb": "GetRecord", "identifier": header.identifier,
                   "metadataPrefix": source.prefix}
         fetched = self._get(source, params, halt)
@@ -1025,7 +1078,7 @@ class Harvester:
                 if isinstance(item, BrokenRecord):
                     broken.append(item)
                 else:
-                    self._job(source, info, item, harvest_date, jobs, broken, problems)
+                    self._job(source, info, item, harvest_date, jobs, broken, problems, seen)
             page = reader.page
             if page.errors:
                 codes = {c for c, _ in page.errors}
@@ -1139,6 +1192,76 @@ class Harvester:
 
 
 # -- helpers -------------------------------------------------------------------
+
+class _PageRecords:
+    """What one page handed over to the pipeline, over every read of it (the
+    strict reader's and the tolerant reader's, and the page asked for again): a
+    record an earlier read handed over, with the same datestamp, is not handed
+    over again (neither written nor counted twice). Identifiers and datestamps
+    only: the records themselves are gone with their batches."""
+
+    __slots__ = ("earlier", "handed", "count", "last_datestamp", "fingerprint")
+
+    def __init__(self) -> None:
+        # identifier -> (datestamp as the provider sent it, datestamp as stored)
+        self.earlier: dict[str, tuple[str, int]] = {}
+        self.handed: dict[str, tuple[str, int]] = {}
+        self.count = 0
+        """Records (distinct identifiers) handed over."""
+        self.last_datestamp: int | None = None
+        self.fingerprint = 0
+        """The identifiers of the last read, in its order (tells a page from another)."""
+
+    def reread(self) -> None:
+        """A new read of the page begins."""
+        self.earlier.update(self.handed)
+        self.handed.clear()
+        self.fingerprint = 0
+
+    def read(self, identifier: str) -> None:
+        self.fingerprint = hash((self.fingerprint, identifier))
+
+    def handed_before(self, identifier: str, datestamp: str) -> bool:
+        got = self.earlier.get(identifier)
+        return got is not None and got[0] == datestamp and identifier not in self.handed
+
+    def handed_datestamp(self, identifier: str) -> int | None:
+        got = self.handed.get(identifier) or self.earlier.get(identifier)
+        return got[1] if got is not None else None
+
+    def hand(self, identifier: str, sent: str, stored: int) -> None:
+        if identifier not in self.handed and identifier not in self.earlier:
+            self.count += 1
+        self.handed[identifier] = (sent, stored)
+        if self.last_datestamp is None or stored > self.last_datestamp:
+            self.last_datestamp = stored
+
+
+class _Diagnosis:
+    """One page's response, kept for diagnosis once however many of its batches
+    find something to say: the first saves it, the others add their lines to
+    its notes. ``body`` is the bounded excerpt (:meth:`Fetched.excerpt`)."""
+
+    def __init__(self, harvester: Harvester, source: Source, verb: str, url: str,
+                 body: bytes) -> None:
+        self._harvester = harvester
+        self._source = source
+        self._verb = verb
+        self._url = url
+        self._body = body
+        self._lock = threading.Lock()
+        self.path: Path | None = None
+
+    def keep(self, problems: list[str]) -> Path | None:
+        with self._lock:
+            if self.path is None:
+                self.path = self._harvester._save_response(self._source, self._verb, self._body,
+                                                           self._url, problems)
+            else:
+                with open(self.path.with_suffix(".txt"), "a", encoding="utf-8") as notes:
+                    notes.write("".join(f"- {p}\n" for p in problems))
+            return self.path
+
 
 class _ProgressGuard:
     """Notices a list that goes on without end: pages in a row without a record, or
