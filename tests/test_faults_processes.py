@@ -353,3 +353,134 @@ def test_sweeping_leaves_a_live_fork_server_working(tmp_path):
     assert done.stdout.startswith("ok "), done.stdout + done.stderr
     assert "Traceback" not in done.stderr and "failed" not in done.stderr, done.stderr
     assert not list(tmp_path.glob("pymp-*")), "the program's own folder is removed at its exit"
+
+
+# -- sync ---------------------------------------------------------------------------
+
+SYNC_ROWS = 3000
+SYNC_OPEN = 1500  # rows whose sets are read before the gate: three pages of 500
+
+
+@pytest.fixture
+def gated_source(tmp_path):
+    """A library's database in the real PostgreSQL: SYNC_ROWS books, one a second
+    in id order, and a profile whose set memberships go through a gate for the
+    rows after the first SYNC_OPEN (the list of sets has a query of its own). ``gate`` is the advisory lock the test holds to
+    close it: a sync reading the sets of the fourth page waits there, however
+    fast the machine. Yields (SQLAlchemy URL, profile file, the lock's key)."""
+    if reason := postgres_unreachable():
+        pytest.skip(reason)
+    import psycopg
+
+    schema = f"syncgate_{uuid.uuid4().hex[:10]}"
+    key = int(uuid.uuid4().int % (1 << 31))
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.execute(f"CREATE TABLE {schema}.sach (ma_sach integer PRIMARY KEY, nhan_de text, "
+                     "tac_gia text, kho text, cap_nhat timestamp NOT NULL)")
+        conn.execute(f"CREATE TABLE {schema}.sach_xoa (ma_sach integer, luc_xoa timestamp NOT NULL)")
+        conn.execute(f"""INSERT INTO {schema}.sach
+            SELECT i, 'Truyện Kiều, tập ' || i, 'Nguyễn Du', CASE WHEN i % 2 = 0 THEN 'GK' ELSE 'TK' END,
+                   timestamp '2024-03-01 09:00:00' + i * interval '1 second'
+            FROM generate_series(1, {SYNC_ROWS}) AS i""")
+        # COST: the planner tests the cheap "id IN (...)" of the page first, so only
+        # the page's own rows reach the gate.
+        conn.execute(f"""CREATE FUNCTION {schema}.gate(id integer) RETURNS boolean
+            LANGUAGE plpgsql VOLATILE COST 100000 AS $$
+            BEGIN
+              IF id > {SYNC_OPEN} THEN
+                PERFORM pg_advisory_lock_shared({key});
+                PERFORM pg_advisory_unlock_shared({key});
+              END IF;
+              RETURN true;
+            END $$""")
+    profile = tmp_path / "gated.toml"
+    profile.write_text(f'''[profile]
+name = "gated"
+[source]
+timezone = "UTC"
+[records]
+format = "columns"
+query = "SELECT s.ma_sach AS id, s.cap_nhat AS datestamp, s.nhan_de, s.tac_gia FROM {schema}.sach s"
+[deleted]
+query = "SELECT x.ma_sach AS id, x.luc_xoa AS datestamp FROM {schema}.sach_xoa x"
+[columns]
+nhan_de = "245$a"
+tac_gia = "100$a"
+[[sets]]
+spec = "kho"
+name = "Kho"
+members = "SELECT s.ma_sach AS id, s.kho AS value FROM {schema}.sach s WHERE {schema}.gate(s.ma_sach)"
+names = "SELECT DISTINCT s.kho AS value, 'Kho ' || s.kho AS name FROM {schema}.sach s"
+''', encoding="utf-8")
+    source = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    yield source, profile, key
+    drop_schema(schema)
+
+
+def sync_command(source: str, profile: Path, store: str) -> list[str]:
+    return [sys.executable, "-m", "thuvien_interop", "sync", "--profile", str(profile),
+            "--source", source, "--store", store, "--repository-id", "thuvien-gate.vn",
+            "--processes", "2"]
+
+
+def waiting_at_the_gate(app: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
+                            "AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+                            (app,)).fetchone()[0] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
+def test_killed_sync_leaves_nothing_running_and_a_rerun_completes_it(
+        gated_source, backend, tmp_path, sig):
+    import psycopg
+
+    kind, new_url, app = backend
+    source, profile, key = gated_source
+    clean = new_url("clean")
+    done = subprocess.run(sync_command(source, profile, clean), capture_output=True, text=True,
+                          env=environment(tmp_path / "tmp-clean", app), timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    expected = contents(clean)
+    assert len(expected) == SYNC_ROWS
+    url = new_url("killed")
+    tmp = tmp_path / "tmp"
+    gate = psycopg.connect(PG_URL, autocommit=True)
+    gate.execute("SELECT pg_advisory_lock(%s)", (key,))
+    opened = False
+    proc = subprocess.Popen(sync_command(source, profile, url), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            env=environment(tmp, app))
+    try:
+        # Pages 1-3 are read and handed over; the sets of page 4 wait at the gate.
+        wait_until(lambda: proc.poll() is not None or (
+            stored(url) >= SYNC_OPEN - 500 and waiting_at_the_gate(app)),
+            "the sync's first batches stored and its reading held at the gate")
+        assert proc.poll() is None, proc.communicate()[0]
+        os.kill(proc.pid, sig)  # the command only, not its process group
+        out, _ = proc.communicate(timeout=120)
+        # The killed run's source connection waits on the lock until it opens.
+        gate.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        opened = True
+        left_behind(proc, tmp, app, kind)
+    finally:
+        if not opened:
+            gate.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        gate.close()
+        if session_processes(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 143, out
+        assert "Stopped (SIGTERM). The batches written before are stored" in out, out
+        assert "Traceback" not in out, out
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    assert SYNC_OPEN - 500 <= stored(url) <= SYNC_OPEN, "nothing past the gate was read"
+    rerun = subprocess.run(sync_command(source, profile, url), capture_output=True, text=True,
+                           env=environment(tmp_path / "tmp-rerun", app), timeout=600)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert contents(url) == expected, "the rerun's store is not a clean run's"
