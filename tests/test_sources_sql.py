@@ -289,3 +289,24 @@ def test_profile_errors_name_the_key():
     with pytest.raises(ProfileError, match="245"):
         SourceProfile.from_dict({"records": {"query": "SELECT 1", "format": "columns"},
                                  "columns": {"title": "245"}})
+
+
+def test_sync_command_says_which_records_another_source_holds(tmp_path):
+    from click.testing import CliRunner
+
+    from thuvien_interop.cli import main
+
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    outs = []
+    for name in ("a", "b"):
+        make_template_db(tmp_path / f"{name}.db")
+        result = CliRunner().invoke(main, [
+            "sync", "--profile", "generic-sql", "--source", f"sqlite:///{tmp_path / name}.db",
+            "--store", store, "--repository-id", REPO, "--name", f"school-{name}"])
+        assert result.exit_code == 0, result.output
+        outs.append(result.output)
+    assert "3 added, 0 updated, 0 unchanged, 0 deleted, 0 unreadable; 2 sets." in outs[0]
+    assert "0 added, 0 updated, 0 unchanged, 0 deleted, 0 unreadable, 3 refused; " in outs[1]
+    assert "Refused (3) — another source's records in the store have these identifiers" in outs[1]
+    assert "Unreadable" not in outs[1]
+    assert f"oai:{REPO}:1 is already in the store from sync:school-a" in outs[1]

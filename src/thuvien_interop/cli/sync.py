@@ -111,11 +111,15 @@ def sync(profile_path: str, source_url: str, store_url: str | None, config_path:
         source.close()
         store.close()
     w = report.written
+    unreadable = [p for p in report.rejected if p.code != "collision"]
+    refused = [p for p in report.rejected if p.code == "collision"]
     since = "the beginning" if report.since is None else dates.format_utc(report.since)
     click.echo(f"Source {source.safe_url} ({source.profile.name}), read since {since}.")
     click.echo(f"Read {report.read} rows: {w.added} added, {w.updated} updated, "
-               f"{w.unchanged} unchanged, {w.deleted} deleted, {len(report.rejected)} unreadable; "
-               f"{report.sets} sets.")
+               f"{w.unchanged} unchanged, {w.deleted} deleted, {len(unreadable)} unreadable"
+               + (f", {len(refused)} refused" if refused else "") + f"; {report.sets} sets.")
     if report.mark is not None:
         click.echo(f"Next sync reads from {dates.format_utc(max(0, report.mark - overlap))}.")
-    echo_problems("Unreadable ({n}) — fix these in the library system:", report.rejected, max_problems)
+    echo_problems("Unreadable ({n}) — fix these in the library system:", unreadable, max_problems)
+    echo_problems("Refused ({n}) — another source's records in the store have these "
+                  "identifiers: give this source its own --repository-id:", refused, max_problems)

@@ -80,7 +80,8 @@ class Batch:
                 outcome.error = (
                     f"identifier collision: {ident} is already in the store from "
                     f"{_ORIGIN_OWN if other is None else other}; not overwritten")
-                report.rejected.append(Problem(self.name, item.where, outcome.error))
+                report.rejected.append(Problem(self.name, item.where, outcome.error,
+                                               "collision"))
             elif ident in kept:
                 kept.discard(ident)
                 report.kept.append(ident)
