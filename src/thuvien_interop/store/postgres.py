@@ -251,6 +251,7 @@ class PostgresRepository(SQLStore):
     db_errors = (psycopg.Error,)
     _lost_errors = (psycopg.OperationalError,)
     no_index = ""
+    _as_cluster_key = ' COLLATE "C"'
 
     def __init__(self, url: str, *, schema: str | None = None) -> None:
         super().__init__()
