@@ -830,7 +830,7 @@ class SQLStore:
             return out
         groups = groups or {}
         unit = "w.work" if works else "w.id"
-        source = "FROM w CROSS JOIN search_keys k WHERE k.record_id = w.id"
+        source = self._keys_of_matches
         parts: list[str] = []
         pargs: list[object] = []
         plain: dict[object, int] = {}               # idx code → its spec's number
@@ -849,7 +849,7 @@ class SQLStore:
                     # Each work's libraries first, then their groups (a join of every
                     # key row with the groups' list would probe the key table per pair).
                     parts.append(f"SELECT g.f AS f, g.grp AS key, count(DISTINCT x.u) AS n FROM "
-                                 f"(SELECT DISTINCT {unit} AS u, k.key AS lib {source} AND k.idx = ?) x "
+                                 f"(SELECT DISTINCT {unit} AS u, k.key AS lib {source('k.idx = ?')}) x "
                                  "CROSS JOIN g WHERE g.lib = x.lib GROUP BY g.f, g.grp")
                     pargs.append(code)
                 grouped += pairs
@@ -863,8 +863,9 @@ class SQLStore:
                 # Buckets of a date index: distinct records a bucket (a record may carry
                 # 1995 and 1995-03-01), keys starting with a digit only.
                 group = f"substr(k.key, 1, {int(spec.prefix)})"
-                parts.append(f"SELECT {f} AS f, {group} AS key, count(DISTINCT {unit}) AS n {source} "
-                             f"AND k.idx = ? AND k.key >= '0' AND k.key < ':' GROUP BY {group}")
+                digits = source("k.idx = ? AND k.key >= '0' AND k.key < ':'")
+                parts.append(f"SELECT {f} AS f, {group} AS key, count(DISTINCT {unit}) AS n {digits} "
+                             f"GROUP BY {group}")
                 pargs.append(code)
             else:
                 plain[code] = f
@@ -873,8 +874,8 @@ class SQLStore:
             cond, cargs = self._in("k.idx", list(plain))
             # A record has a key once (the primary key): counting records needs no DISTINCT.
             parts.append(f"SELECT CASE k.idx {cases} END AS f, k.key AS key, "
-                         f"{f'count(DISTINCT {unit})' if works else 'count(*)'} AS n {source} "
-                         f"AND {cond} GROUP BY k.idx, k.key")
+                         f"{f'count(DISTINCT {unit})' if works else 'count(*)'} AS n {source(cond)} "
+                         "GROUP BY k.idx, k.key")
             pargs += [*plain, *cargs]
         if not parts:
             return out
@@ -896,6 +897,12 @@ class SQLStore:
             display = key if spec.prefix or code is None else self._display(conn, code, key)
             out[spec.index].append(search_plan.ScanTerm(key, display, n))
         return out
+
+    def _keys_of_matches(self, cond: str) -> str:
+        """``FROM`` the matching records ``w`` and their ``search_keys k`` rows that
+        meet ``cond``, each record's read through search_keys_record (CROSS JOIN
+        keeps the records the outer loop in SQLite; never an index's every key)."""
+        return f"FROM w CROSS JOIN search_keys k WHERE k.record_id = w.id AND {cond}"
 
     def _display(self, conn: Any, code: object, key: str) -> str:
         """How a key reads (the first value written with it)."""
