@@ -176,7 +176,7 @@ def far_apart(request, tmp_path):
         write_batch(store, [build_record(marc, ident, reg, (f"source:{provider}",))])
     app = create_app(store, ProviderConfig(), libraries=LIBRARIES, clusters=open_index(store))
     with live_server(app) as site:
-        yield site
+        yield site, store
     store.close()
     if schema:
         drop_schema(schema)
@@ -192,6 +192,7 @@ def _pages(site: str, params: dict) -> list[str]:
 
 @pytest.mark.parametrize("sort", ["author", ""])
 def test_a_work_is_one_hit_on_one_page_however_far_apart_its_records_are(far_apart, sort):
+    far_apart, _ = far_apart
     pages = _pages(far_apart, {"q": "sach", "sort": sort})
     assert len(pages) == 2 and all("13 results" in _visible(p) for p in pages)
     lines = [re.findall(r'<a class="t" href="([^"]*)">', p) for p in pages]
@@ -208,6 +209,30 @@ def test_a_work_is_one_hit_on_one_page_however_far_apart_its_records_are(far_apa
     assert _facets(pages[0])["Library"] == {"Thư viện tỉnh Đắk Lắk": 13, "Thư viện Hà Nội": 1}
     sru = requests.get(far_apart + "/sru", params={"query": "sach", "maximumRecords": "0"})
     assert b"numberOfRecords>14<" in sru.content
+
+
+def test_past_the_sample_size_facet_counts_are_estimates_and_the_page_says_so(far_apart, monkeypatch):
+    from thuvien_interop.sru.cql import parse
+    from thuvien_interop.sru.translate import to_plan
+    from thuvien_interop.store.search_plan import FacetSpec
+    from thuvien_interop.web import reader
+
+    site, store = far_apart
+    plan = to_plan(parse("sach"), SRUConfig().profile)
+    spec = [FacetSpec("local.library", 5)]
+    exact = store.facets(plan, spec, works=True)
+    assert not exact.estimated and [(t.key, t.count) for t in exact["local.library"]] == [("daklak", 13), ("hanoi", 1)]
+    assert store.facets(plan, spec, works=True, sample=14) == exact
+    assert not store.facets(plan, spec, works=True, sample=14).estimated
+    half = store.facets(plan, spec, works=True, sample=7)
+    assert half.estimated and 5 <= sum(t.count for t in half["local.library"]) <= 30
+    # The page marks its estimates; SRU's facets (for machines) stay exact.
+    monkeypatch.setattr(reader, "FACET_SAMPLE", 7)
+    page = requests.get(site + "/", params={"q": "sach"}, headers=EN).text
+    assert re.search(r'<span class="muted">≈\d+</span>', page) and "estimated from a sample" in page
+    assert "13 results" in _visible(page)
+    sru = requests.get(site + "/sru", params={"query": "sach", "facetLimit": "5:local.library"}).text
+    assert "≈" not in sru and ">13<" in sru
 
 
 def test_a_chosen_value_also_narrows_a_plain_words_search_in_the_sru_view(site):

@@ -64,6 +64,8 @@ class FacetTerm:
     display: str
     count: int
     clause: str
+    estimated: bool = False
+    """``count`` is estimated from a sample of the result (see :func:`count`)."""
 
 
 @dataclass(slots=True)
@@ -119,10 +121,12 @@ def narrowing(index: str, value: str) -> str:
 
 
 def count(repository, plan: Plan, requests: Sequence[FacetRequest],
-          groups: LibraryGroups | None = None, *, works: bool = False) -> dict[str, list[FacetTerm]]:
+          groups: LibraryGroups | None = None, *, works: bool = False,
+          sample: int | None = None) -> dict[str, list[FacetTerm]]:
     """The terms of each requested facet among the records ``plan`` matches
     (a grouped index counts each library's records under its group); with
-    ``works``, among its works (the records of one cluster counted once)."""
+    ``works``, among its works (the records of one cluster counted once); past
+    ``sample`` matching records, estimated from a sample of about that many."""
     groups = groups or LibraryGroups()
     specs: dict[str, FacetSpec] = {}
     grouped: dict[str, dict[str, str]] = {}
@@ -137,7 +141,9 @@ def count(repository, plan: Plan, requests: Sequence[FacetRequest],
         facet = _BY_INDEX.get(r.index)
         specs[r.index] = FacetSpec(r.index, max(want, old.limit if old else 0),
                                    facet.prefix if facet else None, r.by_key)
-    found = repository.facets(plan, list(specs.values()), works=works, groups=grouped) if specs else {}
+    found = repository.facets(plan, list(specs.values()), works=works, groups=grouped,
+                              sample=sample) if specs else {}
+    estimated = bool(getattr(found, "estimated", False))
     out: dict[str, list[FacetTerm]] = {}
     for r in requests:
         terms = found.get(r.index, [])
@@ -148,7 +154,7 @@ def count(repository, plan: Plan, requests: Sequence[FacetRequest],
         prefix = _BY_INDEX[r.index].prefix if r.index in _BY_INDEX else None
         display = _decade if prefix else (lambda t: t.display)
         out[r.index] = [FacetTerm(t.key if prefix else t.display, display(t), t.count,
-                                  clause_for(r.index, t, prefix))
+                                  clause_for(r.index, t, prefix), estimated)
                         for t in terms[r.start - 1:r.start - 1 + r.limit]]
     return out
 

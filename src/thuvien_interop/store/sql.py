@@ -807,8 +807,8 @@ class SQLStore:
         return out
 
     def facets(self, plan: search_plan.Plan, specs: Sequence[search_plan.FacetSpec], *,
-               works: bool = False, groups: Mapping[str, Mapping[str, str]] | None = None
-               ) -> dict[str, list[search_plan.ScanTerm]]:
+               works: bool = False, groups: Mapping[str, Mapping[str, str]] | None = None,
+               sample: int | None = None) -> FacetCounts:
         """For each facet, its keys among the records the plan matches, with how many
         records have each (a :class:`~.search_plan.ScanTerm`: key, display, count):
         the commonest first, ties by key, at most ``spec.limit``.
@@ -818,16 +818,31 @@ class SQLStore:
         ``local.library`` value: key of its group}, e.g. each library's province),
         counted from ``local.library`` (a work held by two libraries of one province
         counts once there).
+        ``sample``: past this many matching records, count a deterministic sample
+        of about that many (picked by a hash of the record id, so that every
+        library and every part of the store is in it alike) and scale the counts
+        to the whole: estimates, and the result says so (``estimated``). The cost
+        of a facet then stops growing with the result.
 
         One statement over the whole result: the matching records are found once,
         each one's facet keys read through search_keys_record (never an index's
         every key), counted and cut to each facet's commonest ``limit`` in the
         database; no record is read."""
         conn = self._conn()
-        out: dict[str, list[search_plan.ScanTerm]] = {s.index: [] for s in specs}
+        out = FacetCounts({s.index: [] for s in specs})
         ids_sql, args = self._compiler(conn).node(plan.root)
         if ids_sql is None:
             return out
+        scale = 1.0
+        if sample is not None:
+            matching = conn.execute(self._q(f"SELECT count(*) FROM ({ids_sql}) c"), args).fetchone()[0]
+            if matching > sample:
+                cut = max(1, -(-_HASH_RANGE * sample // matching))
+                # (x - x / r * r: the remainder in integers, without "%", a placeholder to psycopg)
+                mixed = f"(h.id * {_HASH_STEP})"
+                ids_sql = (f"SELECT h.id FROM ({ids_sql}) h "
+                           f"WHERE {mixed} - {mixed} / {_HASH_RANGE} * {_HASH_RANGE} < {cut}")
+                scale, out.estimated = _HASH_RANGE / cut, True
         groups = groups or {}
         unit = "w.work" if works else "w.id"
         source = self._keys_of_matches
@@ -895,7 +910,7 @@ class SQLStore:
         for f, key, n in rows:
             spec, code = wanted[f]
             display = key if spec.prefix or code is None else self._display(conn, code, key)
-            out[spec.index].append(search_plan.ScanTerm(key, display, n))
+            out[spec.index].append(search_plan.ScanTerm(key, display, round(n * scale)))
         return out
 
     def _keys_of_matches(self, cond: str) -> str:
@@ -1018,6 +1033,20 @@ class Compiler:
         if isinstance(node, search_plan.And | search_plan.Or | search_plan.AndNot):
             return keyset.set_operation(node, self.node(node.left), self.node(node.right))
         raise TypeError(f"not a plan node: {node!r}")
+
+
+#: A facet sample takes the records whose ``id * _HASH_STEP % _HASH_RANGE`` is below a
+#: cut: ids are handed out in write order (one library's batch after another's, or
+#: libraries interleaved), and a step prime to the range spreads neighbours apart.
+_HASH_STEP = 7919
+_HASH_RANGE = 10007
+
+
+class FacetCounts(dict):
+    """:meth:`SQLStore.facets`' answer (index → terms), and whether its counts are
+    ``estimated`` from a sample."""
+
+    estimated: bool = False
 
 
 def _first_line(exc: BaseException) -> str:

@@ -44,6 +44,10 @@ __all__ = ["PAGE_SIZE", "SearchForm", "reader_blueprint", "render_record", "rend
 PAGE_SIZE = 10
 FACET_TERMS = 6
 """Values shown a facet (the commonest)."""
+FACET_SAMPLE = 1000
+"""Past this many matching records, the page's facet counts are estimated from a
+sample of about this many (SQLStore.facets): their cost stops growing with the
+result, and the page says they are estimates ("≈")."""
 _FACET_INDEXES = frozenset(f.index for f in facets.FACETS)
 
 # (Vietnamese, English) of every label the pages show.
@@ -88,6 +92,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "link": ("Đường dẫn cố định", "Permanent link"),
     "remove": ("Bỏ điều kiện này", "Remove this condition"),
     "near": ("Thư viện gần tôi trước: tôi ở", "Libraries near me first: I am in"),
+    "estimated": ("≈: số ước tính từ một mẫu của kết quả", "≈: estimated from a sample of the results"),
 }
 
 # What the diagnostics a reader can cause mean, in Vietnamese (English: the engine's message).
@@ -485,7 +490,7 @@ def _facets(repository, plan: search_plan.Plan, form: SearchForm, config: SRUCon
     wanted = [f for f in facets.FACETS if f.index not in facets.GROUPED or config.groups]
     found = facets.count(repository, search_plan.Plan(plan.root),
                          [facets.FacetRequest(f.index, FACET_TERMS + 2) for f in wanted], config.groups,
-                         works=works)
+                         works=works, sample=FACET_SAMPLE)
     out = []
     for f in wanted:
         terms = [t for t in found.get(f.index, []) if (f.index, t.value) not in form.filters]
@@ -493,6 +498,7 @@ def _facets(repository, plan: search_plan.Plan, form: SearchForm, config: SRUCon
             continue
         out.append({"label": f.labels[lang], "index": f.index, "terms": [
             {"display": _facet_display(f.index, t, lang, libraries), "count": t.count,
+             "estimated": t.estimated,
              "href": "?" + urlencode(form.args((*form.filters, (f.index, t.value)), lang=code, start=""))}
             for t in terms[:FACET_TERMS]]})
     return out
