@@ -11,6 +11,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ..model import (
@@ -214,6 +215,14 @@ class Searchable(Protocol):
         store keeps ``local.library`` (:data:`~.search_plan.LIBRARY_INDEX`): the
         provider of a harvested record."""
         ...
+
+
+def time_budget(store: object, seconds: float | None) -> AbstractContextManager[None]:
+    """``store.time_budget(seconds)`` (:meth:`.sql.SQLStore.time_budget`: the
+    searches inside the block raise :class:`~.search_plan.PlanTooSlow` past
+    ``seconds``), or no bound for a searchable store that offers none."""
+    bound = getattr(store, "time_budget", None)
+    return bound(seconds) if bound is not None else nullcontext()
 
 
 @runtime_checkable

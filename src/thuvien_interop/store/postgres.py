@@ -22,6 +22,8 @@ import functools
 import os
 import select
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -429,6 +431,22 @@ class PostgresRepository(SQLStore):
         if ids:
             conn.execute("DELETE FROM search_text WHERE record_id = ANY(%s)", (ids,))
             conn.execute("DELETE FROM search_keys WHERE record_id = ANY(%s)", (ids,))
+
+    @contextmanager
+    def _bounded(self, conn: Any, seconds: float) -> Iterator[None]:
+        # SET LOCAL (here set_config(..., true), which takes a parameter): the
+        # timeout ends with the transaction, whatever ends it.
+        conn.execute("BEGIN")
+        try:
+            conn.execute("SELECT set_config('statement_timeout', %s, true)",
+                         (str(max(1, round(seconds * 1000))),))
+            yield
+        except psycopg.errors.QueryCanceled as exc:
+            raise search_plan.PlanTooSlow(seconds) from exc
+        finally:
+            # Reads only: rolled back, which also ends a transaction a cancelled
+            # statement left aborted, so the connection serves the next request.
+            self._rollback(conn)
 
     def _compiler(self, conn: Any) -> _TSQuery:
         return _TSQuery(self, conn)

@@ -703,6 +703,31 @@ class SQLStore:
             done += len(found)
         return done
 
+    @contextmanager
+    def time_budget(self, seconds: float | None) -> Iterator[None]:
+        """Bound the searches (and facets, scans) this thread runs inside the block
+        to ``seconds``: past it the database stops the statement, the block raises
+        :class:`~.search_plan.PlanTooSlow`, and the connection is ready for the
+        next request. None or 0: no bound. For reads only (on PostgreSQL the block
+        is one transaction, rolled back at its end).
+
+            >>> with store.time_budget(10):                        # doctest: +SKIP
+            ...     page = store.search(plan, 1, 10)
+
+        SQLite bounds the whole block (a progress handler checks the deadline every
+        thousand steps of its virtual machine); PostgreSQL each statement of it
+        (``statement_timeout``), and a search is a handful of statements.
+        """
+        if not seconds:
+            yield
+            return
+        with self._bounded(self._conn(), seconds):
+            yield
+
+    def _bounded(self, conn: Any, seconds: float) -> Any:
+        """The dialect's :meth:`time_budget` on ``conn`` (a context manager)."""
+        raise NotImplementedError
+
     def search(self, plan: search_plan.Plan, start: int, limit: int, *,
                prefix: str | None = None) -> search_plan.SearchPage:
         conn = self._conn()

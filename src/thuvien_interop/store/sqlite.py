@@ -18,6 +18,9 @@ import itertools
 import os
 import shutil
 import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +162,9 @@ _CODE_BITS = 7
 RANK_LIMIT = 3000
 _ROWS_SEEN_MAX = 200_000
 """Reversed words this process remembers having written (a memo, ~20 MB at most)."""
+PROGRESS_STEPS = 1000
+"""Steps of SQLite's virtual machine between two looks at a search's deadline
+(a few µs of work each time; the look costs ~0.2 µs)."""
 
 
 class SQLiteRepository(SQLStore):
@@ -342,6 +348,21 @@ class SQLiteRepository(SQLStore):
                 conn.execute("DELETE FROM search_text WHERE rowid BETWEEN ? AND ?",
                              (base, base + (1 << _CODE_BITS) - 1))
             conn.execute(f"DELETE FROM search_keys WHERE {cond}", args)
+
+    @contextmanager
+    def _bounded(self, conn: Any, seconds: float) -> Iterator[None]:
+        deadline = time.monotonic() + seconds
+        # A true return interrupts the statement running (SQLITE_INTERRUPT); the
+        # connection and its other statements are unharmed.
+        conn.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorname", "") == "SQLITE_INTERRUPT":
+                raise search_plan.PlanTooSlow(seconds) from exc
+            raise
+        finally:
+            conn.set_progress_handler(None, 0)
 
     def _compiler(self, conn: Any) -> _FTS5:
         return _FTS5(self, conn)

@@ -31,9 +31,10 @@ from ..crosswalk.text import normalize
 from ..model import Record
 from ..sru import cql, facets
 from ..sru.config import SRUConfig
-from ..sru.diagnostics import Diagnostic
+from ..sru.diagnostics import Diagnostic, too_slow
 from ..sru.translate import to_plan
 from ..store import search_plan
+from ..store.base import time_budget
 from ..union.clusters import ClusterIndex
 from ..union.facts import facts_from_marc, provider_of
 from ..union.holdings import Holding, Library, cluster_holdings, record_holdings
@@ -105,6 +106,7 @@ DIAGNOSTICS_VI: dict[int, str] = {
     20: "Bổ ngữ của quan hệ không được hỗ trợ (mọi tìm kiếm đều không phân biệt hoa thường, dấu).",
     27: "Chưa có từ cần tìm.",
     29: "Từ viết tắt bằng * hoặc ? quá ngắn hoặc ứng với quá nhiều từ.",
+    47: "Tìm quá lâu nên máy chủ đã dừng: hãy bớt từ, hoặc gõ thêm chữ cạnh * hay ?.",
     61: "Số thứ tự bắt đầu vượt quá số biểu ghi tìm được.",
     66: "Khổ mẫu biểu ghi (recordSchema) không được hỗ trợ.",
 }
@@ -449,7 +451,8 @@ def render_search(repository, args: Mapping[str, str], *, config: SRUConfig | No
                            groups=config.groups)
             # One line a cluster: a window of records, cut after PAGE_SIZE lines.
             window = PAGE_SIZE * (WINDOW if clusters is not None else 1)
-            page = repository.search(plan, form.start, window, prefix="marc21")
+            with time_budget(repository, config.time_budget):
+                page = repository.search(plan, form.start, window, prefix="marc21")
         except cql.CQLError as e:
             view["problem"] = (DIAGNOSTICS_VI.get(e.diagnostic, e.message) if lang == 0 else e.message,
                                str(e.diagnostic))
@@ -459,6 +462,9 @@ def render_search(repository, args: Mapping[str, str], *, config: SRUConfig | No
         except search_plan.PlanTooBroad as e:
             view["problem"] = (f"'{e.term}': " + ("quá nhiều từ khớp, hãy gõ thêm chữ"
                                                    if lang == 0 else "matches too many words: type more letters"), "29")
+        except search_plan.PlanTooSlow as e:
+            d = too_slow(e.seconds)
+            view["problem"] = (DIAGNOSTICS_VI[47] if lang == 0 else d.message, "47")
         else:
             view["total"] = page.total
             view["hits"], used = _hits(page.items, lang, clusters, base)
@@ -474,7 +480,12 @@ def render_search(repository, args: Mapping[str, str], *, config: SRUConfig | No
                 view["previous"] = "?" + urlencode(form.args(start=before, lang=view["code"],
                                                              back=",".join(form.trail[:-1])))
             if page.total:
-                view["facets"] = _facets(repository, plan, form, config, libraries, lang, view["code"])
+                try:
+                    with time_budget(repository, config.time_budget):
+                        view["facets"] = _facets(repository, plan, form, config, libraries, lang,
+                                                 view["code"])
+                except search_plan.PlanTooSlow:
+                    pass  # the results without their facets, rather than no page
         view["chosen"] = [{"label": facets.label(index, lang), "value": _chosen_display(index, value, lang, libraries),
                            "remove": "?" + urlencode(form.args(tuple(f for f in form.filters if f != (index, value)),
                                                                lang=view["code"], start=""))}
