@@ -194,7 +194,8 @@ class Searchable(Protocol):
         * order: ``plan.sort`` keys, else relevance (best first), ties by the
           order records were first written; a backend may give up relevance for
           very large results (SQLite: more than ``RANK_LIMIT`` matching index
-          rows) and use that write order alone; the same query on the same data
+          rows; PostgreSQL: more than its ``RANK_LIMIT`` records) and use that
+          write order alone; the same query on the same data
           always gives the same order.
         """
         ...
