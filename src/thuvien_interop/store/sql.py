@@ -847,6 +847,9 @@ class Compiler:
     or ``(None, [])`` when it can match nothing. Keys, booleans and every record
     are compiled here; full text and glob keys by the dialect."""
 
+    not_in: ClassVar[bool] = False
+    """AndNot as ``NOT IN`` (see :func:`.keyset.set_operation`), else EXCEPT."""
+
     def __init__(self, store: SQLStore, conn: Any) -> None:
         self.store = store
         self.conn = conn
@@ -921,7 +924,8 @@ class Compiler:
                         f"(SELECT 1 FROM search_keys k WHERE k.record_id = q.id AND {cond})",
                         aa + cargs)
         if isinstance(node, search_plan.And | search_plan.Or | search_plan.AndNot):
-            return keyset.set_operation(node, self.node(node.left), self.node(node.right))
+            return keyset.set_operation(node, self.node(node.left), self.node(node.right),
+                                        not_in=self.not_in)
         raise TypeError(f"not a plan node: {node!r}")
 
 
