@@ -73,6 +73,9 @@ class Problem:
     source: str
     where: str
     reason: str
+    #: What kind of problem: "" one of the record itself (unreadable, no identifier);
+    #: "collision" an identifier another source's record holds in the store.
+    code: str = ""
 
     @property
     def file(self) -> str:

@@ -149,6 +149,11 @@ class Writable(Protocol):
         """Define sets (name and description); memberships come with records."""
         ...
 
+    def rename_origin(self, old: str, new: str) -> int:
+        """Give the records of origin ``old`` the origin ``new`` (a source renamed);
+        their datestamps stay (nothing a harvester sees changed). Returns how many."""
+        ...
+
     def set_memberships(self, changes: Iterable[tuple[str, tuple[str, ...]]], *,
                         now: int | None = None) -> int:
         """Replace the set memberships of existing records, given as (identifier,

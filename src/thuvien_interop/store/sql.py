@@ -345,6 +345,11 @@ class SQLStore:
                              "DO NOTHING"), (key, value))
         return conn.execute(self._q("SELECT value FROM meta WHERE key = ?"), (key,)).fetchone()[0]
 
+    def rename_origin(self, old: str, new: str) -> int:
+        with self._transaction() as txn:
+            return txn.conn.execute(self._q("UPDATE records SET origin = ? WHERE origin = ?"),
+                                    (new, old)).rowcount
+
     # -- reading ---------------------------------------------------------------------
     def info(self) -> RepositoryInfo:
         earliest, total, deleted = self._conn().execute(
