@@ -129,3 +129,14 @@ def test_the_budget_is_a_setting(tmp_path):
         path.write_text(f"[sru]\ntime_budget = {bad}\n", encoding="utf-8")
         with pytest.raises(SettingsError, match="time_budget"):
             Settings.load(path)
+
+
+def test_the_readers_page_says_the_search_was_stopped(store):
+    app = create_app(store, sru_config=SRUConfig(time_budget=TINY))
+    client = app.test_client()
+    page = client.get("/", query_string={"query": SLOW, "lang": "en"})
+    assert page.status_code == 200
+    assert "(SRU 47)" in page.get_data(as_text=True)
+    assert "took longer than this server allows" in page.get_data(as_text=True)
+    free = create_app(store, sru_config=SRUConfig(time_budget=None)).test_client()
+    assert "(SRU 47)" not in free.get("/", query_string={"query": SLOW}).get_data(as_text=True)

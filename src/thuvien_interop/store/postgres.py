@@ -440,7 +440,16 @@ class PostgresRepository(SQLStore):
     def _bounded(self, conn: Any, seconds: float) -> Iterator[None]:
         # SET LOCAL (here set_config(..., true), which takes a parameter): the
         # timeout ends with the transaction, whatever ends it.
-        conn.execute("BEGIN")
+        try:
+            conn.execute("BEGIN")
+        except psycopg.OperationalError:
+            if not self._lost(conn):
+                raise
+            # Gone without a farewell (a failover): the search gets a new
+            # connection, as _reconnecting gives any read.
+            self._drop(conn)
+            conn = self._conn()
+            conn.execute("BEGIN")
         try:
             conn.execute("SELECT set_config('statement_timeout', %s, true)",
                          (str(max(1, round(seconds * 1000))),))
