@@ -720,7 +720,7 @@ class SQLStore:
             ...     page = store.search(plan, 1, 10)
 
         SQLite bounds the whole block (a progress handler checks the deadline every
-        thousand steps of its virtual machine); PostgreSQL each statement of it
+        10,000 steps of its virtual machine); PostgreSQL each statement of it
         (``statement_timeout``), and a search is a handful of statements.
         """
         if not seconds:
