@@ -470,17 +470,23 @@ class PostgresRepository(SQLStore):
         without a score after; relevance ties go to the record written first (ids
         grow with first writes); past RANK_LIMIT records, that order alone."""
         assert isinstance(comp, _TSQuery)
+        # Up to RANK_LIMIT hits and their scores are ordered here, not joined in
+        # SQL: the planner cannot see a tsquery (see _text_match), guesses a few
+        # rows a side and joined them by nested loops, hits x scores comparisons
+        # (dc.title = hist*ry, 1,859 records: 0.75 s; here 2 ms).
+        ids = [r[0] for r in conn.execute(self._q(f"SELECT id FROM ({ids_sql}) h LIMIT ?"),
+                                          args + [RANK_LIMIT + 1])]
+        if len(ids) <= RANK_LIMIT:
+            score_sql, score_args = comp.score(root)
+            scores: dict[int, float] = (dict(conn.execute(self._q(score_sql), score_args).fetchall())
+                                        if score_sql is not None else {})
+            ids.sort(key=lambda i: (i not in scores, -scores.get(i, 0.0), i))
+            first = max(start - 1, 0)
+            return ids[first:first + max(limit, 0)], len(ids)
         total = conn.execute(self._q(f"SELECT count(*) FROM ({ids_sql}) c"), args).fetchone()[0]
         if limit <= 0 or start > total:
             return [], total
-        score_sql, score_args = comp.score(root) if total <= RANK_LIMIT else (None, [])
-        if score_sql is None:
-            select, order = f"SELECT h.id FROM ({ids_sql}) h", "id"
-        else:
-            select = (f"SELECT h.id, s.score FROM ({ids_sql}) h LEFT JOIN ({score_sql}) s "
-                      "ON s.id = h.id")
-            args, order = args + score_args, "score IS NULL, score DESC, id"
-        rows = conn.execute(self._q(f"SELECT id FROM ({select}) o ORDER BY {order} LIMIT ? OFFSET ?"),
+        rows = conn.execute(self._q(f"SELECT id FROM ({ids_sql}) h ORDER BY id LIMIT ? OFFSET ?"),
                             args + [limit, max(start - 1, 0)])
         return [r[0] for r in rows], total
 
