@@ -4,7 +4,7 @@ what it hands back: typed incoming items, one problem type, one report type.
     >>> item = Incoming("record 3 (byte 1200)", "oai:thuvien.example.vn:VN3", source=None,
     ...                 error="the directory is damaged")
     >>> Problem("catalogue.mrc", item.where, item.error)
-    Problem(source='catalogue.mrc', where='record 3 (byte 1200)', reason='the directory is damaged')
+    Problem(source='catalogue.mrc', where='record 3 (byte 1200)', reason='the directory is damaged', code='')
 """
 
 from __future__ import annotations
