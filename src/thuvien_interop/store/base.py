@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ..model import (
@@ -166,6 +167,18 @@ class Writable(Protocol):
         ``Record.index``), leaving the records and their datestamps alone; return
         how many were reindexed (after an index profile changed)."""
         ...
+
+
+@dataclass(slots=True)
+class WorkPage:
+    """A page of works (:meth:`~thuvien_interop.store.sql.SQLStore.search_works`):
+    ``total`` matching works (a cluster of records counts once), the ``items`` of
+    the page (each work's first matching record) and the ``sizes`` of their
+    clusters (records, one a library; 1 for a record alone)."""
+
+    total: int
+    items: list  # list[Item]
+    sizes: list[int]
 
 
 @runtime_checkable
