@@ -231,6 +231,7 @@ def _clients_during_import(url: str, label: str, workdir: Path, records: int,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     times: list[float] = []
     errors = [0]
+    stopped = [0]  # diagnostic 47: past the [sru] time_budget
     lock = threading.Lock()
 
     def client(n: int) -> None:
@@ -243,13 +244,14 @@ def _clients_during_import(url: str, label: str, workdir: Path, records: int,
             t = time.monotonic()
             try:
                 with urllib.request.urlopen(target, timeout=120) as r:
-                    r.read()
-                    ok = r.status == 200
+                    body = r.read()
+                    ok = r.status == 200 and b"info:srw/diagnostic/1/1<" not in body
             except Exception:  # noqa: BLE001 - counted
-                ok = False
+                ok, body = False, b""
             with lock:
                 times.append(time.monotonic() - t)
                 errors[0] += not ok
+                stopped[0] += b"info:srw/diagnostic/1/47<" in body
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
     for t in threads:
@@ -265,7 +267,8 @@ def _clients_during_import(url: str, label: str, workdir: Path, records: int,
     p = lambda q: times[min(len(times) - 1, int(q * len(times)))]  # noqa: E731
     print(f"SRU by {clients} clients during an import of {records:,} records, {label:10}: "
           f"{len(times):,} searches, p50 {p(0.5):5.2f} s, p95 {p(0.95):5.2f} s, "
-          f"max {times[-1]:5.2f} s, {errors[0]} errors (import exit {proc.returncode})")
+          f"max {times[-1]:5.2f} s, {errors[0]} errors (HTTP or diagnostic 1), "
+          f"{stopped[0]} stopped at the time budget (import exit {proc.returncode})")
 
 
 def _marc_file(path: Path, n: int) -> None:

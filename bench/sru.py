@@ -17,6 +17,20 @@ process, and prints:
     python bench/sru.py                      # 100,000 records
     python bench/sru.py --records 20000 --requests 100
 
+``--hard`` times instead, in-process through the SRU engine, the queries that
+issue 17 found slow or failing (masked terms, 100-term AND, 1,000-term OR, NOT,
+``within``) on a SQLite store and, with ``--postgres URL``, a PostgreSQL one of the
+same records, side by side; ``--workdir`` keeps the stores between runs, so that
+the same data is timed before and after a change (a store made by an older
+version is migrated when opened):
+
+    python bench/sru.py --hard --records 50000 --workdir /tmp/sru-hard \
+        --postgres postgresql://postgres@127.0.0.1/bench --baseline ../main
+
+``--baseline TREE`` times each query with that source tree's code too (its
+``src``, in a worker process), query by query in turn with ours: the before and
+the after of a change in one run, on one machine under one load.
+
 It prints figures; it asserts nothing (performance is not a test).
 """
 
@@ -249,13 +263,171 @@ def print_table(ours: dict[tuple[str, str], dict], zebra: dict[tuple[str, str], 
         print(line)
 
 
+#: The hard queries of ``--hard`` (``{and100}`` and ``{or1000}``: that many of the
+#: commonest title words, ANDed or ORed).
+HARD = {
+    "leading mask": "*ology",
+    "leading mask, title": "dc.title = *ology",
+    "trailing mask": "hist*",
+    "inner mask": "dc.title = hist*ry",
+    "100-term AND": "{and100}",
+    "1,000-term OR": "{or1000}",
+    "1,000-term OR, title": "{or1000title}",
+    "NOT": "education not children",
+    "NOT, title": "dc.title = education not dc.title = children",
+    "within": 'dc.date within "1990 2000"',
+}
+
+
+def _common_words(sqlite_path: Path, n: int) -> list[str]:
+    conn = sqlite3.connect(sqlite_path)
+    try:
+        return [r[0] for r in conn.execute(
+            "SELECT term FROM search_vocab WHERE term GLOB '[a-z]*' AND length(term) > 2 "
+            "ORDER BY doc DESC, term LIMIT ?", (n,))]
+    finally:
+        conn.close()
+
+
+def _hard_store(url: str, marc: Path, n: int):
+    """A store of the first n records at ``url``, imported unless it holds them already."""
+    from thuvien_interop.ingest.loader import IdentifierRule, import_files
+    from thuvien_interop.store import open_store
+
+    store = open_store(url)
+    if store.get_meta("bench_hard_records") != str(n):
+        with tempfile.TemporaryDirectory() as tmp:
+            part = Path(tmp) / "part.mrc"
+            first_records(marc, n, part)
+            t = time.perf_counter()
+            import_files(store, [part], IdentifierRule("loc.gov"))
+            print(f"loaded {url.split('?')[0]}: {time.perf_counter() - t:.0f} s")
+        store.set_meta("bench_hard_records", str(n))
+    return store
+
+
+def _time_query(server, query: str, repeat: int) -> tuple[float, str]:
+    """Median ms of ``repeat`` searchRetrieves of ``query``, and what it found
+    (numberOfRecords, or the diagnostic)."""
+    from lxml import etree
+
+    params = [("version", "1.2"), ("operation", "searchRetrieve"), ("query", query),
+              ("maximumRecords", "10")]
+    times, body = [], b""
+    for _ in range(repeat):
+        t = time.perf_counter()
+        body = server.handle(params).body
+        times.append((time.perf_counter() - t) * 1000)
+    doc = etree.fromstring(body)
+    diag = doc.findtext(".//{*}diagnostic/{*}uri")
+    return statistics.median(times), (f"diag {diag.rsplit('/', 1)[-1]}" if diag
+                                      else doc.findtext("{*}numberOfRecords") or "")
+
+
+def _store_urls(n: int, workdir: Path, postgres: str | None) -> dict[str, str]:
+    urls = {"SQLite": f"sqlite:///{workdir / f'hard-{n}.db'}"}
+    if postgres:
+        sep = "&" if "?" in postgres else "?"
+        urls["PostgreSQL"] = f"{postgres}{sep}schema=bench_hard_{n}"
+    return urls
+
+
+def hard_worker() -> None:
+    """``--hard-worker``: the baseline's side of ``--baseline``, run by that source
+    tree's code: one JSON request a line in (store URL, query, repeat), one answer out."""
+    import json
+
+    from thuvien_interop.sru import Server
+    from thuvien_interop.store import open_store
+
+    stores: dict[str, object] = {}
+    for line in sys.stdin:
+        ask = json.loads(line)
+        if ask["url"] not in stores:
+            stores[ask["url"]] = open_store(ask["url"])
+        ms, shown = _time_query(Server(stores[ask["url"]]), ask["query"], ask["repeat"])
+        print(json.dumps([ms, shown]), flush=True)
+
+
+def hard(marc: Path, n: int, workdir: Path, postgres: str | None, repeat: int,
+         baseline: str | None = None, baseline_timeout: float = 60) -> None:
+    """Median ms of each HARD query on each store (and its numberOfRecords or
+    diagnostic); with ``baseline`` (a source tree: its ``src`` is imported) the
+    same queries on the same stores by that code, query by query in turn, so that
+    both columns see the same machine."""
+    import json
+    import os
+
+    from thuvien_interop.sru import Server
+
+    urls = _store_urls(n, workdir, postgres)
+    stores = {name: _hard_store(url, marc, n) for name, url in urls.items()}
+    words = _common_words(workdir / f"hard-{n}.db", 1000)
+    fill = {"and100": " and ".join(words[:100]), "or1000": " or ".join(words),
+            "or1000title": " or ".join(f"dc.title = {w}" for w in words)}
+    worker = None
+    if baseline:
+        # The baseline has no time budget of its own: PostgreSQL stops its statements
+        # at baseline_timeout (then it answers diagnostic 1), so a run ends.
+        env = {**os.environ, "PYTHONPATH": str(Path(baseline) / "src"),
+               "PGOPTIONS": f"-c statement_timeout={int(baseline_timeout * 1000)}"}
+        worker = subprocess.Popen([sys.executable, __file__, "--hard-worker"], env=env, text=True,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL)
+    print(f"\n{n:,} records; median of {repeat} runs, ms (records found, or the diagnostic)"
+          + (f"; baseline: {baseline}, its PostgreSQL statements stopped at "
+             f"{baseline_timeout:g} s" if baseline else ""))
+    columns = [(name, side) for name in stores for side in (("before", "after") if baseline
+                                                            else ("",))]
+    print(f"{'query':<22}" + "".join(f"{(name + ' ' + side).strip():>24}" for name, side in columns))
+    for label, query in HARD.items():
+        query = query.format(**fill)
+        line = f"{label:<22}"
+        for name, store in stores.items():
+            if worker is not None:
+                assert worker.stdin and worker.stdout
+                worker.stdin.write(json.dumps({"url": urls[name], "query": query,
+                                               "repeat": repeat}) + "\n")
+                worker.stdin.flush()
+                ms, shown = json.loads(worker.stdout.readline())
+                line += f"{ms:>13.1f} {f'({shown})':>10}"
+            ms, shown = _time_query(Server(store), query, repeat)
+            line += f"{ms:>13.1f} {f'({shown})':>10}"
+        print(line, flush=True)
+    if worker is not None:
+        assert worker.stdin
+        worker.stdin.close()
+        worker.wait()
+    for store in stores.values():
+        store.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--requests", type=int, default=200, help="requests per query kind")
     ap.add_argument("--marc", help="path to BooksAll.2016.part01.utf8 (default: fetch/cache)")
+    ap.add_argument("--hard", action="store_true", help="time the hard queries in-process instead")
+    ap.add_argument("--postgres", metavar="URL", help="with --hard: a PostgreSQL store too "
+                    "(in a schema of its own)")
+    ap.add_argument("--workdir", help="with --hard: keep the stores here (default: a temporary folder)")
+    ap.add_argument("--repeat", type=int, default=5, help="with --hard: runs of each query")
+    ap.add_argument("--baseline", metavar="TREE", help="with --hard: also time the queries with "
+                    "the code of this source tree (e.g. a worktree of main), query by query")
+    ap.add_argument("--hard-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.hard_worker:
+        hard_worker()
+        return
     marc = marc_file(args.marc)
+    if args.hard:
+        if args.workdir:
+            Path(args.workdir).mkdir(parents=True, exist_ok=True)
+            hard(marc, args.records, Path(args.workdir), args.postgres, args.repeat, args.baseline)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                hard(marc, args.records, Path(tmp), args.postgres, args.repeat, args.baseline)
+        return
     QUERIES["isbn"] = isbn_queries(marc, args.records)
     with tempfile.TemporaryDirectory() as tmp:
         store_path = Path(tmp) / "sru.db"

@@ -220,6 +220,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "default_context_set": _nonempty,
         "base_url": _base_url,
         "html_view": _flag,
+        "time_budget": _number(0, 3600, above=True),
         "profile": _nonempty,
     },
     "console": {

@@ -69,6 +69,10 @@ class SRUConfig:
     default_context_set: str = "dc"
     base_url: str = ""
     html_view: bool = True
+    time_budget: float | None = 10.0
+    """Seconds one searchRetrieve (with its facets) or scan may spend in the store
+    (:meth:`~thuvien_interop.store.sql.SQLStore.time_budget`); past it the answer
+    is diagnostic 47. None: no bound."""
     profile: IndexProfile = field(default_factory=default_profile)
     groups: LibraryGroups = field(default_factory=LibraryGroups)
     """Each library's province and kind (a union's ``local.province`` and
@@ -83,6 +87,7 @@ class SRUConfig:
             [sru]
             default_records = 10
             max_records = 100
+            time_budget = 10                 # seconds a search may take in the store
             default_version = "1.2"
             profile = "my-indexes.toml"      # a file, or a shipped name (default: sru-indexes)
             title = { vi = "Thư viện tỉnh", en = "Provincial library" }
@@ -104,6 +109,8 @@ class SRUConfig:
                 setattr(c, key, dict(data[key]) if isinstance(data[key], dict) else {"vi": str(data[key])})
         if "html_view" in data:
             c.html_view = bool(data["html_view"])
+        if "time_budget" in data:
+            c.time_budget = float(data["time_budget"])
         if "profile" in data:
             c.profile = load_profile(data["profile"])
         if c.default_records > c.max_records:

@@ -9,7 +9,7 @@ a person can understand.
 
 from __future__ import annotations
 
-__all__ = ["DIAGNOSTIC_PREFIX", "MESSAGES", "Diagnostic", "FATAL_FOR_QUERY"]
+__all__ = ["DIAGNOSTIC_PREFIX", "MESSAGES", "Diagnostic", "FATAL_FOR_QUERY", "too_slow"]
 
 DIAGNOSTIC_PREFIX = "info:srw/diagnostic/1/"
 
@@ -44,6 +44,7 @@ MESSAGES: dict[int, str] = {
     43: "Unsupported proximity ordering",
     45: "Prefix assigned to multiple identifiers",
     46: "Unsupported boolean modifier",
+    47: "Cannot process query; reason unknown",
     48: "Query feature unsupported",
     61: "First record position out of range",
     66: "Unknown schema for retrieval",
@@ -77,3 +78,17 @@ class Diagnostic(Exception):
     @property
     def uri(self) -> str:
         return f"{DIAGNOSTIC_PREFIX}{self.number}"
+
+
+def too_slow(seconds: float) -> Diagnostic:
+    """The diagnostic of a search stopped at its time budget (``seconds``).
+
+    47, "Cannot process query; reason unknown": the SRU list has no diagnostic for
+    a time or resource limit (57, which YAZ maps Z39.50's "resources exhausted"
+    to, is deprecated); 38 names a number of booleans, wrong for one masked term;
+    2, "system temporarily unavailable", invites sending the same query again.
+    The message says what the reason is.
+    """
+    return Diagnostic(47, f"time budget {seconds:g} s", "The search took longer than this "
+                      f"server allows ({seconds:g} s) and was stopped: use fewer terms, or "
+                      "more letters beside a * or ?")

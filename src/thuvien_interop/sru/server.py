@@ -20,11 +20,11 @@ from lxml import etree
 
 from .. import xml as ns
 from ..store import search_plan
-from ..store.base import Repository, StoreUnavailable
+from ..store.base import Repository, StoreUnavailable, time_budget
 from ..xml import SAFE_PARSER, xml_text
 from . import cql
 from .config import SCHEMAS, RecordSchema, SRUConfig, schema_by_name
-from .diagnostics import FATAL_FOR_QUERY, Diagnostic
+from .diagnostics import FATAL_FOR_QUERY, Diagnostic, too_slow
 from .explain import ZEEREX_NS, explain_record
 from .facets import FACET_PARAMETERS, FacetTerm, parse_facet_parameters
 from .facets import count as count_facets
@@ -340,19 +340,23 @@ class Server:
                     plan = search_plan.Plan(plan.root, parse_sort_keys(args["sortKeys"],
                                                                         self.config.profile))
             try:
-                page = self.repository.search(plan, start, maximum, prefix=schema.prefix)
+                with time_budget(self.repository, self.config.time_budget):
+                    page = self.repository.search(plan, start, maximum, prefix=schema.prefix)
+                    found = (count_facets(self.repository, plan, facets, self.config.groups)
+                             if facets and page.total else None)
             except search_plan.PlanTooBroad as e:
                 raise Diagnostic(29, e.term, f"'{e.term}' stands for too many words: give more "
                                  "letters before or after the * or ?") from None
+            except search_plan.PlanTooSlow as e:
+                raise too_slow(e.seconds) from None
             total = page.total
             if total and start > total:
                 diags.append(Diagnostic(61, str(start), f"There are only {total} records; "
                                         f"startRecord {start} is past the end"))
             for i, item in enumerate(page.items):
                 records.append(self._record(w, schema, item, escaping, start + i))
-            if facets and total:
-                faceted = _faceted(count_facets(self.repository, plan, facets, self.config.groups),
-                                   base, args)
+            if found is not None:
+                faceted = _faceted(found, base, args)
             if records and start + len(records) - 1 < total:
                 next_position = start + len(records)
         except _Stop:
@@ -478,7 +482,12 @@ class Server:
                                  f"list of {count} terms")
             start = search_plan.key_of(cql.unescape(q.root.term).replace("*", " "))
             # responsePosition 0 puts the scan term just before the list (SRU 1.2 §7.2).
-            found = self.repository.scan(index.name, start, max(position, 1), count + (position == 0))
+            try:
+                with time_budget(self.repository, self.config.time_budget):
+                    found = self.repository.scan(index.name, start, max(position, 1),
+                                                 count + (position == 0))
+            except search_plan.PlanTooSlow as e:
+                raise too_slow(e.seconds) from None
             if position == 0:
                 found = [t for t in found if t.key > start][:count] if found else []
             for t in found:

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -211,7 +212,8 @@ class Searchable(Protocol):
         * order: ``plan.sort`` keys, else relevance (best first), ties by the
           order records were first written; a backend may give up relevance for
           very large results (SQLite: more than ``RANK_LIMIT`` matching index
-          rows) and use that write order alone; the same query on the same data
+          rows; PostgreSQL: more than its ``RANK_LIMIT`` records) and use that
+          write order alone; the same query on the same data
           always gives the same order.
         """
         ...
@@ -232,6 +234,14 @@ class Searchable(Protocol):
         store keeps ``local.library`` (:data:`~.search_plan.LIBRARY_INDEX`): the
         provider of a harvested record."""
         ...
+
+
+def time_budget(store: object, seconds: float | None) -> AbstractContextManager[None]:
+    """``store.time_budget(seconds)`` (:meth:`.sql.SQLStore.time_budget`: the
+    searches inside the block raise :class:`~.search_plan.PlanTooSlow` past
+    ``seconds``), or no bound for a searchable store that offers none."""
+    bound = getattr(store, "time_budget", None)
+    return bound(seconds) if bound is not None else nullcontext()
 
 
 @runtime_checkable

@@ -96,9 +96,14 @@ def iterate(page: Callable[[Key | None, int], list[Item]], batch: int = 1000) ->
 
 
 def set_operation(node: object, left: tuple[str | None, list[object]],
-                  right: tuple[str | None, list[object]]) -> tuple[str | None, list[object]]:
+                  right: tuple[str | None, list[object]], *,
+                  not_in: bool = False) -> tuple[str | None, list[object]]:
     """Combine two ``SELECT id`` queries of a search plan's And / Or / AndNot node
-    (``None`` is the empty set); subqueries are named, as PostgreSQL wants."""
+    (``None`` is the empty set); subqueries are named, as PostgreSQL wants.
+    ``not_in``: AndNot as ``id NOT IN (right)`` rather than EXCEPT (SQLite: one
+    probe a record of the left side into the right side's ephemeral index, instead
+    of both sides sorted into temporary b-trees; PostgreSQL plans NOT IN as a scan
+    of the right side a row whenever it guesses it too big to hash: EXCEPT there)."""
     from .search_plan import And, Or
 
     a, aa = left
@@ -118,4 +123,6 @@ def set_operation(node: object, left: tuple[str | None, list[object]],
         return None, []
     if b is None:
         return a, aa
+    if not_in:
+        return f"SELECT id FROM ({a}){la} WHERE id NOT IN ({b})", aa + ba
     return f"SELECT id FROM ({a}){la} EXCEPT SELECT id FROM ({b}){ra}", aa + ba

@@ -50,6 +50,7 @@ __all__ = [
     "PlanNode",
     "PlanTooBroad",
     "PlanTooComplex",
+    "PlanTooSlow",
     "MAX_DEPTH",
     "MAX_LEAVES",
     "all_of",
@@ -192,13 +193,21 @@ class PlanTooBroad(Exception):
         self.term = term
 
 
-
 class PlanTooComplex(Exception):
     """A plan beyond what every store can run (:data:`MAX_LEAVES`, :data:`MAX_DEPTH`)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class PlanTooSlow(Exception):
+    """A search that ran past its time budget (``SQLStore.time_budget``); the store
+    stopped it and is ready for the next one."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the search took longer than its time budget of {seconds:g} s")
+        self.seconds = seconds
 
 
 @dataclass(frozen=True, slots=True)

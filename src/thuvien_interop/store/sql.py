@@ -708,6 +708,31 @@ class SQLStore:
             done += len(found)
         return done
 
+    @contextmanager
+    def time_budget(self, seconds: float | None) -> Iterator[None]:
+        """Bound the searches (and facets, scans) this thread runs inside the block
+        to ``seconds``: past it the database stops the statement, the block raises
+        :class:`~.search_plan.PlanTooSlow`, and the connection is ready for the
+        next request. None or 0: no bound. For reads only (on PostgreSQL the block
+        is one transaction, rolled back at its end).
+
+            >>> with store.time_budget(10):                        # doctest: +SKIP
+            ...     page = store.search(plan, 1, 10)
+
+        SQLite bounds the whole block (a progress handler checks the deadline every
+        10,000 steps of its virtual machine); PostgreSQL each statement of it
+        (``statement_timeout``), and a search is a handful of statements.
+        """
+        if not seconds:
+            yield
+            return
+        with self._bounded(self._conn(), seconds):
+            yield
+
+    def _bounded(self, conn: Any, seconds: float) -> Any:
+        """The dialect's :meth:`time_budget` on ``conn`` (a context manager)."""
+        raise NotImplementedError
+
     def search(self, plan: search_plan.Plan, start: int, limit: int, *,
                prefix: str | None = None) -> search_plan.SearchPage:
         conn = self._conn()
@@ -961,6 +986,9 @@ class Compiler:
     or ``(None, [])`` when it can match nothing. Keys, booleans and every record
     are compiled here; full text and glob keys by the dialect."""
 
+    not_in: ClassVar[bool] = False
+    """AndNot as ``NOT IN`` (see :func:`.keyset.set_operation`), else EXCEPT."""
+
     def __init__(self, store: SQLStore, conn: Any) -> None:
         self.store = store
         self.conn = conn
@@ -1035,7 +1063,8 @@ class Compiler:
                         f"(SELECT 1 FROM search_keys k WHERE k.record_id = q.id AND {cond})",
                         aa + cargs)
         if isinstance(node, search_plan.And | search_plan.Or | search_plan.AndNot):
-            return keyset.set_operation(node, self.node(node.left), self.node(node.right))
+            return keyset.set_operation(node, self.node(node.left), self.node(node.right),
+                                        not_in=self.not_in)
         raise TypeError(f"not a plan node: {node!r}")
 
 

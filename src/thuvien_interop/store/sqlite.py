@@ -18,6 +18,9 @@ import itertools
 import os
 import shutil
 import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +162,9 @@ _CODE_BITS = 7
 RANK_LIMIT = 3000
 _ROWS_SEEN_MAX = 200_000
 """Reversed words this process remembers having written (a memo, ~20 MB at most)."""
+PROGRESS_STEPS = 10_000
+"""Steps of SQLite's virtual machine between two looks at a search's deadline
+(well under a millisecond of work; every 1,000 steps cost *ology 10%)."""
 
 
 class SQLiteRepository(SQLStore):
@@ -343,6 +349,21 @@ class SQLiteRepository(SQLStore):
                              (base, base + (1 << _CODE_BITS) - 1))
             conn.execute(f"DELETE FROM search_keys WHERE {cond}", args)
 
+    @contextmanager
+    def _bounded(self, conn: Any, seconds: float) -> Iterator[None]:
+        deadline = time.monotonic() + seconds
+        # A true return interrupts the statement running (SQLITE_INTERRUPT); the
+        # connection and its other statements are unharmed.
+        conn.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorname", "") == "SQLITE_INTERRUPT":
+                raise search_plan.PlanTooSlow(seconds) from exc
+            raise
+        finally:
+            conn.set_progress_handler(None, 0)
+
     def _compiler(self, conn: Any) -> _FTS5:
         return _FTS5(self, conn)
 
@@ -407,12 +428,14 @@ class SQLiteRepository(SQLStore):
                 (rank_expr,)).fetchone()[0] > RANK_LIMIT:
             rank_expr = None
         if rank_expr is None:
-            total = conn.execute(f"SELECT count(*) FROM ({ids_sql})", args).fetchone()[0]
-            if limit <= 0 or start > total:
-                return [], total
-            found = conn.execute(f"SELECT id FROM ({ids_sql}) ORDER BY id LIMIT ? OFFSET ?",
-                                 args + [limit, start - 1])
-            return [r[0] for r in found], total
+            # The page and the total in one statement: the hits are worked out once.
+            if limit > 0:
+                found = conn.execute(f"SELECT id, count(*) OVER () FROM ({ids_sql}) "
+                                     "ORDER BY id LIMIT ? OFFSET ?",
+                                     args + [limit, start - 1]).fetchall()
+                if found:
+                    return [r[0] for r in found], found[0][1]
+            return [], conn.execute(f"SELECT count(*) FROM ({ids_sql})", args).fetchone()[0]
         return self._page_of_scores(
             conn, f"WITH g AS MATERIALIZED ({_scores('search_text MATCH ?')}) "
             f"SELECT h.id AS id, g.s AS s FROM ({ids_sql}) h LEFT JOIN g ON g.id = h.id",
@@ -469,6 +492,9 @@ def _glob_sql(pattern: str) -> tuple[str, str]:
 
 class _FTS5(Compiler):
     """Full text in FTS5: a subtree of phrases on one index becomes one MATCH."""
+
+    # education not children, 50,000 records: the count 2.0 -> 1.8 ms, a page 2.6 -> 2.0.
+    not_in = True
 
     def key_glob(self, pattern: str) -> tuple[str, list[object]]:
         glob, lead = _glob_sql(pattern)

@@ -31,9 +31,10 @@ from ..crosswalk.text import normalize
 from ..model import Record
 from ..sru import cql, facets
 from ..sru.config import SRUConfig
-from ..sru.diagnostics import Diagnostic
+from ..sru.diagnostics import Diagnostic, too_slow
 from ..sru.translate import to_plan
 from ..store import search_plan
+from ..store.base import time_budget
 from ..union.clusters import ClusterIndex
 from ..union.facts import facts_from_marc, provider_of
 from ..union.holdings import Holding, Library, cluster_holdings, record_holdings
@@ -106,6 +107,7 @@ DIAGNOSTICS_VI: dict[int, str] = {
     20: "Bổ ngữ của quan hệ không được hỗ trợ (mọi tìm kiếm đều không phân biệt hoa thường, dấu).",
     27: "Chưa có từ cần tìm.",
     29: "Từ viết tắt bằng * hoặc ? quá ngắn hoặc ứng với quá nhiều từ.",
+    47: "Tìm quá lâu nên máy chủ đã dừng: hãy bớt từ, hoặc gõ thêm chữ cạnh * hay ?.",
     61: "Số thứ tự bắt đầu vượt quá số biểu ghi tìm được.",
     66: "Khổ mẫu biểu ghi (recordSchema) không được hỗ trợ.",
 }
@@ -447,12 +449,13 @@ def render_search(repository, args: Mapping[str, str], *, config: SRUConfig | No
                            groups=config.groups)
             # One line a work: the store counts and pages a cluster's records as one hit.
             works = clusters is not None and hasattr(repository, "search_works")
-            if works:
-                page = repository.search_works(plan, form.start, PAGE_SIZE, prefix="marc21")
-                sizes = page.sizes
-            else:
-                page = repository.search(plan, form.start, PAGE_SIZE, prefix="marc21")
-                sizes = [1] * len(page.items)
+            with time_budget(repository, config.time_budget):
+                if works:
+                    page = repository.search_works(plan, form.start, PAGE_SIZE, prefix="marc21")
+                    sizes = page.sizes
+                else:
+                    page = repository.search(plan, form.start, PAGE_SIZE, prefix="marc21")
+                    sizes = [1] * len(page.items)
         except cql.CQLError as e:
             view["problem"] = (DIAGNOSTICS_VI.get(e.diagnostic, e.message) if lang == 0 else e.message,
                                str(e.diagnostic))
@@ -462,6 +465,9 @@ def render_search(repository, args: Mapping[str, str], *, config: SRUConfig | No
         except search_plan.PlanTooBroad as e:
             view["problem"] = (f"'{e.term}': " + ("quá nhiều từ khớp, hãy gõ thêm chữ"
                                                    if lang == 0 else "matches too many words: type more letters"), "29")
+        except search_plan.PlanTooSlow as e:
+            d = too_slow(e.seconds)
+            view["problem"] = (DIAGNOSTICS_VI[47] if lang == 0 else d.message, "47")
         else:
             view["total"] = page.total
             view["hits"] = _hits(page.items, sizes, lang, clusters is not None, base)
@@ -473,8 +479,12 @@ def render_search(repository, args: Mapping[str, str], *, config: SRUConfig | No
                 view["previous"] = "?" + urlencode(form.args(start=max(form.start - PAGE_SIZE, 1),
                                                              lang=view["code"]))
             if page.total:
-                view["facets"] = _facets(repository, plan, form, config, libraries, lang, view["code"],
-                                         works)
+                try:
+                    with time_budget(repository, config.time_budget):
+                        view["facets"] = _facets(repository, plan, form, config, libraries, lang,
+                                                 view["code"], works)
+                except search_plan.PlanTooSlow:
+                    pass  # the results without their facets, rather than no page
         view["chosen"] = [{"label": facets.label(index, lang), "value": _chosen_display(index, value, lang, libraries),
                            "remove": "?" + urlencode(form.args(tuple(f for f in form.filters if f != (index, value)),
                                                                lang=view["code"], start=""))}
