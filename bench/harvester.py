@@ -92,7 +92,8 @@ def serve(db: str, port: int, page_size: int) -> None:
     waitress.serve(app, host="127.0.0.1", port=port, threads=4, _quiet=True)
 
 
-def child_harvest(url: str, prefix: str, target: str, processes: str = "0") -> dict:
+def child_harvest(url: str, prefix: str, target: str, processes: str = "0",
+                  clusters: str = "on") -> dict:
     from thuvien_interop.oai.harvest_sources import Source
     from thuvien_interop.oai.harvester import Harvester
     from thuvien_interop.store import open_store
@@ -126,7 +127,15 @@ def child_harvest(url: str, prefix: str, target: str, processes: str = "0") -> d
         if total and done >= total - 1000:
             workers_peak()
 
+    cpu = _cpu()
     store = open_store(target if "://" in target else f"sqlite:///{target}")
+    if clusters == "off":
+        try:
+            from thuvien_interop.union.clusters import configure
+        except ImportError:  # a checkout from before the union kept clusters
+            pass
+        else:
+            configure(store, {"enabled": False})
     with Harvester(store, diagnostics=None, progress=progress,
                    processes=int(processes) or None) as harvester:
         pools.append(harvester.converter)
@@ -136,7 +145,8 @@ def child_harvest(url: str, prefix: str, target: str, processes: str = "0") -> d
     store.close()
     n = result.added + result.updated + result.unchanged + result.deleted
     return {"ok": result.ok, "errors": result.errors, "records": n, "seconds": seconds,
-            "rss_mb": _rss_mb(), "workers_mb": workers_mb, "pages": result.pages,
+            "cpu": _cpu() - cpu, "rss_mb": _rss_mb(), "workers_mb": workers_mb,
+            "pages": result.pages,
             "quarantined": result.quarantined, **marks}
 
 
@@ -199,6 +209,13 @@ def _empty_postgres(url: str) -> None:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
+def _cpu() -> float:
+    """CPU seconds of this process (user and system): on a shared machine the
+    wall-clock rate moves with the load, CPU time much less."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -215,6 +232,8 @@ def _line(label: str, r: dict) -> str:
     rate = r["records"] / r["seconds"] if r["seconds"] else 0
     text = (f"{label:<36} {r['records']:>8} records {r['seconds']:>8.1f} s {rate:>9.0f} rec/s "
             f"peak RSS {r['rss_mb']:>7.1f} MB")
+    if r.get("cpu") and r["records"]:
+        text += f" CPU {r['cpu'] / r['records'] * 1e6:>5.0f} µs/record (this process)"
     k = r.get("at_10k")
     if k:
         text += (f"   | at 10,000: {k['records'] / k['seconds']:>7.0f} rec/s, "
@@ -245,6 +264,9 @@ def main() -> None:
     ap.add_argument("--processes", default="0",
                     help="conversion processes of the harvester, comma-separated runs "
                          "(0: one per core; 1: all in the harvester's process); default 0")
+    ap.add_argument("--no-clusters", action="store_true",
+                    help="the union store does not cluster ([union] enabled = false): the "
+                         "harvest alone, as before the union kept clusters")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -285,8 +307,11 @@ def main() -> None:
                     for suffix in ("", "-wal", "-shm"):
                         Path(f"{target}{suffix}").unlink(missing_ok=True)
                 p = "p=" + processes if processes != "0" else "p=cores"
+                if args.no_clusters:
+                    p += ", no clusters"
                 print(_line(f"harvester {prefix} → {kind} ({p})",
-                            _run_child("harvest", url, prefix, target, processes)), flush=True)
+                            _run_child("harvest", url, prefix, target, processes,
+                                       "off" if args.no_clusters else "on")), flush=True)
             if not args.no_sickle:
                 print(_line(f"plain Sickle loop {prefix}", _run_child("sickle", url, prefix)),
                       flush=True)

@@ -5,8 +5,9 @@ from pymarc 5.4.0's source distribution, fetched as in ``bench/oai_provider.py``
 from K providers in 3 provinces — every record in one provider, every third one
 again in a second (same record, the second library's identifier and 852), so
 that clusters hold several libraries — through the one write path
-(``pipeline.build.build_record`` and ``store.write``), clusters them in memory,
-serves the reader's app with waitress in a separate process, and prints, for
+(``pipeline.build.build_record`` and ``pipeline.build.write_batch``, so the
+store keeps its clusters as a harvest leaves them), serves the reader's app over
+the store's own clusters with waitress in a separate process, and prints, for
 each store:
 
 - the search page ``/?q=…`` (results, one line a cluster, and the 7 facets
@@ -20,6 +21,9 @@ each store:
     python bench/reader.py                          # 50,000 records, SQLite only
     python bench/reader.py --records 200000 --postgres postgresql://postgres@127.0.0.1/bench
     python bench/reader.py --records 20000 --requests 50 --providers 12
+    # the same store measured by an earlier checkout's server first (before/after, same run);
+    # --store loads the store when it is empty, and keeps it:
+    python bench/reader.py --records 20000 --store sqlite:///union.db --before-src ../old/src
 
 It prints figures; it asserts nothing (performance is not a test).
 """
@@ -47,11 +51,14 @@ WORDS = ["history", "poetry", "france", "education", "music", "economic", "child
 SERVER = """
 import sys, waitress
 sys.path.insert(0, sys.argv[4])
-from reader import libraries, clusters_of
+if len(sys.argv) > 5:
+    sys.path.insert(0, sys.argv[5])     # an earlier checkout's src/
+from reader import libraries
 from thuvien_interop.store import open_store
+from thuvien_interop.union.clusters import open_index
 from thuvien_interop.web import create_app
 store = open_store(sys.argv[1])
-app = create_app(store, libraries=libraries(int(sys.argv[3])), clusters=clusters_of(store))
+app = create_app(store, libraries=libraries(int(sys.argv[3])), clusters=open_index(store))
 print("ready", flush=True)
 waitress.serve(app, host="127.0.0.1", port=int(sys.argv[2]), threads=4, _quiet=True)
 """
@@ -64,24 +71,11 @@ def libraries(k: int) -> dict:
     return {f"p{i}": Library(f"p{i}", f"Thư viện {i}", PROVINCES[i % 3], kinds[i % 3]) for i in range(k)}
 
 
-def clusters_of(store):
-    """The store's records clustered in memory (the store-backed index will replace it)."""
-    from thuvien_interop.model import ListQuery, Record
-    from thuvien_interop.union.clusters import Clusterer, MemoryIndex
-
-    index = MemoryIndex()
-    c = Clusterer(index)
-    for item in store.iter(ListQuery(prefix="marc21")):
-        c.write([Record(item.header.identifier, canonical=item.metadata or b"", canonical_format="marc21",
-                        sets=item.header.sets)])
-    return index
-
-
 def load(url: str, marc: Path, n: int, k: int) -> tuple[float, int]:
     import pymarc
 
     from thuvien_interop.formats import default_registry
-    from thuvien_interop.pipeline.build import build_record
+    from thuvien_interop.pipeline.build import build_record, write_batch
     from thuvien_interop.store import open_store
 
     store = open_store(url)
@@ -103,12 +97,14 @@ def load(url: str, marc: Path, n: int, k: int) -> tuple[float, int]:
                     pymarc.Subfield("b", "Kho đọc"), pymarc.Subfield("h", f"{i % 1000}.{p}")]))
                 batch.append(build_record(copy, f"oai:p{p}:{i}", reg, (f"source:p{p}",)))
             if len(batch) >= 1000:
-                store.write(batch)
+                write_batch(store, batch)
                 written += len(batch)
                 batch = []
     if batch:
-        store.write(batch)
+        write_batch(store, batch)
         written += len(batch)
+    if url.startswith("postgres"):
+        store._conn().execute("ANALYZE")    # as autovacuum would, soon after a harvest
     store.close()
     return time.perf_counter() - t, written
 
@@ -131,20 +127,31 @@ def timed(session: requests.Session, urls: list[str]) -> tuple[float, float, flo
     return len(urls) / wall, statistics.median(times), p95, int(statistics.mean(sizes))
 
 
-def run(url: str, label: str, args: argparse.Namespace, marc: Path | None, *, loaded: bool = False) -> None:
-    if loaded:
-        from thuvien_interop.store import open_store
+def run(url: str, label: str, args: argparse.Namespace, marc: Path | None) -> None:
+    from thuvien_interop.store import open_store
 
-        store = open_store(url)
-        print(f"\n== {label}: {store.info().record_count:,} records already in {url}", flush=True)
-        store.close()
+    store = open_store(url)
+    count = store.info().record_count
+    store.close()
+    if count:
+        print(f"\n== {label}: {count:,} records already in {url}", flush=True)
     else:
         print(f"\n== {label}: loading {args.records:,} records from {args.providers} providers …", flush=True)
-        seconds, written = load(url, marc, args.records, args.providers)
+        seconds, written = load(url, marc or marc_file(args.marc), args.records, args.providers)
         print(f"   {written:,} records written in {seconds:.0f} s ({written / seconds:,.0f} records/s)")
+    servers = ([(f"before ({args.before_src})", args.before_src)] if args.before_src else []) + [("this", None)]
+    print(f"   {'':36} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>8}  results")
+    for name, src in servers:
+        print(f"   -- {name}", flush=True)
+        measure(url, args, src)
+
+
+def measure(url: str, args: argparse.Namespace, src: str | None) -> None:
+    """One server (this checkout's, or ``src``'s) over the store: every row."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", SERVER, url, str(port), str(args.providers),
-                             str(Path(__file__).resolve().parent)], stdout=subprocess.PIPE, text=True)
+                             str(Path(__file__).resolve().parent), *([src] if src else [])],
+                            stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         if "ready" not in line:
@@ -163,22 +170,32 @@ def run(url: str, label: str, args: argparse.Namespace, marc: Path | None, *, lo
             ("search page with facets", [f"{root}/?q={w}" for w in words]),
             ("… and a province chosen", [f"{root}/?q={w}&f=local.province:{PROVINCES[i % 3]}"
                                          for i, w in enumerate(words)]),
+            ("… its 5th page", [f"{root}/?q={w}&start=41" for w in words]),
             ("peer: SRU 2.0, no facets", [f"{root}/sru?query={w}&maximumRecords=10" for w in words]),
             ("SRU 2.0 with facetLimit=10", [f"{root}/sru?query={w}&maximumRecords=10&facetLimit=10"
                                             for w in words]),
         ]
         timed(session, rows[0][1][:3])        # warm the caches
-        print(f"   {'':30} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>8}")
         for name, urls in rows:
             rps, p50, p95, size = timed(session, urls)
-            print(f"   {name:30} {rps:7.1f} {p50:8.1f} {p95:8.1f} {size:8,}")
+            print(f"   {name:36} {rps:7.1f} {p50:8.1f} {p95:8.1f} {size:8,}  {_results(session, urls[0])}")
         ids = [f"oai:p{i % args.providers}:{i}" for i in rnd.sample(range(args.records), min(args.requests,
                                                                                          args.records))]
         rps, p50, p95, size = timed(session, [f"{root}/record/{i}" for i in ids])
-        print(f"   {'record page (cluster)':30} {rps:7.1f} {p50:8.1f} {p95:8.1f} {size:8,}")
+        print(f"   {'record page (cluster)':36} {rps:7.1f} {p50:8.1f} {p95:8.1f} {size:8,}")
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def _results(session: requests.Session, url: str) -> str:
+    """What the first request of a row found: the page's "N results", SRU's numberOfRecords."""
+    import re
+
+    text = session.get(url, headers={"Accept": "text/html", "Sec-Fetch-Dest": "document",
+                                     "Accept-Language": "en"} if "/sru" not in url else {}).text
+    m = re.search(r"([\d,.]+) results", text) or re.search(r"numberOfRecords>(\d+)<", text)
+    return f"{url.rsplit('?', 1)[-1][:28]}: {m.group(1) if m else '?'}"
 
 
 def main() -> None:
@@ -189,11 +206,13 @@ def main() -> None:
     ap.add_argument("--postgres", metavar="URL", help="also run on this PostgreSQL database "
                     "(a fresh schema in it, dropped after)")
     ap.add_argument("--marc", help="the LoC MARC file (default: cached, or fetched with pip)")
-    ap.add_argument("--store", metavar="URL", help="measure a store this script loaded before "
-                    "(same --records and --providers) instead of loading one")
+    ap.add_argument("--store", metavar="URL", help="measure this store (loaded first when it is "
+                    "empty, and kept) instead of fresh ones")
+    ap.add_argument("--before-src", metavar="DIR", help="the src/ folder of an earlier checkout: its "
+                    "server is measured first over the same store (before/after, same run)")
     args = ap.parse_args()
     if args.store:
-        run(args.store, args.store.split(":", 1)[0], args, None, loaded=True)
+        run(args.store, args.store.split(":", 1)[0], args, None)
         return
     marc = marc_file(args.marc)
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,11 +17,12 @@ from union_fixtures import F, Ind, S, book
 from thuvien_interop.cli import main
 from thuvien_interop.formats import default_registry
 from thuvien_interop.model import Record
+from thuvien_interop.pipeline.build import write_batch
 from thuvien_interop.sru import Client, SRUError
 from thuvien_interop.sru.cql import parse, people_query, words_query
 from thuvien_interop.sru.indexing import index_source
 from thuvien_interop.store import open_store
-from thuvien_interop.union.clusters import Clusterer, MemoryIndex
+from thuvien_interop.union.clusters import open_index
 from thuvien_interop.union.holdings import Library
 from thuvien_interop.web import create_app
 from thuvien_interop.web.reader import SearchForm
@@ -212,9 +213,8 @@ def union_site(tmp_path):
         _stored("oai:hanoi:7", "hanoi", book("TIENG VIET 1", isbn=["6041234567"])),
         _stored("oai:hanoi:8", "hanoi", book("Tiếng Việt 1", edition="Tái bản lần thứ 1", year=2020)),
     ]
-    store.write(records)
-    index = MemoryIndex()
-    Clusterer(index).write(records)
+    write_batch(store, records)
+    index = open_index(store)
     libraries = {"daklak": Library("daklak", "Thư viện tỉnh Đắk Lắk", "Đắk Lắk", "public"),
                  "hanoi": Library("hanoi", "Thư viện Hà Nội", "Hà Nội", "public")}
     app = create_app(store, libraries=libraries, clusters=index)

@@ -25,11 +25,11 @@ from union_fixtures import F, Ind, S, book
 
 from thuvien_interop.formats import default_registry
 from thuvien_interop.oai.config import ProviderConfig
-from thuvien_interop.pipeline.build import build_record
+from thuvien_interop.pipeline.build import build_record, write_batch
 from thuvien_interop.sru.config import SRUConfig
 from thuvien_interop.sru.server import Server
 from thuvien_interop.store import open_store
-from thuvien_interop.union.clusters import Clusterer, MemoryIndex
+from thuvien_interop.union.clusters import open_index
 from thuvien_interop.union.holdings import Library
 from thuvien_interop.web import create_app
 from thuvien_interop.web.app import reader_config
@@ -68,7 +68,8 @@ def union_records():
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def union(request, tmp_path_factory):
-    """(store, cluster index) of the union above, on each backend."""
+    """(store, its cluster index) of the union above, on each backend, written as a
+    harvest writes it (the clusters kept by the store, in the records' transaction)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('reader') / 'union.db'}"
     else:
@@ -77,11 +78,8 @@ def union(request, tmp_path_factory):
         schema = f"reader_{uuid.uuid4().hex[:12]}"
         url = f"{PG_URL}?schema={schema}"
     store = open_store(url)
-    records = union_records()
-    store.write(records)
-    index = MemoryIndex()
-    Clusterer(index).write(records)
-    yield store, index
+    write_batch(store, union_records())
+    yield store, open_index(store)
     store.close()
     if request.param == "postgres":
         drop_schema(schema)
@@ -119,33 +117,122 @@ def _link(page: str, text: str) -> str:
 
 # -- facets ---------------------------------------------------------------------------------
 
-def test_facets_count_the_whole_result_by_library_province_kind_type_year(site):
+def test_results_and_facets_count_works_the_libraries_holding_each_once(site):
+    # Six records, three works: "Tiếng Việt 1" in all three libraries, the map in two.
     page = requests.get(site + "/", params={"q": "viet"}, headers=EN).text
     f = _facets(page)
     assert f["Library"] == {"Thư viện tỉnh Đắk Lắk": 3, "Thư viện Hà Nội": 2, "Thư viện THCS Buôn Hồ": 1}
-    assert f["Province"] == {"Đắk Lắk": 4, "Hà Nội": 2}
-    assert f["Kind of library"] == {"Public library": 5, "School library": 1}
-    assert f["Document type"] == {"Books and texts": 4, "Maps": 2}
-    assert f["Year"] == {"2020–2029": 3, "1990–1999": 3}
-    assert f["Language"] == {"Vietnamese": 6}
+    # Two libraries of Đắk Lắk hold "Tiếng Việt 1": it counts once there.
+    assert f["Province"] == {"Đắk Lắk": 3, "Hà Nội": 2}
+    assert f["Kind of library"] == {"Public library": 3, "School library": 1}
+    assert f["Document type"] == {"Books and texts": 2, "Maps": 1}
+    assert f["Year"] == {"1990–1999": 2, "2020–2029": 1}
+    assert f["Language"] == {"Vietnamese": 3}
     assert f["Subject"] == {"Lịch sử": 1, "Tiếng Việt": 1}
-    assert "6 results" in _visible(page)
+    text = _visible(page)
+    assert "3 results" in text and "showing 1–3" in text
+    assert sorted(re.findall(r'<a class="t" href="[^"]*">([^<]*)</a>', page)) == [
+        "Bản đồ Việt Nam", "Lịch sử Việt Nam", "Tiếng Việt 1"]
+    assert "in 3 libraries" in text and "in 2 libraries" in text and "in 1 library" in text
 
 
 def test_facets_combine_and_each_one_can_be_removed(site):
     first = requests.get(site + "/", params={"q": "viet"}, headers=EN).text
     by_province = requests.get(site + "/" + _link(first, "Đắk Lắk"), headers=EN).text
-    assert "4 results" in _visible(by_province)
+    assert "3 results" in _visible(by_province)
     both = requests.get(site + "/" + _link(by_province, "1990–1999"), headers=EN).text
     text = _visible(both)
     assert "2 results" in text and "Province: Đắk Lắk ×" in text and "Year: 1990–1999 ×" in text
     assert {"Bản đồ Việt Nam", "Lịch sử Việt Nam"} == set(re.findall(r'<a class="t" href="[^"]*">([^<]*)</a>', both))
     assert _facets(both)["Document type"] == {"Maps": 1, "Books and texts": 1}
-    # Removing the province keeps the decade: the map of Hà Nội is back.
+    # Removing the province keeps the decade: the map Hà Nội holds too is still one work.
     m = re.search(r'<a href="(\?[^"]*)" title="Remove this condition">Province', both)
     without = requests.get(site + "/" + html.unescape(m.group(1)), headers=EN).text
-    assert "3 results" in _visible(without) and "Year: 1990–1999 ×" in _visible(without)
+    assert "2 results" in _visible(without) and "Year: 1990–1999 ×" in _visible(without)
+    assert _facets(without)["Library"] == {"Thư viện tỉnh Đắk Lắk": 2, "Thư viện Hà Nội": 1}
     assert ("f", "dc.date:199") in parse_qsl(urlsplit(html.unescape(m.group(1))).query)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def far_apart(request, tmp_path):
+    """A union site where one work's two records sort first and last: "Aa"'s copy
+    of a book and another library's copy without an author (one ISBN), among
+    twelve other works."""
+    if request.param == "sqlite":
+        url, schema = f"sqlite:///{tmp_path / 'union.db'}", None
+    else:
+        if reason := postgres_unreachable():
+            pytest.skip(reason)
+        schema = f"far_{uuid.uuid4().hex[:12]}"
+        url = f"{PG_URL}?schema={schema}"
+    reg = default_registry()
+    made = [("oai:daklak:0", "daklak", book("Sách mẫu", author="Aa", isbn=["978-604-123456-7"])),
+            ("oai:hanoi:0", "hanoi", book("Sách mẫu", isbn=["978-604-123456-7"]))]
+    made += [(f"oai:daklak:{i}", "daklak", book(f"Sách số {i}", author=f"B{i:02}", year=2000 + i))
+             for i in range(1, 13)]
+    store = open_store(url)
+    # One record a batch, the work's two records first and last: ids far apart too.
+    for ident, provider, marc in [made[0], *made[2:], made[1]]:
+        write_batch(store, [build_record(marc, ident, reg, (f"source:{provider}",))])
+    app = create_app(store, ProviderConfig(), libraries=LIBRARIES, clusters=open_index(store))
+    with live_server(app) as site:
+        yield site, store
+    store.close()
+    if schema:
+        drop_schema(schema)
+
+
+def _pages(site: str, params: dict) -> list[str]:
+    """Every results page of a search, following "Next"."""
+    pages = [requests.get(site + "/", params=params, headers=EN).text]
+    while (m := re.search(r'<a href="(\?[^"]*)" rel="next">', pages[-1])) and len(pages) < 5:
+        pages.append(requests.get(site + "/" + html.unescape(m.group(1)), headers=EN).text)
+    return pages
+
+
+@pytest.mark.parametrize("sort", ["author", ""])
+def test_a_work_is_one_hit_on_one_page_however_far_apart_its_records_are(far_apart, sort):
+    far_apart, _ = far_apart
+    pages = _pages(far_apart, {"q": "sach", "sort": sort})
+    assert len(pages) == 2 and all("13 results" in _visible(p) for p in pages)
+    lines = [re.findall(r'<a class="t" href="([^"]*)">', p) for p in pages]
+    assert [len(x) for x in lines] == [10, 3]
+    hits = [h.rsplit("/", 1)[1] for x in lines for h in x]
+    assert len(set(hits)) == 13 and not {"oai:daklak:0", "oai:hanoi:0"} <= set(hits)
+    assert _visible("".join(pages)).count("in 2 libraries") == 1
+    if sort == "author":
+        assert hits[0] == "oai:daklak:0" and "in 2 libraries" in _visible(pages[0])
+    assert "showing 11–13" in _visible(pages[1])
+    back = re.search(r'<a href="(\?[^"]*)" rel="prev">', pages[1])
+    assert back and ("start", "1") in parse_qsl(urlsplit(html.unescape(back.group(1))).query)
+    # Facets count the work once; the protocol for machines still counts records.
+    assert _facets(pages[0])["Library"] == {"Thư viện tỉnh Đắk Lắk": 13, "Thư viện Hà Nội": 1}
+    sru = requests.get(far_apart + "/sru", params={"query": "sach", "maximumRecords": "0"})
+    assert b"numberOfRecords>14<" in sru.content
+
+
+def test_past_the_sample_size_facet_counts_are_estimates_and_the_page_says_so(far_apart, monkeypatch):
+    from thuvien_interop.sru.cql import parse
+    from thuvien_interop.sru.translate import to_plan
+    from thuvien_interop.store.search_plan import FacetSpec
+    from thuvien_interop.web import reader
+
+    site, store = far_apart
+    plan = to_plan(parse("sach"), SRUConfig().profile)
+    spec = [FacetSpec("local.library", 5)]
+    exact = store.facets(plan, spec, works=True)
+    assert not exact.estimated and [(t.key, t.count) for t in exact["local.library"]] == [("daklak", 13), ("hanoi", 1)]
+    assert store.facets(plan, spec, works=True, sample=14) == exact
+    assert not store.facets(plan, spec, works=True, sample=14).estimated
+    half = store.facets(plan, spec, works=True, sample=7)
+    assert half.estimated and 5 <= sum(t.count for t in half["local.library"]) <= 30
+    # The page marks its estimates; SRU's facets (for machines) stay exact.
+    monkeypatch.setattr(reader, "FACET_SAMPLE", 7)
+    page = requests.get(site + "/", params={"q": "sach"}, headers=EN).text
+    assert re.search(r'<span class="muted">≈\d+</span>', page) and "estimated from a sample" in page
+    assert "13 results" in _visible(page)
+    sru = requests.get(site + "/sru", params={"query": "sach", "facetLimit": "5:local.library"}).text
+    assert "≈" not in sru and ">13<" in sru
 
 
 def test_a_chosen_value_also_narrows_a_plain_words_search_in_the_sru_view(site):

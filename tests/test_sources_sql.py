@@ -212,6 +212,70 @@ def test_generic_template_profile_syncs_a_sqlite_catalogue(tmp_path, store):
     source.close()
 
 
+def test_a_source_that_moves_is_still_the_same_source(tmp_path, store):
+    """A library's database moved to another file (or host, or password): the next
+    sync finds its records its own (not collisions) and goes on from its mark."""
+    from thuvien_interop.pipeline.sources import sync
+    from thuvien_interop.store.profile import SourceProfile
+    from thuvien_interop.store.sqlsource import SQLSource
+
+    make_template_db(tmp_path / "lib.db")
+    profile = SourceProfile.load("generic-sql")
+    first = SQLSource(f"sqlite:///{tmp_path / 'lib.db'}", profile)
+    assert sync(first, store, REPO).written.added == 3
+    first.close()
+    (tmp_path / "lib.db").rename(tmp_path / "moved.db")
+    moved = SQLSource(f"sqlite:///{tmp_path / 'moved.db'}", profile)
+    again = sync(moved, store, REPO, full=True)
+    w = again.written
+    assert (w.added, w.updated, w.unchanged, w.deleted, w.collisions) == (0, 0, 3, 0, [])
+    assert again.reconciled == 0
+    moved.close()
+
+
+def test_two_databases_of_one_profile_are_kept_apart_by_name(tmp_path, store):
+    from thuvien_interop.pipeline.sources import sync
+    from thuvien_interop.store.profile import SourceProfile
+    from thuvien_interop.store.sqlsource import SQLSource
+
+    profile = SourceProfile.load("generic-sql")
+    sources = []
+    for name in ("a", "b"):
+        make_template_db(tmp_path / f"{name}.db")
+        sources.append(SQLSource(f"sqlite:///{tmp_path / name}.db", profile))
+    assert sync(sources[0], store, REPO, name="school-a").written.added == 3
+    # The same identifiers from another library's database: refused, not overwritten.
+    other = sync(sources[1], store, REPO, name="school-b").written
+    assert other.added == 0 and len(other.collisions) == 3
+    assert {h for h, _ in other.collisions} == {f"oai:{REPO}:{n}" for n in (1, 2, 3)}
+    # Each is the other's stranger; a full sync of one withdraws nothing of the other's.
+    assert sync(sources[0], store, REPO, name="school-a", full=True).reconciled == 0
+    for s in sources:
+        s.close()
+
+
+def test_a_store_synced_by_url_takes_the_sources_name(tmp_path, store):
+    """Stores synced before sources had names keep their records under
+    "sync:PROFILE:URL": the next sync takes them over, datestamps unchanged."""
+    from thuvien_interop.pipeline.sources import sync
+    from thuvien_interop.store.profile import SourceProfile
+    from thuvien_interop.store.sqlsource import SQLSource
+
+    make_template_db(tmp_path / "lib.db")
+    source = SQLSource(f"sqlite:///{tmp_path / 'lib.db'}", SourceProfile.load("generic-sql"))
+    sync(source, store, REPO, now=1_000)
+    legacy = f"sync:generic-sql:{source.safe_url}"
+    assert store.rename_origin("sync:generic-sql", legacy) == 3
+    store.set_meta(legacy, store.get_meta("sync:generic-sql"))
+    store._conn().execute("DELETE FROM meta WHERE key = 'sync:generic-sql'")
+    again = sync(source, store, REPO, now=2_000, full=True).written
+    assert (again.added, again.unchanged, again.collisions) == (0, 3, [])
+    items = store.list(ListQuery(), None, 10, metadata=False)
+    assert {i.header.origin for i in items} == {"sync:generic-sql"}
+    assert {i.header.datestamp for i in items} == {1_000}
+    source.close()
+
+
 def test_profile_errors_name_the_key():
     from thuvien_interop.store.profile import ProfileError, SourceProfile
 
@@ -225,3 +289,24 @@ def test_profile_errors_name_the_key():
     with pytest.raises(ProfileError, match="245"):
         SourceProfile.from_dict({"records": {"query": "SELECT 1", "format": "columns"},
                                  "columns": {"title": "245"}})
+
+
+def test_sync_command_says_which_records_another_source_holds(tmp_path):
+    from click.testing import CliRunner
+
+    from thuvien_interop.cli import main
+
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    outs = []
+    for name in ("a", "b"):
+        make_template_db(tmp_path / f"{name}.db")
+        result = CliRunner().invoke(main, [
+            "sync", "--profile", "generic-sql", "--source", f"sqlite:///{tmp_path / name}.db",
+            "--store", store, "--repository-id", REPO, "--name", f"school-{name}"])
+        assert result.exit_code == 0, result.output
+        outs.append(result.output)
+    assert "3 added, 0 updated, 0 unchanged, 0 deleted, 0 unreadable; 2 sets." in outs[0]
+    assert "0 added, 0 updated, 0 unchanged, 0 deleted, 0 unreadable, 3 refused; " in outs[1]
+    assert "Refused (3) — another source's records in the store have these identifiers" in outs[1]
+    assert "Unreadable" not in outs[1]
+    assert f"oai:{REPO}:1 is already in the store from sync:school-a" in outs[1]

@@ -107,3 +107,31 @@ def test_in_turn_outside_a_worker_just_runs():
     with in_turn():
         ran.append(1)
     assert ran == [1]
+
+
+def _hold_the_turn_lock(cond, held) -> None:
+    cond.acquire()
+    held.set()
+    threading.Event().wait()  # until killed, the lock held
+
+
+def test_a_worker_killed_holding_the_turns_lock_does_not_hang_the_pool(tmp_path):
+    """A process of the pool killed (kill -9, the OOM killer) while it held the lock
+    of the turn leaves it held for ever: stopping the pool must not wait on it."""
+    import multiprocessing
+    import signal
+
+    pool = WorkerPool(default_registry(), 2)
+    pool.submit(append_in_turn, list(range(8)), str(tmp_path / "x.txt"), False,
+                ordered=True).result()
+    cond = pool._turn[0]
+    context = multiprocessing.get_context("forkserver")
+    held = context.Event()
+    holder = context.Process(target=_hold_the_turn_lock, args=(cond, held))
+    holder.start()
+    assert held.wait(60), "the process took the lock"
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.join(60)
+    done = threading.Event()
+    threading.Thread(target=lambda: (pool.close(), done.set()), daemon=True).start()
+    assert done.wait(60), "closing the pool hung on a dead process's lock"

@@ -265,6 +265,10 @@ def in_turn() -> Iterator[None]:
             cond.notify_all()
 
 
+#: How long stopping the workers waits for the lock of their turn (seconds).
+_TURN_LOCK_WAIT = 2.0
+
+
 class WorkerPool:
     """Runs chunk functions on ``processes`` worker processes when there are more
     than one (started on first use, shared by every thread of the caller), else
@@ -378,8 +382,14 @@ class WorkerPool:
         if self._turn is not None:
             cond, _, abort = self._turn
             abort.value = 1
-            with cond:
-                cond.notify_all()
+            # (They also look at `abort` twice a second: the notice only hurries
+            # them. A worker killed while it held the turn's lock holds it for
+            # ever; waiting for it would hang the command.)
+            if cond.acquire(True, _TURN_LOCK_WAIT):
+                try:
+                    cond.notify_all()
+                finally:
+                    cond.release()
             self._turn = None
 
     def close(self) -> None:

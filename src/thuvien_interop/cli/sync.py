@@ -59,11 +59,16 @@ def open_source(source_url: str, profile_path: str):
               help="Re-read this much before the last mark, for transactions that committed late.")
 @processes_option("Processes that render the records in every format, index them and write "
                   "them to the store, a batch each, while the source is read", default=1)
+@click.option("--name", default=None, metavar="NAME",
+              help="What the store knows this source by: its records and its high-water mark "
+                   "are kept under it (default: the profile's name). Give each database "
+                   "synced into one store a name of its own; it stays the same source when "
+                   "its URL changes.")
 @click.option("--max-problems", default=50, show_default=True, type=click.IntRange(min=0),
               help="How many unreadable records to list (all are counted).")
 def sync(profile_path: str, source_url: str, store_url: str | None, config_path: str | None,
          repository_id: str | None, full: bool, overlap: int, processes: int,
-         max_problems: int) -> None:
+         name: str | None, max_problems: int) -> None:
     """Copy records changed since the last sync (and deletions) into a store.
 
     Idempotent: run it as often as you like, from cron, a systemd timer or the
@@ -86,7 +91,7 @@ def sync(profile_path: str, source_url: str, store_url: str | None, config_path:
     stopped_by: list[int] = []
     try:
         with stop_on_signals(stopped_by):
-            report = run_sync(source, store, repo_id, full=full, overlap=overlap,
+            report = run_sync(source, store, repo_id, full=full, overlap=overlap, name=name,
                               index_profile=settings.sru.profile, processes=processes or None)
     except click.ClickException:
         raise
@@ -106,11 +111,15 @@ def sync(profile_path: str, source_url: str, store_url: str | None, config_path:
         source.close()
         store.close()
     w = report.written
+    unreadable = [p for p in report.rejected if p.code != "collision"]
+    refused = [p for p in report.rejected if p.code == "collision"]
     since = "the beginning" if report.since is None else dates.format_utc(report.since)
     click.echo(f"Source {source.safe_url} ({source.profile.name}), read since {since}.")
     click.echo(f"Read {report.read} rows: {w.added} added, {w.updated} updated, "
-               f"{w.unchanged} unchanged, {w.deleted} deleted, {len(report.rejected)} unreadable; "
-               f"{report.sets} sets.")
+               f"{w.unchanged} unchanged, {w.deleted} deleted, {len(unreadable)} unreadable"
+               + (f", {len(refused)} refused" if refused else "") + f"; {report.sets} sets.")
     if report.mark is not None:
         click.echo(f"Next sync reads from {dates.format_utc(max(0, report.mark - overlap))}.")
-    echo_problems("Unreadable ({n}) — fix these in the library system:", report.rejected, max_problems)
+    echo_problems("Unreadable ({n}) — fix these in the library system:", unreadable, max_problems)
+    echo_problems("Refused ({n}) — another source's records in the store have these "
+                  "identifiers: give this source its own --repository-id:", refused, max_problems)

@@ -85,8 +85,10 @@ def _packed(data: tuple) -> PackedMarc:
 
 
 def build(item: Incoming, registry: FormatRegistry,
-          index_profile: IndexProfile | None = None) -> Outcome:
-    """One incoming item into a store record (never raises for a bad record)."""
+          index_profile: IndexProfile | None = None, facts: bool = True) -> Outcome:
+    """One incoming item into a store record (never raises for a bad record).
+    ``facts``: also what clustering reads of it (off when the store does not
+    cluster: a sixth of a harvested record's cost)."""
     from ..store.search_plan import index_entries
     from ..union.clusters import facts_json
 
@@ -111,7 +113,8 @@ def build(item: Incoming, registry: FormatRegistry,
             record.about = item.about
             # What clustering reads of it, here too (on the worker): a union's
             # writer then only compares (issue 15).
-            record.facts = facts_json(source, record)
+            if facts:
+                record.facts = facts_json(source, record)
             # The store's search entries, computed here (on the worker) rather than
             # in the writer: the index itself need not travel back.
             record.entries = list(index_entries(record.index))
@@ -158,7 +161,7 @@ def write_batch(store: Repository, records: Sequence[Record], *, replace: bool =
 
 def build_chunk(registry: FormatRegistry, items: Sequence[Incoming],
                 index_profile: IndexProfile | None = None, target: str | None = None,
-                replace: bool = False, now: int | None = None) -> list:
+                replace: bool = False, now: int | None = None, facts: bool = True) -> list:
     """The chunk function of the pipeline's :class:`~thuvien_interop.workers.WorkerPool`:
     an :class:`Outcome` for each item, in order.
 
@@ -169,7 +172,7 @@ def build_chunk(registry: FormatRegistry, items: Sequence[Incoming],
     :class:`~thuvien_interop.model.WriteSummary`."""
     from ..workers import in_turn, store_for
 
-    done = [build(item, registry, index_profile) for item in items]
+    done = [build(item, registry, index_profile, facts) for item in items]
     if target is None:
         return done
     store = retry_unavailable(lambda: store_for(target), what="opening the store")

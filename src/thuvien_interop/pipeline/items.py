@@ -4,7 +4,7 @@ what it hands back: typed incoming items, one problem type, one report type.
     >>> item = Incoming("record 3 (byte 1200)", "oai:thuvien.example.vn:VN3", source=None,
     ...                 error="the directory is damaged")
     >>> Problem("catalogue.mrc", item.where, item.error)
-    Problem(source='catalogue.mrc', where='record 3 (byte 1200)', reason='the directory is damaged')
+    Problem(source='catalogue.mrc', where='record 3 (byte 1200)', reason='the directory is damaged', code='')
 """
 
 from __future__ import annotations
@@ -73,6 +73,9 @@ class Problem:
     source: str
     where: str
     reason: str
+    #: What kind of problem: "" one of the record itself (unreadable, no identifier);
+    #: "collision" an identifier another source's record holds in the store.
+    code: str = ""
 
     @property
     def file(self) -> str:

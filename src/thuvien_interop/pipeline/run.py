@@ -54,7 +54,8 @@ class Batch:
 
         p = self.pipeline
         if self._pending is None:  # built here, now (in the thread that finishes it)
-            results: list = [build(item, p.registry, p.index_profile) for item in self.items]
+            results: list = [build(item, p.registry, p.index_profile, p.facts)
+                             for item in self.items]
         elif isinstance(self._pending, list):
             results = self._pending
         else:
@@ -80,7 +81,8 @@ class Batch:
                 outcome.error = (
                     f"identifier collision: {ident} is already in the store from "
                     f"{_ORIGIN_OWN if other is None else other}; not overwritten")
-                report.rejected.append(Problem(self.name, item.where, outcome.error))
+                report.rejected.append(Problem(self.name, item.where, outcome.error,
+                                               "collision"))
             elif ident in kept:
                 kept.discard(ident)
                 report.kept.append(ident)
@@ -124,6 +126,10 @@ class Pipeline:
             lend_store(self._target, store)
         self._writer: WriteBehind | None = None
         self._outcomes: list[Outcome] = []  # built in this process, not yet handed over
+        from ..union.clusters import clusters_kept
+
+        #: Whether the records' clustering facts are computed (the store clusters).
+        self.facts = clusters_kept(store)
 
     @property
     def parallel(self) -> bool:
@@ -139,10 +145,8 @@ class Pipeline:
         for item in items:
             if hasattr(item.source, "leader"):  # a pymarc record: packed for the trip
                 item.source = PackedMarc(item.source)  # type: ignore[arg-type]
-        args: tuple = (self.index_profile,)
-        if self._target is not None:
-            args += (self._target, self.replace, self.now)
-        pending = self.pool.submit(build_chunk, items, *args, ordered=len(args) > 1)
+        args = (self.index_profile, self._target, self.replace, self.now, self.facts)
+        pending = self.pool.submit(build_chunk, items, *args, ordered=self._target is not None)
         return Batch(self, name, items, pending)
 
     # -- a stream of items ---------------------------------------------------------------
@@ -177,7 +181,7 @@ class Pipeline:
             if not parallel:
                 # Built at once: the source record is not kept (holding a batch of
                 # them costs the garbage collector 10%).
-                out = build(item, self.registry, self.index_profile)
+                out = build(item, self.registry, self.index_profile, self.facts)
                 item.source = None
                 chunk.append(item)
                 self._outcomes.append(out)

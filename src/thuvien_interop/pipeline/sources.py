@@ -26,16 +26,31 @@ SyncReport = Report
 and ``reconciled`` filled)."""
 
 
-def sync_key(source: SQLSource) -> str:
-    """The store meta key holding this source's high-water mark (and the origin
-    of the records it copies)."""
-    return f"sync:{source.profile.name}:{source.safe_url}"
+def sync_key(source: SQLSource, name: str | None = None) -> str:
+    """The store meta key holding this source's high-water mark, and the origin
+    of the records it copies: the source's ``name`` (default: its profile's name),
+    not its URL, so that a database that moves to another host or file, or gets
+    another password, is still the same source."""
+    return f"sync:{name or source.profile.name}"
+
+
+def _adopt_legacy(source: SQLSource, store: Repository, key: str) -> None:
+    """Before 2026-12 a source was known by its profile and URL: a store synced
+    then has its records and its mark under that name. They take the new name
+    (once; the records' datestamps stay)."""
+    legacy = f"sync:{source.profile.name}:{source.safe_url}"
+    mark = store.get_meta(legacy)
+    if mark is None or store.get_meta(key) is not None:
+        return
+    store.rename_origin(legacy, key)
+    store.set_meta(key, mark)
 
 
 def sync(source: SQLSource, store: Repository, repository_id: str, *,
          registry: FormatRegistry | None = None, full: bool = False, overlap: int = 300,
          batch: int = 500, now: int | None = None,
-         index_profile: IndexProfile | None = None, processes: int | None = 1) -> Report:
+         index_profile: IndexProfile | None = None, processes: int | None = 1,
+         name: str | None = None) -> Report:
     """Copy what changed in ``source`` since the last sync into ``store``; idempotent.
 
     The high-water mark is the latest source datestamp seen, kept in the store's
@@ -46,10 +61,13 @@ def sync(source: SQLSource, store: Repository, repository_id: str, *,
     ``full``, everything is read again and records no longer in the source at all
     (deleted without a trace) are marked deleted in the store. ``now`` is the
     datestamp the store gives the changes (default: the clock). ``processes``: see
-    :class:`~thuvien_interop.pipeline.Pipeline`.
+    :class:`~thuvien_interop.pipeline.Pipeline`. ``name``: what the store knows the
+    source by (see :func:`sync_key`); give each database synced into one store a
+    name of its own.
     """
     rule = IdentifierRule(repository_id)
-    key = sync_key(source)
+    key = sync_key(source, name)
+    _adopt_legacy(source, store, key)
     stored = store.get_meta(key)
     mark = None if full or stored is None else int(stored)
     since = None if mark is None else max(0, mark - overlap)

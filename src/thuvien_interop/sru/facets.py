@@ -64,6 +64,8 @@ class FacetTerm:
     display: str
     count: int
     clause: str
+    estimated: bool = False
+    """``count`` is estimated from a sample of the result (see :func:`count`)."""
 
 
 @dataclass(slots=True)
@@ -119,42 +121,40 @@ def narrowing(index: str, value: str) -> str:
 
 
 def count(repository, plan: Plan, requests: Sequence[FacetRequest],
-          groups: LibraryGroups | None = None) -> dict[str, list[FacetTerm]]:
+          groups: LibraryGroups | None = None, *, works: bool = False,
+          sample: int | None = None) -> dict[str, list[FacetTerm]]:
     """The terms of each requested facet among the records ``plan`` matches
-    (requests for a grouped index count from ``local.library``)."""
+    (a grouped index counts each library's records under its group); with
+    ``works``, among its works (the records of one cluster counted once); past
+    ``sample`` matching records, estimated from a sample of about that many."""
     groups = groups or LibraryGroups()
     specs: dict[str, FacetSpec] = {}
+    grouped: dict[str, dict[str, str]] = {}
     for r in requests:
         if r.index in GROUPED:
-            if groups:
-                old = specs.get(LIBRARY_INDEX)
-                specs[LIBRARY_INDEX] = FacetSpec(LIBRARY_INDEX, max(len(groups.of) + 1,
-                                                                    old.limit if old else 0))
-            continue
+            if not groups:
+                continue
+            grouped[r.index] = {key_of(name): key_of(values.get(r.index, ""))
+                                for name, values in groups.of.items()}
         want = r.start - 1 + r.limit
         old = specs.get(r.index)
         facet = _BY_INDEX.get(r.index)
         specs[r.index] = FacetSpec(r.index, max(want, old.limit if old else 0),
                                    facet.prefix if facet else None, r.by_key)
-    found = repository.facets(plan, list(specs.values())) if specs else {}
+    found = repository.facets(plan, list(specs.values()), works=works, groups=grouped,
+                              sample=sample) if specs else {}
+    estimated = bool(getattr(found, "estimated", False))
     out: dict[str, list[FacetTerm]] = {}
     for r in requests:
+        terms = found.get(r.index, [])
         if r.index in GROUPED:
-            sums: dict[str, int] = {}
-            for t in found.get(LIBRARY_INDEX, []):
-                value = next((v.get(r.index, "") for n, v in groups.of.items() if key_of(n) == t.key), "")
-                if value:
-                    sums[key_of(value)] = sums.get(key_of(value), 0) + t.count
-            ordered = sorted(sums.items(), key=(lambda kv: kv[0]) if r.by_key else (lambda kv: (-kv[1], kv[0])))
-            terms = [ScanTerm(k, groups.display(r.index, k), n) for k, n in ordered]
-        else:
-            terms = found.get(r.index, [])
-            if r.by_key:
-                terms = sorted(terms, key=lambda t: t.key)
+            terms = [ScanTerm(t.key, groups.display(r.index, t.key), t.count) for t in terms]
+        if r.by_key:
+            terms = sorted(terms, key=lambda t: t.key)
         prefix = _BY_INDEX[r.index].prefix if r.index in _BY_INDEX else None
         display = _decade if prefix else (lambda t: t.display)
         out[r.index] = [FacetTerm(t.key if prefix else t.display, display(t), t.count,
-                                  clause_for(r.index, t, prefix))
+                                  clause_for(r.index, t, prefix), estimated)
                         for t in terms[r.start - 1:r.start - 1 + r.limit]]
     return out
 

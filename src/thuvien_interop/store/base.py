@@ -11,6 +11,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ..model import (
@@ -148,6 +149,11 @@ class Writable(Protocol):
         """Define sets (name and description); memberships come with records."""
         ...
 
+    def rename_origin(self, old: str, new: str) -> int:
+        """Give the records of origin ``old`` the origin ``new`` (a source renamed);
+        their datestamps stay (nothing a harvester sees changed). Returns how many."""
+        ...
+
     def set_memberships(self, changes: Iterable[tuple[str, tuple[str, ...]]], *,
                         now: int | None = None) -> int:
         """Replace the set memberships of existing records, given as (identifier,
@@ -160,6 +166,18 @@ class Writable(Protocol):
         ``Record.index``), leaving the records and their datestamps alone; return
         how many were reindexed (after an index profile changed)."""
         ...
+
+
+@dataclass(slots=True)
+class WorkPage:
+    """A page of works (:meth:`~thuvien_interop.store.sql.SQLStore.search_works`):
+    ``total`` matching works (a cluster of records counts once), the ``items`` of
+    the page (each work's first matching record) and the ``sizes`` of their
+    clusters (records, one a library; 1 for a record alone)."""
+
+    total: int
+    items: list  # list[Item]
+    sizes: list[int]
 
 
 @runtime_checkable

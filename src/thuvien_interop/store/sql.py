@@ -35,7 +35,7 @@ from ..model import (
     richness,
 )
 from . import keyset, search_plan
-from .base import Key, StoreError, StoreUnavailable, checksum, checksum_v1
+from .base import Key, StoreError, StoreUnavailable, WorkPage, checksum, checksum_v1
 from .headers import datestamp_element, stored_header
 
 RECORD_COLUMNS = ("id", "identifier", "datestamp", "seq", "deleted", "deleted_at", "checksum",
@@ -344,6 +344,11 @@ class SQLStore:
         conn.execute(self._q("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
                              "DO NOTHING"), (key, value))
         return conn.execute(self._q("SELECT value FROM meta WHERE key = ?"), (key,)).fetchone()[0]
+
+    def rename_origin(self, old: str, new: str) -> int:
+        with self._transaction() as txn:
+            return txn.conn.execute(self._q("UPDATE records SET origin = ? WHERE origin = ?"),
+                                    (new, old)).rowcount
 
     # -- reading ---------------------------------------------------------------------
     def info(self) -> RepositoryInfo:
@@ -710,9 +715,14 @@ class SQLStore:
         ids_sql, args = comp.node(plan.root)
         if ids_sql is None:
             return search_plan.SearchPage(0, [])
+        ids, total = self._ordered(conn, comp, plan, ids_sql, args, start, limit)
+        return search_plan.SearchPage(total, self._items_by_id(conn, ids, prefix))
+
+    def _ordered(self, conn: Any, comp: Compiler, plan: search_plan.Plan, ids_sql: str,
+                 args: list[object], start: int, limit: int) -> tuple[list[int], int]:
+        """The record ids of one page of a search, in the plan's order, and the total."""
         if not plan.sort:
-            page, total = self._ranked(conn, comp, plan.root, ids_sql, args, start, limit)
-            return search_plan.SearchPage(total, self._items_by_id(conn, page, prefix))
+            return self._ranked(conn, comp, plan.root, ids_sql, args, start, limit)
         cols, order, where, sort_args = ["h.id"], [], [], []
         for i, spec in enumerate(plan.sort):
             agg = "max" if spec.descending else "min"
@@ -732,57 +742,186 @@ class SQLStore:
         else:
             total = conn.execute(self._q(f"SELECT count(*) FROM ({ids_sql}) c"), args).fetchone()[0]
         if limit <= 0 or start > total:
-            return search_plan.SearchPage(total, [])
+            return [], total
         ids = [r[0] for r in conn.execute(
             self._q(f"{outer} ORDER BY {', '.join(order + ['id'])} LIMIT ? OFFSET ?"),
             all_args + [limit, max(start - 1, 0)])]
-        return search_plan.SearchPage(total, self._items_by_id(conn, ids, prefix))
+        return ids, total
 
-    def facets(self, plan: search_plan.Plan, specs: Sequence[search_plan.FacetSpec]
-               ) -> dict[str, list[search_plan.ScanTerm]]:
+    # -- works: the records of one cluster counted once (the readers' pages) -------------
+    #: How ``union_record.record`` (COLLATE "C" on PostgreSQL) meets ``records.identifier``
+    #: so that its primary key serves the join.
+    _as_cluster_key: ClassVar[str] = ""
+
+    def _works_from(self, ids_sql: str) -> str:
+        """``ids_sql``'s records with their work (columns id, work): a clustered
+        record's part, else minus its own id (a record alone, or never clustered,
+        is a work of its own)."""
+        return (f"SELECT h.id AS id, CASE WHEN u.part > 0 AND NOT u.alone THEN u.part "
+                f"ELSE -h.id END AS work FROM ({ids_sql}) h JOIN records r ON r.id = h.id "
+                f"LEFT JOIN union_record u ON u.record = r.identifier{self._as_cluster_key}")
+
+    def search_works(self, plan: search_plan.Plan, start: int, limit: int, *,
+                     prefix: str | None = None) -> WorkPage:
+        """:meth:`search` counting each work once: the records of one cluster are
+        one hit, at the place of its first record in the plan's order (relevance or
+        ``sortBy``), never on two pages. ``total`` counts works; each item is the
+        work's first matching record, ``sizes`` its cluster's records (1 for a record
+        alone). Paging by works reads the record order up to the page's end."""
+        conn = self._conn()
+        comp = self._compiler(conn)
+        ids_sql, args = comp.node(plan.root)
+        if ids_sql is None:
+            return WorkPage(0, [], [])
+        total = conn.execute(self._q(f"SELECT count(DISTINCT work) FROM ({self._works_from(ids_sql)}) w"),
+                             args).fetchone()[0]
+        want = start - 1 + limit
+        if limit <= 0 or start > total:
+            return WorkPage(total, [], [])
+        first: dict[int, int] = {}          # work → its first record, in order
+        at, chunk = 1, max(2 * want, 50)
+        while len(first) < want:
+            ids, _ = self._ordered(conn, comp, plan, ids_sql, args, at, chunk)
+            if not ids:
+                break
+            works = self._works_of(conn, ids)
+            for rid in ids:
+                first.setdefault(works.get(rid, -rid), rid)
+                if len(first) == want:
+                    break
+            at, chunk = at + len(ids), chunk * 2
+        page = list(first.items())[start - 1:want]
+        sizes = self._work_sizes(conn, [w for w, _ in page if w > 0])
+        return WorkPage(total, self._items_by_id(conn, [rid for _, rid in page], prefix),
+                        [sizes.get(w, 1) for w, _ in page])
+
+    def _works_of(self, conn: Any, ids: list[int]) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for cond, args in self._chunks("r.id", ids):
+            out.update(conn.execute(self._q(
+                "SELECT r.id, CASE WHEN u.part > 0 AND NOT u.alone THEN u.part ELSE -r.id END "
+                "FROM records r LEFT JOIN union_record u ON u.record = "
+                f"r.identifier{self._as_cluster_key} WHERE {cond}"), args).fetchall())
+        return out
+
+    def _work_sizes(self, conn: Any, parts: list[int]) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for cond, args in self._chunks("part", parts):
+            out.update(conn.execute(self._q(f"SELECT part, size FROM union_cluster WHERE {cond}"),
+                                    args).fetchall())
+        return out
+
+    def facets(self, plan: search_plan.Plan, specs: Sequence[search_plan.FacetSpec], *,
+               works: bool = False, groups: Mapping[str, Mapping[str, str]] | None = None,
+               sample: int | None = None) -> FacetCounts:
         """For each facet, its keys among the records the plan matches, with how many
         records have each (a :class:`~.search_plan.ScanTerm`: key, display, count):
-        the commonest first, ties by key, at most ``spec.limit``. Counted by the
-        database over the whole result (one grouped statement a facet)."""
+        the commonest first, ties by key, at most ``spec.limit``.
+
+        ``works``: count works (the records of one cluster once) instead of records.
+        ``groups``: facets whose values are their libraries' (index → {key of a
+        ``local.library`` value: key of its group}, e.g. each library's province),
+        counted from ``local.library`` (a work held by two libraries of one province
+        counts once there).
+        ``sample``: past this many matching records, count a deterministic sample
+        of about that many (picked by a hash of the record id, so that every
+        library and every part of the store is in it alike) and scale the counts
+        to the whole: estimates, and the result says so (``estimated``). The cost
+        of a facet then stops growing with the result.
+
+        One statement over the whole result: the matching records are found once,
+        each one's facet keys read through search_keys_record (never an index's
+        every key) and counted in the database; no record is read."""
         conn = self._conn()
-        out: dict[str, list[search_plan.ScanTerm]] = {s.index: [] for s in specs}
+        out = FacetCounts({s.index: [] for s in specs})
         ids_sql, args = self._compiler(conn).node(plan.root)
         if ids_sql is None:
             return out
-        codes = {s.index: self._idx(conn, s.index) for s in specs if s.limit > 0}
-        # The matching records drive (CROSS JOIN keeps them the outer loop in
-        # SQLite; PostgreSQL plans it as any join): each record's keys are read
-        # through search_keys_record, never an index's every key. Joining the
-        # other way round scanned the result once per key: minutes, not ms.
-        source = f"FROM ({ids_sql}) h CROSS JOIN search_keys k WHERE k.record_id = h.id"
-        plain = [s for s in specs if not s.prefix and codes.get(s.index) is not None]
-        if plain:
-            wanted = {codes[s.index]: s for s in plain}
-            cond, cargs = self._in("k.idx", list(wanted))
-            counted: dict[object, list[tuple[str, int]]] = {}
-            for idx, key, n in conn.execute(self._q(
-                    f"SELECT k.idx, k.key, count(*) {source} AND {cond} GROUP BY k.idx, k.key"),
-                    [*args, *cargs]):
-                counted.setdefault(idx, []).append((key, n))
-            for code, spec in wanted.items():
-                got = counted.get(code, [])
-                got.sort(key=(lambda kn: kn[0]) if spec.by_key else (lambda kn: (-kn[1], kn[0])))
-                out[spec.index] = [search_plan.ScanTerm(key, self._display(conn, code, key), n)
-                                   for key, n in got[:spec.limit]]
+        scale = 1.0
+        if sample is not None:
+            matching = conn.execute(self._q(f"SELECT count(*) FROM ({ids_sql}) c"), args).fetchone()[0]
+            if matching > sample:
+                cut = max(1, -(-_HASH_RANGE * sample // matching))
+                # (x - x / r * r: the remainder in integers, without "%", a placeholder to psycopg)
+                mixed = f"(h.id * {_HASH_STEP})"
+                ids_sql = (f"SELECT h.id FROM ({ids_sql}) h "
+                           f"WHERE {mixed} - {mixed} / {_HASH_RANGE} * {_HASH_RANGE} < {cut}")
+                scale, out.estimated = _HASH_RANGE / cut, True
+        groups = groups or {}
+        unit = "w.work" if works else "w.id"
+        source = self._keys_of_matches
+        parts: list[str] = []
+        pargs: list[object] = []
+        plain: dict[object, int] = {}               # idx code → its spec's number
+        grouped: list[tuple[int, str, str]] = []    # (spec's number, library key, group key)
+        wanted: list[tuple[search_plan.FacetSpec, object]] = []
         for spec in specs:
-            code = codes.get(spec.index)
-            if not spec.prefix or code is None:
+            if spec.limit <= 0:
                 continue
-            # Buckets of a date index: distinct records a bucket (a record may
-            # carry 1995 and 1995-03-01), keys starting with a digit only.
-            group = f"substr(k.key, 1, {int(spec.prefix)})"
-            order = "g" if spec.by_key else "n DESC, g"
-            rows = conn.execute(self._q(
-                f"SELECT * FROM (SELECT {group} AS g, count(DISTINCT k.record_id) AS n {source} "
-                f"AND k.idx = ? AND k.key >= '0' AND k.key < ':' GROUP BY {group}) f "
-                f"ORDER BY {order} LIMIT ?"), [*args, code, spec.limit]).fetchall()
-            out[spec.index] = [search_plan.ScanTerm(g, g, n) for g, n in rows]
+            f = len(wanted)
+            if spec.index in groups:
+                code = self._idx(conn, search_plan.LIBRARY_INDEX)
+                pairs = [(f, lib, grp) for lib, grp in groups[spec.index].items() if grp]
+                if code is None or not pairs:
+                    continue
+                if not grouped:
+                    # Each work's libraries first, then their groups (a join of every
+                    # key row with the groups' list would probe the key table per pair).
+                    parts.append(f"SELECT g.f AS f, g.grp AS key, count(DISTINCT x.u) AS n FROM "
+                                 f"(SELECT DISTINCT {unit} AS u, k.key AS lib {source('k.idx = ?')}) x "
+                                 "CROSS JOIN g WHERE g.lib = x.lib GROUP BY g.f, g.grp")
+                    pargs.append(code)
+                grouped += pairs
+                wanted.append((spec, None))
+                continue
+            code = self._idx(conn, spec.index)
+            if code is None:
+                continue
+            wanted.append((spec, code))
+            if spec.prefix:
+                # Buckets of a date index: distinct records a bucket (a record may carry
+                # 1995 and 1995-03-01), keys starting with a digit only.
+                group = f"substr(k.key, 1, {int(spec.prefix)})"
+                digits = source("k.idx = ? AND k.key >= '0' AND k.key < ':'")
+                parts.append(f"SELECT {f} AS f, {group} AS key, count(DISTINCT {unit}) AS n {digits} "
+                             f"GROUP BY {group}")
+                pargs.append(code)
+            else:
+                plain[code] = f
+        if plain:
+            cases = " ".join(f"WHEN ? THEN {f}" for f in plain.values())
+            cond, cargs = self._in("k.idx", list(plain))
+            # A record has a key once (the primary key): counting records needs no DISTINCT.
+            parts.append(f"SELECT CASE k.idx {cases} END AS f, k.key AS key, "
+                         f"{f'count(DISTINCT {unit})' if works else 'count(*)'} AS n {source(cond)} "
+                         "GROUP BY k.idx, k.key")
+            pargs += [*plain, *cargs]
+        if not parts:
+            return out
+        ctes = [f"w AS MATERIALIZED ({self._works_from(ids_sql) if works else f'SELECT id FROM ({ids_sql}) h'})"]
+        cargs = list(args)
+        if grouped:
+            ctes.append("g (f, lib, grp) AS (VALUES " + ", ".join(f"({f}, ?, ?)" for f, _, _ in grouped) + ")")
+            cargs += [v for _, lib, grp in grouped for v in (lib, grp)]
+        counted: dict[int, list[tuple[str, int]]] = {}
+        for f, key, n in conn.execute(self._q(f"WITH {', '.join(ctes)} {' UNION ALL '.join(parts)}"),
+                                      [*cargs, *pargs]):
+            counted.setdefault(f, []).append((key, n))
+        # (Cut here, not by a window in the statement: sorting the groups again in
+        # the database cost more than this, and a sample keeps the groups few.)
+        for f, (spec, code) in enumerate(wanted):
+            got = counted.get(f, [])
+            got.sort(key=(lambda kn: kn[0]) if spec.by_key else (lambda kn: (-kn[1], kn[0])))
+            for key, n in got[:spec.limit]:
+                display = key if spec.prefix or code is None else self._display(conn, code, key)
+                out[spec.index].append(search_plan.ScanTerm(key, display, round(n * scale)))
         return out
+
+    def _keys_of_matches(self, cond: str) -> str:
+        """``FROM`` the matching records ``w`` and their ``search_keys k`` rows that
+        meet ``cond``, each record's read through search_keys_record (CROSS JOIN
+        keeps the records the outer loop in SQLite; never an index's every key)."""
+        return f"FROM w CROSS JOIN search_keys k WHERE k.record_id = w.id AND {cond}"
 
     def _display(self, conn: Any, code: object, key: str) -> str:
         """How a key reads (the first value written with it)."""
@@ -898,6 +1037,20 @@ class Compiler:
         if isinstance(node, search_plan.And | search_plan.Or | search_plan.AndNot):
             return keyset.set_operation(node, self.node(node.left), self.node(node.right))
         raise TypeError(f"not a plan node: {node!r}")
+
+
+#: A facet sample takes the records whose ``id * _HASH_STEP % _HASH_RANGE`` is below a
+#: cut: ids are handed out in write order (one library's batch after another's, or
+#: libraries interleaved), and a step prime to the range spreads neighbours apart.
+_HASH_STEP = 7919
+_HASH_RANGE = 10007
+
+
+class FacetCounts(dict):
+    """:meth:`SQLStore.facets`' answer (index → terms), and whether its counts are
+    ``estimated`` from a sample."""
+
+    estimated: bool = False
 
 
 def _first_line(exc: BaseException) -> str:

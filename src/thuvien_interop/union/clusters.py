@@ -531,15 +531,18 @@ def configure(store: object, settings: Mapping[str, object]) -> bool:
     return True
 
 
+def clusters_kept(store: object) -> bool:
+    """Whether writing ``store`` updates clusters (it keeps them, and clustering is on)."""
+    return getattr(store, "cluster_tables", None) is not None and stored_config(store).enabled
+
+
 def write_hook(store: object) -> Callable[[Callable[[object], ClusterIndex], list[Record]], object] | None:
     """What the pipeline gives the store's ``write(clusters=…)``: the clusters of
     each batch updated inside its transaction; ``None`` when the store keeps no
     clusters or clustering is off."""
-    if getattr(store, "cluster_tables", None) is None:
+    if not clusters_kept(store):
         return None
     config = stored_config(store)
-    if not config.enabled:
-        return None
 
     def hook(open_tables: Callable[[object], ClusterIndex], records: list[Record]) -> object:
         index = BatchIndex(open_tables(Facts))

@@ -42,12 +42,12 @@ from .discovery import record_jsonld
 __all__ = ["PAGE_SIZE", "SearchForm", "reader_blueprint", "render_record", "render_search"]
 
 PAGE_SIZE = 10
-WINDOW = 3
-"""Records read a page, in PAGE_SIZEs, when clusters fold several into one line."""
-MAX_TRAIL = 50
-"""Earlier pages' starts the address keeps (for "previous")."""
 FACET_TERMS = 6
 """Values shown a facet (the commonest)."""
+FACET_SAMPLE = 1000
+"""Past this many matching records, the page's facet counts are estimated from a
+sample of about this many (SQLStore.facets): their cost stops growing with the
+result, and the page says they are estimates ("≈")."""
 _FACET_INDEXES = frozenset(f.index for f in facets.FACETS)
 
 # (Vietnamese, English) of every label the pages show.
@@ -92,6 +92,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "link": ("Đường dẫn cố định", "Permanent link"),
     "remove": ("Bỏ điều kiện này", "Remove this condition"),
     "near": ("Thư viện gần tôi trước: tôi ở", "Libraries near me first: I am in"),
+    "estimated": ("≈: số ước tính từ một mẫu của kết quả", "≈: estimated from a sample of the results"),
 }
 
 # What the diagnostics a reader can cause mean, in Vietnamese (English: the engine's message).
@@ -205,8 +206,6 @@ class SearchForm:
     start: int = 1
     filters: tuple[tuple[str, str], ...] = ()
     """Facet values chosen (index, value): each ``f=index:value`` of the address."""
-    trail: tuple[str, ...] = ()
-    """Where the pages before this one started (``back``), for "previous"."""
     read: cql.PeopleQuery | None = None
 
     @classmethod
@@ -231,8 +230,7 @@ class SearchForm:
                    advanced=args.get("query", "").strip(), kind=_known(args.get("kind", ""), KIND_FILTERS),
                    language=args.get("language", "") if args.get("language", "") in LANGUAGES else "",
                    year_from=year("from"), year_to=year("to"), sort=_known(args.get("sort", ""), SORTS),
-                   start=start, filters=tuple(filters[:20]),
-                   trail=tuple(p for p in args.get("back", "").split(",") if p.isdigit())[-MAX_TRAIL:])
+                   start=start, filters=tuple(filters[:20]))
 
     @property
     def empty(self) -> bool:
@@ -447,9 +445,14 @@ def render_search(repository, args: Mapping[str, str], *, config: SRUConfig | No
         try:
             plan = to_plan(cql.parse(query), config.profile, default_prefix=config.default_context_set,
                            groups=config.groups)
-            # One line a cluster: a window of records, cut after PAGE_SIZE lines.
-            window = PAGE_SIZE * (WINDOW if clusters is not None else 1)
-            page = repository.search(plan, form.start, window, prefix="marc21")
+            # One line a work: the store counts and pages a cluster's records as one hit.
+            works = clusters is not None and hasattr(repository, "search_works")
+            if works:
+                page = repository.search_works(plan, form.start, PAGE_SIZE, prefix="marc21")
+                sizes = page.sizes
+            else:
+                page = repository.search(plan, form.start, PAGE_SIZE, prefix="marc21")
+                sizes = [1] * len(page.items)
         except cql.CQLError as e:
             view["problem"] = (DIAGNOSTICS_VI.get(e.diagnostic, e.message) if lang == 0 else e.message,
                                str(e.diagnostic))
@@ -461,20 +464,17 @@ def render_search(repository, args: Mapping[str, str], *, config: SRUConfig | No
                                                    if lang == 0 else "matches too many words: type more letters"), "29")
         else:
             view["total"] = page.total
-            view["hits"], used = _hits(page.items, lang, clusters, base)
+            view["hits"] = _hits(page.items, sizes, lang, clusters is not None, base)
             view["first"] = form.start
-            view["last"] = form.start + used - 1
-            trail = ",".join([*form.trail, str(form.start)][-MAX_TRAIL:])
-            if form.start + used <= page.total and used:
-                view["next"] = "?" + urlencode(form.args(start=form.start + used, lang=view["code"],
-                                                         back=trail))
+            view["last"] = form.start + len(page.items) - 1
+            if form.start + len(page.items) <= page.total and page.items:
+                view["next"] = "?" + urlencode(form.args(start=form.start + len(page.items), lang=view["code"]))
             if form.start > 1:
-                # The page before starts where the trail says (windows vary with clusters).
-                before = int(form.trail[-1]) if form.trail else max(form.start - PAGE_SIZE, 1)
-                view["previous"] = "?" + urlencode(form.args(start=before, lang=view["code"],
-                                                             back=",".join(form.trail[:-1])))
+                view["previous"] = "?" + urlencode(form.args(start=max(form.start - PAGE_SIZE, 1),
+                                                             lang=view["code"]))
             if page.total:
-                view["facets"] = _facets(repository, plan, form, config, libraries, lang, view["code"])
+                view["facets"] = _facets(repository, plan, form, config, libraries, lang, view["code"],
+                                         works)
         view["chosen"] = [{"label": facets.label(index, lang), "value": _chosen_display(index, value, lang, libraries),
                            "remove": "?" + urlencode(form.args(tuple(f for f in form.filters if f != (index, value)),
                                                                lang=view["code"], start=""))}
@@ -483,12 +483,14 @@ def render_search(repository, args: Mapping[str, str], *, config: SRUConfig | No
 
 
 def _facets(repository, plan: search_plan.Plan, form: SearchForm, config: SRUConfig,
-            libraries: Mapping[str, Library] | None, lang: int, code: str) -> list[dict]:
-    """The facets beside the results: each with its commonest values, counts, and
-    the link that adds the value to the search (the chosen ones are not offered)."""
+            libraries: Mapping[str, Library] | None, lang: int, code: str, works: bool) -> list[dict]:
+    """The facets beside the results: each with its commonest values, counts (of
+    works, when the results are), and the link that adds the value to the search
+    (the chosen ones are not offered)."""
     wanted = [f for f in facets.FACETS if f.index not in facets.GROUPED or config.groups]
     found = facets.count(repository, search_plan.Plan(plan.root),
-                         [facets.FacetRequest(f.index, FACET_TERMS + 2) for f in wanted], config.groups)
+                         [facets.FacetRequest(f.index, FACET_TERMS + 2) for f in wanted], config.groups,
+                         works=works, sample=FACET_SAMPLE)
     out = []
     for f in wanted:
         terms = [t for t in found.get(f.index, []) if (f.index, t.value) not in form.filters]
@@ -496,6 +498,7 @@ def _facets(repository, plan: search_plan.Plan, form: SearchForm, config: SRUCon
             continue
         out.append({"label": f.labels[lang], "index": f.index, "terms": [
             {"display": _facet_display(f.index, t, lang, libraries), "count": t.count,
+             "estimated": t.estimated,
              "href": "?" + urlencode(form.args((*form.filters, (f.index, t.value)), lang=code, start=""))}
             for t in terms[:FACET_TERMS]]})
     return out
@@ -508,37 +511,20 @@ def _chosen_display(index: str, value: str, lang: int, libraries: Mapping[str, L
     return _facet_display(index, facets.FacetTerm(value, value, 0, ""), lang, libraries)
 
 
-def _hits(items: list, lang: int, clusters: ClusterIndex | None, base: str) -> tuple[list[dict], int]:
-    """One line per cluster (in the order of its first record), else per record,
-    at most PAGE_SIZE lines; and how many of ``items`` they used."""
-    lines: list[dict] = []
-    by_cluster: dict[str, dict] = {}
-    used = 0
-    for item in items:
-        cluster = clusters.cluster_of(item.header.identifier) if clusters is not None else None
-        if len(lines) >= PAGE_SIZE and (cluster is None or cluster not in by_cluster):
-            break
-        used += 1
+def _hits(items: list, sizes: list[int], lang: int, union: bool, base: str) -> list[dict]:
+    """One line a hit (a work, when the store counts them): its first record
+    described; in a union, how many libraries hold it (a cluster has one record
+    a library)."""
+    lines = []
+    for item, size in zip(items, sizes, strict=True):
         if item.metadata is None:
             continue
-        marc = parse_marcxml_record(item.metadata)
         ident = item.header.identifier
-        provider = search_plan.provider_of_sets(item.header.sets)
-        d = describe(marc, ident, lang, provider)
-        if cluster is not None and cluster in by_cluster:
-            by_cluster[cluster]["shown"] += 1
-            continue
-        members = clusters.members(cluster) if clusters is not None and cluster else {ident}
-        libraries = 0
-        if clusters is not None:
-            held = {(f.provider if (f := clusters.facts(m)) is not None else m) for m in members}
-            libraries = len(held)
-        line = {"d": d, "href": f"{base}/record/{quote(ident, safe=':/')}", "shown": 1,
-                "members": len(members), "libraries": libraries}
-        lines.append(line)
-        if cluster is not None:
-            by_cluster[cluster] = line
-    return lines, used
+        d = describe(parse_marcxml_record(item.metadata), ident, lang,
+                     search_plan.provider_of_sets(item.header.sets))
+        lines.append({"d": d, "href": f"{base}/record/{quote(ident, safe=':/')}", "members": size,
+                      "libraries": size if union else 0})
+    return lines
 
 
 def render_record(repository, identifier: str, *, config: SRUConfig | None = None,
