@@ -2,6 +2,7 @@
 
     python bench/crosswalk.py                        # 20,000 LoC records (pymarc 5.4.0's sdist)
     python bench/crosswalk.py --n 5000 --file catalogue.mrc --verify
+    python bench/crosswalk.py --before-src ../main/src   # another checkout's convert beside
 
 Prints records per CPU-second (CPU time, not wall time: other jobs share the
 machine) for:
@@ -79,12 +80,12 @@ def stylesheet(target: str, given: Path | None) -> Path | None:
     return None
 
 
-def child_cpu(cmd: list[str]) -> float:
+def child_cpu(cmd: list[str], src: Path = ROOT / "src") -> float:
     """CPU seconds (user + system) of one child process, run to its end."""
     if shutil.which("taskset"):
         cmd = ["taskset", "-c", "0", *cmd]
-    # The child runs this checkout's code, as this process does.
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"),
+    # The child runs this checkout's code (or the one given), as this process does.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(src),
                                                                      os.environ.get("PYTHONPATH")]))}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -111,7 +112,8 @@ def line(label: str, n: int, secs: float, peer: float | None = None) -> float:
     return rate
 
 
-def whole_process(path: Path, n: int, repeat: int, xslt_dir: Path | None) -> None:
+def whole_process(path: Path, n: int, repeat: int, xslt_dir: Path | None,
+                  before_src: Path | None = None) -> None:
     print("whole process, CPU seconds of the child, one core:")
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "out")
@@ -125,13 +127,22 @@ def whole_process(path: Path, n: int, repeat: int, xslt_dir: Path | None) -> Non
                 peer = line(f"{target:<7} reference ({what})", n, secs)
             else:
                 print(f"  {target:<7} reference: {STYLESHEETS[target]} not found (apt-get install yaz)")
-            secs = best_of(repeat, lambda t=target: child_cpu(
-                [sys.executable, "-m", "thuvien_interop", "convert", str(path), "--to", t, "-q",
-                 "-o", out]))
-            line(f"{target:<7} thuvien-interop convert", n, secs, peer)
-        startup = best_of(repeat, lambda: child_cpu([sys.executable, "-m", "thuvien_interop",
-                                                     "convert", "--help"]))
-        print(f"  start-up of the command alone: {startup:.2f} s")
+            for label, src in (("thuvien-interop convert", ROOT / "src"),
+                               ("  the same, before", before_src)):
+                if src is None:
+                    continue
+                secs = best_of(repeat, lambda t=target, s=src: child_cpu(
+                    [sys.executable, "-m", "thuvien_interop", "convert", str(path), "--to", t, "-q",
+                     "-o", out], s))
+                line(f"{target:<7} {label}", n, secs, peer)
+        one = Path(tmp) / "one.mrc"
+        first_records(path, 1, one)
+        for label, src in (("", ROOT / "src"), (" (before)", before_src)):
+            if src is not None:
+                startup = best_of(repeat, lambda s=src: child_cpu(
+                    [sys.executable, "-m", "thuvien_interop", "convert", str(one), "--to", "oai_dc",
+                     "-q", "-o", out], s))
+                print(f"  start-up: converting one record{label}: {startup:.2f} s")
 
 
 def reference_records(raw: bytes) -> Iterable[pymarc.Record]:
@@ -209,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="runs of each figure; the best is printed")
     ap.add_argument("--verify", action="store_true", help="also check light path == full parser")
     ap.add_argument("--skip-whole", action="store_true", help="in-process figures only")
+    ap.add_argument("--before-src", type=Path,
+                    help="another checkout's src/: its convert beside ours, same run")
     args = ap.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -218,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"input: {n:,} records of {(args.file or marc_file(None)).name}, "
               f"{len(raw) / 1e6:.1f} MB; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         if not args.skip_whole:
-            whole_process(path, n, args.repeat, args.xslt_dir)
+            whole_process(path, n, args.repeat, args.xslt_dir, args.before_src)
         in_process(raw, n, args.repeat, args.xslt_dir)
         if args.verify:
             print("light path vs the full parser:")

@@ -119,3 +119,19 @@ def test_a_lenient_date_without_an_offset_is_read_in_the_zone_given():
     from zoneinfo import ZoneInfo
 
     assert dates.parse_lenient("2024-05-01 07:00:00", ZoneInfo("Asia/Ho_Chi_Minh")) == 1714521600
+
+
+def test_xml_text_fast_path_gives_what_the_full_escape_gives() -> None:
+    # xml_text skips its search for printable values; every character XML forbids
+    # is unprintable, so both ways must agree on every mix of the awkward ones.
+    import itertools
+
+    def full(value: str) -> str:
+        return xml.clean_xml_text(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+    awkward = ["a", "ệ", "&", "<", ">", '"', "\x00", "\x0b", "\t", "\n", "\r", "\ud800", "\ufffe",
+               "\uffff", "\u00a0", "\u0301", "\x7f", "\x85", "\u2028", "\U0001F600", " "]
+    for n in range(4):
+        for chars in itertools.product(awkward, repeat=n):
+            value = "".join(chars)
+            assert xml.xml_text(value) == full(value), repr(value)

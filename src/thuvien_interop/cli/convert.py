@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -23,16 +23,17 @@ from typing import BinaryIO
 import click
 import pymarc
 
-from ..crosswalk.dc import XSI_NS
 from ..crosswalk.marc8 import encode_marc8
-from ..crosswalk.marcxml import MARC_NS, record_to_marcxml
-from ..crosswalk.mods import MODS_NS
+from ..crosswalk.marcxml import record_to_marcxml
 from ..formats import as_marc, render_mods, render_oai_dc
 from ..ingest.detect import FORMATS, UnknownFormat, detect_format
 from ..ingest.iso2709 import SOURCE_ENCODINGS
 from ..ingest.records import CountingStream, read_records
-from ..ingest.result import Source, about_file
+from ..ingest.result import ReadResult, Source, about_file
 from ..pipeline.items import Problem
+from ..xml import MARC21 as MARC_NS
+from ..xml import MODS as MODS_NS
+from ..xml import XSI as XSI_NS
 from . import main
 from ._common import mojibake_options, plural, progress_shown
 
@@ -115,9 +116,19 @@ def convert_stream(src: BinaryIO, out: BinaryIO, to: str, *, fmt: str | None = N
     the report's ``repaired``. A record that cannot be read or converted is
     listed in the report's ``skipped``, the rest written.
     """
+    from ..workers import fewer_collections
+
     head, render, sep, tail = _target(to, marc8)
     results = read_records(src, fmt or detect_format(src, name), source_encoding=source_encoding,
                            repair_mojibake=repair_mojibake)
+    # Bulk work: millions of short-lived objects, which the collector would walk
+    # over and over (about 5% of a conversion's CPU).
+    with fewer_collections():
+        return _convert_all(results, out, render, head, sep, tail)
+
+
+def _convert_all(results: Iterator[ReadResult], out: BinaryIO, render: Callable[[Source], bytes],
+                 head: bytes, sep: bytes, tail: bytes) -> ConvertReport:
     report = ConvertReport()
     out.write(head)
     first = True

@@ -24,12 +24,22 @@ Each module holds one form: :mod:`.dc` (MARC → DC), :mod:`.dc2marc` (DC → MA
 
 from __future__ import annotations
 
-from .dc import marc_to_dc, marc_to_oai_dc
-from .dc2marc import dc_to_marc
-from .marcxml import parse_marcxml_record, record_to_marcxml
-from .mods import marc_to_mods
-from .profile import CrosswalkProfile, load_profile
-from .text import fold, normalize
+from .._lazy import lazy_exports
+
+# Each name is imported from its module when first read (PEP 562): converting to
+# Dublin Core does not load the MODS or DC → MARC crosswalks.
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "CrosswalkProfile": ".profile",
+    "dc_to_marc": ".dc2marc",
+    "fold": ".text",
+    "load_profile": ".profile",
+    "marc_to_dc": ".dc",
+    "marc_to_mods": ".mods",
+    "marc_to_oai_dc": ".dc",
+    "normalize": ".text",
+    "parse_marcxml_record": ".marcxml",
+    "record_to_marcxml": ".marcxml",
+})
 
 __all__ = [
     "CrosswalkProfile",

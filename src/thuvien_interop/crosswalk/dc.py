@@ -513,7 +513,7 @@ def dc_to_xml(elements: list[tuple[str, str]], schema: str = "oai_dc") -> bytes:
     parts = [head]
     tags = _TAGS
     # One look at all the values says whether any needs escaping (most records: none).
-    values = "\n".join([value for _, value in elements])
+    values = " ".join([value for _, value in elements])
     esc = _esc if _esc(values) is not values else None
     for name, value in elements:
         try:

@@ -38,7 +38,7 @@ class LightField:
     0x1F-separated subfields) and splits it on first use of ``subfields``."""
 
     __slots__ = ("tag", "indicator1", "indicator2", "data", "control_field", "_text",
-                 "_clean", "subfields")
+                 "_clean", "_subfields")
 
     def __init__(self, tag: str, indicator1: str = " ", indicator2: str = " ", *,
                  subfields: list[tuple[str, str]] | None = None, data: str | None = None) -> None:
@@ -47,11 +47,11 @@ class LightField:
         if self.control_field:
             self.data = data
             self.indicator1 = self.indicator2 = None
-            self.subfields = []
+            self._subfields = []
         else:
             self.data = None
             self.indicator1, self.indicator2 = indicator1, indicator2
-            self.subfields = subfields if subfields is not None else []
+            self._subfields = subfields if subfields is not None else []
 
     @classmethod
     def _from_text(cls, tag: str, text: str, clean: Callable[[str], str] | None) -> LightField:
@@ -65,22 +65,30 @@ class LightField:
         field.indicator2 = text[1]
         field._text = text
         field._clean = clean
+        field._subfields = None
         return field
 
-    def __getattr__(self, name: str) -> object:
-        # Only an unset slot lands here: the subfields of a field read from
-        # ISO 2709, split on first use and kept in the slot from then on.
-        if name != "subfields":
-            raise AttributeError(name)
-        clean = self._clean
-        parts = self._text[2:].split("\x1f")
-        del parts[0]  # text between the indicators and the first delimiter is not a subfield
-        if clean is None:
-            subfields = [(p[0], p[1:]) for p in parts if p]
-        else:
-            subfields = [(p[0], clean(p[1:])) for p in parts if p]
-        self.subfields = subfields
+    @property
+    def subfields(self) -> list[tuple[str, str]]:
+        subfields = self._subfields
+        if subfields is None:
+            # A field read from ISO 2709: split on first use, kept from then on.
+            # (A property, not __getattr__ on an unset slot: that fallback
+            # raises and formats an AttributeError first, which cost more than
+            # the split itself.)
+            parts = self._text[2:].split("\x1f")
+            del parts[0]  # text between the indicators and the first delimiter is not a subfield
+            clean = self._clean
+            if clean is None:
+                subfields = [(p[0], p[1:]) for p in parts if p]
+            else:
+                subfields = [(p[0], clean(p[1:])) for p in parts if p]
+            self._subfields = subfields
         return subfields
+
+    @subfields.setter
+    def subfields(self, value: list[tuple[str, str]]) -> None:
+        self._subfields = value
 
     @property
     def indicators(self) -> tuple[str, str] | None:
