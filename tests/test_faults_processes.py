@@ -145,6 +145,17 @@ def left_behind(proc: subprocess.Popen, tmp: Path, app: str, kind: str) -> None:
                    f"{pg_connections(app)} PostgreSQL connections of the killed run still open")
 
 
+def ended_by(sig: int, proc: subprocess.Popen, out: str) -> None:
+    """How a stopped import or sync must end: SIGTERM with 143 and its one line,
+    kill -9 killed."""
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 143, out
+        assert "Stopped (SIGTERM). The batches written before are stored" in out, out
+        assert "Traceback" not in out, out
+    else:
+        assert proc.returncode == -signal.SIGKILL
+
+
 def feed_pipe(pipe: Path, catalogue: Path, records: int, release: threading.Event) -> None:
     """Write the first ``records`` records of ``catalogue`` into the named pipe,
     then hold it open (no end of file) until ``release`` is set."""
@@ -215,14 +226,11 @@ def test_killed_import_leaves_nothing_running_and_a_rerun_completes_it(
         release.set()
         if session_processes(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
+    ended_by(sig, proc, out)
     if sig == signal.SIGTERM:
-        assert proc.returncode == 143, out
-        assert "Stopped (SIGTERM). The batches written before are stored" in out, out
-        assert "Traceback" not in out, out
         # (the batches handed over are written before it exits: maybe all of them)
         assert stored(url) >= 500 * moment
     else:
-        assert proc.returncode == -signal.SIGKILL
         # (the workers may have written the batch after it too: it was read)
         assert 500 * moment <= stored(url) <= 500 * (moment + 1)
     rerun = subprocess.run(import_command(catalogue, url), capture_output=True, text=True,
@@ -473,12 +481,7 @@ def test_killed_sync_leaves_nothing_running_and_a_rerun_completes_it(
         gate.close()
         if session_processes(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
-    if sig == signal.SIGTERM:
-        assert proc.returncode == 143, out
-        assert "Stopped (SIGTERM). The batches written before are stored" in out, out
-        assert "Traceback" not in out, out
-    else:
-        assert proc.returncode == -signal.SIGKILL
+    ended_by(sig, proc, out)
     assert SYNC_OPEN - 500 <= stored(url) <= SYNC_OPEN, "nothing past the gate was read"
     rerun = subprocess.run(sync_command(source, profile, url), capture_output=True, text=True,
                            env=environment(tmp_path / "tmp-rerun", app), timeout=600)

@@ -41,7 +41,8 @@ class CountingStream:
         return data
 
     def peek(self, n: int = 0) -> bytes:
-        return self._raw.peek(n)  # type: ignore[attr-defined]
+        peek = getattr(self._raw, "peek", None)
+        return peek(n) if peek is not None else b""
 
     def seekable(self) -> bool:
         return self._raw.seekable()

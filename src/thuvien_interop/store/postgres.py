@@ -441,16 +441,7 @@ class PostgresRepository(SQLStore):
     def _bounded(self, conn: Any, seconds: float) -> Iterator[None]:
         # SET LOCAL (here set_config(..., true), which takes a parameter): the
         # timeout ends with the transaction, whatever ends it.
-        try:
-            conn.execute("BEGIN")
-        except psycopg.OperationalError:
-            if not self._lost(conn):
-                raise
-            # Gone without a farewell (a failover): the search gets a new
-            # connection, as _reconnecting gives any read.
-            self._drop(conn)
-            conn = self._conn()
-            conn.execute("BEGIN")
+        conn = self._read_transaction()
         try:
             conn.execute("SELECT set_config('statement_timeout', %s, true)",
                          (str(max(1, round(seconds * 1000))),))
@@ -461,6 +452,14 @@ class PostgresRepository(SQLStore):
             # Reads only: rolled back, which also ends a transaction a cancelled
             # statement left aborted, so the connection serves the next request.
             self._rollback(conn)
+
+    @_reconnecting
+    def _read_transaction(self) -> Any:
+        """This thread's connection in a new transaction: a new connection when the
+        one it had is gone without a farewell (a failover)."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        return conn
 
     def _keys_of_matches(self, cond: str) -> str:
         # A join here is planned as a hash of the index's every key row (78,654 rows

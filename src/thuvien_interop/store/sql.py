@@ -774,6 +774,8 @@ class SQLStore:
         return ids, total
 
     # -- works: the records of one cluster counted once (the readers' pages) -------------
+    # A record r's work (_WORK, over records r and its union_record u): its cluster's
+    # part, else minus its own id (a record alone, or never clustered, is a work of its own).
     #: How ``union_record.record`` (COLLATE "C" on PostgreSQL) meets ``records.identifier``
     #: so that its primary key serves the join.
     _as_cluster_key: ClassVar[str] = ""
@@ -782,9 +784,9 @@ class SQLStore:
         """``ids_sql``'s records with their work (columns id, work): a clustered
         record's part, else minus its own id (a record alone, or never clustered,
         is a work of its own)."""
-        return (f"SELECT h.id AS id, CASE WHEN u.part > 0 AND NOT u.alone THEN u.part "
-                f"ELSE -h.id END AS work FROM ({ids_sql}) h JOIN records r ON r.id = h.id "
-                f"LEFT JOIN union_record u ON u.record = r.identifier{self._as_cluster_key}")
+        return (f"SELECT h.id AS id, {_WORK} AS work FROM ({ids_sql}) h JOIN records r "
+                f"ON r.id = h.id LEFT JOIN union_record u ON u.record = "
+                f"r.identifier{self._as_cluster_key}")
 
     def search_works(self, plan: search_plan.Plan, start: int, limit: int, *,
                      prefix: str | None = None) -> WorkPage:
@@ -824,7 +826,7 @@ class SQLStore:
         out: dict[int, int] = {}
         for cond, args in self._chunks("r.id", ids):
             out.update(conn.execute(self._q(
-                "SELECT r.id, CASE WHEN u.part > 0 AND NOT u.alone THEN u.part ELSE -r.id END "
+                f"SELECT r.id, {_WORK} "
                 "FROM records r LEFT JOIN union_record u ON u.record = "
                 f"r.identifier{self._as_cluster_key} WHERE {cond}"), args).fetchall())
         return out
@@ -1067,6 +1069,8 @@ class Compiler:
                                         not_in=self.not_in)
         raise TypeError(f"not a plan node: {node!r}")
 
+
+_WORK = "CASE WHEN u.part > 0 AND NOT u.alone THEN u.part ELSE -r.id END"
 
 #: A facet sample takes the records whose ``id * _HASH_STEP % _HASH_RANGE`` is below a
 #: cut: ids are handed out in write order (one library's batch after another's, or

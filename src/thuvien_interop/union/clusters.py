@@ -540,9 +540,11 @@ def write_hook(store: object) -> Callable[[Callable[[object], ClusterIndex], lis
     """What the pipeline gives the store's ``write(clusters=…)``: the clusters of
     each batch updated inside its transaction; ``None`` when the store keeps no
     clusters or clustering is off."""
-    if not clusters_kept(store):
+    if getattr(store, "cluster_tables", None) is None:
         return None
-    config = stored_config(store)
+    config = stored_config(store)  # (read once a batch: clusters_kept would read it twice)
+    if not config.enabled:
+        return None
 
     def hook(open_tables: Callable[[object], ClusterIndex], records: list[Record]) -> object:
         index = BatchIndex(open_tables(Facts))
