@@ -324,3 +324,18 @@ def test_the_oaipmh_packages_server_is_checked_end_to_end(peer_server):
     codes = sorted(c.message.split(":")[0] for c in report.checks
                    if c.id == "error-code" and c.level == "error")
     assert codes == ["a damaged resumptionToken", "the verb twice"], text
+
+
+def test_the_summary_counts_one_of_a_kind_in_the_singular():
+    """One error is "1 error", not "1 errors" (the count's noun comes from the one
+    `wording.plural`, as everywhere else a librarian reads a count)."""
+    from thuvien_interop.validate.report import Report
+
+    report = Report("http://127.0.0.1/oai")
+    report.requests = 1
+    report.add("identify-name", "error", "no repositoryName")
+    report.add("identify-email", "warning", "adminEmail is a role address")
+    report.add("identify-ok", "ok", "Identify is well-formed")
+    assert report.summary() == "NOT COMPLIANT: 1 error, 1 warning, 1 check passed (1 request)"
+    report.add("listsets", "error", "badResumptionToken on a fresh token")
+    assert report.summary().startswith("NOT COMPLIANT: 2 errors, 1 warning")

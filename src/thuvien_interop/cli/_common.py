@@ -14,6 +14,9 @@ from ..profiles import ProfileFileError, find
 from ..settings import DEFAULT_STORE, SETTINGS, Settings, SettingsError
 from ..store import open_store
 from ..store.base import Repository, StoreError
+from ..wording import (
+    plural as plural,  # the one home of counted nouns; re-exported for the commands
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -191,15 +194,6 @@ def stopped_writing(command: str, exc: StoreError, how_to_go_on: str) -> str:
             else f"written before: {w.added:,} added, {w.updated:,} updated, "
                  f"{w.unchanged:,} unchanged, {w.deleted:,} deleted")
     return f"{command} stopped: {exc}. {done[0].upper()}{done[1:]}; {how_to_go_on}."
-
-
-def plural(count: int, word: str) -> str:
-    """``1 record``, ``2 records``: a count and its English noun.
-
-        >>> plural(1, "record"), plural(2, "record"), plural(1000, "record")
-        ('1 record', '2 records', '1,000 records')
-    """
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 def progress_shown(quiet: bool) -> bool:

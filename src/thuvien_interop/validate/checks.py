@@ -44,6 +44,7 @@ from .. import dates, xml
 from ..crosswalk.dc import DC_NS
 from ..crosswalk.lint import lint_dc, lint_record
 from ..crosswalk.marcxml import element_to_record
+from ..wording import plural
 from .report import Report
 from .schemas import SCHEMA_FILES, schema
 from .wire import MAX_RETRY_AFTER, OAI_NS, BudgetExhausted, Response, Unreachable, Wire
@@ -207,7 +208,7 @@ class _Run:
             where = getattr(first, "path", None) or ""
             self.add_once(f"schema-{verb}-{why[:60]}", "schema", "error",
                           f"{verb} is not valid against OAI-PMH.xsd "
-                          f"({len(errors)} problems; first at {where}: {why})", r.url)
+                          f"({plural(len(errors), 'problem')}; first at {where}: {why})", r.url)
         else:
             self.add_once(f"schema-ok-{verb}", "schema", "ok",
                           f"{verb} is valid against OAI-PMH.xsd")

@@ -15,6 +15,8 @@ import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
+from ..wording import plural
+
 __all__ = ["LEVELS", "Check", "Report"]
 
 #: ``error`` breaks compliance; ``warning`` is worth fixing; ``ok`` says a
@@ -68,8 +70,8 @@ class Report:
     def summary(self) -> str:
         n = self.counts()
         verdict = "COMPLIANT" if self.compliant else "NOT COMPLIANT"
-        return (f"{verdict}: {n['error']} errors, {n['warning']} warnings, {n['ok']} checks "
-                f"passed ({self.requests} requests)")
+        return (f"{verdict}: {plural(n['error'], 'error')}, {plural(n['warning'], 'warning')}, "
+                f"{plural(n['ok'], 'check')} passed ({plural(self.requests, 'request')})")
 
     # -- output -----------------------------------------------------------------
     def as_dict(self) -> dict[str, object]:

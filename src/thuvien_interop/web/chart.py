@@ -12,6 +12,7 @@ from __future__ import annotations
 from html import escape
 
 from ..oai.harvest_overview import Run
+from ..wording import plural
 
 __all__ = ["runs_chart"]
 
@@ -67,7 +68,7 @@ def runs_chart(history: list[Run], width: int = 720, height: int = 220) -> str:
         h = up_h * run.records / peak
         tip = (f"{run.started}: {'ok' if run.ok else 'failed'}, {run.records:,} records "
                f"({run.added:,} new, {run.updated:,} updated, {run.deleted:,} deleted), "
-               f"{len(run.errors)} errors, {run.quarantined:,} quarantined")
+               f"{plural(len(run.errors), 'error')}, {run.quarantined:,} quarantined")
         out.append(f"<g><title>{escape(tip)}</title>")
         out.append(f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                    f'fill="{_RECORDS}"/>')
