@@ -1197,17 +1197,24 @@ class ClusterTables:
 
     # -- in bulk (a batch's view: union.clusters.BatchIndex) ----------------------------
     def rows(self, *, records: Iterable[str] = (), parts: Iterable[int] = (),
-             facts: bool = False) -> list[tuple]:
+             providers: Iterable[str] = (), facts: bool = False) -> list[tuple]:
         """``(record, provider, part, alone, facts text or None)`` of these records, or
-        of every record of these parts."""
+        of every record of these parts (``providers``: only theirs)."""
         column = "facts" if facts else "NULL"
-        if parts:
-            return [(r, p, pt, bool(a), f) for r, p, pt, a, f in self._chunked(
-                f"SELECT record, provider, part, alone, {column} FROM union_record WHERE {{}}",
-                "part", parts)]
-        return [(r, p, pt, bool(a), f) for r, p, pt, a, f in self._chunked(
-            f"SELECT record, provider, part, alone, {column} FROM union_record WHERE {{}}",
-            "record", records)]
+        select = f"SELECT record, provider, part, alone, {column} FROM union_record WHERE "
+        parts, providers = list(parts), list(providers)
+        if parts and providers:
+            found = [row for part in parts for row in self._chunked(
+                select + "part = ? AND {}", "provider", providers, (part,))]
+        elif parts:
+            found = list(self._chunked(select + "{}", "part", parts))
+        else:
+            found = list(self._chunked(select + "{}", "record", records))
+        return [(r, p, pt, bool(a), f) for r, p, pt, a, f in found]
+
+    def heads(self, parts: Iterable[int]) -> list[tuple[int, str, int]]:
+        """``(part, head, size)`` of these parts (those with a cluster)."""
+        return list(self._chunked("SELECT part, head, size FROM union_cluster WHERE {}", "part", parts))
 
     def key_rows(self, keys: Iterable[str], limit: int) -> tuple[list[tuple[str, str]], set[str]]:
         """``(key, record)`` of every record of the keys at most ``limit`` records

@@ -256,11 +256,17 @@ class MemoryIndex:
 class BatchIndex(MemoryIndex):
     """A batch's view of a store's cluster tables: what the batch can touch is read
     in a few statements (:meth:`prefetch`: its records, the records its keys
-    find, the whole parts of both), clustering runs in memory, and
+    find, and the head and size of their parts), clustering runs in memory, and
     :meth:`flush` writes what changed in a few more. Whatever was not read ahead
-    is read when asked for. ``inner`` is a
-    :class:`~thuvien_interop.store.sql.ClusterTables` (its bulk methods
-    ``rows``, ``key_rows``, ``max_part`` and ``apply``)."""
+    is read when asked for.
+
+    A part's records are read whole only when a write needs them all (a record
+    leaves it and it may split; it is merged into a larger one). A record joining
+    a part — the common write, a library's copy of an edition others hold — reads
+    the part's head and size and its records of the same provider, and settles it
+    from those: the write costs the same in a cluster of 500 copies as of 2.
+    ``inner`` is a :class:`~thuvien_interop.store.sql.ClusterTables` (its bulk
+    methods ``rows``, ``key_rows``, ``heads``, ``max_part`` and ``apply``)."""
 
     def __init__(self, inner: Any) -> None:
         super().__init__()
@@ -269,7 +275,11 @@ class BatchIndex(MemoryIndex):
         self._stored: set[str] = set()         # ... of which the store has a row
         self._loaded_keys: set[str] = set()
         self._common: set[str] = set()
-        self._loaded_parts: set[int] = set()
+        self._loaded_parts: set[int] = set()   # parts whose every record is read
+        self._headed: set[int] = set()         # parts whose stored head and size are read
+        self._stored_head: dict[int, tuple[str, int]] = {}
+        self._stored_main: dict[int, set[str]] = {}   # part → its records read that the store has in its cluster
+        self._read_providers: set[tuple[int, str]] = set()
         self._dirty_facts: set[str] = set()
         self._dirty_place: set[str] = set()
         self._dirty_parts: set[int] = set()
@@ -292,7 +302,7 @@ class BatchIndex(MemoryIndex):
         # The facts of the candidates too, unless they are many (a textbook 500
         # libraries hold): then only those compared are read (one per part, mostly).
         self._read_records(found, with_facts=len(found) <= 10 * max(1, len(ids)))
-        self._load_parts({self._part[r] for r in found | set(ids) if r in self._part})
+        self._read_heads({self._part[r] for r in found | set(ids) if r in self._part})
 
     def _read_records(self, records: Iterable[str], *, with_facts: bool) -> None:
         wanted = [r for r in records if r not in self._known]
@@ -313,6 +323,8 @@ class BatchIndex(MemoryIndex):
             self._part[record] = part
             self._alone[record] = bool(alone)
             self._parts.setdefault(part, set()).add(record)
+            if not alone:
+                self._stored_main.setdefault(part, set()).add(record)
 
     def _read_keys(self, keys: Iterable[str], limit: int) -> None:
         wanted = [k for k in keys if k not in self._loaded_keys and k not in self._common]
@@ -324,23 +336,27 @@ class BatchIndex(MemoryIndex):
         self._common |= common
         self._loaded_keys.update(k for k in wanted if k not in common)
 
+    def _read_heads(self, parts: Iterable[int]) -> None:
+        """The stored head and size of these parts (not their records)."""
+        wanted = [p for p in parts if p and p not in self._headed]
+        if not wanted:
+            return
+        for part, head, size in self.inner.heads(wanted):
+            self._stored_head[part] = (head, size)
+            self._heads[part] = (head, size)
+            self._by_head[head] = part
+        self._headed.update(wanted)
+
     def _load_parts(self, parts: Iterable[int]) -> None:
+        """Every record of these parts."""
         wanted = [p for p in parts if p and p not in self._loaded_parts]
         if not wanted:
             return
+        self._read_heads(wanted)
         for row in self.inner.rows(parts=wanted, facts=False):
             if row[0] not in self._known:
                 self._take(*row)
         self._loaded_parts.update(wanted)
-        for p in wanted:
-            self._reckon(p)
-
-    def _reckon(self, part: int) -> None:
-        main = [r for r in self._parts.get(part, ()) if not self._alone[r]]
-        if main:
-            head = min(main)
-            self._heads[part] = (head, len(main))
-            self._by_head[head] = part
 
     # -- the index, with what was not read ahead read now --------------------------
     def facts(self, record: str) -> Facts | None:
@@ -364,19 +380,45 @@ class BatchIndex(MemoryIndex):
             out.update(self.inner.candidates(other, limit))
         return out
 
+    def cluster_of(self, record: str) -> str | None:
+        self._read_records([record], with_facts=False)
+        self._read_heads([p] if (p := self._part.get(record)) else [])
+        return super().cluster_of(record)
+
+    def members(self, cluster: str) -> set[str]:
+        self._read_records([cluster], with_facts=False)
+        part = self._by_head.get(cluster, self._part.get(cluster))
+        self._load_parts([part] if part else [])
+        return super().members(cluster)
+
     def parts_of(self, records: Iterable[str]) -> dict[str, int]:
         records = list(records)
         self._read_records(records, with_facts=False)
-        self._load_parts({self._part[r] for r in records if r in self._part})
+        self._read_heads({self._part[r] for r in records if r in self._part})
         return super().parts_of(records)
 
     def part_members(self, part: int) -> dict[str, tuple[str, bool]]:
         self._load_parts([part])
         return {r: (self._providers[r], self._alone[r]) for r in self._parts.get(part, ())}
 
+    def part_head(self, part: int) -> str | None:
+        self._read_heads([part])
+        return super().part_head(part)
+
+    def part_sizes(self, parts: Iterable[int]) -> dict[int, int]:
+        parts = list(parts)
+        self._read_heads(parts)
+        return super().part_sizes(parts)
+
     def of_providers(self, part: int, providers: Iterable[str]) -> dict[str, list[str]]:
-        self._load_parts([part])
         wanted = set(providers)
+        if part not in self._loaded_parts:
+            unread = sorted(p for p in wanted if (part, p) not in self._read_providers)
+            if unread:
+                for row in self.inner.rows(parts=[part], providers=unread):
+                    if row[0] not in self._known:
+                        self._take(*row)
+                self._read_providers.update((part, p) for p in unread)
         out: dict[str, list[str]] = {}
         for r in sorted(self._parts.get(part, ())):
             if self._providers[r] in wanted:
@@ -399,27 +441,61 @@ class BatchIndex(MemoryIndex):
             self._dirty_parts.add(part)
 
     def place(self, part: int | None, records: Mapping[str, bool]) -> int:
-        for r in records:
-            if (old := self._part.get(r)) is not None:
-                self._dirty_parts.add(old)
+        old = {p for r in records if (p := self._part.get(r)) is not None}
+        self._read_heads(old)
+        self._dirty_parts |= old
+        if part is None:
+            # A new part: the store has none of its records.
+            part = next(self._numbers)
+            self._parts[part] = set()
+            self._loaded_parts.add(part)
+            self._headed.add(part)
+        else:
+            self._read_heads([part])
+            self._parts.setdefault(part, set())
         part = super().place(part, records)
-        self._loaded_parts.add(part)
         self._dirty_place.update(records)
         self._dirty_parts.add(part)
         return part
 
     def merge(self, into: int, parts: Iterable[int]) -> None:
         parts = list(parts)
-        self._load_parts([into, *parts])
+        # The parts merged away are read whole (their records move); the one they
+        # join need not be.
+        self._load_parts(parts)
+        self._read_heads([into])
+        self._parts.setdefault(into, set())
         for p in parts:
             self._dirty_place.update(self._parts.get(p, ()))
         super().merge(into, parts)
         self._dirty_parts.update([into, *parts])
 
     def settle(self, part: int) -> str | None:
-        self._load_parts([part])
+        self._read_heads([part])
         self._dirty_parts.add(part)
-        return super().settle(part)
+        if part in self._loaded_parts:
+            return super().settle(part)
+        # From the stored head and size, and the records read: those that left the
+        # cluster (or are now alone) and those that came in.
+        head, size = self._stored_head.get(part, (None, 0))
+        main = {r for r in self._parts.get(part, ()) if not self._alone[r]}
+        was = self._stored_main.get(part, set())
+        size += len(main - was) - len(was - main)
+        heads = set(main)
+        if head is not None and (head not in self._stored or head in main):
+            heads.add(head)
+        elif size > len(main):
+            # The head left and a record not read may be the next one.
+            self._load_parts([part])
+            return super().settle(part)
+        self._forget_head(part)
+        if not size or not heads:
+            self._parts.pop(part, None)
+            return None
+        head = min(heads)
+        self._heads[part] = (head, size)
+        self._by_head[head] = part
+        return head
 
     # -- writing back -------------------------------------------------------------
     def flush(self) -> None:

@@ -63,16 +63,17 @@ class Facts:
     author: str = ""
     rejected: tuple[str, ...] = field(default=(), compare=False)
     """Numbers that made no key, and why ("020 $a 978-604-0-0000-1: check digit")."""
+    key_set: frozenset[str] = field(init=False, repr=False, compare=False)
+    """The keys alone (computed once: clustering asks for them at every step)."""
 
-    @property
-    def key_set(self) -> frozenset[str]:
-        return frozenset(k for k, _ in self.keys)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key_set", frozenset(k for k, _ in self.keys))
 
     def origin(self, key: str) -> str:
         return next((o for k, o in self.keys if k == key), key)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: value for name, value in asdict(self).items() if name in _FIELDS}
 
     def to_json(self) -> str:
         """The facts as a JSON array, field by field (what a store keeps; 15x faster
@@ -94,7 +95,7 @@ class Facts:
         return cls(**d)
 
 
-_FIELDS = tuple(f.name for f in fields(Facts))
+_FIELDS = tuple(f.name for f in fields(Facts) if f.init)
 
 
 def provider_of(record: Record) -> str:
