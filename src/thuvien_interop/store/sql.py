@@ -1204,8 +1204,8 @@ class ClusterTables:
         select = f"SELECT record, provider, part, alone, {column} FROM union_record WHERE "
         parts, providers = list(parts), list(providers)
         if parts and providers:
-            found = [row for part in parts for row in self._chunked(
-                select + "part = ? AND {}", "provider", providers, (part,))]
+            cond, args = self.store._in("provider", providers)
+            found = list(self._chunked(select + cond + " AND {}", "part", parts, args))
         elif parts:
             found = list(self._chunked(select + "{}", "part", parts))
         else:

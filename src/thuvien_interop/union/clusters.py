@@ -302,7 +302,20 @@ class BatchIndex(MemoryIndex):
         # The facts of the candidates too, unless they are many (a textbook 500
         # libraries hold): then only those compared are read (one per part, mostly).
         self._read_records(found, with_facts=len(found) <= 10 * max(1, len(ids)))
-        self._read_heads({self._part[r] for r in found | set(ids) if r in self._part})
+        parts = {self._part[r] for r in found | set(ids) if r in self._part}
+        self._read_heads(parts)
+        # What a record joining one of these parts asks: its provider's records there.
+        self._read_of_providers(parts, {f.provider for f in puts})
+
+    def _read_of_providers(self, parts: Iterable[int], providers: Iterable[str]) -> None:
+        parts = sorted(p for p in parts if p not in self._loaded_parts)
+        unread = sorted({pv for pv in providers for p in parts if (p, pv) not in self._read_providers})
+        if not unread:
+            return
+        for row in self.inner.rows(parts=parts, providers=unread):
+            if row[0] not in self._known:
+                self._take(*row)
+        self._read_providers.update((p, pv) for p in parts for pv in unread)
 
     def _read_records(self, records: Iterable[str], *, with_facts: bool) -> None:
         wanted = [r for r in records if r not in self._known]
@@ -412,13 +425,7 @@ class BatchIndex(MemoryIndex):
 
     def of_providers(self, part: int, providers: Iterable[str]) -> dict[str, list[str]]:
         wanted = set(providers)
-        if part not in self._loaded_parts:
-            unread = sorted(p for p in wanted if (part, p) not in self._read_providers)
-            if unread:
-                for row in self.inner.rows(parts=[part], providers=unread):
-                    if row[0] not in self._known:
-                        self._take(*row)
-                self._read_providers.update((part, p) for p in unread)
+        self._read_of_providers([part], wanted)
         out: dict[str, list[str]] = {}
         for r in sorted(self._parts.get(part, ())):
             if self._providers[r] in wanted:
