@@ -285,6 +285,7 @@ class BatchIndex(MemoryIndex):
         self._dirty_parts: set[int] = set()
         self._providers: dict[str, str] = {}
         self._texts: dict[str, str] = {}
+        self._unparsed: dict[str, str] = {}    # facts read, parsed when asked for
         self._numbers = itertools.count(inner.max_part() + 1)
 
     # -- reading ahead -------------------------------------------------------------
@@ -296,7 +297,7 @@ class BatchIndex(MemoryIndex):
         ids = [f.id for f in puts] + list(gone)
         self._read_records(ids, with_facts=True)
         keys = {k for f in puts for k in f.key_set}
-        keys |= {k for r in ids if (f := self._facts.get(r)) is not None for k in f.key_set}
+        keys |= {k for f in self.facts_many(ids).values() for k in f.key_set}
         self._read_keys(keys, limit)
         found = {r for k in keys & self._loaded_keys for r in self._keys.get(k, ())}
         # The facts of the candidates too, unless they are many (a textbook 500
@@ -329,8 +330,7 @@ class BatchIndex(MemoryIndex):
         self._stored.add(record)
         self._known.add(record)
         if facts is not None and record not in self._facts:
-            f = Facts.from_json(facts)
-            self._facts[record] = f
+            self._unparsed[record] = facts
         self._providers[record] = provider
         if part:
             self._part[record] = part
@@ -377,12 +377,16 @@ class BatchIndex(MemoryIndex):
 
     def facts_many(self, records: Iterable[str]) -> dict[str, Facts]:
         records = list(records)
+        self._read_records(records, with_facts=True)
+        for r in records:
+            if (text := self._unparsed.pop(r, None)) is not None and r not in self._facts:
+                self._facts[r] = Facts.from_json(text)
+        # (Records read without their facts: a part's, a common key's.)
         missing = [r for r in records if r not in self._facts and r in self._stored
                    and r not in self._dirty_facts]
         if missing:
             for r, f in self.inner.facts_many(missing).items():
                 self._facts[r] = f
-        self._read_records(records, with_facts=True)
         return super().facts_many(records)
 
     def candidates(self, keys: Iterable[str], limit: int) -> dict[str, list[str]]:
@@ -433,13 +437,13 @@ class BatchIndex(MemoryIndex):
         return out
 
     def put_facts(self, facts: Facts) -> None:
-        self._read_records([facts.id], with_facts=True)
+        self.facts_many([facts.id])
         super().put_facts(facts)
         self._providers[facts.id] = facts.provider
         self._dirty_facts.add(facts.id)
 
     def remove_facts(self, record: str) -> None:
-        self._read_records([record], with_facts=True)
+        self.facts_many([record])
         part = self._part.get(record)
         super().remove_facts(record)
         self._providers.pop(record, None)
@@ -740,15 +744,19 @@ class Clusterer:
             for r, (provider, alone) in self.index.part_members(p).items():
                 before[r] = r if alone else their_head
                 providers.add(provider)
-        self.index.merge(into, others)
+        if others:
+            self.index.merge(into, others)
         self.index.place(into, {facts.id: False})
         # One record per provider: of each provider that may now have two, the smallest.
-        flags: dict[str, bool] = {}
+        flags: dict[str, bool] = {facts.id: False}
         for _provider, records in self.index.of_providers(into, providers).items():
             for i, r in enumerate(sorted(records)):
                 flags[r] = i > 0
-        members_before = {r: self.index.cluster_of(r) for r in flags if r not in before}
-        self.index.place(into, flags)
+        members_before = {r: self.index.cluster_of(r) for r in flags
+                          if r not in before and r != facts.id}
+        if len(flags) > 1 or flags[facts.id]:
+            # (The record alone in its provider's place needs no second placing.)
+            self.index.place(into, flags)
         new_head = self.index.settle(into)
         for p in others:
             self.index.settle(p)
