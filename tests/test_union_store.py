@@ -41,7 +41,25 @@ def harvest(store, provider: str, records: dict[str, object], *, deleted: tuple[
 
 
 def clusters(store) -> list[list[str]]:
+    """The clusters of two or more records; checking on the way that the works the
+    readers' search counts are these clusters."""
+    stored = {row[0] for row in store._conn().execute("SELECT identifier FROM records").fetchall()}
+    kept = (sorted(r for r in m if r in stored) for _, m in open_index(store).iter_clusters(1))
+    assert works(store) == sorted(m for m in kept if m)
     return [m for _, m in open_index(store).iter_clusters()]
+
+
+def works(store) -> list[list[str]]:
+    """The stored records grouped by their work as the readers' search finds it
+    (union_work's, else each its own), those clustering knows."""
+    known = {r for _, m in open_index(store).iter_clusters(1) for r in m}
+    rows = store._conn().execute("SELECT r.identifier, w.work FROM records r "
+                                 "LEFT JOIN union_work w ON w.id = r.id").fetchall()
+    by_work: dict[object, list[str]] = {}
+    for identifier, work in rows:
+        if identifier in known:
+            by_work.setdefault(work if work is not None else identifier, []).append(identifier)
+    return sorted(sorted(g) for g in by_work.values())
 
 
 def ctrl():

@@ -160,6 +160,18 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS union_cluster_head ON union_cluster (head);
     CREATE INDEX IF NOT EXISTS union_cluster_size ON union_cluster (size, head);
     """,
+    # 7: each clustered record's work (its part), by the record's id, kept with the
+    # cluster tables: the readers' search and facets count works by one join on an
+    # integer key (a record not in it is a work of its own). (Filled afresh: a store
+    # rolled back to an older version, which did not keep it, runs it again.)
+    """
+    CREATE TABLE IF NOT EXISTS union_work (id bigint PRIMARY KEY, work bigint NOT NULL);
+    CREATE INDEX IF NOT EXISTS union_work_work ON union_work (work);
+    DELETE FROM union_work;
+    INSERT INTO union_work (id, work)
+        SELECT r.id, u.part FROM union_record u JOIN records r ON u.record = r.identifier COLLATE "C"
+        WHERE u.part > 0 AND NOT u.alone;
+    """,
 ]
 
 # Column types, for binary COPY (one meaning per column name across the tables).

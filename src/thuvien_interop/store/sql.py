@@ -434,7 +434,7 @@ class SQLStore:
         (``forget``: empty the cluster tables first). For ``clusters --build``."""
         with self._transaction() as txn:
             if forget:
-                for table in ("union_key", "union_record", "union_cluster"):
+                for table in ("union_key", "union_record", "union_cluster", "union_work"):
                     txn.conn.execute(f"DELETE FROM {table}")
             clusters(lambda codec: ClusterTables(self, txn.conn, codec), records)
 
@@ -774,8 +774,9 @@ class SQLStore:
         return ids, total
 
     # -- works: the records of one cluster counted once (the readers' pages) -------------
-    # A record r's work (_WORK, over records r and its union_record u): its cluster's
-    # part, else minus its own id (a record alone, or never clustered, is a work of its own).
+    # A record's work: its cluster's part (union_work, kept by ClusterTables with the
+    # clusters), else minus its own id (a record alone, or never clustered, is a work
+    # of its own).
     #: How ``union_record.record`` (COLLATE "C" on PostgreSQL) meets ``records.identifier``
     #: so that its primary key serves the join.
     _as_cluster_key: ClassVar[str] = ""
@@ -784,9 +785,8 @@ class SQLStore:
         """``ids_sql``'s records with their work (columns id, work): a clustered
         record's part, else minus its own id (a record alone, or never clustered,
         is a work of its own)."""
-        return (f"SELECT h.id AS id, {_WORK} AS work FROM ({ids_sql}) h JOIN records r "
-                f"ON r.id = h.id LEFT JOIN union_record u ON u.record = "
-                f"r.identifier{self._as_cluster_key}")
+        return (f"SELECT h.id AS id, coalesce(uw.work, -h.id) AS work FROM ({ids_sql}) h "
+                "LEFT JOIN union_work uw ON uw.id = h.id")
 
     def search_works(self, plan: search_plan.Plan, start: int, limit: int, *,
                      prefix: str | None = None) -> WorkPage:
@@ -824,11 +824,9 @@ class SQLStore:
 
     def _works_of(self, conn: Any, ids: list[int]) -> dict[int, int]:
         out: dict[int, int] = {}
-        for cond, args in self._chunks("r.id", ids):
-            out.update(conn.execute(self._q(
-                f"SELECT r.id, {_WORK} "
-                "FROM records r LEFT JOIN union_record u ON u.record = "
-                f"r.identifier{self._as_cluster_key} WHERE {cond}"), args).fetchall())
+        for cond, args in self._chunks("id", ids):
+            out.update(conn.execute(self._q(f"SELECT id, work FROM union_work WHERE {cond}"),
+                                    args).fetchall())
         return out
 
     def _work_sizes(self, conn: Any, parts: list[int]) -> dict[int, int]:
@@ -1070,8 +1068,6 @@ class Compiler:
         raise TypeError(f"not a plan node: {node!r}")
 
 
-_WORK = "CASE WHEN u.part > 0 AND NOT u.alone THEN u.part ELSE -r.id END"
-
 #: A facet sample takes the records whose ``id * _HASH_STEP % _HASH_RANGE`` is below a
 #: cut: ids are handed out in write order (one library's batch after another's, or
 #: libraries interleaved), and a step prime to the range spreads neighbours apart.
@@ -1102,6 +1098,7 @@ class ClusterTables:
         union_record(record PRIMARY KEY, provider, part, alone, facts)  -- index (part, alone, record)
         union_key(key, record)          -- primary key (key, record); index (record)
         union_cluster(part PRIMARY KEY, head, size)                     -- index (head), (size)
+        union_work(id PRIMARY KEY, work)  -- records.id → part, of each record in a cluster
 
     A *part* is a connected group of agreeing records, its cluster's id (``head``)
     the smallest identifier of its records that are not ``alone``, its ``size`` their
@@ -1251,6 +1248,22 @@ class ClusterTables:
         store._many(conn, "INSERT INTO union_cluster (part, head, size) VALUES (?, ?, ?) "
                     "ON CONFLICT (part) DO UPDATE SET head = excluded.head, size = excluded.size",
                     clusters)
+        self._rework(dropped + [u[2] for u in updates])
+
+    def _rework(self, records: Iterable[str]) -> None:
+        """Keep ``union_work`` (each clustered record's work, by its records.id, for
+        the readers' search and facets) as ``union_record`` now says for these records."""
+        store = self.store
+        match = f"u.record = r.identifier{store._as_cluster_key}"
+        ids = sorted(set(records))
+        for i in range(0, len(ids), CHUNK):
+            by_id, args = store._in("identifier", ids[i:i + CHUNK])
+            by_record, _ = store._in("u.record", ids[i:i + CHUNK])
+            self.conn.execute(store._q(
+                f"DELETE FROM union_work WHERE id IN (SELECT id FROM records WHERE {by_id})"), args)
+            self.conn.execute(store._q(
+                "INSERT INTO union_work (id, work) SELECT r.id, u.part FROM union_record u "
+                f"JOIN records r ON {match} WHERE u.part > 0 AND NOT u.alone AND {by_record}"), args)
 
     # -- writing ---------------------------------------------------------------------
     def put_facts(self, facts: Any) -> None:
@@ -1267,6 +1280,7 @@ class ClusterTables:
         conn, q = self.conn, self.store._q
         conn.execute(q("DELETE FROM union_key WHERE record = ?"), (record,))
         conn.execute(q("DELETE FROM union_record WHERE record = ?"), (record,))
+        self._rework([record])
 
     def candidates(self, keys: Iterable[str], limit: int) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -1307,6 +1321,7 @@ class ClusterTables:
             part = self._rows("SELECT coalesce(max(part), 0) + 1 FROM union_record")[0][0]
         self.store._many(self.conn, "UPDATE union_record SET part = ?, alone = ? WHERE record = ?",
                          [(part, alone, r) for r, alone in records.items()])
+        self._rework(records)
         return part
 
     def merge(self, into: int, parts: Iterable[int]) -> None:
@@ -1317,6 +1332,9 @@ class ClusterTables:
             self.conn.execute(self.store._q(f"UPDATE union_record SET part = ? WHERE {cond}"),
                               [into, *args])
             self.conn.execute(self.store._q(f"DELETE FROM union_cluster WHERE {cond}"), args)
+        for cond, args in self.store._chunks("work", parts):
+            self.conn.execute(self.store._q(f"UPDATE union_work SET work = ? WHERE {cond}"),
+                              [into, *args])
 
     def settle(self, part: int) -> str | None:
         conn, q = self.conn, self.store._q
