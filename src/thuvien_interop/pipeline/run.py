@@ -66,6 +66,7 @@ class Batch:
                                   replace=p.replace, now=p.now)
         report = Report(read=len(self.items))
         report.written += written
+        p.wrote += written.added + written.updated + written.deleted
         collided = dict(written.collisions)
         kept = set(written.kept)
         for item, outcome in zip(self.items, outcomes, strict=True):
@@ -120,6 +121,8 @@ class Pipeline:
         self.batch = batch
         self.collect = collect
         self.report = Report()
+        #: Records written (added, changed, deleted) by every batch so far.
+        self.wrote = 0
         self.pool = WorkerPool(self.registry, processes, what=what)
         self._target = shared_url(store)
         if self._target is not None:
@@ -212,11 +215,16 @@ class Pipeline:
             self._writer.drain()
 
     def close(self) -> None:
-        """Let what was handed over finish, then stop the worker processes."""
+        """Let what was handed over finish, then stop the worker processes. After a
+        large load, the store refreshes its planner's statistics
+        (:meth:`~thuvien_interop.store.sql.SQLStore.refresh_statistics`)."""
         try:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
+            wrote, self.wrote = self.wrote, 0
+            if wrote:
+                self.store.refresh_statistics(wrote)
         finally:
             self.pool.close()
 

@@ -150,6 +150,11 @@ class Writable(Protocol):
         """Define sets (name and description); memberships come with records."""
         ...
 
+    def refresh_statistics(self, written: int) -> bool:
+        """Told at the end of a run that wrote ``written`` records: after a large
+        load, refresh the query planner's statistics (whether it did)."""
+        ...
+
     def rename_origin(self, old: str, new: str) -> int:
         """Give the records of origin ``old`` the origin ``new`` (a source renamed);
         their datestamps stay (nothing a harvester sees changed). Returns how many."""

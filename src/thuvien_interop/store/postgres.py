@@ -337,6 +337,10 @@ class PostgresRepository(SQLStore):
         where = f"{d.get('host') or 'localhost'}:{d.get('port') or 5432}/{d.get('dbname') or ''}"
         return where + (f" (schema {self.schema})" if self.schema else "")
 
+    def _analyze(self, conn: Any) -> None:
+        # (Named: a bare ANALYZE would visit every schema's tables in the database.)
+        conn.execute(f"ANALYZE {', '.join((*self._read_tables, 'search_text', 'search_words'))}")
+
     def _begin(self, conn: Any, lock: str | None) -> None:
         conn.execute("BEGIN")
         if lock == "migrate":

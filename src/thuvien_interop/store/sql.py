@@ -428,6 +428,38 @@ class SQLStore:
             summary += self._write_batch(batch, now, replace, clusters)
         return summary
 
+    #: A run that wrote at least this many records refreshes the planner's statistics...
+    STATISTICS_AFTER: ClassVar[int] = 5000
+    #: ... or at least this many, when they are a tenth of the store or more.
+    STATISTICS_LEAST: ClassVar[int] = 1000
+
+    def refresh_statistics(self, written: int) -> bool:
+        """After a run (an import, a harvest, a sync) that wrote ``written`` records:
+        when that is a large load (``STATISTICS_AFTER`` records, or a tenth of the
+        store and ``STATISTICS_LEAST`` at least), refresh what the query planner knows
+        of the tables searches and facets read, so that the next searches are planned
+        for what the store holds now, not for what it held before autovacuum's next
+        visit; whether it did. (:class:`~thuvien_interop.pipeline.Pipeline` calls it
+        as it closes.)"""
+        if written < self.STATISTICS_LEAST:
+            return False
+        if written < self.STATISTICS_AFTER:
+            total = self._conn().execute("SELECT count(*) FROM records").fetchone()[0]
+            if written * 10 < total:
+                return False
+        with self._transaction(lock=None, what="refreshing the statistics of") as txn:
+            self._analyze(txn.conn)
+        return True
+
+    #: The tables the readers' search, SRU and OAI-PMH lists read (the dialect adds
+    #: its own).
+    _read_tables: ClassVar[tuple[str, ...]] = (
+        "records", "rendered", "set_members", "search_keys",
+        "union_record", "union_key", "union_cluster", "union_work")
+
+    def _analyze(self, conn: Any) -> None:
+        raise NotImplementedError
+
     def update_clusters(self, records: list[Record], clusters: ClusterHook, *,
                         forget: bool = False) -> None:
         """Run a cluster hook over records already stored, in one write transaction

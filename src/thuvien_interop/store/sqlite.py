@@ -239,6 +239,13 @@ class SQLiteRepository(SQLStore):
     def _begin(self, conn: Any, lock: str | None) -> None:
         conn.execute("BEGIN IMMEDIATE")
 
+    def _analyze(self, conn: Any) -> None:
+        # An approximate ANALYZE (at most ~1,000 rows an index): milliseconds on a
+        # store of millions, and what the planner needs to order its joins.
+        conn.execute("PRAGMA analysis_limit = 1000")
+        for table in (*self._read_tables, "search_rwords"):   # (FTS5's own tables need none)
+            conn.execute(f"ANALYZE {table}")
+
     def _busy(self, exc: BaseException) -> bool:
         return (getattr(exc, "sqlite_errorname", "") or "").startswith(("SQLITE_BUSY",
                                                                        "SQLITE_LOCKED"))
