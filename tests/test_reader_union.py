@@ -512,3 +512,43 @@ def test_a_broken_providers_file_is_one_line_saying_what_is_wrong(tmp_path):
                                        "--providers", str(bad)])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "kind 'castle' is not one of" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def _textbook_union(path: Path, libraries: int):
+    """A textbook held by ``libraries`` libraries (one cluster), on SQLite."""
+    reg = default_registry()
+    store = open_store(f"sqlite:///{path}")
+    write_batch(store, [build_record(book("Tiếng Việt 1", isbn=["978-604-123456-7"],
+                                          extra=_shelf("Kho đọc", f"372.6 T{k}")),
+                                     f"oai:school{k:02d}:1", reg, (f"source:school{k:02d}",))
+                        for k in range(libraries)])
+    return store
+
+
+def _statements(store, render) -> tuple[int, object]:
+    """How many SQL statements ``render()`` runs (SQLite's own trace), and its result."""
+    seen: list[str] = []
+    conn = store._conn()
+    conn.set_trace_callback(seen.append)
+    try:
+        got = render()
+    finally:
+        conn.set_trace_callback(None)
+    return len(seen), got
+
+
+def test_a_cluster_page_and_the_sitemap_read_a_few_statements_however_many_libraries(tmp_path):
+    from thuvien_interop.web.reader import render_record, sitemap_response
+
+    counts = []
+    for n in (3, 30):
+        store = _textbook_union(tmp_path / f"u{n}.db", n)
+        index = open_index(store)
+        page_reads, page = _statements(store, lambda s=store, i=index: render_record(
+            s, "oai:school01:1", clusters=i, libraries={}))
+        map_reads, body = _statements(store, lambda s=store, i=index: sitemap_response(s, "http://x", None, i))
+        # Every library's shelf, and the cluster's page once in the sitemap.
+        assert len(set(re.findall(r"372\.6 T\d+", page))) == n and body.count(b"<url>") == 1
+        counts.append((page_reads, map_reads))
+        store.close()
+    assert counts[0] == counts[1]

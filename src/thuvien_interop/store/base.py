@@ -121,6 +121,12 @@ class Catalogue(Protocol):
         """(canonical format, canonical bytes) of a live record."""
         ...
 
+    def stored_records(self, identifiers: Iterable[str]) -> dict[str, Record]:
+        """The live records of these identifiers as stored — canonical form and
+        sets, no rendered formats — read together (a cluster's page reads its
+        members so)."""
+        ...
+
 
 @runtime_checkable
 class Writable(Protocol):

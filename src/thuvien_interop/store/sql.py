@@ -413,6 +413,19 @@ class SQLStore:
             "WHERE r.identifier = ?"), (prefix or "", identifier)).fetchone()
         return self._item(row) if row else None
 
+    def stored_records(self, identifiers: Iterable[str]) -> dict[str, Record]:
+        out: dict[str, Record] = {}
+        conn = self._conn()
+        for cond, args in self._chunks("r.identifier", list(identifiers)):
+            for ident, fmt, data, sets in conn.execute(self._q(
+                    "SELECT r.identifier, r.canonical_format, coalesce(r.canonical, x.xml), r.sets "
+                    "FROM records r LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = 'marc21' "
+                    f"WHERE {cond} AND NOT r.deleted"), args):
+                if data is not None:
+                    out[ident] = Record(ident, canonical=bytes(data), canonical_format=fmt,
+                                        sets=self._sets_of(sets))
+        return out
+
     def canonical(self, identifier: str) -> tuple[str, bytes] | None:
         row = self._conn().execute(self._q(
             "SELECT r.canonical_format, coalesce(r.canonical, x.xml) FROM records r "

@@ -473,6 +473,16 @@ class LiveSourceRepository:
         item = self._item(row, specs, prefix, keep_unrenderable=True)
         return item
 
+    def stored_records(self, identifiers: Iterable[str]) -> dict[str, Record]:
+        # (One at a time: a library's own catalogue, whose pages show one record.)
+        out: dict[str, Record] = {}
+        for identifier in identifiers:
+            item, stored = self.get(identifier), self.canonical(identifier)
+            if item is not None and stored is not None:
+                out[identifier] = Record(identifier, canonical=stored[1], canonical_format=stored[0],
+                                         sets=tuple(item.header.sets))
+        return out
+
     def canonical(self, identifier: str) -> tuple[str, bytes] | None:
         local = self._local(identifier)
         row = self.source.get(local) if local is not None else None

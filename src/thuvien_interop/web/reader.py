@@ -19,7 +19,7 @@ the page; usable at 360 px.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import quote, urlencode
@@ -37,7 +37,7 @@ from ..store import search_plan
 from ..store.base import time_budget
 from ..union.clusters import ClusterIndex
 from ..union.facts import facts_from_marc, provider_of
-from ..union.holdings import Holding, Library, cluster_holdings, record_holdings
+from ..union.holdings import Library, cluster_holdings, record_holdings
 from .discovery import record_jsonld
 
 __all__ = ["PAGE_SIZE", "SearchForm", "reader_blueprint", "render_record", "render_search"]
@@ -369,17 +369,16 @@ def describe(marc: pymarc.Record, identifier: str, lang: int, provider: str = ""
     return d
 
 
-def _marc_of(repository, identifier: str) -> tuple[Record, pymarc.Record] | None:
+def _marcs_of(repository, identifiers: Iterable[str]) -> dict[str, tuple[Record, pymarc.Record]]:
+    """The stored records of these identifiers with their MARC (read together)."""
     from ..union.facts import record_marc
 
-    item = repository.get(identifier)
-    stored = repository.canonical(identifier)
-    if item is None or stored is None:
-        return None
-    fmt, data = stored
-    record = Record(identifier, canonical=data, canonical_format=fmt, sets=tuple(item.header.sets))
-    marc = record_marc(record)
-    return (record, marc) if marc is not None else None
+    out: dict[str, tuple[Record, pymarc.Record]] = {}
+    for identifier, record in repository.stored_records(identifiers).items():
+        marc = record_marc(record)
+        if marc is not None:
+            out[identifier] = (record, marc)
+    return out
 
 
 # -- pages -------------------------------------------------------------------------------
@@ -550,20 +549,15 @@ def render_record(repository, identifier: str, *, config: SRUConfig | None = Non
     config = config or SRUConfig()
     args = args or {}
     lang = _language(args, languages)
-    found = _marc_of(repository, identifier)
-    if found is None:
+    cluster = clusters.cluster_of(identifier) if clusters is not None else None
+    members = sorted(clusters.members(cluster)) if clusters is not None and cluster else [identifier]
+    # Every member's record in one read (a textbook's page has hundreds of libraries).
+    read = _marcs_of(repository, {identifier, *members})
+    if identifier not in read:
         return None
     site = _site_title(config, lang)
     view = _page(lang, args, site, base)
-    cluster = clusters.cluster_of(identifier) if clusters is not None else None
-    members = sorted(clusters.members(cluster)) if clusters is not None and cluster else [identifier]
-    groups: list[list[Holding]] = []
-    read: dict[str, tuple[Record, pymarc.Record]] = {identifier: found}
-    for member in members:
-        got = read.get(member) or _marc_of(repository, member)
-        if got is not None:
-            read[member] = got
-            groups.append(record_holdings(got[0], libraries, default=own))
+    groups = [record_holdings(read[m][0], libraries, default=own) for m in members if m in read]
     holdings = cluster_holdings(groups, province=province)
     # The cluster's description is its best record's: the fullest (most fields),
     # ties to the record asked for, then the smallest identifier.
@@ -574,13 +568,19 @@ def render_record(repository, identifier: str, *, config: SRUConfig | None = Non
     if clusters is not None:
         facts = facts_from_marc(marc, identifier, provider=d.provider)
         seen = set(members)
-        for key in sorted(k for k in facts.key_set if k.startswith("ta:")):
-            for other in clusters.records_with_key(key, 50):
-                head = clusters.cluster_of(other) or other
+        found = {key: clusters.records_with_key(key, 50)
+                 for key in sorted(k for k in facts.key_set if k.startswith("ta:"))}
+        # Their clusters and facts in a read or two, not a few a record.
+        candidates = {other for ids in found.values() for other in ids} - seen
+        heads = clusters.clusters_of(candidates)
+        known = clusters.facts_many(candidates | set(heads.values()))
+        for ids in found.values():
+            for other in ids:
+                head = heads.get(other) or other
                 if other in seen or head in seen:
                     continue
                 seen.add(head)
-                theirs = clusters.facts(head) or clusters.facts(other)
+                theirs = known.get(head) or known.get(other)
                 others.append({"href": f"{base}/record/{quote(head, safe=':/')}", "title": theirs.title if theirs else head,
                                "year": theirs.year if theirs and theirs.year else "",
                                "volume": theirs.volume if theirs else None})
@@ -690,11 +690,12 @@ def sitemap_response(repository, root: str, after: str | None,
             pages.pop()   # the last one would be empty
         return sitemap_index(pages)
     entries = []
-    for item in repository.list(q, key, per_file, metadata=False):
+    items = [i for i in repository.list(q, key, per_file, metadata=False) if not i.header.deleted]
+    # Each record's cluster, read for the whole file at once.
+    heads = clusters.clusters_of([i.header.identifier for i in items]) if clusters is not None else {}
+    for item in items:
         h = item.header
-        if h.deleted:
-            continue
-        if clusters is not None and (clusters.cluster_of(h.identifier) or h.identifier) != h.identifier:
+        if heads.get(h.identifier, h.identifier) != h.identifier:
             continue      # the cluster's page is listed once, under its head
         entries.append((record_url(root, h.identifier), dates.format_utc(h.datestamp)))
     return sitemap(entries)
