@@ -519,7 +519,8 @@ class SQLStore:
                 self._apply(txn, list(written.values()), now)
                 if clusters is not None:
                     # In this transaction: the clusters change with the records or not at all.
-                    clusters(lambda codec: ClusterTables(self, txn.conn, codec),
+                    ids = {ident: r.rid for ident, r in written.items() if r.rid is not None}
+                    clusters(lambda codec: ClusterTables(self, txn.conn, codec, ids),
                              [r.record for r in written.values() if r.record is not None])
         return summary
 
@@ -1153,10 +1154,14 @@ class ClusterTables:
     written give ``id``, ``provider``, ``key_set`` and ``to_json()``.
     """
 
-    def __init__(self, store: SQLStore, conn: Any | None, codec: Any) -> None:
+    def __init__(self, store: SQLStore, conn: Any | None, codec: Any,
+                 ids: Mapping[str, int] | None = None) -> None:
         self.store = store
         self._fixed = conn
         self.codec = codec
+        #: records.id of the records the batch wrote (their union_work rows are
+        #: written without looking the ids up).
+        self.ids = ids or {}
 
     @property
     def conn(self) -> Any:
@@ -1293,7 +1298,16 @@ class ClusterTables:
         store._many(conn, "INSERT INTO union_cluster (part, head, size) VALUES (?, ?, ?) "
                     "ON CONFLICT (part) DO UPDATE SET head = excluded.head, size = excluded.size",
                     clusters)
-        self._rework(dropped + [u[2] for u in updates])
+        # Each record's work: of the batch's own records from what is written here
+        # (their ids known), of the others (moved with their parts) looked up.
+        works = {u[0]: (u[2], u[3]) for u in upserts} | {r: (p, a) for p, a, r in updates}
+        works |= {r: (0, False) for r in removed}
+        mine = {self.ids[r]: pa for r, pa in works.items() if r in self.ids}
+        for cond, args in store._chunks("id", sorted(mine)):
+            conn.execute(store._q(f"DELETE FROM union_work WHERE {cond}"), args)
+        store._many(conn, "INSERT INTO union_work (id, work) VALUES (?, ?)",
+                    [(rid, part) for rid, (part, alone) in sorted(mine.items()) if part and not alone])
+        self._rework(r for r in works if r not in self.ids)
 
     def _rework(self, records: Iterable[str]) -> None:
         """Keep ``union_work`` (each clustered record's work, by its records.id, for
