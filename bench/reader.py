@@ -103,8 +103,10 @@ def load(url: str, marc: Path, n: int, k: int) -> tuple[float, int]:
     if batch:
         write_batch(store, batch)
         written += len(batch)
-    if url.startswith("postgres"):
-        store._conn().execute("ANALYZE")    # as autovacuum would, soon after a harvest
+    if hasattr(store, "refresh_statistics"):
+        store.refresh_statistics(written)   # as a harvest's end does
+    elif url.startswith("postgres"):
+        store._conn().execute("ANALYZE")    # (an earlier checkout: as autovacuum would, soon after)
     store.close()
     return time.perf_counter() - t, written
 
