@@ -318,9 +318,31 @@ def _textbooks() -> list:
     return out
 
 
-@pytest.mark.parametrize("population", ["mixed", "textbooks"])
-def test_random_batches_of_adds_changes_and_deletes_end_as_the_final_records_added_fresh(repo, population):
+def _one_isbn() -> list:
+    """Copies of one edition found by its ISBN alone (each library titles it its own
+    way), some libraries with two: the first candidate is often the writer's own
+    library's, which cannot join, and the next ones must be found."""
+    from union_fixtures import facts as facts_of
+
+    out = []
+    for k in range(10):
+        p = f"s{k:02d}"
+        out.append(facts_of(f"oai:{p}:1", p, title=f"Toán 6 ({k})", isbn=[ISBN]))
+        if k % 3 == 0:
+            out.append(facts_of(f"oai:{p}:0", p, title=f"Toán sáu [{k}]", isbn=[ISBN]))
+    return out
+
+
+@pytest.mark.parametrize("few", [16, 2])
+@pytest.mark.parametrize("population", ["mixed", "textbooks", "one isbn"])
+def test_random_batches_of_adds_changes_and_deletes_end_as_the_final_records_added_fresh(repo, population,
+                                                                                          few, monkeypatch):
+    """(``few``: past how many records of one part a key lists only its first.)"""
     import random
+
+    from thuvien_interop.union.clusters import BatchIndex
+
+    monkeypatch.setattr(BatchIndex, "FEW", few)
 
     from test_union_clusters import _population
     from union_fixtures import facts as facts_of
@@ -328,7 +350,8 @@ def test_random_batches_of_adds_changes_and_deletes_end_as_the_final_records_add
     from thuvien_interop.model import Record
     from thuvien_interop.union.clusters import write_hook
 
-    population = _population() if population == "mixed" else _textbooks()
+    kind = population
+    population = {"mixed": _population, "textbooks": _textbooks, "one isbn": _one_isbn}[kind]()
     rng = random.Random(15)
     hook = write_hook(repo)
     alive: dict[str, object] = {}
@@ -345,7 +368,9 @@ def test_random_batches_of_adds_changes_and_deletes_end_as_the_final_records_add
                 del alive[gone]
                 batch[gone] = Record(gone, deleted=True, facts="")
             else:
-                changed = facts_of(f.id, f.provider, title=f.title or "x", year=1990)
+                changed = (facts_of(f.id, f.provider, title=f"{f.title} (sửa)", isbn=[ISBN])
+                           if kind == "one isbn"     # changed, and still a copy of the edition
+                           else facts_of(f.id, f.provider, title=f.title or "x", year=1990))
                 alive[f.id] = changed
                 batch[f.id] = Record(f.id, facts=changed.to_json())
         repo.update_clusters(list(batch.values()), hook)
@@ -360,3 +385,26 @@ def test_random_batches_of_adds_changes_and_deletes_end_as_the_final_records_add
         assert open_index(repo).largest(1000) == fresh.largest(1000)
     counts = open_index(repo).counts()
     assert counts.records == len(alive)
+
+
+def test_a_copy_changed_in_a_large_cluster_found_by_one_key_stays_in_it(repo, monkeypatch):
+    """A key many records of one part share lists only its first record; the first
+    changed (or its library's own first copy tried) still finds the others."""
+    from union_fixtures import facts as facts_of
+
+    from thuvien_interop.model import Record
+    from thuvien_interop.union.clusters import BatchIndex, write_hook
+
+    monkeypatch.setattr(BatchIndex, "FEW", 2)
+    hook = write_hook(repo)
+    repo.update_clusters([Record(f.id, facts=f.to_json()) for f in _one_isbn()], hook)
+    first = sorted(f.id for f in _one_isbn())[0]
+    assert first == "oai:s00:0" and len(clusters(repo)[0]) == 10
+    changed = facts_of(first, "s00", title="Toán sáu (sửa)", isbn=[ISBN])
+    repo.update_clusters([Record(first, facts=changed.to_json())], hook)
+    assert first in clusters(repo)[0] and len(clusters(repo)[0]) == 10
+    # Another copy of that library: the first candidate (its own) cannot take it, the
+    # next ones are read, and it is alone beside the cluster, for its library's first.
+    late = facts_of("oai:s00:2", "s00", title="Toán 6", isbn=[ISBN])
+    repo.update_clusters([Record(late.id, facts=late.to_json())], hook)
+    assert Clusterer(open_index(repo)).why("oai:s00:2").alone_for == "oai:s00:0"

@@ -1285,15 +1285,29 @@ class ClusterTables:
         """``(part, head, size)`` of these parts (those with a cluster)."""
         return list(self._chunked("SELECT part, head, size FROM union_cluster WHERE {}", "part", parts))
 
-    def key_rows(self, keys: Iterable[str], limit: int) -> tuple[list[tuple[str, str]], set[str]]:
+    def key_rows(self, keys: Iterable[str], limit: int, few: int = 0
+                 ) -> tuple[list[tuple[str, str]], set[str], dict[str, str]]:
         """``(key, record)`` of every record of the keys at most ``limit`` records
-        share, and the keys more share (too common)."""
+        share; the keys more share (too common); and, of the keys more than ``few``
+        records share that are all in one part (copies of one edition), only the
+        first record (key → record), not their every row."""
         keys = list(keys)
-        common = {k for k, n in self._chunked(
-            "SELECT key, count(*) FROM union_key WHERE {} GROUP BY key", "key", keys) if n > limit}
+        common: set[str] = set()
+        single: dict[str, str] = {}
+        for key, n, parts, first in self._chunked(
+                "SELECT k.key, count(*), count(DISTINCT u.part), min(k.record) FROM union_key k "
+                "JOIN union_record u ON u.record = k.record WHERE {} GROUP BY k.key", "k.key", keys):
+            if n > limit:
+                common.add(key)
+            elif few and n > few and parts == 1:
+                single[key] = first
         rows = list(self._chunked("SELECT key, record FROM union_key WHERE {}", "key",
-                                  [k for k in keys if k not in common]))
-        return rows, common
+                                  [k for k in keys if k not in common and k not in single]))
+        return rows, common, single
+
+    def unlisted(self, part: int, keys: Iterable[str], listed: Iterable[str]) -> list[str]:
+        """(Every record :meth:`candidates` finds is listed.)"""
+        return []
 
     def max_part(self) -> int:
         return self._rows("SELECT coalesce(max(part), 0) FROM union_record")[0][0]

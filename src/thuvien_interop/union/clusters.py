@@ -86,7 +86,12 @@ class ClusterIndex(Protocol):
         """Forget a record: its facts, its keys, its place in its part."""
     def candidates(self, keys: Iterable[str], limit: int) -> dict[str, list[str]]:
         """For each key, its records in identifier order: all of them, or the
-        first ``limit + 1`` when it has more than ``limit`` (too common)."""
+        first ``limit + 1`` when it has more than ``limit`` (too common). (An index
+        may list fewer: see :meth:`unlisted`.)"""
+    def unlisted(self, part: int, keys: Iterable[str], listed: Iterable[str]) -> list[str]:
+        """The records of ``part`` with one of ``keys`` that :meth:`candidates` did
+        not list (beside ``listed``), in identifier order: none, unless the index
+        lists only the first of a key's many records in one part."""
     def parts_of(self, records: Iterable[str]) -> dict[str, int]: ...
     def part_members(self, part: int) -> dict[str, tuple[str, bool]]:
         """Record → (provider, alone) of every record of a part."""
@@ -187,6 +192,9 @@ class MemoryIndex:
     def candidates(self, keys: Iterable[str], limit: int) -> dict[str, list[str]]:
         return {k: sorted(self._keys[k])[:limit + 1] for k in keys if k in self._keys}
 
+    def unlisted(self, part: int, keys: Iterable[str], listed: Iterable[str]) -> list[str]:
+        return []
+
     def parts_of(self, records: Iterable[str]) -> dict[str, int]:
         return {r: p for r in records if (p := self._part.get(r)) is not None}
 
@@ -268,9 +276,13 @@ class BatchIndex(MemoryIndex):
     ``inner`` is a :class:`~thuvien_interop.store.sql.ClusterTables` (its bulk
     methods ``rows``, ``key_rows``, ``heads``, ``max_part`` and ``apply``)."""
 
+    #: A key more records than this share, all in one part, lists only its first.
+    FEW = 16
+
     def __init__(self, inner: Any) -> None:
         super().__init__()
         self.inner = inner
+        self._limit = MatchConfig().max_key_records
         self._known: set[str] = set()          # records whose row (or its absence) was read
         self._stored: set[str] = set()         # ... of which the store has a row
         self._loaded_keys: set[str] = set()
@@ -286,6 +298,7 @@ class BatchIndex(MemoryIndex):
         self._providers: dict[str, str] = {}
         self._texts: dict[str, str] = {}
         self._unparsed: dict[str, str] = {}    # facts read, parsed when asked for
+        self._single: set[str] = set()         # keys of which only the first record is listed
         self._numbers = itertools.count(inner.max_part() + 1)
 
     # -- reading ahead -------------------------------------------------------------
@@ -294,6 +307,7 @@ class BatchIndex(MemoryIndex):
         """Read what writing ``puts`` and removing ``gone`` can touch (``texts``:
         the facts of ``puts`` as JSON, when known: written as they are)."""
         self._texts = dict(texts or {})
+        self._limit = limit
         ids = [f.id for f in puts] + list(gone)
         self._read_records(ids, with_facts=True)
         keys = {k for f in puts for k in f.key_set}
@@ -343,9 +357,15 @@ class BatchIndex(MemoryIndex):
         wanted = [k for k in keys if k not in self._loaded_keys and k not in self._common]
         if not wanted:
             return
-        rows, common = self.inner.key_rows(wanted, limit)
+        rows, common, single = self.inner.key_rows(wanted, limit, self.FEW)
         for key, record in rows:
             self._keys.setdefault(key, set()).add(record)
+        # A key that many records of one part share (a textbook's ISBN in 500 libraries'
+        # copies) lists its first only: a record that agrees with it joins the part,
+        # and the others are read only when it does not (unlisted).
+        for key, record in single.items():
+            self._keys.setdefault(key, set()).add(record)
+        self._single |= set(single)
         self._common |= common
         self._loaded_keys.update(k for k in wanted if k not in common)
 
@@ -396,6 +416,30 @@ class BatchIndex(MemoryIndex):
         if other:
             out.update(self.inner.candidates(other, limit))
         return out
+
+    def unlisted(self, part: int, keys: Iterable[str], listed: Iterable[str]) -> list[str]:
+        keys = [k for k in keys if k in self._single]
+        if not keys:
+            return []
+        self._list_all(keys)
+        stored = sorted({r for k in keys for r in self._keys.get(k, ())} - set(listed))
+        self._read_records(stored, with_facts=False)
+        return [r for r in stored if self._part.get(r) == part]
+
+    def _drop_keys(self, record: str) -> None:
+        # A record leaving a key that lists only its first: the key's every record
+        # is listed first (they stay findable by it).
+        old = self._facts.get(record)
+        self._list_all(old.key_set & self._single if old else set())
+        super()._drop_keys(record)
+
+    def _list_all(self, keys: Iterable[str]) -> None:
+        """List every stored record of these keys (beside the batch's own, listed by
+        their facts)."""
+        for key in sorted(keys):
+            self._single.discard(key)
+            found = self.inner.records_with_key(key, self._limit + 1)
+            self._keys.setdefault(key, set()).update(r for r in found if r not in self._dirty_facts)
 
     def cluster_of(self, record: str) -> str | None:
         self._read_records([record], with_facts=False)
@@ -857,14 +901,16 @@ class Clusterer:
         # edition it agrees, and the part's other members need not be read.
         first = self.index.facts_many(ids[0] for ids in by_part.values())
         joined: set[int] = set()
+        usable = self._usable(facts)
         for p, ids in by_part.items():
             f = first.get(ids[0])
             if f is not None and self._agree(facts, f):
                 joined.add(p)
-            elif len(ids) > 1:
-                rest = self.index.facts_many(ids[1:])
-                if any(self._agree(facts, rest[r]) for r in ids[1:] if r in rest):
-                    joined.add(p)
+                continue
+            others = ids[1:] + self.index.unlisted(p, usable, ids)
+            rest = self.index.facts_many(others)
+            if any(self._agree(facts, rest[r]) for r in others if r in rest):
+                joined.add(p)
         return joined
 
     def _pieces(self, records: list[str]) -> list[set[str]]:
