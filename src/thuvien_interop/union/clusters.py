@@ -418,6 +418,8 @@ class BatchIndex(MemoryIndex):
         return out
 
     def unlisted(self, part: int, keys: Iterable[str], listed: Iterable[str]) -> list[str]:
+        if not self._single:
+            return []
         keys = [k for k in keys if k in self._single]
         if not keys:
             return []
@@ -908,6 +910,8 @@ class Clusterer:
                 joined.add(p)
                 continue
             others = ids[1:] + self.index.unlisted(p, usable, ids)
+            if not others:
+                continue
             rest = self.index.facts_many(others)
             if any(self._agree(facts, rest[r]) for r in others if r in rest):
                 joined.add(p)
