@@ -174,18 +174,22 @@ class GzipBomb:
         return [self.body]
 
 
-def _peak_rss(cmd: list[str], src: Path | None = None) -> tuple[float, int, float]:
+def _peak_rss(cmd: list[str], src: Path | None = None,
+              extra: str | None = None) -> tuple[float, int, float]:
     """(peak RSS in MB, exit status, seconds) of a command (``src``: the src
-    folder of the checkout it runs, default this one)."""
+    folder of the checkout it runs, default this one; ``extra``: folders put
+    before the installed packages, e.g. an older urllib3)."""
     started = time.monotonic()
-    env = dict(os.environ, PYTHONPATH=str(src)) if src is not None else None
+    path = os.pathsep.join(str(p) for p in (src, extra) if p)
+    env = dict(os.environ, PYTHONPATH=path) if path else None
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return usage.ru_maxrss / 1024, proc.returncode, time.monotonic() - started
 
 
-def _memory(workdir: Path, page_mb: int, bomb_mb: int, compare: Path | None) -> None:
+def _memory(workdir: Path, page_mb: int, bomb_mb: int, compare: Path | None,
+            extra: str | None = None) -> None:
     checkouts: list[tuple[str, Path | None]] = [("this", None)]
     if compare is not None:
         checkouts.append(("compare", compare.resolve()))
@@ -199,7 +203,7 @@ def _memory(workdir: Path, page_mb: int, bomb_mb: int, compare: Path | None) -> 
             rss, code, seconds = _peak_rss(
                 [sys.executable, "-m", "thuvien_interop", "harvest", url, "--store",
                  f"sqlite:///{db}", "--name", "big", "--prefix", "oai_dc", "--processes", "1",
-                 "--retries", "0", "-q", "--timeout", "3600"], src)
+                 "--retries", "0", "-q", "--timeout", "3600"], src, extra)
             stored = _count(db, "source:big") if db.exists() else 0
             print(f"{label:7} harvest of {name:22}: peak RSS {rss:7.0f} MB, exit {code}, "
                   f"{seconds:6.1f} s, {stored:,} records stored")
@@ -297,6 +301,9 @@ def main() -> None:
     ap.add_argument("--compare", type=Path, metavar="SRC", help="the src folder of another "
                     "checkout: its harvests of the big page and the bomb are measured too, "
                     "in the same run")
+    ap.add_argument("--pythonpath", metavar="PATH", help="folders put before the installed "
+                    "packages in the memory runs (both checkouts), e.g. an unpacked older "
+                    "urllib3 wheel")
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--import-records", type=int, default=20000)
     ap.add_argument("--postgres", metavar="URL", help="also measure SRU during an import there "
@@ -311,7 +318,7 @@ def main() -> None:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     if "memory" in parts:
-        _memory(workdir, args.page_mb, args.bomb_mb, args.compare)
+        _memory(workdir, args.page_mb, args.bomb_mb, args.compare, args.pythonpath)
     if "sru" in parts:
         for p in workdir.glob("sru.db*"):
             p.unlink()
