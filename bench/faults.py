@@ -6,7 +6,8 @@ asks for, and from the kill to the rerun's end; and the same after SIGTERM
 (which the harvest handles as Ctrl-C: it stops between pages and releases its
 lease). Before leases named their holder, the rerun after a kill -9 claimed
 nothing for the lease's 900 s and exited 0. Then the peak memory (RSS) of a
-harvest of one page of --page-mb MB and of a --bomb-mb MB gzip bomb, and the
+harvest of one page of --page-mb MB, of the same page not well-formed, and of
+a --bomb-mb MB gzip bomb, and the
 p50/p95/max of SRU searches by --clients clients while an import of --records
 records runs into the same store, on SQLite and (with --postgres URL) on
 PostgreSQL. A benchmark, not a test: it prints figures.
@@ -121,10 +122,13 @@ def _round(sig: int, url: str, clock: Clock, workdir: Path, page: int, processes
 
 class BigPage:
     """WSGI: Identify, then one ListRecords page of ``mb`` MB (oai_dc records of
-    about 10 kB each), streamed, with no resumption token."""
+    about 10 kB each), streamed, with no resumption token; ``broken``: its first
+    record not well-formed (the tolerant reader reads the page, twice: a broken
+    page is asked for again once)."""
 
-    def __init__(self, mb: int) -> None:
+    def __init__(self, mb: int, broken: bool = False) -> None:
         self.records = max(1, (mb << 20) // 10_000)
+        self.broken = broken
 
     def __call__(self, environ, start_response):
         start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8")])
@@ -141,7 +145,8 @@ class BigPage:
             yield (f'<record><header><identifier>oai:big.vn:{i}</identifier><datestamp>'
                    f'2024-01-01</datestamp></header><metadata><oai_dc:dc xmlns:oai_dc="http://'
                    f'www.openarchives.org/OAI/2.0/oai_dc/" xmlns:dc="http://purl.org/dc/elements/'
-                   f'1.1/"><dc:title>Sách {i}</dc:title><dc:description>').encode() + filler + (
+                   f'1.1/"><dc:title>Sách {i}</dc:title{"" if i or not self.broken else "x"}>'
+                   f'<dc:description>').encode() + filler + (
                    b"</dc:description></oai_dc:dc></metadata></record>")
         yield b"</ListRecords></OAI-PMH>"
 
@@ -174,18 +179,35 @@ class GzipBomb:
         return [self.body]
 
 
-def _peak_rss(cmd: list[str], src: Path | None = None,
+#: Runs ``python -m thuvien_interop ...`` and writes, at its exit, the peak RSS
+#: of its own address space (VmHWM). Not the child's ru_maxrss: a child spawned
+#: by vfork (as subprocess does) inherits the parent's high-water mark at exec,
+#: so a harvest started while this process held a served page "peaked" at what
+#: this process had held (a 16 MB bomb read 229 MB; by VmHWM, 58).
+_HWM = ("import atexit, os, runpy, sys\n"
+        "def _hwm():\n"
+        "    with open('/proc/self/status') as f, open(os.environ['BENCH_HWM'], 'w') as out:\n"
+        "        out.write(next(x for x in f if x.startswith('VmHWM')).split()[1])\n"
+        "atexit.register(_hwm)\n"
+        "sys.argv[0] = 'thuvien-interop'\n"
+        "runpy.run_module('thuvien_interop', run_name='__main__', alter_sys=True)\n")
+
+
+def _peak_rss(args: list[str], src: Path | None = None,
               extra: str | None = None) -> tuple[float, int, float]:
-    """(peak RSS in MB, exit status, seconds) of a command (``src``: the src
-    folder of the checkout it runs, default this one; ``extra``: folders put
-    before the installed packages, e.g. an older urllib3)."""
+    """(peak RSS in MB, exit status, seconds) of ``thuvien-interop args`` (``src``:
+    the src folder of the checkout it runs, default this one; ``extra``: folders
+    put before the installed packages, e.g. an older urllib3)."""
     started = time.monotonic()
     path = os.pathsep.join(str(p) for p in (src, extra) if p)
-    env = dict(os.environ, PYTHONPATH=path) if path else None
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_maxrss / 1024, proc.returncode, time.monotonic() - started
+    with tempfile.NamedTemporaryFile("r", suffix=".hwm") as hwm:
+        env = dict(os.environ, BENCH_HWM=hwm.name, **({"PYTHONPATH": path} if path else {}))
+        proc = subprocess.run([sys.executable, "-c", _HWM, *args], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env=env)
+        kb = hwm.read().strip()
+    if not kb:
+        raise SystemExit(f"no peak RSS written by {args[:2]} (exit {proc.returncode})")
+    return int(kb) / 1024, proc.returncode, time.monotonic() - started
 
 
 def _memory(workdir: Path, page_mb: int, bomb_mb: int, compare: Path | None,
@@ -194,6 +216,7 @@ def _memory(workdir: Path, page_mb: int, bomb_mb: int, compare: Path | None,
     if compare is not None:
         checkouts.append(("compare", compare.resolve()))
     for name, app in ((f"one {page_mb} MB page", BigPage(page_mb)),
+                      (f"one {page_mb} MB broken page", BigPage(page_mb, broken=True)),
                       (f"a {bomb_mb} MB gzip bomb", GzipBomb(bomb_mb))):
         server, url = _serve(app)
         for label, src in checkouts:
@@ -201,11 +224,11 @@ def _memory(workdir: Path, page_mb: int, bomb_mb: int, compare: Path | None,
             for p in workdir.glob("memory.db*"):
                 p.unlink()
             rss, code, seconds = _peak_rss(
-                [sys.executable, "-m", "thuvien_interop", "harvest", url, "--store",
+                ["harvest", url, "--store",
                  f"sqlite:///{db}", "--name", "big", "--prefix", "oai_dc", "--processes", "1",
                  "--retries", "0", "-q", "--timeout", "3600"], src, extra)
             stored = _count(db, "source:big") if db.exists() else 0
-            print(f"{label:7} harvest of {name:22}: peak RSS {rss:7.0f} MB, exit {code}, "
+            print(f"{label:7} harvest of {name:29}: peak RSS {rss:7.0f} MB, exit {code}, "
                   f"{seconds:6.1f} s, {stored:,} records stored")
         server.close()
 
