@@ -719,9 +719,9 @@ class SQLStore:
             >>> with store.time_budget(10):                        # doctest: +SKIP
             ...     page = store.search(plan, 1, 10)
 
-        SQLite bounds the whole block (a progress handler checks the deadline every
-        10,000 steps of its virtual machine); PostgreSQL each statement of it
-        (``statement_timeout``), and a search is a handful of statements.
+        Both bound the whole block: SQLite with a progress handler that checks the
+        deadline every 10,000 steps of its virtual machine, PostgreSQL by giving
+        each statement, as its ``statement_timeout``, what is left of the budget.
         """
         if not seconds:
             yield
