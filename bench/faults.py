@@ -76,12 +76,44 @@ def _provider_store(path: Path, n: int):
     return store
 
 
-def _serve(app, threads: int = 4):
-    from waitress.server import create_server
+class _Served:
+    """A waitress server on 127.0.0.1 in a thread of this process, run by our own
+    loop in short slices: ``close()`` stops the loop and everything is closed in
+    the loop's thread (waitress's ``close()`` from another thread closed sockets
+    under its select and printed "Bad file descriptor")."""
 
-    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
-    threading.Thread(target=server.run, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.effective_port}/oai"
+    def __init__(self, app, threads: int) -> None:
+        from waitress.server import create_server
+
+        self.server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from waitress import wasyncore
+
+        server = self.server
+        try:
+            while not self._stop.is_set() and server._map:
+                wasyncore.loop(timeout=0.05, map=server._map, count=1,
+                               use_poll=server.adj.asyncore_use_poll)
+        finally:
+            for channel in list(server._map.values()):
+                try:
+                    channel.close()
+                except OSError:
+                    pass
+            server.task_dispatcher.shutdown()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _serve(app, threads: int = 4) -> tuple[_Served, str]:
+    served = _Served(app, threads)
+    return served, f"http://127.0.0.1:{served.server.effective_port}/oai"
 
 
 def _count(db: Path, set_spec: str = "source:bench") -> int:
