@@ -173,6 +173,8 @@ def test_on_postgresql_statements_each_within_the_budget_are_stopped_together(po
         store._conn().execute("SELECT pg_sleep(0.4)")
         # What the next statement is given is what is left: at most 1 s - 0.4 s.
         assert 0 < _timeout_ms(store) <= 600
+        # And a search's statements are not JIT-compiled (seconds, for a big plan).
+        assert store._conn().execute("SHOW jit").fetchone()[0] == "off"
     assert _timeout_ms(store) == 0, "outside the block, nothing is bounded"
     assert store.search(search_plan.Plan(search_plan.AllRecords()), 1, 3).total == 10
 

@@ -443,6 +443,9 @@ class PostgresRepository(SQLStore):
         # One deadline for the block, not a timeout a statement: every statement
         # of the block runs through _BudgetedCursor, which gives it what is left.
         conn = self._read_transaction()
+        # A search is a few quick statements: JIT-compiling one that looks costly
+        # (a 100-term AND's plan) took seconds longer than running it (4 s, 70 ms).
+        conn.execute("SELECT set_config('jit', 'off', true)")
         previous = conn.cursor_factory
         conn.thuvien_budget = _Budget(seconds)
         conn.cursor_factory = _BudgetedCursor
@@ -488,10 +491,15 @@ class PostgresRepository(SQLStore):
         # (dc.title = hist*ry, 1,859 records: 0.75 s; here 2 ms).
         ids = [r[0] for r in conn.execute(self._q(f"SELECT id FROM ({ids_sql}) h LIMIT ?"),
                                           args + [RANK_LIMIT + 1])]
+        if not ids:
+            return [], 0
         if len(ids) <= RANK_LIMIT:
             score_sql, score_args = comp.score(root)
-            scores: dict[int, float] = (dict(conn.execute(self._q(score_sql), score_args).fetchall())
-                                        if score_sql is not None else {})
+            # Only the hits' scores: the positive leaves of "a and b and ..." match
+            # far more records than the hits (each of 100 common words thousands).
+            scores: dict[int, float] = (dict(conn.execute(self._q(
+                f"SELECT id, score FROM ({score_sql}) s WHERE id = ANY(?)"),
+                score_args + [ids]).fetchall()) if score_sql is not None else {})
             ids.sort(key=lambda i: (i not in scores, -scores.get(i, 0.0), i))
             first = max(start - 1, 0)
             return ids[first:first + max(limit, 0)], len(ids)
@@ -582,6 +590,26 @@ class _TSQuery(Compiler):
     def __init__(self, store: Any, conn: Any) -> None:
         super().__init__(store, conn)
         self._expanded: dict[str, list[str]] = {}
+        self._frequencies: dict[str, float] | None = None
+
+    def rarity(self, node: search_plan.PlanNode) -> float:
+        # The planner's own statistics of search_text.tsv (ANALYZE keeps the
+        # frequencies of its commonest lexemes): a word not among them is rarer
+        # than the rarest that is. Without statistics, unknown.
+        if not isinstance(node, search_plan.Phrase):
+            return float("inf")
+        words = [t.text for t in node.terms if t.kind == "word"]
+        if self._frequencies is None:
+            row = self.conn.execute(
+                "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+                "WHERE schemaname = current_schema() AND tablename = 'search_text' "
+                "AND attname = 'tsv'").fetchone()
+            elems, freqs = row if row is not None and row[0] else ([], [])
+            self._frequencies = dict(zip(elems, freqs, strict=False))
+        if not words or not self._frequencies:
+            return float("inf")
+        floor = min(self._frequencies.values()) / 2
+        return min(self._frequencies.get(w, floor) for w in words)
 
     def key_glob(self, pattern: str) -> tuple[str, list[object]]:
         regex, lead = _glob_regex(pattern)
@@ -598,6 +626,20 @@ class _TSQuery(Compiler):
         # A named index has one row a record (the primary key): no DISTINCT needed.
         distinct = "DISTINCT " if index is None else ""
         return f"SELECT {distinct}record_id AS id FROM search_text WHERE {cond}", args
+
+    def text_exists(self, node: search_plan.PlanNode, ref: str
+                    ) -> tuple[str | None, list[object]] | None:
+        m = self.match(node)
+        if m is None:
+            return None
+        index, q = m
+        if q is None:
+            return None, []
+        cond, args = self._text_match(index, q)
+        # OFFSET 0: not pulled up into a semi-join (which hashes every row the
+        # part matches); a probe of the record's own rows by the primary key.
+        return (f"EXISTS (SELECT 1 FROM search_text WHERE record_id = {ref} AND {cond} "
+                "OFFSET 0)", args)
 
     def match(self, node: search_plan.PlanNode) -> tuple[str | None, str | None] | None:
         """(index, tsquery) when ``node`` is full text on one index, the tsquery None
