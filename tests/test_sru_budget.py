@@ -6,7 +6,7 @@ loaded with generated records; the assertions are on the answers, never on a tim
 from __future__ import annotations
 
 import pytest
-from conftest import fresh_store_url, live_server
+from conftest import PG_URL, fresh_store_url, live_server
 from lxml import etree
 
 from thuvien_interop.model import Record
@@ -135,15 +135,11 @@ def test_the_readers_page_says_the_search_was_stopped(store):
 # -- PostgreSQL: one budget for the whole request -----------------------------------
 
 @pytest.fixture(scope="module")
-def postgres_store():
-    if reason := postgres_unreachable():
-        pytest.skip(reason)
-    pg_schema = f"budget_{uuid.uuid4().hex[:12]}"
-    s = open_store(f"{PG_URL}?schema={pg_schema}")
+def postgres_store(request):
+    s = open_store(fresh_store_url(request, "postgres", None, "budget_whole"))
     s.write(_records(10))
     yield s
     s.close()
-    drop_schema(pg_schema)
 
 
 def _timeout_ms(store) -> int:
@@ -174,7 +170,7 @@ def test_on_postgresql_a_statement_waiting_on_a_lock_is_stopped_at_the_deadline(
 
     store = postgres_store
     schema = store._conn().execute("SELECT current_schema()").fetchone()[0]
-    with psycopg.connect(PG_URL) as holder:
+    with psycopg.connect(PG_URL) as holder:  # another connection, another session
         holder.execute(f'LOCK TABLE "{schema}".records IN ACCESS EXCLUSIVE MODE')
         with pytest.raises(search_plan.PlanTooSlow):
             with store.time_budget(0.5):
