@@ -328,8 +328,8 @@ class PageReader:
                     utf8_ok = False
             ascii_only = ascii_only and chunk.isascii()
             offset += len(chunk)
-            if final or (failed is not None and not utf8_ok):
-                break
+            if final or (failed is not None and (utf8 is None or not utf8_ok)):
+                break  # decided
         if failed is not None:
             if declared != "utf-8" and utf8_ok:
                 self.page.repairs.append(f"declared {declared} but the bytes are UTF-8: read as UTF-8")
