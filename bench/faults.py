@@ -83,7 +83,12 @@ class _Served:
     under its select and printed "Bad file descriptor")."""
 
     def __init__(self, app, threads: int) -> None:
+        import logging
+
         from waitress.server import create_server
+
+        # "Task queue depth is N" a line whenever 16 clients outnumber its threads.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
         self.server = create_server(app, host="127.0.0.1", port=0, threads=threads)
         self._stop = threading.Event()
