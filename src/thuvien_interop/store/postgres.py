@@ -615,27 +615,33 @@ class _TSQuery(Compiler):
         regex, lead = _glob_regex(pattern)
         return "k.key >= ? AND k.key < ? AND k.key ~ ?", [lead, lead + "\U0010ffff", regex]
 
-    def text(self, node: search_plan.PlanNode) -> tuple[str | None, list[object]] | None:
+    def _where(self, node: search_plan.PlanNode) -> tuple[str | None, list[object], bool] | None:
+        """(condition on search_text rows, its arguments, whether it is on every
+        index) of a full-text node, the condition None when nothing can match;
+        None when ``node`` is not full text."""
         m = self.match(node)
         if m is None:
             return None
         index, q = m
-        if q is None:
+        return (*(self._text_match(index, q) if q is not None else (None, [])), index is None)
+
+    def text(self, node: search_plan.PlanNode) -> tuple[str | None, list[object]] | None:
+        if (w := self._where(node)) is None:
+            return None
+        cond, args, every = w
+        if cond is None:
             return None, []
-        cond, args = self._text_match(index, q)
         # A named index has one row a record (the primary key): no DISTINCT needed.
-        distinct = "DISTINCT " if index is None else ""
+        distinct = "DISTINCT " if every else ""
         return f"SELECT {distinct}record_id AS id FROM search_text WHERE {cond}", args
 
     def text_exists(self, node: search_plan.PlanNode, ref: str
                     ) -> tuple[str | None, list[object]] | None:
-        m = self.match(node)
-        if m is None:
+        if (w := self._where(node)) is None:
             return None
-        index, q = m
-        if q is None:
+        cond, args, _ = w
+        if cond is None:
             return None, []
-        cond, args = self._text_match(index, q)
         # OFFSET 0: not pulled up into a semi-join (which hashes every row the
         # part matches); a probe of the record's own rows by the primary key.
         return (f"EXISTS (SELECT 1 FROM search_text WHERE record_id = {ref} AND {cond} "
