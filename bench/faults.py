@@ -6,7 +6,8 @@ asks for, and from the kill to the rerun's end; and the same after SIGTERM
 (which the harvest handles as Ctrl-C: it stops between pages and releases its
 lease). Before leases named their holder, the rerun after a kill -9 claimed
 nothing for the lease's 900 s and exited 0. Then the peak memory (RSS) of a
-harvest of one page of --page-mb MB and of a --bomb-mb MB gzip bomb, and the
+harvest of one page of --page-mb MB, of the same page not well-formed, and of
+a --bomb-mb MB gzip bomb, and the
 p50/p95/max of SRU searches by --clients clients while an import of --records
 records runs into the same store, on SQLite and (with --postgres URL) on
 PostgreSQL. A benchmark, not a test: it prints figures.
@@ -75,12 +76,49 @@ def _provider_store(path: Path, n: int):
     return store
 
 
-def _serve(app, threads: int = 4):
-    from waitress.server import create_server
+class _Served:
+    """A waitress server on 127.0.0.1 in a thread of this process, run by our own
+    loop in short slices: ``close()`` stops the loop and everything is closed in
+    the loop's thread (waitress's ``close()`` from another thread closed sockets
+    under its select and printed "Bad file descriptor")."""
 
-    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
-    threading.Thread(target=server.run, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.effective_port}/oai"
+    def __init__(self, app, threads: int) -> None:
+        import logging
+
+        from waitress.server import create_server
+
+        # "Task queue depth is N" a line whenever 16 clients outnumber its threads.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+        self.server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from waitress import wasyncore
+
+        server = self.server
+        try:
+            while not self._stop.is_set() and server._map:
+                wasyncore.loop(timeout=0.05, map=server._map, count=1,
+                               use_poll=server.adj.asyncore_use_poll)
+        finally:
+            for channel in list(server._map.values()):
+                try:
+                    channel.close()
+                except OSError:
+                    pass
+            server.task_dispatcher.shutdown()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _serve(app, threads: int = 4) -> tuple[_Served, str]:
+    served = _Served(app, threads)
+    return served, f"http://127.0.0.1:{served.server.effective_port}/oai"
 
 
 def _count(db: Path, set_spec: str = "source:bench") -> int:
@@ -121,10 +159,13 @@ def _round(sig: int, url: str, clock: Clock, workdir: Path, page: int, processes
 
 class BigPage:
     """WSGI: Identify, then one ListRecords page of ``mb`` MB (oai_dc records of
-    about 10 kB each), streamed, with no resumption token."""
+    about 10 kB each), streamed, with no resumption token; ``broken``: its first
+    record not well-formed (the tolerant reader reads the page, twice: a broken
+    page is asked for again once)."""
 
-    def __init__(self, mb: int) -> None:
+    def __init__(self, mb: int, broken: bool = False) -> None:
         self.records = max(1, (mb << 20) // 10_000)
+        self.broken = broken
 
     def __call__(self, environ, start_response):
         start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8")])
@@ -141,7 +182,8 @@ class BigPage:
             yield (f'<record><header><identifier>oai:big.vn:{i}</identifier><datestamp>'
                    f'2024-01-01</datestamp></header><metadata><oai_dc:dc xmlns:oai_dc="http://'
                    f'www.openarchives.org/OAI/2.0/oai_dc/" xmlns:dc="http://purl.org/dc/elements/'
-                   f'1.1/"><dc:title>Sách {i}</dc:title><dc:description>').encode() + filler + (
+                   f'1.1/"><dc:title>Sách {i}</dc:title{"" if i or not self.broken else "x"}>'
+                   f'<dc:description>').encode() + filler + (
                    b"</dc:description></oai_dc:dc></metadata></record>")
         yield b"</ListRecords></OAI-PMH>"
 
@@ -174,22 +216,44 @@ class GzipBomb:
         return [self.body]
 
 
-def _peak_rss(cmd: list[str], src: Path | None = None) -> tuple[float, int, float]:
-    """(peak RSS in MB, exit status, seconds) of a command (``src``: the src
-    folder of the checkout it runs, default this one)."""
+#: Runs ``python -m thuvien_interop ...`` and writes, at its exit, the peak RSS
+#: of its own address space (VmHWM). Not the child's ru_maxrss: a child spawned
+#: by vfork (as subprocess does) inherits the parent's high-water mark at exec,
+#: so a harvest started while this process held a served page "peaked" at what
+#: this process had held (a 16 MB bomb read 229 MB; by VmHWM, 58).
+_HWM = ("import atexit, os, runpy, sys\n"
+        "def _hwm():\n"
+        "    with open('/proc/self/status') as f, open(os.environ['BENCH_HWM'], 'w') as out:\n"
+        "        out.write(next(x for x in f if x.startswith('VmHWM')).split()[1])\n"
+        "atexit.register(_hwm)\n"
+        "sys.argv[0] = 'thuvien-interop'\n"
+        "runpy.run_module('thuvien_interop', run_name='__main__', alter_sys=True)\n")
+
+
+def _peak_rss(args: list[str], src: Path | None = None,
+              extra: str | None = None) -> tuple[float, int, float]:
+    """(peak RSS in MB, exit status, seconds) of ``thuvien-interop args`` (``src``:
+    the src folder of the checkout it runs, default this one; ``extra``: folders
+    put before the installed packages, e.g. an older urllib3)."""
     started = time.monotonic()
-    env = dict(os.environ, PYTHONPATH=str(src)) if src is not None else None
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_maxrss / 1024, proc.returncode, time.monotonic() - started
+    path = os.pathsep.join(str(p) for p in (src, extra) if p)
+    with tempfile.NamedTemporaryFile("r", suffix=".hwm") as hwm:
+        env = dict(os.environ, BENCH_HWM=hwm.name, **({"PYTHONPATH": path} if path else {}))
+        proc = subprocess.run([sys.executable, "-c", _HWM, *args], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env=env)
+        kb = hwm.read().strip()
+    if not kb:
+        raise SystemExit(f"no peak RSS written by {args[:2]} (exit {proc.returncode})")
+    return int(kb) / 1024, proc.returncode, time.monotonic() - started
 
 
-def _memory(workdir: Path, page_mb: int, bomb_mb: int, compare: Path | None) -> None:
+def _memory(workdir: Path, page_mb: int, bomb_mb: int, compare: Path | None,
+            extra: str | None = None) -> None:
     checkouts: list[tuple[str, Path | None]] = [("this", None)]
     if compare is not None:
         checkouts.append(("compare", compare.resolve()))
     for name, app in ((f"one {page_mb} MB page", BigPage(page_mb)),
+                      (f"one {page_mb} MB broken page", BigPage(page_mb, broken=True)),
                       (f"a {bomb_mb} MB gzip bomb", GzipBomb(bomb_mb))):
         server, url = _serve(app)
         for label, src in checkouts:
@@ -197,11 +261,11 @@ def _memory(workdir: Path, page_mb: int, bomb_mb: int, compare: Path | None) -> 
             for p in workdir.glob("memory.db*"):
                 p.unlink()
             rss, code, seconds = _peak_rss(
-                [sys.executable, "-m", "thuvien_interop", "harvest", url, "--store",
+                ["harvest", url, "--store",
                  f"sqlite:///{db}", "--name", "big", "--prefix", "oai_dc", "--processes", "1",
-                 "--retries", "0", "-q", "--timeout", "3600"], src)
+                 "--retries", "0", "-q", "--timeout", "3600"], src, extra)
             stored = _count(db, "source:big") if db.exists() else 0
-            print(f"{label:7} harvest of {name:22}: peak RSS {rss:7.0f} MB, exit {code}, "
+            print(f"{label:7} harvest of {name:29}: peak RSS {rss:7.0f} MB, exit {code}, "
                   f"{seconds:6.1f} s, {stored:,} records stored")
         server.close()
 
@@ -297,6 +361,9 @@ def main() -> None:
     ap.add_argument("--compare", type=Path, metavar="SRC", help="the src folder of another "
                     "checkout: its harvests of the big page and the bomb are measured too, "
                     "in the same run")
+    ap.add_argument("--pythonpath", metavar="PATH", help="folders put before the installed "
+                    "packages in the memory runs (both checkouts), e.g. an unpacked older "
+                    "urllib3 wheel")
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--import-records", type=int, default=20000)
     ap.add_argument("--postgres", metavar="URL", help="also measure SRU during an import there "
@@ -311,7 +378,7 @@ def main() -> None:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     if "memory" in parts:
-        _memory(workdir, args.page_mb, args.bomb_mb, args.compare)
+        _memory(workdir, args.page_mb, args.bomb_mb, args.compare, args.pythonpath)
     if "sru" in parts:
         for p in workdir.glob("sru.db*"):
             p.unlink()

@@ -288,7 +288,8 @@ def _common_words(sqlite_path: Path, n: int) -> list[str]:
     try:
         return [r[0] for r in conn.execute(
             "SELECT term FROM search_vocab WHERE term GLOB '[a-z]*' AND length(term) > 2 "
-            "ORDER BY doc DESC, term LIMIT ?", (n,))]
+            # ixN: the tokens naming an index (SQLite's idx column), not words of a record.
+            "AND term NOT GLOB 'ix[0-9]*' ORDER BY doc DESC, term LIMIT ?", (n,))]
     finally:
         conn.close()
 

@@ -6,7 +6,7 @@ loaded with generated records; the assertions are on the answers, never on a tim
 from __future__ import annotations
 
 import pytest
-from conftest import fresh_store_url, live_server
+from conftest import PG_URL, fresh_store_url, live_server
 from lxml import etree
 
 from thuvien_interop.model import Record
@@ -130,3 +130,51 @@ def test_the_readers_page_says_the_search_was_stopped(store):
     assert "took longer than this server allows" in page.get_data(as_text=True)
     free = create_app(store, sru_config=SRUConfig(time_budget=None)).test_client()
     assert "(SRU 47)" not in free.get("/", query_string={"query": SLOW}).get_data(as_text=True)
+
+
+# -- PostgreSQL: one budget for the whole request -----------------------------------
+
+@pytest.fixture(scope="module")
+def postgres_store(request):
+    s = open_store(fresh_store_url(request, "postgres", None, "budget_whole"))
+    s.write(_records(10))
+    yield s
+    s.close()
+
+
+def _timeout_ms(store) -> int:
+    return int(store._conn().execute(
+        "SELECT setting FROM pg_settings WHERE name = 'statement_timeout'").fetchone()[0])
+
+
+def test_on_postgresql_statements_each_within_the_budget_are_stopped_together(postgres_store):
+    store = postgres_store
+    # Three statements of 0.4 s: each alone well within a second, together past it.
+    with pytest.raises(search_plan.PlanTooSlow) as caught:
+        with store.time_budget(1):
+            for _ in range(3):
+                store._conn().execute("SELECT pg_sleep(0.4)")
+    assert str(caught.value) == "the search took longer than its time budget of 1 s"
+    with store.time_budget(1):
+        store._conn().execute("SELECT pg_sleep(0.4)")
+        # What the next statement is given is what is left: at most 1 s - 0.4 s.
+        assert 0 < _timeout_ms(store) <= 600
+        # And a search's statements are not JIT-compiled (seconds, for a big plan).
+        assert store._conn().execute("SHOW jit").fetchone()[0] == "off"
+    assert _timeout_ms(store) == 0, "outside the block, nothing is bounded"
+    assert store.search(search_plan.Plan(search_plan.AllRecords()), 1, 3).total == 10
+
+
+def test_on_postgresql_a_statement_waiting_on_a_lock_is_stopped_at_the_deadline(postgres_store):
+    import psycopg
+
+    store = postgres_store
+    schema = store._conn().execute("SELECT current_schema()").fetchone()[0]
+    with psycopg.connect(PG_URL) as holder:  # another connection, another session
+        holder.execute(f'LOCK TABLE "{schema}".records IN ACCESS EXCLUSIVE MODE')
+        with pytest.raises(search_plan.PlanTooSlow):
+            with store.time_budget(0.5):
+                store._conn().execute("SELECT pg_sleep(0.2)")
+                store.search(search_plan.Plan(search_plan.AllRecords()), 1, 3)
+        holder.rollback()
+    assert store.search(search_plan.Plan(search_plan.AllRecords()), 1, 3).total == 10

@@ -103,3 +103,45 @@ def test_long_or_chains_and_not_find_the_same_records_on_both_stores(stores):
     for q in queries:
         assert found(pg, q) == found(lite, q), q[:200]
     assert found(lite, queries[0])  # the chains do find something
+
+
+def test_and_chains_across_indexes_find_what_the_intersection_of_their_parts_finds(
+        stores, monkeypatch):
+    """``a and b and ...`` on every index is compiled as the records of its rarest
+    part checked against each other part on their own rows: the records found are
+    those of the intersection of every part's records (the compilation before),
+    and of a plain scan of each record's words."""
+    from thuvien_interop.store.sql import Compiler
+
+    lite, pg, path = stores
+    words = [w for w in vocabulary(path) if w.isalpha() and len(w) > 2]
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT r.identifier, t.body FROM search_text t "
+                            "JOIN records r ON r.id = t.rowid >> 7").fetchall()
+    finally:
+        conn.close()
+    per_record: dict[str, set[str]] = {}
+    for ident, body in rows:
+        per_record.setdefault(ident, set()).update(body.split())
+    queries = {" and ".join(words[:k]): words[:k] for k in (2, 3, 5, 100)}
+    queries.update(dict.fromkeys([
+        f"{words[0]} and {words[1]} and dc.date >= 2000",
+        f"{words[0]} and {words[1]} and {words[2][:3]}*",
+        f"{words[0]} and ({words[1]} or {words[6]}) and {words[2]}",
+        f"{words[0]} and {words[1]} not {words[2]}",
+        f'{words[0]} and "{words[1]} {words[3]}" and {words[4]}',
+        f"{words[0]} and dc.title = {words[1]} and {words[2]}",
+        f"{words[0]} and nosuchwordzz and {words[1]}",
+    ]))
+    chained = {q: (found(lite, q), found(pg, q)) for q in queries}
+    monkeypatch.setattr(Compiler, "_and_chain", lambda self, node: None)
+    nonempty = 0
+    for q, plain in queries.items():
+        before = found(lite, q)
+        assert chained[q] == (before, before), q[:200]
+        if plain is not None:
+            assert before == sorted(i for i, have in per_record.items()
+                                    if all(w in have for w in plain)), q[:200]
+        nonempty += bool(before)
+    assert nonempty >= 4

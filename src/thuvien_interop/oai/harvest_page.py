@@ -154,6 +154,8 @@ class PageReader:
         self.verb = verb
         self.page = Page()
         self._position = 0
+        self.cutter: _Cutter | None = None
+        """The tolerant reader's window over the page, once it has taken over."""
 
     # -- strict, streaming ---------------------------------------------------
     def items(self) -> Iterator[RawRecord | BrokenRecord]:
@@ -283,96 +285,299 @@ class PageReader:
             self.body.seek(0)
         return not ascii_only
 
-    def _decode(self, data: bytes) -> str:
-        if data.startswith(codecs.BOM_UTF8):
-            return data[3:].decode("utf-8", errors="replace")
-        if _utf16(data[:4]):
-            return data.decode("utf-16", errors="replace")
-        m = _DECL.match(data)
+    def _encoding(self) -> tuple[str, int]:
+        """The codec the tolerant reader reads the page in, and the bytes of BOM
+        to skip: the declared encoding when the bytes are valid in it, UTF-8
+        when they are not but are valid UTF-8 (or are UTF-8 under another
+        declared encoding), else Windows-1258. One pass over the bytes, a MB at
+        a time; each decision other than the declared encoding is a repair."""
+        self.body.seek(0)
+        head = self.body.read(1024)
+        if head.startswith(codecs.BOM_UTF8):
+            return "utf-8", 3
+        if _utf16(head[:4]):
+            return "utf-16", 0
+        m = _DECL.match(head)
         declared = "utf-8"
         if m:
             try:
                 declared = codecs.lookup(m.group(1).decode("ascii")).name
             except LookupError:
                 self.page.repairs.append(f"unknown declared encoding {m.group(1).decode('ascii', 'replace')}")
-        try:
-            text = data.decode(declared)
-        except UnicodeDecodeError as exc:
-            if declared != "utf-8":
+        strict = codecs.getincrementaldecoder(declared)()
+        utf8 = codecs.getincrementaldecoder("utf-8")() if declared != "utf-8" else None
+        failed: UnicodeDecodeError | None = None
+        utf8_ok = ascii_only = True
+        offset = 0  # bytes read before the chunk
+        self.body.seek(0)
+        while True:
+            chunk = self.body.read(_READ)
+            final = not chunk
+            if failed is None:
+                pending = len(strict.getstate()[0])
                 try:
-                    text = data.decode("utf-8")
-                    self.page.repairs.append(f"declared {declared} but the bytes are UTF-8: read as UTF-8")
-                    return text
+                    strict.decode(chunk, final)
+                except UnicodeDecodeError as exc:
+                    # Where the whole page's decoding would have said it went wrong.
+                    exc.start += offset - pending
+                    failed = exc
+            if utf8 is not None and utf8_ok:
+                try:
+                    utf8.decode(chunk, final)
                 except UnicodeDecodeError:
-                    pass
+                    utf8_ok = False
+            ascii_only = ascii_only and chunk.isascii()
+            offset += len(chunk)
+            if final or (failed is not None and (utf8 is None or not utf8_ok)):
+                break  # decided
+        if failed is not None:
+            if declared != "utf-8" and utf8_ok:
+                self.page.repairs.append(f"declared {declared} but the bytes are UTF-8: read as UTF-8")
+                return "utf-8", 0
             # Vietnamese providers that are not UTF-8 are mostly Windows-1258.
             self.page.repairs.append(
-                f"not valid {declared} ({exc.reason} at byte {exc.start}): read as windows-1258")
-            return data.decode("cp1258", errors="replace")
-        if declared not in ("utf-8", "ascii") and not data.isascii():
-            try:
-                utf8 = data.decode("utf-8")
-                self.page.repairs.append(f"declared {declared} but the bytes are UTF-8: read as UTF-8")
-                return utf8
-            except UnicodeDecodeError:
-                pass
-        return text
+                f"not valid {declared} ({failed.reason} at byte {failed.start}): read as windows-1258")
+            return "cp1258", 0
+        if declared not in ("utf-8", "ascii") and not ascii_only and utf8_ok:
+            self.page.repairs.append(f"declared {declared} but the bytes are UTF-8: read as UTF-8")
+            return "utf-8", 0
+        return declared, 0
+
+    def _text(self, codec: str, skip: int) -> Iterator[str]:
+        """The page's text, a MB at a time, characters XML 1.0 forbids (raw or as
+        character references) replaced with U+FFFD."""
+        decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+        self.body.seek(skip)
+        held = ""  # a character reference the chunk cut in two
+        repaired = False
+        while True:
+            chunk = self.body.read(_READ)
+            text = held + decoder.decode(chunk, not chunk)
+            held = ""
+            if chunk:
+                amp = text.rfind("&", max(0, len(text) - 32))
+                if amp >= 0 and ";" not in text[amp:]:
+                    text, held = text[:amp], text[amp:]
+            fixed = xml.repair_xml_chars(text)
+            if fixed != text and not repaired:
+                repaired = True
+                self.page.repairs.append("characters XML 1.0 forbids replaced with U+FFFD")
+            if fixed:
+                yield fixed
+            if not chunk:
+                return
 
     def _tolerant(self) -> Iterator[RawRecord | BrokenRecord]:
+        """The page record by record, from a window over its text (:class:`_Cutter`):
+        memory is bounded whatever the page's size; a record is yielded as soon
+        as it is complete; text between records that is not a record is
+        blamed on itself, not on the record before it."""
         self.page.tolerant = True
-        self.body.seek(0)
-        text = self._decode(self.body.read())
-        repaired = xml.repair_xml_chars(text)
-        if repaired != text:
-            self.page.repairs.append("characters XML 1.0 forbids replaced with U+FFFD")
-            text = repaired
-        self.page.oai = bool(_OAI_ROOT.search(text[:4096].encode("utf-8", "replace")))
-        m = _RESPONSE_DATE.search(text)
-        if m:
-            self.page.response_date = m.group(1)
-        for em in _ERROR.finditer(text):
-            attrs = dict((a, v) for a, _, v in _ATTR.findall(em.group(1)))
-            self.page.errors.append((attrs.get("code", ""), html.unescape(em.group(2) or "").strip()))
-        if self.verb == "ListIdentifiers":
-            chunks = [(m.start(), m.group()) for m in _HEADER.finditer(text)]
-            first = chunks[0][0] if chunks else len(text)
-        else:
-            starts = [m.start() for m in _REC_START.finditer(text)]
-            first = starts[0] if starts else len(text)
-            chunks = []
-            for i, start in enumerate(starts):
-                if i + 1 < len(starts):
-                    end = starts[i + 1]
-                else:
-                    e = _LIST_END.search(text, start)
-                    end = e.start() if e else len(text)
-                chunks.append((start, text[start:end]))
-        tail_from = chunks[-1][0] if chunks else 0
-        tm = _TOKEN.search(text, tail_from)
-        if tm:
-            attrs = dict((a, v) for a, _, v in _ATTR.findall(tm.group(1)))
-            self.page.token = Token(html.unescape(tm.group(2) or "").strip(),
-                                    _int(attrs.get("completeListSize")), _int(attrs.get("cursor")),
-                                    attrs.get("expirationDate"))
-        namespaces = {p: uri for p, _, uri in _XMLNS.findall(text[:first])}
-        for prefix, uri in USUAL_PREFIXES.items():
-            namespaces.setdefault(prefix, uri)
-        decls = xml.declarations(namespaces)
-        for _, chunk in chunks:
-            self._position += 1
-            chunk = chunk.strip()
-            try:
-                wrap = etree.fromstring(f"<wrap{decls}>{chunk}</wrap>".encode(), SAFE_PARSER)
-                elem = wrap[0]
-            except (etree.XMLSyntaxError, IndexError) as exc:
-                im = _IDENTIFIER.search(chunk)
-                yield BrokenRecord(self._position, html.unescape(im.group(1)) if im else None,
-                                   f"not well-formed XML: {exc}", chunk)
+        cutter = _Cutter(self._text(*self._encoding()), self.verb)
+        self.cutter = cutter
+        namespaces: dict[str, str] = {}
+        decls: str | None = None
+        token_wanted = True  # the first token after the last record's start
+        first = True
+        blamed = False  # the junk after the last record was
+        for kind, text in cutter:
+            if first:
+                first = False
+                self.page.oai = bool(_OAI_ROOT.search(cutter.begin.encode("utf-8", "replace")))
+            if self.page.response_date is None:
+                m = _RESPONSE_DATE.search(text)
+                if m:
+                    self.page.response_date = m.group(1)
+            for em in _ERROR.finditer(text):
+                attrs = dict((a, v) for a, _, v in _ATTR.findall(em.group(1)))
+                self.page.errors.append((attrs.get("code", ""), html.unescape(em.group(2) or "").strip()))
+            if kind in ("record", "long"):
+                token_wanted = True
+                self.page.token = None
+            if token_wanted and (tm := _TOKEN.search(text)):
+                token_wanted = False
+                attrs = dict((a, v) for a, _, v in _ATTR.findall(tm.group(1)))
+                self.page.token = Token(html.unescape(tm.group(2) or "").strip(),
+                                        _int(attrs.get("completeListSize")), _int(attrs.get("cursor")),
+                                        attrs.get("expirationDate"))
+            if kind == "head":
+                namespaces.update((p, uri) for p, _, uri in _XMLNS.findall(text))
                 continue
-            if local(elem.tag) == "header":
-                yield self._header_only(elem)
+            if kind == "junk" and not blamed and _COMMENT.sub("", text).strip():
+                blamed = True  # once, with its start: it may be of any length
+                yield self._junk(text[:_MARGIN], None)
+            if kind not in ("record", "long"):
+                continue
+            blamed = False
+            if decls is None:
+                for prefix, uri in USUAL_PREFIXES.items():
+                    namespaces.setdefault(prefix, uri)
+                decls = xml.declarations(namespaces)
+            self._position += 1
+            if kind == "long":
+                im = _IDENTIFIER.search(text)
+                yield BrokenRecord(self._position, html.unescape(im.group(1)) if im else None,
+                                   f"the record is longer than {_WINDOW:,} characters; not read",
+                                   text)
+                continue
+            yield from self._chunk(text, decls)
+
+    def _chunk(self, chunk: str, decls: str) -> Iterator[RawRecord | BrokenRecord]:
+        """One record's text (up to the next record's start): the record, and
+        what follows its end on its own when that is more than whitespace and
+        comments and the record is well-formed without it."""
+        end = _record_end(chunk) if self.verb != "ListIdentifiers" else None
+        if end is not None and _COMMENT.sub("", chunk[end:]).strip():
+            elem = self._element(chunk[:end].strip(), decls)
+            if isinstance(elem, etree._Element):
+                rec = self._read(elem)
+                yield rec
+                yield self._junk(chunk[end:].strip(), rec.identifier)
+                return
+        elem = self._element(chunk.strip(), decls)
+        if isinstance(elem, etree._Element):
+            yield self._read(elem)
+        else:
+            im = _IDENTIFIER.search(chunk)
+            yield BrokenRecord(self._position, html.unescape(im.group(1)) if im else None,
+                               f"not well-formed XML: {elem}", chunk.strip())
+
+    def _junk(self, text: str, before: str | None) -> BrokenRecord:
+        self._position += 1
+        im = _IDENTIFIER.search(text)
+        after = f"record {self._position - 1}" + (f" ({before})" if before else "")
+        return BrokenRecord(self._position, html.unescape(im.group(1)) if im else None,
+                            f"text after {after} that is not a record", text)
+
+    @staticmethod
+    def _element(chunk: str, decls: str) -> etree._Element | Exception:
+        """The chunk parsed (with the page's namespace declarations), or why not."""
+        try:
+            return etree.fromstring(f"<wrap{decls}>{chunk}</wrap>".encode(), SAFE_PARSER)[0]
+        except (etree.XMLSyntaxError, IndexError) as exc:
+            return exc
+
+    def _read(self, elem: etree._Element) -> RawRecord | BrokenRecord:
+        return self._header_only(elem) if local(elem.tag) == "header" else self._record(elem)
+
+
+#: The tolerant reader reads a page this many bytes at a time and holds at most
+#: about _WINDOW characters of it (a record longer than that is not read).
+_READ = 1 << 20
+_WINDOW = 16 << 20
+#: Text a match may need before the end of what was read: searched again when
+#: more comes.
+_MARGIN = 64 << 10
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_RECORD_TAG = re.compile(r"<(/?)(?:[\w.-]+:)?record(?=[\s/>])[^>]*?(/?)>")
+
+
+def _record_end(chunk: str) -> int | None:
+    """Where the record the chunk begins with ends: after the close tag that
+    balances its open tag (a MARCXML ``<record>`` inside it has its own), or
+    None when it never closes."""
+    depth = 0
+    for m in _RECORD_TAG.finditer(chunk):
+        if m.group(1):
+            depth -= 1
+            if depth == 0:
+                return m.end()
+        elif not m.group(2):
+            depth += 1
+    return None
+
+
+class _Cutter:
+    """A window over a page's text, cut into what the tolerant reader reads:
+    ``("head", text)`` before the first record, ``("record", text)`` from a
+    record's start to the next one's (or the list's end), ``("long", text)`` for
+    the start of a record longer than the window, ``("junk", text)`` for the
+    text after a record that runs on past the window, ``("other", text)`` for
+    the rest (between records, after the last). ListIdentifiers: the ``<header>`` elements are the
+    records. ``peak``: the most text held at once."""
+
+    def __init__(self, texts: Iterator[str], verb: str) -> None:
+        self._texts = texts
+        self._headers = verb == "ListIdentifiers"
+        self._buf = ""
+        self._eof = False
+        self.begin = ""  # the page's first 4,096 characters
+        self.peak = 0
+
+    def _more(self, keep: int) -> int:
+        """Read on, keeping the buffer from ``keep``; how far the buffer moved."""
+        text = next(self._texts, None)
+        self._buf = self._buf[keep:]
+        if text is None:
+            self._eof = True
+        else:
+            if len(self.begin) < 4096:
+                self.begin += text[:4096 - len(self.begin)]
+            self._buf += text
+        self.peak = max(self.peak, len(self._buf))
+        return keep
+
+    @staticmethod
+    def _outside(seen: bool, junk: bool) -> str:
+        return "junk" if junk else "other" if seen else "head"
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        pos = scan = 0  # consumed up to pos; matches searched for from scan on
+        seen = False  # a record was found
+        inside = False  # buf[pos:] begins with a record
+        junk = False  # what is read now follows a record, beyond the window
+        while True:
+            buf = self._buf
+            if inside:
+                nxt = _REC_START.search(buf, max(scan, pos + 1))
+                if nxt is not None:
+                    yield "record", buf[pos:nxt.start()]
+                    pos = scan = nxt.start()
+                    continue
+                if self._eof or len(buf) - pos > _WINDOW:
+                    end = _LIST_END.search(buf, pos)
+                    if end is not None:
+                        yield "record", buf[pos:end.start()]
+                        pos = scan = end.start()
+                    elif self._eof:
+                        yield "record", buf[pos:]
+                        return
+                    elif (close := _record_end(buf[pos:])) is not None:
+                        # A record, then more text than the window before the next.
+                        yield "record", buf[pos:pos + close]
+                        pos = scan = pos + close
+                        junk = True
+                    else:
+                        yield "long", buf[pos:pos + _MARGIN]
+                        pos = scan = len(buf)
+                    inside = False
+                    continue
             else:
-                yield self._record(elem)
+                m = (_HEADER if self._headers else _REC_START).search(buf, scan)
+                if m is not None:
+                    if m.start() > pos:
+                        yield self._outside(seen, junk), buf[pos:m.start()]
+                    seen, junk = True, False
+                    if self._headers:
+                        yield "record", m.group()
+                        pos = scan = m.end()
+                    else:
+                        pos = scan = m.start()
+                        inside = True
+                    continue
+                if self._eof:
+                    if len(buf) > pos:
+                        yield self._outside(seen, junk), buf[pos:]
+                    return
+                if len(buf) - pos > _WINDOW:
+                    # Nothing but text between records: let go of all but the end.
+                    cut = buf.rfind("<", pos, len(buf) - _MARGIN)
+                    cut = cut if cut > pos else len(buf) - _MARGIN
+                    yield self._outside(seen, junk), buf[pos:cut]
+                    pos = cut
+            scan = max(pos, len(buf) - _MARGIN)
+            moved = self._more(pos)
+            pos, scan = pos - moved, scan - moved
 
 
 class _Untrusted(Exception):

@@ -22,6 +22,7 @@ import functools
 import os
 import select
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -455,18 +456,25 @@ class PostgresRepository(SQLStore):
 
     @contextmanager
     def _bounded(self, conn: Any, seconds: float) -> Iterator[None]:
-        # SET LOCAL (here set_config(..., true), which takes a parameter): the
-        # timeout ends with the transaction, whatever ends it.
+        # One deadline for the block, not a timeout a statement: every statement
+        # of the block runs through _BudgetedCursor, which gives it what is left.
         conn = self._read_transaction()
+        # A search is a few quick statements: JIT-compiling one that looks costly
+        # (a 100-term AND's plan) took seconds longer than running it (4 s, 70 ms).
+        conn.execute("SELECT set_config('jit', 'off', true)")
+        previous = conn.cursor_factory
+        conn.thuvien_budget = _Budget(seconds)
+        conn.cursor_factory = _BudgetedCursor
         try:
-            conn.execute("SELECT set_config('statement_timeout', %s, true)",
-                         (str(max(1, round(seconds * 1000))),))
             yield
         except psycopg.errors.QueryCanceled as exc:
             raise search_plan.PlanTooSlow(seconds) from exc
         finally:
+            conn.cursor_factory = previous
+            conn.thuvien_budget = None
             # Reads only: rolled back, which also ends a transaction a cancelled
-            # statement left aborted, so the connection serves the next request.
+            # statement left aborted, so the connection serves the next request
+            # (and the statement_timeout, SET LOCAL, goes with it).
             self._rollback(conn)
 
     @_reconnecting
@@ -499,10 +507,15 @@ class PostgresRepository(SQLStore):
         # (dc.title = hist*ry, 1,859 records: 0.75 s; here 2 ms).
         ids = [r[0] for r in conn.execute(self._q(f"SELECT id FROM ({ids_sql}) h LIMIT ?"),
                                           args + [RANK_LIMIT + 1])]
+        if not ids:
+            return [], 0
         if len(ids) <= RANK_LIMIT:
             score_sql, score_args = comp.score(root)
-            scores: dict[int, float] = (dict(conn.execute(self._q(score_sql), score_args).fetchall())
-                                        if score_sql is not None else {})
+            # Only the hits' scores: the positive leaves of "a and b and ..." match
+            # far more records than the hits (each of 100 common words thousands).
+            scores: dict[int, float] = (dict(conn.execute(self._q(
+                f"SELECT id, score FROM ({score_sql}) s WHERE id = ANY(?)"),
+                score_args + [ids]).fetchall()) if score_sql is not None else {})
             ids.sort(key=lambda i: (i not in scores, -scores.get(i, 0.0), i))
             first = max(start - 1, 0)
             return ids[first:first + max(limit, 0)], len(ids)
@@ -542,6 +555,48 @@ def _glob_regex(pattern: str) -> tuple[str, str]:
     return "".join(out) + "$", "".join(lead)
 
 
+#: How stale the statement_timeout given to the last statement may be before the
+#: next is given a new one: a search of many quick statements (a mask's words,
+#: one a statement) pays one more round trip every 20 ms, not one a statement,
+#: and runs past its deadline by 20 ms at most.
+_BUDGET_SLACK = 0.02
+
+
+class _Budget:
+    """The deadline of a :meth:`PostgresStore.time_budget` block."""
+
+    __slots__ = ("seconds", "deadline", "given")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+        self.given = float("-inf")  # when statement_timeout was last set
+
+
+class _BudgetedCursor(psycopg.Cursor):
+    """A cursor whose statements share their block's deadline: before a statement
+    statement_timeout is set, for the transaction (``set_config(..., true)``, the
+    form of SET LOCAL that takes a parameter), to what is left of the budget, so
+    a search of several statements is bounded as a whole (a 1,000-term OR took
+    23-25 s against a 10 s budget given to each statement). Past the deadline a
+    statement is not sent at all."""
+
+    def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None,
+                binary: bool | None = None) -> _BudgetedCursor:
+        budget: _Budget | None = getattr(self.connection, "thuvien_budget", None)
+        if budget is not None:
+            now = time.monotonic()
+            left = budget.deadline - now
+            if left <= 0:
+                raise search_plan.PlanTooSlow(budget.seconds)
+            if now - budget.given > _BUDGET_SLACK:
+                super().execute("SELECT set_config('statement_timeout', %s, true)",
+                                (str(max(1, round(left * 1000))),))
+                budget.given = now
+        super().execute(query, params, prepare=prepare, binary=binary)
+        return self
+
+
 class _TSQuery(Compiler):
     """Full text in tsvector/tsquery, with the relevance score of the positive
     full-text leaves: a subtree of phrases on one index becomes one tsquery (as
@@ -551,22 +606,62 @@ class _TSQuery(Compiler):
     def __init__(self, store: Any, conn: Any) -> None:
         super().__init__(store, conn)
         self._expanded: dict[str, list[str]] = {}
+        self._frequencies: dict[str, float] | None = None
+
+    def rarity(self, node: search_plan.PlanNode) -> float:
+        # The planner's own statistics of search_text.tsv (ANALYZE keeps the
+        # frequencies of its commonest lexemes): a word not among them is rarer
+        # than the rarest that is. Without statistics, unknown.
+        if not isinstance(node, search_plan.Phrase):
+            return float("inf")
+        words = [t.text for t in node.terms if t.kind == "word"]
+        if self._frequencies is None:
+            row = self.conn.execute(
+                "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+                "WHERE schemaname = current_schema() AND tablename = 'search_text' "
+                "AND attname = 'tsv'").fetchone()
+            elems, freqs = row if row is not None and row[0] else ([], [])
+            self._frequencies = dict(zip(elems, freqs, strict=False))
+        if not words or not self._frequencies:
+            return float("inf")
+        floor = min(self._frequencies.values()) / 2
+        return min(self._frequencies.get(w, floor) for w in words)
 
     def key_glob(self, pattern: str) -> tuple[str, list[object]]:
         regex, lead = _glob_regex(pattern)
         return "k.key >= ? AND k.key < ? AND k.key ~ ?", [lead, lead + "\U0010ffff", regex]
 
-    def text(self, node: search_plan.PlanNode) -> tuple[str | None, list[object]] | None:
+    def _where(self, node: search_plan.PlanNode) -> tuple[str | None, list[object], bool] | None:
+        """(condition on search_text rows, its arguments, whether it is on every
+        index) of a full-text node, the condition None when nothing can match;
+        None when ``node`` is not full text."""
         m = self.match(node)
         if m is None:
             return None
         index, q = m
-        if q is None:
+        return (*(self._text_match(index, q) if q is not None else (None, [])), index is None)
+
+    def text(self, node: search_plan.PlanNode) -> tuple[str | None, list[object]] | None:
+        if (w := self._where(node)) is None:
+            return None
+        cond, args, every = w
+        if cond is None:
             return None, []
-        cond, args = self._text_match(index, q)
         # A named index has one row a record (the primary key): no DISTINCT needed.
-        distinct = "DISTINCT " if index is None else ""
+        distinct = "DISTINCT " if every else ""
         return f"SELECT {distinct}record_id AS id FROM search_text WHERE {cond}", args
+
+    def text_exists(self, node: search_plan.PlanNode, ref: str
+                    ) -> tuple[str | None, list[object]] | None:
+        if (w := self._where(node)) is None:
+            return None
+        cond, args, _ = w
+        if cond is None:
+            return None, []
+        # OFFSET 0: not pulled up into a semi-join (which hashes every row the
+        # part matches); a probe of the record's own rows by the primary key.
+        return (f"EXISTS (SELECT 1 FROM search_text WHERE record_id = {ref} AND {cond} "
+                "OFFSET 0)", args)
 
     def match(self, node: search_plan.PlanNode) -> tuple[str | None, str | None] | None:
         """(index, tsquery) when ``node`` is full text on one index, the tsquery None

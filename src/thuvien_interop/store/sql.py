@@ -765,9 +765,9 @@ class SQLStore:
             >>> with store.time_budget(10):                        # doctest: +SKIP
             ...     page = store.search(plan, 1, 10)
 
-        SQLite bounds the whole block (a progress handler checks the deadline every
-        10,000 steps of its virtual machine); PostgreSQL each statement of it
-        (``statement_timeout``), and a search is a handful of statements.
+        Both bound the whole block: SQLite with a progress handler that checks the
+        deadline every 10,000 steps of its virtual machine, PostgreSQL by giving
+        each statement, as its ``statement_timeout``, what is left of the budget.
         """
         if not seconds:
             yield
@@ -1047,6 +1047,18 @@ class Compiler:
         """A condition on ``k.key`` for a glob pattern (search_plan.iter_terms)."""
         raise NotImplementedError
 
+    def text_exists(self, node: search_plan.PlanNode, ref: str
+                    ) -> tuple[str | None, list[object]] | None:
+        """``EXISTS (...)``: the record whose id is ``ref`` matches the full-text
+        ``node``, checked on that record's rows alone; ``(None, [])`` when it can
+        match nothing, None when ``node`` is not full text."""
+        return None
+
+    def rarity(self, node: search_plan.PlanNode) -> float:
+        """About how many rows a full-text ``node`` matches (infinity: unknown), so
+        that an And checks its rarest parts first."""
+        return float("inf")
+
     def positive(self, node: search_plan.PlanNode, leaf: Callable[[search_plan.PlanNode], Any]
                  ) -> list[Any]:
         """What ``leaf`` makes of each positive full-text part of a plan (what ranks
@@ -1103,6 +1115,8 @@ class Compiler:
             unique = isinstance(node, search_plan.KeyMatch) and node.op == "eq"
             return (f"SELECT {'' if unique else 'DISTINCT '}k.record_id AS id FROM search_keys k "
                     f"WHERE {cond}", args)
+        if isinstance(node, search_plan.And) and (chained := self._and_chain(node)) is not None:
+            return chained
         if isinstance(node, search_plan.And | search_plan.AndNot):
             # Key conditions beside another part are checked per record of that part
             # through search_keys_record (a semi-join each), instead of building the
@@ -1134,6 +1148,62 @@ class Compiler:
             return keyset.set_operation(node, self.node(node.left), self.node(node.right),
                                         not_in=self.not_in)
         raise TypeError(f"not a plan node: {node!r}")
+
+    def _and_chain(self, node: search_plan.And) -> tuple[str | None, list[object]] | None:
+        """An And of several full-text parts across indexes (``a and b and ...``
+        on cql.serverChoice: a record's rows are one an index, so the parts do not
+        merge into one MATCH or tsquery) as the records of one part checked
+        against each other part on their own rows, rarest first, instead of the
+        intersection of every part's records (a 100-term AND of common words:
+        each of its 100 sets built whole). None: fewer than two such parts, or
+        no idea which is rarest (a part of every record checked a record at a
+        time costs more than its set)."""
+        parts: list[search_plan.PlanNode] = []
+        todo: list[search_plan.PlanNode] = [node]
+        while todo:
+            n = todo.pop()
+            if isinstance(n, search_plan.And) and self.text(n) is None:
+                todo += [n.right, n.left]
+            else:
+                parts.append(n)
+        keys = (search_plan.KeyMatch, search_plan.KeyRange)
+        checks: list[tuple[float, int, search_plan.PlanNode]] = []
+        rest: list[search_plan.PlanNode] = []
+        texts = 0
+        for i, part in enumerate(parts):
+            if isinstance(part, keys):
+                checks.append((float("inf"), i, part))
+            elif self.text_exists(part, "q.id") is not None:
+                checks.append((self.rarity(part), i, part))
+                texts += 1
+            else:
+                rest.append(part)
+        if texts < 2 or all(c[0] == float("inf") for c in checks):
+            return None  # (with no idea which part is rarest, the intersection is safer)
+        checks.sort(key=lambda c: (c[0], isinstance(c[2], keys), c[1]))
+        if not rest:
+            rest.append(checks.pop(0)[2])  # the rarest part's records are the base
+        sql, args = self.node(rest[0])
+        for part in rest[1:]:
+            sql, args = keyset.set_operation(search_plan.And(rest[0], part), (sql, args),
+                                             self.node(part), not_in=self.not_in)
+        if sql is None:
+            return None, []
+        conds: list[str] = []
+        for _, _, part in checks:
+            if isinstance(part, keys):
+                cond, cargs = self.key_condition(part)
+                if cond is not None:
+                    cond = f"EXISTS (SELECT 1 FROM search_keys k WHERE k.record_id = q.id AND {cond})"
+            else:
+                got = self.text_exists(part, "q.id")
+                assert got is not None
+                cond, cargs = got
+            if cond is None:
+                return None, []
+            conds.append(cond)
+            args = args + cargs
+        return f"SELECT q.id FROM ({sql}) q WHERE " + " AND ".join(conds), args
 
 
 #: A facet sample takes the records whose ``id * _HASH_STEP % _HASH_RANGE`` is below a

@@ -567,16 +567,46 @@ class _FTS5(Compiler):
         glob, lead = _glob_sql(pattern)
         return "k.key >= ? AND k.key < ? AND k.key GLOB ?", [lead, lead + "\uffff", glob]
 
-    def text(self, node: search_plan.PlanNode) -> tuple[str | None, list[object]] | None:
+    def _where(self, node: search_plan.PlanNode) -> tuple[str | None, list[object], bool] | None:
+        """(condition on search_text rows, its arguments, whether it is on every
+        index) of a full-text node, the condition None when nothing can match;
+        None when ``node`` is not full text."""
         m = self.match(node)
         if m is None:
             return None
         rows = self.rows(*m)
-        if rows is None:
+        return (*(rows or (None, [])), m[0] is None)
+
+    def text(self, node: search_plan.PlanNode) -> tuple[str | None, list[object]] | None:
+        if (w := self._where(node)) is None:
+            return None
+        where, args, every = w
+        if where is None:
             return None, []
-        where, args = rows
-        distinct = "DISTINCT " if m[0] is None else ""
+        distinct = "DISTINCT " if every else ""
         return f"SELECT {distinct}rowid >> 7 AS id FROM search_text WHERE {where}", args
+
+    def text_exists(self, node: search_plan.PlanNode, ref: str
+                    ) -> tuple[str | None, list[object]] | None:
+        if (w := self._where(node)) is None:
+            return None
+        where, args, _ = w
+        if where is None:
+            return None, []
+        # The record's rows are the rowids of its id: FTS5 seeks its doclist there.
+        return (f"EXISTS (SELECT 1 FROM search_text WHERE {where} AND rowid BETWEEN "
+                f"{ref} << {_CODE_BITS} AND ({ref} << {_CODE_BITS}) + {(1 << _CODE_BITS) - 1})",
+                args)
+
+    def rarity(self, node: search_plan.PlanNode) -> float:
+        if not isinstance(node, search_plan.Phrase):
+            return float("inf")
+        words = [t.text for t in node.terms if t.kind == "word"]
+        if not words:
+            return float("inf")
+        counts = [r[0] for w in words for r in self.conn.execute(
+            "SELECT doc FROM search_vocab WHERE term = ?", (w,))]
+        return float(min(counts)) if len(counts) == len(words) else 0.0
 
     def rows(self, index: str | None, body: str) -> tuple[str, list[object]] | None:
         """The condition on search_text rows of a body expression on one index (None:
