@@ -326,7 +326,9 @@ def run(label: str, open_pair, records: dict[str, list], truth: dict[str, str],
         print(f"  one edition held by {big} providers, harvested one by one: cluster of "
               f"{size[0][1] if size else 0}; a write (wall µs, on/off): first {tenth} "
               f"{first[0][0] / tenth * 1e6:.0f}/{first[1][0] / tenth * 1e6:.0f}, last {tenth} "
-              f"{last[0][0] / tenth * 1e6:.0f}/{last[1][0] / tenth * 1e6:.0f}")
+              f"{last[0][0] / tenth * 1e6:.0f}/{last[1][0] / tenth * 1e6:.0f}; CPU here: first "
+              f"{first[0][1] / tenth * 1e6:.0f}/{first[1][1] / tenth * 1e6:.0f}, last "
+              f"{last[0][1] / tenth * 1e6:.0f}/{last[1][1] / tenth * 1e6:.0f}")
         on.close()
         off.close()
 
