@@ -38,6 +38,7 @@ from .oai.harvest_overview import ConsoleConfig
 from .sru.config import SRUConfig, schema_by_name
 from .tomlfile import line_of, unknown
 from .union.match import KEY_KINDS
+from .wording import say
 
 __all__ = ["DEFAULT_STORE", "SETTINGS", "Settings", "SettingsError"]
 
@@ -294,19 +295,20 @@ class Settings:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise SettingsError(f"settings file {path} does not exist") from None
+            raise SettingsError(say("settings.missing", path=path)) from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise SettingsError(f"settings file {path} cannot be read: {exc}") from None
+            raise SettingsError(say("settings.unreadable", path=path, cause=exc)) from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+            raise SettingsError(say("settings.not-toml", path=path, cause=exc)) from None
         s.path = Path(path)
         s.raw = data
 
         def fail(where: tuple[str | int, ...], message: str) -> SettingsError:
             line = line_of(text, where)
-            return SettingsError(f"{path}{f', line {line}' if line else ''}: {message}")
+            return SettingsError(say("settings.at-line", path=path, line=line, message=message)
+                                 if line else f"{path}: {message}")
 
         _walk(data, fail)
         s._apply(data, fail)
@@ -377,10 +379,10 @@ def _walk(data: dict[str, Any], fail: Callable[..., SettingsError]) -> None:
             _keys(value, SETTINGS[key], (key,), fail)
         elif isinstance(value, dict | list):
             sections = [f"[{k}]" for k in SETTINGS if k]
-            raise fail((key,), unknown(f"[{key}]", sections, "in the settings file", "section"))
+            raise fail((key,), unknown(f"[{key}]", sections, say("settings.in-file"), "section"))
         else:
             raise fail((key,), unknown(key, [*top, *(k for k in SETTINGS if k)],
-                                       "at the top of the settings file"))
+                                       say("settings.at-top")))
 
 
 def _keys(table: dict[str, Any], keys: dict[str, Any], where: tuple[str | int, ...],
@@ -388,7 +390,8 @@ def _keys(table: dict[str, Any], keys: dict[str, Any], where: tuple[str | int, .
     section = ".".join(str(p) for p in where if not isinstance(p, int))
     for key, value in table.items():
         if key not in keys:
-            raise fail((*where, key), unknown(key, keys, f"in [{section}]"))
+            raise fail((*where, key), unknown(key, keys, say("settings.in-section",
+                                                              section=section)))
         _check((*where, key), keys[key], value, fail)
 
 

@@ -1,0 +1,477 @@
+"""The message catalogue: every text the command line says to a person, by a
+stable id, in English and in Vietnamese (Unicode NFC, the words a librarian
+uses: bản ghi, kho, thu hoạch, nhà cung cấp).
+
+An id is ``area.what`` (``import.summary``), or a report problem's ``code``
+where the problem has one (``collision``). Both texts of an id have the same
+``{placeholders}``; a number written ``{n:,}`` takes the language's separators.
+English texts are what the commands printed before they spoke Vietnamese, byte
+for byte. :data:`CLICK` holds Vietnamese for click's own messages (usage errors,
+a missing file, a bad value), keyed by click's English text.
+"""
+
+from __future__ import annotations
+
+#: Counted nouns (see :func:`thuvien_interop.wording.plural`): the English noun
+#: (plural: add s) and its Vietnamese, which has one form for every count.
+NOUNS: dict[str, dict[str, str]] = {
+    "check": {"vi": "phép kiểm tra"},
+    "cluster": {"vi": "cụm"},
+    "error": {"vi": "lỗi"},
+    "file": {"vi": "tệp"},
+    "problem": {"vi": "vấn đề"},
+    "provider": {"vi": "nhà cung cấp"},
+    "record": {"vi": "bản ghi"},
+    "request": {"vi": "yêu cầu"},
+    "richer record": {"vi": "bản ghi đầy đủ hơn"},
+    "row": {"vi": "dòng"},
+    "set": {"vi": "tập hợp"},
+    "warning": {"vi": "cảnh báo"},
+}
+
+MESSAGES: dict[str, dict[str, str]] = {
+    # -- the command itself ------------------------------------------------------------
+    "cli.lang": {
+        "en": "The language of the messages: vi (Vietnamese) or en (English). Default: "
+              "$THUVIEN_LANG, else Vietnamese when the locale is (LANG=vi_VN.UTF-8), else "
+              "English.",
+        "vi": "Ngôn ngữ của thông báo: vi (tiếng Việt) hoặc en (tiếng Anh). Mặc định: "
+              "$THUVIEN_LANG, nếu không có thì tiếng Việt khi locale là tiếng Việt "
+              "(LANG=vi_VN.UTF-8), còn lại là tiếng Anh.",
+    },
+    "cli.help": {
+        "en": "Library interoperability: OAI-PMH, SRU/CQL, MARC21 and Dublin Core.\n\n"
+              "\b\n"
+              "Load a catalogue and publish it (OAI-PMH at /oai, SRU search at /sru):\n"
+              "  thuvien-interop import catalogue.mrc --store sqlite:///thuvien.db\n"
+              "  thuvien-interop serve --store sqlite:///thuvien.db\n"
+              "Try it on sample Vietnamese records:\n"
+              "  thuvien-interop demo\n"
+              "Harvest other libraries into a union catalogue:\n"
+              "  thuvien-interop harvest --sources providers.toml --store sqlite:///union.db\n"
+              "What a command does, its options and examples:\n"
+              "  thuvien-interop import --help",
+        "vi": "Liên thông thư viện: OAI-PMH, SRU/CQL, MARC21 và Dublin Core.\n\n"
+              "\b\n"
+              "Nạp một danh mục và công bố nó (OAI-PMH tại /oai, tra cứu SRU tại /sru):\n"
+              "  thuvien-interop import catalogue.mrc --store sqlite:///thuvien.db\n"
+              "  thuvien-interop serve --store sqlite:///thuvien.db\n"
+              "Dùng thử với các bản ghi tiếng Việt mẫu:\n"
+              "  thuvien-interop demo\n"
+              "Thu hoạch các thư viện khác vào một mục lục liên hợp:\n"
+              "  thuvien-interop harvest --sources providers.toml --store sqlite:///union.db\n"
+              "Một lệnh làm gì, các tùy chọn và ví dụ của nó:\n"
+              "  thuvien-interop import --help",
+    },
+    # One line a command in the command list of --help.
+    "help.check": {"en": "List the problems of MARC, DC or spreadsheet files.",
+                   "vi": "Liệt kê các vấn đề của tệp MARC, DC hoặc bảng tính."},
+    "help.clusters": {"en": "Show a union's clusters and why a record is in one.",
+                      "vi": "Xem các cụm của mục lục liên hợp và vì sao một bản ghi ở trong cụm."},
+    "help.console-password": {"en": "Make the [console] lines of a settings file.",
+                              "vi": "Tạo các dòng [console] cho tệp cấu hình."},
+    "help.convert": {"en": "Convert a file to DC, MARCXML, MODS, MARC or JSON.",
+                     "vi": "Chuyển đổi một tệp sang DC, MARCXML, MODS, MARC hoặc JSON."},
+    "help.delete": {"en": "Withdraw records (harvesters see them deleted).",
+                    "vi": "Rút bản ghi (bên thu hoạch thấy chúng đã bị xóa)."},
+    "help.demo": {"en": "Load sample Vietnamese records and serve them.",
+                  "vi": "Nạp các bản ghi tiếng Việt mẫu và phục vụ chúng."},
+    "help.harvest": {"en": "Harvest OAI-PMH providers into a store (or: status).",
+                     "vi": "Thu hoạch các nhà cung cấp OAI-PMH vào một kho (hoặc: status)."},
+    "help.import": {"en": "Load MARC, Dublin Core or spreadsheet files into a store.",
+                    "vi": "Nạp tệp MARC, Dublin Core hoặc bảng tính vào một kho."},
+    "help.profiles": {"en": "List the shipped profiles, or print one to adapt.",
+                      "vi": "Liệt kê các hồ sơ có sẵn, hoặc in một hồ sơ để sửa theo ý mình."},
+    "help.reindex": {"en": "Rebuild a store's search index (or its sets).",
+                     "vi": "Dựng lại chỉ mục tra cứu của một kho (hoặc các tập hợp)."},
+    "help.search": {"en": "Search an SRU server, in plain words or CQL.",
+                    "vi": "Tra cứu một máy chủ SRU, bằng từ thường hoặc CQL."},
+    "help.serve": {"en": "Publish a store over OAI-PMH and SRU.",
+                   "vi": "Công bố một kho qua OAI-PMH và SRU."},
+    "help.sync": {"en": "Copy a library system's database (Koha, …) into a store.",
+                  "vi": "Sao chép cơ sở dữ liệu của phần mềm thư viện (Koha, …) vào một kho."},
+    "help.validate": {"en": "Check that an OAI-PMH provider follows the protocol.",
+                      "vi": "Kiểm tra một nhà cung cấp OAI-PMH có tuân thủ giao thức không."},
+
+    # -- shared by the commands ------------------------------------------------------
+    "more": {"en": "  … and {n} more", "vi": "  … và {n} mục khác"},
+    "stopped.sigterm": {"en": "Stopped (SIGTERM). {what}", "vi": "Đã dừng (SIGTERM). {what}"},
+    "stopped.interrupted": {"en": "Interrupted. {what}", "vi": "Đã ngắt. {what}"},
+    "writing.stopped": {
+        "en": "{command} stopped: {cause}. {done}; {how_to_go_on}.",
+        "vi": "{command} đã dừng: {cause}. {done}; {how_to_go_on}.",
+    },
+    "writing.nothing": {"en": "Nothing was written", "vi": "Chưa ghi được gì"},
+    "writing.before": {
+        "en": "Written before: {added:,} added, {updated:,} updated, {unchanged:,} unchanged, "
+              "{deleted:,} deleted",
+        "vi": "Đã ghi trước đó: {added:,} thêm mới, {updated:,} cập nhật, {unchanged:,} "
+              "không đổi, {deleted:,} đã xóa",
+    },
+    "cannot-write": {"en": "cannot write {path}: {cause}", "vi": "không ghi được {path}: {cause}"},
+    "settings.bad-sets": {"en": "settings: {cause}", "vi": "tệp cấu hình: {cause}"},
+    "kept": {
+        "en": "Kept {records} (MARC) over oai_dc; use --replace to replace them.",
+        "vi": "Đã giữ {records} (MARC) thay vì oai_dc; dùng --replace để thay thế chúng.",
+    },
+
+    # -- the settings file ---------------------------------------------------------------
+    "settings.missing": {"en": "settings file {path} does not exist",
+                         "vi": "tệp cấu hình {path} không tồn tại"},
+    "settings.unreadable": {"en": "settings file {path} cannot be read: {cause}",
+                            "vi": "không đọc được tệp cấu hình {path}: {cause}"},
+    "settings.not-toml": {"en": "{path}: not valid TOML: {cause}",
+                          "vi": "{path}: không phải TOML hợp lệ: {cause}"},
+    "settings.at-line": {"en": "{path}, line {line}: {message}",
+                         "vi": "{path}, dòng {line}: {message}"},
+    "toml.unknown-near": {"en": "unknown {what} '{word}' {where}; did you mean '{near}'?",
+                          "vi": "{what} '{word}' không có {where}; có phải ý bạn là '{near}'?"},
+    "toml.unknown": {"en": "unknown {what} '{word}' {where}; the valid ones are: {choices}",
+                     "vi": "{what} '{word}' không có {where}; các giá trị hợp lệ là: {choices}"},
+    "toml.key": {"en": "key", "vi": "khóa"},
+    "toml.section": {"en": "section", "vi": "mục"},
+    "settings.in-section": {"en": "in [{section}]", "vi": "trong [{section}]"},
+    "settings.in-file": {"en": "in the settings file", "vi": "trong tệp cấu hình"},
+    "settings.at-top": {"en": "at the top of the settings file", "vi": "ở đầu tệp cấu hình"},
+
+    # -- stores --------------------------------------------------------------------------
+    "store.unknown-url": {
+        "en": "unknown store URL '{url}': use sqlite:///path/to/file.db or postgresql://…",
+        "vi": "không hiểu địa chỉ kho '{url}': hãy dùng sqlite:///đường/dẫn/tệp.db hoặc "
+              "postgresql://…",
+    },
+    "store.no-folder": {
+        "en": "cannot create the store {path}: folder {folder} does not exist",
+        "vi": "không tạo được kho {path}: thư mục {folder} không tồn tại",
+    },
+    "store.sqlite-unopenable": {"en": "cannot open the SQLite store {path}: {cause}",
+                                "vi": "không mở được kho SQLite {path}: {cause}"},
+    "store.postgres-unreachable": {
+        "en": "cannot connect to the PostgreSQL store {where}: {cause}",
+        "vi": "không kết nối được tới kho PostgreSQL {where}: {cause}",
+    },
+
+    # -- import --------------------------------------------------------------------------
+    "import.progress": {"en": "Importing", "vi": "Đang nhập"},
+    "import.summary": {
+        "en": "Read {records}: {added:,} loaded, {updated:,} updated, {unchanged:,} unchanged, "
+              "{deleted:,} deleted, {rejected:,} rejected.",
+        "vi": "Đã đọc {records}: {added:,} đã nạp, {updated:,} cập nhật, {unchanged:,} "
+              "không đổi, {deleted:,} đã xóa, {rejected:,} bị từ chối.",
+    },
+    "import.repaired": {"en": "Repaired or noted ({n}):", "vi": "Đã sửa hoặc ghi chú ({n}):"},
+    "import.rejected": {"en": "Rejected ({n}) — these records were NOT loaded:",
+                        "vi": "Bị từ chối ({n}) — các bản ghi này KHÔNG được nạp:"},
+    "import.go-on": {"en": "import the same files again to add the rest",
+                     "vi": "hãy nhập lại chính các tệp đó để thêm phần còn lại"},
+    "import.interrupted": {
+        "en": "The batches written before are stored; import the same files again to add the "
+              "rest (what is stored already is left unchanged).",
+        "vi": "Các lô đã ghi trước đó vẫn nằm trong kho; hãy nhập lại chính các tệp đó để thêm "
+              "phần còn lại (những gì đã có trong kho được giữ nguyên).",
+    },
+
+    # -- convert -------------------------------------------------------------------------
+    "convert.progress": {"en": "Converting", "vi": "Đang chuyển đổi"},
+    "convert.summary": {"en": "Converted {written:,} of {records} to {to}{skipped}.",
+                        "vi": "Đã chuyển {written:,} trên {records} sang {to}{skipped}."},
+    "convert.skipped": {"en": "; {n:,} skipped", "vi": "; {n:,} bị bỏ qua"},
+    "convert.skipped-record": {"en": "{name}: {problem} — skipped",
+                               "vi": "{name}: {problem} — bỏ qua"},
+    "convert.more-repairs": {"en": "{name}: … and {n} more repairs",
+                             "vi": "{name}: … và {n} chỗ sửa khác"},
+    "convert.marc8-only": {"en": "--marc8 only applies to --to marc",
+                           "vi": "--marc8 chỉ dùng được với --to marc"},
+
+    # -- check ---------------------------------------------------------------------------
+    "check.record": {"en": "{file}: record {position}", "vi": "{file}: bản ghi {position}"},
+    "check.unreadable": {"en": "unreadable: {error}", "vi": "không đọc được: {error}"},
+    "check.error": {"en": "error", "vi": "lỗi"},
+    "check.warning": {"en": "warning", "vi": "cảnh báo"},
+    "check.ok": {"en": "  ok", "vi": "  ổn"},
+    "check.summary": {
+        "en": "Checked {records} in {files}: {bad:,} with problems ({errors}, {warnings}).",
+        "vi": "Đã kiểm tra {records} trong {files}: {bad:,} bản ghi có vấn đề ({errors}, "
+              "{warnings}).",
+    },
+    "check.json-or-jsonl": {"en": "give --json or --jsonl, not both",
+                            "vi": "chỉ dùng --json hoặc --jsonl, không dùng cả hai"},
+
+    # -- serve and demo --------------------------------------------------------------------
+    "serve.port-busy": {
+        "en": "port {port} on {host} is already in use (is another server running there?): "
+              "stop it, or choose another port with --port {next}",
+        "vi": "cổng {port} trên {host} đang có chương trình khác dùng (một máy chủ khác đang "
+              "chạy ở đó?): hãy dừng nó, hoặc chọn cổng khác bằng --port {next}",
+    },
+    "serve.port-privileged": {
+        "en": "port {port} needs administrator rights: choose one above 1023 with --port 8000 "
+              "(and a reverse proxy in front, docs/deploying.md §4)",
+        "vi": "cổng {port} cần quyền quản trị: hãy chọn cổng lớn hơn 1023 bằng --port 8000 "
+              "(và đặt một reverse proxy phía trước, docs/deploying.md §4)",
+    },
+    "serve.not-an-address": {
+        "en": "cannot listen on {host}: it is not an address of this machine; use --host "
+              "127.0.0.1 (this machine only) or --host 0.0.0.0 (every interface)",
+        "vi": "không lắng nghe được trên {host}: đó không phải địa chỉ của máy này; hãy dùng "
+              "--host 127.0.0.1 (chỉ máy này) hoặc --host 0.0.0.0 (mọi giao diện mạng)",
+    },
+    "serve.cannot-listen": {"en": "cannot listen on {host}:{port}: {cause}",
+                            "vi": "không lắng nghe được trên {host}:{port}: {cause}"},
+    "serve.access-log-unwritable": {"en": "cannot write the access log {where}: {cause}",
+                                    "vi": "không ghi được nhật ký truy cập {where}: {cause}"},
+    "serve.serving": {"en": "Serving {name} (oai:{identifier}:…)",
+                      "vi": "Đang phục vụ {name} (oai:{identifier}:…)"},
+    "serve.store": {"en": "  Store:    {store} — {records}{deleted}",
+                    "vi": "  Kho:        {store} — {records}{deleted}"},
+    "serve.source": {"en": "  Source:   {store} — {records}{deleted}",
+                     "vi": "  Nguồn:      {store} — {records}{deleted}"},
+    "serve.deleted": {"en": ", {n:,} deleted", "vi": ", {n:,} đã xóa"},
+    "serve.oai": {"en": "  OAI-PMH:  {root}/oai?verb=Identify",
+                  "vi": "  OAI-PMH:    {root}/oai?verb=Identify"},
+    "serve.search": {"en": "  Search:   {root}/  (tra cứu — open it in a browser)",
+                     "vi": "  Tra cứu:    {root}/  (mở bằng trình duyệt)"},
+    "serve.sru": {"en": "  SRU:      {root}/sru", "vi": "  SRU:        {root}/sru"},
+    "serve.libraries": {"en": "  Libraries: {n:,} (from --providers: names, provinces, kinds)",
+                        "vi": "  Thư viện:   {n:,} (từ --providers: tên, tỉnh, loại)"},
+    "serve.no-sru": {
+        "en": "  SRU:      none — a live source cannot be searched; `thuvien-interop sync` "
+              "copies it into a store that can",
+        "vi": "  SRU:        không có — không tra cứu được trực tiếp trên nguồn; "
+              "`thuvien-interop sync` sao chép nó vào một kho tra cứu được",
+    },
+    "serve.workers-gunicorn": {
+        "en": "  Workers:  {workers} processes × {threads} threads (gunicorn)",
+        "vi": "  Tiến trình: {workers} tiến trình × {threads} luồng (gunicorn)",
+    },
+    "serve.workers-no-gunicorn": {
+        "en": "  Workers:  1 process × {threads} threads (waitress; gunicorn is not available "
+              "here)",
+        "vi": "  Tiến trình: 1 tiến trình × {threads} luồng (waitress; máy này không có "
+              "gunicorn)",
+    },
+    "serve.workers-waitress": {"en": "  Workers:  1 process × {threads} threads (waitress)",
+                               "vi": "  Tiến trình: 1 tiến trình × {threads} luồng (waitress)"},
+    "serve.console": {"en": "  Console:  {root}/admin/harvest  (user {user})",
+                      "vi": "  Điều khiển: {root}/admin/harvest  (người dùng {user})"},
+    "serve.access-log": {"en": "  Access log: {where}", "vi": "  Nhật ký:    {where}"},
+    "serve.log-here": {"en": "here, one line a request", "vi": "ở đây, mỗi yêu cầu một dòng"},
+    "serve.log-off": {"en": "off", "vi": "tắt"},
+    "serve.stop-with": {"en": "Stop with Ctrl-C.", "vi": "Dừng bằng Ctrl-C."},
+    "serve.stopped": {"en": "Stopped.", "vi": "Đã dừng."},
+    "serve.source-and-profile": {"en": "--source and --profile go together",
+                                 "vi": "--source và --profile phải đi cùng nhau"},
+    "demo.store": {"en": "Demo store: {store}", "vi": "Kho demo: {store}"},
+
+    # -- harvest -------------------------------------------------------------------------
+    "harvest.rate": {"en": ", {rate:,.0f} records/s", "vi": ", {rate:,.0f} bản ghi/giây"},
+    "harvest.left": {"en": ", {duration} left", "vi": ", còn {duration}"},
+    "harvest.count": {"en": "{who} {done:,} records{speed}",
+                      "vi": "{who} {done:,} bản ghi{speed}"},
+    "harvest.seconds": {"en": "about {n} s", "vi": "khoảng {n} giây"},
+    "harvest.minutes": {"en": "about {n} min", "vi": "khoảng {n} phút"},
+    "harvest.hours": {"en": "about {h} h {m:02d} min", "vi": "khoảng {h} giờ {m:02d} phút"},
+    "harvest.finished": {"en": "{name}: {mark}, {records:,} records in {seconds:,.1f} s",
+                         "vi": "{name}: {mark}, {records:,} bản ghi trong {seconds:,.1f} giây"},
+    "harvest.done": {"en": "done", "vi": "xong"},
+    "harvest.failed": {"en": "FAILED", "vi": "THẤT BẠI"},
+    "harvest.interrupted-mark": {"en": "interrupted", "vi": "bị ngắt"},
+    "harvest.held": {"en": "held elsewhere", "vi": "nơi khác đang giữ"},
+    "harvest.ok": {"en": "ok", "vi": "ok"},
+    "harvest.ok-resumed": {"en": "ok, resumed", "vi": "ok, đã làm tiếp"},
+    "harvest.columns": {
+        "en": "Provider|Result|Pages|New|Updated|Unchanged|Deleted|Quarantined|Requests|Seconds",
+        "vi": "Nhà cung cấp|Kết quả|Trang|Mới|Cập nhật|Không đổi|Đã xóa|Cách ly|Yêu cầu|Giây",
+    },
+    "harvest.not-harvested": {
+        "en": "{name}: not harvested: {holder} is harvesting it (it holds the provider's lease)",
+        "vi": "{name}: không thu hoạch: {holder} đang thu hoạch nhà cung cấp này (đang giữ "
+              "quyền thu hoạch của nó)",
+    },
+    "harvest.url-or-sources": {
+        "en": "give a provider's base URL, or --sources FILE (not both)",
+        "vi": "hãy cho địa chỉ gốc của một nhà cung cấp, hoặc --sources TỆP (không cả hai)",
+    },
+    "harvest.interrupted": {
+        "en": "Every page received before is stored; run the same command again to go on "
+              "from there.",
+        "vi": "Mọi trang đã nhận trước đó đều đã lưu vào kho; chạy lại đúng lệnh này để thu "
+              "hoạch tiếp từ đó.",
+    },
+    "harvest.all-held": {
+        "en": "Nothing harvested: other harvesters hold every provider right now ({held}). Run "
+              "again later, or see `thuvien-interop harvest status`.",
+        "vi": "Không thu hoạch được gì: lúc này mọi nhà cung cấp đều đang do tiến trình thu "
+              "hoạch khác giữ ({held}). Hãy chạy lại sau, hoặc xem `thuvien-interop harvest "
+              "status`.",
+    },
+    "harvest.none-yet": {"en": "No harvests recorded in this store yet.",
+                         "vi": "Kho này chưa ghi nhận lần thu hoạch nào."},
+    "harvest.status-columns": {
+        "en": "Provider|Last success|Last run|In store|Added|Deleted|Quarantined|Last error",
+        "vi": "Nhà cung cấp|Thành công gần nhất|Lần chạy gần nhất|Trong kho|Đã thêm|Đã xóa|"
+              "Cách ly|Lỗi gần nhất",
+    },
+    "harvest.never": {"en": "never", "vi": "chưa bao giờ"},
+    "harvest.lease-dead": {
+        "en": "{name}: its lease is held by {holder}, which is no longer running; the next "
+              "harvest takes it over and goes on from its last committed page.",
+        "vi": "{name}: quyền thu hoạch đang do {holder} giữ, nhưng tiến trình đó không còn "
+              "chạy; lần thu hoạch sau sẽ nhận lại và làm tiếp từ trang đã lưu cuối cùng.",
+    },
+    "harvest.being-harvested": {"en": "{name}: being harvested now by {holder}.",
+                                "vi": "{name}: đang được {holder} thu hoạch."},
+    "harvest.alert": {"en": "ALERT {name}: {alerts}", "vi": "CẢNH BÁO {name}: {alerts}"},
+
+    # -- sync ----------------------------------------------------------------------------
+    "sync.source": {"en": "Source {url} ({profile}), read since {since}.",
+                    "vi": "Nguồn {url} ({profile}), đọc kể từ {since}."},
+    "sync.beginning": {"en": "the beginning", "vi": "đầu"},
+    "sync.summary": {
+        "en": "Read {rows}: {added:,} added, {updated:,} updated, {unchanged:,} unchanged, "
+              "{deleted:,} deleted, {unreadable:,} unreadable{refused}; {sets}.",
+        "vi": "Đã đọc {rows}: {added:,} thêm mới, {updated:,} cập nhật, {unchanged:,} không đổi, "
+              "{deleted:,} đã xóa, {unreadable:,} không đọc được{refused}; {sets}.",
+    },
+    "sync.refused": {"en": ", {n:,} refused", "vi": ", {n:,} bị từ chối"},
+    "sync.next": {"en": "Next sync reads from {date}.", "vi": "Lần đồng bộ sau đọc từ {date}."},
+    "sync.unreadable": {"en": "Unreadable ({n}) — fix these in the library system:",
+                        "vi": "Không đọc được ({n}) — hãy sửa các bản ghi này trong phần mềm "
+                              "thư viện:"},
+    # Problem.code "collision": an identifier another source's record holds in the store.
+    "collision": {
+        "en": "Refused ({n}) — another source's records in the store have these identifiers: "
+              "give this source its own --repository-id:",
+        "vi": "Bị từ chối ({n}) — trong kho đã có bản ghi của một nguồn khác mang các định "
+              "danh này: hãy cho nguồn này một --repository-id riêng:",
+    },
+    "sync.go-on": {"en": "the next sync reads again from the last mark it kept",
+                   "vi": "lần đồng bộ sau sẽ đọc lại từ mốc cuối cùng đã lưu"},
+    "sync.interrupted": {
+        "en": "The batches written before are stored; the next sync reads again from the last "
+              "mark it kept.",
+        "vi": "Các lô đã ghi trước đó vẫn nằm trong kho; lần đồng bộ sau sẽ đọc lại từ mốc "
+              "cuối cùng đã lưu.",
+    },
+    "sync.unreadable-source": {
+        "en": "cannot read the source {url} with the profile {profile}: {cause}",
+        "vi": "không đọc được nguồn {url} với hồ sơ {profile}: {cause}",
+    },
+
+    # -- validate ------------------------------------------------------------------------
+    "validate.compliant": {"en": "COMPLIANT", "vi": "ĐẠT CHUẨN"},
+    "validate.not-compliant": {"en": "NOT COMPLIANT", "vi": "KHÔNG ĐẠT CHUẨN"},
+    "validate.summary": {
+        "en": "{verdict}: {errors}, {warnings}, {passed} passed ({requests})",
+        "vi": "{verdict}: {errors}, {warnings}, {passed} đạt ({requests})",
+    },
+    "validate.of": {"en": "Validation of {url}", "vi": "Kiểm tra tuân thủ {url}"},
+    "validate.repository": {"en": "Repository: {name}", "vi": "Kho: {name}"},
+    "validate.errors": {"en": "Errors ({n}):", "vi": "Lỗi ({n}):"},
+    "validate.warnings": {"en": "Warnings ({n}):", "vi": "Cảnh báo ({n}):"},
+    "validate.notes": {"en": "Notes ({n}):", "vi": "Ghi chú ({n}):"},
+    "validate.passed": {"en": "Passed ({n}):", "vi": "Đạt ({n}):"},
+    "validate.times": {
+        "en": "Response times: median {median:.2f} s, slowest {slowest:.2f} s over {n} requests",
+        "vi": "Thời gian trả lời: trung vị {median:,.2f} giây, chậm nhất {slowest:,.2f} giây "
+              "qua {n} yêu cầu",
+    },
+
+    # -- delete, reindex, clusters, search, console-password --------------------------------
+    "delete.summary": {"en": "Deleted {records}{already}{unknown}.",
+                       "vi": "Đã xóa {records}{already}{unknown}."},
+    "delete.already": {"en": ", {n} already deleted", "vi": ", {n} đã xóa từ trước"},
+    "delete.unknown-count": {"en": ", {n} unknown", "vi": ", {n} không có trong kho"},
+    "delete.unknown": {"en": "Unknown ({n}) — not in the store, nothing deleted:",
+                       "vi": "Không có ({n}) — không có trong kho, không xóa gì:"},
+    "delete.nothing-given": {
+        "en": "give identifiers to delete, or --from-file FILE with one a line",
+        "vi": "hãy cho các định danh cần xóa, hoặc --from-file TỆP với mỗi định danh một dòng",
+    },
+    "reindex.summary": {"en": "Reindexed {records}.", "vi": "Đã lập chỉ mục lại {records}."},
+    "reindex.cannot": {"en": "this store cannot be reindexed",
+                       "vi": "kho này không lập chỉ mục lại được"},
+    "reindex.sets-not-profile": {
+        "en": "--sets re-evaluates the set rules; give --profile without it",
+        "vi": "--sets đánh giá lại các quy tắc tập hợp; hãy dùng --profile mà không có nó",
+    },
+    "reindex.sets-summary": {
+        "en": "Evaluated the set rules over {records}: {updated:,} changed sets (restamped), "
+              "{unchanged:,} unchanged.",
+        "vi": "Đã đánh giá các quy tắc tập hợp trên {records}: {updated:,} đổi tập hợp (đóng "
+              "dấu thời gian lại), {unchanged:,} không đổi.",
+    },
+    "reindex.not-classified": {"en": "Not classified ({n}):", "vi": "Không phân loại được ({n}):"},
+    "clusters.rebuilt": {"en": "Clustered {records} again.", "vi": "Đã gom cụm lại {records}."},
+    "clusters.summary": {
+        "en": "{records} of {providers} clustered: {clusters} of two or more records hold "
+              "{clustered}.",
+        "vi": "Đã gom cụm {records} của {providers}: {clusters} có từ hai bản ghi trở lên "
+              "chứa {clustered}.",
+    },
+    "clusters.largest": {"en": "Largest clusters:", "vi": "Các cụm lớn nhất:"},
+    "clusters.off": {"en": "Clustering is off in this store ([union] enabled = false).",
+                     "vi": "Kho này đang tắt gom cụm ([union] enabled = false)."},
+    "clusters.none": {
+        "en": "this store keeps no clusters (a live source is read only: copy it into a store "
+              "with 'thuvien-interop sync')",
+        "vi": "kho này không có cụm (nguồn đọc trực tiếp chỉ để đọc: hãy sao chép nó vào một "
+              "kho bằng 'thuvien-interop sync')",
+    },
+    "search.read-as-words": {"en": "read as words: {text} (not CQL: {why}; sent {query})",
+                             "vi": "hiểu là từ thường: {text} (không phải CQL: {why}; đã gửi "
+                                   "{query})"},
+    "search.found": {"en": "{found} found, {shown} shown.", "vi": "Tìm thấy {found}, hiện {shown}."},
+    "search.unknown-total": {"en": "? records", "vi": "? bản ghi"},
+    "search.cannot": {"en": "cannot search {url}: {what}", "vi": "không tra cứu được {url}: {what}"},
+    "console.short-password": {"en": "the password must have at least 8 characters",
+                               "vi": "mật khẩu phải có ít nhất 8 ký tự"},
+}
+
+#: Vietnamese for click's own messages (a bad value, a missing file, an unknown
+#: option, the usage lines), keyed by click's English text (its gettext ids).
+CLICK: dict[str, str] = {
+    "Usage:": "Cách dùng:",
+    "Try '{command} {option}' for help.": "Xem '{command} {option}' để được trợ giúp.",
+    "Error: {message}": "Lỗi: {message}",
+    "Invalid value: {message}": "Giá trị không hợp lệ: {message}",
+    "Invalid value for {param_hint}: {message}": "Giá trị không hợp lệ cho {param_hint}: {message}",
+    "Missing argument": "Thiếu đối số",
+    "Missing option": "Thiếu tùy chọn",
+    "Missing parameter": "Thiếu tham số",
+    "Missing {param_type}": "Thiếu {param_type}",
+    "Missing parameter: {param_name}": "Thiếu tham số: {param_name}",
+    "Missing command.": "Thiếu lệnh.",
+    "No such option {name!r}.": "Không có tùy chọn {name!r}.",
+    "No such option: {name}": "Không có tùy chọn: {name}",
+    "No such command {name!r}.": "Không có lệnh {name!r}.",
+    "Did you mean {possibility}?": "Có phải ý bạn là {possibility}?",
+    "(Did you mean one of: {possibilities}?)": "(Có phải ý bạn là một trong: {possibilities}?)",
+    "Got unexpected extra argument ({args})": "Thừa đối số ({args})",
+    "Got unexpected extra arguments ({args})": "Thừa các đối số ({args})",
+    "Option {name!r} requires an argument.": "Tùy chọn {name!r} cần một giá trị.",
+    "Option {name!r} requires {nargs} arguments.": "Tùy chọn {name!r} cần {nargs} giá trị.",
+    "Option {name!r} does not take a value.": "Tùy chọn {name!r} không nhận giá trị.",
+    "{value!r} is not {choice}.": "{value!r} không phải là {choice}.",
+    "{value!r} is not one of {choices}.": "{value!r} không phải một trong {choices}.",
+    "Choose from:\n\t{choices}": "Hãy chọn một trong:\n\t{choices}",
+    "{value!r} is not a valid {number_type}.": "{value!r} không phải là một số hợp lệ.",
+    "{value} is not in the range {range}.": "{value} nằm ngoài khoảng {range}.",
+    "{value!r} is not a valid boolean. Recognized values: {states}":
+        "{value!r} không phải giá trị đúng/sai. Các giá trị được hiểu: {states}",
+    "{name} {filename!r} does not exist.": "Không có {filename!r}.",
+    "{name} {filename!r} is a file.": "{filename!r} là một tệp, không phải thư mục.",
+    "{name} {filename!r} is a directory.": "{filename!r} là một thư mục, không phải tệp.",
+    "{name} {filename!r} is not readable.": "Không đọc được {filename!r}.",
+    "{name} {filename!r} is not writable.": "Không ghi được vào {filename!r}.",
+    "Could not open file {filename!r}: {message}": "Không mở được tệp {filename!r}: {message}",
+    "Options": "Tùy chọn",
+    "Commands": "Lệnh",
+    "Aborted!": "Đã hủy!",
+    "default: {default}": "mặc định: {default}",
+    "env var: {var}": "biến môi trường: {var}",
+    "required": "bắt buộc",
+    "Repeat for confirmation": "Nhập lại để xác nhận",
+    "Error: The two entered values do not match.": "Lỗi: hai giá trị đã nhập không khớp.",
+    "%(prog)s, version %(version)s": "%(prog)s, phiên bản %(version)s",
+}
