@@ -9,8 +9,8 @@ import click
 
 from ..validate import Options, validate
 from ..validate.history import save_validation
-from . import main
 from ..wording import speaking
+from . import main
 from ._common import HttpURL, config_option, load_settings, open_or_fail, say, store_option
 
 

@@ -17,8 +17,8 @@ in each of :data:`LANGUAGES`; :func:`say` gives it in the language spoken now
     ...     say("convert.summary", written=2, records=plural(3, "record"), to="mods", skipped="")
     'Đã chuyển 2 trên 3 bản ghi sang mods.'
 
-Numbers written ``{n:,}`` in a text take the language's separators (``1,234.5``
-in English, ``1.234,5`` in Vietnamese).
+Numbers written ``{n:,}`` or ``{s:.1f}`` in a text take the language's separators
+(``1,234.5`` in English, ``1.234,5`` in Vietnamese); ``{port}`` is written as it is.
 """
 
 from __future__ import annotations
@@ -90,11 +90,12 @@ def language_from_environment(environ: Mapping[str, str] | None = None) -> str:
 
 
 class _Formatter(string.Formatter):
-    """``str.format`` whose ``{n:,}`` numbers take Vietnamese separators (1.234,5)."""
+    """``str.format`` whose ``{n:,}`` and ``{s:.1f}`` numbers take Vietnamese separators
+    (1.234,5)."""
 
     def format_field(self, value: Any, format_spec: str) -> str:
         text = format(value, format_spec)
-        if "," in format_spec and isinstance(value, int | float):
+        if ("," in format_spec or "." in format_spec) and isinstance(value, int | float):
             text = text.translate(_VI_SEPARATORS)
         return text
 

@@ -4,7 +4,8 @@ uses: bản ghi, kho, thu hoạch, nhà cung cấp).
 
 An id is ``area.what`` (``import.summary``), or a report problem's ``code``
 where the problem has one (``collision``). Both texts of an id have the same
-``{placeholders}``; a number written ``{n:,}`` takes the language's separators.
+``{placeholders}``; a number written ``{n:,}`` or ``{s:.1f}`` takes the language's
+separators.
 English texts are what the commands printed before they spoke Vietnamese, byte
 for byte. :data:`CLICK` holds Vietnamese for click's own messages (usage errors,
 a missing file, a bad value), keyed by click's English text.
@@ -373,7 +374,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "validate.passed": {"en": "Passed ({n}):", "vi": "Đạt ({n}):"},
     "validate.times": {
         "en": "Response times: median {median:.2f} s, slowest {slowest:.2f} s over {n} requests",
-        "vi": "Thời gian trả lời: trung vị {median:,.2f} giây, chậm nhất {slowest:,.2f} giây "
+        "vi": "Thời gian trả lời: trung vị {median:.2f} giây, chậm nhất {slowest:.2f} giây "
               "qua {n} yêu cầu",
     },
 

@@ -1,0 +1,245 @@
+"""The command line in Vietnamese: chosen by --lang, else THUVIEN_LANG, else a
+Vietnamese locale; what a librarian meets (summaries, one-line errors, progress,
+the start-up banner) is said in Vietnamese, English stays as it was; every message
+of the catalogue has both languages with the same placeholders."""
+
+from __future__ import annotations
+
+import re
+import string
+import subprocess
+import unicodedata
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import SAMPLES, free_port
+from test_pipeline_doors import _library_db
+from test_ux_serve import COMMAND, busy_port, running
+
+from thuvien_interop.cli import main
+from thuvien_interop.wording import language_from_environment, number, plural, say, speaking
+from thuvien_interop.wording.messages import CLICK, MESSAGES, NOUNS
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "thuvien_interop"
+# No language from the environment: what a test passes decides.
+NEUTRAL = {"THUVIEN_LANG": None, "LANG": None, "LC_ALL": None, "LC_MESSAGES": None}
+
+
+def run(args: list[str], env: dict | None = None):
+    return CliRunner().invoke(main, args, prog_name="thuvien-interop", env={**NEUTRAL, **(env or {})})
+
+
+def _said(result) -> list[str]:
+    """What a person is told, less click's usage lines (in either language)."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), \
+        f"a traceback: {result.exception!r}"
+    return [line for line in result.output.splitlines() if line.strip()
+            and not line.startswith(("Usage: ", "Try '", "Cách dùng: ", "Xem '"))]
+
+
+# -- choosing the language -------------------------------------------------------------
+def test_the_language_comes_from_lang_else_thuvien_lang_else_the_locale():
+    assert language_from_environment({}) == "en"
+    assert language_from_environment({"LANG": "vi_VN.UTF-8"}) == "vi"
+    assert language_from_environment({"LANG": "en_US.UTF-8", "LC_MESSAGES": "vi_VN"}) == "vi"
+    # LC_ALL first, as POSIX says: an English LC_ALL wins over a Vietnamese LANG.
+    assert language_from_environment({"LC_ALL": "C.UTF-8", "LANG": "vi_VN.UTF-8"}) == "en"
+    assert language_from_environment({"THUVIEN_LANG": "vi", "LANG": "C"}) == "vi"
+    assert language_from_environment({"THUVIEN_LANG": "en", "LANG": "vi_VN.UTF-8"}) == "en"
+
+
+def test_lang_vi_says_the_import_summary_in_vietnamese(tmp_path):
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    result = run(["--lang", "vi", "import", str(SAMPLES / "vietnamese-catalogue.mrc"),
+                  "--store", store, "--quiet"])
+    assert result.exit_code == 0, result.output
+    [summary] = [line for line in result.output.splitlines() if line.startswith("Đã đọc")]
+    assert re.fullmatch(r"Đã đọc \d+ bản ghi: \d+ đã nạp, 0 cập nhật, 0 không đổi, 0 đã xóa, "
+                        r"0 bị từ chối\.", summary), summary
+    # The same again in English, by --lang en after the command, in a Vietnamese locale.
+    again = run(["import", str(SAMPLES / "vietnamese-catalogue.mrc"), "--store", store,
+                 "--lang", "en"], env={"LANG": "vi_VN.UTF-8"})
+    assert re.search(r"^Read \d+ records: 0 loaded, 0 updated, \d+ unchanged", again.output, re.M)
+
+
+def test_thuvien_lang_vi_says_a_bad_value_and_a_missing_file_in_vietnamese(tmp_path):
+    env = {"THUVIEN_LANG": "vi"}
+    bad = run(["convert", str(SAMPLES / "vietnamese-dc.xml"), "--to", "pdf"], env)
+    assert bad.exit_code == 2
+    assert _said(bad) == ["Lỗi: Giá trị không hợp lệ cho '--to': 'pdf' không phải một trong "
+                          "'oai_dc', 'marcxml', 'mods', 'marc', 'json'."]
+    assert bad.output.startswith("Cách dùng: thuvien-interop convert [OPTIONS] SOURCE")
+    missing = run(["check", "khong-co.mrc"], env)
+    assert _said(missing) == ["Lỗi: Giá trị không hợp lệ cho 'FILES...': Không có 'khong-co.mrc'."]
+    unknown = run(["import", "--sotre", "x"], env)
+    assert _said(unknown)[0].startswith("Lỗi: Không có tùy chọn '--sotre'.")
+
+
+def test_a_vietnamese_locale_says_what_is_wrong_with_the_settings_file(tmp_path):
+    env = {"LANG": "vi_VN.UTF-8"}
+    missing = tmp_path / "khong-co.toml"
+    result = run(["reindex", "--config", str(missing)], env)
+    assert result.exit_code == 2
+    assert _said(result) == [f"Lỗi: tệp cấu hình {missing} không tồn tại"]
+    misspelt = tmp_path / "thuvien.toml"
+    misspelt.write_text('[repository]\nnmae = "Thư viện tỉnh"\n', encoding="utf-8")
+    result = run(["reindex", "--config", str(misspelt)], env)
+    assert _said(result) == [f"Lỗi: {misspelt}, dòng 2: khóa 'nmae' không có trong [repository]; "
+                             "có phải ý bạn là 'name'?"]
+
+
+def test_a_store_that_cannot_be_opened_is_one_vietnamese_line(tmp_path):
+    result = run(["--lang", "vi", "reindex", "--store", "nonsense://x"])
+    assert _said(result) == ["Lỗi: không hiểu địa chỉ kho 'nonsense://x': hãy dùng "
+                             "sqlite:///đường/dẫn/tệp.db hoặc postgresql://…"]
+    folder = tmp_path / "khong-co"
+    result = run(["--lang", "vi", "reindex", "--store", f"sqlite:///{folder / 's.db'}"])
+    assert _said(result) == [f"Lỗi: không tạo được kho {folder / 's.db'}: thư mục {folder} "
+                             "không tồn tại"]
+
+
+def test_an_unknown_language_is_one_line_naming_the_choices():
+    for args, env in [(["--lang", "xx", "check", "x.mrc"], None),
+                      (["check", "x.mrc", "--lang", "fr"], None),
+                      (["check", "x.mrc"], {"THUVIEN_LANG": "vn"})]:
+        result = run(args, env)
+        assert result.exit_code == 2
+        [line] = _said(result)
+        assert re.fullmatch(r"Error: Invalid value for '--lang'( \(env var: 'THUVIEN_LANG'\))?: "
+                            r"'(xx|fr|vn)' is not one of 'en', 'vi'\.", line), line
+
+
+# -- the summaries ---------------------------------------------------------------------
+def test_check_and_convert_summaries_in_vietnamese(tmp_path):
+    checked = run(["--lang", "vi", "check", str(SAMPLES / "vietnamese-catalogue.mrc")])
+    summary = [line for line in checked.output.splitlines() if line.startswith("Đã kiểm tra")]
+    assert summary and re.fullmatch(r"Đã kiểm tra \d+ bản ghi trong 1 tệp: \d+ bản ghi có vấn đề "
+                                    r"\(\d+ lỗi, \d+ cảnh báo\)\.", summary[0]), checked.output
+    out = tmp_path / "out.xml"
+    converted = run(["--lang", "vi", "convert", str(SAMPLES / "vietnamese-catalogue.mrc"),
+                     "--to", "mods", "-o", str(out), "-q"])
+    assert converted.exit_code == 0, converted.output
+    assert re.fullmatch(r"Đã chuyển (\d+) trên \1 bản ghi sang mods\.\n", converted.output)
+
+
+def test_sync_summary_in_vietnamese(tmp_path):
+    _library_db(tmp_path / "lib.db", 3)
+    result = run(["--lang", "vi", "sync", "--profile", "generic-sql", "--source",
+                  f"sqlite:///{tmp_path / 'lib.db'}", "--store", f"sqlite:///{tmp_path / 's.db'}"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("Nguồn sqlite:///") and lines[0].endswith("đọc kể từ đầu.")
+    assert re.fullmatch(r"Đã đọc \d+ dòng: \d+ thêm mới, 0 cập nhật, 0 không đổi, \d+ đã xóa, "
+                        r"0 không đọc được; \d+ tập hợp\.", lines[1]), lines[1]
+    assert lines[2].startswith("Lần đồng bộ sau đọc từ ")
+
+
+def test_harvest_status_and_delete_in_vietnamese(tmp_path):
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    status = run(["--lang", "vi", "harvest", "status", "--store", store])
+    assert status.output == "Kho này chưa ghi nhận lần thu hoạch nào.\n"
+    deleted = run(["--lang", "vi", "delete", "VN1", "--store", store])
+    assert deleted.exit_code == 1
+    assert deleted.output.splitlines()[:2] == [
+        "Đã xóa 0 bản ghi, 1 không có trong kho.",
+        "Không có (1) — không có trong kho, không xóa gì:"]
+
+
+def test_the_command_list_of_help_is_in_vietnamese():
+    shown = run(["--lang", "vi", "--help"]).output
+    assert shown.startswith("Cách dùng: thuvien-interop")
+    assert "Liên thông thư viện: OAI-PMH, SRU/CQL, MARC21 và Dublin Core." in shown
+    commands = shown.split("\nLệnh:\n", 1)[1]
+    assert re.search(r"^  harvest +Thu hoạch các nhà cung cấp OAI-PMH vào một kho", commands, re.M)
+    assert re.search(r"^  import +Nạp tệp MARC, Dublin Core hoặc bảng tính vào một kho", commands,
+                     re.M)
+
+
+# -- real processes --------------------------------------------------------------------
+def test_a_busy_port_in_a_vietnamese_locale_is_one_vietnamese_line(tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in NEUTRAL} | {"LANG": "vi_VN.UTF-8"}
+    with busy_port() as port:
+        done = subprocess.run([*COMMAND, "serve", "--store", f"sqlite:///{tmp_path / 's.db'}",
+                               "--port", str(port)], capture_output=True, text=True,
+                              encoding="utf-8", timeout=120, env=env)
+    assert done.returncode == 1
+    assert (done.stdout + done.stderr).strip().splitlines() == [
+        f"Lỗi: cổng {port} trên 127.0.0.1 đang có chương trình khác dùng (một máy chủ khác đang "
+        f"chạy ở đó?): hãy dừng nó, hoặc chọn cổng khác bằng --port {port + 1}"]
+
+
+def test_the_start_up_banner_in_vietnamese_and_the_pages_stay_english(tmp_path, sample_db):
+    import os
+    import shutil
+
+    import requests
+
+    shutil.copy(sample_db, tmp_path / "thuvien.db")
+    store = f"sqlite:///{tmp_path / 'thuvien.db'}"
+    env = {k: v for k, v in os.environ.items() if k not in NEUTRAL} | {"THUVIEN_LANG": "vi"}
+    port = free_port()
+    root = f"http://127.0.0.1:{port}"
+    with running("serve", "--store", store, "--port", str(port), env=env) as r:
+        banner = r.until("Dừng bằng Ctrl-C.")
+        assert banner[1:] == [
+            f"  Kho:        {store} — 330 bản ghi",
+            f"  OAI-PMH:    {root}/oai?verb=Identify",
+            f"  Tra cứu:    {root}/  (mở bằng trình duyệt)",
+            f"  SRU:        {root}/sru",
+            "  Tiến trình: 1 tiến trình × 8 luồng (waitress)",
+            "  Nhật ký:    ở đây, mỗi yêu cầu một dòng",
+            "Dừng bằng Ctrl-C.",
+        ]
+        assert banner[0].startswith("Đang phục vụ ")
+        # The server's threads speak the protocol's English, whatever the command spoke.
+        page = requests.get(f"{root}/oai", params={"verb": "Nonsense"}, timeout=30)
+        assert b'code="badVerb"' in page.content
+
+
+# -- the catalogue ---------------------------------------------------------------------
+def _fields(text: str) -> list[tuple[str, str]]:
+    return sorted((name, spec) for _, name, spec, _ in string.Formatter().parse(text)
+                  if name is not None)
+
+
+@pytest.mark.parametrize("key", sorted(MESSAGES))
+def test_every_message_has_both_languages_with_the_same_placeholders(key):
+    texts = MESSAGES[key]
+    assert set(texts) == {"en", "vi"}, key
+    assert texts["en"].strip() and texts["vi"].strip()
+    assert unicodedata.is_normalized("NFC", texts["vi"]), f"{key}: Vietnamese not NFC"
+    assert _fields(texts["en"]) == _fields(texts["vi"]), key
+
+
+def test_clicks_messages_in_vietnamese_use_only_clicks_placeholders():
+    for english, vietnamese in CLICK.items():
+        assert unicodedata.is_normalized("NFC", vietnamese)
+        assert {n for n, _ in _fields(vietnamese)} <= {n for n, _ in _fields(english)}, english
+        assert vietnamese.count("%(") == english.count("%(")
+
+
+def _sources() -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in SRC.rglob("*.py"))
+
+
+def test_every_message_and_noun_the_code_names_is_in_the_catalogue():
+    code = _sources()
+    said = set(re.findall(r"""\bsay\(\s*["']([^"']+)["']""", code))
+    assert len(said) > 80
+    assert said - set(MESSAGES) == set()
+    nouns = set(re.findall(r"""\bplural\([^()]*(?:\([^()]*\)[^()]*)*,\s*["']([^"']+)["']\)""", code))
+    assert {"record", "error", "provider", "row"} <= nouns
+    assert nouns - set(NOUNS) == set()
+
+
+def test_counted_nouns_and_numbers_in_vietnamese_have_one_form_and_dot_thousands():
+    with speaking("vi"):
+        assert [plural(n, "record") for n in (1, 3, 4000)] == ["1 bản ghi", "3 bản ghi",
+                                                                 "4.000 bản ghi"]
+        assert plural(2, "provider") == "2 nhà cung cấp"
+        assert number(1234.5, ",.1f") == "1.234,5"
+        assert say("harvest.rate", rate=4228.3) == ", 4.228 bản ghi/giây"
+    assert plural(4000, "record") == "4,000 records" and number(1234.5, ",.1f") == "1,234.5"
