@@ -135,6 +135,26 @@ def test_sync_summary_in_vietnamese(tmp_path):
     assert lines[2].startswith("Lần đồng bộ sau đọc từ ")
 
 
+def test_a_harvest_logs_and_sums_up_in_vietnamese(sample_store, tmp_path):
+    from conftest import live_server
+
+    from thuvien_interop.oai.config import ProviderConfig
+    from thuvien_interop.web import create_app
+
+    with live_server(create_app(sample_store, ProviderConfig(page_size=200))) as root:
+        result = run(["--lang", "vi", "harvest", root + "/oai", "--name", "mau", "--store",
+                      f"sqlite:///{tmp_path / 'u.db'}", "--processes", "1"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    # The log lines, said by the command's handler though a worker thread logged them.
+    assert re.search(r"INFO +mau: thu hoạch xong: lần này 2 trang, 330 bản ghi \(330 mới, 0 cập "
+                     r"nhật, 0 đã xóa, 0 không đổi, 0 cách ly\)", out), out
+    head, row = out.splitlines()[-2:]
+    assert head.split() == ["Nhà", "cung", "cấp", "Kết", "quả", "Trang", "Mới", "Cập", "nhật",
+                            "Không", "đổi", "Đã", "xóa", "Cách", "ly", "Yêu", "cầu", "Giây"]
+    assert re.match(r"mau +ok +2 +330 +0 +0 +0 +0 +\d+ +\d+,\d$", row), row
+
+
 def test_harvest_status_and_delete_in_vietnamese(tmp_path):
     store = f"sqlite:///{tmp_path / 's.db'}"
     status = run(["--lang", "vi", "harvest", "status", "--store", store])
@@ -227,7 +247,7 @@ def _sources() -> str:
 
 def test_every_message_and_noun_the_code_names_is_in_the_catalogue():
     code = _sources()
-    said = set(re.findall(r"""\bsay\(\s*["']([^"']+)["']""", code))
+    said = set(re.findall(r"""\b(?:say|Said)\(\s*["']([^"']+)["']""", code))
     assert len(said) > 80
     assert said - set(MESSAGES) == set()
     nouns = set(re.findall(r"""\bplural\([^()]*(?:\([^()]*\)[^()]*)*,\s*["']([^"']+)["']\)""", code))

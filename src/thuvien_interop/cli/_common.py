@@ -87,8 +87,7 @@ class HttpURL(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         if not str(value).startswith(("http://", "https://")):
-            self.fail(f"{value!r} is not an http:// or https:// base URL (such as {self.example})",
-                      param, ctx)
+            self.fail(say("not-a-base-url", value=value, example=self.example), param, ctx)
         return str(value)
 
 

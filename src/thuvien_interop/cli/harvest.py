@@ -21,7 +21,7 @@ from ..oai.harvest_overview import ConsoleConfig, overview
 from ..oai.harvest_sources import Source, SourcesError, load_sources
 from ..oai.harvester import DEFAULT, MAX_PAGES, Harvester, HarvestResult, status_rows
 from ..pipeline.items import kept_message
-from ..wording import number
+from ..wording import language, number, speaking
 from . import main
 from ._common import (
     config_option,
@@ -159,6 +159,8 @@ class _BoardHandler(logging.Handler):
 
     def __init__(self, board: _Board, stream) -> None:
         super().__init__()
+        # Said in the command's language, from whichever thread logs.
+        self.language = language()
         self.board = board
         self.stream = stream
         self.errors_shown: set[str] = set()
@@ -168,7 +170,8 @@ class _BoardHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            text = self.format(record)
+            with speaking(self.language):
+                text = self.format(record)
             if record.levelno >= logging.ERROR:
                 self.errors_shown.add(record.getMessage())
             if self.board.live:

@@ -32,7 +32,7 @@ from typing import Any
 
 from .messages import MESSAGES, NOUNS
 
-__all__ = ["LANGUAGES", "language", "language_from_environment", "number", "plural", "say",
+__all__ = ["LANGUAGES", "Said", "language", "language_from_environment", "number", "plural", "say",
            "set_language", "speaking"]
 
 #: The languages every message has a text in; the first is the default.
@@ -111,6 +111,30 @@ def say(key: str, /, **fields: Any) -> str:
     if lang == "en":
         return texts["en"].format(**fields)
     return _VI_FORMAT.format(texts[lang], **fields)
+
+
+class Said:
+    """A message said when it is read (``str()``), in the language spoken there: a
+    log line of a worker thread is said in the language its handler speaks.
+
+        >>> line = Said("harvest.log.identify", name="daklak", repository="Thư viện",
+        ...             granularity="YYYY-MM-DD")
+        >>> str(line)
+        'daklak: Thư viện, granularity YYYY-MM-DD'
+    """
+
+    __slots__ = ("key", "fields")
+
+    def __init__(self, key: str, /, **fields: Any) -> None:
+        MESSAGES[key]  # an unknown id fails where it is written, not where it is read
+        self.key = key
+        self.fields = fields
+
+    def __str__(self) -> str:
+        return say(self.key, **self.fields)
+
+    def __repr__(self) -> str:
+        return f"Said({self.key!r})"
 
 
 def plural(count: int, word: str) -> str:

@@ -109,6 +109,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "vi": "Đã ghi trước đó: {added:,} thêm mới, {updated:,} cập nhật, {unchanged:,} "
               "không đổi, {deleted:,} đã xóa",
     },
+    "not-a-base-url": {
+        "en": "{value!r} is not an http:// or https:// base URL (such as {example})",
+        "vi": "{value!r} không phải địa chỉ gốc http:// hoặc https:// (ví dụ {example})",
+    },
     "cannot-write": {"en": "cannot write {path}: {cause}", "vi": "không ghi được {path}: {cause}"},
     "settings.bad-sets": {"en": "settings: {cause}", "vi": "tệp cấu hình: {cause}"},
     "kept": {
@@ -265,6 +269,58 @@ MESSAGES: dict[str, dict[str, str]] = {
     "demo.store": {"en": "Demo store: {store}", "vi": "Kho demo: {store}"},
 
     # -- harvest -------------------------------------------------------------------------
+    "sources.not-a-url": {
+        "en": "provider '{name}': '{url}' is not an http(s) base URL",
+        "vi": "nhà cung cấp '{name}': '{url}' không phải địa chỉ gốc http(s)",
+    },
+    "sources.missing": {"en": "providers file {path} does not exist",
+                        "vi": "tệp danh sách nhà cung cấp {path} không tồn tại"},
+    "sources.not-toml": {"en": "providers file {path} is not valid TOML: {cause}",
+                         "vi": "tệp danh sách nhà cung cấp {path} không phải TOML hợp lệ: {cause}"},
+    "sources.no-providers": {"en": "providers file {path} has no [[provider]] tables",
+                             "vi": "tệp danh sách nhà cung cấp {path} không có bảng [[provider]] "
+                                   "nào"},
+    # What a harvest logs as it goes (said by the CLI's handler, in its language).
+    "harvest.log.held": {
+        "en": "{name}: not harvested: {holder} holds its lease (another harvester is at work on "
+              "it)",
+        "vi": "{name}: không thu hoạch: {holder} đang giữ quyền thu hoạch (một tiến trình thu "
+              "hoạch khác đang làm việc với nó)",
+    },
+    "harvest.log.identify": {"en": "{name}: {repository}, granularity {granularity}",
+                             "vi": "{name}: {repository}, độ chi tiết thời gian {granularity}"},
+    "harvest.log.resuming": {
+        "en": "{name}: resuming the harvest after page {pages} ({records} records so far)",
+        "vi": "{name}: thu hoạch tiếp sau trang {pages} (đã có {records} bản ghi)",
+    },
+    "harvest.log.resuming-set": {
+        "en": "{name}: resuming set {set} after page {pages} ({records} records so far)",
+        "vi": "{name}: thu hoạch tiếp tập hợp {set} sau trang {pages} (đã có {records} bản ghi)",
+    },
+    "harvest.log.from": {"en": "{name}: harvesting from {start}",
+                         "vi": "{name}: thu hoạch từ {start}"},
+    "harvest.log.from-set": {"en": "{name}: harvesting set {set} from {start}",
+                             "vi": "{name}: thu hoạch tập hợp {set} từ {start}"},
+    "harvest.log.complete": {
+        "en": "{name}: harvest complete: this run {pages:,} pages, {records:,} records "
+              "({added:,} new, {updated:,} updated, {deleted:,} deleted, {unchanged:,} "
+              "unchanged, {quarantined:,} quarantined){before}",
+        "vi": "{name}: thu hoạch xong: lần này {pages:,} trang, {records:,} bản ghi "
+              "({added:,} mới, {updated:,} cập nhật, {deleted:,} đã xóa, {unchanged:,} "
+              "không đổi, {quarantined:,} cách ly){before}",
+    },
+    "harvest.log.complete-set": {
+        "en": "{name}: set {set} complete: this run {pages:,} pages, {records:,} records "
+              "({added:,} new, {updated:,} updated, {deleted:,} deleted, {unchanged:,} "
+              "unchanged, {quarantined:,} quarantined){before}",
+        "vi": "{name}: tập hợp {set} xong: lần này {pages:,} trang, {records:,} bản ghi "
+              "({added:,} mới, {updated:,} cập nhật, {deleted:,} đã xóa, {unchanged:,} "
+              "không đổi, {quarantined:,} cách ly){before}",
+    },
+    "harvest.log.resumed-after": {"en": "; resumed after {pages:,} pages of an earlier run",
+                                  "vi": "; làm tiếp sau {pages:,} trang của lần chạy trước"},
+    "harvest.log.no-records": {"en": "{name}: no records match {what}",
+                               "vi": "{name}: không có bản ghi nào khớp {what}"},
     "harvest.rate": {"en": ", {rate:,.0f} records/s", "vi": ", {rate:,.0f} bản ghi/giây"},
     "harvest.left": {"en": ", {duration} left", "vi": ", còn {duration}"},
     "harvest.count": {"en": "{who} {done:,} records{speed}",
