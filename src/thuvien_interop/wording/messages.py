@@ -445,6 +445,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "give identifiers to delete, or --from-file FILE with one a line",
         "vi": "hãy cho các định danh cần xóa, hoặc --from-file TỆP với mỗi định danh một dòng",
     },
+    "profiles.source": {"en": "Source profiles ({used_by}):",
+                        "vi": "Hồ sơ nguồn dữ liệu ({used_by}):"},
+    "profiles.columns": {"en": "Spreadsheet column mappings ({used_by}):",
+                         "vi": "Bảng ánh xạ cột của bảng tính ({used_by}):"},
+    "profiles.crosswalk": {"en": "Crosswalk profiles ({used_by}):",
+                           "vi": "Hồ sơ chuyển đổi dữ liệu ({used_by}):"},
+    "profiles.sru-indexes": {"en": "SRU index profiles ({used_by}):",
+                             "vi": "Hồ sơ chỉ mục SRU ({used_by}):"},
+    "profiles.folder": {"en": "The files are in {folder} (profiles/ of the source repository).",
+                        "vi": "Các tệp nằm trong {folder} (thư mục profiles/ của mã nguồn)."},
+    "profiles.adapt": {
+        "en": "To adapt one, print it into a file of your own and edit that file:\n"
+              "  thuvien-interop profiles show koha > my-koha.toml",
+        "vi": "Để sửa theo ý mình, in một hồ sơ ra tệp của bạn rồi sửa tệp đó:\n"
+              "  thuvien-interop profiles show koha > my-koha.toml",
+    },
     "reindex.summary": {"en": "Reindexed {records}.", "vi": "Đã lập chỉ mục lại {records}."},
     "reindex.cannot": {"en": "this store cannot be reindexed",
                        "vi": "kho này không lập chỉ mục lại được"},
