@@ -123,6 +123,28 @@ def test_check_and_convert_summaries_in_vietnamese(tmp_path):
     assert re.fullmatch(r"Đã chuyển (\d+) trên \1 bản ghi sang mods\.\n", converted.output)
 
 
+def test_check_says_what_it_finds_in_a_record_in_vietnamese():
+    broken = Path(__file__).resolve().parent / "data" / "broken" / "invalid-xml-char.mrc"
+    result = run(["--lang", "vi", "check", str(broken)])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0].startswith("invalid-xml-char.mrc: bản ghi 3 (byte 1816), 001 VN-TV-000043")
+    assert lines[1] == ("  lỗi      245 $a: chứa U+0001, U+000B, ký tự XML 1.0 không cho phép: "
+                        "'Hồ\\x01 Lắk\\x0b :'")
+    with speaking("vi"):
+        import pymarc
+
+        from thuvien_interop.crosswalk.lint import lint_record
+
+        record = pymarc.Record(leader="00000nxm a2200000 a 4500")
+        record.add_field(pymarc.Field("001", data="VN1"), pymarc.Field("008", data="x" * 39))
+        assert [str(f) for f in lint_record(record)] == [
+            "đầu biểu/06 (loại bản ghi) là 'x'; MARC 21 cho phép 'a', 'c', 'd', 'e', 'f', 'g', "
+            "'i', 'j', 'k', 'm', 'o', 'p', 'r', 't'",
+            "không có 245 (nhan đề và thông tin trách nhiệm)",
+            "008: 008 dài 39 ký tự, không phải 40"]
+
+
 def test_sync_summary_in_vietnamese(tmp_path):
     _library_db(tmp_path / "lib.db", 3)
     result = run(["--lang", "vi", "sync", "--profile", "generic-sql", "--source",
