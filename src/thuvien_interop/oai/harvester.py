@@ -253,8 +253,7 @@ class _Halt:
             raise LeaseLost(f"lease lost: {self.lease.lost_to or 'another harvester'} holds this "
                             "provider now, so this harvester stopped harvesting it (the pages "
                             "stored so far are kept; the other one goes on from its checkpoint)")
-        raise Interrupted("interrupted: the pages before this one are stored; the next run "
-                          "resumes here")
+        raise Interrupted(Said("harvest.log.interrupted-page"))
 
 
 _NO_HALT = _Halt(None)
@@ -485,8 +484,7 @@ class Harvester:
         try:
             return [f.result() for f in futures]
         except KeyboardInterrupt:
-            log.warning("interrupted: the pages handed over are being committed; the next "
-                        "run resumes from there")
+            log.warning(Said("harvest.log.interrupted"))
             self.stop()
             for f in futures:
                 try:
@@ -1150,8 +1148,7 @@ class Harvester:
                                    label=source.name, cancel=halt.event)
         except Cancelled:
             halt.check()
-            raise Interrupted("interrupted: the pages before this one are stored; the next "
-                              "run resumes here") from None
+            raise Interrupted(Said("harvest.log.interrupted-page")) from None
 
     def _folder(self, source: Source) -> Path | None:
         if self.diagnostics is None:

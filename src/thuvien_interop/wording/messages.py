@@ -457,6 +457,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "harvest.log.resumed-after": {"en": "; resumed after {pages:,} pages of an earlier run",
                                   "vi": "; làm tiếp sau {pages:,} trang của lần chạy trước"},
+    "harvest.log.interrupted": {
+        "en": "interrupted: the pages handed over are being committed; the next run resumes from "
+              "there",
+        "vi": "đã ngắt: các trang đã chuyển đi đang được ghi vào kho; lần chạy sau sẽ làm tiếp "
+              "từ đó",
+    },
+    "harvest.log.interrupted-page": {
+        "en": "interrupted: the pages before this one are stored; the next run resumes here",
+        "vi": "đã ngắt: các trang trước trang này đã được lưu; lần chạy sau sẽ làm tiếp từ đây",
+    },
     "harvest.log.no-records": {"en": "{name}: no records match {what}",
                                "vi": "{name}: không có bản ghi nào khớp {what}"},
     "harvest.rate": {"en": ", {rate:,.0f} records/s", "vi": ", {rate:,.0f} bản ghi/giây"},
