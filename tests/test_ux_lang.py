@@ -260,7 +260,6 @@ def test_clicks_messages_in_vietnamese_use_only_clicks_placeholders():
     for english, vietnamese in CLICK.items():
         assert unicodedata.is_normalized("NFC", vietnamese)
         assert {n for n, _ in _fields(vietnamese)} <= {n for n, _ in _fields(english)}, english
-        assert vietnamese.count("%(") == english.count("%(")
 
 
 def _sources() -> str:

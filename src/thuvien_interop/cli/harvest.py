@@ -27,6 +27,7 @@ from ._common import (
     config_option,
     load_settings,
     open_or_fail,
+    plural,
     processes_option,
     replace_option,
     say,
@@ -65,7 +66,7 @@ class _Bar:
                 left = say("harvest.left", duration=_duration((self.total - self.done) / rate))
             return (f"{who} [{'#' * filled}{'.' * (width - filled)}] "
                     f"{number(self.done)}/{number(self.total)}{speed}{left}")
-        return say("harvest.count", who=who, done=self.done, speed=speed)
+        return say("harvest.count", who=who, records=plural(self.done, "record"), speed=speed)
 
 
 def _duration(seconds: float) -> str:
@@ -136,7 +137,8 @@ class _Board:
                         "interrupted": say("harvest.interrupted-mark")}.get(
                     _outcome(result), say("harvest.done"))
                 self.stream.write(say("harvest.finished", name=result.source.name, mark=mark,
-                                      records=result.records, seconds=result.seconds) + "\n")
+                                      records=plural(result.records, "record"),
+                                      seconds=result.seconds) + "\n")
             self._draw()
 
     def log(self, text: str) -> None:
