@@ -196,6 +196,17 @@ def test_the_command_list_of_help_is_in_vietnamese():
     assert re.search(r"^  harvest +Thu hoạch các nhà cung cấp OAI-PMH vào một kho", commands, re.M)
     assert re.search(r"^  import +Nạp tệp MARC, Dublin Core hoặc bảng tính vào một kho", commands,
                      re.M)
+    assert "--lang [en|vi]  Ngôn ngữ của thông báo: vi (tiếng Việt) hoặc en" in shown
+    assert "The language of the messages" in run(["--help"]).output
+
+
+def test_a_search_of_a_server_that_is_not_there_in_vietnamese():
+    url = f"http://127.0.0.1:{free_port()}/sru"
+    result = run(["--lang", "vi", "search", url, "dc.title = hanoi"])
+    assert result.exit_code == 1
+    assert _said(result) == [f"Lỗi: không tra cứu được {url}: kết nối bị từ chối (không có gì trả "
+                             "lời ở địa chỉ và cổng đó). Máy chủ của nhà cung cấp có đang chạy "
+                             "không, và địa chỉ có đúng không?"]
 
 
 # -- real processes --------------------------------------------------------------------

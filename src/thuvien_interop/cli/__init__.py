@@ -55,11 +55,22 @@ def _choose_language(ctx: click.Context, param: click.Parameter, value: str | No
         set_language(value.lower())
 
 
+class _LangOption(click.Option):
+    """``--lang``: eager, so that what the other options and arguments say is in
+    it; its help is in the language spoken."""
+
+    def __init__(self) -> None:
+        super().__init__(["--lang"], type=click.Choice(LANGUAGES, case_sensitive=False),
+                         envvar="THUVIEN_LANG", is_eager=True, expose_value=False,
+                         callback=_choose_language, help=MESSAGES["cli.lang"]["en"])
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = say("cli.lang")
+        return super().get_help_record(ctx)
+
+
 def _lang_option() -> click.Option:
-    """``--lang``: eager, so that what the other options and arguments say is in it."""
-    return click.Option(["--lang"], type=click.Choice(LANGUAGES, case_sensitive=False),
-                        envvar="THUVIEN_LANG", is_eager=True, expose_value=False,
-                        callback=_choose_language, help=MESSAGES["cli.lang"]["en"])
+    return _LangOption()
 
 
 class _LazyGroup(click.Group):

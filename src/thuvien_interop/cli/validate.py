@@ -58,8 +58,11 @@ def validate_command(url: str, as_json: bool, html_file: str | None, verbose: bo
     settings = load_settings(config_path, store_url)
     store = open_or_fail(settings.store) if name else None
     try:
-        report = validate(url, Options(delay=delay, max_requests=max_requests,
-                                       list_pages=list_pages, timeout=timeout))
+        # The checks' findings are English (the report's page, the console); its
+        # summary and headings are said in the command's language.
+        with speaking("en"):
+            report = validate(url, Options(delay=delay, max_requests=max_requests,
+                                           list_pages=list_pages, timeout=timeout))
         if html_file:
             try:
                 with speaking("en"):  # the page is in English (<html lang="en">)

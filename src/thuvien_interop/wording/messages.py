@@ -406,6 +406,36 @@ MESSAGES: dict[str, dict[str, str]] = {
                                  "vi": "--source và --profile phải đi cùng nhau"},
     "demo.store": {"en": "Demo store: {store}", "vi": "Kho demo: {store}"},
 
+    # -- a request that failed (harvest, search, validate: oai/harvest_http.py) ------------
+    "fetch.ssl": {"en": "the secure connection failed ({cause})",
+                  "vi": "kết nối bảo mật thất bại ({cause})"},
+    "fetch.ssl-hint": {"en": "check the URL (http or https?) and the provider's certificate",
+                       "vi": "hãy kiểm tra địa chỉ (http hay https?) và chứng chỉ của nhà cung "
+                             "cấp"},
+    "fetch.connect-timeout": {"en": "no connection within the connect timeout",
+                              "vi": "không kết nối được trong thời gian chờ kết nối"},
+    "fetch.connect-timeout-hint": {
+        "en": "is the provider's server up, and reachable from this machine?",
+        "vi": "máy chủ của nhà cung cấp có đang chạy, và máy này có tới được nó không?",
+    },
+    "fetch.read-timeout": {"en": "no answer within the read timeout",
+                           "vi": "không có trả lời trong thời gian chờ đọc"},
+    "fetch.read-timeout-hint": {"en": "try a longer --timeout", "vi": "hãy thử --timeout dài hơn"},
+    "fetch.refused": {"en": "connection refused (nothing answers at that address and port)",
+                      "vi": "kết nối bị từ chối (không có gì trả lời ở địa chỉ và cổng đó)"},
+    "fetch.refused-hint": {
+        "en": "is the provider's server running, and is the URL right?",
+        "vi": "máy chủ của nhà cung cấp có đang chạy không, và địa chỉ có đúng không?",
+    },
+    "fetch.no-host": {"en": "the host name cannot be found", "vi": "không tìm thấy tên máy chủ"},
+    "fetch.check-url": {"en": "check the URL", "vi": "hãy kiểm tra địa chỉ"},
+    "fetch.closed": {"en": "the provider closed the connection before its answer was complete",
+                     "vi": "nhà cung cấp đã đóng kết nối trước khi trả lời xong"},
+    "fetch.cannot-connect": {"en": "cannot connect ({cause})",
+                             "vi": "không kết nối được ({cause})"},
+    "fetch.network-hint": {"en": "check the URL and the network",
+                           "vi": "hãy kiểm tra địa chỉ và mạng"},
+
     # -- harvest -------------------------------------------------------------------------
     "sources.not-a-url": {
         "en": "provider '{name}': '{url}' is not an http(s) base URL",
