@@ -69,10 +69,6 @@ class _LangOption(click.Option):
         return super().get_help_record(ctx)
 
 
-def _lang_option() -> click.Option:
-    return _LangOption()
-
-
 class _LazyGroup(click.Group):
     """Imports a subcommand's module when that command runs; ``commands`` read
     from outside (a test, a documentation tool) still lists them all. Speaks the
@@ -114,7 +110,7 @@ class _LazyGroup(click.Group):
             raise TypeError("Command has no name.")
         if f"help.{name}" in MESSAGES:  # the command list's line, in the catalogue
             cmd.short_help = MESSAGES[f"help.{name}"]["en"]
-        cmd.params.append(_lang_option())
+        cmd.params.append(_LangOption())
         self._loaded[name] = cmd
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
@@ -143,5 +139,5 @@ def main() -> None:
     """The ``thuvien-interop`` command (its help is the catalogue's ``cli.help``)."""
 
 
-main.params.append(_lang_option())
+main.params.append(_LangOption())
 

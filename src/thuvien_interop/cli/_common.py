@@ -217,10 +217,10 @@ def problem_line(problem: Any) -> str:
 
 def echo_problems(title: str, problems: list, max_problems: int) -> None:
     """A titled list of problems, the first ``max_problems`` of them (all are
-    counted); ``title`` has ``{n}`` for their number."""
+    counted); ``title`` is the id of a message with ``{n}`` for their number."""
     if not problems:
         return
-    click.echo(title.format(n=len(problems)))
+    click.echo(say(title, n=len(problems)))
     for p in problems[:max_problems]:
         click.echo(f"  {problem_line(p)}")
     if len(problems) > max_problems:

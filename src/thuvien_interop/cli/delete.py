@@ -78,6 +78,6 @@ def delete_command(identifiers: tuple[str, ...], from_file: str | None, store_ur
                    already=say("delete.already", n=w.unchanged) if w.unchanged else "",
                    unknown=say("delete.unknown-count", n=len(report.rejected))
                    if report.rejected else ""))
-    echo_problems(say("delete.unknown", n="{n}"), report.rejected, max_problems)
+    echo_problems("delete.unknown", report.rejected, max_problems)
     if report.rejected:
         raise SystemExit(1)

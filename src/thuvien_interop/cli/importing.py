@@ -163,8 +163,8 @@ def print_report(report: Report, max_problems: int = 50) -> None:
                    rejected=len(report.rejected)))
     if report.kept:
         click.echo(kept_message(len(report.kept)))
-    echo_problems(say("import.repaired", n="{n}"), report.repaired, max_problems)
-    echo_problems(say("import.rejected", n="{n}"), report.rejected, max_problems)
+    echo_problems("import.repaired", report.repaired, max_problems)
+    echo_problems("import.rejected", report.rejected, max_problems)
 
 
 def sample_files() -> list[Path]:

@@ -84,6 +84,6 @@ def _sets(settings) -> None:
     w = report.written
     click.echo(say("reindex.sets-summary", records=plural(report.read, "record"),
                    updated=w.updated, unchanged=w.unchanged))
-    echo_problems(say("reindex.not-classified", n="{n}"), report.rejected, 50)
+    echo_problems("reindex.not-classified", report.rejected, 50)
     if report.rejected:
         raise SystemExit(1)

@@ -121,5 +121,5 @@ def sync(profile_path: str, source_url: str, store_url: str | None, config_path:
                    sets=plural(report.sets, "set")))
     if report.mark is not None:
         click.echo(say("sync.next", date=dates.format_utc(max(0, report.mark - overlap))))
-    echo_problems(say("sync.unreadable", n="{n}"), unreadable, max_problems)
-    echo_problems(say("collision", n="{n}"), refused, max_problems)
+    echo_problems("sync.unreadable", unreadable, max_problems)
+    echo_problems("collision", refused, max_problems)
