@@ -89,6 +89,24 @@ def test_a_vietnamese_locale_says_what_is_wrong_with_the_settings_file(tmp_path)
                              "có phải ý bạn là 'name'?"]
 
 
+def test_a_bad_value_of_a_setting_is_said_in_vietnamese(tmp_path):
+    wrong = tmp_path / "thuvien.toml"
+    wrong.write_text('[repository]\nadmin_email = "thuvien"\n[oai]\npage_size = "200"\n',
+                     encoding="utf-8")
+    result = run(["--lang", "vi", "reindex", "--config", str(wrong)])
+    assert _said(result) == [f"Lỗi: {wrong}, dòng 2: [repository] admin_email 'thuvien' không "
+                             "phải địa chỉ thư điện tử: hãy ghi dạng \"thuvien@daklak.gov.vn\""]
+    wrong.write_text('[oai]\npage_size = "200"\n', encoding="utf-8")
+    result = run(["--lang", "vi", "reindex", "--config", str(wrong)])
+    assert _said(result) == [f"Lỗi: {wrong}, dòng 2: [oai] page_size phải là số nguyên, không "
+                             "phải văn bản '200'"]
+    option = run(["--lang", "vi", "delete", "VN1", "--repository-id", "Thư viện tỉnh"])
+    assert _said(option) == ["Lỗi: Giá trị không hợp lệ cho '--repository-id': 'Thư viện tỉnh' "
+                             "không phải tên miền: hãy ghi một tên miền thư viện quản lý, ví dụ "
+                             "\"thuviendaklak.vn\" (định danh sẽ có dạng "
+                             "oai:<identifier>:<local id>)"]
+
+
 def test_a_store_that_cannot_be_opened_is_one_vietnamese_line(tmp_path):
     result = run(["--lang", "vi", "reindex", "--store", "nonsense://x"])
     assert _said(result) == ["Lỗi: không hiểu địa chỉ kho 'nonsense://x': hãy dùng "

@@ -139,6 +139,61 @@ MESSAGES: dict[str, dict[str, str]] = {
     "settings.in-file": {"en": "in the settings file", "vi": "trong tệp cấu hình"},
     "settings.at-top": {"en": "at the top of the settings file", "vi": "ở đầu tệp cấu hình"},
 
+    # What a setting's value must be (the settings file, and the options that stand for
+    # a setting such as --repository-id); the key or option is said before it.
+    "value.text": {"en": "must be a text in quotes, not {shown}",
+                   "vi": "phải là văn bản trong dấu ngoặc kép, không phải {shown}"},
+    "value.nonempty": {"en": "must not be empty", "vi": "không được để trống"},
+    "value.whole": {"en": "must be a whole number, not {shown}",
+                    "vi": "phải là số nguyên, không phải {shown}"},
+    "value.at-most": {"en": " and at most {maximum}", "vi": " và nhiều nhất là {maximum}"},
+    "value.at-least": {"en": "must be at least {minimum}{upto}, not {value}",
+                       "vi": "phải ít nhất là {minimum}{upto}, không phải {value}"},
+    "value.number": {"en": "must be a number, not {shown}", "vi": "phải là số, không phải {shown}"},
+    "value.above": {"en": "must be above {minimum} and at most {maximum}, not {value}",
+                    "vi": "phải lớn hơn {minimum} và nhiều nhất là {maximum}, không phải {value}"},
+    "value.between": {"en": "must be at least {minimum} and at most {maximum}, not {value}",
+                      "vi": "phải ít nhất là {minimum} và nhiều nhất là {maximum}, không phải "
+                            "{value}"},
+    "value.flag": {"en": "must be true or false (without quotes), not {shown}",
+                   "vi": "phải là true hoặc false (không có dấu ngoặc kép), không phải {shown}"},
+    "value.one-of": {"en": "must be {choices}, not {value!r}",
+                     "vi": "phải là {choices}, không phải {value!r}"},
+    "value.list": {"en": "must be a list in brackets, not {shown}",
+                   "vi": "phải là một danh sách trong dấu ngoặc vuông, không phải {shown}"},
+    "value.domain": {
+        "en": "{value!r} is not a domain name: write one you control, like \"thuviendaklak.vn\" "
+              "(identifiers become oai:<identifier>:<local id>)",
+        "vi": "{value!r} không phải tên miền: hãy ghi một tên miền thư viện quản lý, ví dụ "
+              "\"thuviendaklak.vn\" (định danh sẽ có dạng oai:<identifier>:<local id>)",
+    },
+    "value.email": {"en": "{value!r} is not an e-mail address: write one like "
+                          "\"thuvien@daklak.gov.vn\"",
+                    "vi": "{value!r} không phải địa chỉ thư điện tử: hãy ghi dạng "
+                          "\"thuvien@daklak.gov.vn\""},
+    "value.url": {"en": "{value!r} is not an http:// or https:// address",
+                  "vi": "{value!r} không phải địa chỉ http:// hoặc https://"},
+    "value.id-field": {"en": "{value!r} is not a MARC field: write \"001\", or a tag and subfield "
+                             "like \"035$a\"",
+                       "vi": "{value!r} không phải trường MARC: hãy ghi \"001\", hoặc nhãn trường "
+                             "và trường con như \"035$a\""},
+    "value.languages": {"en": 'must be a text, or one text a language: { vi = "…", en = "…" }',
+                        "vi": 'phải là một văn bản, hoặc mỗi ngôn ngữ một văn bản: '
+                              '{ vi = "…", en = "…" }'},
+    "value.schema": {"en": "{value!r} is not a record schema: use \"dc\", \"marcxml\" or "
+                           "\"mods\"",
+                     "vi": "{value!r} không phải lược đồ bản ghi: hãy dùng \"dc\", \"marcxml\" "
+                           "hoặc \"mods\""},
+    "value.hours": {"en": "must be a number of hours, not {shown}",
+                    "vi": "phải là số giờ, không phải {shown}"},
+    "value.ttl": {"en": "must be at least 24, not {value}: slow harvesters need a day to finish "
+                        "a list",
+                  "vi": "phải ít nhất là 24, không phải {value}: bên thu hoạch chậm cần một ngày "
+                        "để lấy hết một danh sách"},
+    "value.a-table": {"en": "a table", "vi": "một bảng"},
+    "value.a-list": {"en": "a list", "vi": "một danh sách"},
+    "value.the-text": {"en": "the text {value!r}", "vi": "văn bản {value!r}"},
+
     # -- stores --------------------------------------------------------------------------
     "store.unknown-url": {
         "en": "unknown store URL '{url}': use sqlite:///path/to/file.db or postgresql://…",
