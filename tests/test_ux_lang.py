@@ -306,7 +306,8 @@ def test_every_message_and_noun_the_code_names_is_in_the_catalogue():
 
     made = ({f"profiles.{kind}" for kind in KINDS} | {f"help.{name}" for name in main.commands}
             | {f"lint.leader-{pos:02d}" for pos in _LEADER_VALUES} | {"lint.no-001", "lint.no-008"}
-            | {"toml.key", "toml.section", "check.error", "check.warning"})
+            | {"toml.key", "toml.section", "check.error", "check.warning"}
+            | {f"search.{name}" for name in ("creator", "date", "subject", "identifier")})
     assert made - set(MESSAGES) == set()
     nouns = set(re.findall(r"""\bplural\([^()]*(?:\([^()]*\)[^()]*)*,\s*["']([^"']+)["']\)""", code))
     assert {"record", "error", "provider", "row"} <= nouns

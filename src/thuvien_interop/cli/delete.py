@@ -65,7 +65,7 @@ def delete_command(identifiers: tuple[str, ...], from_file: str | None, store_ur
         try:
             lines = Path(from_file).read_text(encoding="utf-8-sig").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
-            raise click.UsageError(f"--from-file {from_file}: cannot read it ({exc})") from None
+            raise click.UsageError(say("delete.unreadable", path=from_file, cause=exc)) from None
         pairs += [(f"line {n}", full(line.strip())) for n, line in enumerate(lines, 1)
                   if line.strip() and not line.lstrip().startswith("#")]
     store = open_or_fail(settings.store, settings)

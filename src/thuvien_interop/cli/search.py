@@ -93,11 +93,10 @@ def _print(record) -> None:
     titles = record.values("title")
     if titles:
         click.echo(f"{record.position}. {titles[0]}")
-        for label, name in (("by", "creator"), ("date", "date"), ("subject", "subject"),
-                            ("id", "identifier")):
+        for name in ("creator", "date", "subject", "identifier"):
             values = record.values(name)
             if values:
-                click.echo(f"    {label}: {'; '.join(values[:3])}")
+                click.echo(say(f"search.{name}", values="; ".join(values[:3])))
     else:
         click.echo(f"{record.position}. ({record.schema})")
         click.echo("    " + record.xml.decode("utf-8")[:500])

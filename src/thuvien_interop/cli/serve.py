@@ -183,8 +183,7 @@ def libraries_from(path: str | None) -> dict | None:
         sources, _ = load_sources(path)
         return libraries_of(sources)
     except (SourcesError, ValueError) as exc:
-        raise click.ClickException(f"{exc} (the --providers file of the harvest: "
-                                   "thuvien-interop harvest --help shows its form)") from None
+        raise click.ClickException(say("serve.bad-providers", cause=exc)) from None
 
 
 _host = click.option("--host", default="127.0.0.1", show_default=True,

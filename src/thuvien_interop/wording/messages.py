@@ -418,6 +418,12 @@ MESSAGES: dict[str, dict[str, str]] = {
                             "vi": "không lắng nghe được trên {host}:{port}: {cause}"},
     "serve.access-log-unwritable": {"en": "cannot write the access log {where}: {cause}",
                                     "vi": "không ghi được nhật ký truy cập {where}: {cause}"},
+    "serve.bad-providers": {
+        "en": "{cause} (the --providers file of the harvest: thuvien-interop harvest --help shows "
+              "its form)",
+        "vi": "{cause} (tệp --providers của lệnh thu hoạch: thuvien-interop harvest --help cho "
+              "biết cách viết)",
+    },
     "serve.serving": {"en": "Serving {name} (oai:{identifier}:…)",
                       "vi": "Đang phục vụ {name} (oai:{identifier}:…)"},
     "serve.store": {"en": "  Store:    {store} — {records}{deleted}",
@@ -673,6 +679,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "delete.unknown-count": {"en": ", {n} unknown", "vi": ", {n} không có trong kho"},
     "delete.unknown": {"en": "Unknown ({n}) — not in the store, nothing deleted:",
                        "vi": "Không có ({n}) — không có trong kho, không xóa gì:"},
+    "delete.unreadable": {"en": "--from-file {path}: cannot read it ({cause})",
+                          "vi": "--from-file {path}: không đọc được ({cause})"},
     "delete.nothing-given": {
         "en": "give identifiers to delete, or --from-file FILE with one a line",
         "vi": "hãy cho các định danh cần xóa, hoặc --from-file TỆP với mỗi định danh một dòng",
@@ -726,6 +734,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "search.read-as-words": {"en": "read as words: {text} (not CQL: {why}; sent {query})",
                              "vi": "hiểu là từ thường: {text} (không phải CQL: {why}; đã gửi "
                                    "{query})"},
+    "search.creator": {"en": "    by: {values}", "vi": "    tác giả: {values}"},
+    "search.date": {"en": "    date: {values}", "vi": "    năm: {values}"},
+    "search.subject": {"en": "    subject: {values}", "vi": "    chủ đề: {values}"},
+    "search.identifier": {"en": "    id: {values}", "vi": "    định danh: {values}"},
     "search.found": {"en": "{found} found, {shown} shown.", "vi": "Tìm thấy {found}, hiện {shown}."},
     "search.unknown-total": {"en": "? records", "vi": "? bản ghi"},
     "search.cannot": {"en": "cannot search {url}: {what}", "vi": "không tra cứu được {url}: {what}"},
