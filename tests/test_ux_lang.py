@@ -228,14 +228,18 @@ def test_a_search_of_a_server_that_is_not_there_in_vietnamese():
 
 
 # -- real processes --------------------------------------------------------------------
-def test_a_busy_port_in_a_vietnamese_locale_is_one_vietnamese_line(tmp_path):
+@pytest.mark.parametrize(("lang", "env"), [(["--lang", "vi"], {}), ([], {"THUVIEN_LANG": "vi"}),
+                                           ([], {"LANG": "vi_VN.UTF-8"})],
+                         ids=["--lang", "THUVIEN_LANG", "LANG"])
+def test_a_busy_port_is_one_vietnamese_line(tmp_path, lang, env):
     import os
 
-    env = {k: v for k, v in os.environ.items() if k not in NEUTRAL} | {"LANG": "vi_VN.UTF-8"}
+    env = {k: v for k, v in os.environ.items() if k not in NEUTRAL} | env
     with busy_port() as port:
-        done = subprocess.run([*COMMAND, "serve", "--store", f"sqlite:///{tmp_path / 's.db'}",
-                               "--port", str(port)], capture_output=True, text=True,
-                              encoding="utf-8", timeout=120, env=env)
+        done = subprocess.run([*COMMAND, *lang, "serve", "--store",
+                               f"sqlite:///{tmp_path / 's.db'}", "--port", str(port)],
+                              capture_output=True, text=True, encoding="utf-8", timeout=120,
+                              env=env)
     assert done.returncode == 1
     assert (done.stdout + done.stderr).strip().splitlines() == [
         f"Lỗi: cổng {port} trên 127.0.0.1 đang có chương trình khác dùng (một máy chủ khác đang "
