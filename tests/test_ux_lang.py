@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import SAMPLES, free_port
 from test_pipeline_doors import _library_db
+from test_ux_cli import COMMANDS
 from test_ux_serve import COMMAND, busy_port, running
 
 from thuvien_interop.cli import main
@@ -74,6 +75,15 @@ def test_thuvien_lang_vi_says_a_bad_value_and_a_missing_file_in_vietnamese(tmp_p
     assert _said(missing) == ["Lỗi: Giá trị không hợp lệ cho 'FILES...': Không có 'khong-co.mrc'."]
     unknown = run(["import", "--sotre", "x"], env)
     assert _said(unknown)[0].startswith("Lỗi: Không có tùy chọn '--sotre'.")
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
+def test_every_command_says_an_unknown_option_in_one_vietnamese_line(path):
+    result = run([*path, "--sotre", "sqlite:///x.db"], {"THUVIEN_LANG": "vi"})
+    assert result.exit_code == 2
+    [line] = _said(result)
+    assert line.startswith("Lỗi: Không có tùy chọn '--sotre'.")
+    assert result.output.startswith(f"Cách dùng: thuvien-interop {' '.join(path)}")
 
 
 def test_a_vietnamese_locale_says_what_is_wrong_with_the_settings_file(tmp_path):
