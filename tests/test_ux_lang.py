@@ -11,6 +11,7 @@ import subprocess
 import unicodedata
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from conftest import SAMPLES, free_port
@@ -303,6 +304,30 @@ def test_clicks_messages_in_vietnamese_use_only_clicks_placeholders():
     for english, vietnamese in CLICK.items():
         assert unicodedata.is_normalized("NFC", vietnamese)
         assert {n for n, _ in _fields(vietnamese)} <= {n for n, _ in _fields(english)}, english
+
+
+def test_the_options_of_import_check_and_convert_are_explained_in_vietnamese():
+    from thuvien_interop.wording.messages import OPTION_HELP
+
+    helps = {p.help for path in COMMANDS for p in _params(path) if isinstance(p, click.Option)}
+    helps.add("Show this message and exit.")  # click's own -h/--help
+    assert set(OPTION_HELP) - helps == set(), "a translation of a help no option has"
+    for vietnamese in OPTION_HELP.values():
+        assert unicodedata.is_normalized("NFC", vietnamese)
+    for command in ("import", "check", "convert"):
+        options = {p.help for p in _params((command,)) if isinstance(p, click.Option)}
+        assert options - set(OPTION_HELP) <= {None, MESSAGES["cli.lang"]["en"]}, command
+    shown = run(["--lang", "vi", "import", "--help"]).output
+    assert "Không hiện thanh tiến độ; chỉ in phần tóm tắt." in shown
+    assert "mặc định: 50" in " ".join(shown.split()) and "Hiện trợ giúp này rồi thoát." in shown
+    assert "No progress bar; the summary only." in run(["import", "--help"]).output
+
+
+def _params(path: tuple[str, ...]) -> list:
+    command = main
+    for word in path:
+        command = command.commands[word]
+    return command.params
 
 
 def _sources() -> str:

@@ -13,7 +13,7 @@ import click
 
 from .. import __version__
 from ..wording import LANGUAGES, language, language_from_environment, say, set_language, speaking
-from ..wording.messages import CLICK, MESSAGES
+from ..wording.messages import CLICK, MESSAGES, OPTION_HELP
 
 # Where each subcommand lives: running one imports its module only (a command
 # that converts a file does not load the web server). A module not listed here
@@ -69,11 +69,29 @@ class _LangOption(click.Option):
         return super().get_help_record(ctx)
 
 
+class _Command(click.Command):
+    """A subcommand whose options' help is in the language spoken, where the
+    catalogue has it (:data:`~thuvien_interop.wording.messages.OPTION_HELP`)."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        english = [(p, p.help) for p in self.get_params(ctx) if isinstance(p, click.Option)]
+        if language() != "en":
+            for p, text in english:
+                p.help = OPTION_HELP.get(text or "", text)
+        try:
+            super().format_options(ctx, formatter)
+        finally:
+            for p, text in english:
+                p.help = text
+
+
 class _LazyGroup(click.Group):
     """Imports a subcommand's module when that command runs; ``commands`` read
     from outside (a test, a documentation tool) still lists them all. Speaks the
     language of ``--lang`` (given before or after the subcommand), else of the
     environment (:func:`~thuvien_interop.wording.language_from_environment`)."""
+
+    command_class = _Command
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         with speaking(language_from_environment()):

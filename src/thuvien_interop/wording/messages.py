@@ -791,3 +791,92 @@ CLICK: dict[str, str] = {
     "Repeat for confirmation": "Nhập lại để xác nhận",
     "Error: The two entered values do not match.": "Lỗi: hai giá trị đã nhập không khớp.",
 }
+
+#: Vietnamese for the help of the options of the commands a librarian uses first
+#: (import, check, convert), keyed by the option's English help as ``--help`` shows it.
+OPTION_HELP: dict[str, str] = {
+    "Where records are kept: sqlite:///file.db or postgresql://user@host/db (default: "
+    "$THUVIEN_STORE, the settings file, or sqlite:///thuvien.db).":
+        "Nơi lưu bản ghi: sqlite:///tệp.db hoặc postgresql://người_dùng@máy/csdl (mặc định: "
+        "$THUVIEN_STORE, tệp cấu hình, hoặc sqlite:///thuvien.db).",
+    "A TOML settings file (repository name, identifier, e-mail, …).":
+        "Một tệp cấu hình TOML (tên kho, định danh, thư điện tử, …).",
+    "The files' format; detected from their content when not given.":
+        "Định dạng của các tệp; nếu không cho thì nhận biết từ nội dung.",
+    "Namespace of the OAI identifiers oai:<DOMAIN>:<local id> (default: from the settings "
+    "file).":
+        "Không gian tên của định danh OAI oai:<DOMAIN>:<số hiệu riêng> (mặc định: theo tệp "
+        "cấu hình).",
+    "Where the local id is: 001 (default), or e.g. 035$a. For Dublin Core files, the first "
+    "dc:identifier.":
+        "Số hiệu riêng của bản ghi nằm ở đâu: 001 (mặc định), hoặc ví dụ 035$a. Với tệp Dublin "
+        "Core: dc:identifier đầu tiên.",
+    "Encoding of ISO 2709 field bytes, for old exports whose leader/09 cannot be trusted: "
+    "tcvn3, vni, viscii, vps, viqr, windows-1258, utf-8, marc-8, or auto (detect per file and "
+    "per field; the guess and its confidence are listed in the summary). Without it, records "
+    "that say MARC-8 but cannot be are read as the legacy encoding they surely are, and the "
+    "summary says so.":
+        "Bảng mã của dữ liệu ISO 2709, cho các tệp xuất cũ có đầu biểu/09 không đáng tin: tcvn3, "
+        "vni, viscii, vps, viqr, windows-1258, utf-8, marc-8, hoặc auto (tự nhận biết theo từng "
+        "tệp và từng trường; bảng mã đoán được và độ tin cậy có trong phần tóm tắt). Nếu không "
+        "cho, bản ghi ghi là MARC-8 nhưng không thể là MARC-8 sẽ được đọc theo bảng mã cũ mà "
+        "chắc chắn chúng dùng, và phần tóm tắt sẽ nói rõ.",
+    "Repair text that is already Unicode but reads as a legacy Vietnamese encoding shown "
+    "through the wrong code page ('Hµ Néi' → 'Hà Nội'); each repair is listed.":
+        "Sửa văn bản đã là Unicode nhưng thực ra là chữ tiếng Việt mã cũ hiển thị sai bảng mã "
+        "('Hµ Néi' → 'Hà Nội'); mỗi chỗ sửa đều được liệt kê.",
+    "How sure the detector must be before --repair-mojibake changes a field.":
+        "Độ tin cậy cần có trước khi --repair-mojibake sửa một trường.",
+    "For CSV/XLSX files: a TOML column mapping, the path of your own file or the name of a "
+    "shipped one (default: spreadsheet-vi, the usual Vietnamese headings such as 'Nhan đề', "
+    "'Tác giả'; `thuvien-interop profiles show spreadsheet-vi` prints it to adapt). A file "
+    "that exists wins over a name.":
+        "Với tệp CSV/XLSX: bảng ánh xạ cột TOML, là đường dẫn tệp của bạn hoặc tên một bảng có "
+        "sẵn (mặc định: spreadsheet-vi, các tiêu đề cột tiếng Việt thường gặp như 'Nhan đề', "
+        "'Tác giả'; `thuvien-interop profiles show spreadsheet-vi` in nó ra để sửa). Tệp có thật "
+        "được ưu tiên hơn tên.",
+    "Processes that render the records in every format, index them and write them to the "
+    "store, a batch each, while the file is read; 1 does everything in this process.":
+        "Số tiến trình dựng bản ghi ở mọi định dạng, lập chỉ mục và ghi vào kho, mỗi tiến "
+        "trình một lô, trong khi tệp đang được đọc; 1: làm tất cả trong tiến trình này.",
+    "A Dublin Core record replaces the MARC record stored under its identifier (by default "
+    "the richer MARC record is kept, and the summary says so).":
+        "Bản ghi Dublin Core thay thế bản ghi MARC đang lưu cùng định danh (mặc định giữ bản "
+        "ghi MARC đầy đủ hơn, và phần tóm tắt sẽ nói rõ).",
+    "No progress bar; the summary only.": "Không hiện thanh tiến độ; chỉ in phần tóm tắt.",
+    "How many rejected/repaired records to list (all are counted).":
+        "Liệt kê tối đa bao nhiêu bản ghi bị từ chối/được sửa (tất cả đều được đếm).",
+    "One JSON document on stdout, for machines.":
+        "Một tài liệu JSON ra đầu ra chuẩn, cho máy đọc.",
+    "JSON lines: one line per record with problems, then a summary line.":
+        "JSON theo dòng: mỗi bản ghi có vấn đề một dòng, rồi một dòng tóm tắt.",
+    "Encoding of ISO 2709 field bytes: detected per file and field (auto), named, or as "
+    "leader/09 says (leader).":
+        "Bảng mã của dữ liệu ISO 2709: tự nhận biết theo tệp và trường (auto), chỉ định tên, "
+        "hoặc theo đầu biểu/09 (leader).",
+    "How sure the detector must be to call a field legacy-encoding mojibake.":
+        "Độ tin cậy cần có để coi một trường là chữ lỗi do bảng mã cũ.",
+    "For CSV/XLSX files: the column mapping their import uses (default: spreadsheet-vi, the "
+    "usual Vietnamese headings).":
+        "Với tệp CSV/XLSX: bảng ánh xạ cột mà lệnh import dùng (mặc định: spreadsheet-vi, các "
+        "tiêu đề cột tiếng Việt thường gặp).",
+    "List clean records too (text output).":
+        "Liệt kê cả các bản ghi không có vấn đề (đầu ra dạng văn bản).",
+    "Where to write (default: standard output).": "Ghi ra đâu (mặc định: đầu ra chuẩn).",
+    "The output format.": "Định dạng đầu ra.",
+    "The input format; detected from the content when not given.":
+        "Định dạng đầu vào; nếu không cho thì nhận biết từ nội dung.",
+    "Encoding of ISO 2709 field bytes when leader/09 cannot be trusted: tcvn3, vni, viscii, "
+    "vps, viqr, windows-1258, utf-8, marc-8 (forces MARC-8), or auto (detect per file and "
+    "field). Without it, records that say MARC-8 but cannot be are read as the legacy "
+    "encoding they surely are.":
+        "Bảng mã của dữ liệu ISO 2709 khi đầu biểu/09 không đáng tin: tcvn3, vni, viscii, vps, "
+        "viqr, windows-1258, utf-8, marc-8 (buộc dùng MARC-8), hoặc auto (tự nhận biết theo "
+        "tệp và trường). Nếu không cho, bản ghi ghi là MARC-8 nhưng không thể là MARC-8 sẽ được "
+        "đọc theo bảng mã cũ mà chắc chắn chúng dùng.",
+    "With --to marc: write MARC-8 (leader/09 blank), not UTF-8.":
+        "Với --to marc: ghi MARC-8 (đầu biểu/09 để trống), không phải UTF-8.",
+    "No progress bar and no list of repairs.":
+        "Không hiện thanh tiến độ và không liệt kê các chỗ sửa.",
+    "Show this message and exit.": "Hiện trợ giúp này rồi thoát.",
+}
