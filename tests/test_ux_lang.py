@@ -306,7 +306,7 @@ def test_clicks_messages_in_vietnamese_use_only_clicks_placeholders():
         assert {n for n, _ in _fields(vietnamese)} <= {n for n, _ in _fields(english)}, english
 
 
-def test_the_options_of_import_check_and_convert_are_explained_in_vietnamese():
+def test_the_options_of_the_first_commands_are_explained_in_vietnamese():
     from thuvien_interop.wording.messages import OPTION_HELP
 
     helps = {p.help for path in COMMANDS for p in _params(path) if isinstance(p, click.Option)}
@@ -314,7 +314,7 @@ def test_the_options_of_import_check_and_convert_are_explained_in_vietnamese():
     assert set(OPTION_HELP) - helps == set(), "a translation of a help no option has"
     for vietnamese in OPTION_HELP.values():
         assert unicodedata.is_normalized("NFC", vietnamese)
-    for command in ("import", "check", "convert"):
+    for command in ("import", "check", "convert", "serve", "demo", "sync"):
         options = {p.help for p in _params((command,)) if isinstance(p, click.Option)}
         assert options - set(OPTION_HELP) <= {None, MESSAGES["cli.lang"]["en"]}, command
     shown = run(["--lang", "vi", "import", "--help"]).output

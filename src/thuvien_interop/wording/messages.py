@@ -793,7 +793,8 @@ CLICK: dict[str, str] = {
 }
 
 #: Vietnamese for the help of the options of the commands a librarian uses first
-#: (import, check, convert), keyed by the option's English help as ``--help`` shows it.
+#: (import, check, convert, serve, demo, sync), keyed by the option's English help as
+#: ``--help`` shows it.
 OPTION_HELP: dict[str, str] = {
     "Where records are kept: sqlite:///file.db or postgresql://user@host/db (default: "
     "$THUVIEN_STORE, the settings file, or sqlite:///thuvien.db).":
@@ -879,4 +880,69 @@ OPTION_HELP: dict[str, str] = {
     "No progress bar and no list of repairs.":
         "Không hiện thanh tiến độ và không liệt kê các chỗ sửa.",
     "Show this message and exit.": "Hiện trợ giúp này rồi thoát.",
+    # serve, demo and sync
+    "Address to listen on (0.0.0.0 for every interface).":
+        "Địa chỉ lắng nghe (0.0.0.0 cho mọi giao diện mạng).",
+    "TCP port (0: any free one, said at start-up).":
+        "Cổng TCP (0: một cổng trống bất kỳ, in ra lúc khởi động).",
+    "Worker threads of the WSGI server (waitress).": "Số luồng xử lý của máy chủ WSGI (waitress).",
+    "Server processes (gunicorn, on Linux when installed; elsewhere waitress with workers × "
+    "threads threads). Any worker continues any resumption token; use a PostgreSQL store for "
+    "many.":
+        "Số tiến trình máy chủ (gunicorn, trên Linux khi đã cài; nơi khác là waitress với số "
+        "tiến trình × số luồng). Tiến trình nào cũng tiếp tục được mọi resumption token; dùng "
+        "kho PostgreSQL khi có nhiều tiến trình.",
+    "Serve a library's own database live instead of a store (a SQLAlchemy URL, e.g. "
+    "mysql+pymysql://user:pw@host/koha); needs --profile.":
+        "Phục vụ trực tiếp cơ sở dữ liệu của thư viện thay cho một kho (một địa chỉ SQLAlchemy, "
+        "ví dụ mysql+pymysql://user:pw@host/koha); cần --profile.",
+    "The source profile for --source: a shipped one by name (koha, generic-sql; "
+    "`thuvien-interop profiles` lists them) or the path of your own TOML file. A file that "
+    "exists wins over a name.":
+        "Hồ sơ nguồn cho --source: tên một hồ sơ có sẵn (koha, generic-sql; `thuvien-interop "
+        "profiles` liệt kê chúng) hoặc đường dẫn tệp TOML của bạn. Tệp có thật được ưu tiên "
+        "hơn tên.",
+    "A union catalogue's providers file (the harvest's): each library's name, province and "
+    "kind, for the search page's facets and the record pages' holdings.":
+        "Tệp danh sách nhà cung cấp của mục lục liên hợp (tệp của lệnh thu hoạch): tên, tỉnh "
+        "và loại của từng thư viện, cho các bộ lọc của trang tra cứu và thông tin vốn tài liệu "
+        "trên trang bản ghi.",
+    "One line a request, in the combined log format (Apache, nginx): appended to FILE, "
+    "written here (-), or off.":
+        "Mỗi yêu cầu một dòng, theo định dạng nhật ký combined (Apache, nginx): ghi nối vào "
+        "FILE, in ra đây (-), hoặc tắt (off).",
+    "Where to put the demo store (default: a file in your user data folder).":
+        "Nơi đặt kho demo (mặc định: một tệp trong thư mục dữ liệu của người dùng).",
+    "Load the sample data and stop.": "Nạp dữ liệu mẫu rồi dừng.",
+    "The source profile: the name of a shipped one (koha, generic-sql; `thuvien-interop "
+    "profiles` lists them) or the path of your own TOML file, e.g. an edited copy of "
+    "generic-sql. A file that exists wins over a name.":
+        "Hồ sơ nguồn: tên một hồ sơ có sẵn (koha, generic-sql; `thuvien-interop profiles` liệt "
+        "kê chúng) hoặc đường dẫn tệp TOML của bạn, ví dụ một bản sao đã sửa của generic-sql. "
+        "Tệp có thật được ưu tiên hơn tên.",
+    "The library's database as a SQLAlchemy URL, e.g. mysql+pymysql://user:pw@host/koha (or "
+    "$THUVIEN_SOURCE, which keeps the password out of the process list).":
+        "Cơ sở dữ liệu của thư viện dưới dạng địa chỉ SQLAlchemy, ví dụ "
+        "mysql+pymysql://user:pw@host/koha (hoặc $THUVIEN_SOURCE, để mật khẩu không hiện trong "
+        "danh sách tiến trình).",
+    "Namespace of the identifiers oai:<DOMAIN>:<id> (default: the settings file).":
+        "Không gian tên của định danh oai:<DOMAIN>:<id> (mặc định: theo tệp cấu hình).",
+    "Read everything again, and mark deleted the records that vanished from the source "
+    "without a deletion row.":
+        "Đọc lại toàn bộ, và đánh dấu đã xóa các bản ghi biến mất khỏi nguồn mà không có dòng "
+        "ghi nhận việc xóa.",
+    "Re-read this much before the last mark, for transactions that committed late.":
+        "Đọc lại chừng này giây trước mốc cuối cùng, cho các giao dịch ghi muộn.",
+    "Processes that render the records in every format, index them and write them to the "
+    "store, a batch each, while the source is read; 0: one per core.":
+        "Số tiến trình dựng bản ghi ở mọi định dạng, lập chỉ mục và ghi vào kho, mỗi tiến "
+        "trình một lô, trong khi nguồn đang được đọc; 0: mỗi lõi CPU một tiến trình.",
+    "What the store knows this source by: its records and its high-water mark are kept under "
+    "it (default: the profile's name). Give each database synced into one store a name of its "
+    "own; it stays the same source when its URL changes.":
+        "Tên mà kho dùng để gọi nguồn này: các bản ghi và mốc đồng bộ của nguồn được lưu dưới "
+        "tên đó (mặc định: tên hồ sơ). Hãy đặt cho mỗi cơ sở dữ liệu đồng bộ vào cùng một kho "
+        "một tên riêng; nguồn vẫn là nguồn đó khi địa chỉ của nó thay đổi.",
+    "How many unreadable records to list (all are counted).":
+        "Liệt kê tối đa bao nhiêu bản ghi không đọc được (tất cả đều được đếm).",
 }
