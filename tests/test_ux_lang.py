@@ -323,6 +323,22 @@ def test_the_options_of_the_first_commands_are_explained_in_vietnamese():
     assert "No progress bar; the summary only." in run(["import", "--help"]).output
 
 
+@pytest.mark.parametrize("command", ["import", "check", "convert", "serve", "demo", "sync"])
+def test_the_help_of_the_first_commands_is_in_vietnamese_with_their_english_examples(command):
+    from thuvien_interop.wording.messages import COMMAND_HELP
+
+    assert set(COMMAND_HELP) <= set(main.commands)
+    assert unicodedata.is_normalized("NFC", COMMAND_HELP[command])
+    english = run([command, "--help"], {"COLUMNS": "100"}).output
+    shown = run(["--lang", "vi", command, "--help"], {"COLUMNS": "100"}).output
+    assert shown.split("\n")[2].strip()[:30] == COMMAND_HELP[command][:30]
+    # Each example's command (a comment after it, in two spaces, is in words).
+    examples = [re.split(r"\s{2,}", line.strip())[0] for line in english.splitlines()
+                if line.lstrip().startswith(("thuvien-interop ", "curl ", "http://"))]
+    assert examples and all(example in shown for example in examples), command
+    assert max(len(line) for line in shown.splitlines()) <= 100
+
+
 def _params(path: tuple[str, ...]) -> list:
     command = main
     for word in path:

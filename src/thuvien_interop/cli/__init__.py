@@ -13,7 +13,7 @@ import click
 
 from .. import __version__
 from ..wording import LANGUAGES, language, language_from_environment, say, set_language, speaking
-from ..wording.messages import CLICK, MESSAGES, OPTION_HELP
+from ..wording.messages import CLICK, COMMAND_HELP, MESSAGES, OPTION_HELP
 
 # Where each subcommand lives: running one imports its module only (a command
 # that converts a file does not load the web server). A module not listed here
@@ -70,8 +70,17 @@ class _LangOption(click.Option):
 
 
 class _Command(click.Command):
-    """A subcommand whose options' help is in the language spoken, where the
-    catalogue has it (:data:`~thuvien_interop.wording.messages.OPTION_HELP`)."""
+    """A subcommand whose help is in the language spoken, where the catalogue has
+    it (:data:`~thuvien_interop.wording.messages.COMMAND_HELP` and ``OPTION_HELP``)."""
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        english = self.help
+        if language() != "en" and self.name in COMMAND_HELP:
+            self.help = COMMAND_HELP[self.name]
+        try:
+            super().format_help_text(ctx, formatter)
+        finally:
+            self.help = english
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         english = [(p, p.help) for p in self.get_params(ctx) if isinstance(p, click.Option)]

@@ -946,3 +946,97 @@ OPTION_HELP: dict[str, str] = {
     "How many unreadable records to list (all are counted).":
         "Liệt kê tối đa bao nhiêu bản ghi không đọc được (tất cả đều được đếm).",
 }
+
+#: Vietnamese for what a command's ``--help`` says above its options (its
+#: docstring in English), by command name: the commands a librarian uses first.
+#: Each keeps the examples of the English text (``\b`` keeps a block unwrapped).
+COMMAND_HELP: dict[str, str] = {
+    "import": """Nạp các tệp MARC, Dublin Core hoặc bảng tính FILES vào một kho.
+
+Định dạng: ISO 2709 (.mrc, .dat; MARC-8 hoặc UTF-8, hoặc TCVN3, VNI, VISCII,
+VPS, VIQR hay Windows-1258, tự nhận biết hoặc chỉ định bằng --source-encoding),
+MARCXML (một tập hợp hoặc một bản ghi), oai_dc / Dublin Core đơn giản dạng XML,
+và danh mục bảng tính (.csv, .xlsx) với một bảng ánh xạ cột. Bản ghi hỏng được
+báo kèm vị trí và bỏ qua (hoặc được sửa khi sửa an toàn); các bản ghi sau nó vẫn
+được nạp. Nhập lại một bản ghi sẽ cập nhật nó tại chỗ; bản ghi MARC có đầu
+biểu/05 là 'd' sẽ rút nó khỏi kho (một lần xóa, như `thuvien-interop delete`).
+
+\b
+Ví dụ:
+  thuvien-interop import catalogue.mrc --store sqlite:///thuvien.db""",
+    "check": """Báo các vấn đề về cấu trúc và văn bản trong các tệp MARC, Dublin Core
+hoặc bảng tính FILES, từng bản ghi một.
+
+\b
+MARC (ISO 2709, MARCXML): đầu biểu, 001/008/245, chỉ thị và mã trường
+con, trường không được lặp mà bị lặp, trường con trống, số kiểm tra
+ISBN/ISSN, theo tinh thần của MARC::Lint.
+Dublin Core (bản ghi oai_dc, DC đơn giản, một trả lời OAI-PMH): thiếu
+dc:title hoặc dc:identifier, phần tử trống, phần tử DC 1.1 không định nghĩa,
+dc:date không theo W3CDTF (2015, 2015-05-01), dc:language không theo ISO 639
+(vi, vie), số kiểm tra ISBN/ISSN trong dc:identifier.
+Cả hai: ký tự XML 1.0 không cho phép, văn bản không ở dạng NFC, và văn bản
+ở bảng mã tiếng Việt cũ (TCVN3, VNI, VISCII, VPS, VIQR, Windows-1258).
+Bảng tính (.csv, .xlsx): những gì lệnh import sẽ báo, theo từng dòng (thiếu
+nhan đề, số kiểm tra ISBN, năm hoặc ngôn ngữ không đọc được, tiêu đề cột
+mà bảng ánh xạ không biết).
+Mã thoát: 0 không thấy gì, 1 có vấn đề, 2 dùng lệnh sai.
+
+\b
+Ví dụ:
+  thuvien-interop check catalogue.mrc
+  thuvien-interop check --json export/*.xml > report.json
+  thuvien-interop check harvested-oai_dc.xml
+  thuvien-interop check danh-muc-sach.xlsx""",
+    "convert": """Chuyển tệp danh mục SOURCE sang định dạng khác, từng bản ghi một.
+
+\b
+--to oai_dc   Dublin Core (bảng chuyển đổi MARC→DC của LoC), các phần tử
+              <oai_dc:dc> trong <records>
+--to marcxml  một <collection> MARCXML
+--to mods     một <modsCollection> MODS 3.7
+--to marc     ISO 2709, UTF-8 (hoặc MARC-8 với --marc8)
+--to json     MARC-in-JSON, một mảng các bản ghi
+Bản ghi hỏng được báo ra đầu ra lỗi chuẩn kèm vị trí và bỏ qua; các bản
+ghi khác vẫn được chuyển. Mã thoát là 1 nếu có bản ghi bị bỏ qua.
+
+\b
+Ví dụ:
+  thuvien-interop convert catalogue.mrc --to mods -o catalogue-mods.xml
+  thuvien-interop convert old-tcvn3.mrc --source-encoding auto --to marc -o utf8.mrc
+  thuvien-interop convert pasted.xml --repair-mojibake --to marcxml -o fixed.xml""",
+    "serve": """Phục vụ một kho qua OAI-PMH (tại /oai) và SRU (tại /sru) bằng một máy chủ
+WSGI dùng cho vận hành thật.
+
+\b
+Ví dụ:
+  thuvien-interop serve --store sqlite:///thuvien.db --port 8000
+  curl 'http://127.0.0.1:8000/oai?verb=Identify'
+  thuvien-interop serve --store postgresql://thuvien@db/union --workers 4 --host 0.0.0.0
+  thuvien-interop serve --source mysql+pymysql://oai:PW@127.0.0.1/koha --profile koha
+  thuvien-interop serve --store postgresql://thuvien@db/union --providers providers.toml""",
+    "demo": """Nạp danh mục tiếng Việt mẫu và phục vụ nó — cả việc chỉ bằng một lệnh.
+
+Máy chủ giữ cửa sổ dòng lệnh này cho đến khi bạn dừng nó bằng Ctrl-C; trong
+lúc đó hãy dùng một cửa sổ khác (hoặc trình duyệt).
+
+\b
+Ví dụ:
+  thuvien-interop demo
+  thuvien-interop demo --host 0.0.0.0 --port 8080   # cả điện thoại trong cùng mạng
+Sau đó mở (với cổng mặc định)
+  http://127.0.0.1:8000/oai?verb=ListRecords&metadataPrefix=oai_dc  các bản ghi
+  http://127.0.0.1:8000/sru                                        trang tra cứu""",
+    "sync": """Sao chép các bản ghi đã thay đổi từ lần đồng bộ trước (và các lần xóa) vào
+một kho.
+
+Chạy lại bao nhiêu lần cũng được, từ cron, một systemd timer hoặc Windows
+Task Scheduler (xem docs/sources.md). Mốc đồng bộ được lưu trong kho, mỗi
+nguồn một mốc.
+
+\b
+Ví dụ:
+  thuvien-interop sync --profile koha \\
+      --source mysql+pymysql://oai:PASSWORD@127.0.0.1/koha_library \\
+      --store sqlite:///thuvien.db""",
+}
