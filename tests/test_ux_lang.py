@@ -314,7 +314,8 @@ def test_the_options_of_the_first_commands_are_explained_in_vietnamese():
     assert set(OPTION_HELP) - helps == set(), "a translation of a help no option has"
     for vietnamese in OPTION_HELP.values():
         assert unicodedata.is_normalized("NFC", vietnamese)
-    for command in ("import", "check", "convert", "serve", "demo", "sync"):
+    for command in ("import", "check", "convert", "serve", "demo", "sync", "harvest", "validate",
+                    "delete"):
         options = {p.help for p in _params((command,)) if isinstance(p, click.Option)}
         assert options - set(OPTION_HELP) <= {None, MESSAGES["cli.lang"]["en"]}, command
     shown = run(["--lang", "vi", "import", "--help"]).output
@@ -323,7 +324,8 @@ def test_the_options_of_the_first_commands_are_explained_in_vietnamese():
     assert "No progress bar; the summary only." in run(["import", "--help"]).output
 
 
-@pytest.mark.parametrize("command", ["import", "check", "convert", "serve", "demo", "sync"])
+@pytest.mark.parametrize("command", ["import", "check", "convert", "serve", "demo", "sync",
+                                     "harvest"])
 def test_the_help_of_the_first_commands_is_in_vietnamese_with_their_english_examples(command):
     from thuvien_interop.wording.messages import COMMAND_HELP
 

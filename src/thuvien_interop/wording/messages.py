@@ -792,9 +792,9 @@ CLICK: dict[str, str] = {
     "Error: The two entered values do not match.": "Lỗi: hai giá trị đã nhập không khớp.",
 }
 
-#: Vietnamese for the help of the options of the commands a librarian uses first
-#: (import, check, convert, serve, demo, sync), keyed by the option's English help as
-#: ``--help`` shows it.
+#: Vietnamese for the help of the options of the commands a librarian uses (import,
+#: check, convert, serve, demo, sync, harvest, validate, delete), keyed by the
+#: option's English help as ``--help`` shows it.
 OPTION_HELP: dict[str, str] = {
     "Where records are kept: sqlite:///file.db or postgresql://user@host/db (default: "
     "$THUVIEN_STORE, the settings file, or sqlite:///thuvien.db).":
@@ -945,6 +945,99 @@ OPTION_HELP: dict[str, str] = {
         "một tên riêng; nguồn vẫn là nguồn đó khi địa chỉ của nó thay đổi.",
     "How many unreadable records to list (all are counted).":
         "Liệt kê tối đa bao nhiêu bản ghi không đọc được (tất cả đều được đếm).",
+    # harvest, validate and delete
+    "A TOML file listing providers ([[provider]] name, url, prefix, sets, delay, username, "
+    "password_env); harvests them all.":
+        "Một tệp TOML liệt kê các nhà cung cấp ([[provider]] name, url, prefix, sets, delay, "
+        "username, password_env); thu hoạch tất cả.",
+    "The provider's name in the union (set source:NAME); default: its host name.":
+        "Tên của nhà cung cấp trong mục lục liên hợp (tập hợp source:NAME); mặc định: tên máy "
+        "chủ của nó.",
+    "Metadata prefix to harvest (oai_dc or marc21 go through our crosswalks).":
+        "Tiền tố siêu dữ liệu cần thu hoạch (oai_dc hoặc marc21 đi qua các bảng chuyển đổi "
+        "của chúng tôi).",
+    "Harvest only this set (repeatable; each set is checkpointed on its own).":
+        "Chỉ thu hoạch tập hợp này (lặp được; mỗi tập hợp có điểm dừng riêng).",
+    "Only records changed since DATE (default: since the last successful run).":
+        "Chỉ các bản ghi thay đổi từ DATE (mặc định: từ lần chạy thành công gần nhất).",
+    "Only records changed until DATE.": "Chỉ các bản ghi thay đổi đến DATE.",
+    "Forget checkpoints and the last run's date: harvest everything again.":
+        "Quên các điểm dừng và ngày của lần chạy trước: thu hoạch lại toàn bộ.",
+    "ListIdentifiers + GetRecord, for providers whose ListRecords keeps failing.":
+        "ListIdentifiers + GetRecord, cho những nhà cung cấp mà ListRecords cứ thất bại.",
+    "Seconds between two requests to the provider.":
+        "Số giây giữa hai yêu cầu gửi tới nhà cung cấp.",
+    "Providers harvested at once with --sources (default 4, or the file's [harvest] workers). "
+    "One request at a time per host whatever this says.":
+        "Số nhà cung cấp được thu hoạch cùng lúc với --sources (mặc định 4, hoặc [harvest] "
+        "workers của tệp). Dù giá trị này là bao nhiêu, mỗi máy chủ chỉ nhận một yêu cầu một "
+        "lúc.",
+    "Retries of a request on timeouts, dropped connections and 5xx.":
+        "Số lần thử lại một yêu cầu khi hết thời gian chờ, mất kết nối và lỗi 5xx.",
+    "Seconds a provider has for its whole answer to one request, from connecting to the last "
+    "byte (each read also waits at most 120 s).":
+        "Số giây nhà cung cấp có để trả lời trọn một yêu cầu, từ lúc kết nối đến byte cuối "
+        "cùng (mỗi lần đọc cũng chỉ chờ tối đa 120 giây).",
+    "Folder for offending responses and quarantined records, one folder per provider "
+    "(default: beside a SQLite store's file, e.g. union-harvest-diagnostics/; for PostgreSQL, "
+    "in your user data folder).":
+        "Thư mục chứa các trả lời lỗi và bản ghi bị cách ly, mỗi nhà cung cấp một thư mục (mặc "
+        "định: cạnh tệp của kho SQLite, ví dụ union-harvest-diagnostics/; với PostgreSQL, trong "
+        "thư mục dữ liệu của người dùng).",
+    "How long a provider's lease lasts unless renewed (default 120, or the file's [harvest] "
+    "lease). It is renewed three times within that while the provider is harvested; a machine "
+    "that dies frees its providers after that long (a process of this machine that died frees "
+    "them at once).":
+        "Quyền thu hoạch một nhà cung cấp kéo dài bao lâu nếu không được gia hạn (mặc định 120, "
+        "hoặc [harvest] lease của tệp). Nó được gia hạn ba lần trong khoảng đó khi nhà cung cấp "
+        "đang được thu hoạch; một máy bị chết sẽ trả lại các nhà cung cấp của nó sau khoảng "
+        "thời gian đó (một tiến trình của máy này bị chết thì trả lại ngay).",
+    "Pages of one list this run asks for at most (default 100,000, or the file's [harvest] "
+    "max_pages); the next run goes on from there.":
+        "Số trang tối đa của một danh sách mà lần chạy này yêu cầu (mặc định 100.000, hoặc "
+        "[harvest] max_pages của tệp); lần chạy sau làm tiếp từ đó.",
+    "Skip providers harvested successfully less than SECONDS ago: when several machines run "
+    "the same --sources list over one store, each provider is harvested once per round.":
+        "Bỏ qua các nhà cung cấp đã thu hoạch thành công cách đây chưa tới SECONDS giây: khi "
+        "nhiều máy chạy cùng một danh sách --sources trên một kho, mỗi nhà cung cấp chỉ được "
+        "thu hoạch một lần mỗi vòng.",
+    "Processes that convert harvested records (MARC and DC read, every format rendered, search "
+    "keys computed) and write them to the store, a page each, while the next pages are "
+    "fetched; 1 does everything in this process.":
+        "Số tiến trình chuyển đổi bản ghi thu hoạch được (đọc MARC và DC, dựng mọi định dạng, "
+        "tính khóa tra cứu) và ghi vào kho, mỗi tiến trình một trang, trong khi các trang sau "
+        "đang được tải; 1: làm tất cả trong tiến trình này.",
+    "A harvested Dublin Core record replaces the MARC record stored under its identifier (by "
+    "default the richer MARC record is kept, and the summary says so).":
+        "Bản ghi Dublin Core thu hoạch được thay thế bản ghi MARC đang lưu cùng định danh (mặc "
+        "định giữ bản ghi MARC đầy đủ hơn, và phần tóm tắt sẽ nói rõ).",
+    "Warnings and the summary only.": "Chỉ in cảnh báo và phần tóm tắt.",
+    "With status: every provider as JSON (state, records, last run, errors, quarantine, "
+    "validation, alerts), as the harvest console shows them.":
+        "Với status: mọi nhà cung cấp dưới dạng JSON (trạng thái, bản ghi, lần chạy gần nhất, "
+        "lỗi, cách ly, kiểm tra tuân thủ, cảnh báo), như bảng điều khiển thu hoạch hiển thị.",
+    "Print the report as JSON (for machines).": "In báo cáo dưới dạng JSON (cho máy đọc).",
+    "Also write the report as an HTML page to FILE.":
+        "Ghi thêm báo cáo thành một trang HTML vào FILE.",
+    "List the checks that passed too.": "Liệt kê cả các phép kiểm tra đã đạt.",
+    "The most requests the run makes (checks it cannot afford are not made).":
+        "Số yêu cầu tối đa của lần chạy (các phép kiểm tra vượt quá sẽ không được thực hiện).",
+    "Pages of a list followed to its end; a longer list is only sampled.":
+        "Số trang của một danh sách được theo đến cuối; danh sách dài hơn chỉ được lấy mẫu.",
+    "Seconds to wait for one answer.": "Số giây chờ một câu trả lời.",
+    "Keep the result in the store for the harvest console, under this provider's name (with "
+    "--store or the settings' store).":
+        "Lưu kết quả vào kho cho bảng điều khiển thu hoạch, dưới tên nhà cung cấp này (với "
+        "--store hoặc kho của tệp cấu hình).",
+    "Read the identifiers from FILE, one a line (blank lines and lines starting with # are "
+    "skipped).":
+        "Đọc các định danh từ FILE, mỗi dòng một định danh (bỏ qua dòng trống và dòng bắt đầu "
+        "bằng #).",
+    "Namespace of local ids given without oai:<DOMAIN>: (default: the settings file).":
+        "Không gian tên của các số hiệu riêng cho không kèm oai:<DOMAIN>: (mặc định: theo tệp "
+        "cấu hình).",
+    "How many unknown identifiers to list (all are counted).":
+        "Liệt kê tối đa bao nhiêu định danh không có trong kho (tất cả đều được đếm).",
 }
 
 #: Vietnamese for what a command's ``--help`` says above its options (its
@@ -1027,6 +1120,32 @@ Ví dụ:
 Sau đó mở (với cổng mặc định)
   http://127.0.0.1:8000/oai?verb=ListRecords&metadataPrefix=oai_dc  các bản ghi
   http://127.0.0.1:8000/sru                                        trang tra cứu""",
+    "harvest": """Thu hoạch các nhà cung cấp OAI-PMH vào một kho, từng phần và làm tiếp được.
+
+\b
+Một nhà cung cấp:
+  thuvien-interop harvest https://thuvien.daklak.gov.vn/oai --prefix marc21 \\
+      --store sqlite:///union.db
+Nhiều nhà cung cấp (cách viết tệp: xem docs/harvesting.md):
+  thuvien-interop harvest --sources providers.toml --store sqlite:///union.db
+Những gì đã diễn ra (mã thoát 1 khi một nhà cung cấp bị đánh dấu: nó thất bại
+[alerts] failed_runs lần liên tiếp, hoặc mất hơn lost_percent % bản ghi trong
+một lần chạy):
+  thuvien-interop harvest status --store sqlite:///union.db
+  thuvien-interop harvest status --json
+
+\b
+Lần chạy sau chỉ hỏi những gì thay đổi từ lần thành công gần nhất; một lần
+chạy bị ngắt (Ctrl-C, SIGTERM, sự cố, kill -9) làm tiếp từ trang đã lưu cuối
+cùng. Nhiều tiến trình thu hoạch (trên một hay nhiều máy) dùng chung một kho
+chia nhau danh sách --sources bằng quyền thu hoạch: không nhà cung cấp nào
+bị thu hoạch hai lần cùng lúc.
+
+\b
+Mã thoát: 0 mọi nhà cung cấp đã được thu hoạch (hoặc bỏ qua với --skip-recent);
+1 có nhà cung cấp thất bại; 75 không thu hoạch gì vì các tiến trình khác đang
+giữ mọi nhà cung cấp; 130 Ctrl-C; 143 SIGTERM (cả hai dừng giữa hai trang, giữ
+mọi trang đã nhận, và lần chạy sau làm tiếp từ đó).""",
     "sync": """Sao chép các bản ghi đã thay đổi từ lần đồng bộ trước (và các lần xóa) vào
 một kho.
 
