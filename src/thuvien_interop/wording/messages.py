@@ -792,9 +792,8 @@ CLICK: dict[str, str] = {
     "Error: The two entered values do not match.": "Lỗi: hai giá trị đã nhập không khớp.",
 }
 
-#: Vietnamese for the help of the options of the commands a librarian uses (import,
-#: check, convert, serve, demo, sync, harvest, validate, delete), keyed by the
-#: option's English help as ``--help`` shows it.
+#: Vietnamese for the help of the options of the commands, keyed by the option's
+#: English help as ``--help`` shows it.
 OPTION_HELP: dict[str, str] = {
     "Where records are kept: sqlite:///file.db or postgresql://user@host/db (default: "
     "$THUVIEN_STORE, the settings file, or sqlite:///thuvien.db).":
@@ -1038,6 +1037,45 @@ OPTION_HELP: dict[str, str] = {
         "cấu hình).",
     "How many unknown identifiers to list (all are counted).":
         "Liệt kê tối đa bao nhiêu định danh không có trong kho (tất cả đều được đếm).",
+    # search, reindex, clusters, console-password
+    "Record schema to ask for: dc, marcxml, mods (or a schema URI).":
+        "Lược đồ bản ghi cần yêu cầu: dc, marcxml, mods (hoặc URI của một lược đồ).",
+    "How many records to print (pages are fetched as needed).":
+        "In bao nhiêu bản ghi (các trang được tải khi cần).",
+    "SRU version to speak.": "Phiên bản SRU dùng để hỏi.",
+    "The query must be CQL: no reading of plain words.":
+        "Câu truy vấn phải là CQL: không hiểu theo từ thường.",
+    "One JSON object per record.": "Mỗi bản ghi một đối tượng JSON.",
+    "The SRU index profile: the name of a shipped one (default sru-indexes; `thuvien-interop "
+    "profiles show sru-indexes` prints it to adapt) or the path of your own TOML file. A file "
+    "that exists wins over a name.":
+        "Hồ sơ chỉ mục SRU: tên một hồ sơ có sẵn (mặc định sru-indexes; `thuvien-interop "
+        "profiles show sru-indexes` in nó ra để sửa) hoặc đường dẫn tệp TOML của bạn. Tệp có "
+        "thật được ưu tiên hơn tên.",
+    "Evaluate the [[sets]] rules of the settings file again over the stored records instead: "
+    "records whose sets change are restamped (harvesters see them again), the others are left "
+    "alone; sets no record is in any more leave ListSets.":
+        "Thay vào đó, đánh giá lại các quy tắc [[sets]] của tệp cấu hình trên các bản ghi đã "
+        "lưu: bản ghi đổi tập hợp được đóng dấu thời gian lại (bên thu hoạch sẽ thấy lại chúng), "
+        "các bản ghi khác giữ nguyên; tập hợp không còn bản ghi nào sẽ rời khỏi ListSets.",
+    "How many of the largest clusters to list.": "Liệt kê bao nhiêu cụm lớn nhất.",
+    "Why a record is in its cluster: its cluster's members, and for every candidate its keys "
+    "found, which key and which checks passed or failed.":
+        "Vì sao một bản ghi ở trong cụm của nó: các thành viên của cụm, và với mỗi ứng viên là "
+        "các khóa tìm thấy, khóa nào và phép kiểm tra nào đạt hay không đạt.",
+    'For scripts: one JSON object a line per cluster of two or more records, {"cluster": '
+    '"oai:…", "members": ["oai:…", …]} (with --why: the explanation as one object).':
+        'Cho chương trình: mỗi cụm từ hai bản ghi trở lên một dòng đối tượng JSON, '
+        '{"cluster": "oai:…", "members": ["oai:…", …]} (với --why: lời giải thích là một '
+        'đối tượng).',
+    "Cluster every record of the store again, from its stored MARC (after changing the [union] "
+    "settings, or for a union harvested before clusters existed). Each batch is one "
+    "transaction; harvests may go on meanwhile.":
+        "Gom cụm lại mọi bản ghi của kho, từ MARC đã lưu (sau khi đổi cấu hình [union], hoặc "
+        "cho mục lục liên hợp thu hoạch từ trước khi có cụm). Mỗi lô là một giao dịch; việc thu "
+        "hoạch vẫn có thể tiếp tục trong lúc đó.",
+    "The console's user name.": "Tên người dùng của bảng điều khiển.",
+    "The password (asked for when not given).": "Mật khẩu (sẽ được hỏi nếu không cho).",
 }
 
 #: Vietnamese for what a command's ``--help`` says above its options (its
@@ -1146,6 +1184,43 @@ Mã thoát: 0 mọi nhà cung cấp đã được thu hoạch (hoặc bỏ qua v
 1 có nhà cung cấp thất bại; 75 không thu hoạch gì vì các tiến trình khác đang
 giữ mọi nhà cung cấp; 130 Ctrl-C; 143 SIGTERM (cả hai dừng giữa hai trang, giữ
 mọi trang đã nhận, và lần chạy sau làm tiếp từ đó).""",
+    "validate": """Kiểm tra một nhà cung cấp OAI-PMH theo cách của công cụ kiểm tra khi đăng
+ký và OVAL, và hơn thế: mọi verb và mã lỗi của chúng, cả hai độ chi tiết thời
+gian, thời gian UTC, tính hợp lệ theo lược đồ của mọi trả lời, resumption token
+được theo đến cuối (và thời hạn của chúng), bản ghi đã xóa, tập hợp, chất lượng
+Dublin Core và MARC, gzip, 503 Retry-After và thời gian trả lời.
+
+\b
+Ví dụ:
+  thuvien-interop validate https://thuvien.daklak.gov.vn/oai
+  thuvien-interop validate https://thuvien.daklak.gov.vn/oai --html report.html
+  thuvien-interop validate http://127.0.0.1:8000/oai --delay 0 --json
+  thuvien-interop validate https://thuvien.daklak.gov.vn/oai --name daklak \\
+      --store sqlite:///union.db            # hiện trên bảng điều khiển thu hoạch
+
+\b
+Mã thoát là 0 khi nhà cung cấp tuân thủ (cho phép có cảnh báo), 1 khi không.""",
+    "delete": """Rút bản ghi: mỗi IDENTIFIER (một định danh OAI, hoặc một số hiệu riêng như
+001) trở thành một lần xóa, mà bên thu hoạch sẽ thấy ở lần chạy sau (định danh,
+thời gian và tập hợp được giữ lại; xóa bền vững theo OAI-PMH).
+
+Các định danh không có trong kho sẽ được nêu tên; khi đó mã thoát là 1.
+
+\b
+Ví dụ:
+  thuvien-interop delete VN0012 VN0013 --store sqlite:///thuvien.db
+  thuvien-interop delete --from-file withdrawn.txt --store sqlite:///thuvien.db""",
+    "search": """Tra cứu máy chủ SRU tại URL với QUERY: từ thường, hoặc CQL.
+
+Các từ không phải CQL được tìm cùng lúc trong mọi trường (có hay không có dấu:
+Ha Noi tìm thấy Hà Nội); lệnh sẽ nói khi nó hiểu câu hỏi theo cách đó. CQL được
+chạy đúng như viết.
+
+\b
+Ví dụ:
+  thuvien-interop search http://127.0.0.1:8000/sru Ha Noi
+  thuvien-interop search http://127.0.0.1:8000/sru 'dc.title = "Hà Nội" and dc.date >= 2000'
+  thuvien-interop search http://127.0.0.1:8000/sru 'dc.creator = nguyen*' --json""",
     "sync": """Sao chép các bản ghi đã thay đổi từ lần đồng bộ trước (và các lần xóa) vào
 một kho.
 
