@@ -69,14 +69,16 @@ class _LangOption(click.Option):
         return super().get_help_record(ctx)
 
 
-class _Command(click.Command):
+class _SaysHelp(click.Command):
     """A subcommand whose help is in the language spoken, where the catalogue has
-    it (:data:`~thuvien_interop.wording.messages.COMMAND_HELP` and ``OPTION_HELP``)."""
+    it (:data:`~thuvien_interop.wording.messages.COMMAND_HELP`, by the words that
+    run the command, and ``OPTION_HELP``)."""
 
     def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         english = self.help
-        if language() != "en" and self.name in COMMAND_HELP:
-            self.help = COMMAND_HELP[self.name]
+        path = " ".join(ctx.command_path.split()[1:])
+        if language() != "en" and path in COMMAND_HELP:
+            self.help = COMMAND_HELP[path]
         try:
             super().format_help_text(ctx, formatter)
         finally:
@@ -94,6 +96,16 @@ class _Command(click.Command):
                 p.help = text
 
 
+class _Command(_SaysHelp):
+    """A subcommand of ``thuvien-interop``."""
+
+
+class _Group(_SaysHelp, click.Group):
+    """A group of subcommands of ``thuvien-interop`` (``profiles``)."""
+
+    command_class = _Command
+
+
 class _LazyGroup(click.Group):
     """Imports a subcommand's module when that command runs; ``commands`` read
     from outside (a test, a documentation tool) still lists them all. Speaks the
@@ -101,6 +113,7 @@ class _LazyGroup(click.Group):
     environment (:func:`~thuvien_interop.wording.language_from_environment`)."""
 
     command_class = _Command
+    group_class = _Group
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         with speaking(language_from_environment()):

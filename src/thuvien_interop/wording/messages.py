@@ -1079,7 +1079,7 @@ OPTION_HELP: dict[str, str] = {
 }
 
 #: Vietnamese for what a command's ``--help`` says above its options (its
-#: docstring in English), by command name: the commands a librarian uses first.
+#: docstring in English), by the words that run the command.
 #: Each keeps the examples of the English text (``\b`` keeps a block unwrapped).
 COMMAND_HELP: dict[str, str] = {
     "import": """Nạp các tệp MARC, Dublin Core hoặc bảng tính FILES vào một kho.
@@ -1221,6 +1221,53 @@ Ví dụ:
   thuvien-interop search http://127.0.0.1:8000/sru Ha Noi
   thuvien-interop search http://127.0.0.1:8000/sru 'dc.title = "Hà Nội" and dc.date >= 2000'
   thuvien-interop search http://127.0.0.1:8000/sru 'dc.creator = nguyen*' --json""",
+    "clusters": """Xem các cụm của một mục lục liên hợp: các bản ghi của những nhà cung cấp khác
+nhau cùng mô tả một ấn bản. Quy trình ghi giữ các cụm luôn cập nhật khi bản ghi
+được thu hoạch, nhập, đồng bộ và xóa; kho của một thư viện đơn lẻ không có cụm.
+
+\b
+Ví dụ:
+  thuvien-interop clusters --store postgresql://thuvien@localhost/union
+  thuvien-interop clusters --why oai:thuvien-buonho.edu.vn:1234
+  thuvien-interop clusters --json > clusters.jsonl
+  thuvien-interop clusters --build --config thuvien.toml""",
+    "reindex": """Tính lại chỉ mục tra cứu SRU của mọi bản ghi (sau khi đổi hồ sơ chỉ mục,
+hoặc cho một kho tạo ra từ trước khi có tra cứu). Bản ghi và thời gian của chúng
+không thay đổi, nên bên thu hoạch không thấy gì mới.
+
+Với --sets, thay vào đó đánh giá lại các quy tắc tập hợp (sau khi đổi các bảng
+[[sets]] của tệp cấu hình): không cần nhập lại. Bản ghi thu hoạch và đồng bộ
+giữ các tập hợp mà nguồn của chúng đã cho.
+
+\b
+Ví dụ:
+  thuvien-interop reindex --store sqlite:///thuvien.db --profile my-indexes.toml
+  thuvien-interop reindex --sets --config thuvien.toml""",
+    "profiles": """Liệt kê các hồ sơ có sẵn của thuvien-interop, hoặc in một hồ sơ (show NAME).
+
+Hồ sơ là một tệp TOML cho biết cách đọc cơ sở dữ liệu của một phần mềm thư viện,
+các tiêu đề cột của một bảng tính, hoặc cách tinh chỉnh các bảng chuyển đổi. Mọi
+tùy chọn --profile và --columns nhận tên một hồ sơ có sẵn hoặc đường dẫn tệp của
+bạn; tệp có thật được ưu tiên hơn tên. Các tệp có sẵn là thư mục profiles/ của
+mã nguồn (được cài cùng gói).
+
+\b
+Ví dụ:
+  thuvien-interop profiles
+  thuvien-interop profiles show koha > my-koha.toml
+  thuvien-interop sync --profile my-koha.toml --source URL --store sqlite:///thuvien.db""",
+    "profiles show": """In hồ sơ có sẵn NAME (profiles/NAME.toml của mã nguồn), để chép vào một
+tệp của bạn.
+
+\b
+Ví dụ:
+  thuvien-interop profiles show generic-sql > my-library.toml""",
+    "console-password": """In một bảng [console] cho tệp cấu hình: bật bảng điều khiển thu hoạch
+(/admin/harvest của `serve`), bảo vệ bằng người dùng và mật khẩu này.
+
+\b
+Ví dụ:
+  thuvien-interop console-password --user thuvien >> thuvien-interop.toml""",
     "sync": """Sao chép các bản ghi đã thay đổi từ lần đồng bộ trước (và các lần xóa) vào
 một kho.
 
