@@ -128,6 +128,19 @@ def test_a_store_that_cannot_be_opened_is_one_vietnamese_line(tmp_path):
                              "không tồn tại"]
 
 
+def test_a_file_of_no_known_format_and_a_profile_that_is_not_there_in_vietnamese(tmp_path):
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    result = run(["--lang", "vi", "import", str(readme), "--store", f"sqlite:///{tmp_path / 's.db'}"])
+    assert _said(result) == [f"Lỗi: không nhận ra định dạng của {readme}: không phải MARC ISO 2709 "
+                             "(phải bắt đầu bằng độ dài bản ghi năm chữ số) cũng không phải XML; "
+                             "hãy cho --format"]
+    result = run(["--lang", "vi", "sync", "--profile", "spreadsheet-vi", "--source", "x"])
+    assert _said(result) == ["Lỗi: Giá trị không hợp lệ cho '--profile': 'spreadsheet-vi' là bảng "
+                             "ánh xạ cột của bảng tính, không phải hồ sơ nguồn dữ liệu; các hồ sơ "
+                             "nguồn dữ liệu có sẵn là: generic-sql, koha (`thuvien-interop "
+                             "profiles` liệt kê tất cả)"]
+
+
 def test_an_unknown_language_is_one_line_naming_the_choices():
     for args, env in [(["--lang", "xx", "check", "x.mrc"], None),
                       (["check", "x.mrc", "--lang", "fr"], None),
@@ -360,7 +373,8 @@ def test_every_message_and_noun_the_code_names_is_in_the_catalogue():
     from thuvien_interop.crosswalk.lint import _LEADER_VALUES
     from thuvien_interop.profiles import KINDS
 
-    made = ({f"profiles.{kind}" for kind in KINDS} | {f"help.{name}" for name in main.commands}
+    made = ({f"{prefix}.{kind}" for kind in [*KINDS, "profile"] for prefix in ("kind", "kinds")}
+            | {f"profiles.{kind}" for kind in KINDS} | {f"help.{name}" for name in main.commands}
             | {f"lint.leader-{pos:02d}" for pos in _LEADER_VALUES} | {"lint.no-001", "lint.no-008"}
             | {"toml.key", "toml.section", "check.error", "check.warning"}
             | {f"search.{name}" for name in ("creator", "date", "subject", "identifier")})

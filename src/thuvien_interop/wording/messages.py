@@ -212,6 +212,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
 
     # -- import --------------------------------------------------------------------------
+    "format.the-file": {"en": "the file", "vi": "tệp"},
+    "format.xml-unknown": {"en": "{name} is XML but neither MARCXML nor Dublin Core",
+                           "vi": "{name} là XML nhưng không phải MARCXML cũng không phải Dublin "
+                                 "Core"},
+    "format.unknown": {
+        "en": "cannot tell the format of {name}: not ISO 2709 MARC (it should start with a "
+              "five-digit record length) and not XML; give --format",
+        "vi": "không nhận ra định dạng của {name}: không phải MARC ISO 2709 (phải bắt đầu bằng "
+              "độ dài bản ghi năm chữ số) cũng không phải XML; hãy cho --format",
+    },
     "import.progress": {"en": "Importing", "vi": "Đang nhập"},
     "import.summary": {
         "en": "Read {records}: {added:,} loaded, {updated:,} updated, {unchanged:,} unchanged, "
@@ -684,6 +694,28 @@ MESSAGES: dict[str, dict[str, str]] = {
     "delete.nothing-given": {
         "en": "give identifiers to delete, or --from-file FILE with one a line",
         "vi": "hãy cho các định danh cần xóa, hoặc --from-file TỆP với mỗi định danh một dòng",
+    },
+    "kind.source": {"en": "source profile", "vi": "hồ sơ nguồn dữ liệu"},
+    "kind.columns": {"en": "spreadsheet column mapping", "vi": "bảng ánh xạ cột của bảng tính"},
+    "kind.crosswalk": {"en": "crosswalk profile", "vi": "hồ sơ chuyển đổi dữ liệu"},
+    "kind.sru-indexes": {"en": "SRU index profile", "vi": "hồ sơ chỉ mục SRU"},
+    "kind.profile": {"en": "profile", "vi": "hồ sơ"},
+    "kinds.source": {"en": "source profiles", "vi": "hồ sơ nguồn dữ liệu"},
+    "kinds.columns": {"en": "spreadsheet column mappings", "vi": "bảng ánh xạ cột của bảng tính"},
+    "kinds.crosswalk": {"en": "crosswalk profiles", "vi": "hồ sơ chuyển đổi dữ liệu"},
+    "kinds.sru-indexes": {"en": "SRU index profiles", "vi": "hồ sơ chỉ mục SRU"},
+    "kinds.profile": {"en": "profiles", "vi": "hồ sơ"},
+    "profiles.none-called": {"en": "there is no shipped {what} called '{name}'; {shipped}",
+                             "vi": "không có {what} nào có sẵn tên là '{name}'; {shipped}"},
+    "profiles.wrong-kind": {"en": "'{name}' is {is_a}, not {not_a}; {shipped}",
+                            "vi": "'{name}' là {is_a}, không phải {not_a}; {shipped}"},
+    "profiles.neither": {
+        "en": "'{value}' is neither a file nor the name of a shipped {what}; {shipped}",
+        "vi": "'{value}' không phải một tệp, cũng không phải tên của một {what} có sẵn; {shipped}",
+    },
+    "profiles.shipped": {
+        "en": "the shipped {what} are: {names} (`thuvien-interop profiles` lists them all)",
+        "vi": "các {what} có sẵn là: {names} (`thuvien-interop profiles` liệt kê tất cả)",
     },
     "profiles.source": {"en": "Source profiles ({used_by}):",
                         "vi": "Hồ sơ nguồn dữ liệu ({used_by}):"},
