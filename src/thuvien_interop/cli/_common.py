@@ -14,9 +14,8 @@ from ..profiles import ProfileFileError, find
 from ..settings import DEFAULT_STORE, SETTINGS, Settings, SettingsError
 from ..store import open_store
 from ..store.base import Repository, StoreError
-from ..wording import (
-    plural as plural,  # the one home of counted nouns; re-exported for the commands
-)
+from ..wording import plural as plural  # the one home of counted nouns, re-exported
+from ..wording import say as say  # the one home of messages, re-exported
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,8 +87,7 @@ class HttpURL(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         if not str(value).startswith(("http://", "https://")):
-            self.fail(f"{value!r} is not an http:// or https:// base URL (such as {self.example})",
-                      param, ctx)
+            self.fail(say("not-a-base-url", value=value, example=self.example), param, ctx)
         return str(value)
 
 
@@ -180,7 +178,7 @@ def stopped(stopped_by: list[int], what: str) -> NoReturn:
     """After :func:`stop_on_signals` raised: say so on one line (``what`` says
     what was kept and how to go on) and exit 143 after SIGTERM, 130 after Ctrl-C."""
     term = bool(stopped_by) and stopped_by[0] == signal.SIGTERM
-    click.echo(f"{'Stopped (SIGTERM)' if term else 'Interrupted'}. {what}", err=True)
+    click.echo(say("stopped.sigterm" if term else "stopped.interrupted", what=what), err=True)
     raise SystemExit(EXIT_SIGTERM if term else EXIT_SIGINT)
 
 
@@ -189,11 +187,12 @@ def stopped_writing(command: str, exc: StoreError, how_to_go_on: str) -> str:
     read-only, locked, gone): the store and the cause (the error's message), what
     was written before, and how to go on."""
     w = exc.written
-    done = ("nothing was written" if w is None or not (w.added or w.updated or w.deleted
-                                                        or w.unchanged)
-            else f"written before: {w.added:,} added, {w.updated:,} updated, "
-                 f"{w.unchanged:,} unchanged, {w.deleted:,} deleted")
-    return f"{command} stopped: {exc}. {done[0].upper()}{done[1:]}; {how_to_go_on}."
+    done = (say("writing.nothing") if w is None or not (w.added or w.updated or w.deleted
+                                                         or w.unchanged)
+            else say("writing.before", added=w.added, updated=w.updated, unchanged=w.unchanged,
+                     deleted=w.deleted))
+    return say("writing.stopped", command=command, cause=exc, done=done,
+               how_to_go_on=how_to_go_on)
 
 
 def progress_shown(quiet: bool) -> bool:
@@ -218,11 +217,11 @@ def problem_line(problem: Any) -> str:
 
 def echo_problems(title: str, problems: list, max_problems: int) -> None:
     """A titled list of problems, the first ``max_problems`` of them (all are
-    counted); ``title`` has ``{n}`` for their number."""
+    counted); ``title`` is the id of a message with ``{n}`` for their number."""
     if not problems:
         return
-    click.echo(title.format(n=len(problems)))
+    click.echo(say(title, n=len(problems)))
     for p in problems[:max_problems]:
         click.echo(f"  {problem_line(p)}")
     if len(problems) > max_problems:
-        click.echo(f"  … and {len(problems) - max_problems} more")
+        click.echo(say("more", n=len(problems) - max_problems))

@@ -40,6 +40,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .. import __version__
 from ..httpbody import UnknownCoding, decoded, raw_chunks
+from ..wording import say
 
 USER_AGENT = f"thuvien-interop-harvester/{__version__} (+https://pypi.org/project/thuvien-interop/)"
 _SPOOL = 8 << 20
@@ -181,31 +182,29 @@ class _Adapter(HTTPAdapter):
 
 def describe_failure(exc: BaseException) -> tuple[str, str]:
     """A request exception of requests/urllib3 in words: what happened, and what
-    to try (``""`` when there is nothing to suggest)."""
+    to try (``""`` when there is nothing to suggest), in the language spoken (a
+    harvest's worker threads speak English, as the store keeps their errors)."""
     text = str(exc)
     low = text.lower()
     if isinstance(exc, requests.exceptions.SSLError):
-        return (f"the secure connection failed ({_last_words(text)})",
-                "check the URL (http or https?) and the provider's certificate")
+        return (say("fetch.ssl", cause=_last_words(text)), say("fetch.ssl-hint"))
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return ("no connection within the connect timeout",
-                "is the provider's server up, and reachable from this machine?")
+        return say("fetch.connect-timeout"), say("fetch.connect-timeout-hint")
     if isinstance(exc, requests.exceptions.ReadTimeout):
-        return "no answer within the read timeout", "try a longer --timeout"
+        return say("fetch.read-timeout"), say("fetch.read-timeout-hint")
     if isinstance(exc, requests.exceptions.ConnectionError):
         if "refused" in low:
-            return ("connection refused (nothing answers at that address and port)",
-                    "is the provider's server running, and is the URL right?")
+            return say("fetch.refused"), say("fetch.refused-hint")
         if "name or service not known" in low or "nodename nor servname" in low \
                 or "getaddrinfo failed" in low or "name resolution" in low:
-            return "the host name cannot be found", "check the URL"
+            return say("fetch.no-host"), say("fetch.check-url")
         if "reset" in low or "broken" in low or "aborted" in low or "disconnected" in low:
-            return "the provider closed the connection before its answer was complete", ""
-        return f"cannot connect ({_last_words(text)})", "check the URL and the network"
+            return say("fetch.closed"), ""
+        return say("fetch.cannot-connect", cause=_last_words(text)), say("fetch.network-hint")
     if isinstance(exc, requests.exceptions.ContentDecodingError):
         return _last_words(text), ""
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return "the provider closed the connection before its answer was complete", ""
+        return say("fetch.closed"), ""
     return f"{type(exc).__name__}: {_last_words(text)}", ""
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model import Record
+from ..wording import say
 from . import keyset, search_plan
 from .base import StoreError
 from .sql import KEY_COLUMNS, MAX_EXPANSION, Compiler, SQLStore, Txn, origin_of_sets
@@ -188,7 +189,7 @@ class SQLiteRepository(SQLStore):
         else:
             p = Path(path)
             if p.parent and not p.parent.exists():
-                raise StoreError(f"cannot create the store {path}: folder {p.parent} does not exist")
+                raise StoreError(say("store.no-folder", path=path, folder=p.parent))
             self._target = str(p)
             self._uri = False
         self.path = path
@@ -204,7 +205,7 @@ class SQLiteRepository(SQLStore):
             conn = sqlite3.connect(self._target, uri=self._uri, isolation_level=None,
                                    check_same_thread=False, timeout=LOCK_TIMEOUT)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the SQLite store {self.path}: {exc}") from exc
+            raise StoreError(say("store.sqlite-unopenable", path=self.path, cause=exc)) from exc
         # A new store gets 16 KiB pages (an existing one keeps its own: the pragma
         # changes nothing once the file has tables). Rendered records are 0.5-4 KB:
         # on 4 KiB pages most spill onto overflow pages, which made files 1.7x
