@@ -134,7 +134,7 @@ def _summary(files: int, checked: int, bad: int, counts: Counter[str], severitie
             "by_code": dict(sorted(counts.items()))}
 
 
-@main.command("check", short_help="List the problems of MARC, DC or spreadsheet files.")
+@main.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout, for machines.")
 @click.option("--jsonl", "as_jsonl", is_flag=True,

@@ -10,7 +10,7 @@ from . import main
 from ._common import config_option, load_settings, open_or_fail, plural, store_option
 
 
-@main.command("clusters", short_help="Show a union's clusters and why a record is in one.")
+@main.command("clusters")
 @store_option
 @config_option
 @click.option("--top", default=10, show_default=True, metavar="N",

@@ -8,7 +8,7 @@ import click
 from . import main
 
 
-@main.command("console-password", short_help="Make the [console] lines of a settings file.")
+@main.command("console-password")
 @click.option("--user", default="admin", show_default=True, help="The console's user name.")
 @click.password_option("--password", help="The password (asked for when not given).")
 def console_password(user: str, password: str) -> None:

@@ -116,7 +116,7 @@ def convert_stream(src: BinaryIO, out: BinaryIO, to: str, *, fmt: str | None = N
     the report's ``repaired``. A record that cannot be read or converted is
     listed in the report's ``skipped``, the rest written.
     """
-    from ..workers import fewer_collections
+    from ..collector import fewer_collections
 
     head, render, sep, tail = _target(to, marc8)
     results = read_records(src, fmt or detect_format(src, name), source_encoding=source_encoding,
@@ -152,7 +152,7 @@ def _convert_all(results: Iterator[ReadResult], out: BinaryIO, render: Callable[
     return report
 
 
-@main.command("convert", short_help="Convert a file to DC, MARCXML, MODS, MARC or JSON.")
+@main.command("convert")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Where to write (default: standard output).")

@@ -17,7 +17,7 @@ from ._common import (
 )
 
 
-@main.command("delete", short_help="Withdraw records (harvesters see them deleted).")
+@main.command("delete")
 @click.argument("identifiers", nargs=-1)
 @click.option("--from-file", "from_file", type=click.Path(exists=True, dir_okay=False),
               default=None, metavar="FILE",

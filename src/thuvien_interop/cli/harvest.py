@@ -222,7 +222,7 @@ def _summary(results: list[HarvestResult], shown: Collection[str] = ()) -> None:
                        "the provider's lease)", err=True)
 
 
-@main.command("harvest", short_help="Harvest OAI-PMH providers into a store (or: status).")
+@main.command("harvest")
 @click.argument("target", required=False, metavar="URL|status")
 @store_option
 @config_option

@@ -38,7 +38,7 @@ from ._common import (
 )
 
 
-@main.command("import", short_help="Load MARC, Dublin Core or spreadsheet files into a store.")
+@main.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @store_option
 @config_option

@@ -17,7 +17,7 @@ _USED_BY = {
 }
 
 
-@main.group(invoke_without_command=True, short_help="List the shipped profiles, or print one to adapt.")
+@main.group(invoke_without_command=True)
 @click.pass_context
 def profiles(ctx: click.Context) -> None:
     """List the profiles shipped with thuvien-interop, or print one (show NAME).

@@ -16,7 +16,7 @@ from ._common import (
 )
 
 
-@main.command(short_help="Rebuild a store's search index (or its sets).")
+@main.command()
 @store_option
 @config_option
 @click.option("--profile", type=ProfileParam("sru-indexes"), default=None, metavar="NAME|FILE",

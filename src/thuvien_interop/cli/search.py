@@ -10,7 +10,7 @@ from . import main
 from ._common import HttpURL, plural
 
 
-@main.command(short_help="Search an SRU server, in plain words or CQL.")
+@main.command()
 @click.argument("url", type=HttpURL("http://127.0.0.1:8000/sru"))
 @click.argument("query", nargs=-1, required=True)
 @click.option("--schema", default="dc", show_default=True,

@@ -198,7 +198,7 @@ _workers = click.option("--workers", default=1, show_default=True, type=click.In
                              "any resumption token; use a PostgreSQL store for many.")
 
 
-@main.command(short_help="Publish a store over OAI-PMH and SRU.")
+@main.command()
 @store_option
 @config_option
 @_host
@@ -260,7 +260,7 @@ def demo_store_path() -> Path:
     return folder / "demo.db"
 
 
-@main.command(short_help="Load sample Vietnamese records and serve them.")
+@main.command()
 @_host
 @_port
 @_threads

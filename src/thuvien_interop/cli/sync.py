@@ -45,7 +45,7 @@ def open_source(source_url: str, profile_path: str):
         raise click.ClickException(str(exc)) from None
 
 
-@main.command(short_help="Copy a library system's database (Koha, …) into a store.")
+@main.command()
 @profile_option
 @source_option
 @store_option

@@ -13,7 +13,7 @@ from . import main
 from ._common import HttpURL, config_option, load_settings, open_or_fail, store_option
 
 
-@main.command("validate", short_help="Check that an OAI-PMH provider follows the protocol.")
+@main.command("validate")
 @click.argument("url", metavar="URL", type=HttpURL("https://thuvien.daklak.gov.vn/oai"))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (for machines).")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True), default=None,
