@@ -134,7 +134,8 @@ def _convert_all(results: Iterator[ReadResult], out: BinaryIO, render: Callable[
     first = True
     for result in results:
         report.read += 1
-        report.repaired.extend(Problem("", result.where, w) for w in result.warnings)
+        if result.warnings:
+            report.repaired.extend(Problem("", result.where, w) for w in result.warnings)
         if result.record is None:
             report.skipped.append(Problem("", result.where, result.error or "unreadable"))
             continue
