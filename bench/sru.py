@@ -2,8 +2,9 @@
 
 Loads N Library of Congress records (``BooksAll.2016.part01.utf8`` from pymarc
 5.4.0's source distribution, fetched as in ``bench/oai_provider.py``) into a
-SQLite store with the normal importer, serves it with waitress in a separate
-process, and prints:
+SQLite store with the normal importer, serves it with the real ``serve`` command
+in a separate process (one worker process a core, as zebrasrv forks one a client,
+unless ``--workers`` says), and prints:
 
 - the import time, the share of it spent building the search index, and the
   size of the search tables;
@@ -37,6 +38,7 @@ It prints figures; it asserts nothing (performance is not a test).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sqlite3
 import statistics
@@ -51,13 +53,6 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from oai_provider import first_records, free_port, marc_file  # noqa: E402
-
-SERVER = """
-import sys, waitress
-from thuvien_interop.web import create_app
-app = create_app("sqlite:///" + sys.argv[1])
-waitress.serve(app, host="127.0.0.1", port=int(sys.argv[2]), threads=8, _quiet=True)
-"""
 
 QUERIES = {
     "title-word": ["dc.title = history", "dc.title = poetry", "dc.title = france",
@@ -160,20 +155,29 @@ def table_sizes(store_path: Path) -> dict[str, float]:
     return out
 
 
-def start_server(store_path: Path) -> tuple[subprocess.Popen, str]:
+def start_server(store_path: Path, workers: int) -> tuple[subprocess.Popen, str]:
+    """The real ``serve`` command over the store, with ``workers`` processes."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(store_path), str(port)])
+    proc = subprocess.Popen([sys.executable, "-m", "thuvien_interop", "serve",
+                             "--store", f"sqlite:///{store_path}", "--port", str(port),
+                             "--workers", str(workers), "--access-log", "off"],
+                            stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/sru"
-    for _ in range(100):
+    for _ in range(300):
         try:
             requests.get(url, timeout=1)
             return proc, url
         except requests.ConnectionError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"serve ended with status {proc.returncode}") from None
             time.sleep(0.1)
     raise RuntimeError("server did not start")
 
 
-def measure(url: str, params_list: list[dict], threads: int = 4) -> dict:
+THREADS = 4
+
+
+def measure(url: str, params_list: list[dict], threads: int = THREADS) -> dict:
     """p50/p95 of sequential requests, then requests/s with ``threads`` clients."""
     session = requests.Session()
     lat = []
@@ -406,6 +410,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--requests", type=int, default=200, help="requests per query kind")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="our server's processes (serve --workers; default: one a core, "
+                         "as zebrasrv forks one a client)")
     ap.add_argument("--marc", help="path to BooksAll.2016.part01.utf8 (default: fetch/cache)")
     ap.add_argument("--hard", action="store_true", help="time the hard queries in-process instead")
     ap.add_argument("--postgres", metavar="URL", help="with --hard: a PostgreSQL store too "
@@ -441,7 +448,9 @@ def main() -> None:
             print(f"search tables: {sizes['search (all)']:.1f} MB of {sizes['total']:.1f} MB store")
         else:
             print(f"store file: {store_path.stat().st_size / 1e6:.1f} MB (dbstat unavailable)")
-        proc, url = start_server(store_path)
+        print(f"ours: thuvien-interop serve --workers {args.workers}; "
+              f"Zebra: zebrasrv, one process a client; {THREADS} clients for req/s")
+        proc, url = start_server(store_path, args.workers)
         try:
             ours = run_all(url, args.requests, random.Random(6))
         finally:

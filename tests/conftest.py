@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -47,6 +48,22 @@ def drop_schema(schema: str) -> None:
 
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def fresh_store_url(request: pytest.FixtureRequest, backend: str, directory: Path | None,
+                    name: str) -> str:
+    """The URL of a store no test has used yet, for a fixture or a test: on SQLite
+    ``directory/name.db``; on PostgreSQL a schema named ``name`` with a random suffix,
+    dropped when ``request`` ends (after the fixture's own teardown). Where
+    PostgreSQL is unreachable the test is skipped with the reason."""
+    if backend == "sqlite":
+        assert directory is not None, "a SQLite store needs a directory"
+        return f"sqlite:///{directory / name}.db"
+    if reason := postgres_unreachable():
+        pytest.skip(reason)
+    schema = f"{name}_{uuid.uuid4().hex[:12]}"
+    request.addfinalizer(lambda: drop_schema(schema))
+    return f"{PG_URL}?schema={schema}"
 
 
 def free_port() -> int:

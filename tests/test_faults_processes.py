@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pymarc
 import pytest
-from conftest import PG_URL, drop_schema, postgres_unreachable
+from conftest import PG_URL, drop_schema, fresh_store_url, postgres_unreachable
 from test_harvest import ALL, identifiers
 from test_harvest_faults import blocked, source_store  # noqa: F401 - fixtures
 
@@ -113,20 +113,10 @@ def backend(request, tmp_path):
     """A fresh store URL of each backend, and the application name its commands'
     PostgreSQL connections carry."""
     app = f"thuvien-fault-{uuid.uuid4().hex[:10]}"
-    if request.param == "sqlite":
-        yield request.param, (lambda name: f"sqlite:///{tmp_path / name}.db"), app
-        return
-    if reason := postgres_unreachable():
+    if request.param == "postgres" and (reason := postgres_unreachable()):
         pytest.skip(reason)
-    schemas: list[str] = []
-
-    def url(name: str) -> str:
-        schemas.append(f"fault_{uuid.uuid4().hex[:12]}")
-        return f"{PG_URL}?schema={schemas[-1]}"
-
-    yield request.param, url, app
-    for s in schemas:
-        drop_schema(s)
+    return request.param, (lambda name: fresh_store_url(request, request.param, tmp_path,
+                                                        f"fault_{name}")), app
 
 
 def environment(tmp: Path, app: str) -> dict[str, str]:

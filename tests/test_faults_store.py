@@ -18,7 +18,7 @@ import urllib.request
 import uuid
 
 import pytest
-from conftest import PG_URL, drop_schema, live_server, postgres_unreachable
+from conftest import PG_URL, fresh_store_url, live_server
 from private_postgres import PrivatePostgres
 from test_faults_processes import RECORDS, catalogue, contents, stored  # noqa: F401 - fixture
 from test_harvest import ALL, identifiers
@@ -77,14 +77,12 @@ def private_pg():
         yield pg
 
 
-def test_serve_answers_the_next_requests_after_its_connections_are_terminated():
-    if reason := postgres_unreachable():
-        pytest.skip(reason)
+def test_serve_answers_the_next_requests_after_its_connections_are_terminated(request):
+    store_url = fresh_store_url(request, "postgres", None, "serve")
     import psycopg
 
     app_name = f"thuvien-serve-{uuid.uuid4().hex[:10]}"
-    schema = f"serve_{uuid.uuid4().hex[:12]}"
-    store = open_store(f"{PG_URL}?schema={schema}&application_name={app_name}")
+    store = open_store(f"{store_url}&application_name={app_name}")
     try:
         fill(store)
         app = create_app(store, ProviderConfig(page_size=10))
@@ -113,7 +111,6 @@ def test_serve_answers_the_next_requests_after_its_connections_are_terminated():
                     assert same(body) == before[url]
     finally:
         store.close()
-        drop_schema(schema)
 
 
 def test_serve_answers_503_with_retry_after_while_the_database_is_down(private_pg):

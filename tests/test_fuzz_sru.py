@@ -10,10 +10,9 @@ import random
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 
 import pytest
-from conftest import PG_URL, SAMPLES, drop_schema, live_server, postgres_unreachable, schema
+from conftest import SAMPLES, fresh_store_url, live_server, schema
 from lxml import etree
 from test_sru_server import sru2_schema
 
@@ -33,20 +32,12 @@ COUNT = ("{http://www.loc.gov/zing/srw/}numberOfRecords",
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def catalogue(request, tmp_path_factory):
     """The sample catalogue (330 records) in a fresh store of each backend."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'store.db'}"
-    else:
-        if reason := postgres_unreachable():
-            pytest.skip(reason)
-        pg_schema = f"fuzz_{uuid.uuid4().hex[:12]}"
-        url = f"{PG_URL}?schema={pg_schema}"
+    url = fresh_store_url(request, request.param, tmp_path_factory.mktemp("fuzz"), "fuzz")
     store = open_store(url)
     files = [SAMPLES / "vietnamese-catalogue.mrc", SAMPLES / "vietnamese-dc.xml"]
     import_files(store, files, IdentifierRule("thuvien-interop.vn"))
     yield store
     store.close()
-    if request.param == "postgres":
-        drop_schema(pg_schema)
 
 
 @pytest.fixture(scope="module")

@@ -529,18 +529,10 @@ def test_a_provider_harvested_again_in_oai_dc_keeps_its_marc_records(faulty, uni
 @pytest.mark.parametrize(("providers", "backend", "processes"), [
     (2, "sqlite", 1), (2, "sqlite", 2), (4, "sqlite", 2), (2, "postgres", 2), (4, "postgres", 1)])
 def test_providers_sharing_identifiers_harvested_at_once_collide_instead_of_overwriting(
-        faulty, sleeps, tmp_path, providers, backend, processes):
-    from conftest import PG_URL, drop_schema, postgres_unreachable
+        faulty, sleeps, tmp_path, providers, backend, processes, request):
+    from conftest import fresh_store_url
 
-    if backend == "postgres":
-        if why := postgres_unreachable():
-            pytest.skip(why)
-        schema = f"collide_{providers}_{processes}"
-        drop_schema(schema)
-        url = f"{PG_URL}?schema={schema}"
-    else:
-        url = f"sqlite:///{tmp_path / 'union.db'}"
-    union = open_store(url)
+    union = open_store(fresh_store_url(request, backend, tmp_path, "collide"))
     names = ["daklak", "copycat", "mirror", "echo"][:providers]
     client = PoliteClient(retries=3, backoff=0.5, sleep=sleeps, read_timeout=5)
     try:
@@ -561,8 +553,6 @@ def test_providers_sharing_identifiers_harvested_at_once_collide_instead_of_over
             assert ident in mine[holder.split(":")[1]] and item.header.origin == holder
     finally:
         union.close()
-        if backend == "postgres":
-            drop_schema(schema)
 
 
 def test_one_failing_provider_never_stops_the_others(faulty, harvester, union):

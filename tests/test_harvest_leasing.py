@@ -6,12 +6,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import uuid
 from collections import Counter
 from contextlib import ExitStack
 
 import pytest
-from conftest import PG_URL, drop_schema, live_server, postgres_unreachable
+from conftest import fresh_store_url, live_server
 
 from thuvien_interop.crosswalk.dc import dc_to_xml
 from thuvien_interop.model import ListQuery, Record
@@ -47,13 +46,8 @@ def provider_store(path, n: int):
 
 
 @pytest.fixture
-def union_url():
-    reason = postgres_unreachable()
-    if reason:
-        pytest.skip(reason)
-    schema = f"t_lease_{uuid.uuid4().hex[:10]}"
-    yield f"{PG_URL}?schema={schema}"
-    drop_schema(schema)
+def union_url(request):
+    return fresh_store_url(request, "postgres", None, "t_lease")
 
 
 def test_three_harvester_processes_share_the_providers(tmp_path, union_url):

@@ -176,15 +176,12 @@ def test_workers_only_convert_for_a_store_other_processes_cannot_open(provider, 
     assert used == 2 and result.ok and result.added == 330 and result.quarantined == 1
 
 
-def test_workers_write_to_postgresql(provider, tmp_path):
-    from conftest import PG_URL, drop_schema, postgres_unreachable
+def test_workers_write_to_postgresql(provider, tmp_path, request):
+    from conftest import fresh_store_url
 
-    if why := postgres_unreachable():
-        pytest.skip(why)
-    url = f"{PG_URL}?schema=harvest_workers"
-    drop_schema("harvest_workers")
+    url = fresh_store_url(request, "postgres", None, "harvest_workers")
+    store = open_store(url)
     try:
-        store = open_store(url)
         with Harvester(store, diagnostics=tmp_path / "d", processes=2) as h:
             assert h.pipeline._target == url
             result = h.harvest(Source("samples", provider, prefix="marc21"))
@@ -192,9 +189,8 @@ def test_workers_write_to_postgresql(provider, tmp_path):
         assert result.ok and result.added == 330 and result.quarantined == 1
         assert again.ok and again.unchanged == 330 and again.added == 0
         assert store.count(ListQuery(prefix="mods")) == 330
-        store.close()
     finally:
-        drop_schema("harvest_workers")
+        store.close()
 
 
 def _province(tmp_path, name: str, n: int):

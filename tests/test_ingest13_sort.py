@@ -4,11 +4,9 @@ uniform or varying, is smallest or largest."""
 
 from __future__ import annotations
 
-import uuid
-
 import pymarc
 import pytest
-from conftest import PG_URL, drop_schema, postgres_unreachable
+from conftest import fresh_store_url
 
 from thuvien_interop.ingest.loader import IdentifierRule, import_files
 from thuvien_interop.sru.cql import parse
@@ -26,14 +24,7 @@ RECORDS = [
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def catalogue(request, tmp_path):
-    if request.param == "sqlite":
-        url, schema = f"sqlite:///{tmp_path / 'sort.db'}", None
-    else:
-        reason = postgres_unreachable()
-        if reason:
-            pytest.skip(reason)
-        schema = f"test_{uuid.uuid4().hex[:12]}"
-        url = f"{PG_URL}?schema={schema}"
+    url = fresh_store_url(request, request.param, tmp_path, "sort")
     path = tmp_path / "titles.mrc"
     with open(path, "wb") as out:
         for local, ind, title, others in RECORDS:
@@ -50,8 +41,6 @@ def catalogue(request, tmp_path):
     assert report.written.added == len(RECORDS)
     yield store
     store.close()
-    if schema:
-        drop_schema(schema)
 
 
 def order(store, cql: str) -> list[str]:

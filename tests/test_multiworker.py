@@ -10,13 +10,12 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 import requests
-from conftest import PG_URL, drop_schema, free_port, postgres_unreachable
+from conftest import free_port, fresh_store_url
 from lxml import etree
 
 from thuvien_interop.model import Record
@@ -28,13 +27,8 @@ DC = ('<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
 
 
 @pytest.fixture
-def pg_url():
-    reason = postgres_unreachable()
-    if reason:
-        pytest.skip(reason)
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    yield f"{PG_URL}?schema={schema}"
-    drop_schema(schema)
+def pg_url(request):
+    return fresh_store_url(request, "postgres", None, "test")
 
 
 def record(n: int, v: int = 1) -> Record:

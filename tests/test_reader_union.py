@@ -12,13 +12,12 @@ import os
 import re
 import shutil
 import subprocess
-import uuid
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
-from conftest import PG_URL, drop_schema, live_server, postgres_unreachable
+from conftest import fresh_store_url, live_server
 from lxml import etree
 from test_sru_server import check, diag_numbers
 from union_fixtures import F, Ind, S, book
@@ -70,19 +69,11 @@ def union_records():
 def union(request, tmp_path_factory):
     """(store, its cluster index) of the union above, on each backend, written as a
     harvest writes it (the clusters kept by the store, in the records' transaction)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('reader') / 'union.db'}"
-    else:
-        if reason := postgres_unreachable():
-            pytest.skip(reason)
-        schema = f"reader_{uuid.uuid4().hex[:12]}"
-        url = f"{PG_URL}?schema={schema}"
+    url = fresh_store_url(request, request.param, tmp_path_factory.mktemp("reader"), "union")
     store = open_store(url)
     write_batch(store, union_records())
     yield store, open_index(store)
     store.close()
-    if request.param == "postgres":
-        drop_schema(schema)
 
 
 @pytest.fixture(scope="module")
@@ -158,13 +149,7 @@ def far_apart(request, tmp_path):
     """A union site where one work's two records sort first and last: "Aa"'s copy
     of a book and another library's copy without an author (one ISBN), among
     twelve other works."""
-    if request.param == "sqlite":
-        url, schema = f"sqlite:///{tmp_path / 'union.db'}", None
-    else:
-        if reason := postgres_unreachable():
-            pytest.skip(reason)
-        schema = f"far_{uuid.uuid4().hex[:12]}"
-        url = f"{PG_URL}?schema={schema}"
+    url = fresh_store_url(request, request.param, tmp_path, "far")
     reg = default_registry()
     made = [("oai:daklak:0", "daklak", book("Sách mẫu", author="Aa", isbn=["978-604-123456-7"])),
             ("oai:hanoi:0", "hanoi", book("Sách mẫu", isbn=["978-604-123456-7"]))]
@@ -178,8 +163,6 @@ def far_apart(request, tmp_path):
     with live_server(app) as site:
         yield site, store
     store.close()
-    if schema:
-        drop_schema(schema)
 
 
 def _pages(site: str, params: dict) -> list[str]:

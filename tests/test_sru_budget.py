@@ -5,10 +5,8 @@ loaded with generated records; the assertions are on the answers, never on a tim
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from conftest import PG_URL, drop_schema, live_server, postgres_unreachable
+from conftest import fresh_store_url, live_server
 from lxml import etree
 
 from thuvien_interop.model import Record
@@ -33,19 +31,11 @@ def _records(n: int) -> list[Record]:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def store(request, tmp_path_factory):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('budget') / 'store.db'}"
-    else:
-        if reason := postgres_unreachable():
-            pytest.skip(reason)
-        pg_schema = f"budget_{uuid.uuid4().hex[:12]}"
-        url = f"{PG_URL}?schema={pg_schema}"
-    s = open_store(url)
+    s = open_store(fresh_store_url(request, request.param, tmp_path_factory.mktemp("budget"),
+                                   "budget"))
     s.write(_records(RECORDS))
     yield s
     s.close()
-    if request.param == "postgres":
-        drop_schema(pg_schema)
 
 
 #: The smallest budget each store can be given: SQLite's is a deadline checked

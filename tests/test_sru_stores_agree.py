@@ -7,10 +7,9 @@ plain scan of the records' words where one is easy to write."""
 from __future__ import annotations
 
 import sqlite3
-import uuid
 
 import pytest
-from conftest import PG_URL, SAMPLES, drop_schema, postgres_unreachable
+from conftest import SAMPLES, fresh_store_url
 
 from thuvien_interop.ingest.loader import IdentifierRule, import_files
 from thuvien_interop.sru import cql
@@ -22,18 +21,15 @@ FILES = [SAMPLES / "vietnamese-catalogue.mrc", SAMPLES / "vietnamese-dc.xml"]
 
 
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory):
-    if reason := postgres_unreachable():
-        pytest.skip(reason)
+def stores(request, tmp_path_factory):
+    pg_url = fresh_store_url(request, "postgres", None, "agree")
     path = tmp_path_factory.mktemp("agree") / "store.db"
-    pg_schema = f"agree_{uuid.uuid4().hex[:12]}"
-    lite, pg = open_store(f"sqlite:///{path}"), open_store(f"{PG_URL}?schema={pg_schema}")
+    lite, pg = open_store(f"sqlite:///{path}"), open_store(pg_url)
     for store in (lite, pg):
         import_files(store, FILES, IdentifierRule("thuvien-interop.vn"))
     yield lite, pg, path
     lite.close()
     pg.close()
-    drop_schema(pg_schema)
 
 
 def found(store, query: str) -> list[str]:

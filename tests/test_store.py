@@ -8,12 +8,12 @@ PostgreSQL tests skip, saying why, only when the server cannot be reached.
 from __future__ import annotations
 
 import threading
-import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import PG_URL, drop_schema, postgres_unreachable
+from conftest import fresh_store_url
 
 from thuvien_interop.model import ListQuery, Record, Set, WriteSummary
 from thuvien_interop.store import open_store
@@ -30,32 +30,33 @@ class Backend:
     url: str
     module: ModuleType
     opened: list[Repository] = field(default_factory=list)
+    request: pytest.FixtureRequest | None = None
+    directory: Path | None = None
 
     def open(self) -> Repository:
         store = open_store(self.url)
         self.opened.append(store)
         return store
 
+    def another(self, name: str) -> Repository:
+        """A second, empty store of this backend, closed and dropped with the first."""
+        assert self.request is not None
+        store = open_store(fresh_store_url(self.request, self.name, self.directory, name))
+        self.request.addfinalizer(store.close)  # before its schema is dropped
+        return store
+
 
 @pytest.fixture(params=BACKENDS)
 def backend(request, tmp_path):
+    url = fresh_store_url(request, request.param, tmp_path, "store")
     if request.param == "sqlite":
         from thuvien_interop.store import sqlite as module
-
-        b = Backend("sqlite", f"sqlite:///{tmp_path / 'store.db'}", module)
     else:
-        reason = postgres_unreachable()
-        if reason:
-            pytest.skip(reason)
         from thuvien_interop.store import postgres as module
-
-        schema = f"test_{uuid.uuid4().hex[:12]}"
-        b = Backend("postgres", f"{PG_URL}?schema={schema}", module)
+    b = Backend(request.param, url, module, request=request, directory=tmp_path)
     yield b
     for s in b.opened:
         s.close()
-    if b.name == "postgres":
-        drop_schema(schema)
 
 
 @pytest.fixture
@@ -401,17 +402,12 @@ def test_a_newer_store_is_refused_with_a_clear_message(backend):
         backend.open()
 
 
-def test_postgres_compresses_rendered_xml_with_lz4_where_the_server_can():
-    reason = postgres_unreachable()
-    if reason:
-        pytest.skip(reason)
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    repo = open_store(f"{PG_URL}?schema={schema}")
+def test_postgres_compresses_rendered_xml_with_lz4_where_the_server_can(request):
+    repo = open_store(fresh_store_url(request, "postgres", None, "test"))
     try:
         _lz4(repo)
     finally:
         repo.close()
-        drop_schema(schema)
 
 
 def _lz4(repo: Repository) -> None:

@@ -51,7 +51,12 @@ def test_pages_follow_the_plain_relevance_order(sample_store, monkeypatch, rank_
                f"dc.title = {common[0]} or dc.subject = {common[1]}",
                f"{common[4]} and dc.date > 1900", f"{common[0]} not dc.title = {common[5]}",
                f"dc.creator = {common[2]}", f'"{common[0]} {common[1]}"', f"{common[3]}*",
-               f"dc.title = {common[4]} and {common[5]}"]
+               f"dc.title = {common[4]} and {common[5]}",
+               # one full-text part narrowed by keys, scored as it is found
+               f"dc.title = {common[0]} and dc.date >= 1900 and dc.date < 2000",
+               f"dc.date > 1900 and (dc.title = {common[1]} and dc.date < 2020)",
+               f"dc.title = {common[2]} not dc.date > 1990",
+               f"{common[3]} and dc.date > 1950 not dc.date > 2000"]
     checked = 0
     for text in queries:
         plan = to_plan(parse(text))

@@ -7,7 +7,6 @@ after the other; a single library's store clusters nothing."""
 from __future__ import annotations
 
 import threading
-import uuid
 
 import pytest
 from test_store import backend, repo  # noqa: F401 - fixtures: every backend
@@ -118,7 +117,7 @@ def test_two_providers_harvested_at_once_give_the_clusters_one_after_the_other_g
         harvest(sequential, p, population())
     expected = clusters(sequential)
     assert len(expected) == 61
-    concurrent = _fresh(backend)
+    concurrent = backend.another("concurrent")
     threads = [threading.Thread(target=harvest, args=(concurrent, p, population())) for p in "ab"]
     for t in threads:
         t.start()
@@ -134,37 +133,11 @@ def test_worker_processes_cluster_as_one_process_does(backend):
     one = backend.open()
     for p in "ab":
         harvest(one, p, population())
-    two = _fresh(backend)
+    two = backend.another("two")
     for p in "ab":
         harvest(two, p, population(), processes=2)
     assert clusters(two) == clusters(one) and len(clusters(one)) == 60
 
-
-def _fresh(backend):
-    """A second, empty store of the backend."""
-    from conftest import drop_schema
-
-    from thuvien_interop.store import open_store
-
-    if backend.name == "sqlite":
-        store = open_store(backend.url.replace("store.db", "other.db"))
-        backend.opened.append(store)
-        return store
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    store = open_store(f"{backend.url.split('?')[0]}?schema={schema}")
-    backend.opened.append(store)
-    _dropped.append(lambda: drop_schema(schema))
-    return store
-
-
-_dropped: list = []
-
-
-@pytest.fixture(autouse=True)
-def _drop_schemas():
-    yield
-    while _dropped:
-        _dropped.pop()()
 
 
 def _isbn(i: int) -> str:

@@ -1057,6 +1057,19 @@ class Compiler:
             return self.positive(node.left, leaf)
         return []
 
+    @staticmethod
+    def key_conjuncts(node: search_plan.PlanNode
+                      ) -> list[search_plan.KeyMatch | search_plan.KeyRange] | None:
+        """The key conditions ``node`` is the conjunction of (a key alone, or And of
+        such), else None."""
+        if isinstance(node, search_plan.KeyMatch | search_plan.KeyRange):
+            return [node]
+        if isinstance(node, search_plan.And):
+            a, b = Compiler.key_conjuncts(node.left), Compiler.key_conjuncts(node.right)
+            if a is not None and b is not None:
+                return a + b
+        return None
+
     def key_condition(self, node: search_plan.KeyMatch | search_plan.KeyRange
                       ) -> tuple[str | None, list[object]]:
         """A condition on ``search_keys k`` for one key match (None: the index is empty)."""
@@ -1087,23 +1100,32 @@ class Compiler:
             return (f"SELECT {'' if unique else 'DISTINCT '}k.record_id AS id FROM search_keys k "
                     f"WHERE {cond}", args)
         if isinstance(node, search_plan.And | search_plan.AndNot):
-            # A key condition beside another one is checked per record of the other
-            # side through search_keys_record (a semi-join), instead of building the
-            # set of every record in, say, "dc.date >= 1990" to intersect it.
+            # Key conditions beside another part are checked per record of that part
+            # through search_keys_record (a semi-join each), instead of building the
+            # set of every record in, say, "dc.date >= 1990" to intersect it
+            # (title = poetry and date >= 1900 and date < 2000, 20,000 LoC records:
+            # 18.6 -> 0.8 ms of CPU, both dates checked per poetry record).
             left, right = node.left, node.right
-            if isinstance(node, search_plan.And) and isinstance(left, keys) and not isinstance(right, keys):
-                left, right = right, left
-            if isinstance(right, keys):
+            negate = isinstance(node, search_plan.AndNot)
+            checks = (([right] if isinstance(right, keys) else None) if negate
+                      else self.key_conjuncts(right))
+            if checks is None and not negate:
+                if (checks := self.key_conjuncts(left)) is not None:
+                    left = right
+            if checks is not None:
                 a, aa = self.node(left)
-                negate = isinstance(node, search_plan.AndNot)
                 if a is None:
                     return None, []
-                cond, cargs = self.key_condition(right)
-                if cond is None:
-                    return (a, aa) if negate else (None, [])
-                return (f"SELECT q.id FROM ({a}) q WHERE {'NOT ' if negate else ''}EXISTS "
-                        f"(SELECT 1 FROM search_keys k WHERE k.record_id = q.id AND {cond})",
-                        aa + cargs)
+                for key in checks:
+                    cond, cargs = self.key_condition(key)
+                    if cond is None:  # the index is empty: nothing has the key
+                        if negate:
+                            continue
+                        return None, []
+                    a = (f"SELECT q.id FROM ({a}) q WHERE {'NOT ' if negate else ''}EXISTS "
+                         f"(SELECT 1 FROM search_keys k WHERE k.record_id = q.id AND {cond})")
+                    aa = aa + cargs
+                return a, aa
         if isinstance(node, search_plan.And | search_plan.Or | search_plan.AndNot):
             return keyset.set_operation(node, self.node(node.left), self.node(node.right),
                                         not_in=self.not_in)
