@@ -65,6 +65,10 @@ class Heads:
         """The XML a row of ``prefix`` holds (None stays None)."""
         if stored is None or stored[:1] != MARK:
             return stored
+        return self.head(prefix) + stored[1:]
+
+    def head(self, prefix: str | None) -> bytes:
+        """The head the rows of ``prefix`` kept without one get back."""
         head = self._heads.get(prefix or "")
         if head is None and self._load is not None:
             self._heads.update(self._load())
@@ -72,4 +76,4 @@ class Heads:
         if head is None:
             raise LookupError(f"the store keeps no head for the format {prefix!r} of a row "
                               "written without it")
-        return head + stored[1:]
+        return head

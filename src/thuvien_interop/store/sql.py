@@ -420,9 +420,14 @@ class SQLStore:
         rows = self._conn().execute(text, args).fetchall()
         if not metadata:
             return rows
-        unpack, prefix, mark = self._heads.unpack, q.prefix, MARK[0]
-        return [row if not row[5] or row[5][0] != mark else (*row[:5], unpack(prefix, row[5]))
-                for row in rows]
+        # The format's head once for the page, put back in one concatenation a row
+        # (the hot path of a harvest: no call a row).
+        mark = MARK[0]
+        if not any((x := row[5]) and x[0] == mark for row in rows):
+            return rows
+        head = self._heads.head(q.prefix)
+        return [row if (x := row[5]) is None or x[0] != mark
+                else (row[0], row[1], row[2], row[3], row[4], head + x[1:]) for row in rows]
 
     def iter(self, q: ListQuery, *, metadata: bool = True, batch: int = 1000) -> Iterator[Item]:
         """Every item of a list, page after page (for exports and re-rendering)."""
