@@ -35,15 +35,13 @@ from typing import Any
 
 from .oai.config import ProviderConfig
 from .oai.harvest_overview import ConsoleConfig
+from .paths import DEFAULT_STORE
 from .sru.config import SRUConfig, schema_by_name
 from .tomlfile import line_of, unknown
 from .union.match import KEY_KINDS
 from .wording import say
 
 __all__ = ["DEFAULT_STORE", "SETTINGS", "Settings", "SettingsError"]
-
-DEFAULT_STORE = "sqlite:///thuvien.db"
-
 
 class SettingsError(ValueError):
     """The settings file cannot be used; the message says why, on one line."""

@@ -15,14 +15,16 @@ from .. import __version__
 from ..wording import LANGUAGES, language, language_from_environment, say, set_language, speaking
 from ..wording.messages import CLICK, COMMAND_HELP, MESSAGES, OPTION_HELP
 
-# Where each subcommand lives: running one imports its module only (a command
-# that converts a file does not load the web server). A module not listed here
-# is still found: an unknown name loads every module of this package.
+# Where each subcommand lives (the line ``--help`` lists it with is the catalogue's
+# ``help.NAME``). Running a command imports its module only (a command that
+# converts a file does not load the web server), and ``--help`` imports none. A
+# module not listed here is still found: an unknown name loads every module of
+# this package.
 _COMMANDS = {
-    "check": "check", "console-password": "console", "convert": "convert", "delete": "delete",
-    "demo": "serve", "harvest": "harvest", "import": "importing", "profiles": "profiles",
-    "reindex": "reindex", "search": "search", "serve": "serve", "sync": "sync",
-    "validate": "validate",
+    "check": "check", "clusters": "clusters", "console-password": "console",
+    "convert": "convert", "delete": "delete", "demo": "serve", "harvest": "harvest",
+    "import": "importing", "profiles": "profiles", "reindex": "reindex", "search": "search",
+    "serve": "serve", "sync": "sync", "validate": "validate",
 }
 
 
@@ -127,10 +129,11 @@ class _LazyGroup(click.Group):
             self.help = english
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, say(f"help.{name}") if f"help.{name}" in MESSAGES
-                 else cmd.get_short_help_str(formatter.width))
-                for name in self.list_commands(ctx)
-                if (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden]
+        # The listed commands and their lines from the table and the catalogue,
+        # without importing their modules (``--help`` costs the start-up of click,
+        # not of every command).
+        rows = [(name, say(f"help.{name}")) for name in sorted(_COMMANDS)
+                if (cmd := self._loaded.get(name)) is None or not cmd.hidden]
         if rows:
             with formatter.section(_click_text("Commands")):
                 formatter.write_dl(rows)

@@ -1,4 +1,8 @@
-"""Options shared by several commands."""
+"""Options shared by several commands.
+
+Light on purpose: every command (and ``--help``) imports this module, so the
+settings, the stores and the profiles are imported where they are used, not
+here (they cost most of a light command's start-up)."""
 
 from __future__ import annotations
 
@@ -6,16 +10,17 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from ..profiles import ProfileFileError, find
-from ..settings import DEFAULT_STORE, SETTINGS, Settings, SettingsError
-from ..store import open_store
-from ..store.base import Repository, StoreError
+from ..paths import DEFAULT_STORE
 from ..wording import plural as plural  # the one home of counted nouns, re-exported
 from ..wording import say as say  # the one home of messages, re-exported
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+    from ..store.base import Repository, StoreError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,6 +74,8 @@ class ProfileParam(click.ParamType):
         self.kind = kind
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from ..profiles import ProfileFileError, find
+
         try:
             find(value, self.kind)
         except ProfileFileError as exc:
@@ -94,15 +101,19 @@ class HttpURL(click.ParamType):
 class SettingParam(click.ParamType):
     """An option that stands for a setting (``--repository-id`` for ``[repository]
     identifier``): checked as the settings file's value is, by the same check of
-    :data:`~thuvien_interop.settings.SETTINGS`, so that the two cannot disagree."""
+    :data:`~thuvien_interop.settings.SETTINGS`, so that the two cannot disagree.
+    The check is looked up when a value comes, not when the option is declared:
+    declaring it must not import the settings (see this module's docstring)."""
 
     def __init__(self, section: str, key: str, metavar: str) -> None:
-        self.check = SETTINGS[section][key]
+        self.section, self.key = section, key
         self.name = metavar
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from ..settings import SETTINGS
+
         try:
-            self.check(value)
+            SETTINGS[self.section][self.key](value)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
         return str(value)
@@ -120,6 +131,8 @@ class BadSettings(click.ClickException):
 
 def load_settings(config_path: str | None, store_url: str | None) -> Settings:
     """The settings of ``--config`` (a wrong file is one line saying where and why)."""
+    from ..settings import Settings, SettingsError
+
     try:
         settings = Settings.load(config_path)
     except SettingsError as exc:
@@ -133,6 +146,9 @@ def open_or_fail(url: str, settings: Settings | None = None) -> Repository:
     """The store at ``url`` (a store that cannot be opened is one line). With the
     ``settings`` of a command that writes, their ``[union]`` section is kept in
     the store, so that every writer of a union clusters alike."""
+    from ..store import open_store
+    from ..store.base import StoreError
+
     try:
         store = open_store(url)
         if settings is not None and settings.union is not None and hasattr(store, "cluster_tables"):

@@ -116,7 +116,7 @@ def convert_stream(src: BinaryIO, out: BinaryIO, to: str, *, fmt: str | None = N
     the report's ``repaired``. A record that cannot be read or converted is
     listed in the report's ``skipped``, the rest written.
     """
-    from ..workers import fewer_collections
+    from ..collector import fewer_collections
 
     head, render, sep, tail = _target(to, marc8)
     results = read_records(src, fmt or detect_format(src, name), source_encoding=source_encoding,
@@ -134,7 +134,8 @@ def _convert_all(results: Iterator[ReadResult], out: BinaryIO, render: Callable[
     first = True
     for result in results:
         report.read += 1
-        report.repaired.extend(Problem("", result.where, w) for w in result.warnings)
+        if result.warnings:
+            report.repaired.extend(Problem("", result.where, w) for w in result.warnings)
         if result.record is None:
             report.skipped.append(Problem("", result.where, result.error or "unreadable"))
             continue

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from .. import dates, xml
+from ..collector import fewer_collections
 from ..crosswalk.text import normalize
 from ..formats import FormatRegistry, default_registry
 from ..model import MAX_IDENTIFIER, Set, WriteSummary
@@ -52,7 +53,7 @@ from ..pipeline import BATCH, Pipeline
 from ..store import shared_url
 from ..store.base import Leases, Repository, StoreError
 from ..wording import Said
-from ..workers import WriteBehind, fewer_collections
+from ..workers import WriteBehind
 from ..xml import safe_parser
 from .harvest_convert import Job, serialize, xml_text
 from .harvest_http import Cancelled, Fetched, FetchError, PoliteClient
