@@ -11,7 +11,6 @@ It loads the store's oai_dc records into memory first, then serves.
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
@@ -49,19 +48,23 @@ class _Peer:
 
 
 def load(path: str) -> list[tuple[common.Header, common.Metadata, None]]:
-    conn = sqlite3.connect(path)
+    from thuvien_interop.model import ListQuery
+    from thuvien_interop.store import open_store
+
     rows = []
-    for ident, stamp, sets, xml in conn.execute(
-            "SELECT r.identifier, r.datestamp, r.sets, x.xml FROM records r JOIN rendered x "
-            "ON x.record_id = r.id AND x.prefix = 'oai_dc' ORDER BY r.datestamp, r.seq"):
+    # Through the store (its rows may keep the XML without its head, see store/heads.py).
+    for item in open_store(f"sqlite:///{path}").iter(ListQuery("oai_dc")):
+        if item.metadata is None:
+            continue
         fields: dict[str, list[str]] = {}
-        for el in etree.fromstring(xml):
+        for el in etree.fromstring(item.metadata):
             if isinstance(el.tag, str) and el.tag.startswith(DC):
                 fields.setdefault(el.tag[len(DC):], []).append(el.text or "")
-        header = common.Header(None, ident, datetime.fromtimestamp(stamp, UTC).replace(tzinfo=None),
-                               sets.split("\n") if sets else [], False)
+        h = item.header
+        header = common.Header(None, h.identifier,
+                               datetime.fromtimestamp(h.datestamp, UTC).replace(tzinfo=None),
+                               list(h.sets), False)
         rows.append((header, common.Metadata(None, fields), None))
-    conn.close()
     return rows
 
 

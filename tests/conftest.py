@@ -27,6 +27,10 @@ SCHEMA_LOCATIONS = _schemas.schema_locations()
 schema = _schemas.schema
 
 
+# The commands speak the language of the environment (THUVIEN_LANG, LANG): the
+# tests read their English, whatever the machine's locale, unless a test says otherwise.
+os.environ["THUVIEN_LANG"] = "en"
+
 PG_URL = os.environ.get("THUVIEN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 @cache
 def postgres_unreachable() -> str | None:

@@ -16,14 +16,10 @@ import pytest
 from conftest import live_server
 from urllib3.response import MultiDecoder
 
+from thuvien_interop import httpbody
+from thuvien_interop.httpbody import STEP, UnknownCoding, decoded
 from thuvien_interop.oai import harvest_http
-from thuvien_interop.oai.harvest_http import (
-    STEP,
-    FetchError,
-    PoliteClient,
-    UnknownCoding,
-    decoded,
-)
+from thuvien_interop.oai.harvest_http import FetchError, PoliteClient
 
 HEAD = (b'<?xml version="1.0"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
         b"<responseDate>2024-01-01T00:00:00Z</responseDate><ListRecords>")
@@ -79,7 +75,7 @@ def sleeps() -> list[float]:
 def steps(monkeypatch) -> list[int]:
     """The size of every piece the harvester's decompression hands on."""
     sizes: list[int] = []
-    real = harvest_http.decoded
+    real = httpbody.decoded
 
     def recorded(chunks, coding, step=STEP):
         for piece in real(chunks, coding, step):
@@ -87,6 +83,7 @@ def steps(monkeypatch) -> list[int]:
             yield piece
 
     monkeypatch.setattr(harvest_http, "decoded", recorded)
+    monkeypatch.setattr(httpbody, "decoded", recorded)  # read_limited's (SRU client, validate)
     return sizes
 
 
@@ -204,3 +201,44 @@ def test_what_follows_a_whole_gzip_member_and_is_not_one_is_ignored():
 def test_a_coding_nobody_asked_for_is_refused_before_reading():
     with pytest.raises(UnknownCoding, match="br"):
         decoded(iter([]), "gzip, br")
+
+
+class Coded:
+    """WSGI: one body sent as it is with the given Content-Encoding."""
+
+    def __init__(self, body, coding: str) -> None:
+        self.body, self.coding = body, coding
+
+    def __call__(self, environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Encoding", self.coding)])
+        return self.body(1 << 30) if callable(self.body) else [self.body]
+
+
+def test_the_sru_client_and_the_validator_read_through_the_same_bounded_decoder(
+        monkeypatch, steps):
+    """A bomb sent to the `search` command's client or to `validate` is cut at their
+    size caps a step at a time (never inflated whole), and an answer compressed in
+    a coding they cannot read is said in words."""
+    from thuvien_interop.sru.client import Client, SRUError
+    from thuvien_interop.validate import wire
+
+    sizes = steps
+    with live_server(Coded(one_member_bomb, "gzip")) as root:
+        with pytest.raises(SRUError, match=r"answered with more than 4 MB"):
+            list(Client(root + "/sru", max_bytes=4 * MB).search("sach"))
+        assert sizes and max(sizes) <= STEP and sum(sizes) <= 4 * MB + STEP
+        sizes.clear()
+        monkeypatch.setattr(wire, "_MAX_BODY", 4 * MB)
+        got = wire.Wire(root + "/oai", delay=0).get({"verb": "Identify"})
+        assert got.parse_error == "the response is larger than 4 MB"
+        assert max(sizes) <= STEP and sum(sizes) <= 4 * MB + STEP
+    with live_server(Coded(b"\x00" * 64, "br")) as root:
+        with pytest.raises(SRUError, match=r"compressed as 'br', which cannot be read"):
+            list(Client(root + "/sru").search("sach"))
+        with pytest.raises(wire.Unreachable, match=r"compressed as 'br', which cannot be read"):
+            wire.Wire(root + "/oai", delay=0).get({"verb": "Identify"})
+    sru = (b'<searchRetrieveResponse xmlns="http://www.loc.gov/zing/srw/"><version>1.2</version>'
+           b"<numberOfRecords>0</numberOfRecords></searchRetrieveResponse>")
+    with live_server(Coded(gzip.compress(sru), "gzip")) as root:
+        results = Client(root + "/sru").search("sach")
+        assert list(results) == [] and results.total == 0

@@ -760,3 +760,46 @@ def test_a_huge_value_is_indexed_without_failing_the_batch(repo):
     assert idents(repo.search(sp.Plan(phrase("dc.description", "tay", "nguyen")), 1, 10).items) == ["1"]
     page = repo.search(sp.Plan(sp.KeyMatch("dc.description", "eq", sp.key_of(huge))), 1, 10)
     assert idents(page.items) == ["1"]
+
+
+# -- a format's head, kept once (store/heads.py) --------------------------------------------
+_DC_HEAD = (b'<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
+            b'xmlns:dc="http://purl.org/dc/elements/1.1/">')
+
+
+def _dc(n: int, head: bytes = _DC_HEAD) -> bytes:
+    return head + f"<dc:title>Hà Nội {n}</dc:title></oai_dc:dc>".encode()
+
+
+def _marc(n: int) -> bytes:
+    return (f'<record xmlns="http://www.loc.gov/MARC21/slim"><controlfield tag="001">{n}'
+            "</controlfield></record>").encode()
+
+
+def test_rows_keep_a_formats_head_once_and_give_back_the_bytes_written(backend):
+    other_head = b'<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/">'
+    records = [Record(f"oai:test:{n}", _marc(n), "marc21",
+                      rendered={"oai_dc": _dc(n, other_head if n == 4 else _DC_HEAD),
+                                "marc21": _marc(n)}) for n in range(1, 5)]
+    repo = backend.open()
+    repo.write(records, now=100)
+    conn = repo._conn()  # noqa: SLF001 - looking at the storage itself
+    stored = {i: bytes(x) for i, x in conn.execute(
+        "SELECT r.identifier, x.xml FROM rendered x JOIN records r ON r.id = x.record_id "
+        "WHERE x.prefix = 'oai_dc'").fetchall()}
+    for n in (1, 2, 3):
+        assert stored[f"oai:test:{n}"] == b"\x01" + _dc(n)[len(_DC_HEAD):]
+    assert stored["oai:test:4"] == _dc(4, other_head), "another head: the XML kept whole"
+
+    for store in (repo, backend.open()):  # and a store opened afterwards (another process)
+        for prefix in ("oai_dc", "marc21"):
+            want = [r.rendered[prefix] for r in records]
+            assert [i.metadata for i in store.list(ListQuery(prefix), None, 10)] == want
+            assert [bytes(row[5]) for row in store.list_stored(ListQuery(prefix), None, 10)] == want
+            assert store.get("oai:test:2", prefix).metadata == records[1].rendered[prefix]
+        assert store.canonical("oai:test:3") == ("marc21", _marc(3))
+
+    # A deletion keeps the canonical record, whole, though it lived in the rendered marc21 row.
+    repo.write([Record("oai:test:3", deleted=True)], now=200)
+    kept = conn.execute("SELECT canonical FROM records WHERE identifier = 'oai:test:3'").fetchone()[0]
+    assert bytes(kept) == _marc(3)

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 # `thuvien-interop CMD …` as written in a shell line (a path before it, .exe after it).
-_PROGRAM = re.compile(r"(?:^|(?<=[\s/\\]))thuvien-interop(?:\.exe)?[ \t]+(?=[a-z][a-z-]*(?:\s|$))")
+_PROGRAM = re.compile(r"(?:^|(?<=[\s/\\]))thuvien-interop(?:\.exe)?[ \t]+"
+                      r"(?=--?[a-z]|[a-z][a-z-]*(?:\s|$))")
 _OPTION = re.compile(r"^(--?[A-Za-z][\w-]*)")
 
 
@@ -52,10 +53,18 @@ def _code(text: str) -> list[tuple[int, str]]:
 
 def command_lines() -> list[tuple[str, list[str]]]:
     """Every `thuvien-interop …` command line of the README and docs/, as
-    (where, words after the program name)."""
+    (where, words after the program name); an inline span that begins with a
+    command's name and names an option (`harvest --name`, `serve --workers 4`) is
+    one too, with the program left out."""
     found = []
     for doc in DOCUMENTS:
-        for number, code in _code(doc.read_text(encoding="utf-8")):
+        text = doc.read_text(encoding="utf-8")
+        for number, line in enumerate(text.splitlines(), 1):
+            for span in re.findall(r"`([a-z][a-z-]* [^`\n]*--?[A-Za-z][^`\n]*)`", line):
+                words = _shell_words(span)
+                if words and words[0] in main.commands:
+                    found.append((f"{doc.relative_to(ROOT)}:{number}", words))
+        for number, code in _code(text):
             for start in _PROGRAM.finditer(code):
                 words = _shell_words(code[start.end():])
                 # Prose in a code block ("… into the thuvien-interop store") is no
@@ -133,15 +142,31 @@ def test_the_docs_show_many_command_lines():
     assert ("README.md", ["demo"]) in [(w.split(":")[0], words) for w, words in lines]
     harvest_table = [words for w, words in option_tables() if w.startswith("docs/harvesting.md")]
     assert ["harvest", "--by-identifier"] in harvest_table
+    # A span that names a command and its option without the program's name.
+    assert ["harvest", "--name"] in [words for _, words in lines]
+    # A benchmark's option is the benchmark's, not the command's.
+    assert not [words for _, words in lines if "--union" in words]
 
 
 def test_every_option_the_docs_name_is_in_that_commands_help():
     wrong = []
     helps: dict[tuple[str, ...], set[str]] = {}
     checked = 0
+    group_options = options_in_help([])
+    valued = {o for p in main.params if isinstance(p, click.Option) and not p.is_flag
+              for o in p.opts}
     for where, words in command_lines() + option_tables():
-        if not words or words[0].startswith("-"):
-            continue  # `thuvien-interop --help`, `--version`: the group's own
+        words = list(words)
+        while words and words[0].startswith("-"):
+            # The group's own, before the command: `--lang vi import …`, `--help`.
+            option = _OPTION.match(words.pop(0)).group(1)
+            checked += 1
+            if option not in group_options:
+                wrong.append(f"{where}: thuvien-interop has no {option}")
+            if option in valued and words:
+                words.pop(0)
+        if not words:
+            continue
         path, command, options = resolve(words)
         if not path:
             wrong.append(f"{where}: thuvien-interop {words[0]} is not a command")

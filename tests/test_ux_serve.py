@@ -49,9 +49,10 @@ def test_a_busy_port_is_one_line_with_the_fix(tmp_path, command):
 class Running:
     """A `thuvien-interop` process whose output is read line by line as it comes."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen([*COMMAND, *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, encoding="utf-8")
+                                     stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+                                     env=env)
         self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -82,8 +83,8 @@ class Running:
 
 
 @contextmanager
-def running(*args: str) -> Iterator[Running]:
-    r = Running(*args)
+def running(*args: str, env: dict[str, str] | None = None) -> Iterator[Running]:
+    r = Running(*args, env=env)
     try:
         yield r
     finally:

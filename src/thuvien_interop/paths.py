@@ -11,6 +11,10 @@ import os
 import sys
 from pathlib import Path
 
+DEFAULT_STORE = "sqlite:///thuvien.db"
+"""The store a command uses when neither ``--store``, ``$THUVIEN_STORE`` nor the
+settings file names one: a file in the working folder."""
+
 
 def user_data_dir() -> Path:
     """The user's data folder for thuvien-interop (``$XDG_DATA_HOME/thuvien-interop``,

@@ -30,23 +30,27 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from .wording import language, say
+from .wording.messages import MESSAGES
+
 __all__ = ["KINDS", "ProfileFileError", "ShippedProfile", "find", "read_toml",
            "shipped_folder", "shipped_profile", "shipped_profiles"]
 
-#: What each kind of profile is called in messages, in the order they are listed.
-KINDS: dict[str, str] = {
-    "source": "source profile",
-    "columns": "spreadsheet column mapping",
-    "crosswalk": "crosswalk profile",
-    "sru-indexes": "SRU index profile",
-}
+#: What each kind of profile is called in messages (in English; the catalogue's
+#: ``kind.NAME`` in each language), in the order they are listed.
+KINDS: dict[str, str] = {kind: MESSAGES[f"kind.{kind}"]["en"]
+                         for kind in ("source", "columns", "crosswalk", "sru-indexes")}
 
 _PACKAGED = "data/profiles"   # inside the installed package (setup.py copies them there)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-def _a(what: str) -> str:
-    """``what`` with its article: "a source profile", "an SRU index profile"."""
+def _a(kind: str | None) -> str:
+    """What ``kind`` is called, with its article in English: "a source profile",
+    "an SRU index profile" (Vietnamese has none: "hồ sơ nguồn dữ liệu")."""
+    what = say(f"kind.{kind or 'profile'}")
+    if language() != "en":
+        return what
     return f"{'an' if what[:1] in 'aeiouAEIOU' or what.startswith('SRU') else 'a'} {what}"
 
 
@@ -81,14 +85,15 @@ def shipped_profile(name: str, kind: str | None = None) -> ShippedProfile:
     Raises :class:`ProfileFileError` listing the shipped names when there is none
     of that name, or when it is not of ``kind``.
     """
-    wanted = KINDS.get(kind, "profile") if kind else "profile"
+    wanted = kind if kind in KINDS else None
     profile = _lookup(name)
     if profile is None:
-        raise ProfileFileError(f"there is no shipped {wanted} called '{name}'; "
-                               f"{_shipped_names(kind)}")
+        raise ProfileFileError(say("profiles.none-called", what=say(f"kind.{wanted or 'profile'}"),
+                                   name=name, shipped=_shipped_names(kind)))
     if kind and profile.kind != kind:
-        raise ProfileFileError(f"'{profile.name}' is {_a(KINDS[profile.kind])}, not {_a(wanted)}; "
-                               f"{_shipped_names(kind)}")
+        raise ProfileFileError(say("profiles.wrong-kind", name=profile.name,
+                                   is_a=_a(profile.kind), not_a=_a(wanted),
+                                   shipped=_shipped_names(kind)))
     return profile
 
 
@@ -105,9 +110,9 @@ def find(value: str | PathLike[str], kind: str | None = None) -> Path | ShippedP
         raise ProfileFileError(f"{value} is a folder, not a profile file")
     if _lookup(str(value)) is not None:
         return shipped_profile(str(value), kind)
-    wanted = KINDS.get(kind, "profile") if kind else "profile"
-    raise ProfileFileError(f"'{value}' is neither a file nor the name of a shipped {wanted}; "
-                           f"{_shipped_names(kind)}")
+    wanted = kind if kind in KINDS else "profile"
+    raise ProfileFileError(say("profiles.neither", value=value, what=say(f"kind.{wanted}"),
+                               shipped=_shipped_names(kind)))
 
 
 def read_toml(value: str | PathLike[str], kind: str | None = None) -> tuple[dict[str, Any], str]:
@@ -135,8 +140,7 @@ def _lookup(name: str) -> ShippedProfile | None:
 
 def _shipped_names(kind: str | None) -> str:
     names = ", ".join(p.name for p in shipped_profiles(kind))
-    what = f"{KINDS[kind]}s" if kind else "profiles"
-    return f"the shipped {what} are: {names} (`thuvien-interop profiles` lists them all)"
+    return say("profiles.shipped", what=say(f"kinds.{kind or 'profile'}"), names=names)
 
 
 def shipped_folder() -> Traversable:

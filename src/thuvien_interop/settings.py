@@ -35,14 +35,13 @@ from typing import Any
 
 from .oai.config import ProviderConfig
 from .oai.harvest_overview import ConsoleConfig
+from .paths import DEFAULT_STORE
 from .sru.config import SRUConfig, schema_by_name
 from .tomlfile import line_of, unknown
 from .union.match import KEY_KINDS
+from .wording import say
 
 __all__ = ["DEFAULT_STORE", "SETTINGS", "Settings", "SettingsError"]
-
-DEFAULT_STORE = "sqlite:///thuvien.db"
-
 
 class SettingsError(ValueError):
     """The settings file cannot be used; the message says why, on one line."""
@@ -61,23 +60,23 @@ _ID_FIELD = re.compile(r"(00[1-9]|0[1-9]\d|[1-9]\d\d)(\$[a-z0-9])?")
 
 def _text(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"must be a text in quotes, not {_shown(value)}")
+        raise ValueError(say("value.text", shown=_shown(value)))
     return value
 
 
 def _nonempty(value: Any) -> str:
     if not _text(value).strip():
-        raise ValueError("must not be empty")
+        raise ValueError(say("value.nonempty"))
     return value
 
 
 def _whole(minimum: int, maximum: int | None = None) -> Check:
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"must be a whole number, not {_shown(value)}")
+            raise ValueError(say("value.whole", shown=_shown(value)))
         if value < minimum or (maximum is not None and value > maximum):
-            upto = f" and at most {maximum}" if maximum is not None else ""
-            raise ValueError(f"must be at least {minimum}{upto}, not {value}")
+            upto = say("value.at-most", maximum=maximum) if maximum is not None else ""
+            raise ValueError(say("value.at-least", minimum=minimum, upto=upto, value=value))
         return value
     return check
 
@@ -85,24 +84,25 @@ def _whole(minimum: int, maximum: int | None = None) -> Check:
 def _number(minimum: float, maximum: float, *, above: bool = False) -> Check:
     def check(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"must be a number, not {_shown(value)}")
+            raise ValueError(say("value.number", shown=_shown(value)))
         if value < minimum or (above and value == minimum) or value > maximum:
-            least = f"above {minimum}" if above else f"at least {minimum}"
-            raise ValueError(f"must be {least} and at most {maximum}, not {value}")
+            raise ValueError(say("value.above" if above else "value.between", minimum=minimum,
+                                 maximum=maximum, value=value))
         return float(value)
     return check
 
 
 def _flag(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"must be true or false (without quotes), not {_shown(value)}")
+        raise ValueError(say("value.flag", shown=_shown(value)))
     return value
 
 
 def _one_of(*choices: str) -> Check:
     def check(value: Any) -> str:
         if _text(value) not in choices:
-            raise ValueError(f"must be {' or '.join(repr(c) for c in choices)}, not {value!r}")
+            raise ValueError(say("value.one-of", choices=say("lint.or").join(map(repr, choices)),
+                                 value=value))
         return value
     return check
 
@@ -112,28 +112,26 @@ def _list_of(item: Check) -> Check:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list):
-            raise ValueError(f"must be a list in brackets, not {_shown(value)}")
+            raise ValueError(say("value.list", shown=_shown(value)))
         return [item(v) for v in value]
     return check
 
 
 def _domain(value: Any) -> str:
     if not _DOMAIN.fullmatch(_text(value)):
-        raise ValueError(f"{value!r} is not a domain name: write one you control, like "
-                         "\"thuviendaklak.vn\" (identifiers become oai:<identifier>:<local id>)")
+        raise ValueError(say("value.domain", value=value))
     return value
 
 
 def _email(value: Any) -> str:
     if not _EMAIL.fullmatch(_text(value)):
-        raise ValueError(f"{value!r} is not an e-mail address: write one like "
-                         "\"thuvien@daklak.gov.vn\"")
+        raise ValueError(say("value.email", value=value))
     return value
 
 
 def _url(value: Any) -> str:
     if _text(value) and not re.match(r"https?://[^/\s]+", value):
-        raise ValueError(f"{value!r} is not an http:// or https:// address")
+        raise ValueError(say("value.url", value=value))
     return value
 
 
@@ -143,8 +141,7 @@ def _base_url(value: Any) -> str:
 
 def _id_field(value: Any) -> str:
     if not _ID_FIELD.fullmatch(_text(value)):
-        raise ValueError(f"{value!r} is not a MARC field: write \"001\", or a tag and "
-                         "subfield like \"035$a\"")
+        raise ValueError(say("value.id-field", value=value))
     return value
 
 
@@ -152,22 +149,21 @@ def _languages(value: Any) -> dict[str, str]:
     if isinstance(value, str):
         return {"vi": value}
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise ValueError('must be a text, or one text a language: { vi = "…", en = "…" }')
+        raise ValueError(say("value.languages"))
     return dict(value)
 
 
 def _schema(value: Any) -> str:
     if schema_by_name(_text(value)) is None:
-        raise ValueError(f"{value!r} is not a record schema: use \"dc\", \"marcxml\" or \"mods\"")
+        raise ValueError(say("value.schema", value=value))
     return value
 
 
 def _ttl_hours(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"must be a number of hours, not {_shown(value)}")
+        raise ValueError(say("value.hours", shown=_shown(value)))
     if value < 24:
-        raise ValueError(f"must be at least 24, not {value}: slow harvesters need a day "
-                         "to finish a list")
+        raise ValueError(say("value.ttl", value=value))
     return value
 
 
@@ -246,13 +242,13 @@ SETTINGS: dict[str, dict[str, Any]] = {
 
 def _shown(value: Any) -> str:
     if isinstance(value, dict):
-        return "a table"
+        return say("value.a-table")
     if isinstance(value, list):
-        return "a list"
+        return say("value.a-list")
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, str):
-        return f"the text {value!r}"
+        return say("value.the-text", value=value)
     return repr(value)
 
 
@@ -294,19 +290,20 @@ class Settings:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise SettingsError(f"settings file {path} does not exist") from None
+            raise SettingsError(say("settings.missing", path=path)) from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise SettingsError(f"settings file {path} cannot be read: {exc}") from None
+            raise SettingsError(say("settings.unreadable", path=path, cause=exc)) from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+            raise SettingsError(say("settings.not-toml", path=path, cause=exc)) from None
         s.path = Path(path)
         s.raw = data
 
         def fail(where: tuple[str | int, ...], message: str) -> SettingsError:
             line = line_of(text, where)
-            return SettingsError(f"{path}{f', line {line}' if line else ''}: {message}")
+            return SettingsError(say("settings.at-line", path=path, line=line, message=message)
+                                 if line else f"{path}: {message}")
 
         _walk(data, fail)
         s._apply(data, fail)
@@ -377,10 +374,10 @@ def _walk(data: dict[str, Any], fail: Callable[..., SettingsError]) -> None:
             _keys(value, SETTINGS[key], (key,), fail)
         elif isinstance(value, dict | list):
             sections = [f"[{k}]" for k in SETTINGS if k]
-            raise fail((key,), unknown(f"[{key}]", sections, "in the settings file", "section"))
+            raise fail((key,), unknown(f"[{key}]", sections, say("settings.in-file"), "section"))
         else:
             raise fail((key,), unknown(key, [*top, *(k for k in SETTINGS if k)],
-                                       "at the top of the settings file"))
+                                       say("settings.at-top")))
 
 
 def _keys(table: dict[str, Any], keys: dict[str, Any], where: tuple[str | int, ...],
@@ -388,7 +385,8 @@ def _keys(table: dict[str, Any], keys: dict[str, Any], where: tuple[str | int, .
     section = ".".join(str(p) for p in where if not isinstance(p, int))
     for key, value in table.items():
         if key not in keys:
-            raise fail((*where, key), unknown(key, keys, f"in [{section}]"))
+            raise fail((*where, key), unknown(key, keys, say("settings.in-section",
+                                                              section=section)))
         _check((*where, key), keys[key], value, fail)
 
 

@@ -86,9 +86,13 @@ def nearest(word: str, choices: Iterable[str]) -> str | None:
 
 
 def unknown(word: str, choices: Iterable[str], where: str, what: str = "key") -> str:
-    """The message for an unknown key (or section): the nearest valid one, else all."""
+    """The message for an unknown key (or section): the nearest valid one, else all.
+    ``what`` is ``key`` or ``section``; ``where`` is said in the language spoken."""
+    from .wording import say
+
     choices = sorted(choices)
     near = nearest(word, choices)
+    what = say(f"toml.{what}")
     if near is not None:
-        return f"unknown {what} '{word}' {where}; did you mean '{near}'?"
-    return f"unknown {what} '{word}' {where}; the valid ones are: {', '.join(choices)}"
+        return say("toml.unknown-near", what=what, word=word, where=where, near=near)
+    return say("toml.unknown", what=what, word=word, where=where, choices=", ".join(choices))

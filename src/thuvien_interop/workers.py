@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import pymarc
 
+from .collector import BULK_GC_THRESHOLD
 from .formats import FormatRegistry
 from .model import Record, WriteSummary
 from .store.base import StoreError
@@ -63,10 +64,6 @@ ChunkFn = Callable[..., list[Any]]
 
 #: Items in one chunk of an ordered batch (see :meth:`WorkerPool.submit`).
 ORDERED_CHUNK = 500
-
-#: Allocations between two runs of the garbage collector's youngest generation
-#: during bulk work (the default is 700).
-BULK_GC_THRESHOLD = 50_000
 
 _worker_registry: FormatRegistry | None = None
 # Ordered chunks (WorkerPool.submit(ordered=True)): the pool's turn (a condition,
@@ -533,41 +530,6 @@ def store_for(url: str) -> Repository:
 
             store = _opened[url] = open_store(url)
         return store
-
-
-# -- the garbage collector during bulk work -------------------------------------------
-
-_gc_lock = threading.Lock()
-_gc_users = 0
-_gc_saved: tuple[int, int, int] | None = None
-
-
-@contextmanager
-def fewer_collections(threshold: int | None = None) -> Iterator[None]:
-    """Run the cyclic garbage collector's youngest generation every ``threshold``
-    allocations instead of every 700 while bulk work runs (an import, a harvest).
-
-    Such work allocates millions of small objects that live for one batch: with
-    the default threshold the collector walks them over and over (8% of an
-    import with worker processes). Reference counting still frees them as
-    usual; the collector still runs, less often. Nested and concurrent uses
-    (several harvests in threads) share one setting, restored by the last.
-    """
-    global _gc_users, _gc_saved
-    threshold = threshold or BULK_GC_THRESHOLD
-    with _gc_lock:
-        if _gc_users == 0:
-            _gc_saved = gc.get_threshold()
-            gc.set_threshold(max(threshold, _gc_saved[0]), *_gc_saved[1:])
-        _gc_users += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_users -= 1
-            if _gc_users == 0 and _gc_saved is not None:
-                gc.set_threshold(*_gc_saved)
-                _gc_saved = None
 
 
 # -- records across processes ---------------------------------------------------------

@@ -1,4 +1,8 @@
-"""Options shared by several commands."""
+"""Options shared by several commands.
+
+Light on purpose: every command (and ``--help``) imports this module, so the
+settings, the stores and the profiles are imported where they are used, not
+here (they cost most of a light command's start-up)."""
 
 from __future__ import annotations
 
@@ -6,17 +10,17 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from ..profiles import ProfileFileError, find
-from ..settings import DEFAULT_STORE, SETTINGS, Settings, SettingsError
-from ..store import open_store
-from ..store.base import Repository, StoreError
-from ..wording import (
-    plural as plural,  # the one home of counted nouns; re-exported for the commands
-)
+from ..paths import DEFAULT_STORE
+from ..wording import plural as plural  # the one home of counted nouns, re-exported
+from ..wording import say as say  # the one home of messages, re-exported
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+    from ..store.base import Repository, StoreError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,6 +74,8 @@ class ProfileParam(click.ParamType):
         self.kind = kind
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from ..profiles import ProfileFileError, find
+
         try:
             find(value, self.kind)
         except ProfileFileError as exc:
@@ -88,23 +94,26 @@ class HttpURL(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         if not str(value).startswith(("http://", "https://")):
-            self.fail(f"{value!r} is not an http:// or https:// base URL (such as {self.example})",
-                      param, ctx)
+            self.fail(say("not-a-base-url", value=value, example=self.example), param, ctx)
         return str(value)
 
 
 class SettingParam(click.ParamType):
     """An option that stands for a setting (``--repository-id`` for ``[repository]
     identifier``): checked as the settings file's value is, by the same check of
-    :data:`~thuvien_interop.settings.SETTINGS`, so that the two cannot disagree."""
+    :data:`~thuvien_interop.settings.SETTINGS`, so that the two cannot disagree.
+    The check is looked up when a value comes, not when the option is declared:
+    declaring it must not import the settings (see this module's docstring)."""
 
     def __init__(self, section: str, key: str, metavar: str) -> None:
-        self.check = SETTINGS[section][key]
+        self.section, self.key = section, key
         self.name = metavar
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from ..settings import SETTINGS
+
         try:
-            self.check(value)
+            SETTINGS[self.section][self.key](value)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
         return str(value)
@@ -122,6 +131,8 @@ class BadSettings(click.ClickException):
 
 def load_settings(config_path: str | None, store_url: str | None) -> Settings:
     """The settings of ``--config`` (a wrong file is one line saying where and why)."""
+    from ..settings import Settings, SettingsError
+
     try:
         settings = Settings.load(config_path)
     except SettingsError as exc:
@@ -135,6 +146,9 @@ def open_or_fail(url: str, settings: Settings | None = None) -> Repository:
     """The store at ``url`` (a store that cannot be opened is one line). With the
     ``settings`` of a command that writes, their ``[union]`` section is kept in
     the store, so that every writer of a union clusters alike."""
+    from ..store import open_store
+    from ..store.base import StoreError
+
     try:
         store = open_store(url)
         if settings is not None and settings.union is not None and hasattr(store, "cluster_tables"):
@@ -180,7 +194,7 @@ def stopped(stopped_by: list[int], what: str) -> NoReturn:
     """After :func:`stop_on_signals` raised: say so on one line (``what`` says
     what was kept and how to go on) and exit 143 after SIGTERM, 130 after Ctrl-C."""
     term = bool(stopped_by) and stopped_by[0] == signal.SIGTERM
-    click.echo(f"{'Stopped (SIGTERM)' if term else 'Interrupted'}. {what}", err=True)
+    click.echo(say("stopped.sigterm" if term else "stopped.interrupted", what=what), err=True)
     raise SystemExit(EXIT_SIGTERM if term else EXIT_SIGINT)
 
 
@@ -189,11 +203,12 @@ def stopped_writing(command: str, exc: StoreError, how_to_go_on: str) -> str:
     read-only, locked, gone): the store and the cause (the error's message), what
     was written before, and how to go on."""
     w = exc.written
-    done = ("nothing was written" if w is None or not (w.added or w.updated or w.deleted
-                                                        or w.unchanged)
-            else f"written before: {w.added:,} added, {w.updated:,} updated, "
-                 f"{w.unchanged:,} unchanged, {w.deleted:,} deleted")
-    return f"{command} stopped: {exc}. {done[0].upper()}{done[1:]}; {how_to_go_on}."
+    done = (say("writing.nothing") if w is None or not (w.added or w.updated or w.deleted
+                                                         or w.unchanged)
+            else say("writing.before", added=w.added, updated=w.updated, unchanged=w.unchanged,
+                     deleted=w.deleted))
+    return say("writing.stopped", command=command, cause=exc, done=done,
+               how_to_go_on=how_to_go_on)
 
 
 def progress_shown(quiet: bool) -> bool:
@@ -218,11 +233,11 @@ def problem_line(problem: Any) -> str:
 
 def echo_problems(title: str, problems: list, max_problems: int) -> None:
     """A titled list of problems, the first ``max_problems`` of them (all are
-    counted); ``title`` has ``{n}`` for their number."""
+    counted); ``title`` is the id of a message with ``{n}`` for their number."""
     if not problems:
         return
-    click.echo(title.format(n=len(problems)))
+    click.echo(say(title, n=len(problems)))
     for p in problems[:max_problems]:
         click.echo(f"  {problem_line(p)}")
     if len(problems) > max_problems:
-        click.echo(f"  … and {len(problems) - max_problems} more")
+        click.echo(say("more", n=len(problems) - max_problems))

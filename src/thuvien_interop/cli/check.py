@@ -29,8 +29,9 @@ from ..ingest.iso2709 import SOURCE_ENCODINGS, read_iso2709
 from ..ingest.marcxml import read_marcxml
 from ..ingest.result import ReadResult
 from ..ingest.spreadsheet import ColumnMapping
+from ..wording.messages import MESSAGES
 from . import main
-from ._common import ProfileParam, plural
+from ._common import ProfileParam, plural, say
 
 FORMATS = ("iso2709", "marcxml", "dc", "csv", "xlsx")
 _PUNCT = re.compile(r"[\s/:;,.=]+$")
@@ -134,7 +135,7 @@ def _summary(files: int, checked: int, bad: int, counts: Counter[str], severitie
             "by_code": dict(sorted(counts.items()))}
 
 
-@main.command("check", short_help="List the problems of MARC, DC or spreadsheet files.")
+@main.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout, for machines.")
 @click.option("--jsonl", "as_jsonl", is_flag=True,
@@ -181,7 +182,7 @@ def check_command(files: tuple[str, ...], as_json: bool, as_jsonl: bool, source_
       thuvien-interop check danh-muc-sach.xlsx
     """
     if as_json and as_jsonl:
-        raise click.UsageError("give --json or --jsonl, not both")
+        raise click.UsageError(say("check.json-or-jsonl"))
     mapping = None
     if columns_path:
         from ..profiles import read_toml
@@ -231,7 +232,7 @@ def check_command(files: tuple[str, ...], as_json: bool, as_jsonl: bool, source_
 
 
 def _print_report(report: RecordReport) -> None:
-    head = f"{report.file}: record {report.position}"
+    head = say("check.record", file=report.file, position=report.position)
     if report.location:
         head += f" ({report.location})"
     if report.identifier:
@@ -242,17 +243,19 @@ def _print_report(report: RecordReport) -> None:
         head += f", “{title}”"
     click.echo(head)
     if report.error:
-        click.echo(f"  error    unreadable: {report.error}")
+        click.echo(f"  {say('check.error'):<8} {say('check.unreadable', error=report.error)}")
     for f in report.findings:
-        click.echo(f"  {f.severity:<8} {f}")
+        severity = say(f"check.{f.severity}") if f"check.{f.severity}" in MESSAGES else f.severity
+        click.echo(f"  {severity:<8} {f}")
     if report.ok:
-        click.echo("  ok")
+        click.echo(say("check.ok"))
 
 
 def _print_summary(summary: dict) -> None:
     files = summary["files"]
-    click.echo(f"Checked {plural(summary['records'], 'record')} in {plural(files, 'file')}: "
-               f"{summary['records_with_problems']:,} with problems "
-               f"({plural(summary['errors'], 'error')}, {plural(summary['warnings'], 'warning')}).")
+    click.echo(say("check.summary", records=plural(summary["records"], "record"),
+                   files=plural(files, "file"), bad=summary["records_with_problems"],
+                   errors=plural(summary["errors"], "error"),
+                   warnings=plural(summary["warnings"], "warning")))
     for code, n in sorted(summary["by_code"].items(), key=lambda kv: (-kv[1], kv[0])):
         click.echo(f"  {code:<24}{n:>7}")

@@ -7,10 +7,10 @@ import json
 import click
 
 from . import main
-from ._common import config_option, load_settings, open_or_fail, plural, store_option
+from ._common import config_option, load_settings, open_or_fail, plural, say, store_option
 
 
-@main.command("clusters", short_help="Show a union's clusters and why a record is in one.")
+@main.command("clusters")
 @store_option
 @config_option
 @click.option("--top", default=10, show_default=True, metavar="N",
@@ -46,13 +46,12 @@ def clusters(store_url: str | None, config_path: str | None, top: int, why: str 
     try:
         index = open_index(store)
         if index is None:
-            raise click.ClickException("this store keeps no clusters (a live source is read "
-                                       "only: copy it into a store with 'thuvien-interop sync')")
+            raise click.ClickException(say("clusters.none"))
         if build:
             from ..union.clusters import rebuild
 
             n = rebuild(store)
-            click.echo(f"Clustered {plural(n, 'record')} again.", err=as_json)
+            click.echo(say("clusters.rebuilt", records=plural(n, "record")), err=as_json)
         if why is not None:
             explained = Clusterer(index, stored_config(store)).why(why)
             if explained.cluster is None and index.facts(why) is None:
@@ -69,17 +68,18 @@ def clusters(store_url: str | None, config_path: str | None, top: int, why: str 
                 click.echo(json.dumps({"cluster": cluster, "members": members}, ensure_ascii=False))
             return
         counts = index.counts()
-        click.echo(f"{plural(counts.records, 'record')} of {plural(counts.providers, 'provider')}"
-                   f" clustered: {plural(counts.clusters, 'cluster')} of two or more records "
-                   f"hold {plural(counts.clustered, 'record')}.")
+        click.echo(say("clusters.summary", records=plural(counts.records, "record"),
+                       providers=plural(counts.providers, "provider"),
+                       clusters=plural(counts.clusters, "cluster"),
+                       clustered=plural(counts.clustered, "record")))
         largest = index.largest(top) if top else []
         if largest:
-            click.echo("Largest clusters:")
+            click.echo(say("clusters.largest"))
         for cluster, size in largest:
             facts = index.facts(cluster)
             title = f"  {facts.title}" + (f" ({facts.year})" if facts.year else "") if facts else ""
             click.echo(f"  {cluster}  {plural(size, 'record')}{title}")
         if not stored_config(store).enabled:
-            click.echo("Clustering is off in this store ([union] enabled = false).")
+            click.echo(say("clusters.off"))
     finally:
         store.close()

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import click
 
+from ..wording import say
 from . import main
 
 
-@main.command("console-password", short_help="Make the [console] lines of a settings file.")
+@main.command("console-password")
 @click.option("--user", default="admin", show_default=True, help="The console's user name.")
 @click.password_option("--password", help="The password (asked for when not given).")
 def console_password(user: str, password: str) -> None:
@@ -22,7 +23,7 @@ def console_password(user: str, password: str) -> None:
     from werkzeug.security import generate_password_hash
 
     if len(password) < 8:
-        raise click.UsageError("the password must have at least 8 characters")
+        raise click.UsageError(say("console.short-password"))
     click.echo("[console]")
     click.echo("enabled = true")
     click.echo(f'user = "{user}"')

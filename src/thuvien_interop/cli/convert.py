@@ -35,7 +35,7 @@ from ..xml import MARC21 as MARC_NS
 from ..xml import MODS as MODS_NS
 from ..xml import XSI as XSI_NS
 from . import main
-from ._common import mojibake_options, plural, progress_shown
+from ._common import mojibake_options, plural, progress_shown, say
 
 TARGETS = ("oai_dc", "marcxml", "mods", "marc", "json")
 _XML_DECL = b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -116,7 +116,7 @@ def convert_stream(src: BinaryIO, out: BinaryIO, to: str, *, fmt: str | None = N
     the report's ``repaired``. A record that cannot be read or converted is
     listed in the report's ``skipped``, the rest written.
     """
-    from ..workers import fewer_collections
+    from ..collector import fewer_collections
 
     head, render, sep, tail = _target(to, marc8)
     results = read_records(src, fmt or detect_format(src, name), source_encoding=source_encoding,
@@ -134,7 +134,8 @@ def _convert_all(results: Iterator[ReadResult], out: BinaryIO, render: Callable[
     first = True
     for result in results:
         report.read += 1
-        report.repaired.extend(Problem("", result.where, w) for w in result.warnings)
+        if result.warnings:
+            report.repaired.extend(Problem("", result.where, w) for w in result.warnings)
         if result.record is None:
             report.skipped.append(Problem("", result.where, result.error or "unreadable"))
             continue
@@ -152,7 +153,7 @@ def _convert_all(results: Iterator[ReadResult], out: BinaryIO, render: Callable[
     return report
 
 
-@main.command("convert", short_help="Convert a file to DC, MARCXML, MODS, MARC or JSON.")
+@main.command("convert")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Where to write (default: standard output).")
@@ -188,7 +189,7 @@ def convert_command(source: str, output: str | None, to: str, fmt: str | None,
       thuvien-interop convert pasted.xml --repair-mojibake --to marcxml -o fixed.xml
     """
     if marc8 and to != "marc":
-        raise click.UsageError("--marc8 only applies to --to marc")
+        raise click.UsageError(say("convert.marc8-only"))
     name = Path(source).name
     options = {"fmt": fmt, "source_encoding": source_encoding, "marc8": marc8, "name": source,
                "repair_mojibake": min_confidence if repair_mojibake else None}
@@ -203,14 +204,14 @@ def convert_command(source: str, output: str | None, to: str, fmt: str | None,
                 try:
                     written = open(part, "wb")  # noqa: SIM115 - closed by the with below
                 except OSError as exc:
-                    raise click.ClickException(f"cannot write {output}: "
-                                               f"{exc.strerror or exc}") from None
+                    raise click.ClickException(say("cannot-write", path=output,
+                                                   cause=exc.strerror or exc)) from None
                 try:
                     with written as out:
                         if not progress_shown(quiet):
                             report = convert_stream(raw, out, to, **options)
                         else:
-                            with click.progressbar(length=os.path.getsize(source), label="Converting",
+                            with click.progressbar(length=os.path.getsize(source), label=say("convert.progress"),
                                                    file=sys.stderr, show_percent=True, show_eta=True) as bar:
                                 counting = CountingStream(raw, bar.update)
                                 report = convert_stream(counting, out, to,  # type: ignore[arg-type]
@@ -225,10 +226,12 @@ def convert_command(source: str, output: str | None, to: str, fmt: str | None,
         for note in report.repaired[:50]:
             click.echo(f"{name}: {note.reason if about_file(note.reason) else note}", err=True)
         if len(report.repaired) > 50:
-            click.echo(f"{name}: … and {len(report.repaired) - 50} more repairs", err=True)
+            click.echo(say("convert.more-repairs", name=name, n=len(report.repaired) - 50),
+                       err=True)
     for skipped in report.skipped:
-        click.echo(f"{name}: {skipped} — skipped", err=True)
-    click.echo(f"Converted {report.written:,} of {plural(report.read, 'record')} to {to}"
-               + (f"; {len(report.skipped):,} skipped." if report.skipped else "."), err=True)
+        click.echo(say("convert.skipped-record", name=name, problem=skipped), err=True)
+    click.echo(say("convert.summary", written=report.written, records=plural(report.read, "record"),
+                   to=to, skipped=say("convert.skipped", n=len(report.skipped))
+                   if report.skipped else ""), err=True)
     if report.skipped:
         raise SystemExit(1)

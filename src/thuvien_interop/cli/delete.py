@@ -12,12 +12,14 @@ from ._common import (
     echo_problems,
     load_settings,
     open_or_fail,
+    plural,
     repository_id_type,
+    say,
     store_option,
 )
 
 
-@main.command("delete", short_help="Withdraw records (harvesters see them deleted).")
+@main.command("delete")
 @click.argument("identifiers", nargs=-1)
 @click.option("--from-file", "from_file", type=click.Path(exists=True, dir_okay=False),
               default=None, metavar="FILE",
@@ -48,7 +50,7 @@ def delete_command(identifiers: tuple[str, ...], from_file: str | None, store_ur
     from ..pipeline.withdraw import withdraw
 
     if not identifiers and not from_file:
-        raise click.UsageError("give identifiers to delete, or --from-file FILE with one a line")
+        raise click.UsageError(say("delete.nothing-given"))
     settings = load_settings(config_path, store_url)
     rule = IdentifierRule(repository_id or settings.oai.repository_identifier)
 
@@ -63,7 +65,7 @@ def delete_command(identifiers: tuple[str, ...], from_file: str | None, store_ur
         try:
             lines = Path(from_file).read_text(encoding="utf-8-sig").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
-            raise click.UsageError(f"--from-file {from_file}: cannot read it ({exc})") from None
+            raise click.UsageError(say("delete.unreadable", path=from_file, cause=exc)) from None
         pairs += [(f"line {n}", full(line.strip())) for n, line in enumerate(lines, 1)
                   if line.strip() and not line.lstrip().startswith("#")]
     store = open_or_fail(settings.store, settings)
@@ -72,10 +74,10 @@ def delete_command(identifiers: tuple[str, ...], from_file: str | None, store_ur
     finally:
         store.close()
     w = report.written
-    click.echo(f"Deleted {w.deleted} record{'s' if w.deleted != 1 else ''}"
-               f"{f', {w.unchanged} already deleted' if w.unchanged else ''}"
-               f"{f', {len(report.rejected)} unknown' if report.rejected else ''}.")
-    echo_problems("Unknown ({n}) — not in the store, nothing deleted:", report.rejected,
-                  max_problems)
+    click.echo(say("delete.summary", records=plural(w.deleted, "record"),
+                   already=say("delete.already", n=w.unchanged) if w.unchanged else "",
+                   unknown=say("delete.unknown-count", n=len(report.rejected))
+                   if report.rejected else ""))
+    echo_problems("delete.unknown", report.rejected, max_problems)
     if report.rejected:
         raise SystemExit(1)

@@ -21,13 +21,16 @@ from ..oai.harvest_overview import ConsoleConfig, overview
 from ..oai.harvest_sources import Source, SourcesError, load_sources
 from ..oai.harvester import DEFAULT, MAX_PAGES, Harvester, HarvestResult, status_rows
 from ..pipeline.items import kept_message
+from ..wording import language, number, speaking
 from . import main
 from ._common import (
     config_option,
     load_settings,
     open_or_fail,
+    plural,
     processes_option,
     replace_option,
+    say,
     stop_on_signals,
     stopped,
     store_option,
@@ -54,26 +57,26 @@ class _Bar:
 
     def line(self, who: str, now: float) -> str:
         rate = self.rate(now)
-        speed = f", {rate:,.0f} records/s" if rate else ""
+        speed = say("harvest.rate", rate=rate) if rate else ""
         if self.total:
             width = 20
             filled = min(width, self.done * width // max(self.total, 1))
             left = ""
             if rate and self.total > self.done:
-                left = f", {_duration((self.total - self.done) / rate)} left"
+                left = say("harvest.left", duration=_duration((self.total - self.done) / rate))
             return (f"{who} [{'#' * filled}{'.' * (width - filled)}] "
-                    f"{self.done:,}/{self.total:,}{speed}{left}")
-        return f"{who} {self.done:,} records{speed}"
+                    f"{number(self.done)}/{number(self.total)}{speed}{left}")
+        return say("harvest.count", who=who, records=plural(self.done, "record"), speed=speed)
 
 
 def _duration(seconds: float) -> str:
     """``about 40 s``, ``about 12 min``, ``about 3 h 10 min``."""
     if seconds < 60:
-        return f"about {max(1, round(seconds))} s"
+        return say("harvest.seconds", n=max(1, round(seconds)))
     minutes = round(seconds / 60)
     if minutes < 60:
-        return f"about {minutes} min"
-    return f"about {minutes // 60} h {minutes % 60:02d} min"
+        return say("harvest.minutes", n=minutes)
+    return say("harvest.hours", h=minutes // 60, m=minutes % 60)
 
 
 class _Board:
@@ -130,10 +133,12 @@ class _Board:
                 del self.running[key]
             self._erase()
             if result.held_by is None:
-                mark = {"FAILED": "FAILED", "interrupted": "interrupted"}.get(
-                    _outcome(result), "done")
-                self.stream.write(f"{result.source.name}: {mark}, {result.records:,} records "
-                                  f"in {result.seconds:,.1f} s\n")
+                mark = {"FAILED": say("harvest.failed"),
+                        "interrupted": say("harvest.interrupted-mark")}.get(
+                    _outcome(result), say("harvest.done"))
+                self.stream.write(say("harvest.finished", name=result.source.name, mark=mark,
+                                      records=plural(result.records, "record"),
+                                      seconds=result.seconds) + "\n")
             self._draw()
 
     def log(self, text: str) -> None:
@@ -156,6 +161,8 @@ class _BoardHandler(logging.Handler):
 
     def __init__(self, board: _Board, stream) -> None:
         super().__init__()
+        # Said in the command's language, from whichever thread logs.
+        self.language = language()
         self.board = board
         self.stream = stream
         self.errors_shown: set[str] = set()
@@ -165,7 +172,8 @@ class _BoardHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            text = self.format(record)
+            with speaking(self.language):
+                text = self.format(record)
             if record.levelno >= logging.ERROR:
                 self.errors_shown.add(record.getMessage())
             if self.board.live:
@@ -197,14 +205,22 @@ def _outcome(r: HarvestResult) -> str:
     return "ok, resumed" if any(lr.resumed for lr in r.lists) else "ok"
 
 
+_OUTCOME_SAID = {"held elsewhere": "harvest.held", "interrupted": "harvest.interrupted-mark",
+                 "FAILED": "harvest.failed", "ok, resumed": "harvest.ok-resumed", "ok": "harvest.ok"}
+
+
+def _outcome_said(r: HarvestResult) -> str:
+    """:func:`_outcome` in the language spoken."""
+    return say(_OUTCOME_SAID[_outcome(r)])
+
+
 def _summary(results: list[HarvestResult], shown: Collection[str] = ()) -> None:
     """This run's figures, one line a provider (``harvest status`` has the totals),
     then the errors (those not in ``shown``, already written as they happened)."""
-    head = ("Provider", "Result", "Pages", "New", "Updated", "Unchanged", "Deleted",
-            "Quarantined", "Requests", "Seconds")
-    rows = [(r.source.name, _outcome(r), f"{r.pages:,}", f"{r.added:,}", f"{r.updated:,}",
-             f"{r.unchanged:,}", f"{r.deleted:,}", f"{r.quarantined:,}", f"{r.requests:,}",
-             f"{r.seconds:,.1f}") for r in results]
+    head = tuple(say("harvest.columns").split("|"))
+    rows = [(r.source.name, _outcome_said(r), number(r.pages), number(r.added),
+             number(r.updated), number(r.unchanged), number(r.deleted), number(r.quarantined),
+             number(r.requests), number(r.seconds, ",.1f")) for r in results]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
     line = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))
     click.echo(line.format(*head))
@@ -218,11 +234,11 @@ def _summary(results: list[HarvestResult], shown: Collection[str] = ()) -> None:
             if f"{r.source.name}: {err}" not in shown:
                 click.echo(f"{r.source.name}: {err}", err=True)
         if r.held_by is not None:
-            click.echo(f"{r.source.name}: not harvested: {r.held_by} is harvesting it (it holds "
-                       "the provider's lease)", err=True)
+            click.echo(say("harvest.not-harvested", name=r.source.name, holder=r.held_by),
+                       err=True)
 
 
-@main.command("harvest", short_help="Harvest OAI-PMH providers into a store (or: status).")
+@main.command("harvest")
 @click.argument("target", required=False, metavar="URL|status")
 @store_option
 @config_option
@@ -317,7 +333,7 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
         _status(settings.store, as_json, settings.console)
         return
     if bool(target) == bool(sources_file):
-        raise click.UsageError("give a provider's base URL, or --sources FILE (not both)")
+        raise click.UsageError(say("harvest.url-or-sources"))
     try:
         if sources_file:
             sources, options = load_sources(sources_file)
@@ -361,16 +377,14 @@ def harvest(target: str | None, store_url: str | None, config_path: str | None,
                 store.close()
     except KeyboardInterrupt:
         board.clear()
-        stopped(stopped_by, "Every page received before is stored; run the same command "
-                "again to go on from there.")
+        stopped(stopped_by, say("harvest.interrupted"))
     finally:
         logger.removeHandler(handler)
     _summary(results, handler.errors_shown)
     held = [r for r in results if r.held_by is not None]
     if held and len(held) == len(results):
-        click.echo("Nothing harvested: other harvesters hold every provider right now "
-                   f"({', '.join(f'{r.source.name}: {r.held_by}' for r in held)}). Run again "
-                   "later, or see `thuvien-interop harvest status`.", err=True)
+        click.echo(say("harvest.all-held",
+                       held=", ".join(f"{r.source.name}: {r.held_by}" for r in held)), err=True)
         raise SystemExit(EXIT_ALL_HELD)
     if not all(r.ok for r in results):
         raise SystemExit(EXIT_FAILED)
@@ -391,13 +405,12 @@ def _status(store_url: str, as_json: bool = False, console: ConsoleConfig | None
             click.echo(json.dumps([w.as_dict() for w in watched], ensure_ascii=False, indent=2))
             rows = []
         elif not rows:
-            click.echo("No harvests recorded in this store yet.")
+            click.echo(say("harvest.none-yet"))
             return
-        head = ("Provider", "Last success", "Last run", "In store", "Added", "Deleted",
-                "Quarantined", "Last error")
-        table = [(s.name, s.last_success or "never", s.last_run or "-",
-                  f"{store.count(ListQuery(set=f'source:{s.name}')):,}", f"{s.added:,}",
-                  f"{s.deleted:,}", f"{s.quarantined:,}", (s.last_error or "")[:120])
+        head = tuple(say("harvest.status-columns").split("|"))
+        table = [(s.name, s.last_success or say("harvest.never"), s.last_run or "-",
+                  number(store.count(ListQuery(set=f"source:{s.name}"))), number(s.added),
+                  number(s.deleted), number(s.quarantined), (s.last_error or "")[:120])
                  for s in rows]
         holders = [(s.name, Holder.parse(text), text) for s in rows
                    if (text := store.lease_holder(s.name)) is not None]
@@ -412,14 +425,12 @@ def _status(store_url: str, as_json: bool = False, console: ConsoleConfig | None
             click.echo(line.format(*row).rstrip())
     for name, holder, text in holders if not as_json else []:
         if holder is not None and holder.alive() is False:
-            click.echo(f"{name}: its lease is held by {holder.describe()}, which is no longer "
-                       "running; the next harvest takes it over and goes on from its last "
-                       "committed page.")
+            click.echo(say("harvest.lease-dead", name=name, holder=holder.describe()))
         else:
-            click.echo(f"{name}: being harvested now by "
-                       f"{holder.describe() if holder else text}.")
+            click.echo(say("harvest.being-harvested", name=name,
+                           holder=holder.describe() if holder else text))
     flagged = [w for w in watched if w.alerts]
     for w in flagged:
-        click.echo(f"ALERT {w.name}: {'; '.join(w.alerts)}", err=True)
+        click.echo(say("harvest.alert", name=w.name, alerts="; ".join(w.alerts)), err=True)
     if flagged:
         raise SystemExit(1)

@@ -31,6 +31,7 @@ from ._common import (
     progress_shown,
     replace_option,
     repository_id_type,
+    say,
     stop_on_signals,
     stopped,
     stopped_writing,
@@ -38,7 +39,7 @@ from ._common import (
 )
 
 
-@main.command("import", short_help="Load MARC, Dublin Core or spreadsheet files into a store.")
+@main.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @store_option
 @config_option
@@ -98,7 +99,7 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
     try:
         sets = SetRules.from_config(settings.raw.get("sets"))
     except ValueError as exc:
-        raise click.UsageError(f"settings: {exc}") from None
+        raise click.UsageError(say("settings.bad-sets", cause=exc)) from None
     encoding: dict = {"source_encoding": source_encoding,
                       "repair_mojibake": min_confidence if repair_mojibake else None,
                       "processes": processes or None, "replace": replace,
@@ -120,11 +121,9 @@ def import_command(files: tuple[str, ...], store_url: str | None, config_path: s
     except UnknownFormat as exc:
         raise click.ClickException(str(exc)) from None
     except StoreError as exc:
-        raise click.ClickException(stopped_writing("import", exc, "import the same files "
-                                                   "again to add the rest")) from None
+        raise click.ClickException(stopped_writing("import", exc, say("import.go-on"))) from None
     except KeyboardInterrupt:
-        stopped(stopped_by, "The batches written before are stored; import the same files "
-                "again to add the rest (what is stored already is left unchanged).")
+        stopped(stopped_by, say("import.interrupted"))
     finally:
         store.close()
     print_report(report, max_problems)
@@ -146,7 +145,7 @@ def _run_import(store: Repository, files: tuple[str, ...], rule: IdentifierRule,
             records += 1
             return sets.classify(source)
 
-        with click.progressbar(length=total, label="Importing", show_percent=True,
+        with click.progressbar(length=total, label=say("import.progress"), show_percent=True,
                                show_eta=True, file=sys.stderr,
                                item_show_func=lambda _: plural(records, "record")) as bar:
             report = import_files(store, files, rule, fmt=fmt, classify=classify,
@@ -159,13 +158,13 @@ def _run_import(store: Repository, files: tuple[str, ...], rule: IdentifierRule,
 
 def print_report(report: Report, max_problems: int = 50) -> None:
     w = report.written
-    click.echo(
-        f"Read {plural(report.read, 'record')}: {w.added:,} loaded, {w.updated:,} updated, "
-        f"{w.unchanged:,} unchanged, {w.deleted:,} deleted, {len(report.rejected):,} rejected.")
+    click.echo(say("import.summary", records=plural(report.read, "record"), added=w.added,
+                   updated=w.updated, unchanged=w.unchanged, deleted=w.deleted,
+                   rejected=len(report.rejected)))
     if report.kept:
         click.echo(kept_message(len(report.kept)))
-    echo_problems("Repaired or noted ({n}):", report.repaired, max_problems)
-    echo_problems("Rejected ({n}) — these records were NOT loaded:", report.rejected, max_problems)
+    echo_problems("import.repaired", report.repaired, max_problems)
+    echo_problems("import.rejected", report.rejected, max_problems)
 
 
 def sample_files() -> list[Path]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..profiles import KINDS, ProfileFileError, shipped_folder, shipped_profile, shipped_profiles
+from ..wording import say
 from . import main
 
 # Where each kind of profile is used, shown above its names.
@@ -17,7 +18,7 @@ _USED_BY = {
 }
 
 
-@main.group(invoke_without_command=True, short_help="List the shipped profiles, or print one to adapt.")
+@main.group(invoke_without_command=True)
 @click.pass_context
 def profiles(ctx: click.Context) -> None:
     """List the profiles shipped with thuvien-interop, or print one (show NAME).
@@ -38,16 +39,15 @@ def profiles(ctx: click.Context) -> None:
         return
     shipped = shipped_profiles()
     width = max(len(p.name) for p in shipped)
-    for kind, label in KINDS.items():
+    for kind in KINDS:
         of_kind = [p for p in shipped if p.kind == kind]
         if not of_kind:
             continue
-        click.echo(f"{label[0].upper()}{label[1:]}s ({_USED_BY[kind]}):")
+        click.echo(say(f"profiles.{kind}", used_by=_USED_BY[kind]))
         for p in of_kind:
             click.echo(f"  {p.name:<{width}}  {p.description}")
-    click.echo(f"\nThe files are in {shipped_folder()} (profiles/ of the source repository).")
-    click.echo("To adapt one, print it into a file of your own and edit that file:\n"
-               "  thuvien-interop profiles show koha > my-koha.toml")
+    click.echo("\n" + say("profiles.folder", folder=shipped_folder()))
+    click.echo(say("profiles.adapt"))
 
 
 @profiles.command()

@@ -12,11 +12,13 @@ from ._common import (
     echo_problems,
     load_settings,
     open_or_fail,
+    plural,
+    say,
     store_option,
 )
 
 
-@main.command(short_help="Rebuild a store's search index (or its sets).")
+@main.command()
 @store_option
 @config_option
 @click.option("--profile", type=ProfileParam("sru-indexes"), default=None, metavar="NAME|FILE",
@@ -49,7 +51,7 @@ def reindex(store_url: str | None, config_path: str | None, profile: str | None,
     settings = load_settings(config_path, store_url)
     if sets:
         if profile:
-            raise click.UsageError("--sets re-evaluates the set rules; give --profile without it")
+            raise click.UsageError(say("reindex.sets-not-profile"))
         _sets(settings)
         return
     try:
@@ -58,12 +60,12 @@ def reindex(store_url: str | None, config_path: str | None, profile: str | None,
         raise click.UsageError(str(exc)) from None
     store = open_or_fail(settings.store, settings)
     if not hasattr(store, "reindex"):
-        raise click.ClickException("this store cannot be reindexed")
+        raise click.ClickException(say("reindex.cannot"))
     try:
         n = run(store, prof)
     finally:
         store.close()
-    click.echo(f"Reindexed {n} records.")
+    click.echo(say("reindex.summary", records=plural(n, "record")))
 
 
 def _sets(settings) -> None:
@@ -73,15 +75,15 @@ def _sets(settings) -> None:
     try:
         rules = SetRules.from_config(settings.raw.get("sets"))
     except ValueError as exc:
-        raise click.UsageError(f"settings: {exc}") from None
+        raise click.UsageError(say("settings.bad-sets", cause=exc)) from None
     store = open_or_fail(settings.store, settings)
     try:
         report = reevaluate(store, rules)
     finally:
         store.close()
     w = report.written
-    click.echo(f"Evaluated the set rules over {report.read} records: {w.updated} changed sets "
-               f"(restamped), {w.unchanged} unchanged.")
-    echo_problems("Not classified ({n}):", report.rejected, 50)
+    click.echo(say("reindex.sets-summary", records=plural(report.read, "record"),
+                   updated=w.updated, unchanged=w.unchanged))
+    echo_problems("reindex.not-classified", report.rejected, 50)
     if report.rejected:
         raise SystemExit(1)

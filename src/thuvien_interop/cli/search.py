@@ -7,10 +7,10 @@ import json
 import click
 
 from . import main
-from ._common import HttpURL, plural
+from ._common import HttpURL, plural, say
 
 
-@main.command(short_help="Search an SRU server, in plain words or CQL.")
+@main.command()
 @click.argument("url", type=HttpURL("http://127.0.0.1:8000/sru"))
 @click.argument("query", nargs=-1, required=True)
 @click.option("--schema", default="dc", show_default=True,
@@ -46,8 +46,8 @@ def search(url: str, query: tuple[str, ...], schema: str, limit: int, sru_versio
     results = client.search(text, schema=schema, page_size=min(max(limit, 1), 50), limit=limit,
                             plain_words=not strict)
     if results.read_as_words is not None:
-        click.echo(f"read as words: {text} (not CQL: {results.read_as_words}; "
-                   f"sent {results.query})", err=True)
+        click.echo(say("search.read-as-words", text=text, why=results.read_as_words,
+                       query=results.query), err=True)
     shown = 0
     try:
         for record in results:
@@ -60,12 +60,13 @@ def search(url: str, query: tuple[str, ...], schema: str, limit: int, sru_versio
         raise click.ClickException(str(exc)) from None
     except requests.RequestException as exc:
         what, hint = describe_failure(exc)
-        raise click.ClickException(f"cannot search {url}: {what}"
+        raise click.ClickException(say("search.cannot", url=url, what=what)
                                    + (f". {hint[0].upper()}{hint[1:]}" if hint else "")
                                    + ("" if hint.endswith(("?", ".")) else ".")) from None
     if not as_json:
-        found = plural(results.total, "record") if results.total is not None else "? records"
-        click.echo(f"{found} found, {shown} shown.", err=True)
+        found = (plural(results.total, "record") if results.total is not None
+                 else say("search.unknown-total"))
+        click.echo(say("search.found", found=found, shown=shown), err=True)
 
 
 def _as_dict(record) -> dict:
@@ -92,11 +93,10 @@ def _print(record) -> None:
     titles = record.values("title")
     if titles:
         click.echo(f"{record.position}. {titles[0]}")
-        for label, name in (("by", "creator"), ("date", "date"), ("subject", "subject"),
-                            ("id", "identifier")):
+        for name in ("creator", "date", "subject", "identifier"):
             values = record.values(name)
             if values:
-                click.echo(f"    {label}: {'; '.join(values[:3])}")
+                click.echo(say(f"search.{name}", values="; ".join(values[:3])))
     else:
         click.echo(f"{record.position}. ({record.schema})")
         click.echo("    " + record.xml.decode("utf-8")[:500])

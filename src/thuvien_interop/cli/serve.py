@@ -19,7 +19,15 @@ from ..oai.setrules import SetRules
 from ..settings import Settings
 from ..store.base import Repository
 from . import main
-from ._common import ProfileParam, config_option, load_settings, open_or_fail, plural, store_option
+from ._common import (
+    ProfileParam,
+    config_option,
+    load_settings,
+    open_or_fail,
+    plural,
+    say,
+    store_option,
+)
 
 # socket.create_server re-raises a name that does not resolve as a plain OSError
 # carrying getaddrinfo's code, not as a gaierror.
@@ -34,16 +42,13 @@ def listen(host: str, port: int) -> socket.socket:
         return socket.create_server((host, port), family=family, backlog=1024)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            why = (f"port {port} on {host} is already in use (is another server running "
-                   f"there?): stop it, or choose another port with --port {port + 1}")
+            why = say("serve.port-busy", port=port, host=host, next=port + 1)
         elif exc.errno == errno.EACCES:
-            why = (f"port {port} needs administrator rights: choose one above 1023 with "
-                   "--port 8000 (and a reverse proxy in front, docs/deploying.md §4)")
+            why = say("serve.port-privileged", port=port)
         elif isinstance(exc, socket.gaierror) or exc.errno in _NOT_AN_ADDRESS:
-            why = (f"cannot listen on {host}: it is not an address of this machine; "
-                   "use --host 127.0.0.1 (this machine only) or --host 0.0.0.0 (every interface)")
+            why = say("serve.not-an-address", host=host)
         else:
-            why = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+            why = say("serve.cannot-listen", host=host, port=port, cause=exc.strerror or exc)
         raise click.ClickException(why) from None
 
 
@@ -61,8 +66,8 @@ def access_log_stream(where: str) -> IO[str] | None:
     try:
         return open(where, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - the server's life
     except OSError as exc:
-        raise click.ClickException(f"cannot write the access log {where}: "
-                                   f"{exc.strerror or exc}") from None
+        raise click.ClickException(say("serve.access-log-unwritable", where=where,
+                                       cause=exc.strerror or exc)) from None
 
 
 def run_server(settings: Settings, host: str, port: int, threads: int, workers: int = 1,
@@ -107,31 +112,31 @@ def run_server(settings: Settings, host: str, port: int, threads: int, workers: 
     shown = f"[{shown}]" if ":" in shown else shown
     root = f"http://{shown}:{sock.getsockname()[1]}"
     c = settings.oai
-    click.echo(f"Serving {c.repository_name} (oai:{c.repository_identifier}:…)")
-    click.echo(f"  {'Source:' if served else 'Store: '}   {served or _hide_password(settings.store)}"
-               f" — {plural(info.record_count, 'record')}"
-               + (f", {info.deleted_count:,} deleted" if info.deleted_count else ""))
-    click.echo(f"  OAI-PMH:  {root}/oai?verb=Identify")
+    click.echo(say("serve.serving", name=c.repository_name, identifier=c.repository_identifier))
+    click.echo(say("serve.source" if served else "serve.store",
+                   store=served or _hide_password(settings.store),
+                   records=plural(info.record_count, "record"),
+                   deleted=say("serve.deleted", n=info.deleted_count) if info.deleted_count else ""))
+    click.echo(say("serve.oai", root=root))
     if searchable:
-        click.echo(f"  Search:   {root}/  (tra cứu — open it in a browser)")
-        click.echo(f"  SRU:      {root}/sru")
+        click.echo(say("serve.search", root=root))
+        click.echo(say("serve.sru", root=root))
         if libraries:
-            click.echo(f"  Libraries: {len(libraries):,} (from --providers: names, provinces, kinds)")
+            click.echo(say("serve.libraries", n=len(libraries)))
     else:
-        click.echo("  SRU:      none — a live source cannot be searched; `thuvien-interop sync` "
-                   "copies it into a store that can")
+        click.echo(say("serve.no-sru"))
     if workers > 1 and gunicorn_available():
-        click.echo(f"  Workers:  {workers} processes × {threads} threads (gunicorn)")
+        click.echo(say("serve.workers-gunicorn", workers=workers, threads=threads))
     elif workers > 1:
-        click.echo(f"  Workers:  1 process × {workers * threads} threads (waitress; gunicorn "
-                   "is not available here)")
+        click.echo(say("serve.workers-no-gunicorn", threads=workers * threads))
     else:
-        click.echo(f"  Workers:  1 process × {threads} threads (waitress)")
+        click.echo(say("serve.workers-waitress", threads=threads))
     if settings.console.enabled:
-        click.echo(f"  Console:  {root}/admin/harvest  (user {settings.console.user})")
-    log_to = {"-": "here, one line a request", "off": "off"}.get(access_log, access_log)
-    click.echo(f"  Access log: {log_to}")
-    click.echo("Stop with Ctrl-C.")
+        click.echo(say("serve.console", root=root, user=settings.console.user))
+    log_to = ({"-": say("serve.log-here"), "off": say("serve.log-off")}
+              .get(access_log, access_log))
+    click.echo(say("serve.access-log", where=log_to))
+    click.echo(say("serve.stop-with"))
     if workers > 1:
         # The app above has migrated the store and stored the token secret once;
         # each worker opens its own store after the fork.
@@ -150,7 +155,7 @@ def run_server(settings: Settings, host: str, port: int, threads: int, workers: 
     try:
         server.run()
     except KeyboardInterrupt:
-        click.echo("Stopped.")
+        click.echo(say("serve.stopped"))
     finally:
         server.close()
 
@@ -178,8 +183,7 @@ def libraries_from(path: str | None) -> dict | None:
         sources, _ = load_sources(path)
         return libraries_of(sources)
     except (SourcesError, ValueError) as exc:
-        raise click.ClickException(f"{exc} (the --providers file of the harvest: "
-                                   "thuvien-interop harvest --help shows its form)") from None
+        raise click.ClickException(say("serve.bad-providers", cause=exc)) from None
 
 
 _host = click.option("--host", default="127.0.0.1", show_default=True,
@@ -198,7 +202,7 @@ _workers = click.option("--workers", default=1, show_default=True, type=click.In
                              "any resumption token; use a PostgreSQL store for many.")
 
 
-@main.command(short_help="Publish a store over OAI-PMH and SRU.")
+@main.command()
 @store_option
 @config_option
 @_host
@@ -237,7 +241,7 @@ def serve(store_url: str | None, config_path: str | None, host: str, port: int, 
     served = None
     if source_url or profile_path:
         if not (source_url and profile_path):
-            raise click.UsageError("--source and --profile go together")
+            raise click.UsageError(say("serve.source-and-profile"))
         from ..store.sqlsource import LiveSourceRepository
         from .sync import open_source
 
@@ -260,7 +264,7 @@ def demo_store_path() -> Path:
     return folder / "demo.db"
 
 
-@main.command(short_help="Load sample Vietnamese records and serve them.")
+@main.command()
 @_host
 @_port
 @_threads
@@ -291,7 +295,7 @@ def demo(host: str, port: int, threads: int, store_url: str | None, no_serve: bo
     # The port first: a busy one is said before the import, not after it.
     sock = None if no_serve else listen(host, port)
     store = open_or_fail(settings.store)
-    click.echo(f"Demo store: {settings.store}")
+    click.echo(say("demo.store", store=settings.store))
     sets = SetRules.default()
     report = import_files(store, sample_files(), IdentifierRule(settings.oai.repository_identifier),
                           classify=sets.classify)

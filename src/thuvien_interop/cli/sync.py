@@ -12,8 +12,10 @@ from ._common import (
     echo_problems,
     load_settings,
     open_or_fail,
+    plural,
     processes_option,
     repository_id_type,
+    say,
     stop_on_signals,
     stopped,
     stopped_writing,
@@ -45,7 +47,7 @@ def open_source(source_url: str, profile_path: str):
         raise click.ClickException(str(exc)) from None
 
 
-@main.command(short_help="Copy a library system's database (Koha, …) into a store.")
+@main.command()
 @profile_option
 @source_option
 @store_option
@@ -96,30 +98,28 @@ def sync(profile_path: str, source_url: str, store_url: str | None, config_path:
     except click.ClickException:
         raise
     except StoreError as exc:
-        line = stopped_writing("sync", exc, "the next sync reads again from the last mark "
-                               "it kept")
+        line = stopped_writing("sync", exc, say("sync.go-on"))
         raise click.ClickException(line.replace(source_url, source.safe_url)) from None
     except KeyboardInterrupt:
-        stopped(stopped_by, "The batches written before are stored; the next sync reads "
-                "again from the last mark it kept.")
+        stopped(stopped_by, say("sync.interrupted"))
     except Exception as exc:  # noqa: BLE001 - shown to the operator, with the URL hidden
         message = str(exc).replace(source_url, source.safe_url).split("\n")[0]
-        raise click.ClickException(
-            f"cannot read the source {source.safe_url} with the profile {profile_path}: {message}"
-        ) from None
+        raise click.ClickException(say("sync.unreadable-source", url=source.safe_url,
+                                       profile=profile_path, cause=message)) from None
     finally:
         source.close()
         store.close()
     w = report.written
     unreadable = [p for p in report.rejected if p.code != "collision"]
     refused = [p for p in report.rejected if p.code == "collision"]
-    since = "the beginning" if report.since is None else dates.format_utc(report.since)
-    click.echo(f"Source {source.safe_url} ({source.profile.name}), read since {since}.")
-    click.echo(f"Read {report.read} rows: {w.added} added, {w.updated} updated, "
-               f"{w.unchanged} unchanged, {w.deleted} deleted, {len(unreadable)} unreadable"
-               + (f", {len(refused)} refused" if refused else "") + f"; {report.sets} sets.")
+    since = say("sync.beginning") if report.since is None else dates.format_utc(report.since)
+    click.echo(say("sync.source", url=source.safe_url, profile=source.profile.name, since=since))
+    click.echo(say("sync.summary", rows=plural(report.read, "row"), added=w.added,
+                   updated=w.updated, unchanged=w.unchanged, deleted=w.deleted,
+                   unreadable=len(unreadable),
+                   refused=say("sync.refused", n=len(refused)) if refused else "",
+                   sets=plural(report.sets, "set")))
     if report.mark is not None:
-        click.echo(f"Next sync reads from {dates.format_utc(max(0, report.mark - overlap))}.")
-    echo_problems("Unreadable ({n}) — fix these in the library system:", unreadable, max_problems)
-    echo_problems("Refused ({n}) — another source's records in the store have these "
-                  "identifiers: give this source its own --repository-id:", refused, max_problems)
+        click.echo(say("sync.next", date=dates.format_utc(max(0, report.mark - overlap))))
+    echo_problems("sync.unreadable", unreadable, max_problems)
+    echo_problems("collision", refused, max_problems)

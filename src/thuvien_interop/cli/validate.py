@@ -9,11 +9,12 @@ import click
 
 from ..validate import Options, validate
 from ..validate.history import save_validation
+from ..wording import speaking
 from . import main
-from ._common import HttpURL, config_option, load_settings, open_or_fail, store_option
+from ._common import HttpURL, config_option, load_settings, open_or_fail, say, store_option
 
 
-@main.command("validate", short_help="Check that an OAI-PMH provider follows the protocol.")
+@main.command("validate")
 @click.argument("url", metavar="URL", type=HttpURL("https://thuvien.daklak.gov.vn/oai"))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (for machines).")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True), default=None,
@@ -57,13 +58,19 @@ def validate_command(url: str, as_json: bool, html_file: str | None, verbose: bo
     settings = load_settings(config_path, store_url)
     store = open_or_fail(settings.store) if name else None
     try:
-        report = validate(url, Options(delay=delay, max_requests=max_requests,
-                                       list_pages=list_pages, timeout=timeout))
+        # The checks' findings are English (the report's page, the console); its
+        # summary and headings are said in the command's language.
+        with speaking("en"):
+            report = validate(url, Options(delay=delay, max_requests=max_requests,
+                                           list_pages=list_pages, timeout=timeout))
         if html_file:
             try:
-                Path(html_file).write_text(report.to_html(), encoding="utf-8")
+                with speaking("en"):  # the page is in English (<html lang="en">)
+                    page = report.to_html()
+                Path(html_file).write_text(page, encoding="utf-8")
             except OSError as exc:
-                raise click.ClickException(f"cannot write {html_file}: {exc.strerror}") from None
+                raise click.ClickException(say("cannot-write", path=html_file,
+                                               cause=exc.strerror)) from None
         if store is not None:
             save_validation(store, name, report)
     finally:

@@ -463,16 +463,19 @@ def _finish(record: pymarc.Record, acc: Acc, profile: CrosswalkProfile | None) -
 
     drop = profile.dc_drop_elements if profile is not None else ()
     out: list[tuple[str, str]] = []
+    # normalize() returns ASCII as it is: most values skip the call.
     for element in DC_ELEMENTS:
         values = acc[element]
         if not values or element in drop:
             continue
         if len(values) == 1:
-            out.append((element, normalize(values[0])))
+            v = values[0]
+            out.append((element, v if v.isascii() else normalize(v)))
             continue
         seen: set[str] = set()
         for v in values:
-            v = normalize(v)
+            if not v.isascii():
+                v = normalize(v)
             if v not in seen:
                 seen.add(v)
                 out.append((element, v))

@@ -39,6 +39,7 @@ from datetime import date, time
 
 import pymarc
 
+from ..wording import say
 from . import legacy
 from .dc import DC_NS
 from .dc2marc import isbn_valid, issn_valid, language_code
@@ -79,16 +80,10 @@ class Finding:
 # Leader (MARC 21 Bibliographic, Leader: character positions)
 # --------------------------------------------------------------------------
 
-_LEADER_VALUES: dict[int, tuple[str, str]] = {
-    5: ("record status", "acdnp"),
-    6: ("type of record", "acdefgijkmoprt"),
-    7: ("bibliographic level", "abcdims"),
-    8: ("type of control", " a"),
-    9: ("character coding scheme", " a"),
-    17: ("encoding level", " 12345678uz"),
-    18: ("descriptive cataloging form", " acinu"),
-    19: ("multipart resource record level", " abc"),
-}
+# The values MARC 21 allows at a leader position (its name is the message
+# lint.leader-NN: "record status" for 05).
+_LEADER_VALUES: dict[int, str] = {5: "acdnp", 6: "acdefgijkmoprt", 7: "abcdims", 8: " a",
+                                  9: " a", 17: " 12345678uz", 18: " acinu", 19: " abc"}
 # OCLC's own encoding levels are common in copy cataloguing; not MARC 21, but
 # not an error a library can fix either.
 _OCLC_LEVELS = "IJKLM"
@@ -96,30 +91,30 @@ _OCLC_LEVELS = "IJKLM"
 
 def _lint_leader(leader: str, out: list[Finding]) -> None:
     if len(leader) != 24:
-        out.append(Finding("leader-length", f"the leader is {len(leader)} characters long, not 24"))
+        out.append(Finding("leader-length", say("lint.leader-length", n=len(leader))))
         leader = (leader + " " * 24)[:24]
     # Blank record length and base address are what MARCXML writers put there
     # (MARC21slim allows [\d ]{5}): the length belongs to ISO 2709, whose reader
     # checks it against the record itself.
     if not (leader[:5].isdigit() or leader[:5] == "     "):
-        out.append(Finding("leader-value", f"leader/00-04 record length {leader[:5]!r} is not a number"))
-    for pos, (name, allowed) in _LEADER_VALUES.items():
+        out.append(Finding("leader-value", say("lint.leader-record-length", value=leader[:5])))
+    for pos, allowed in _LEADER_VALUES.items():
         value = leader[pos]
         if value in allowed:
             continue
         if pos == 17 and value in _OCLC_LEVELS:
-            out.append(Finding("leader-value", f"leader/17 encoding level {value!r} is OCLC-defined, "
-                               "not MARC 21", "warning"))
+            out.append(Finding("leader-value", say("lint.leader-oclc", value=value), "warning"))
             continue
         shown = ", ".join(repr(c) for c in allowed)
-        out.append(Finding("leader-value", f"leader/{pos:02d} {name} is {value!r}; MARC 21 allows {shown}"))
+        out.append(Finding("leader-value", say("lint.leader-position", pos=f"{pos:02d}",
+                                               name=say(f"lint.leader-{pos:02d}"), value=value,
+                                               allowed=shown)))
     if leader[10:12] != "22":
-        out.append(Finding("leader-value", f"leader/10-11 (indicator and subfield code counts) is "
-                           f"{leader[10:12]!r}, must be '22'"))
+        out.append(Finding("leader-value", say("lint.leader-counts", value=leader[10:12])))
     if not (leader[12:17].isdigit() or leader[12:17] == "     "):
-        out.append(Finding("leader-value", f"leader/12-16 base address {leader[12:17]!r} is not a number"))
+        out.append(Finding("leader-value", say("lint.leader-base", value=leader[12:17])))
     if leader[20:24] != "4500":
-        out.append(Finding("leader-value", f"leader/20-23 (entry map) is {leader[20:24]!r}, must be '4500'"))
+        out.append(Finding("leader-value", say("lint.leader-map", value=leader[20:24])))
 
 
 # --------------------------------------------------------------------------
@@ -211,11 +206,10 @@ def _lint_control(record: pymarc.Record, out: list[Finding]) -> None:
     counts = Counter(f.tag for f in record.fields)
     for tag in ("001", "008"):
         if not counts[tag]:
-            what = "control number" if tag == "001" else "fixed-length data elements"
-            out.append(Finding("missing-field", f"no {tag} ({what})", tag=tag))
+            out.append(Finding("missing-field", say(f"lint.no-{tag}"), tag=tag))
     for tag, repeatable in _CONTROL_RULES.items():
         if counts[tag] > 1 and not repeatable:
-            out.append(Finding("repeated-field", f"{tag} appears {counts[tag]} times; it is not repeatable",
+            out.append(Finding("repeated-field", say("lint.repeated-field", tag=tag, n=counts[tag]),
                                tag=tag))
     for field in record.fields:
         if not field.is_control_field():
@@ -223,60 +217,62 @@ def _lint_control(record: pymarc.Record, out: list[Finding]) -> None:
         data = field.data or ""
         if field.tag == "008":
             if len(data) != 40:
-                out.append(Finding("fixed-field-length", f"008 is {len(data)} characters long, not 40",
-                                   tag="008"))
+                out.append(Finding("fixed-field-length", say("lint.field-length", tag="008",
+                                                             n=len(data), want=40), tag="008"))
             elif not _LANG_008.fullmatch(data[35:38]):
-                out.append(Finding("fixed-field-value", f"008/35-37 language {data[35:38]!r} is not a "
-                                   "MARC language code", "warning", tag="008"))
+                out.append(Finding("fixed-field-value", say("lint.008-language", value=data[35:38]),
+                                   "warning", tag="008"))
         elif field.tag == "006" and len(data) != 18:
-            out.append(Finding("fixed-field-length", f"006 is {len(data)} characters long, not 18", tag="006"))
+            out.append(Finding("fixed-field-length", say("lint.field-length", tag="006", n=len(data),
+                                                         want=18), tag="006"))
         elif field.tag == "005" and not re.fullmatch(r"\d{14}\.\d", data):
-            out.append(Finding("fixed-field-value", f"005 {data!r} is not yyyymmddhhmmss.f", "warning",
+            out.append(Finding("fixed-field-value", say("lint.005", value=data), "warning",
                                tag="005"))
         elif field.tag == "001" and not data.strip():
-            out.append(Finding("empty-field", "001 is empty", tag="001"))
+            out.append(Finding("empty-field", say("lint.001-empty"), tag="001"))
 
 
 def _lint_data_field(field: pymarc.Field, out: list[Finding]) -> None:
     tag = field.tag
     rule = _RULES.get(tag)
     if not field.subfields:
-        out.append(Finding("empty-field", f"field {tag} has no subfields", tag=tag))
+        out.append(Finding("empty-field", say("lint.no-subfields", tag=tag), tag=tag))
     if rule is not None:
         for n, (ind, allowed) in enumerate(((field.indicator1, rule.ind1), (field.indicator2, rule.ind2)), 1):
             if (ind or " ") not in allowed:
                 shown = ", ".join(repr(c) for c in allowed)
-                out.append(Finding("invalid-indicator", f"indicator {n} is {ind!r}; {tag} allows {shown}",
-                                   tag=tag))
+                out.append(Finding("invalid-indicator", say("lint.indicator", n=n, value=ind,
+                                                            tag=tag, allowed=shown), tag=tag))
     seen: Counter[str] = Counter()
     for sf in field.subfields:
         code = sf.code or ""
         seen[code] += 1
         if len(code) != 1 or not _VALID_CODE.fullmatch(code):
-            out.append(Finding("invalid-subfield-code", f"subfield code {code!r} is not a lower-case "
-                               "letter or a digit", tag=tag, subfield=code))
-        elif rule is not None and code not in rule.codes:
-            out.append(Finding("undefined-subfield", f"subfield ${code} is not defined for {tag}",
+            out.append(Finding("invalid-subfield-code", say("lint.subfield-code", code=code),
                                tag=tag, subfield=code))
+        elif rule is not None and code not in rule.codes:
+            out.append(Finding("undefined-subfield", say("lint.undefined-subfield", code=code,
+                                                         tag=tag), tag=tag, subfield=code))
         if not (sf.value or "").strip():
-            out.append(Finding("empty-subfield", "empty subfield", "warning", tag=tag, subfield=code))
+            out.append(Finding("empty-subfield", say("lint.empty-subfield"), "warning", tag=tag,
+                               subfield=code))
     if rule is not None:
         for code in rule.once:
             if seen[code] > 1:
-                out.append(Finding("repeated-subfield", f"${code} appears {seen[code]} times; it is not "
-                                   "repeatable", tag=tag, subfield=code))
+                out.append(Finding("repeated-subfield", say("lint.repeated-subfield", code=code,
+                                                            n=seen[code]), tag=tag, subfield=code))
     if tag == "020":
         for value in field.get_subfields("a"):
             m = _ISBN_HEAD.match(value)
             if m is None or not isbn_valid(m.group(1)):
-                out.append(Finding("bad-isbn", f"{_show(value)} is not a valid ISBN (check digit or length); "
-                                   "a cancelled ISBN belongs in $z", "warning", tag=tag, subfield="a"))
+                out.append(Finding("bad-isbn", say("lint.isbn-020", value=_show(value)), "warning",
+                                   tag=tag, subfield="a"))
     elif tag == "022":
         for value in field.get_subfields("a"):
             m = _ISSN_HEAD.match(value)
             if m is None or not issn_valid(m.group(1)):
-                out.append(Finding("bad-issn", f"{_show(value)} is not a valid ISSN (check digit); "
-                                   "an incorrect ISSN belongs in $y", "warning", tag=tag, subfield="a"))
+                out.append(Finding("bad-issn", say("lint.issn-022", value=_show(value)), "warning",
+                                   tag=tag, subfield="a"))
 
 
 # --------------------------------------------------------------------------
@@ -298,27 +294,29 @@ def _lint_text(tag: str, code: str | None, text: str, min_confidence: float,
     """Check one value; return the legacy encoding it seems to be in, if any."""
     if has_forbidden_xml_chars(text):
         bad = sorted({f"U+{ord(c):04X}" for c in text if has_forbidden_xml_chars(c)})
-        out.append(Finding("invalid-xml-char", f"holds {', '.join(bad)}, which XML 1.0 forbids: "
-                           f"{_show(text)}", tag=tag, subfield=code))
+        out.append(Finding("invalid-xml-char", say("lint.xml-char", chars=", ".join(bad),
+                                                   text=_show(text)), tag=tag, subfield=code))
     if "\ufffd" in text:
-        out.append(Finding("replacement-char", "holds U+FFFD: characters were lost before or while "
-                           f"reading: {_show(text)}", tag=tag, subfield=code))
+        out.append(Finding("replacement-char", say("lint.replacement-char", text=_show(text)),
+                           tag=tag, subfield=code))
     if text.isascii():
         return None
     fixed = normalize(text)
     if fixed != text:
         if unicodedata.normalize("NFC", text) != fixed:
-            why = "not NFC, and Vietnamese marks are out of order (plain NFC would not repair it)"
+            why = say("lint.marks-out-of-order")
         elif unicodedata.is_normalized("NFD", text):
-            why = "NFD (decomposed), not NFC"
+            why = say("lint.nfd")
         else:
-            why = "not NFC"
+            why = say("lint.not-nfc")
         out.append(Finding("not-nfc", f"{why}: {_show(text)}", "warning", tag=tag, subfield=code))
     repaired, encoding, confidence = legacy.repair(fixed, min_confidence)
     if encoding is not None:
-        name = "UTF-8 read as Windows-1252" if encoding == "utf-8" else encoding.upper()
-        out.append(Finding("legacy-encoding", f"looks like {name} mojibake (confidence {confidence:.2f}): "
-                           f"{_show(text, 40)} → {_show(repaired, 40)}", "warning", tag=tag, subfield=code))
+        name = say("lint.utf8-as-1252") if encoding == "utf-8" else encoding.upper()
+        out.append(Finding("legacy-encoding", say("lint.mojibake", name=name, confidence=confidence,
+                                                  text=_show(text, 40),
+                                                  repaired=_show(repaired, 40)),
+                           "warning", tag=tag, subfield=code))
         return encoding
     return None
 
@@ -353,8 +351,8 @@ def _reader_finding(warning: str) -> Finding | None:
         return None
     for needle, code in _READER_CODES:
         if needle in warning:
-            return Finding(code, f"on reading: {warning}", "warning")
-    return Finding("reader", f"on reading: {warning}", "warning")
+            return Finding(code, say("lint.on-reading", note=warning), "warning")
+    return Finding("reader", say("lint.on-reading", note=warning), "warning")
 
 
 def reader_findings(warnings: Iterable[str]) -> list[Finding]:
@@ -371,7 +369,7 @@ def reader_findings(warnings: Iterable[str]) -> list[Finding]:
             extra[key] += 1
         else:
             out[key] = found
-    return [Finding(f.code, f.message + (f" (and {extra[k]} more like it)" if extra[k] else ""),
+    return [Finding(f.code, f.message + (say("lint.more-like-it", n=extra[k]) if extra[k] else ""),
                     f.severity) for k, f in out.items()]
 
 
@@ -394,14 +392,14 @@ def lint_record(record: pymarc.Record, reader_warnings: Iterable[str] = (), *,
     _lint_leader(str(record.leader or ""), out)
     counts = Counter(f.tag for f in record.fields)
     if not counts["245"]:
-        out.append(Finding("missing-field", "no 245 (title statement)", tag=None))
+        out.append(Finding("missing-field", say("lint.no-245"), tag=None))
     mains = [t for t in _MAIN_ENTRY if counts[t]]
     if sum(counts[t] for t in mains) > 1:
-        out.append(Finding("repeated-field", f"more than one main entry (1XX): {', '.join(mains)}",
+        out.append(Finding("repeated-field", say("lint.main-entries", tags=", ".join(mains)),
                            tag=mains[0]))
     for tag, rule in _RULES.items():
         if not rule.repeatable and counts[tag] > 1 and tag not in _MAIN_ENTRY:
-            out.append(Finding("repeated-field", f"{tag} appears {counts[tag]} times; it is not repeatable",
+            out.append(Finding("repeated-field", say("lint.repeated-field", tag=tag, n=counts[tag]),
                                tag=tag))
     _lint_control(record, out)
     encodings: dict[str, str] = {}
@@ -415,7 +413,7 @@ def lint_record(record: pymarc.Record, reader_warnings: Iterable[str] = (), *,
     out = _group_not_nfc(out)
     if len(encodings) > 1:
         parts = ", ".join(f"{enc.upper()} ({where})" for enc, where in encodings.items())
-        out.append(Finding("mixed-encodings", f"fields in different legacy encodings: {parts}", "warning"))
+        out.append(Finding("mixed-encodings", say("lint.mixed-fields", parts=parts), "warning"))
     return out
 
 
@@ -426,10 +424,10 @@ def _group_not_nfc(findings: list[Finding]) -> list[Finding]:
         return findings
     where = ", ".join(f.tag + (f" ${f.subfield}" if f.subfield else "") for f in nfc[:8])
     if len(nfc) > 8:
-        where += f" and {len(nfc) - 8} more"
+        where += say("lint.and-more", n=len(nfc) - 8)
     kinds = sorted({f.message.split(": ")[0] for f in nfc})
-    merged = Finding("not-nfc", f"{len(nfc)} values are {' or '.join(kinds)}: {where}; first: "
-                     f"{nfc[0].message.split(': ', 1)[1]}", "warning")
+    merged = Finding("not-nfc", say("lint.values-not-nfc", n=len(nfc), kinds=say("lint.or").join(kinds),
+                                    where=where, first=nfc[0].message.split(": ", 1)[1]), "warning")
     first = findings.index(nfc[0])
     rest = [f for f in findings if not (f.code == "not-nfc" and f.tag)]
     return rest[:first] + [merged] + rest[first:]
@@ -468,8 +466,7 @@ def _date_problem(value: str) -> str | None:
     for part in value.split("/") if value.count("/") == 1 else (value,):
         m = _W3CDTF.fullmatch(part)
         if m is None:
-            return (f"{_show(value)} is not a W3CDTF date: write a year (2015), a month (2015-05) "
-                    "or a day (2015-05-01)")
+            return say("lint.not-w3cdtf", value=_show(value))
         year, month, day, hour, minute, second, tz_hour, tz_minute = (
             int(g) if g else None for g in m.groups())
         try:
@@ -477,7 +474,7 @@ def _date_problem(value: str) -> str | None:
             time(hour or 0, minute or 0, second or 0)
             time(tz_hour or 0, tz_minute or 0)
         except ValueError as exc:
-            return f"{_show(value)} is not a real date ({exc})"
+            return say("lint.not-a-date", value=_show(value), cause=exc)
     return None
 
 
@@ -490,17 +487,15 @@ def _language_problem(value: str) -> str | None:
     if m is None:
         parts = [v.strip() for v in re.split(r"[;,]", value)]
         if len(parts) > 1 and all(_LANG_TAG.fullmatch(v) for v in parts):
-            return f"{_show(value)} holds several languages: give each its own dc:language"
+            return say("lint.languages", value=_show(value))
         if _LANG_TAG.fullmatch(value.replace("_", "-")):
-            return (f"{_show(value)} is a locale name, not a language tag: "
-                    f"write {value.replace('_', '-')!r}")
+            return say("lint.locale-name", value=_show(value), tag=value.replace("_", "-"))
     if primary in _COUNTRY_FOR_LANGUAGE:
-        return (f"{_show(value)} is a country code, not an ISO 639 language code: "
-                f"write {_COUNTRY_FOR_LANGUAGE[primary]!r}")
+        return say("lint.country-code", value=_show(value), code=_COUNTRY_FOR_LANGUAGE[primary])
     code = language_code(value)
     if code is not None and m is None:
-        return f"{_show(value)} is a language name, not an ISO 639 language code: write {code!r}"
-    return f"{_show(value)} is not an ISO 639 language code (such as 'vi' or 'vie')"
+        return say("lint.language-name", value=_show(value), code=code)
+    return say("lint.not-iso639", value=_show(value))
 
 
 def _identifier_problem(value: str) -> Finding | None:
@@ -508,12 +503,12 @@ def _identifier_problem(value: str) -> Finding | None:
     if m is not None:
         number = value[m.end():].split(" (", 1)[0].strip()
         if not isbn_valid(number):
-            return Finding("bad-isbn", f"{_show(value)} is not a valid ISBN (check digit or length)",
-                           "warning", tag="dc:identifier")
+            return Finding("bad-isbn", say("lint.isbn", value=_show(value)), "warning",
+                           tag="dc:identifier")
         return None
     m = _ISSN_PREFIX.match(value)
     if m is not None and not issn_valid(value[m.end():].strip()):
-        return Finding("bad-issn", f"{_show(value)} is not a valid ISSN (check digit)", "warning",
+        return Finding("bad-issn", say("lint.issn", value=_show(value)), "warning",
                        tag="dc:identifier")
     return None
 
@@ -540,27 +535,26 @@ def lint_dc(elements: Iterable[tuple[str, str]], reader_warnings: Iterable[str] 
     out = reader_findings(reader_warnings)
     present = {name for name, text in elements if text.strip()}
     if "title" not in present:
-        out.append(Finding("missing-field", "no dc:title"))
+        out.append(Finding("missing-field", say("lint.no-dc-title")))
     if "identifier" not in present:
         # The loader names a DC record by its first dc:identifier.
-        out.append(Finding("missing-field", "no dc:identifier: import rejects a record it cannot name"))
+        out.append(Finding("missing-field", say("lint.no-dc-identifier")))
     for name in foreign:
-        out.append(Finding("undefined-element", f"<{name}> is not in the Dublin Core namespace "
-                           f"{DC_NS}: import ignores it", "warning"))
+        out.append(Finding("undefined-element", say("lint.foreign-element", name=name, ns=DC_NS),
+                           "warning"))
     encodings: dict[str, str] = {}
     for name, raw in elements:
         tag = f"dc:{name}"
         text = raw.strip()
         if name not in _DC_SET:
             if text:
-                out.append(Finding("undefined-element", "not one of the 15 Dublin Core 1.1 elements: "
-                                   "import and convert reject the record", tag=tag))
+                out.append(Finding("undefined-element", say("lint.not-dc-element"), tag=tag))
             else:
-                out.append(Finding("undefined-element", "not one of the 15 Dublin Core 1.1 elements "
-                                   "(empty, so it is ignored)", "warning", tag=tag))
+                out.append(Finding("undefined-element", say("lint.not-dc-element-empty"), "warning",
+                                   tag=tag))
                 continue
         if not text:
-            out.append(Finding("empty-field", "empty element", "warning", tag=tag))
+            out.append(Finding("empty-field", say("lint.empty-element"), "warning", tag=tag))
             continue
         found = _lint_text(tag, None, text, min_confidence, out)
         if found:
@@ -581,7 +575,7 @@ def lint_dc(elements: Iterable[tuple[str, str]], reader_warnings: Iterable[str] 
     out = _group_not_nfc(out)
     if len(encodings) > 1:
         parts = ", ".join(f"{enc.upper()} ({where})" for enc, where in encodings.items())
-        out.append(Finding("mixed-encodings", f"elements in different legacy encodings: {parts}", "warning"))
+        out.append(Finding("mixed-encodings", say("lint.mixed-elements", parts=parts), "warning"))
     return out
 
 

@@ -23,6 +23,7 @@ pairs, the shape pymarc's ``Subfield`` unpacks to.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import repeat
 
 import pymarc
 
@@ -52,21 +53,6 @@ class LightField:
             self.data = None
             self.indicator1, self.indicator2 = indicator1, indicator2
             self._subfields = subfields if subfields is not None else []
-
-    @classmethod
-    def _from_text(cls, tag: str, text: str, clean: Callable[[str], str] | None) -> LightField:
-        """A data field from its ISO 2709 text: two indicators, then subfields;
-        ``clean`` (if any) is applied to every value when they are split."""
-        field = cls.__new__(cls)
-        field.tag = tag
-        field.control_field = False
-        field.data = None
-        field.indicator1 = text[0]
-        field.indicator2 = text[1]
-        field._text = text
-        field._clean = clean
-        field._subfields = None
-        return field
 
     @property
     def subfields(self) -> list[tuple[str, str]]:
@@ -108,6 +94,39 @@ class LightField:
 
     def __repr__(self) -> str:
         return f"LightField({self.tag!r})"
+
+
+class _TextField(LightField):
+    """A field read from ISO 2709: made from its tag and its text (two
+    indicators, then the 0x1F-separated subfields; a control field's data);
+    ``clean`` (if any) is applied to every value as it is read."""
+
+    __slots__ = ()
+
+    def __init__(self, tag: str, text: str, clean: Callable[[str], str] | None) -> None:
+        self.tag = tag
+        if tag < "010" and tag.isdigit():
+            self.control_field = True
+            self.data = text if clean is None else clean(text)
+            self.indicator1 = self.indicator2 = None
+            self._subfields = []
+        else:
+            self.control_field = False
+            self.data = None
+            self.indicator1 = text[0]
+            self.indicator2 = text[1]
+            self._text = text
+            self._clean = clean
+            self._subfields = None
+
+
+def iso_fields(tags: list[str], texts: list[str],
+               clean: Callable[[str], str] | None) -> list[LightField]:
+    """The light fields of a record read from ISO 2709: each tag with its text
+    (data fields: indicators and subfields, at least the two indicators).
+    One C-level map over the fields (a field costs its ``__init__``, no loop of
+    Python around it)."""
+    return list(map(_TextField, tags, texts, repeat(clean, len(tags))))
 
 
 class LazyRecord(pymarc.Record):

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from ..wording import say
 from .result import ReadResult
 
 if TYPE_CHECKING:
@@ -48,12 +49,10 @@ def detect_format(stream: BinaryIO, name: str = "") -> str:
             return "marcxml"
         if b"purl.org/dc/elements/1.1" in head:
             return "dc"
-        raise UnknownFormat(f"{name or 'the file'} is XML but neither MARCXML nor Dublin Core")
+        raise UnknownFormat(say("format.xml-unknown", name=name or say("format.the-file")))
     if text[:5].isdigit() or Path(name).suffix.lower() in _MARC_EXT:
         return "iso2709"
-    raise UnknownFormat(
-        f"cannot tell the format of {name or 'the file'}: not ISO 2709 MARC (it should start with "
-        "a five-digit record length) and not XML; give --format")
+    raise UnknownFormat(say("format.unknown", name=name or say("format.the-file")))
 
 
 def read_stream(stream: BinaryIO, fmt: str, mapping: ColumnMapping | None = None) -> Iterator[ReadResult]:

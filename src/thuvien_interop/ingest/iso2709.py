@@ -34,7 +34,7 @@ from ..crosswalk.marc8 import (
     implausible_bytes,
     plausible_marc8,
 )
-from ..crosswalk.marcview import LazyRecord, LightField
+from ..crosswalk.marcview import LazyRecord, iso_fields
 from ..crosswalk.text import (
     clean_xml_text,
     has_forbidden_xml_chars,
@@ -121,7 +121,7 @@ def read_iso2709(stream: BinaryIO, source_encoding: str | None = None, *,
         yield result
 
 
-_DIRECTORY = re.compile(r"([\x20-\x7e]{3})([0-9]{4})([0-9]{5})")
+_ENTRY = "%s%04d%05d"  # a directory entry: tag, field length, starting position
 # A byte outside ASCII as a subfield code, or as a field's first or second byte
 # (an indicator): the full parser says what it made of them. Each pattern opens
 # with a literal, which the regex engine finds fast.
@@ -149,23 +149,25 @@ def _parse_light(raw: bytes, decoder: _FieldDecoder) -> LazyRecord | None:
     if dir_end < 0 or not base.isdigit() or int(base) != dir_end + 1:
         return None
     directory = raw[24:dir_end]
-    if not directory.isascii():
-        return None
-    entries = _DIRECTORY.findall(directory.decode("ascii"))
-    if not entries or len(entries) * 12 != len(directory):
-        return None
     data = raw[dir_end + 1:-1]
     pieces = data.split(b"\x1e")
-    if pieces.pop() != b"" or len(pieces) != len(entries):
+    n = len(pieces) - 1
+    if pieces.pop() != b"" or not n or n * 12 != len(directory) or not directory.isascii():
         return None
-    # What the directory should say: each field's length with its terminator
-    # (C-level maps, no Python loop), the fields end to end in directory order.
+    # Each field's length with its terminator (C-level maps, no Python loop).
     lengths = list(map(_plus_one, map(len, pieces)))
     if min(lengths) < 3:
         return None  # a data field without indicators (or so short a control field: let _parse judge)
-    tags, dir_lengths, dir_starts = zip(*entries, strict=True)
-    if lengths != list(map(int, dir_lengths)) \
-            or list(accumulate(lengths, initial=0))[:-1] != list(map(int, dir_starts)):
+    # The directory must be, byte for byte, the one these fields make: each tag
+    # (printable ASCII) with its length and its start, the fields end to end
+    # in directory order. Formatted in one go and compared as one string.
+    entries = directory.decode("ascii")
+    tags = list(map("".join, zip(entries[0::12], entries[1::12], entries[2::12], strict=True)))
+    starts = list(accumulate(lengths, initial=0))
+    starts.pop()
+    expected: list[object] = [None] * (3 * n)
+    expected[0::3], expected[1::3], expected[2::3] = tags, lengths, starts
+    if _ENTRY * n % tuple(expected) != entries or not entries.isprintable():
         return None
     normalize_text = decoder.normalize
     if normalize_text and data.translate(None, _XML_ALLOWED_BYTES):
@@ -187,16 +189,9 @@ def _parse_light(raw: bytes, decoder: _FieldDecoder) -> LazyRecord | None:
             return None
         # One look at the whole record's text says whether any value needs normalizing.
         clean = None if not normalize_text or is_plain_nfc(text) else normalize
-    fields = []
-    append = fields.append
-    control, data_field = LightField, LightField._from_text
     bodies = text.split("\x1e")
     bodies.pop()  # after the last field terminator
-    for tag, body in zip(tags, bodies, strict=True):
-        if tag < "010" and tag.isdigit():
-            append(control(tag, data=body if clean is None else clean(body)))
-        else:
-            append(data_field(tag, body, clean))
+    fields = iso_fields(tags, bodies, clean)
     leader = leader_bytes.decode("ascii")
     return LazyRecord.from_fields(leader[:9] + "a" + leader[10:], fields)
 

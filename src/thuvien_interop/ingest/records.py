@@ -68,13 +68,18 @@ def read_records(stream: BinaryIO, fmt: str, *, source_encoding: str | None = No
         results = read_iso2709(stream, source_encoding)
     else:
         results = read_stream(stream, fmt, mapping)  # type: ignore[arg-type]
+    # No layer of its own when nothing is repaired: every record passes through here.
+    return results if repair_mojibake is None else _repaired(results, repair_mojibake)
+
+
+def _repaired(results: Iterator[ReadResult], min_confidence: float) -> Iterator[ReadResult]:
     for result in results:
-        if repair_mojibake is not None and isinstance(result.record, pymarc.Record):
+        if isinstance(result.record, pymarc.Record):
             from ..crosswalk.lint import repair_mojibake as repair
 
-            result.warnings.extend(repair(result.record, repair_mojibake))
-        elif repair_mojibake is not None and isinstance(result.record, DCRecord):
+            result.warnings.extend(repair(result.record, min_confidence))
+        elif isinstance(result.record, DCRecord):
             from ..crosswalk.lint import repair_dc_mojibake
 
-            result.warnings.extend(repair_dc_mojibake(result.record.elements, repair_mojibake))
+            result.warnings.extend(repair_dc_mojibake(result.record.elements, min_confidence))
         yield result

@@ -10,8 +10,8 @@ Bodies are written to a :class:`tempfile.SpooledTemporaryFile` (in memory up to
 a few MB, on disk after), so a page of any size is downloaded completely and
 then parsed in a streaming way from the file, and the exact bytes are at hand
 when a response must be saved for diagnosis. A compressed body is read as it
-came over the wire and decompressed here, :data:`STEP` bytes at a time
-(:func:`decoded`): memory does not grow with its compression ratio.
+came over the wire and decompressed, :data:`~thuvien_interop.httpbody.STEP` bytes at a time
+(:func:`~thuvien_interop.httpbody.decoded`): memory does not grow with its compression ratio.
 
     >>> client = PoliteClient()
     >>> page = client.get("https://example.org/oai", {"verb": "Identify"})   # doctest: +SKIP
@@ -28,8 +28,7 @@ import socket
 import tempfile
 import threading
 import time
-import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -38,10 +37,10 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ProtocolError, ReadTimeoutError
-from urllib3.exceptions import SSLError as _TLSError
 
 from .. import __version__
+from ..httpbody import UnknownCoding, decoded, raw_chunks
+from ..wording import say
 
 USER_AGENT = f"thuvien-interop-harvester/{__version__} (+https://pypi.org/project/thuvien-interop/)"
 _SPOOL = 8 << 20
@@ -56,11 +55,6 @@ EXCERPT = 1 << 20
 #: a "gzip bomb" a thousand to one and more (1 GB of zeros is 1 MB).
 BOMB_FLOOR = 64 << 20
 BOMB_RATIO = 200
-
-#: Decompressed bytes one step of :func:`decoded` yields at most, and compressed
-#: bytes read from the wire at a time. (urllib3 before 2.6 decompressed each read
-#: whole: a 64 kB read of a gzip bomb became 64 MB in memory at once.)
-STEP = 1 << 16
 
 log = logging.getLogger("thuvien_interop.harvest")
 
@@ -188,31 +182,29 @@ class _Adapter(HTTPAdapter):
 
 def describe_failure(exc: BaseException) -> tuple[str, str]:
     """A request exception of requests/urllib3 in words: what happened, and what
-    to try (``""`` when there is nothing to suggest)."""
+    to try (``""`` when there is nothing to suggest), in the language spoken (a
+    harvest's worker threads speak English, as the store keeps their errors)."""
     text = str(exc)
     low = text.lower()
     if isinstance(exc, requests.exceptions.SSLError):
-        return (f"the secure connection failed ({_last_words(text)})",
-                "check the URL (http or https?) and the provider's certificate")
+        return (say("fetch.ssl", cause=_last_words(text)), say("fetch.ssl-hint"))
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return ("no connection within the connect timeout",
-                "is the provider's server up, and reachable from this machine?")
+        return say("fetch.connect-timeout"), say("fetch.connect-timeout-hint")
     if isinstance(exc, requests.exceptions.ReadTimeout):
-        return "no answer within the read timeout", "try a longer --timeout"
+        return say("fetch.read-timeout"), say("fetch.read-timeout-hint")
     if isinstance(exc, requests.exceptions.ConnectionError):
         if "refused" in low:
-            return ("connection refused (nothing answers at that address and port)",
-                    "is the provider's server running, and is the URL right?")
+            return say("fetch.refused"), say("fetch.refused-hint")
         if "name or service not known" in low or "nodename nor servname" in low \
                 or "getaddrinfo failed" in low or "name resolution" in low:
-            return "the host name cannot be found", "check the URL"
+            return say("fetch.no-host"), say("fetch.check-url")
         if "reset" in low or "broken" in low or "aborted" in low or "disconnected" in low:
-            return "the provider closed the connection before its answer was complete", ""
-        return f"cannot connect ({_last_words(text)})", "check the URL and the network"
+            return say("fetch.closed"), ""
+        return say("fetch.cannot-connect", cause=_last_words(text)), say("fetch.network-hint")
     if isinstance(exc, requests.exceptions.ContentDecodingError):
         return _last_words(text), ""
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return "the provider closed the connection before its answer was complete", ""
+        return say("fetch.closed"), ""
     return f"{type(exc).__name__}: {_last_words(text)}", ""
 
 
@@ -220,93 +212,6 @@ def _last_words(text: str) -> str:
     # urllib3 nests its reasons: "... (Caused by NewConnectionError('...: [Errno 111] ...'))"
     m = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
     return m.group(1).strip() if m else text[:200]
-
-
-class UnknownCoding(Exception):
-    """A response compressed in a content-coding the harvester does not read."""
-
-
-def decoded(chunks: Iterable[bytes], coding: str, step: int = STEP) -> Iterator[bytes]:
-    """The body read from the wire as ``chunks``, its ``Content-Encoding``
-    (``coding``) undone, in pieces of at most ``step`` bytes: however much a
-    chunk decompresses to, only ``step`` bytes of it exist at a time.
-
-    ``coding`` lists the codings in the order they were applied (RFC 9110
-    §8.4): ``gzip`` (``x-gzip``; members one after another, RFC 1952 §2.2),
-    ``deflate`` (zlib-wrapped, RFC 1950, or the raw deflate some servers send)
-    and ``identity``. Another coding raises :class:`UnknownCoding`; a damaged
-    stream raises ``requests.exceptions.ContentDecodingError``.
-
-        >>> import gzip
-        >>> b"".join(decoded([gzip.compress(b"<OAI-PMH/>")], "gzip"))
-        b'<OAI-PMH/>'
-    """
-    names = [c.strip().lower() for c in coding.split(",")]
-    inflaters = []
-    for name in reversed([n for n in names if n and n != "identity"]):
-        if name not in ("gzip", "x-gzip", "deflate"):
-            raise UnknownCoding(name)
-        inflaters.append(_Inflater(name != "deflate", step))
-    stream: Iterable[bytes] = chunks
-    for inflater in inflaters:
-        stream = inflater.run(stream)
-    return iter(stream)
-
-
-class _Inflater:
-    """One content-coding undone as urllib3's decoders undo it (gzip: what follows
-    a whole member and is not a member is ignored, as gzip(1) ignores it;
-    deflate: zlib-wrapped, else raw), each output bounded by zlib's ``max_length``."""
-
-    def __init__(self, gzip: bool, step: int) -> None:
-        self.gzip = gzip
-        self.step = step
-        self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS)
-        self._members = 0  # gzip members read to their end
-        # deflate: the input until zlib has seen its two header bytes, to read
-        # again as raw deflate if the header is not there.
-        self._first: bytes | None = None if gzip else b""
-        self._raw = False
-        self._over = False  # what comes now is ignored
-
-    def run(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
-        for data in chunks:
-            yield from self._feed(data)
-
-    def _feed(self, data: bytes) -> Iterator[bytes]:
-        if self._first is not None:
-            self._first += data
-        more = True
-        while more and not self._over:
-            if self._obj.eof:  # the member (or the deflate stream) is done
-                if not data:
-                    return
-                if not self.gzip:
-                    self._over = True
-                    return
-                self._members += 1
-                self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            try:
-                out = self._obj.decompress(data, self.step)
-            except zlib.error as exc:
-                if self.gzip and self._members:
-                    self._over = True  # trailing garbage after a whole member
-                    return
-                if self._first is not None and not self._raw:
-                    self._raw = True
-                    self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
-                    data, self._first = self._first, None
-                    continue
-                raise requests.exceptions.ContentDecodingError(
-                    f"the {'gzip' if self.gzip else 'deflate'} compression of the answer is "
-                    f"damaged ({exc})") from exc
-            if self._first is not None and len(self._first) >= 2:
-                self._first = None  # zlib has read the header it would have refused
-            data = self._obj.unused_data if self._obj.eof else self._obj.unconsumed_tail
-            if out:
-                yield out
-            # A full step may leave output waiting inside zlib, input or not.
-            more = bool(data) or len(out) == self.step
 
 
 @dataclass(slots=True)
@@ -545,7 +450,7 @@ class PoliteClient:
                     wire = [0]
                     coding = resp.headers.get("Content-Encoding", "")
                     try:
-                        chunks = decoded(_counted(resp.raw, wire), coding)
+                        chunks = decoded(raw_chunks(resp.raw, wire), coding)
                     except UnknownCoding as exc:
                         raise FetchError(
                             f"the response from {url} is compressed as {str(exc)!r}, which the "
@@ -586,22 +491,6 @@ class PoliteClient:
             _current.watch = None
             if watch is not None:
                 self._watchdog.done(watch)
-
-
-def _counted(raw: Any, wire: list[int]) -> Iterator[bytes]:
-    """The body as it comes over the wire (not decompressed: :func:`decoded` does
-    that, a step at a time), its size so far in ``wire[0]``; urllib3's errors as
-    requests raises them from ``iter_content``."""
-    try:
-        for chunk in raw.stream(STEP, decode_content=False):
-            wire[0] += len(chunk)
-            yield chunk
-    except ProtocolError as exc:
-        raise requests.exceptions.ChunkedEncodingError(exc) from exc
-    except ReadTimeoutError as exc:
-        raise requests.exceptions.ConnectionError(exc) from exc
-    except _TLSError as exc:
-        raise requests.exceptions.SSLError(exc) from exc
 
 
 class _Deadline(Exception):

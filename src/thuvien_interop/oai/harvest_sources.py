@@ -31,6 +31,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..dates import parse_utc
+from ..wording import say
 
 # A source name becomes part of a setSpec (OAI-PMH 2.0 §4.6 setSpecType), so it
 # may only use the characters a setSpec segment allows.
@@ -76,7 +77,7 @@ class Source:
                 "it becomes the set source:<name> of the union")
         parts = urlsplit(self.url or "")
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise SourcesError(f"provider '{self.name}': '{self.url}' is not an http(s) base URL")
+            raise SourcesError(say("sources.not-a-url", name=self.name, url=self.url))
         for spec in self.sets:
             if not _SPEC.match(spec):
                 raise SourcesError(f"provider '{self.name}': '{spec}' is not a valid setSpec")
@@ -178,12 +179,12 @@ def load_sources(path: str | os.PathLike) -> tuple[list[Source], HarvestOptions]
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SourcesError(f"providers file {path} does not exist") from None
+        raise SourcesError(say("sources.missing", path=path)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise SourcesError(f"providers file {path} is not valid TOML: {exc}") from None
+        raise SourcesError(say("sources.not-toml", path=path, cause=exc)) from None
     providers = data.get("provider", data.get("providers", []))
     if not isinstance(providers, list) or not providers:
-        raise SourcesError(f"providers file {path} has no [[provider]] tables")
+        raise SourcesError(say("sources.no-providers", path=path))
     sources: list[Source] = []
     seen: set[str] = set()
     for i, entry in enumerate(providers, 1):

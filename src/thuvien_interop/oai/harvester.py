@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from .. import dates, xml
+from ..collector import fewer_collections
 from ..crosswalk.text import normalize
 from ..formats import FormatRegistry, default_registry
 from ..model import MAX_IDENTIFIER, Set, WriteSummary
@@ -51,7 +52,8 @@ from ..paths import user_data_dir
 from ..pipeline import BATCH, Pipeline
 from ..store import shared_url
 from ..store.base import Leases, Repository, StoreError
-from ..workers import WriteBehind, fewer_collections
+from ..wording import Said
+from ..workers import WriteBehind
 from ..xml import safe_parser
 from .harvest_convert import Job, serialize, xml_text
 from .harvest_http import Cancelled, Fetched, FetchError, PoliteClient
@@ -252,8 +254,7 @@ class _Halt:
             raise LeaseLost(f"lease lost: {self.lease.lost_to or 'another harvester'} holds this "
                             "provider now, so this harvester stopped harvesting it (the pages "
                             "stored so far are kept; the other one goes on from its checkpoint)")
-        raise Interrupted("interrupted: the pages before this one are stored; the next run "
-                          "resumes here")
+        raise Interrupted(Said("harvest.log.interrupted-page"))
 
 
 _NO_HALT = _Halt(None)
@@ -453,8 +454,7 @@ class Harvester:
             self._wait([pool.submit(work) for _ in range(max(1, min(workers, len(names))))])
         if not self._stop.is_set():
             for held in keeper.holders([n for n in names if n not in done]):
-                log.warning("%s: not harvested: %s holds its lease (another harvester is at "
-                            "work on it)", held.name, held.holder)
+                log.warning(Said("harvest.log.held", name=held.name, holder=held.holder))
                 results[held.name] = HarvestResult(by_name[held.name], held_by=held.holder)
         return [results[n] for n in names if n in results]
 
@@ -485,8 +485,7 @@ class Harvester:
         try:
             return [f.result() for f in futures]
         except KeyboardInterrupt:
-            log.warning("interrupted: the pages handed over are being committed; the next "
-                        "run resumes from there")
+            log.warning(Said("harvest.log.interrupted"))
             self.stop()
             for f in futures:
                 try:
@@ -613,7 +612,8 @@ class Harvester:
         finally:
             fetched.close()
         self.state.save_identify(source.name, info)
-        log.info("%s: %s, granularity %s", source.name, info.repository_name, info.granularity)
+        log.info(Said("harvest.log.identify", name=source.name, repository=info.repository_name,
+                      granularity=info.granularity))
         return info
 
     def _read_identify(self, source: Source, fetched: Fetched) -> IdentifyInfo:
@@ -682,15 +682,15 @@ class Harvester:
         run = None if full else st.run_state()
         if run is not None:
             lr.resumed = True
-            log.info("%s: resuming %s after page %d (%d records so far)", source.name,
-                     f"set {set_spec}" if set_spec else "the harvest", run.pages, run.records)
+            log.info(Said("harvest.log.resuming-set" if set_spec else "harvest.log.resuming",
+                          name=source.name, set=set_spec, pages=run.pages, records=run.records))
         else:
             start = _to_granularity(from_, info) if from_ else (
                 None if full else st.last_response_date)
             run = RunState(from_=start, until=_to_granularity(until, info) if until else None)
             if start:
-                log.info("%s: harvesting%s from %s", source.name,
-                         f" set {set_spec}" if set_spec else "", start)
+                log.info(Said("harvest.log.from-set" if set_spec else "harvest.log.from",
+                              name=source.name, set=set_spec, start=start))
         verb = "ListIdentifiers" if by_identifier else "ListRecords"
         # Two jobs a page (its commit, its checkpoint); with worker processes, room
         # for a page on each and the next one being read.
@@ -813,13 +813,12 @@ class Harvester:
             self.on_page(source, set_spec, run.pages)
         w = lr.written
         this_run = w.added + w.updated + w.deleted + w.unchanged
-        before = (f"; resumed after {run.pages - lr.pages:,} pages of an earlier run"
+        before = (Said("harvest.log.resumed-after", pages=run.pages - lr.pages)
                   if lr.resumed else "")
-        log.info("%s: %s complete: this run %s pages, %s records (%s new, %s updated, "
-                 "%s deleted, %s unchanged, %s quarantined)%s", source.name,
-                 f"set {set_spec}" if set_spec else "harvest", f"{lr.pages:,}",
-                 f"{this_run:,}", f"{w.added:,}", f"{w.updated:,}", f"{w.deleted:,}",
-                 f"{w.unchanged:,}", f"{lr.quarantined:,}", before)
+        log.info(Said("harvest.log.complete-set" if set_spec else "harvest.log.complete",
+                      name=source.name, set=set_spec, pages=lr.pages, records=this_run,
+                      added=w.added, updated=w.updated, deleted=w.deleted,
+                      unchanged=w.unchanged, quarantined=lr.quarantined, before=before))
 
     def _save_run(self, source: Source, set_spec: str | None, st: ListState,
                   snapshot: dict[str, object], halt: _Halt) -> None:
@@ -936,7 +935,8 @@ class Harvester:
             codes = {c for c, _ in page.errors}
             if codes == {"noRecordsMatch"}:
                 # §3.6: no records in the window is an answer, not a failure.
-                log.info("%s: no records match %s", source.name, _describe(params))
+                log.info(Said("harvest.log.no-records", name=source.name,
+                              what=_describe(params)))
                 run.started = run.started or page.response_date
                 return ListEnd()
             diagnosis.keep([f"{c}: {m}" for c, m in page.errors])
@@ -1149,8 +1149,7 @@ class Harvester:
                                    label=source.name, cancel=halt.event)
         except Cancelled:
             halt.check()
-            raise Interrupted("interrupted: the pages before this one are stored; the next "
-                              "run resumes here") from None
+            raise Interrupted(Said("harvest.log.interrupted-page")) from None
 
     def _folder(self, source: Source) -> Path | None:
         if self.diagnostics is None:

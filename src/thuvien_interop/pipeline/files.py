@@ -66,7 +66,7 @@ def import_files(
     # Vietnamese encoding (see iso2709.SOURCE_ENCODINGS); None trusts leader/09.
     # repair_mojibake: a confidence threshold (0..1) above which MARC or DC text
     # that reads as legacy-encoding mojibake is repaired; each repair is noted.
-    from ..workers import fewer_collections
+    from ..collector import fewer_collections
 
     with fewer_collections(), Pipeline(store, registry=registry, processes=processes,
                                        index_profile=index_profile, replace=replace) as pipeline:

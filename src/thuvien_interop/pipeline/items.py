@@ -125,7 +125,8 @@ class Report:
 
 def kept_message(kept: int) -> str | None:
     """The summary line for ``kept`` richer records kept, or ``None`` (none kept)."""
+    from ..wording import plural, say
+
     if not kept:
         return None
-    return (f"Kept {kept} richer record{'s' if kept != 1 else ''} (MARC) over oai_dc; use "
-            "--replace to replace them.")
+    return say("kept", records=plural(kept, "richer record"))

@@ -21,6 +21,7 @@ import requests
 from lxml import etree
 
 from ..crosswalk.dc import DC_NS
+from ..httpbody import UnknownCoding, read_limited
 from ..xml import SAFE_PARSER, SRU1, SRU2, SRU2_SCAN, ZEEREX
 from . import cql
 
@@ -189,12 +190,16 @@ class Client:
     """A client of one SRU endpoint (``version`` 1.1, 1.2 or 2.0)."""
 
     def __init__(self, url: str, *, version: str = "1.2", timeout: float = 30.0,
-                 session: requests.Session | None = None, method: str = "GET") -> None:
+                 session: requests.Session | None = None, method: str = "GET",
+                 max_bytes: int = 256 << 20) -> None:
         self.url = url
         self.version = version
         self.timeout = timeout
         self.session = session or requests.Session()
+        self.session.headers["Accept-Encoding"] = "gzip, deflate"
         self.method = method.upper()
+        self.max_bytes = max_bytes
+        """The largest answer read (decompressed); a larger one is an :class:`SRUError`."""
 
     def _request(self, params: dict[str, str]) -> etree._Element:
         if not self.version.startswith("2"):
@@ -202,13 +207,24 @@ class Client:
         else:
             params = {k: v for k, v in params.items() if k != "operation"}
         if self.method == "POST":
-            resp = self.session.post(self.url, data=params, timeout=self.timeout)
+            resp = self.session.post(self.url, data=params, timeout=self.timeout, stream=True)
         else:
-            resp = self.session.get(self.url, params=params, timeout=self.timeout)
+            resp = self.session.get(self.url, params=params, timeout=self.timeout, stream=True)
+        # Read a step at a time and no further than max_bytes, decompressed by our
+        # own bounded decoder (a compression bomb is refused, not inflated).
+        with resp:
+            try:
+                body = read_limited(resp, self.max_bytes)
+            except UnknownCoding as exc:
+                raise SRUError([], f"{self.url} answered compressed as {str(exc)!r}, which "
+                               "cannot be read (gzip and deflate can)") from None
+        if len(body) > self.max_bytes:
+            raise SRUError([], f"{self.url} answered with more than {self.max_bytes >> 20} MB "
+                           "(Client(max_bytes=...) reads more)")
         # Some servers (Zebra) send a diagnostic with an HTTP error status (SRU 2.0
         # allows it): an SRU body is read whatever the status.
         try:
-            root = etree.fromstring(resp.content, SAFE_PARSER)
+            root = etree.fromstring(body, SAFE_PARSER)
         except etree.XMLSyntaxError:
             root = None
         if root is None or etree.QName(root).namespace not in (_NS1, _NS2, _SCAN2):

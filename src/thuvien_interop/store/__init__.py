@@ -37,7 +37,9 @@ def open_store(url: str) -> Repository:
         from .sqlite import SQLiteRepository
 
         return SQLiteRepository(str(Path(url)))
-    raise StoreError(f"unknown store URL '{url}': use sqlite:///path/to/file.db or postgresql://…")
+    from ..wording import say
+
+    raise StoreError(say("store.unknown-url", url=url))
 
 
 def shared_url(store: Repository) -> str | None:

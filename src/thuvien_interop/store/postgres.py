@@ -32,6 +32,7 @@ import psycopg
 from psycopg import sql
 
 from ..model import Record
+from ..wording import say
 from . import keyset, search_plan
 from .base import StoreUnavailable
 from .sql import CHANGE_COLUMNS, KEY_COLUMNS, MAX_EXPANSION, Compiler, SQLStore, Txn
@@ -306,8 +307,8 @@ class PostgresRepository(SQLStore):
         try:
             conn = psycopg.connect(self._conninfo, autocommit=True, **self._app_name)
         except psycopg.Error as exc:
-            raise StoreUnavailable(f"cannot connect to the PostgreSQL store {self._where()}: "
-                                   f"{' '.join(str(exc).split())}") from exc
+            raise StoreUnavailable(say("store.postgres-unreachable", where=self._where(),
+                                       cause=" ".join(str(exc).split()))) from exc
         if self.schema:
             conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
         self._local.staging = False

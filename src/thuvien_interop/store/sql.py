@@ -37,6 +37,7 @@ from ..model import (
 from . import keyset, search_plan
 from .base import Key, StoreError, StoreUnavailable, WorkPage, checksum, checksum_v1
 from .headers import datestamp_element, stored_header
+from .heads import MARK, META_PREFIX, Heads, head_of
 
 RECORD_COLUMNS = ("id", "identifier", "datestamp", "seq", "deleted", "deleted_at", "checksum",
                   "canonical_format", "canonical", "sets", "about", "origin", "header")
@@ -110,6 +111,7 @@ class SQLStore:
         self._local = threading.local()
         self._all: list[Any] = []
         self._lock = threading.Lock()
+        self._heads = Heads(self._read_heads)
 
     # -- what a dialect supplies -------------------------------------------------------
     def _connect(self) -> Any:
@@ -339,6 +341,30 @@ class SQLStore:
     def set_meta(self, key: str, value: str) -> None:
         self._put_meta(self._conn(), key, value)
 
+    def _read_heads(self) -> dict[str, bytes]:
+        rows = self._conn().execute(self._q("SELECT key, value FROM meta WHERE key LIKE ?"),
+                                    (META_PREFIX + "%",)).fetchall()
+        return {key[len(META_PREFIX):]: value.encode("utf-8") for key, value in rows}
+
+    def _keep_heads(self, conn: Any, samples: dict[str, bytes]) -> None:
+        """Inside a write: each format's head as the store keeps it, the head of
+        ``samples`` (one XML of each format) kept for a format that has none yet.
+        Read in the writing transaction every batch, so that a head this process
+        kept in a transaction rolled back is never used."""
+        for prefix, xml in samples.items():
+            key = META_PREFIX + prefix
+            head = self._heads.known(prefix) or head_of(xml)
+            try:
+                value = head.decode("utf-8")
+            except UnicodeDecodeError:
+                value = ""
+            if value:
+                conn.execute(self._q("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                                     "DO NOTHING"), (key, value))
+            row = conn.execute(self._q("SELECT value FROM meta WHERE key = ?"), (key,)).fetchone()
+            if row:
+                self._heads.learned(prefix, row[0].encode("utf-8"))
+
     def setdefault_meta(self, key: str, value: str) -> str:
         conn = self._conn()
         conn.execute(self._q("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
@@ -381,7 +407,7 @@ class SQLStore:
              metadata: bool = True) -> list[Item]:
         text, args = keyset.list_sql(self.keyset_dialect, q, after, limit, metadata=metadata,
                                      count=False)
-        return [self._item(row) for row in self._conn().execute(text, args)]
+        return [self._item(row, q.prefix) for row in self._conn().execute(text, args)]
 
     def list_stored(self, q: ListQuery, after: Key | None, limit: int, *,
                     metadata: bool = True) -> list[tuple[int, int, bool, bytes, bytes | None, bytes | None]]:
@@ -391,16 +417,27 @@ class SQLStore:
         deleted record or without ``metadata``."""
         text, args = keyset.list_sql(self.keyset_dialect, q, after, limit, metadata=metadata,
                                      count=False, stored=True)
-        return self._conn().execute(text, args).fetchall()
+        rows = self._conn().execute(text, args).fetchall()
+        if not metadata:
+            return rows
+        # The format's head once for the page, put back in one concatenation a row
+        # (the hot path of a harvest: no call a row).
+        mark = MARK[0]
+        if not any((x := row[5]) and x[0] == mark for row in rows):
+            return rows
+        head = self._heads.head(q.prefix)
+        return [row if (x := row[5]) is None or x[0] != mark
+                else (row[0], row[1], row[2], row[3], row[4], head + x[1:]) for row in rows]
 
     def iter(self, q: ListQuery, *, metadata: bool = True, batch: int = 1000) -> Iterator[Item]:
         """Every item of a list, page after page (for exports and re-rendering)."""
         return keyset.iterate(lambda after, n: self.list(q, after, n, metadata=metadata), batch)
 
-    def _item(self, row: Sequence[Any]) -> Item:
+    def _item(self, row: Sequence[Any], prefix: str | None) -> Item:
         identifier, datestamp, seq, deleted, sets, about, xml, origin = row
         header = Header(identifier, datestamp, self._sets_of(sets), bool(deleted), origin)
-        return Item(header, (datestamp, seq), None if deleted else xml, about)
+        return Item(header, (datestamp, seq), None if deleted else self._heads.unpack(prefix, xml),
+                    about)
 
     def count(self, q: ListQuery) -> int:
         text, args = keyset.list_sql(self.keyset_dialect, q, None, None, metadata=False, count=True)
@@ -411,7 +448,7 @@ class SQLStore:
             "SELECT r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about, x.xml, r.origin "
             "FROM records r LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = ? "
             "WHERE r.identifier = ?"), (prefix or "", identifier)).fetchone()
-        return self._item(row) if row else None
+        return self._item(row, prefix) if row else None
 
     def stored_records(self, identifiers: Iterable[str]) -> dict[str, Record]:
         out: dict[str, Record] = {}
@@ -431,7 +468,8 @@ class SQLStore:
             "SELECT r.canonical_format, coalesce(r.canonical, x.xml) FROM records r "
             "LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = 'marc21' "
             "WHERE r.identifier = ? AND NOT r.deleted"), (identifier,)).fetchone()
-        return (row[0], row[1]) if row else None
+        # The canonical bytes (XML, whole) or else the rendered marc21 row's.
+        return (row[0], self._heads.unpack("marc21", row[1])) if row else None
 
     # -- writing ---------------------------------------------------------------------
     def write(self, records: Iterable[Record], *, now: int | None = None,
@@ -585,9 +623,16 @@ class SQLStore:
                     "SELECT r.id, r.canonical_format, coalesce(r.canonical, x.xml) FROM records r "
                     "LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = 'marc21' "
                     f"WHERE {cond}"), args):
-                kept[rid] = (fmt, canon)
+                kept[rid] = (fmt, self._heads.unpack("marc21", canon))
         inserts, updates, rendered, members, index = [], [], [], [], []
         modified = dates.format_utc(stamp)
+        samples: dict[str, bytes] = {}
+        for r in written:
+            if r.record is not None and not r.record.deleted:
+                for p, x in r.record.rendered.items():
+                    samples.setdefault(p, x)
+        self._keep_heads(conn, samples)
+        pack = self._heads.pack
         for r, seq in zip(written, seqs, strict=True):
             record = r.record
             assert record is not None and r.rid is not None
@@ -600,7 +645,7 @@ class SQLStore:
             else:
                 inserts.append((values[0], record.identifier, *values[1:]))
             if not record.deleted:
-                rendered.extend((r.rid, p, x) for p, x in record.rendered.items())
+                rendered.extend((r.rid, p, pack(p, x)) for p, x in record.rendered.items())
                 index.append((r.rid, record, modified))
             members.extend((s, stamp, seq, r.rid) for s in r.sets)
         stored = [u[0] for u in updates]
@@ -1009,7 +1054,7 @@ class SQLStore:
             "r.origin "
             "FROM records r LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = ? "
             f"WHERE {cond}"), [prefix or "", *args]).fetchall()
-        by_id = {row[0]: self._item(row[1:]) for row in rows}
+        by_id = {row[0]: self._item(row[1:], prefix) for row in rows}
         return [by_id[i] for i in ids if i in by_id]
 
     def scan(self, index: str, start: str, position: int, count: int) -> list[search_plan.ScanTerm]:

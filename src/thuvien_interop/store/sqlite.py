@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model import Record
+from ..wording import say
 from . import keyset, search_plan
 from .base import StoreError
 from .sql import KEY_COLUMNS, MAX_EXPANSION, Compiler, SQLStore, Txn, origin_of_sets
@@ -103,7 +104,7 @@ MIGRATIONS: list[str] = [
     CREATE TABLE search_rwords (rword TEXT PRIMARY KEY) WITHOUT ROWID;
     """,
     # 3: "has this record the format?" without touching the wide rendered rows (a
-    # WITHOUT ROWID table of KB-sized blobs): completeListSize and ListIdentifiers
+    # table of KB-sized blobs): completeListSize and ListIdentifiers
     # read this narrow index instead (13x faster counts at 5,000 records).
     """
     CREATE INDEX rendered_prefix ON rendered (prefix, record_id);
@@ -150,7 +151,25 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS union_cluster_head ON union_cluster (head);
     CREATE INDEX IF NOT EXISTS union_cluster_size ON union_cluster (size, head);
     """,
-    # 9: each clustered record's work (its part), by the record's id, kept with the
+    # 9: rendered formats in a table with rowids (issue 16). As a WITHOUT ROWID
+    # table its rows, KB-sized blobs, were b-tree keys: its interior pages held
+    # copies of them, and any row over ~4 KB of a 16 KB page spilled to an
+    # overflow page of its own (SQLite advises WITHOUT ROWID for rows under
+    # ~1/20 of a page). At 100,000 LoC records: 7,127 -> ~5,300 bytes a record.
+    """
+    CREATE TABLE rendered_rows (
+        record_id INTEGER NOT NULL,
+        prefix TEXT NOT NULL,
+        xml BLOB NOT NULL,
+        PRIMARY KEY (record_id, prefix)
+    );
+    INSERT INTO rendered_rows (record_id, prefix, xml)
+        SELECT record_id, prefix, xml FROM rendered ORDER BY record_id, prefix;
+    DROP TABLE rendered;
+    ALTER TABLE rendered_rows RENAME TO rendered;
+    CREATE INDEX rendered_prefix ON rendered (prefix, record_id);
+    """,
+    # 10: each clustered record's work (its part), by the record's id, kept with the
     # cluster tables: the readers' search and facets count works by one join on an
     # integer key (a record not in it is a work of its own). (Filled afresh: a store
     # rolled back to an older version, which did not keep it, runs it again.)
@@ -200,7 +219,7 @@ class SQLiteRepository(SQLStore):
         else:
             p = Path(path)
             if p.parent and not p.parent.exists():
-                raise StoreError(f"cannot create the store {path}: folder {p.parent} does not exist")
+                raise StoreError(say("store.no-folder", path=path, folder=p.parent))
             self._target = str(p)
             self._uri = False
         self.path = path
@@ -216,7 +235,7 @@ class SQLiteRepository(SQLStore):
             conn = sqlite3.connect(self._target, uri=self._uri, isolation_level=None,
                                    check_same_thread=False, timeout=LOCK_TIMEOUT)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the SQLite store {self.path}: {exc}") from exc
+            raise StoreError(say("store.sqlite-unopenable", path=self.path, cause=exc)) from exc
         # A new store gets 16 KiB pages (an existing one keeps its own: the pragma
         # changes nothing once the file has tables). Rendered records are 0.5-4 KB:
         # on 4 KiB pages most spill onto overflow pages, which made files 1.7x

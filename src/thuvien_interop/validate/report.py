@@ -15,7 +15,7 @@ import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-from ..wording import plural
+from ..wording import plural, say
 
 __all__ = ["LEVELS", "Check", "Report"]
 
@@ -69,9 +69,10 @@ class Report:
 
     def summary(self) -> str:
         n = self.counts()
-        verdict = "COMPLIANT" if self.compliant else "NOT COMPLIANT"
-        return (f"{verdict}: {plural(n['error'], 'error')}, {plural(n['warning'], 'warning')}, "
-                f"{plural(n['ok'], 'check')} passed ({plural(self.requests, 'request')})")
+        verdict = say("validate.compliant" if self.compliant else "validate.not-compliant")
+        return say("validate.summary", verdict=verdict, errors=plural(n["error"], "error"),
+                   warnings=plural(n["warning"], "warning"), passed=plural(n["ok"], "check"),
+                   requests=plural(self.requests, "request"))
 
     # -- output -----------------------------------------------------------------
     def as_dict(self) -> dict[str, object]:
@@ -97,19 +98,19 @@ class Report:
 
     def to_text(self, verbose: bool = False) -> str:
         """Errors, then warnings, then (``verbose``) what passed; the verdict last."""
-        lines = [f"Validation of {self.base_url}"]
+        lines = [say("validate.of", url=self.base_url)]
         name = self.identify.get("repositoryName")
         if name:
-            lines.append(f"Repository: {name}")
-        for level, title in (("error", "Errors"), ("warning", "Warnings"), ("info", "Notes"),
-                             ("ok", "Passed")):
+            lines.append(say("validate.repository", name=name))
+        for level, title in (("error", "validate.errors"), ("warning", "validate.warnings"),
+                             ("info", "validate.notes"), ("ok", "validate.passed")):
             if level == "ok" and not verbose:
                 continue
             items = [c for c in self.checks if c.level == level]
             if not items:
                 continue
             lines.append("")
-            lines.append(f"{title} ({len(items)}):")
+            lines.append(say(title, n=len(items)))
             for c in items:
                 lines.append(f"  [{c.id}] {c.message}")
                 if c.url and level in ("error", "warning"):
@@ -117,8 +118,8 @@ class Report:
         t = _timings(self.seconds)
         if t:
             lines.append("")
-            lines.append(f"Response times: median {t['median']:.2f} s, slowest {t['max']:.2f} s "
-                         f"over {self.requests} requests")
+            lines.append(say("validate.times", median=t["median"], slowest=t["max"],
+                             n=self.requests))
         lines.append("")
         lines.append(self.summary())
         return "\n".join(lines) + "\n"

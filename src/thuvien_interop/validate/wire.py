@@ -18,6 +18,7 @@ import requests
 from lxml import etree
 
 from .. import __version__
+from ..httpbody import UnknownCoding, read_limited
 from ..oai.harvest_http import describe_failure
 from ..xml import OAI as OAI_NS
 from ..xml import safe_parser
@@ -127,7 +128,10 @@ class Wire:
             else:
                 r = self.session.post(self.base_url, data=items, timeout=self.timeout,
                                       stream=True)
-            body = r.raw.read(_MAX_BODY + 1, decode_content=True)
+            body = read_limited(r, _MAX_BODY)
+        except UnknownCoding as exc:
+            raise Unreachable(f"the answer is compressed as {str(exc)!r}, which cannot be "
+                              f"read (gzip and deflate can), at {url}") from None
         except requests.RequestException as exc:
             what, hint = describe_failure(exc)
             raise Unreachable(f"{what}, at {url}" + (f"; {hint}" if hint else "")) from None
