@@ -459,8 +459,9 @@ class SQLStore:
                     "FROM records r LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = 'marc21' "
                     f"WHERE {cond} AND NOT r.deleted"), args):
                 if data is not None:
-                    out[ident] = Record(ident, canonical=bytes(data), canonical_format=fmt,
-                                        sets=self._sets_of(sets))
+                    # (As canonical() reads it: a rendered marc21 row may keep no head.)
+                    out[ident] = Record(ident, canonical=self._heads.unpack("marc21", bytes(data)),
+                                        canonical_format=fmt, sets=self._sets_of(sets))
         return out
 
     def canonical(self, identifier: str) -> tuple[str, bytes] | None:
