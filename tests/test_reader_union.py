@@ -242,6 +242,15 @@ def test_sru_indexes_for_library_province_and_kind_narrow_any_client(sru):
     assert count('local.library = hanoi and dc.type = cartographic') == 1
     assert count('viet not local.province = "Hà Nội"') == 4
     assert count('local.province = "Lâm Đồng"') == 0
+    # A province beside other parts is its libraries' keys checked per record
+    # (one semi-join with their keys or-ed), in either order and with other keys.
+    assert count('viet and local.province = "Dak Lak"') == 4
+    assert count('local.province = "Dak Lak" and viet') == 4
+    assert count('viet and local.province = hà* and dc.date >= 2000') == 1
+    assert count('viet not local.province = "Dak Lak"') == 2
+    assert count('local.province = "Dak Lak" or local.province = "Hà Nội"') == 6
+    assert count('(local.library = hanoi or local.library = buonho) and dc.date >= 1990') == 3
+    assert count('sach and (local.library = hanoi or local.library = buonho)') == 0
 
 
 def test_sru_2_facets_are_valid_against_the_oasis_schema_and_lead_to_their_query(sru):

@@ -1120,11 +1120,11 @@ class Compiler:
         return []
 
     @staticmethod
-    def key_conjuncts(node: search_plan.PlanNode
-                      ) -> list[search_plan.KeyMatch | search_plan.KeyRange] | None:
-        """The key conditions ``node`` is the conjunction of (a key alone, or And of
-        such), else None."""
-        if isinstance(node, search_plan.KeyMatch | search_plan.KeyRange):
+    def key_conjuncts(node: search_plan.PlanNode) -> list[search_plan.PlanNode] | None:
+        """The key conditions ``node`` is the conjunction of (a key alone, keys of
+        one index or-ed, or And of such), else None."""
+        if isinstance(node, search_plan.KeyMatch | search_plan.KeyRange) \
+                or Compiler.key_choices(node) is not None:
             return [node]
         if isinstance(node, search_plan.And):
             a, b = Compiler.key_conjuncts(node.left), Compiler.key_conjuncts(node.right)
@@ -1132,9 +1132,31 @@ class Compiler:
                 return a + b
         return None
 
-    def key_condition(self, node: search_plan.KeyMatch | search_plan.KeyRange
-                      ) -> tuple[str | None, list[object]]:
-        """A condition on ``search_keys k`` for one key match (None: the index is empty)."""
+    @staticmethod
+    def key_choices(node: search_plan.PlanNode) -> list[search_plan.KeyMatch] | None:
+        """The keys of one index ``node`` or-s (``local.library = a or … = b``: a
+        province chosen is its libraries), else None."""
+        if isinstance(node, search_plan.Or):
+            a, b = Compiler.key_choices(node.left), Compiler.key_choices(node.right)
+            if a is not None and b is not None and a[0].index == b[0].index:
+                return a + b
+            return None
+        if isinstance(node, search_plan.KeyMatch) and node.op == "eq":
+            return [node]
+        return None
+
+    def key_condition(self, node: search_plan.PlanNode) -> tuple[str | None, list[object]]:
+        """A condition on ``search_keys k`` for one key match, or for keys of one
+        index or-ed (:meth:`key_choices`): None when the index is empty."""
+        if not isinstance(node, search_plan.KeyMatch | search_plan.KeyRange):
+            choices = self.key_choices(node)
+            assert choices is not None, node
+            code = self.store._idx(self.conn, choices[0].index)
+            if code is None:
+                return None, []
+            values = sorted({c.value for c in choices})
+            return (f"k.idx = ? AND k.key IN ({', '.join('?' * len(values))})",
+                    [code, *values])
         code = self.store._idx(self.conn, node.index)
         if code is None:
             return None, []
@@ -1153,7 +1175,7 @@ class Compiler:
         keys = (search_plan.KeyMatch, search_plan.KeyRange)
         if isinstance(node, search_plan.AllRecords):
             return "SELECT id FROM records WHERE NOT deleted", []
-        if isinstance(node, keys):
+        if isinstance(node, keys) or self.key_choices(node) is not None:
             cond, args = self.key_condition(node)
             if cond is None:
                 return None, []

@@ -482,7 +482,7 @@ class SQLiteRepository(SQLStore):
             [rank_expr, *args], start, limit)
 
     def _ranked_keyed(self, conn: Any, comp: _FTS5, text: search_plan.PlanNode,
-                      checks: list[tuple[bool, search_plan.KeyMatch | search_plan.KeyRange]],
+                      checks: list[tuple[bool, search_plan.PlanNode]],
                       start: int, limit: int) -> tuple[list[int], int]:
         """One full-text part narrowed by keys (``history and dc.date >= 1990``): its
         rows scored as they are found and each checked against the keys, instead of
@@ -520,13 +520,13 @@ class SQLiteRepository(SQLStore):
 
 
 def _keyed_text(comp: _FTS5, node: search_plan.PlanNode) -> tuple[
-        search_plan.PlanNode, list[tuple[bool, search_plan.KeyMatch | search_plan.KeyRange]]] | None:
+        search_plan.PlanNode, list[tuple[bool, search_plan.PlanNode]]] | None:
     """(its one full-text part, its key checks as (negated, key)) when ``node`` is a
     full-text part narrowed only by key conditions (And with keys on either side,
     AndNot with a key on the right, nested), else None: the shapes
     :meth:`Compiler.node` compiles as semi-joins."""
     keys = (search_plan.KeyMatch, search_plan.KeyRange)
-    checks: list[tuple[bool, search_plan.KeyMatch | search_plan.KeyRange]] = []
+    checks: list[tuple[bool, search_plan.PlanNode]] = []
     while comp.match(node) is None:
         if isinstance(node, search_plan.And) and (found := comp.key_conjuncts(node.right)):
             node, negate = node.left, False
