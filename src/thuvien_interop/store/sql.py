@@ -459,18 +459,15 @@ class SQLStore:
                     "FROM records r LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = 'marc21' "
                     f"WHERE {cond} AND NOT r.deleted"), args):
                 if data is not None:
-                    # (As canonical() reads it: a rendered marc21 row may keep no head.)
+                    # The canonical bytes (XML, whole) or else the rendered marc21
+                    # row's, which may keep no head (store/heads.py).
                     out[ident] = Record(ident, canonical=self._heads.unpack("marc21", bytes(data)),
                                         canonical_format=fmt, sets=self._sets_of(sets))
         return out
 
     def canonical(self, identifier: str) -> tuple[str, bytes] | None:
-        row = self._conn().execute(self._q(
-            "SELECT r.canonical_format, coalesce(r.canonical, x.xml) FROM records r "
-            "LEFT JOIN rendered x ON x.record_id = r.id AND x.prefix = 'marc21' "
-            "WHERE r.identifier = ? AND NOT r.deleted"), (identifier,)).fetchone()
-        # The canonical bytes (XML, whole) or else the rendered marc21 row's.
-        return (row[0], self._heads.unpack("marc21", row[1])) if row else None
+        rec = self.stored_records([identifier]).get(identifier)
+        return (rec.canonical_format, rec.canonical) if rec is not None else None
 
     # -- writing ---------------------------------------------------------------------
     def write(self, records: Iterable[Record], *, now: int | None = None,
