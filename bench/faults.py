@@ -34,6 +34,9 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from waitress_loop import serve_until  # noqa: E402 - the tests' server loop, one home
+
 
 class Clock:
     """WSGI middleware: when each ListRecords request arrived."""
@@ -92,24 +95,9 @@ class _Served:
 
         self.server = create_server(app, host="127.0.0.1", port=0, threads=threads)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread = threading.Thread(target=serve_until, args=(self.server, self._stop),
+                                        daemon=True)
         self._thread.start()
-
-    def _run(self) -> None:
-        from waitress import wasyncore
-
-        server = self.server
-        try:
-            while not self._stop.is_set() and server._map:
-                wasyncore.loop(timeout=0.05, map=server._map, count=1,
-                               use_poll=server.adj.asyncore_use_poll)
-        finally:
-            for channel in list(server._map.values()):
-                try:
-                    channel.close()
-                except OSError:
-                    pass
-            server.task_dispatcher.shutdown()
 
     def close(self) -> None:
         self._stop.set()

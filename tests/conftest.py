@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from waitress_loop import serve_until
 
 from thuvien_interop.validate import schemas as _schemas
 
@@ -80,29 +81,13 @@ def free_port() -> int:
 def live_server(app, threads: int = 4, **adjustments) -> Iterator[str]:
     """Serve a WSGI app with waitress on 127.0.0.1; yield its root URL.
     ``adjustments`` are waitress settings (e.g. ``clear_untrusted_proxy_headers``)."""
-    from waitress import wasyncore
     from waitress.server import create_server
 
     server = create_server(app, host="127.0.0.1", port=0, threads=threads, **adjustments)
     port = server.effective_port
     stopping = threading.Event()
 
-    def run() -> None:
-        # Our own loop, in short slices, so stopping never depends on waitress's
-        # wake-up pipe: everything is closed here, in the thread that selects on it.
-        try:
-            while not stopping.is_set() and server._map:
-                wasyncore.loop(timeout=0.05, map=server._map, count=1,
-                               use_poll=server.adj.asyncore_use_poll)
-        finally:
-            for channel in list(server._map.values()):
-                try:
-                    channel.close()
-                except OSError:
-                    pass
-            server.task_dispatcher.shutdown()
-
-    thread = threading.Thread(target=run, daemon=True)
+    thread = threading.Thread(target=serve_until, args=(server, stopping), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{port}"
