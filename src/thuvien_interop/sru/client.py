@@ -196,7 +196,6 @@ class Client:
         self.version = version
         self.timeout = timeout
         self.session = session or requests.Session()
-        self.session.headers["Accept-Encoding"] = "gzip, deflate"
         self.method = method.upper()
         self.max_bytes = max_bytes
         """The largest answer read (decompressed); a larger one is an :class:`SRUError`."""
@@ -206,10 +205,15 @@ class Client:
             params = {"version": self.version, **params}
         else:
             params = {k: v for k, v in params.items() if k != "operation"}
+        # (What our decoder reads, asked of each request: a session given to us is
+        # the caller's, its headers theirs.)
+        headers = {"Accept-Encoding": "gzip, deflate"}
         if self.method == "POST":
-            resp = self.session.post(self.url, data=params, timeout=self.timeout, stream=True)
+            resp = self.session.post(self.url, data=params, timeout=self.timeout, stream=True,
+                                     headers=headers)
         else:
-            resp = self.session.get(self.url, params=params, timeout=self.timeout, stream=True)
+            resp = self.session.get(self.url, params=params, timeout=self.timeout, stream=True,
+                                    headers=headers)
         # Read a step at a time and no further than max_bytes, decompressed by our
         # own bounded decoder (a compression bomb is refused, not inflated).
         with resp:

@@ -1142,6 +1142,32 @@ class Compiler:
             return [node]
         return None
 
+    def key_exists(self, node: search_plan.PlanNode, ref: str = "q.id"
+                   ) -> tuple[str | None, list[object]]:
+        """Whether the record ``ref`` has a key ``node`` matches: a probe of its own
+        keys through search_keys_record (None: the index is empty)."""
+        cond, args = self.key_condition(node)
+        if cond is None:
+            return None, []
+        return (f"EXISTS (SELECT 1 FROM search_keys k WHERE k.record_id = {ref} AND {cond})",
+                args)
+
+    def key_checked(self, base: str, args: list[object],
+                    checks: list[tuple[bool, search_plan.PlanNode]]
+                    ) -> tuple[str | None, list[object]]:
+        """The rows of ``base`` (a SELECT with an ``id`` column) that have each key
+        check's key (negated: that have not), a semi-join each; None: nothing can
+        match."""
+        for negate, key in checks:
+            cond, cargs = self.key_exists(key)
+            if cond is None:  # the index is empty: nothing has the key
+                if negate:
+                    continue
+                return None, []
+            base = f"SELECT q.* FROM ({base}) q WHERE {'NOT ' if negate else ''}{cond}"
+            args = args + cargs
+        return base, args
+
     def key_condition(self, node: search_plan.PlanNode) -> tuple[str | None, list[object]]:
         """A condition on ``search_keys k`` for one key match, or for keys of one
         index or-ed (:meth:`key_choices`): None when the index is empty."""
@@ -1199,16 +1225,7 @@ class Compiler:
                 a, aa = self.node(left)
                 if a is None:
                     return None, []
-                for key in checks:
-                    cond, cargs = self.key_condition(key)
-                    if cond is None:  # the index is empty: nothing has the key
-                        if negate:
-                            continue
-                        return None, []
-                    a = (f"SELECT q.id FROM ({a}) q WHERE {'NOT ' if negate else ''}EXISTS "
-                         f"(SELECT 1 FROM search_keys k WHERE k.record_id = q.id AND {cond})")
-                    aa = aa + cargs
-                return a, aa
+                return self.key_checked(a, aa, [(negate, key) for key in checks])
         if isinstance(node, search_plan.And | search_plan.Or | search_plan.AndNot):
             return keyset.set_operation(node, self.node(node.left), self.node(node.right),
                                         not_in=self.not_in)
@@ -1220,9 +1237,9 @@ class Compiler:
         merge into one MATCH or tsquery) as the records of one part checked
         against each other part on their own rows, rarest first, instead of the
         intersection of every part's records (a 100-term AND of common words:
-        each of its 100 sets built whole). None: fewer than two such parts, or
-        no idea which is rarest (a part of every record checked a record at a
-        time costs more than its set)."""
+        each of its 100 sets built whole). None: fewer than CHAIN_LEAST such
+        parts, no idea which is rarest (a part of every record checked a record
+        at a time costs more than its set), or not rare enough (CHAIN_FACTOR)."""
         parts: list[search_plan.PlanNode] = []
         todo: list[search_plan.PlanNode] = [node]
         while todo:
@@ -1234,8 +1251,8 @@ class Compiler:
         keys = (search_plan.KeyMatch, search_plan.KeyRange)
         checks: list[tuple[float, int, search_plan.PlanNode]] = []
         rest: list[search_plan.PlanNode] = []
-        texts = [i for i, part in enumerate(parts)
-                 if not isinstance(part, keys) and self.text_exists(part, "q.id") is not None]
+        texts = {i: got for i, part in enumerate(parts) if not isinstance(part, keys)
+                 and (got := self.text_exists(part, "q.id")) is not None}
         if len(texts) < CHAIN_LEAST:
             return None  # intersected (the rarities alone would cost about as much)
         for i, part in enumerate(parts):
@@ -1260,15 +1277,8 @@ class Compiler:
         if sql is None:
             return None, []
         conds: list[str] = []
-        for _, _, part in checks:
-            if isinstance(part, keys):
-                cond, cargs = self.key_condition(part)
-                if cond is not None:
-                    cond = f"EXISTS (SELECT 1 FROM search_keys k WHERE k.record_id = q.id AND {cond})"
-            else:
-                got = self.text_exists(part, "q.id")
-                assert got is not None
-                cond, cargs = got
+        for _, i, part in checks:
+            cond, cargs = self.key_exists(part) if isinstance(part, keys) else texts[i]
             if cond is None:
                 return None, []
             conds.append(cond)

@@ -493,17 +493,10 @@ class SQLiteRepository(SQLStore):
         if rows is None:
             return [], 0
         where, args = rows
-        scored, args = f"SELECT id, s FROM ({_scores(where)})", list(args)
-        for negate, key in checks:
-            cond, cargs = comp.key_condition(key)
-            if cond is None:  # the index is empty: nothing has the key
-                if negate:
-                    continue
-                return [], 0
-            scored = (f"SELECT q.id AS id, q.s AS s FROM ({scored}) q WHERE "
-                      f"{'NOT ' if negate else ''}EXISTS (SELECT 1 FROM search_keys k "
-                      f"WHERE k.record_id = q.id AND {cond})")
-            args += cargs
+        scored, args = comp.key_checked(f"SELECT id, s FROM ({_scores(where)})", list(args),
+                                        checks)
+        if scored is None:
+            return [], 0
         return self._page_of_scores(conn, scored, args, start, limit)
 
     @staticmethod
