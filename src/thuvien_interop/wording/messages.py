@@ -180,10 +180,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "value.languages": {"en": 'must be a text, or one text a language: { vi = "…", en = "…" }',
                         "vi": 'phải là một văn bản, hoặc mỗi ngôn ngữ một văn bản: '
                               '{ vi = "…", en = "…" }'},
-    "value.schema": {"en": "{value!r} is not a record schema: use \"dc\", \"marcxml\" or "
-                           "\"mods\"",
-                     "vi": "{value!r} không phải lược đồ bản ghi: hãy dùng \"dc\", \"marcxml\" "
-                           "hoặc \"mods\""},
+    "value.schema": {"en": "{value!r} is not a record schema: use \"dc\", \"marcxml\", "
+                           "\"mods\" or \"holdings\"",
+                     "vi": "{value!r} không phải lược đồ bản ghi: hãy dùng \"dc\", \"marcxml\", "
+                           "\"mods\" hoặc \"holdings\""},
     "value.hours": {"en": "must be a number of hours, not {shown}",
                     "vi": "phải là số giờ, không phải {shown}"},
     "value.ttl": {"en": "must be at least 24, not {value}: slow harvesters need a day to finish "
