@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import itertools
 import re
+from collections.abc import Iterator
 
 import pytest
 from test_store import backend  # noqa: F401 - fixture: every backend
@@ -90,18 +91,26 @@ def every_request(store) -> list[list[tuple[str, str]]]:
 
 def assert_same_everywhere(store, monkeypatch, **config) -> int:
     """Every request and every page of every list, both ways; how many compared."""
-    fast, oracle = providers(store, **config)
     compared = 0
+    for params, new, old in every_page(store, *providers(store, **config), monkeypatch):
+        assert new == old, params
+        compared += 1
+    return compared
+
+
+def every_page(store, fast: Provider, oracle: Provider, monkeypatch,
+               base: str = "http://127.0.0.1/oai"
+               ) -> Iterator[tuple[list[tuple[str, str]], bytes, bytes]]:
+    """(arguments, new answer, old answer) of every request and of every page of
+    every list after it (its resumption tokens followed)."""
     for params in every_request(store):
         while True:
-            new, old = answer_pair(fast, oracle, monkeypatch, params)
-            assert new == old, params
-            compared += 1
-            m = _TOKEN.search(new.decode())
+            new, old = answer_pair(fast, oracle, monkeypatch, params, base)
+            yield params, new, old
+            m = _TOKEN.search(old.decode())
             if not m:
                 break
             params = [("verb", dict(params)["verb"]), ("resumptionToken", m.group(1))]
-    return compared
 
 
 def catalogue(store) -> None:
@@ -211,24 +220,18 @@ def test_served_over_http_identity_and_gzip_equal_the_rendered_ones(backend, mon
     compared = 0
     with live_server(app) as root, requests.Session() as http:
         base = root + "/oai"
-        for params in every_request(store):
-            while True:
-                old = answer_pair(fast, oracle, monkeypatch, params, base)[1]
-                for encoding in ("identity", "gzip"):
-                    r = http.get(base, params=params, headers={"Accept-Encoding": encoding},
-                                 timeout=30, stream=True)
-                    sent = r.raw.read(decode_content=False)
-                    assert r.headers["Content-Length"] == str(len(sent)), params
-                    if r.headers.get("Content-Encoding") == "gzip":
-                        sent = gzip.decompress(sent)
-                    else:
-                        assert encoding == "identity" or len(sent) < 1024, params
-                    assert sent == old, params
-                    compared += 1
-                m = _TOKEN.search(old.decode())
-                if not m:
-                    break
-                params = [("verb", dict(params)["verb"]), ("resumptionToken", m.group(1))]
+        for params, _new, old in every_page(store, fast, oracle, monkeypatch, base):
+            for encoding in ("identity", "gzip"):
+                r = http.get(base, params=params, headers={"Accept-Encoding": encoding},
+                             timeout=30, stream=True)
+                sent = r.raw.read(decode_content=False)
+                assert r.headers["Content-Length"] == str(len(sent)), params
+                if r.headers.get("Content-Encoding") == "gzip":
+                    sent = gzip.decompress(sent)
+                else:
+                    assert encoding == "identity" or len(sent) < 1024, params
+                assert sent == old, params
+                compared += 1
     assert compared > 600
     lines = log.getvalue().splitlines()
     assert len(lines) == compared and all(" 200 " in line for line in lines)
