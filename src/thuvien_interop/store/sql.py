@@ -142,6 +142,13 @@ class SQLStore:
         """One statement for many rows of arguments."""
         conn.executemany(self._q(text), rows)
 
+    def _upsert(self, conn: Any, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+        """Insert rows, or update the row with the same first column (its primary key)."""
+        if rows:
+            self._many(conn, f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                       f"({', '.join('?' * len(columns))}) ON CONFLICT ({columns[0]}) DO UPDATE SET "
+                       + ", ".join(f"{c} = excluded.{c}" for c in columns[1:]), rows)
+
     def _sets_value(self, sets: tuple[str, ...]) -> object:
         raise NotImplementedError
 
@@ -1475,35 +1482,37 @@ class ClusterTables:
         return self._rows("SELECT coalesce(max(part), 0) FROM union_record")[0][0]
 
     def apply(self, removed: list[str], upserts: list[tuple], updates: list[tuple],
-              clusters: list[tuple[int, str, int]], gone: list[int]) -> None:
+              clusters: list[tuple[int, str, int]], gone: list[int],
+              stored: Iterable[str] | None = None) -> None:
         """Write a batch's changes: records removed; records written (record,
         provider, part, alone, facts text, keys); records moved (part, alone,
-        record); parts' clusters (part, head, size); parts gone."""
+        record); parts' clusters (part, head, size); parts gone. ``stored``: the
+        records written that already had rows (their keys and work are replaced),
+        when known (else every one is taken to have)."""
         conn, store = self.conn, self.store
-        dropped = removed + [u[0] for u in upserts]
-        for cond, args in store._chunks("record", dropped):
+        had = [u[0] for u in upserts] if stored is None else sorted(set(stored))
+        for cond, args in store._chunks("record", removed + had):
             conn.execute(store._q(f"DELETE FROM union_key WHERE {cond}"), args)
         for cond, args in store._chunks("record", removed):
             conn.execute(store._q(f"DELETE FROM union_record WHERE {cond}"), args)
-        store._many(conn, "INSERT INTO union_record (record, provider, part, alone, facts) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (record) DO UPDATE SET provider = "
-                    "excluded.provider, part = excluded.part, alone = excluded.alone, "
-                    "facts = excluded.facts", [u[:5] for u in upserts])
+        store._upsert(conn, "union_record", ("record", "provider", "part", "alone", "facts"),
+                      [u[:5] for u in upserts])
         store._load(conn, "union_key", ("key", "record"), [(k, u[0]) for u in upserts for k in u[5]])
         store._many(conn, "UPDATE union_record SET part = ?, alone = ? WHERE record = ?", updates)
         for cond, args in store._chunks("part", gone):
             conn.execute(store._q(f"DELETE FROM union_cluster WHERE {cond}"), args)
-        store._many(conn, "INSERT INTO union_cluster (part, head, size) VALUES (?, ?, ?) "
-                    "ON CONFLICT (part) DO UPDATE SET head = excluded.head, size = excluded.size",
-                    clusters)
+        store._upsert(conn, "union_cluster", ("part", "head", "size"), clusters)
         # Each record's work: of the batch's own records from what is written here
-        # (their ids known), of the others (moved with their parts) looked up.
+        # (their ids known), of the others (moved with their parts) looked up. A
+        # record new to the cluster tables has no work row to replace.
         works = {u[0]: (u[2], u[3]) for u in upserts} | {r: (p, a) for p, a, r in updates}
         works |= {r: (0, False) for r in removed}
         mine = {self.ids[r]: pa for r, pa in works.items() if r in self.ids}
-        for cond, args in store._chunks("id", sorted(mine)):
+        new = set() if stored is None else {u[0] for u in upserts} - set(had)
+        replaced = sorted(self.ids[r] for r in works if r in self.ids and r not in new)
+        for cond, args in store._chunks("id", replaced):
             conn.execute(store._q(f"DELETE FROM union_work WHERE {cond}"), args)
-        store._many(conn, "INSERT INTO union_work (id, work) VALUES (?, ?)",
+        store._load(conn, "union_work", ("id", "work"),
                     [(rid, part) for rid, (part, alone) in sorted(mine.items()) if part and not alone])
         self._rework(r for r in works if r not in self.ids)
 

@@ -564,7 +564,8 @@ class BatchIndex(MemoryIndex):
                    if r in self._part]
         clusters = [(p, *self._heads[p]) for p in sorted(self._dirty_parts) if p in self._heads]
         gone = sorted(p for p in self._dirty_parts if p not in self._heads)
-        self.inner.apply(removed, upserts, updates, clusters, gone)
+        self.inner.apply(removed, upserts, updates, clusters, gone,
+                         stored=[u[0] for u in upserts if u[0] in self._stored])
 
 
 @dataclass(slots=True)
