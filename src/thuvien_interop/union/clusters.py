@@ -302,6 +302,12 @@ class BatchIndex(MemoryIndex):
         self._numbers = itertools.count(inner.max_part() + 1)
 
     # -- reading ahead -------------------------------------------------------------
+    def unchanged(self, texts: Mapping[str, str]) -> set[str]:
+        """Of these records (record → its facts as JSON), those the store keeps
+        with these very facts (read in one statement, which later reads reuse)."""
+        self._read_records(list(texts), with_facts=True)
+        return {r for r, text in texts.items() if self._unparsed.get(r) == text}
+
     def prefetch(self, puts: list[Facts], gone: list[str], limit: int,
                  texts: Mapping[str, str] | None = None) -> None:
         """Read what writing ``puts`` and removing ``gone`` can touch (``texts``:
@@ -743,7 +749,15 @@ class Clusterer:
         change = ClusterChange()
         gone: list[str] = []
         puts: list[Facts] = []
+        records = list(records)
+        # A record written again with the facts it has (a sync or a re-harvest that
+        # changed its holdings, not what clustering reads) stays where it is.
+        unchanged = getattr(self.index, "unchanged", None)
+        given = {r.identifier: r.facts for r in records if r.facts}
+        same = unchanged(given) if unchanged is not None and given else set()
         for record in records:
+            if record.identifier in same:
+                continue
             if record.facts is not None:
                 facts = Facts.from_json(record.facts) if record.facts else None
                 if facts is not None:
