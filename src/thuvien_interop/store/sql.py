@@ -1362,11 +1362,13 @@ class ClusterTables:
         return self.conn.execute(self.store._q(text), args).fetchall()
 
     def _chunked(self, text: str, column: str, values: Iterable[object],
-                 args: Sequence[object] = ()) -> Iterator[Any]:
-        """``text`` with ``{}`` for ``column IN (...)``, over chunks of ``values``."""
+                 args: Sequence[object] = ()) -> list[Any]:
+        """``text`` with ``{}`` for ``column IN (...)``, over chunks of ``values``: the rows."""
         values = list(values)
+        out: list[Any] = []
         for cond, cargs in self.store._chunks(column, values):
-            yield from self.conn.execute(self.store._q(text.format(cond)), [*args, *cargs])
+            out += self.conn.execute(self.store._q(text.format(cond)), [*args, *cargs]).fetchall()
+        return out
 
     # -- reading ---------------------------------------------------------------------
     def facts(self, record: str) -> Any:
@@ -1559,6 +1561,9 @@ class ClusterTables:
     def parts_of(self, records: Iterable[str]) -> dict[str, int]:
         return {r: p for r, p in self._chunked(
             "SELECT record, part FROM union_record WHERE part <> 0 AND {}", "record", records)}
+
+    def providers_of(self, records: Iterable[str]) -> dict[str, str]:
+        return dict(self._chunked("SELECT record, provider FROM union_record WHERE {}", "record", records))
 
     def part_members(self, part: int) -> dict[str, tuple[str, bool]]:
         return {r: (p, bool(a)) for r, p, a in self._rows(

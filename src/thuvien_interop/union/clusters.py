@@ -93,6 +93,8 @@ class ClusterIndex(Protocol):
         not list (beside ``listed``), in identifier order: none, unless the index
         lists only the first of a key's many records in one part."""
     def parts_of(self, records: Iterable[str]) -> dict[str, int]: ...
+    def providers_of(self, records: Iterable[str]) -> dict[str, str]:
+        """Record → its provider, of these records (those the index knows)."""
     def part_members(self, part: int) -> dict[str, tuple[str, bool]]:
         """Record → (provider, alone) of every record of a part."""
     def part_head(self, part: int) -> str | None: ...
@@ -197,6 +199,9 @@ class MemoryIndex:
 
     def parts_of(self, records: Iterable[str]) -> dict[str, int]:
         return {r: p for r in records if (p := self._part.get(r)) is not None}
+
+    def providers_of(self, records: Iterable[str]) -> dict[str, str]:
+        return {r: f.provider for r in records if (f := self._facts.get(r)) is not None}
 
     def part_members(self, part: int) -> dict[str, tuple[str, bool]]:
         return {r: (self._facts[r].provider, self._alone[r]) for r in self._parts.get(part, ())}
@@ -399,6 +404,10 @@ class BatchIndex(MemoryIndex):
 
     # -- the index, with what was not read ahead read now --------------------------
     def facts(self, record: str) -> Facts | None:
+        got = self._facts.get(record)
+        if got is not None or (record in self._known and record not in self._unparsed
+                               and (record not in self._stored or record in self._dirty_facts)):
+            return got
         return self.facts_many([record]).get(record)
 
     def facts_many(self, records: Iterable[str]) -> dict[str, Facts]:
@@ -466,6 +475,11 @@ class BatchIndex(MemoryIndex):
         self._read_heads({self._part[r] for r in records if r in self._part})
         return super().parts_of(records)
 
+    def providers_of(self, records: Iterable[str]) -> dict[str, str]:
+        records = list(records)
+        self._read_records(records, with_facts=False)
+        return {r: p for r in records if (p := self._providers.get(r)) is not None}
+
     def part_members(self, part: int) -> dict[str, tuple[str, bool]]:
         self._load_parts([part])
         return {r: (self._providers[r], self._alone[r]) for r in self._parts.get(part, ())}
@@ -489,7 +503,7 @@ class BatchIndex(MemoryIndex):
         return out
 
     def put_facts(self, facts: Facts) -> None:
-        self.facts_many([facts.id])
+        self.facts(facts.id)   # (what it had: its keys are dropped)
         super().put_facts(facts)
         self._providers[facts.id] = facts.provider
         self._dirty_facts.add(facts.id)
@@ -902,8 +916,9 @@ class Clusterer:
         if not self.config.enabled:
             return set()
         limit = self.config.max_key_records
+        usable = self._usable(facts)
         found: set[str] = set()
-        for ids in self.index.candidates(self._usable(facts), limit).values():
+        for ids in self.index.candidates(usable, limit).values():
             if len(ids) <= limit:
                 found.update(ids)
         found.discard(facts.id)
@@ -912,19 +927,29 @@ class Clusterer:
         by_part: dict[int, list[str]] = {}
         for r, p in self.index.parts_of(found).items():
             by_part.setdefault(p, []).append(r)
+        # A record of the same provider never agrees (one record per provider): not
+        # read, not compared (in a harvest of one library, no candidate is). (Its
+        # part is still looked at: it may be what a key lists of the part.)
+        mine = facts.provider
+        providers = self.index.providers_of(found)
         for ids in by_part.values():
             ids.sort()
+        theirs = {p: [r for r in ids if providers.get(r) != mine] for p, ids in by_part.items()}
         # The first candidate of each part first: in a part of copies of one
         # edition it agrees, and the part's other members need not be read.
-        first = self.index.facts_many(ids[0] for ids in by_part.values())
+        first = self.index.facts_many(ids[0] for ids in theirs.values() if ids)
         joined: set[int] = set()
-        usable = self._usable(facts)
         for p, ids in by_part.items():
-            f = first.get(ids[0])
+            listed = theirs[p]
+            f = first.get(listed[0]) if listed else None
             if f is not None and self._agree(facts, f):
                 joined.add(p)
                 continue
-            others = ids[1:] + self.index.unlisted(p, usable, ids)
+            more = self.index.unlisted(p, usable, ids)
+            if more:
+                more_providers = self.index.providers_of(more)
+                more = [r for r in more if more_providers.get(r) != mine]
+            others = listed[1:] + more
             if not others:
                 continue
             rest = self.index.facts_many(others)
