@@ -971,8 +971,7 @@ class SQLStore:
         groups = groups or {}
         unit = "w.work" if works else "w.id"
         source = self._keys_of_matches
-        parts: list[str] = []
-        pargs: list[object] = []
+        parts: list[tuple[str, list[object]]] = []   # (a statement's part, its arguments)
         plain: dict[object, int] = {}               # idx code → its spec's number
         grouped: list[tuple[int, str, str]] = []    # (spec's number, library key, group key)
         wanted: list[tuple[search_plan.FacetSpec, object]] = []
@@ -988,10 +987,9 @@ class SQLStore:
                 if not grouped:
                     # Each work's libraries first, then their groups (a join of every
                     # key row with the groups' list would probe the key table per pair).
-                    parts.append(f"SELECT g.f AS f, g.grp AS key, count(DISTINCT x.u) AS n FROM "
-                                 f"(SELECT DISTINCT {unit} AS u, k.key AS lib {source('k.idx = ?')}) x "
-                                 "CROSS JOIN g WHERE g.lib = x.lib GROUP BY g.f, g.grp")
-                    pargs.append(code)
+                    parts.append((f"SELECT g.f AS f, g.grp AS key, count(DISTINCT x.u) AS n FROM "
+                                  f"(SELECT DISTINCT {unit} AS u, k.key AS lib {source('k.idx = ?')}) x "
+                                  "CROSS JOIN g WHERE g.lib = x.lib GROUP BY g.f, g.grp", [code]))
                 grouped += pairs
                 wanted.append((spec, None))
                 continue
@@ -1004,19 +1002,17 @@ class SQLStore:
                 # 1995 and 1995-03-01), keys starting with a digit only.
                 group = f"substr(k.key, 1, {int(spec.prefix)})"
                 digits = source("k.idx = ? AND k.key >= '0' AND k.key < ':'")
-                parts.append(f"SELECT {f} AS f, {group} AS key, count(DISTINCT {unit}) AS n {digits} "
-                             f"GROUP BY {group}")
-                pargs.append(code)
+                parts.append((f"SELECT {f} AS f, {group} AS key, count(DISTINCT {unit}) AS n {digits} "
+                              f"GROUP BY {group}", [code]))
             else:
                 plain[code] = f
         if plain:
             cases = " ".join(f"WHEN ? THEN {f}" for f in plain.values())
             cond, cargs = self._in("k.idx", list(plain))
             # A record has a key once (the primary key): counting records needs no DISTINCT.
-            parts.append(f"SELECT CASE k.idx {cases} END AS f, k.key AS key, "
-                         f"{f'count(DISTINCT {unit})' if works else 'count(*)'} AS n {source(cond)} "
-                         "GROUP BY k.idx, k.key")
-            pargs += [*plain, *cargs]
+            parts.append((f"SELECT CASE k.idx {cases} END AS f, k.key AS key, "
+                          f"{f'count(DISTINCT {unit})' if works else 'count(*)'} AS n {source(cond)} "
+                          "GROUP BY k.idx, k.key", [*plain, *cargs]))
         if not parts:
             return out
         ctes = [f"w AS MATERIALIZED ({self._works_from(ids_sql) if works else f'SELECT id FROM ({ids_sql}) h'})"]
@@ -1025,18 +1021,29 @@ class SQLStore:
             ctes.append("g (f, lib, grp) AS (VALUES " + ", ".join(f"({f}, ?, ?)" for f, _, _ in grouped) + ")")
             cargs += [v for _, lib, grp in grouped for v in (lib, grp)]
         counted: dict[int, list[tuple[str, int]]] = {}
-        for f, key, n in conn.execute(self._q(f"WITH {', '.join(ctes)} {' UNION ALL '.join(parts)}"),
-                                      [*cargs, *pargs]):
-            counted.setdefault(f, []).append((key, n))
+        # One statement, or one a part (the matches found again each time) where the
+        # dialect plans the parts together worse than apart.
+        for group in ([parts] if self._facet_parts_together else [[part] for part in parts]):
+            text = f"WITH {', '.join(ctes)} {' UNION ALL '.join(t for t, _ in group)}"
+            for f, key, n in conn.execute(self._q(text), [*cargs, *(a for _, pa in group for a in pa)]):
+                counted.setdefault(f, []).append((key, n))
         # (Cut here, not by a window in the statement: sorting the groups again in
         # the database cost more than this, and a sample keeps the groups few.)
+        shown: list[tuple[search_plan.FacetSpec, object, list[tuple[str, int]]]] = []
         for f, (spec, code) in enumerate(wanted):
             got = counted.get(f, [])
             got.sort(key=(lambda kn: kn[0]) if spec.by_key else (lambda kn: (-kn[1], kn[0])))
-            for key, n in got[:spec.limit]:
-                display = key if spec.prefix or code is None else self._display(conn, code, key)
+            shown.append((spec, code, got[:spec.limit]))
+        displays = self._displays(conn, [(code, key) for spec, code, got in shown
+                                         if not spec.prefix and code is not None for key, _ in got])
+        for spec, code, got in shown:
+            for key, n in got:
+                display = displays.get((code, key), key)
                 out[spec.index].append(search_plan.ScanTerm(key, display, round(n * scale)))
         return out
+
+    #: Whether :meth:`facets` counts every facet in one statement (else one a part).
+    _facet_parts_together: ClassVar[bool] = True
 
     def _keys_of_matches(self, cond: str) -> str:
         """``FROM`` the matching records ``w`` and their ``search_keys k`` rows that
@@ -1044,11 +1051,17 @@ class SQLStore:
         keeps the records the outer loop in SQLite; never an index's every key)."""
         return f"FROM w CROSS JOIN search_keys k WHERE k.record_id = w.id AND {cond}"
 
-    def _display(self, conn: Any, code: object, key: str) -> str:
-        """How a key reads (the first value written with it)."""
-        row = conn.execute(self._q("SELECT display FROM search_keys WHERE idx = ? AND key = ? LIMIT 1"),
-                           (code, key)).fetchone()
-        return row[0] if row and row[0] is not None else key
+    def _displays(self, conn: Any, pairs: Sequence[tuple[object, str]]) -> dict[tuple[object, str], str]:
+        """How keys read (the first value written with each), of (idx code, key)
+        pairs: one statement for them all (a facet page shows some fifty)."""
+        out: dict[tuple[object, str], str] = {}
+        for i in range(0, len(pairs), 100):
+            chunk = pairs[i:i + 100]
+            rows = conn.execute(self._q(" UNION ALL ".join(
+                f"SELECT {n}, (SELECT display FROM search_keys WHERE idx = ? AND key = ? LIMIT 1)"
+                for n in range(len(chunk)))), [v for pair in chunk for v in pair]).fetchall()
+            out.update((chunk[n], display) for n, display in rows if display is not None)
+        return out
 
     def _items_by_id(self, conn: Any, ids: list[int], prefix: str | None) -> list[Item]:
         if not ids:

@@ -304,7 +304,7 @@ class BatchIndex(MemoryIndex):
         self._texts: dict[str, str] = {}
         self._unparsed: dict[str, str] = {}    # facts read, parsed when asked for
         self._single: set[str] = set()         # keys of which only the first record is listed
-        self._numbers = itertools.count(inner.max_part() + 1)
+        self._next_part: Iterator[int] | None = None   # (read when the batch makes its first part)
 
     # -- reading ahead -------------------------------------------------------------
     def unchanged(self, texts: Mapping[str, str]) -> set[str]:
@@ -523,7 +523,9 @@ class BatchIndex(MemoryIndex):
         self._dirty_parts |= old
         if part is None:
             # A new part: the store has none of its records.
-            part = next(self._numbers)
+            if self._next_part is None:
+                self._next_part = itertools.count(self.inner.max_part() + 1)
+            part = next(self._next_part)
             self._parts[part] = set()
             self._loaded_parts.add(part)
             self._headed.add(part)
