@@ -1478,15 +1478,25 @@ class ClusterTables:
         keys = list(keys)
         common: set[str] = set()
         single: dict[str, str] = {}
-        for key, n, parts, first in self._chunked(
-                "SELECT k.key, count(*), count(DISTINCT u.part), min(k.record) FROM union_key k "
-                "JOIN union_record u ON u.record = k.record WHERE {} GROUP BY k.key", "k.key", keys):
+        rows: list[tuple[str, str]] = []
+        # One statement: each key's count, parts and first record, and the records of
+        # those listed whole (one row a key for the others, its record NULL).
+        found: list[Any] = []
+        for cond, args in self.store._chunks("k.key", keys):
+            found += self.conn.execute(self.store._q(
+                "WITH c AS (SELECT k.key AS key, k.record AS record, u.part AS part FROM union_key k "
+                f"JOIN union_record u ON u.record = k.record WHERE {cond}), "
+                "s AS (SELECT key, count(*) AS n, count(DISTINCT part) AS parts, min(record) AS first "
+                "FROM c GROUP BY key) "
+                "SELECT s.key, s.n, s.parts, s.first, c.record FROM s LEFT JOIN c ON c.key = s.key "
+                "AND s.n <= ? AND (s.n <= ? OR s.parts > 1)"), [*args, limit, few or limit]).fetchall()
+        for key, n, parts, first, record in found:
             if n > limit:
                 common.add(key)
             elif few and n > few and parts == 1:
                 single[key] = first
-        rows = list(self._chunked("SELECT key, record FROM union_key WHERE {}", "key",
-                                  [k for k in keys if k not in common and k not in single]))
+            else:
+                rows.append((key, record))
         return rows, common, single
 
     def unlisted(self, part: int, keys: Iterable[str], listed: Iterable[str]) -> list[str]:
