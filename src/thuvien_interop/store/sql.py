@@ -1486,7 +1486,7 @@ class ClusterTables:
         found: list[Any] = []
         for cond, args in self.store._chunks("k.key", keys):
             found += self.conn.execute(self.store._q(
-                "WITH c AS (SELECT k.key AS key, k.record AS record, u.part AS part FROM union_key k "
+                "WITH c AS MATERIALIZED (SELECT k.key AS key, k.record AS record, u.part AS part FROM union_key k "
                 f"JOIN union_record u ON u.record = k.record WHERE {cond}), "
                 "s AS (SELECT key, count(*) AS n, count(DISTINCT part) AS parts, min(record) AS first "
                 "FROM c GROUP BY key) "
