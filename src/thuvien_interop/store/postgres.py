@@ -350,6 +350,21 @@ class PostgresRepository(SQLStore):
         # (Named: a bare ANALYZE would visit every schema's tables in the database.)
         conn.execute(f"ANALYZE {', '.join((*self._read_tables, 'search_text', 'search_words'))}")
 
+    def _refresh_statistics(self) -> None:
+        # VACUUM (ANALYZE), outside a transaction: besides the statistics, the
+        # visibility map of the pages just written, without which an index-only scan
+        # visits the table for every row (a province's works count at 50,000 records:
+        # 478 ms before a vacuum, 37 ms after). Autovacuum would do it later (where it
+        # is on at all); a vacuum skips pages already all-visible, so a small load
+        # into a large store costs little.
+        tables = ", ".join((*self._read_tables, "search_text", "search_words"))
+        try:
+            self._conn().execute(f"VACUUM (ANALYZE) {tables}")
+        except psycopg.Error:
+            # A vacuum is an optimisation: where it cannot run (another one holds
+            # the table, the role may not), the statistics alone still help.
+            super()._refresh_statistics()
+
     def _begin(self, conn: Any, lock: str | None) -> None:
         conn.execute("BEGIN")
         if lock == "migrate":

@@ -525,9 +525,12 @@ class SQLStore:
             total = self._conn().execute("SELECT count(*) FROM records").fetchone()[0]
             if written * 10 < total:
                 return False
+        self._refresh_statistics()
+        return True
+
+    def _refresh_statistics(self) -> None:
         with self._transaction(lock=None, what="refreshing the statistics of") as txn:
             self._analyze(txn.conn)
-        return True
 
     #: The tables the readers' search, SRU and OAI-PMH lists read (the dialect adds
     #: its own).
