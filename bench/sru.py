@@ -35,6 +35,14 @@ version is migrated when opened):
 ``src``, in a worker process), query by query in turn with ours: the before and
 the after of a change in one run, on one machine under one load.
 
+``--profile`` breaks the CPU time of one request down by stage (WSGI, CQL parse,
+translation, SQL, fetching the stored records, rendering, gzip) through the WSGI
+app ``serve`` runs, for the rows Zebra led (marcxml title-word and ISBN, scan),
+on the stores ``--hard`` keeps in ``--workdir``, with ``--baseline``'s code too:
+
+    python bench/sru.py --profile --records 20000 --workdir /tmp/sru-hard \
+        --postgres postgresql://postgres@127.0.0.1/bench --baseline ../main
+
 It prints figures; it asserts nothing (performance is not a test).
 """
 
@@ -434,6 +442,91 @@ def hard(marc: Path, n: int, workdir: Path, postgres: str | None, repeat: int,
         store.close()
 
 
+#: The requests ``--profile`` breaks down: the rows Zebra led (issue 16).
+PROFILED = {
+    "marcxml title-word": [{"query": f"dc.title = {w}", "recordSchema": "marcxml"}
+                           for w in ("history", "poetry", "france", "education", "music", "law")],
+    "marcxml isbn": [],  # filled from the store (isbn_queries)
+    "dc title-word": [{"query": f"dc.title = {w}", "recordSchema": "dc"}
+                      for w in ("history", "poetry", "france", "education", "music", "law")],
+    "scan dc.title": [{"operation": "scan", "scanClause": f"dc.title = {w}", "maximumTerms": "20"}
+                      for w in ("a", "his", "mus", "fr", "ch", "w")],
+}
+
+
+def profile(url: str, isbns: list[str], n: int) -> None:
+    """CPU µs a request by stage, through the WSGI app ``serve`` runs (no socket):
+    each stage's own functions timed with ``time.thread_time`` (this thread's CPU,
+    which the load of a shared machine moves far less than the wall clock)."""
+    import functools
+    import io
+    from collections import defaultdict
+    from urllib.parse import urlencode
+
+    from thuvien_interop.sru import cql
+    from thuvien_interop.sru import server as srv
+    from thuvien_interop.store import open_store
+    from thuvien_interop.web import oai as weboai
+    from thuvien_interop.web import sru as websru
+    from thuvien_interop.web.app import create_app
+
+    store = open_store(url)
+    app = create_app(store)
+    spent: dict[str, float] = defaultdict(float)
+
+    def timed(obj: object, name: str, label: str) -> None:
+        real = getattr(obj, name, None)
+        if real is None:
+            return
+
+        @functools.wraps(real)
+        def wrapper(*a, **k):
+            t = time.thread_time()
+            try:
+                return real(*a, **k)
+            finally:
+                spent[label] += time.thread_time() - t
+        setattr(obj, name, wrapper)
+
+    cls = type(store)
+    for obj, name, label in (
+            (srv.Server, "handle", "engine (all)"), (cql, "parse", "CQL parse"),
+            (srv, "to_plan", "translate to plan"), (srv, "to_xcql_string", "echo (XCQL)"),
+            (cls, "_compiler", "compile"), (cls, "_ordered", "SQL: page ids + count"),
+            (cls, "_items_by_id", "SQL: fetch records"), (cls, "scan", "SQL: scan"),
+            (srv.Server, "_record", "render records"), (weboai, "compress", "gzip"),
+            (websru, "compress", "gzip")):
+        timed(obj, name, label)
+    PROFILED["marcxml isbn"] = [{"query": q, "recordSchema": "marcxml"} for q in isbns[:8]]
+    print(f"\n{url.split('?')[0]}: CPU µs a request ({n} requests a kind, after 20 to warm)")
+    for kind, asks in PROFILED.items():
+        qss = [urlencode({"version": "1.2", "operation": "searchRetrieve", "maximumRecords": "10",
+                          **a}) for a in asks]
+
+        def run(qs: str) -> None:
+            env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/sru", "QUERY_STRING": qs,
+                   "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "wsgi.url_scheme": "http",
+                   "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr,
+                   "HTTP_ACCEPT_ENCODING": "gzip, deflate", "HTTP_ACCEPT": "*/*",
+                   "SERVER_PROTOCOL": "HTTP/1.1"}
+            b"".join(app(env, lambda status, headers: None))
+
+        for i in range(20):
+            run(qss[i % len(qss)])
+        spent.clear()
+        t = time.thread_time()
+        for i in range(n):
+            run(qss[i % len(qss)])
+        total = time.thread_time() - t
+        print(f"  {kind}: {total / n * 1e6:.0f} µs in all")
+        engine = spent.pop("engine (all)", 0.0)
+        for label, sec in sorted(spent.items(), key=lambda kv: -kv[1]):
+            print(f"    {label:<24}{sec / n * 1e6:>7.0f}")
+        print(f"    {'rest of the engine':<24}{(engine - sum(v for k, v in spent.items() if k != 'gzip')) / n * 1e6:>7.0f}")
+        print(f"    {'WSGI, outside engine':<24}{(total - engine) / n * 1e6:>7.0f}  (gzip included)")
+    store.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=100_000)
@@ -450,12 +543,33 @@ def main() -> None:
     ap.add_argument("--baseline", metavar="TREE", help="also time the queries with the code of "
                     "this source tree (e.g. a worktree of main): a second server beside ours, "
                     "row by row (with --hard: query by query in-process)")
+    ap.add_argument("--profile", action="store_true", help="CPU µs a request by stage "
+                    "(marcxml and dc title-word, ISBN, scan) through the WSGI app, on a SQLite "
+                    "store in --workdir (and --postgres); with --baseline, by that tree's code too")
     ap.add_argument("--hard-worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--profile-worker", metavar="URL", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.hard_worker:
         hard_worker()
         return
     marc = marc_file(args.marc)
+    if args.profile_worker:
+        profile(args.profile_worker, isbn_queries(marc, args.records), args.requests)
+        return
+    if args.profile:
+        workdir = Path(args.workdir or tempfile.mkdtemp())
+        workdir.mkdir(parents=True, exist_ok=True)
+        for url in _store_urls(args.records, workdir, args.postgres).values():
+            _hard_store(url, marc, args.records).close()
+            if args.baseline:
+                print(f"\nbaseline ({args.baseline}):", end="", flush=True)
+                subprocess.run([sys.executable, __file__, "--profile-worker", url, "--records",
+                                str(args.records), "--requests", str(args.requests)]
+                               + (["--marc", args.marc] if args.marc else []), check=True,
+                               env={**os.environ, "PYTHONPATH": str(Path(args.baseline) / "src")})
+                print("\nthis tree:", end="")
+            profile(url, isbn_queries(marc, args.records), args.requests)
+        return
     if args.hard:
         if args.workdir:
             Path(args.workdir).mkdir(parents=True, exist_ok=True)

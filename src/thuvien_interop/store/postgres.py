@@ -465,12 +465,17 @@ class PostgresRepository(SQLStore):
     def _bounded(self, conn: Any, seconds: float) -> Iterator[None]:
         # One deadline for the block, not a timeout a statement: every statement
         # of the block runs through _BudgetedCursor, which gives it what is left.
-        conn = self._read_transaction()
+        budget = _Budget(seconds)
         # A search is a few quick statements: JIT-compiling one that looks costly
         # (a 100-term AND's plan) took seconds longer than running it (4 s, 70 ms).
-        conn.execute("SELECT set_config('jit', 'off', true)")
+        # With the first statement_timeout, in the round trip that begins the
+        # transaction (an ISBN search is five statements then, not seven: issue 16).
+        conn = self._read_transaction(
+            "SELECT set_config('jit', 'off', true), set_config('statement_timeout', "
+            f"'{max(1, round(seconds * 1000))}', true)")
+        budget.given = time.monotonic()
         previous = conn.cursor_factory
-        conn.thuvien_budget = _Budget(seconds)
+        conn.thuvien_budget = budget
         conn.cursor_factory = _BudgetedCursor
         try:
             yield
@@ -485,11 +490,12 @@ class PostgresRepository(SQLStore):
             self._rollback(conn)
 
     @_reconnecting
-    def _read_transaction(self) -> Any:
-        """This thread's connection in a new transaction: a new connection when the
+    def _read_transaction(self, setup: str = "") -> Any:
+        """This thread's connection in a new transaction, begun with the statement
+        ``setup`` (no parameters) in the same round trip: a new connection when the
         one it had is gone without a farewell (a failover)."""
         conn = self._conn()
-        conn.execute("BEGIN")
+        conn.execute(f"BEGIN; {setup}" if setup else "BEGIN")
         return conn
 
     def _keys_of_matches(self, cond: str) -> str:
