@@ -494,14 +494,16 @@ def profile(url: str, isbns: list[str], n: int) -> None:
             (srv, "to_plan", "translate to plan"), (srv, "to_xcql_string", "echo (XCQL)"),
             (cls, "_compiler", "compile"), (cls, "_ordered", "SQL: page ids + count"),
             (cls, "_items_by_id", "SQL: fetch records"), (cls, "scan", "SQL: scan"),
+            (cls, "_read_transaction", "SQL: begin, budget"), (cls, "_rollback", "SQL: rollback"),
             (srv.Server, "_record", "render records"), (weboai, "compress", "gzip"),
             (websru, "compress", "gzip")):
         timed(obj, name, label)
     PROFILED["marcxml isbn"] = [{"query": q, "recordSchema": "marcxml"} for q in isbns[:8]]
     print(f"\n{url.split('?')[0]}: CPU µs a request ({n} requests a kind, after 20 to warm)")
     for kind, asks in PROFILED.items():
-        qss = [urlencode({"version": "1.2", "operation": "searchRetrieve", "maximumRecords": "10",
-                          **a}) for a in asks]
+        qss = [urlencode({"version": "1.2", **({"operation": "searchRetrieve", "maximumRecords": "10"}
+                                                if "scanClause" not in a else {}), **a})
+               for a in asks]
 
         def run(qs: str) -> None:
             env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/sru", "QUERY_STRING": qs,
