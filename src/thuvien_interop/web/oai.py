@@ -22,6 +22,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.wsgi import get_current_url
 
 from ..oai.provider import Provider
+from .sendbody import response_body
 
 try:
     # ISA-L's deflate: a ListRecords page of oai_dc (220 KB) in 1.2 µs a record at
@@ -174,7 +175,7 @@ class HarvesterPath:
 
 
 def wsgi_reply(environ: dict[str, Any], start_response: Callable[..., Any], body: bytes,
-               content_type: str, offered: list[str]) -> list[bytes]:
+               content_type: str, offered: list[str]) -> Iterable[bytes]:
     """A 200 answer straight to WSGI, compressed (one of ``offered``) as the client
     accepts, with the headers the blueprints' answers carry (tests compare them)."""
     encoding = None
@@ -186,7 +187,7 @@ def wsgi_reply(environ: dict[str, Any], start_response: Callable[..., Any], body
         headers.append(("Content-Encoding", encoding))
     headers.append(("Vary", VARY))
     start_response("200 OK", headers)
-    return [body]
+    return response_body(environ, body)
 
 
 class _EnvironHeaders:
