@@ -13,10 +13,13 @@ unless ``--workers`` says), and prints:
   ``dc``, ``marcxml`` and ``mods``;
 - scan requests/s;
 - the same queries against Index Data's Zebra (``zebrasrv``) when installed, beside
-  ours in one table (Zebra's dc and mods come from the LoC XSLTs YAZ ships).
+  ours in one table (Zebra's dc and mods come from the LoC XSLTs YAZ ships), and
+  against ``--baseline TREE``'s code (a second ``serve`` run with that source tree's
+  ``src``, over a copy of the same store): row by row, each server in turn, so that
+  the figures of one row saw the same load.
 
     python bench/sru.py                      # 100,000 records
-    python bench/sru.py --records 20000 --requests 100
+    python bench/sru.py --records 20000 --requests 100 --baseline ../main
 
 ``--hard`` times instead, in-process through the SRU engine, the queries that
 issue 17 found slow or failing (masked terms, 100-term AND, 1,000-term OR, NOT,
@@ -32,6 +35,14 @@ version is migrated when opened):
 ``src``, in a worker process), query by query in turn with ours: the before and
 the after of a change in one run, on one machine under one load.
 
+``--profile`` breaks the CPU time of one request down by stage (WSGI, CQL parse,
+translation, SQL, fetching the stored records, rendering, gzip) through the WSGI
+app ``serve`` runs, for the rows Zebra led (marcxml title-word and ISBN, scan),
+on the stores ``--hard`` keeps in ``--workdir``, with ``--baseline``'s code too:
+
+    python bench/sru.py --profile --records 20000 --workdir /tmp/sru-hard \
+        --postgres postgresql://postgres@127.0.0.1/bench --baseline ../main
+
 It prints figures; it asserts nothing (performance is not a test).
 """
 
@@ -40,6 +51,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -47,6 +59,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import requests
@@ -155,13 +168,16 @@ def table_sizes(store_path: Path) -> dict[str, float]:
     return out
 
 
-def start_server(store_path: Path, workers: int) -> tuple[subprocess.Popen, str]:
-    """The real ``serve`` command over the store, with ``workers`` processes."""
+def start_server(store_url: str, workers: int, tree: str | None = None
+                 ) -> tuple[subprocess.Popen, str]:
+    """The real ``serve`` command over the store, with ``workers`` processes (and
+    the code of source tree ``tree``, its ``src``, when given)."""
     port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(tree) / "src")} if tree else None
     proc = subprocess.Popen([sys.executable, "-m", "thuvien_interop", "serve",
-                             "--store", f"sqlite:///{store_path}", "--port", str(port),
+                             "--store", store_url, "--port", str(port),
                              "--workers", str(workers), "--access-log", "off"],
-                            stdout=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}/sru"
     for _ in range(300):
         try:
@@ -177,18 +193,39 @@ def start_server(store_path: Path, workers: int) -> tuple[subprocess.Popen, str]
 THREADS = 4
 
 
-def measure(url: str, params_list: list[dict], threads: int = THREADS) -> dict:
-    """p50/p95 of sequential requests, then requests/s with ``threads`` clients."""
-    session = requests.Session()
-    lat = []
-    totals = []
+def measure(urls: dict[str, str], params_list: list[dict], threads: int = THREADS,
+            chunk: int = 25) -> dict[str, dict]:
+    """For each server (name → URL), p50/p95 of sequential requests, then
+    requests/s with ``threads`` clients: request by request and ``chunk`` by
+    ``chunk`` each server in turn (the first one turning), so that the servers'
+    figures saw the same moments of a busy machine."""
+    sessions = {name: requests.Session() for name in urls}
+    lat: dict[str, list[float]] = {name: [] for name in urls}
+    totals: dict[str, list[int]] = {name: [] for name in urls}
     for p in params_list:
-        t = time.perf_counter()
-        r = session.get(url, params=p, timeout=30)
-        lat.append((time.perf_counter() - t) * 1000)
-        # Zebra answers some diagnostics with HTTP 4xx: counted as 0 records, not fatal.
-        totals.append(r.content.count(b"<srw:record>") + r.content.count(b"<zs:record>"))
-    lat.sort()
+        for name, url in urls.items():
+            t = time.perf_counter()
+            r = sessions[name].get(url, params=p, timeout=30)
+            lat[name].append((time.perf_counter() - t) * 1000)
+            # Zebra answers some diagnostics with HTTP 4xx: counted as 0 records, not fatal.
+            totals[name].append(r.content.count(b"<srw:record>") + r.content.count(b"<zs:record>"))
+    elapsed = dict.fromkeys(urls, 0.0)
+    names = list(urls)
+    for i in range(0, len(params_list), chunk):
+        part = params_list[i:i + chunk]
+        for name in names[i // chunk % len(names):] + names[:i // chunk % len(names)]:
+            elapsed[name] += _hammer(urls[name], part, threads)
+    out = {}
+    for name in urls:
+        ms = sorted(lat[name])
+        out[name] = {"p50": statistics.median(ms), "p95": ms[int(len(ms) * 0.95) - 1],
+                     "rps": len(params_list) / elapsed[name],
+                     "records": sum(totals[name]) / len(totals[name])}
+    return out
+
+
+def _hammer(url: str, params_list: list[dict], threads: int) -> float:
+    """Seconds ``threads`` clients take to send ``params_list`` between them."""
     work = list(params_list)
 
     def worker() -> None:
@@ -206,9 +243,7 @@ def measure(url: str, params_list: list[dict], threads: int = THREADS) -> dict:
         th.start()
     for th in ts:
         th.join()
-    elapsed = time.perf_counter() - t
-    return {"p50": statistics.median(lat), "p95": lat[int(len(lat) * 0.95) - 1],
-            "rps": len(params_list) / elapsed, "records": sum(totals) / len(totals)}
+    return time.perf_counter() - t
 
 
 def search_params(kind: str, schema: str, n: int, rng: random.Random) -> list[dict]:
@@ -222,48 +257,48 @@ def scan_params(n: int, rng: random.Random) -> list[dict]:
              "maximumTerms": "20"} for _ in range(n)]
 
 
-def run_all(url: str, requests_per_kind: int, rng: random.Random) -> dict[tuple[str, str], dict]:
-    """Every query kind in every schema, then scan, against one server."""
-    out = {}
-    for p in search_params("any-field", "dc", 20, rng):  # warm the page cache
-        requests.get(url, params=p, timeout=30)
-    for kind in QUERIES:
-        for schema in SCHEMAS:
-            out[(kind, schema)] = measure(url, search_params(kind, schema, requests_per_kind, rng))
-    out[("scan dc.title", "")] = measure(url, scan_params(requests_per_kind, rng))
+def run_all(urls: dict[str, str], requests_per_kind: int, rng: random.Random
+            ) -> dict[str, dict[tuple[str, str], dict]]:
+    """Every query kind in every schema, then scan, against each server (name →
+    URL): row by row, each server in turn with the same requests (:func:`measure`)."""
+    out: dict[str, dict[tuple[str, str], dict]] = {name: {} for name in urls}
+    for url in urls.values():
+        for p in search_params("any-field", "dc", 20, random.Random(1)):  # warm the page cache
+            requests.get(url, params=p, timeout=30)
+    rows = [((kind, schema), search_params(kind, schema, requests_per_kind, rng))
+            for kind in QUERIES for schema in SCHEMAS]
+    rows.append((("scan dc.title", ""), scan_params(requests_per_kind, rng)))
+    for key, params in rows:
+        for name, figures in measure(urls, params).items():
+            out[name][key] = figures
     return out
 
 
-def zebra_figures(marc: Path, n: int, requests_per_kind: int, rng: random.Random
-                  ) -> dict[tuple[str, str], dict] | None:
-    """Index the same records with zebraidx, serve them with zebrasrv, run the same queries."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from zebra_helper import available, zebra_server
-
-    if not available():
-        print("\nzebrasrv is not installed (Debian: idzebra-2.0): no side-by-side figures.")
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        part = Path(tmp) / "zebra.mrc"
-        first_records(marc, n, part)
-        t = time.perf_counter()
-        with zebra_server(Path(tmp), part) as url:
-            print(f"Zebra {n} records: index build (zebraidx) and start {time.perf_counter() - t:.1f} s, "
-                  f"register {sum(f.stat().st_size for f in (Path(tmp) / 'reg').iterdir()) / 1e6:.1f} MB")
-            return run_all(url, requests_per_kind, rng)
+def zebra_input(marc: Path, n: int, tmp: Path) -> Path:
+    """The first n records as Zebra's input file in ``tmp``."""
+    part = tmp / "zebra.mrc"
+    first_records(marc, n, part)
+    return part
 
 
-def print_table(ours: dict[tuple[str, str], dict], zebra: dict[tuple[str, str], dict] | None) -> None:
-    print(f"\n{'':<25}{'thuvien-interop':^30}{'Zebra (zebrasrv)':^30}")
-    head = f"{'p50 ms':>8}{'p95 ms':>8}{'req/s':>8}{'recs':>6}"
-    print(f"{'query kind':<16}{'schema':<9}{head}  {head}{'ratio':>8}")
+def print_table(figures: dict[str, dict[tuple[str, str], dict]]) -> None:
+    """One line a query kind and schema: each server's p50, p95, requests/s and
+    records found, then each other server's requests/s over the first one's."""
+    names = list(figures)
+    ours = figures[names[0]]
+    head = f"{'p50 ms':>7}{'p95 ms':>7}{'req/s':>7}{'recs':>5}"
+    print("\n" + f"{'':<25}" + "".join(f"{name[:27]:^27}" for name in names)
+          + "".join(f"{names[0][:6] + '/' + name[:6]:>15}" for name in names[1:]))
+    print(f"{'query kind':<16}{'schema':<9}" + head * len(names))
     for key, m in ours.items():
-        line = (f"{key[0]:<16}{key[1]:<9}{m['p50']:>8.1f}{m['p95']:>8.1f}{m['rps']:>8.0f}"
-                f"{m['records']:>6.1f}")
-        z = (zebra or {}).get(key)
-        if z:
-            line += (f"  {z['p50']:>8.1f}{z['p95']:>8.1f}{z['rps']:>8.0f}{z['records']:>6.1f}"
-                     f"{m['rps'] / z['rps']:>7.2f}x")
+        line = f"{key[0]:<16}{key[1]:<9}"
+        for name in names:
+            f = figures[name].get(key)
+            line += (f"{f['p50']:>7.1f}{f['p95']:>7.1f}{f['rps']:>7.0f}{f['records']:>5.1f}" if f
+                     else " " * 26)
+        for name in names[1:]:
+            f = figures[name].get(key)
+            line += f"{m['rps'] / f['rps']:>14.2f}x" if f else " " * 15
         print(line)
 
 
@@ -407,6 +442,93 @@ def hard(marc: Path, n: int, workdir: Path, postgres: str | None, repeat: int,
         store.close()
 
 
+#: The requests ``--profile`` breaks down: the rows Zebra led (issue 16).
+PROFILED = {
+    "marcxml title-word": [{"query": f"dc.title = {w}", "recordSchema": "marcxml"}
+                           for w in ("history", "poetry", "france", "education", "music", "law")],
+    "marcxml isbn": [],  # filled from the store (isbn_queries)
+    "dc title-word": [{"query": f"dc.title = {w}", "recordSchema": "dc"}
+                      for w in ("history", "poetry", "france", "education", "music", "law")],
+    "scan dc.title": [{"operation": "scan", "scanClause": f"dc.title = {w}", "maximumTerms": "20"}
+                      for w in ("a", "his", "mus", "fr", "ch", "w")],
+}
+
+
+def profile(url: str, isbns: list[str], n: int) -> None:
+    """CPU µs a request by stage, through the WSGI app ``serve`` runs (no socket):
+    each stage's own functions timed with ``time.thread_time`` (this thread's CPU,
+    which the load of a shared machine moves far less than the wall clock)."""
+    import functools
+    import io
+    from collections import defaultdict
+    from urllib.parse import urlencode
+
+    from thuvien_interop.sru import cql
+    from thuvien_interop.sru import server as srv
+    from thuvien_interop.store import open_store
+    from thuvien_interop.web import oai as weboai
+    from thuvien_interop.web import sru as websru
+    from thuvien_interop.web.app import create_app
+
+    store = open_store(url)
+    app = create_app(store)
+    spent: dict[str, float] = defaultdict(float)
+
+    def timed(obj: object, name: str, label: str) -> None:
+        real = getattr(obj, name, None)
+        if real is None:
+            return
+
+        @functools.wraps(real)
+        def wrapper(*a, **k):
+            t = time.thread_time()
+            try:
+                return real(*a, **k)
+            finally:
+                spent[label] += time.thread_time() - t
+        setattr(obj, name, wrapper)
+
+    cls = type(store)
+    for obj, name, label in (
+            (srv.Server, "handle", "engine (all)"), (cql, "parse", "CQL parse"),
+            (srv, "to_plan", "translate to plan"), (srv, "to_xcql_string", "echo (XCQL)"),
+            (cls, "_compiler", "compile"), (cls, "_ordered", "SQL: page ids + count"),
+            (cls, "_items_by_id", "SQL: fetch records"), (cls, "scan", "SQL: scan"),
+            (cls, "_read_transaction", "SQL: begin, budget"), (cls, "_rollback", "SQL: rollback"),
+            (srv.Server, "_record", "render records"), (weboai, "compress", "gzip"),
+            (websru, "compress", "gzip")):
+        timed(obj, name, label)
+    PROFILED["marcxml isbn"] = [{"query": q, "recordSchema": "marcxml"} for q in isbns[:8]]
+    print(f"\n{url.split('?')[0]}: CPU µs a request ({n} requests a kind, after 20 to warm)")
+    for kind, asks in PROFILED.items():
+        qss = [urlencode({"version": "1.2", **({"operation": "searchRetrieve", "maximumRecords": "10"}
+                                                if "scanClause" not in a else {}), **a})
+               for a in asks]
+
+        def run(qs: str) -> None:
+            env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/sru", "QUERY_STRING": qs,
+                   "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "wsgi.url_scheme": "http",
+                   "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr,
+                   "HTTP_ACCEPT_ENCODING": "gzip, deflate", "HTTP_ACCEPT": "*/*",
+                   "SERVER_PROTOCOL": "HTTP/1.1"}
+            b"".join(app(env, lambda status, headers: None))
+
+        for i in range(20):
+            run(qss[i % len(qss)])
+        spent.clear()
+        t = time.thread_time()
+        for i in range(n):
+            run(qss[i % len(qss)])
+        total = time.thread_time() - t
+        print(f"  {kind}: {total / n * 1e6:.0f} µs in all")
+        engine = spent.pop("engine (all)", 0.0)
+        for label, sec in sorted(spent.items(), key=lambda kv: -kv[1]):
+            print(f"    {label:<24}{sec / n * 1e6:>7.0f}")
+        print(f"    {'rest of the engine':<24}{(engine - sum(v for k, v in spent.items() if k != 'gzip')) / n * 1e6:>7.0f}")
+        print(f"    {'WSGI, outside engine':<24}{(total - engine) / n * 1e6:>7.0f}  (gzip included)")
+    store.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=100_000)
@@ -420,14 +542,36 @@ def main() -> None:
                     "(in a schema of its own)")
     ap.add_argument("--workdir", help="with --hard: keep the stores here (default: a temporary folder)")
     ap.add_argument("--repeat", type=int, default=5, help="with --hard: runs of each query")
-    ap.add_argument("--baseline", metavar="TREE", help="with --hard: also time the queries with "
-                    "the code of this source tree (e.g. a worktree of main), query by query")
+    ap.add_argument("--baseline", metavar="TREE", help="also time the queries with the code of "
+                    "this source tree (e.g. a worktree of main): a second server beside ours, "
+                    "row by row (with --hard: query by query in-process)")
+    ap.add_argument("--profile", action="store_true", help="CPU µs a request by stage "
+                    "(marcxml and dc title-word, ISBN, scan) through the WSGI app, on a SQLite "
+                    "store in --workdir (and --postgres); with --baseline, by that tree's code too")
     ap.add_argument("--hard-worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--profile-worker", metavar="URL", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.hard_worker:
         hard_worker()
         return
     marc = marc_file(args.marc)
+    if args.profile_worker:
+        profile(args.profile_worker, isbn_queries(marc, args.records), args.requests)
+        return
+    if args.profile:
+        workdir = Path(args.workdir or tempfile.mkdtemp())
+        workdir.mkdir(parents=True, exist_ok=True)
+        for url in _store_urls(args.records, workdir, args.postgres).values():
+            _hard_store(url, marc, args.records).close()
+            if args.baseline:
+                print(f"\nbaseline ({args.baseline}):", end="", flush=True)
+                subprocess.run([sys.executable, __file__, "--profile-worker", url, "--records",
+                                str(args.records), "--requests", str(args.requests)]
+                               + (["--marc", args.marc] if args.marc else []), check=True,
+                               env={**os.environ, "PYTHONPATH": str(Path(args.baseline) / "src")})
+                print("\nthis tree:", end="")
+            profile(url, isbn_queries(marc, args.records), args.requests)
+        return
     if args.hard:
         if args.workdir:
             Path(args.workdir).mkdir(parents=True, exist_ok=True)
@@ -437,7 +581,10 @@ def main() -> None:
                 hard(marc, args.records, Path(tmp), args.postgres, args.repeat, args.baseline)
         return
     QUERIES["isbn"] = isbn_queries(marc, args.records)
-    with tempfile.TemporaryDirectory() as tmp:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from zebra_helper import available, zebra_server
+
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         store_path = Path(tmp) / "sru.db"
         spent = load(store_path, marc, args.records)
         print(f"records loaded: {spent['records']}")
@@ -449,16 +596,40 @@ def main() -> None:
             print(f"search tables: {sizes['search (all)']:.1f} MB of {sizes['total']:.1f} MB store")
         else:
             print(f"store file: {store_path.stat().st_size / 1e6:.1f} MB (dbstat unavailable)")
-        print(f"ours: thuvien-interop serve --workers {args.workers}; "
-              f"Zebra: zebrasrv, one process a client; {THREADS} clients for req/s")
-        proc, url = start_server(store_path, args.workers)
-        try:
-            ours = run_all(url, args.requests, random.Random(6))
-        finally:
-            proc.terminate()
-            proc.wait()
-    zebra = zebra_figures(marc, args.records, args.requests, random.Random(6))
-    print_table(ours, zebra)
+        servers: dict[str, str] = {}
+        if args.baseline:
+            # The baseline's own copy, taken before ours opens (and migrates) the store.
+            shutil.copy(store_path, Path(tmp) / "baseline.db")
+        for name, path, tree in (("thuvien-interop", store_path, None),
+                                 ("baseline", Path(tmp) / "baseline.db", args.baseline)):
+            if name == "baseline" and not args.baseline:
+                continue
+            proc, url = start_server(f"sqlite:///{path}", args.workers, tree)
+            stack.callback(_stop, proc)
+            servers[name] = url
+        if available():
+            t = time.perf_counter()
+            part = zebra_input(marc, args.records, Path(tmp))
+            zdir = Path(tmp) / "zebra"
+            zdir.mkdir()
+            servers["Zebra"] = stack.enter_context(zebra_server(zdir, part))
+            print(f"Zebra {args.records} records: index build (zebraidx) and start "
+                  f"{time.perf_counter() - t:.1f} s, register "
+                  f"{sum(f.stat().st_size for f in (zdir / 'reg').iterdir()) / 1e6:.1f} MB")
+        else:
+            print("zebrasrv is not installed (Debian: idzebra-2.0): no side-by-side figures.")
+        print(f"ours: thuvien-interop serve --workers {args.workers}"
+              + (f"; baseline: the same with {args.baseline}" if args.baseline else "")
+              + f"; Zebra: zebrasrv, one process a client; {THREADS} clients for req/s; "
+              "row by row, each server in turn")
+        figures = run_all(servers, args.requests, random.Random(6))
+    print_table(figures)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.wait()
+
 
 if __name__ == "__main__":
     main()

@@ -88,6 +88,50 @@ def test_gzip_when_asked(sru_url):
     assert "Accept" in r.headers["Vary"]
 
 
+#: Requests of every kind an SRU client sends: each operation, every version, each
+#: record schema and packing, scan, facets, sorting, stylesheets, and diagnostics.
+CLIENT_REQUESTS = [
+    "", "operation=explain", "version=1.1&operation=explain&recordPacking=string",
+    "version=2.0&operation=explain", "query=viet", "version=1.2&operation=nope",
+    "version=9.9&operation=explain", "version=1.2&operation=searchRetrieve&query=(viet",
+    "version=1.2&operation=searchRetrieve&query=dc.colour%3Dred",
+    "version=1.2&operation=searchRetrieve&query=viet&query=nam",
+    "version=1.2&operation=searchRetrieve&query=viet&startRecord=999",
+    "version=1.2&operation=searchRetrieve&query=viet&recordSchema=nope",
+    "version=1.2&operation=searchRetrieve&query=h%C3%A0%20n%E1%BB%99i&x=%FF",
+    "version=1.2&operation=searchRetrieve&query=viet&stylesheet=/s.xsl",
+    "version=1.2&operation=scan&scanClause=dc.title%3Dha&maximumTerms=5",
+    "version=1.1&operation=scan&scanClause=dc.title%3Dha&responsePosition=0",
+    "version=2.0&operation=scan&scanClause=dc.title%3D%22h%C3%A0%22",
+    "version=2.0&operation=scan&scanClause=(x",
+    "version=2.0&query=viet&facetLimit=5:dc.subject&maximumRecords=2",
+    "version=1.1&operation=searchRetrieve&query=viet%20sortBy%20dc.title",
+    "version=2.0&query=viet&sortKeys=dc.title&recordXMLEscaping=string",
+] + [f"version={v}&operation=searchRetrieve&query=dc.title%3Dviet&maximumRecords=3"
+     f"&recordSchema={s}{p}"
+     for v in ("1.1", "1.2", "2.0") for s in ("dc", "marcxml", "mods")
+     for p in ("", "&recordPacking=string" if v != "2.0" else "&recordXMLEscaping=string")]
+
+
+@pytest.mark.parametrize("encoding", ["identity", "gzip", "deflate"])
+def test_clients_get_from_the_engine_what_the_blueprint_answers(sru_url, encoding):
+    """SRU clients' GETs at /sru skip Flask (web.sru.ClientPath); /sru/xml goes
+    through the blueprint: the same bytes, status and headers, for every kind of
+    answer, in every version and record schema."""
+    for q in CLIENT_REQUESTS:
+        answers = []
+        for path, accept in (("", "*/*"), ("/xml", "*/*"), ("", "application/sru+xml"),
+                             ("/xml", "application/sru+xml")):
+            r = requests.get(f"{sru_url}{path}?{q}", headers={"Accept-Encoding": encoding,
+                                                             "Accept": accept},
+                             timeout=10, stream=True)
+            answers.append((r.status_code, r.raw.read(), sorted(
+                (k, v) for k, v in r.headers.items() if k not in ("Date", "Server"))))
+        assert answers[0] == answers[1], q
+        assert answers[2] == answers[3], q
+        assert answers[0][0] == 200, q
+
+
 def test_browser_gets_the_search_page(sru_url):
     r = requests.get(sru_url, headers=BROWSER)
     assert r.headers["Content-Type"].startswith("text/html")

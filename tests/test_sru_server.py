@@ -294,3 +294,38 @@ def test_a_failing_store_is_diagnostic_1_not_an_exception(sample_store, version)
     ops = [("operation", "scan")]
     doc = check(server.handle([("version", version), *ops, ("scanClause", "dc.title = a")]))
     assert diag_numbers(doc) == [1]
+
+
+def _all_kinds(version: str) -> list[list[tuple[str, str]]]:
+    """searchRetrieve and scan requests of every kind, the failing ones included."""
+    queries = ["viet", '"Hà Nội"', "dc.title = ha*", "viet and dc.date >= 2000", "viet not nam",
+               "viet sortBy dc.title/sort.descending", "(viet", "dc.colour = x", "viet and",
+               'dc.title = ""', "cql.allRecords = 1", " or ".join(f"w{i}" for i in range(150))]
+    out = []
+    for q in queries:
+        for schema_name in ("dc", "marcxml", "mods"):
+            out.append(sr(version, query=q, recordSchema=schema_name, maximumRecords="3"))
+        out.append(sr(version, query=q, startRecord="0"))  # diagnostic 6 before the query's own
+    for clause in ("dc.title = ha", "dc.title = (x", "viet and nam", "dc.colour = x"):
+        out.append([("version", version), ("operation", "scan"), ("scanClause", clause)])
+    return out
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_query_asked_again_is_answered_as_the_first_time(sample_store, version):
+    """Query texts are parsed, translated and echoed once (Server._Compiled): the
+    second asking, and a server with that cache warm from other requests, answer
+    byte for byte what a fresh server answers; errors are not kept."""
+    warm = Server(sample_store, SRUConfig(default_records=5, max_records=20))
+    requests = _all_kinds(version)
+    for params in requests:
+        warm.handle(params)
+    for params in requests:
+        fresh = Server(sample_store, SRUConfig(default_records=5, max_records=20))
+        first = fresh.handle(params).body
+        assert fresh.handle(params).body == first, params
+        assert warm.handle(params).body == first, params
+    # A new configuration is a new cache: its own default context set applies.
+    assert diag_numbers(etree.fromstring(warm.handle(sr(version, query="title = viet")).body)) == []
+    warm.config = SRUConfig(default_context_set="bath")
+    assert diag_numbers(etree.fromstring(warm.handle(sr(version, query="title = viet")).body)) == [16]

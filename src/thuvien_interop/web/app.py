@@ -82,14 +82,9 @@ def create_app(store: Catalogue | str, oai_config: ProviderConfig | None = None,
     app = Flask(__name__)
     app.config["REPOSITORY"] = repository
     provider = Provider(repository, config, registry)
-    # Harvesters' GETs skip Flask (web/oai.py); inside ProxyFix, which sets the URL they see.
+    # Harvesters' GETs skip Flask (web/oai.py), as SRU clients' do (web/sru.py);
+    # inside ProxyFix (below), which sets the URL they see.
     app.wsgi_app = HarvesterPath(app.wsgi_app, provider, "/oai")  # type: ignore[method-assign]
-    if config.trusted_proxies > 0:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        n = config.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n,  # type: ignore[method-assign]
-                                x_prefix=n)
     app.extensions["thuvien_oai"] = provider
     app.register_blueprint(oai_blueprint(provider), url_prefix="/oai")
     if isinstance(repository, Searchable):
@@ -111,4 +106,10 @@ def create_app(store: Catalogue | str, oai_config: ProviderConfig | None = None,
         from .admin import admin_blueprint
 
         app.register_blueprint(admin_blueprint(repository, console), url_prefix="/admin")
+    if config.trusted_proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n,  # type: ignore[method-assign]
+                                x_prefix=n)
     return app
