@@ -39,6 +39,7 @@ from ._common import mojibake_options, plural, progress_shown, say
 
 TARGETS = ("oai_dc", "marcxml", "mods", "marc", "json")
 _XML_DECL = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+_BATCH = 512  # pieces (records and separators) written at once
 
 
 @dataclass(slots=True)
@@ -130,8 +131,9 @@ def convert_stream(src: BinaryIO, out: BinaryIO, to: str, *, fmt: str | None = N
 def _convert_all(results: Iterator[ReadResult], out: BinaryIO, render: Callable[[Source], bytes],
                  head: bytes, sep: bytes, tail: bytes) -> ConvertReport:
     report = ConvertReport()
-    out.write(head)
-    first = True
+    # Records are written a batch at a time: two writes a record to a buffered
+    # file cost ~5% of a conversion to oai_dc.
+    pending = [head]
     for result in results:
         report.read += 1
         if result.warnings:
@@ -144,12 +146,15 @@ def _convert_all(results: Iterator[ReadResult], out: BinaryIO, render: Callable[
         except Exception as exc:  # noqa: BLE001 - a crosswalk bug costs one record, and is reported
             report.skipped.append(Problem("", result.where, f"could not be converted: {exc!r}"))
             continue
-        if not first:
-            out.write(sep)
-        out.write(data)
-        first = False
+        if report.written:
+            pending.append(sep)
+        pending.append(data)
         report.written += 1
-    out.write(tail)
+        if len(pending) >= _BATCH:
+            out.write(b"".join(pending))
+            pending.clear()
+    pending.append(tail)
+    out.write(b"".join(pending))
     return report
 
 
