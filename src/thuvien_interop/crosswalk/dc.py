@@ -40,6 +40,9 @@ Handler = Callable[[FieldLike, Acc], None]
 # (authority links, linkage $6, field link $8; MARC 21 "Control Subfields").
 _CONTROL = frozenset("0123456789")
 _TRAIL = " ,;:/=+"
+# Trimming the punctuation in _TRAIL and the white space after each is one
+# rstrip of both sets (str.rstrip() strips what str.isspace() calls space).
+_TRAIL_OR_SPACE = _TRAIL + "".join(c for c in map(chr, range(0x3001)) if c.isspace())
 
 
 def chop(value: str) -> str:
@@ -55,16 +58,12 @@ def chop(value: str) -> str:
     last = value[-1]
     if last not in _TRAIL and last != "." and value[0] != " ":
         return value  # fast path: nothing to trim (most subfields)
-    value = value.strip()
-    while value and value[-1] in _TRAIL:
-        value = value[:-1].rstrip()
+    value = value.strip().rstrip(_TRAIL_OR_SPACE)
     if value.endswith(".") and not value.endswith(".."):
         n = len(value)
         # "J." / "T.T." (an initial) keeps its period.
         if not (n >= 2 and value[-2].isupper() and (n == 2 or value[-3] in " .-")):
-            value = value[:-1].rstrip()
-            while value and value[-1] in _TRAIL:
-                value = value[:-1].rstrip()
+            value = value[:-1].rstrip(_TRAIL_OR_SPACE)
     return value
 
 
@@ -109,7 +108,7 @@ def _heading(field: FieldLike, skip: str) -> str:
             cur.append(value)
     if cur:
         parts.append(chop(" ".join(cur)))
-    return "--".join(p for p in parts if p)
+    return "--".join([p for p in parts if p])
 
 
 # ---------------------------------------------------------------- handlers
@@ -205,7 +204,7 @@ def _imprint(field: FieldLike, acc: Acc) -> None:
             v = _clean_date(value)
             if v:
                 date.append(v)
-    publisher = chop(" ".join(p for p in statement if p))
+    publisher = chop(" ".join([p for p in statement if p]))
     if publisher:
         acc.setdefault("_pub" + func, []).append(publisher)
 
@@ -243,7 +242,7 @@ def _linking(element: str) -> Handler:
 
 def _place_hierarchy(field: FieldLike, acc: Acc) -> None:
     # 662/752 hierarchical place name, country → city, joined like headings.
-    value = "--".join(chop(v) for v in values_of(field, "abcdfgh"))
+    value = "--".join([chop(v) for v in values_of(field, "abcdfgh")])
     if value:
         acc["coverage"].append(value)
 

@@ -203,8 +203,13 @@ def values_of_code(field: FieldLike, code: str) -> list[str]:
 def values_except(field: FieldLike, codes: frozenset[str]) -> list[str]:
     """The non-empty values of ``field``'s subfields whose code is not in ``codes``."""
     if type(field) is _TextField and field._subfields is None and field._clean is None:
-        return _finder("".join(sorted(codes)), True)(field._text, 2)
+        return _except_finder(codes)(field._text, 2)
     return [v for c, v in field.subfields if v and c not in codes]
+
+
+@cache
+def _except_finder(codes: frozenset[str]) -> Callable[[str, int], list[str]]:
+    return _finder("".join(sorted(codes)), True)
 
 
 @cache
