@@ -12,7 +12,6 @@ reported with its position and the others are converted.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -98,6 +97,8 @@ def _target(to: str, marc8: bool) -> _Target:
             return b"", lambda s: _marc8_copy(as_marc(s)).as_marc(), b"", b""
         return b"", _utf8_marc, b"", b""
     if to == "json":
+        import json
+
         # MARC-in-JSON (code4lib proposal, as pymarc writes it), records in an array.
         return (b"[\n", lambda s: json.dumps(as_marc(s).as_dict(), ensure_ascii=False).encode(),
                 b",\n", b"\n]\n")
