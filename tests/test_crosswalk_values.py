@@ -115,3 +115,21 @@ def test_chop_trims_as_its_loop_did():
     samples += [v for text in TEXTS for _, v in _split_pairs(text)]
     for value in samples:
         assert chop(value) == _chop_as_it_was(value), repr(value)
+
+
+def test_marcxml_of_fields_read_from_iso2709_is_that_of_their_pymarc_copies():
+    import pymarc
+
+    from thuvien_interop.crosswalk.marcview import LazyRecord
+    from thuvien_interop.crosswalk.marcxml import record_to_marcxml
+
+    awkward = ["1A\x1faX", "10\x1fAx", "10\x1fa<b> & c", "\x1f0\x1fax", "10\x1fa\x01", "10 \x1fa",
+               "10\x1fa\ufffe", "  \x1fa\x1fb", "10\x1f\"q", "10", "ab\x1fzend"]
+    for text in TEXTS + awkward:
+        leader = "00000nam a2200000 a 4500"
+        light = LazyRecord.from_fields(leader, [_TextField("001", "X-1", None),
+                                                _TextField("245", text, None)])
+        plain = pymarc.Record(leader=leader)
+        plain.fields = [f.to_pymarc() for f in fields_of(LazyRecord.from_fields(
+            leader, [_TextField("001", "X-1", None), _TextField("245", text, None)]))]
+        assert record_to_marcxml(light) == record_to_marcxml(plain), repr(text)

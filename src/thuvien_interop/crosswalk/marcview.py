@@ -176,6 +176,15 @@ def fields_of(record: pymarc.Record) -> Sequence[FieldLike]:
     return record.fields
 
 
+def plain_text(field: FieldLike) -> str | None:
+    """A data field's text as read from ISO 2709 (indicators, then the
+    0x1F-delimited subfields), while it is the field's whole truth: not split
+    yet, and needing no normalizing. Else None."""
+    if type(field) is _TextField and field._subfields is None and field._clean is None:
+        return field._text
+    return None
+
+
 def values_of(field: FieldLike, codes: str) -> list[str]:
     """The non-empty values of ``field``'s subfields whose code is in ``codes``
     (``code in codes``), in field order.
