@@ -11,7 +11,9 @@ machine) for:
   ``thuvien-interop convert FILE --to oai_dc|marcxml|mods`` beside a script
   doing the same with pymarc's reader, ``pymarc.record_to_xml`` and the Library
   of Congress stylesheets (MARC21slim2DC.xsl, MARC21slim2MODS.xsl, as shipped
-  with YAZ) applied record by record, start-up and writing the file included;
+  with YAZ) applied record by record, start-up and writing the file included
+  (each program's bytecode compiled in a warm-up run first, as an installed
+  package has its ``.pyc`` files, PYTHONDONTWRITEBYTECODE or not);
 * in-process: the readers alone, our crosswalks alone on read records, and
   read + crosswalk, beside pymarc + XSLT per record, the garbage collector set
   as ``convert`` sets it.
@@ -82,13 +84,20 @@ def stylesheet(target: str, given: Path | None) -> Path | None:
     return None
 
 
-def child_cpu(cmd: list[str], src: Path = ROOT / "src") -> float:
-    """CPU seconds (user + system) of one child process, run to its end."""
+def child_cpu(cmd: list[str], src: Path = ROOT / "src", pycache: str | None = None) -> float:
+    """CPU seconds (user + system) of one child process, run to its end.
+
+    ``pycache``: a folder the child keeps its compiled bytecode in (and finds
+    it there next time), as an installed package has its ``.pyc`` files, even
+    where PYTHONDONTWRITEBYTECODE is set."""
     if shutil.which("taskset"):
         cmd = ["taskset", "-c", "0", *cmd]
     # The child runs this checkout's code (or the one given), as this process does.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(src),
                                                                      os.environ.get("PYTHONPATH")]))}
+    if pycache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = pycache  # (it mirrors each module's full path)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -119,14 +128,29 @@ def line(label: str, n: int, secs: float, peer: float | None = None) -> float:
 
 def whole_process(path: Path, n: int, repeat: int, xslt_dir: Path | None,
                   before_src: Path | None = None) -> None:
-    print("whole process, CPU seconds of the child, one core:")
+    print("whole process, CPU seconds of the child, one core, bytecode compiled once "
+          "(as installed):")
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "out")
+        one = Path(tmp) / "one.mrc"
+        first_records(path, 1, one)
+        pycache = str(Path(tmp) / "pycache")
+
+        def child(cmd: list[str], src: Path = ROOT / "src") -> float:
+            return child_cpu(cmd, src, pycache)
+
+        # One record through each program first: its bytecode is compiled then,
+        # not in the runs measured (the reference's modules have theirs installed).
+        for src in filter(None, (ROOT / "src", before_src)):
+            child([sys.executable, "-c", REFERENCE, str(one), out, "-"], src)
+            for target in ("oai_dc", "marcxml", "mods"):
+                child([sys.executable, "-m", "thuvien_interop", "convert", str(one), "--to", target,
+                       "-q", "-o", out], src)
         for target in ("oai_dc", "marcxml", "mods"):
             sheet = stylesheet(target, xslt_dir)
             peer = None
             if target == "marcxml" or sheet is not None:
-                secs = best_of(repeat, lambda s=sheet: child_cpu(
+                secs = best_of(repeat, lambda s=sheet: child(
                     [sys.executable, "-c", REFERENCE, str(path), out, str(s) if s else "-"]))
                 what = f"pymarc + {sheet.name}" if sheet else "pymarc.record_to_xml"
                 peer = line(f"{target:<7} reference ({what})", n, secs)
@@ -136,15 +160,13 @@ def whole_process(path: Path, n: int, repeat: int, xslt_dir: Path | None,
                                ("  the same, before", before_src)):
                 if src is None:
                     continue
-                secs = best_of(repeat, lambda t=target, s=src: child_cpu(
+                secs = best_of(repeat, lambda t=target, s=src: child(
                     [sys.executable, "-m", "thuvien_interop", "convert", str(path), "--to", t, "-q",
                      "-o", out], s))
                 line(f"{target:<7} {label}", n, secs, peer)
-        one = Path(tmp) / "one.mrc"
-        first_records(path, 1, one)
         for label, src in (("", ROOT / "src"), (" (before)", before_src)):
             if src is not None:
-                startup = best_of(repeat, lambda s=src: child_cpu(
+                startup = best_of(repeat, lambda s=src: child(
                     [sys.executable, "-m", "thuvien_interop", "convert", str(one), "--to", "oai_dc",
                      "-q", "-o", out], s))
                 print(f"  start-up: converting one record{label}: {startup:.2f} s")

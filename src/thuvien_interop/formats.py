@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
 
 import pymarc
 
 from . import xml as ns
-from .crosswalk import marcxml
+from .crosswalk import dc, marcxml
 from .ingest.result import DCRecord, Source
 from .model import MetadataFormat
 
@@ -93,8 +95,6 @@ def as_marc(source: Source) -> pymarc.Record:
 
 
 def render_oai_dc(source: Source) -> bytes:
-    from .crosswalk import dc
-
     if isinstance(source, DCRecord):
         return dc.dc_to_xml(source.elements, "oai_dc")
     return dc.marc_to_oai_dc(source)
@@ -105,9 +105,16 @@ def render_marc21(source: Source) -> bytes:
 
 
 def render_mods(source: Source) -> bytes:
-    from .crosswalk.mods import marc_to_mods
+    return _mods().marc_to_mods(as_marc(source))
 
-    return marc_to_mods(as_marc(source))
+
+@cache
+def _mods() -> ModuleType:
+    # Loaded when first used (converting to oai_dc does not load MODS), once: an
+    # import statement run record by record cost 3% of a conversion.
+    from .crosswalk import mods
+
+    return mods
 
 
 def canonical(source: Source, rendered: dict[str, bytes] | None = None) -> tuple[str, bytes]:
@@ -118,8 +125,6 @@ def canonical(source: Source, rendered: dict[str, bytes] | None = None) -> tuple
     """
     rendered = rendered or {}
     if isinstance(source, DCRecord):
-        from .crosswalk import dc
-
         return "oai_dc", rendered.get("oai_dc") or dc.dc_to_xml(source.elements, "oai_dc")
     return "marc21", rendered.get("marc21") or marcxml.record_to_marcxml(source)
 

@@ -12,7 +12,6 @@ reported with its position and the others are converted.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -39,6 +38,7 @@ from ._common import mojibake_options, plural, progress_shown, say
 
 TARGETS = ("oai_dc", "marcxml", "mods", "marc", "json")
 _XML_DECL = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+_BATCH = 512  # pieces (records and separators) written at once
 
 
 @dataclass(slots=True)
@@ -97,6 +97,8 @@ def _target(to: str, marc8: bool) -> _Target:
             return b"", lambda s: _marc8_copy(as_marc(s)).as_marc(), b"", b""
         return b"", _utf8_marc, b"", b""
     if to == "json":
+        import json
+
         # MARC-in-JSON (code4lib proposal, as pymarc writes it), records in an array.
         return (b"[\n", lambda s: json.dumps(as_marc(s).as_dict(), ensure_ascii=False).encode(),
                 b",\n", b"\n]\n")
@@ -130,8 +132,9 @@ def convert_stream(src: BinaryIO, out: BinaryIO, to: str, *, fmt: str | None = N
 def _convert_all(results: Iterator[ReadResult], out: BinaryIO, render: Callable[[Source], bytes],
                  head: bytes, sep: bytes, tail: bytes) -> ConvertReport:
     report = ConvertReport()
-    out.write(head)
-    first = True
+    # Records are written a batch at a time: two writes a record to a buffered
+    # file cost ~5% of a conversion to oai_dc.
+    pending = [head]
     for result in results:
         report.read += 1
         if result.warnings:
@@ -144,12 +147,15 @@ def _convert_all(results: Iterator[ReadResult], out: BinaryIO, render: Callable[
         except Exception as exc:  # noqa: BLE001 - a crosswalk bug costs one record, and is reported
             report.skipped.append(Problem("", result.where, f"could not be converted: {exc!r}"))
             continue
-        if not first:
-            out.write(sep)
-        out.write(data)
-        first = False
+        if report.written:
+            pending.append(sep)
+        pending.append(data)
         report.written += 1
-    out.write(tail)
+        if len(pending) >= _BATCH:
+            out.write(b"".join(pending))
+            pending.clear()
+    pending.append(tail)
+    out.write(b"".join(pending))
     return report
 
 

@@ -26,7 +26,7 @@ from ..xml import DC as DC_NS
 from ..xml import OAI_DC as OAI_DC_NS
 from ..xml import OAI_DC_SCHEMA, xml_text
 from ..xml import XSI as XSI_NS
-from .marcview import FieldLike, fields_of
+from .marcview import FieldLike, fields_of, values_except, values_of, values_of_code
 from .profile import DC_ELEMENTS, CrosswalkProfile, ExtraMapping
 from .text import normalize
 
@@ -40,6 +40,9 @@ Handler = Callable[[FieldLike, Acc], None]
 # (authority links, linkage $6, field link $8; MARC 21 "Control Subfields").
 _CONTROL = frozenset("0123456789")
 _TRAIL = " ,;:/=+"
+# Trimming the punctuation in _TRAIL and the white space after each is one
+# rstrip of both sets (str.rstrip() strips what str.isspace() calls space).
+_TRAIL_OR_SPACE = _TRAIL + "".join(c for c in map(chr, range(0x3001)) if c.isspace())
 
 
 def chop(value: str) -> str:
@@ -55,16 +58,12 @@ def chop(value: str) -> str:
     last = value[-1]
     if last not in _TRAIL and last != "." and value[0] != " ":
         return value  # fast path: nothing to trim (most subfields)
-    value = value.strip()
-    while value and value[-1] in _TRAIL:
-        value = value[:-1].rstrip()
+    value = value.strip().rstrip(_TRAIL_OR_SPACE)
     if value.endswith(".") and not value.endswith(".."):
         n = len(value)
         # "J." / "T.T." (an initial) keeps its period.
         if not (n >= 2 and value[-2].isupper() and (n == 2 or value[-3] in " .-")):
-            value = value[:-1].rstrip()
-            while value and value[-1] in _TRAIL:
-                value = value[:-1].rstrip()
+            value = value[:-1].rstrip(_TRAIL_OR_SPACE)
     return value
 
 
@@ -85,12 +84,11 @@ def _clean_date(value: str) -> str:
 
 
 def _join(field: FieldLike, codes: str, sep: str = " ") -> str:
-    parts = [v for c, v in field.subfields if c in codes and v]
-    return sep.join(parts)
+    return sep.join(values_of(field, codes))
 
 
 def _all_text(field: FieldLike) -> str:
-    return " ".join([v for c, v in field.subfields if v and c not in _CONTROL])
+    return " ".join(values_except(field, _CONTROL))
 
 
 def _heading(field: FieldLike, skip: str) -> str:
@@ -110,7 +108,7 @@ def _heading(field: FieldLike, skip: str) -> str:
             cur.append(value)
     if cur:
         parts.append(chop(" ".join(cur)))
-    return "--".join(p for p in parts if p)
+    return "--".join([p for p in parts if p])
 
 
 # ---------------------------------------------------------------- handlers
@@ -143,11 +141,10 @@ def _subject(skip: str, element: str = "subject") -> Handler:
 def _uncontrolled(field: FieldLike, acc: Acc) -> None:
     # 653 $a is repeatable, each occurrence one index term.
     out = acc["subject"]
-    for code, value in field.subfields:
-        if code == "a" and value:
-            v = chop(value)
-            if v:
-                out.append(v)
+    for value in values_of_code(field, "a"):
+        v = chop(value)
+        if v:
+            out.append(v)
 
 
 def _classification(codes: str, sep: str = " ") -> Handler:
@@ -176,11 +173,10 @@ def _to(element: str, codes: str | None = None) -> Handler:
 def _each(element: str, code: str, do_chop: bool = False) -> Handler:
     def handler(field: FieldLike, acc: Acc) -> None:
         out = acc[element]
-        for c, value in field.subfields:
-            if c == code and value:
-                v = chop(value) if do_chop else value.strip()
-                if v:
-                    out.append(v)
+        for value in values_of_code(field, code):
+            v = chop(value) if do_chop else value.strip()
+            if v:
+                out.append(v)
     return handler
 
 
@@ -208,7 +204,7 @@ def _imprint(field: FieldLike, acc: Acc) -> None:
             v = _clean_date(value)
             if v:
                 date.append(v)
-    publisher = chop(" ".join(p for p in statement if p))
+    publisher = chop(" ".join([p for p in statement if p]))
     if publisher:
         acc.setdefault("_pub" + func, []).append(publisher)
 
@@ -217,11 +213,10 @@ def _std_number(prefix: str) -> Handler:
     # 020/022 $a: the crosswalk's Identifier; the number without its
     # qualifier ("978-604-1-00000-0 (bìa mềm)" → the number) behind a URN prefix.
     def handler(field: FieldLike, acc: Acc) -> None:
-        for code, value in field.subfields:
-            if code == "a" and value:
-                number = value.strip().split(" ", 1)[0].rstrip(":;,.")
-                if number:
-                    acc["identifier"].append(prefix + number)
+        for value in values_of_code(field, "a"):
+            number = value.strip().split(" ", 1)[0].rstrip(":;,.")
+            if number:
+                acc["identifier"].append(prefix + number)
     return handler
 
 
@@ -247,7 +242,7 @@ def _linking(element: str) -> Handler:
 
 def _place_hierarchy(field: FieldLike, acc: Acc) -> None:
     # 662/752 hierarchical place name, country → city, joined like headings.
-    value = "--".join(chop(v) for c, v in field.subfields if v and c in "abcdfgh")
+    value = "--".join([chop(v) for v in values_of(field, "abcdfgh")])
     if value:
         acc["coverage"].append(value)
 
@@ -255,11 +250,10 @@ def _place_hierarchy(field: FieldLike, acc: Acc) -> None:
 def _extent(field: FieldLike, acc: Acc) -> None:
     # 300 $a: ISBD " :" / " ;" / " +" before $b/$c/$e trimmed, but abbreviations
     # keep their period ("262 tr.").
-    for code, value in field.subfields:
-        if code == "a" and value:
-            v = value.rstrip(" :;+")
-            if v:
-                acc["format"].append(v)
+    for value in values_of_code(field, "a"):
+        v = value.rstrip(" :;+")
+        if v:
+            acc["format"].append(v)
 
 
 def _electronic(field: FieldLike, acc: Acc) -> None:
@@ -278,14 +272,13 @@ def _control_008(field: FieldLike, acc: Acc) -> None:
 
 def _language_041(field: FieldLike, acc: Acc) -> None:
     out = acc["language"]
-    for code, value in field.subfields:
-        if code == "a" and value:
-            v = value.strip().lower()
-            # Pre-2001 records pack several codes into one $a ("vieeng").
-            if len(v) > 3 and len(v) % 3 == 0 and v.isalpha():
-                out.extend(v[i:i + 3] for i in range(0, len(v), 3))
-            elif v:
-                out.append(v)
+    for value in values_of_code(field, "a"):
+        v = value.strip().lower()
+        # Pre-2001 records pack several codes into one $a ("vieeng").
+        if len(v) > 3 and len(v) % 3 == 0 and v.isalpha():
+            out.extend(v[i:i + 3] for i in range(0, len(v), 3))
+        elif v:
+            out.append(v)
 
 
 def _build_default() -> dict[str, Handler]:

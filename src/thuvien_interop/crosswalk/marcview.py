@@ -22,12 +22,16 @@ pairs, the shape pymarc's ``Subfield`` unpacks to.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
+from functools import cache
 from itertools import repeat
 
 import pymarc
 
 _FIELDS_SLOT = pymarc.Record.fields  # the slot pymarc keeps its field list in
+# A field's subfields as (code, value) pairs, from its text (from after the indicators).
+_pairs = re.compile("\x1f([^\x1f])([^\x1f]*)").findall
 
 
 class LightField:
@@ -62,13 +66,15 @@ class LightField:
             # (A property, not __getattr__ on an unset slot: that fallback
             # raises and formats an AttributeError first, which cost more than
             # the split itself.)
-            parts = self._text[2:].split("\x1f")
-            del parts[0]  # text between the indicators and the first delimiter is not a subfield
+            # One regex scan from after the indicators: each delimiter, its code,
+            # its value (text before the first delimiter is not a subfield, a
+            # delimiter with no code after it is none). A C loop: a third less
+            # than splitting and pairing in Python.
             clean = self._clean
             if clean is None:
-                subfields = [(p[0], p[1:]) for p in parts if p]
+                subfields = _pairs(self._text, 2)
             else:
-                subfields = [(p[0], clean(p[1:])) for p in parts if p]
+                subfields = [(c, clean(v)) for c, v in _pairs(self._text, 2)]
             self._subfields = subfields
         return subfields
 
@@ -168,3 +174,60 @@ def fields_of(record: pymarc.Record) -> Sequence[FieldLike]:
         if view is not None:
             return view
     return record.fields
+
+
+def plain_text(field: FieldLike) -> str | None:
+    """A data field's text as read from ISO 2709 (indicators, then the
+    0x1F-delimited subfields), while it is the field's whole truth: not split
+    yet, and needing no normalizing. Else None."""
+    if type(field) is _TextField and field._subfields is None and field._clean is None:
+        return field._text
+    return None
+
+
+def values_of(field: FieldLike, codes: str) -> list[str]:
+    """The non-empty values of ``field``'s subfields whose code is in ``codes``
+    (``code in codes``), in field order.
+
+        >>> f = LightField("245", subfields=[("a", "Tên /"), ("c", ""), ("c", "Ai.")])
+        >>> values_of(f, "ac"), values_of_code(f, "c"), values_except(f, frozenset("a"))
+        (['Tên /', 'Ai.'], ['Ai.'], ['Ai.'])
+
+    A field read from ISO 2709 that needs no normalizing and is not split yet
+    answers with one regex scan of its text: no pair is made, no value that is
+    not wanted is cut out. (Its codes are one character each, never empty: the
+    three functions' tests ``in``, ``==`` and ``not in`` agree on them.)"""
+    if type(field) is _TextField and field._subfields is None and field._clean is None:
+        return _finder(codes, False)(field._text, 2)
+    return [v for c, v in field.subfields if c in codes and v]
+
+
+def values_of_code(field: FieldLike, code: str) -> list[str]:
+    """The non-empty values of ``field``'s subfields whose code is ``code``."""
+    if type(field) is _TextField and field._subfields is None and field._clean is None:
+        return _finder(code, False)(field._text, 2)
+    return [v for c, v in field.subfields if c == code and v]
+
+
+def values_except(field: FieldLike, codes: frozenset[str]) -> list[str]:
+    """The non-empty values of ``field``'s subfields whose code is not in ``codes``."""
+    if type(field) is _TextField and field._subfields is None and field._clean is None:
+        return _except_finder(codes)(field._text, 2)
+    return [v for c, v in field.subfields if v and c not in codes]
+
+
+@cache
+def _except_finder(codes: frozenset[str]) -> Callable[[str, int], list[str]]:
+    return _finder("".join(sorted(codes)), True)
+
+
+@cache
+def _finder(codes: str, negate: bool) -> Callable[[str, int], list[str]]:
+    # From after the indicators, each delimiter whose code is (or is not) one of
+    # ``codes``, and its value when it has one. (A delimiter is never a code.)
+    chars = "".join(re.escape(c) for c in codes if c != "\x1f")
+    if negate:
+        return re.compile(f"\x1f[^\x1f{chars}]([^\x1f]+)").findall
+    if not chars:
+        return lambda text, pos: []
+    return re.compile(f"\x1f[{chars}]([^\x1f]+)").findall

@@ -8,16 +8,23 @@
 
 from __future__ import annotations
 
+import re
+
 import pymarc
 from lxml import etree
 
 from ..xml import MARC21 as MARC_NS
 from ..xml import SAFE_PARSER, xml_attr, xml_text
-from .marcview import LazyRecord, LightField, fields_of
+from .marcview import LazyRecord, LightField, fields_of, plain_text
 
 _Q = "{" + MARC_NS + "}"
 
 _attr_cache: dict[str, str] = {}
+# A data field's text whose indicators ([\da-z ]) and subfield codes ([\da-z])
+# MARC21slim.xsd allows as they are, and whose values hold no character XML
+# escapes or forbids (the delimiter aside): written without a look at each value.
+_plain_datafield = re.compile("[0-9a-z ]{2}(?:\x1f[0-9a-z][^&<>\x00-\x08\x0b\x0c\x0e-\x1f"
+                              "\ud800-\udfff\ufffe\uffff]*)*").fullmatch
 _text = xml_text
 
 
@@ -58,6 +65,15 @@ def record_to_marcxml(record: pymarc.Record, *, namespace: bool = True) -> bytes
         tag = field.tag if len(field.tag) == 3 else (field.tag + "000")[:3]
         if field.control_field:
             parts.append(f'<controlfield tag="{_attr(tag)}">{_text(field.data or "")}</controlfield>')
+            continue
+        text = plain_text(field)
+        if text is not None and _plain_datafield(text) is not None:
+            # Indicators and codes the schema allows, values with nothing to
+            # escape or replace: the field's text is its XML but for the markup.
+            subfields = text[3:].split("\x1f") if len(text) > 2 else ()
+            parts.append(f'<datafield tag="{_attr(tag)}" ind1="{text[0]}" ind2="{text[1]}">'
+                         + "".join([f'<subfield code="{p[0]}">{p[1:]}</subfield>' for p in subfields])
+                         + "</datafield>")
             continue
         parts.append(
             f'<datafield tag="{_attr(tag)}" ind1="{_attr(_valid_ind(field.indicator1))}"'

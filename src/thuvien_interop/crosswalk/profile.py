@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any
 
-from ..profiles import read_toml
-
 #: The fifteen DCMES 1.1 elements, in the order oai_dc output uses.
 DC_ELEMENTS: tuple[str, ...] = (
     "title", "creator", "subject", "description", "publisher", "contributor", "date",
@@ -176,6 +174,10 @@ def load_profile(path: str | PathLike[str]) -> CrosswalkProfile:
     >>> load_profile("crosswalk-default").is_default()
     True
     """
+    # The profile reader (tomllib, the packaged profiles) only when a profile is
+    # read: a third of the start-up of a command that converts without one.
+    from ..profiles import read_toml
+
     data, _ = read_toml(path, "crosswalk")
     return profile_from_dict(data)
 
