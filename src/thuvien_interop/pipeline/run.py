@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ..formats import FormatRegistry, default_registry
-from ..store.base import StoreError
+from ..store.base import WRITE_BATCH, StoreError
 from .build import Outcome, PackedMarc, build, build_chunk, write_batch
 from .items import Incoming, Problem, Report
 
@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from ..store.base import Repository
     from ..workers import Pending, WriteBehind
 
-#: Items in one batch: one transaction, and one chunk for a worker.
-BATCH = 500
+#: Items in one batch: one transaction (the store's own batch, see
+#: :data:`~thuvien_interop.store.base.WRITE_BATCH`), and one chunk for a worker.
+BATCH = WRITE_BATCH
 #: How a collision names the origin ``None``: records imported or entered here.
 _ORIGIN_OWN = "the library's own records (imported, not harvested or synced)"
 

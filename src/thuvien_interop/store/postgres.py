@@ -34,10 +34,10 @@ from psycopg import sql
 from ..model import Record
 from ..wording import say
 from . import keyset, search_plan
-from .base import StoreUnavailable
+from .base import WRITE_BATCH, StoreUnavailable
 from .sql import CHANGE_COLUMNS, KEY_COLUMNS, MAX_EXPANSION, Compiler, SQLStore, Txn
 
-BATCH = 1000
+BATCH = WRITE_BATCH
 COPY_THRESHOLD = 200
 """Batches with at least this many rows for a table are loaded with COPY."""
 RANK_LIMIT = 3000
