@@ -382,7 +382,9 @@ def main() -> None:
             _clients_during_import(url, "PostgreSQL", workdir, args.import_records, args.clients)
     if "kill" not in parts:
         return
-    store = _provider_store(workdir / f"provider-{args.records}.db", args.records)
+    from thuvien_interop.store.sqlite import MIGRATIONS  # the cached store named by schema level
+
+    store = _provider_store(workdir / f"provider-{args.records}-m{len(MIGRATIONS)}.db", args.records)
     clock = Clock(create_app(store, ProviderConfig(page_size=args.page_size)))
     server, url = _serve(clock)
     print(f"provider: {url} ({args.records:,} records, pages of {args.page_size}); "

@@ -280,7 +280,11 @@ def main() -> None:
 
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    db = work / f"provider-{args.records}.db"
+    # The cached provider store is named by this checkout's schema level: a newer checkout
+    # would migrate a shared file, and an older one would then refuse it.
+    from thuvien_interop.store.sqlite import MIGRATIONS
+
+    db = work / f"provider-{args.records}-m{len(MIGRATIONS)}.db"
     if not db.exists():
         t = time.perf_counter()
         build_provider(db, args.records)

@@ -287,6 +287,60 @@ def test_facet_parameters_in_error_are_diagnostics(sru):
                      "dc.language", "dc.subject"]
 
 
+def _holdings(doc) -> dict[str, list]:
+    """recordIdentifier-less SRU records of the holdings schema: each one's
+    <holdings>, validated against the ISO 20775 structure, by its first library."""
+    from test_union_holdings import ISO, iso20775_structure
+
+    structure = iso20775_structure()
+    out: dict[str, list] = {}
+    for h in doc.iter(f"{ISO}holdings"):
+        assert structure.validate(etree.fromstring(etree.tostring(h))), structure.error_log
+        holding = h.find(f"{ISO}holding")
+        out.setdefault(holding.findtext(f"{ISO}institutionIdentifier/{ISO}value"), []).append(holding)
+    return out
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2", "2.0"])
+def test_the_holdings_record_schema_says_which_library_holds_each_record_where(sru, version):
+    names = ["holdings", "info:ofi/fmt:xml:xsd:iso20775"]
+    for name in names:
+        params = [("version", version), ("query", '"tieng viet 1"'), ("recordSchema", name)]
+        if version != "2.0":
+            params.append(("operation", "searchRetrieve"))
+        doc = check(sru.handle(params))
+        schemas = {e.text for e in doc.iter() if isinstance(e.tag, str) and e.tag.endswith("}recordSchema")
+                   and e.getparent().tag.endswith("}record")}
+        assert schemas == {"info:ofi/fmt:xml:xsd:iso20775"}
+        found = _holdings(doc)
+        assert sorted(found) == ["buonho", "daklak", "hanoi"]
+        [tinh] = found["daklak"]
+        ISO = "{info:ofi/fmt:xml:xsd:iso20775}"
+        assert tinh.findtext(f"{ISO}physicalLocation") == "Thư viện tỉnh Đắk Lắk"
+        assert tinh.findtext(f"{ISO}physicalAddress/{ISO}text") == "Đắk Lắk"
+        info = tinh.find(f"{ISO}holdingSimple/{ISO}copyInformation")
+        assert info.findtext(f"{ISO}sublocation") == "Kho đọc"
+        assert info.findtext(f"{ISO}shelfLocator") == "372.6 T306V"
+        assert info.findtext(f"{ISO}pieceIdentifier/{ISO}value") == "A1"
+    # A record without item data: its library holds it.
+    doc = check(sru.handle([("query", 'dc.title = "Lịch sử Việt Nam"'), ("recordSchema", "holdings")]))
+    [bare] = _holdings(doc)["daklak"]
+    assert bare.find("{info:ofi/fmt:xml:xsd:iso20775}holdingStructured") is not None
+
+
+def test_explain_lists_the_holdings_schema_only_where_it_is_written(sru, union):
+    store, _ = union
+    zr = "{http://explain.z3950.org/dtd/2.0/}"
+    served = check(sru.handle([("version", "1.2"), ("operation", "explain")]))
+    assert "holdings" in [s.get("name") for s in served.iter(f"{zr}schema")]
+    plain = Server(store, SRUConfig())          # a Server built without saying who holds what
+    doc = check(plain.handle([("version", "1.2"), ("operation", "explain")]))
+    assert "holdings" not in [s.get("name") for s in doc.iter(f"{zr}schema")]
+    asked = check(plain.handle([("version", "1.2"), ("operation", "searchRetrieve"), ("query", "viet"),
+                                ("recordSchema", "holdings")]))
+    assert diag_numbers(asked) == [66]
+
+
 # -- a cluster's page -----------------------------------------------------------------------------
 
 def _jsonld(page: str) -> dict:
@@ -371,6 +425,12 @@ def test_a_single_library_gets_the_same_page_titled_with_its_name_and_its_own_ho
         assert 'href="/oai?verb=Identify"' in page
         record = _visible(requests.get(url + "/record/oai:krongpac:1", headers=EN).text)
         assert "Thư viện huyện Krông Pắc" in record and "895.9223 Đ406G" in record and "Kho thiếu nhi" in record
+        sru = requests.get(url + "/sru", params={"version": "1.2", "operation": "searchRetrieve",
+                                                 "query": "\"dat rung\"", "recordSchema": "holdings"})
+        iso = "{info:ofi/fmt:xml:xsd:iso20775}"
+        [own] = etree.fromstring(sru.content).iter(f"{iso}holding")
+        assert own.findtext(f"{iso}physicalLocation") == "Thư viện huyện Krông Pắc"
+        assert own.findtext(f"{iso}holdingSimple/{iso}copyInformation/{iso}shelfLocator") == "895.9223 Đ406G"
     store.close()
 
 

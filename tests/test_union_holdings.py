@@ -18,6 +18,7 @@ from thuvien_interop.union.holdings import (
     Holding,
     Library,
     cluster_holdings,
+    iso20775,
     libraries_of,
     record_holdings,
 )
@@ -117,3 +118,76 @@ def test_a_wrong_library_table_is_one_line_saying_what_to_fix(tmp_path, table, s
     with pytest.raises(SourcesError, match=says) as err:
         load_sources(path)
     assert "provider 1" in str(err.value) and "\n" not in str(err.value)
+
+
+# -- ISO 20775 (the SRU holdings record schema) ---------------------------------------------------
+
+ISO = "{info:ofi/fmt:xml:xsd:iso20775}"
+
+
+def iso20775_structure():
+    """The ISO 20775 element structure as a RELAX NG grammar (tests/data): the
+    published XSD cannot be fetched here."""
+    from pathlib import Path
+
+    from lxml import etree
+
+    return etree.RelaxNG(etree.parse(str(Path(__file__).parent / "data" / "iso20775-structure.rng")))
+
+
+def _iso(holdings) -> object:
+    from lxml import etree
+
+    doc = etree.fromstring(iso20775(holdings).encode("utf-8"))
+    structure = iso20775_structure()
+    assert structure.validate(doc), structure.error_log
+    return doc
+
+
+def test_iso20775_has_a_holding_a_place_with_its_pieces_or_a_structured_set_without():
+    koha = book("Truyện Kiều", extra=[
+        F("952", Ind(" ", " "), [S("b", "BH"), S("c", "THAM"), S("o", "895.922 NG-D"), S("p", "BH001")]),
+        F("952", Ind(" ", " "), [S("b", "BH"), S("c", "THAM"), S("o", "895.922 NG-D"), S("p", "BH002")]),
+        F("952", Ind(" ", " "), [S("b", "BH"), S("c", "MUON"), S("o", "895.922 NG-D")])])
+    got = record_holdings(union_record("oai:buonho-thcs:9", "buonho-thcs", koha), LIBS)
+    doc = _iso(got)
+    shelf, loan = doc.findall(f"{ISO}holding")
+    for h in (shelf, loan):
+        assert h.findtext(f"{ISO}institutionIdentifier/{ISO}value") == "buonho-thcs"
+        assert h.findtext(f"{ISO}physicalLocation") == "Thư viện THCS Buôn Hồ"
+        assert h.findtext(f"{ISO}physicalAddress/{ISO}text") == "Đắk Lắk"
+    simple = shelf.find(f"{ISO}holdingSimple")
+    assert simple.findtext(f"{ISO}copiesSummary/{ISO}copiesCount") == "2"
+    info = simple.find(f"{ISO}copyInformation")
+    assert [p.findtext(f"{ISO}value") for p in info.findall(f"{ISO}pieceIdentifier")] == ["BH001", "BH002"]
+    assert [s.text for s in info.findall(f"{ISO}sublocation")] == ["BH", "THAM"]
+    assert info.findtext(f"{ISO}shelfLocator") == "895.922 NG-D"
+    # An item without a barcode names no piece: its place is a structured set.
+    assert loan.find(f"{ISO}holdingSimple") is None
+    one = loan.find(f"{ISO}holdingStructured/{ISO}set")
+    assert (one.findtext(f"{ISO}sublocation"), one.findtext(f"{ISO}shelfLocator")) == ("BH, MUON", "895.922 NG-D")
+
+
+def test_iso20775_of_a_bare_record_is_its_library_and_text_is_escaped():
+    odd = Library("a&b", "Thư viện <Hoa> & \"Lá\"")
+    doc = _iso(record_holdings(union_record("oai:a&b:1", "a&b", book("Không có kho")), {"a&b": odd}))
+    [h] = doc.findall(f"{ISO}holding")
+    assert h.findtext(f"{ISO}institutionIdentifier/{ISO}value") == "a&b"
+    assert h.findtext(f"{ISO}physicalLocation") == "Thư viện <Hoa> & \"Lá\""
+    assert h.find(f"{ISO}physicalAddress") is None           # no province known
+    assert len(h.find(f"{ISO}holdingStructured/{ISO}set")) == 0
+
+
+def test_the_structure_grammar_refuses_what_iso20775_does_not_allow():
+    from lxml import etree
+
+    structure = iso20775_structure()
+    good = iso20775([Holding(TINH, "oai:daklak:1", branch="Kho", call_number="1", copies=1,
+                             barcodes=("A1",))])
+    assert structure.validate(etree.fromstring(good.encode()))
+    for bad in (good.replace("<pieceIdentifier>", "<piece>").replace("</pieceIdentifier>", "</piece>"),
+                good.replace("<copiesCount>1<", "<copiesCount>0<"),
+                good.replace('xmlns="info:ofi/fmt:xml:xsd:iso20775"', ""),
+                good.replace("<physicalLocation>", "<holdingStructured><set/></holdingStructured>"
+                             "<physicalLocation>")):
+        assert not structure.validate(etree.fromstring(bad.encode())), bad

@@ -219,6 +219,32 @@ def test_a_harvest_logs_and_sums_up_in_vietnamese(sample_store, tmp_path):
     assert re.match(r"mau +ok +2 +330 +0 +0 +0 +0 +\d+ +\d+,\d$", row), row
 
 
+def test_why_a_harvest_failed_is_said_in_vietnamese_from_its_worker_threads(tmp_path):
+    """Each provider of a sources file is harvested in a thread of its own: its
+    retries and its failure speak the command's language, not the default."""
+    from conftest import live_server
+
+    def html_page(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+        return ["<!DOCTYPE html><html><body>Trang chủ của thư viện</body></html>".encode()]
+
+    with live_server(html_page) as root:
+        sources = tmp_path / "providers.toml"
+        sources.write_text(f'[[provider]]\nname = "html"\nurl = "{root}/oai"\n'
+                           '[[provider]]\nname = "tat"\nurl = "http://127.0.0.1:1/oai"\n', encoding="utf-8")
+        result = run(["--lang", "vi", "harvest", "--sources", str(sources), "--store",
+                      f"sqlite:///{tmp_path / 'u.db'}", "--retries", "1", "--processes", "1"])
+    out = result.output
+    assert result.exit_code != 0
+    assert re.search(r"html: một trang HTML với mã 200, không phải câu trả lời OAI-PMH \(.*\); "
+                     r"thử lại 1/1 sau [\d,]+ giây", out), out
+    assert re.search(r"html: một trang HTML với mã 200, không phải câu trả lời OAI-PMH, từ \S+ "
+                     r"\(đã thử 2 lần\)\. Địa chỉ có phải URL gốc OAI-PMH", out), out
+    assert re.search(r"tat: kết nối bị từ chối .*, từ http://127\.0\.0\.1:1/oai \(đã thử 2 lần\)", out), out
+    for english in ("retry", "tried", "not an OAI-PMH response", "connection refused"):
+        assert english not in out, out
+
+
 def test_harvest_status_and_delete_in_vietnamese(tmp_path):
     store = f"sqlite:///{tmp_path / 's.db'}"
     status = run(["--lang", "vi", "harvest", "status", "--store", store])

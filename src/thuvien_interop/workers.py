@@ -50,6 +50,7 @@ from .collector import BULK_GC_THRESHOLD
 from .formats import FormatRegistry
 from .model import Record, WriteSummary
 from .store.base import StoreError
+from .wording import in_this_language
 
 if TYPE_CHECKING:
     from .store.base import Repository
@@ -446,7 +447,9 @@ class WriteBehind:
     def submit(self, job: Callable[[], None]) -> None:
         self._raise()
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="harvest-writer", daemon=True)
+            # The writer's jobs speak the language of the harvest that hands them over.
+            self._thread = threading.Thread(target=in_this_language(self._run), name="harvest-writer",
+                                            daemon=True)
             self._thread.start()
         self._jobs.put(job)
 

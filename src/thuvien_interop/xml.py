@@ -51,12 +51,16 @@ DIAG2 = "http://docs.oasis-open.org/ns/search-ws/diagnostic"
 XCQL = "http://www.loc.gov/zing/cql/xcql/"
 XCQL_SRU2 = "http://docs.oasis-open.org/ns/search-ws/xcql"
 ZEEREX = "http://explain.z3950.org/dtd/2.0/"
+#: ISO 20775 holdings (the SRU record schema of who holds a record: the namespace is
+#: also its schema identifier). The schema's published address, for explain.
+ISO20775 = "info:ofi/fmt:xml:xsd:iso20775"
+ISO20775_SCHEMA = "http://www.loc.gov/standards/iso20775/N130_ISOholdings_v6_1.xsd"
 
 #: Every namespace above: no other module writes one of these URIs itself (a
 #: test reads the source to check).
 NAMESPACES = frozenset((OAI, OAI_DC, OAI_IDENTIFIER, FRIENDS, BRANDING, PROVENANCE, DC, DCTERMS,
                         MARC21, MODS, XSI, XLINK, XML, SRU1, DIAG1, SRU2, SRU2_SCAN, SRU2_FACETS, DIAG2, XCQL,
-                        XCQL_SRU2, ZEEREX))
+                        XCQL_SRU2, ZEEREX, ISO20775))
 
 #: Prefixes providers use without declaring them: the harvester's tolerant reading
 #: declares them for them, so that their records can still be read.

@@ -40,7 +40,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .. import __version__
 from ..httpbody import UnknownCoding, decoded, raw_chunks
-from ..wording import say
+from ..wording import Said, say
 
 USER_AGENT = f"thuvien-interop-harvester/{__version__} (+https://pypi.org/project/thuvien-interop/)"
 _SPOOL = 8 << 20
@@ -390,8 +390,7 @@ class PoliteClient:
                     fetched = None
                 except _Deadline as exc:
                     last_error = str(exc)
-                    hint = ("the provider is too slow, or sends its answer a little at a "
-                            "time; try a longer --timeout")
+                    hint = say("fetch.too-slow-hint")
                     fetched = None
                 finally:
                     host.last = time.monotonic()
@@ -409,7 +408,7 @@ class PoliteClient:
                     fetched.close()
                 elif status == 503 or status == 429 or status >= 500:
                     last_body, last_status = fetched.excerpt(), status
-                    last_error, hint = f"HTTP {status}", "the provider's server has trouble"
+                    last_error, hint = f"HTTP {status}", say("fetch.server-trouble-hint")
                     after = self.retry_after(fetched.headers.get("Retry-After"))
                     fetched.close()
                     if after is not None:
@@ -419,19 +418,20 @@ class PoliteClient:
                 else:
                     body = fetched.excerpt()
                     fetched.close()
-                    raise FetchError(f"HTTP {status} from {url}{_status_hint(status)}",
+                    raise FetchError(say("fetch.http-status", status=status, url=url) + _status_hint(status),
                                      status=status, body=body, url=url)
             if attempt == self.retries:
                 break
             if not wait:
                 wait = self._wait(attempt)
-            problems.append(f"{last_error}; retry {attempt + 1}/{self.retries} in {wait:g} s")
-            log.warning("%s%s (%s); retry %d/%d in %g s", who, last_error, url,
-                        attempt + 1, self.retries, wait)
+            problems.append(say("fetch.retry", error=last_error, attempt=attempt + 1,
+                                retries=self.retries, wait=wait))
+            log.warning(Said("fetch.retry", error=f"{who}{last_error} ({url})", attempt=attempt + 1,
+                             retries=self.retries, wait=wait))
             self._pause(wait, cancel)
-        tried = "once" if attempts == 1 else f"{attempts} times"
-        raise FetchError(f"{last_error}, from {url} (tried {tried})" + (f". {_sentence(hint)}"
-                                                                       if hint else ""),
+        tried = say("fetch.tried-once") if attempts == 1 else say("fetch.tried-times", n=attempts)
+        raise FetchError(say("fetch.gave-up", error=last_error, url=url, tried=tried)
+                         + (f". {_sentence(hint)}" if hint else ""),
                          status=last_status, body=last_body, url=url)
 
     def _once(self, url: str, params: dict[str, str], auth: tuple[str, str] | None,
@@ -481,7 +481,7 @@ class PoliteClient:
             if watch is not None and watch.why == "cancelled":
                 raise Cancelled("stopped while the provider was answering")
             if watch is not None and watch.why == "deadline":
-                raise _Deadline(f"no complete answer within {limit:g} s")
+                raise _Deadline(say("fetch.deadline", seconds=limit))
             assert fetched is not None
             return fetched
         except BaseException:
@@ -510,7 +510,7 @@ def _oai_body(body: IO[bytes]) -> bool:
 
 def _status_hint(status: int) -> str:
     if status == 404:
-        return ": no such page; check the provider's base URL (it often ends in /oai)"
+        return ": " + say("fetch.http-404-hint")
     if status in (401, 403):
-        return ": the provider refuses access; does it need a username and password?"
+        return ": " + say("fetch.http-denied-hint")
     return ""

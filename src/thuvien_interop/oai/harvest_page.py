@@ -35,6 +35,7 @@ from typing import IO
 from lxml import etree
 
 from .. import xml
+from ..wording import say
 from ..xml import SAFE_PARSER, USUAL_PREFIXES, local
 from .response import OAI_NS
 
@@ -110,10 +111,6 @@ class Page:
     well_formed: bool = True
 
 
-_NOT_OAI_HINT = ("is the URL the provider's OAI-PMH base URL? (It often ends in /oai; "
-                 "the base URL with ?verb=Identify shows an XML page.)")
-
-
 def check_body(body: IO[bytes], _fetched: object = None) -> str | tuple[str, str] | None:
     """Why a downloaded page must be asked again (with what to try, if the fault
     may be the user's), or ``None``.
@@ -130,14 +127,14 @@ def check_body(body: IO[bytes], _fetched: object = None) -> str | tuple[str, str
     tail = body.read()
     body.seek(0)
     if not head.strip():
-        return "an empty response"
+        return say("page.empty")
     if _HTML.search(head) and not _OAI_ROOT.search(head):
-        return "an HTML page served with status 200, not an OAI-PMH response", _NOT_OAI_HINT
+        return say("page.html"), say("page.not-oai-hint")
     if not _OAI_ROOT.search(head) and not _utf16(head):
         start = " ".join(head[:60].decode("utf-8", "replace").split())
-        return f"not an OAI-PMH response (it begins {start!r})", _NOT_OAI_HINT
+        return say("page.not-oai", start=start), say("page.not-oai-hint")
     if not re.search(rb"</(?:[\w.-]+:)?OAI-PMH\s*>\s*$", tail) and not _utf16(head):
-        return "the response ends before </OAI-PMH> (connection dropped mid-page?)"
+        return say("page.cut")
     return None
 
 

@@ -52,7 +52,7 @@ from ..paths import user_data_dir
 from ..pipeline import BATCH, Pipeline
 from ..store import shared_url
 from ..store.base import Leases, Repository, StoreError
-from ..wording import Said
+from ..wording import Said, in_this_language, say
 from ..workers import WriteBehind
 from ..xml import safe_parser
 from .harvest_convert import Job, serialize, xml_text
@@ -413,7 +413,7 @@ class Harvester:
                       by_identifier: bool | None, skip_recent: int) -> list[HarvestResult]:
         if not isinstance(self.store, Leases):
             with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="harvest") as pool:
-                futures = [pool.submit(self._in_own_thread, s, full, by_identifier)
+                futures = [pool.submit(in_this_language(self._in_own_thread), s, full, by_identifier)
                            for s in sources]
                 return [r for r in self._wait(futures) if r is not None]
         # Leased: every worker (thread here, or process or machine over the same
@@ -451,7 +451,7 @@ class Harvester:
                     lease.release()
 
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="harvest") as pool:
-            self._wait([pool.submit(work) for _ in range(max(1, min(workers, len(names))))])
+            self._wait([pool.submit(in_this_language(work)) for _ in range(max(1, min(workers, len(names))))])
         if not self._stop.is_set():
             for held in keeper.holders([n for n in names if n not in done]):
                 log.warning(Said("harvest.log.held", name=held.name, holder=held.holder))
@@ -769,20 +769,16 @@ class Harvester:
                 case NextPage(token=token):
                     refetched = False
                     if token in seen_tokens or token == run.token:
-                        raise HarvestError(
-                            f"resumption loop: the provider sent the token {token[:60]!r} "
-                            "twice; stopped (the pages so far are stored)")
+                        raise HarvestError(say("harvest.loop", token=token[:60]))
                     seen_tokens.add(token)
                     pages_this_run += 1
                     why = guard.page(outcome.fingerprint, run.records - records_before)
                     if why is None and pages_this_run >= self.max_pages:
-                        why = (f"{pages_this_run:,} pages in this run, the most allowed "
-                               f"(--max-pages {self.max_pages})")
+                        why = say("harvest.max-pages", n=pages_this_run, most=self.max_pages)
                     run.token = token
                     checkpoint(run.records)
                     if why is not None:
-                        raise HarvestError(f"stopped: {why}; the pages so far are stored and "
-                                           "the next run goes on from here")
+                        raise HarvestError(say("harvest.stopped", why=why))
                     continue
                 case ListEnd():
                     refetched = False
@@ -837,8 +833,7 @@ class Harvester:
         """
         run.expiries += 1
         if run.expiries > _MAX_EXPIRIES:
-            raise HarvestError(f"the provider refused {_MAX_EXPIRIES} resumption tokens; giving "
-                               "up (the pages so far are stored; the next run goes on)")
+            raise HarvestError(say("harvest.tokens-refused", n=_MAX_EXPIRIES))
         start = run.last_datestamp or run.from_
         run.token = None
         run.from_ = start
@@ -929,8 +924,7 @@ class Harvester:
             return Refetch(page.repairs[0] if page.repairs else "not well-formed")
         if not page.oai:
             diagnosis.keep(["not an OAI-PMH response", *page.repairs])
-            raise HarvestError(f"{verb}: the provider answered with something that is not an "
-                               "OAI-PMH response")
+            raise HarvestError(say("harvest.not-oai", verb=verb))
         if page.errors:
             codes = {c for c, _ in page.errors}
             if codes == {"noRecordsMatch"}:
@@ -942,8 +936,8 @@ class Harvester:
             diagnosis.keep([f"{c}: {m}" for c, m in page.errors])
             if "badResumptionToken" in codes and "resumptionToken" in params:
                 return TokenExpired()
-            raise HarvestError("; ".join(f"{c}: {m}" for c, m in page.errors) +
-                               f" (request: {_describe(params)})")
+            raise HarvestError(say("harvest.provider-errors", request=_describe(params),
+                                   errors="; ".join(f"{c}: {m}" for c, m in page.errors)))
         if harvest_date is None:
             harvest_date = dates.parse_lenient(page.response_date or "") or dates.now()
         for header in ids:
@@ -1275,15 +1269,13 @@ class _ProgressGuard:
         if not records:
             self.idle += 1
             if self.idle >= _MAX_IDLE_PAGES:
-                return (f"{self.idle} pages in a row without a record, each with a new "
-                        "resumption token (the provider's list does not end)")
+                return say("harvest.idle-pages", n=self.idle)
             return None
         self.idle = 0
         if fingerprint in self.seen:
             self.repeated += 1
             if self.repeated >= _MAX_REPEATED_PAGES:
-                return (f"the provider sent pages it had already sent {self.repeated} times, "
-                        "each under a new resumption token (its list does not end)")
+                return say("harvest.repeated-pages", n=self.repeated)
         self.seen.add(fingerprint)
         return None
 
@@ -1320,7 +1312,7 @@ def _to_granularity(text: str, info: IdentifyInfo) -> str:
     (§3.3.1: a day-granularity provider refuses seconds)."""
     seconds = dates.parse_lenient(text)
     if seconds is None:
-        raise HarvestError(f"'{text}' is not a date (YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ)")
+        raise HarvestError(say("harvest.not-a-date", text=text))
     return _fmt(seconds, info)
 
 

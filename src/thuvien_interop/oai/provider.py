@@ -386,10 +386,11 @@ class Provider:
         limit = self.config.page_size
         with_metadata = verb == "ListRecords"
         parts = [f"<{verb}>".encode()]
-        stored = getattr(self.repository, "list_stored", None)
+        stored = getattr(self.repository, "stored_page", None)
         if stored is not None and self.granularity == dates.SECOND:
-            n, last = self._stored_page(stored(q, after, limit + 1, metadata=with_metadata),
-                                        limit, with_metadata, parts)
+            fragments, count, last = stored(q, after, limit, metadata=with_metadata)
+            n = count + (last is not None)  # as the rows read: one past the page when more follow
+            parts.extend(fragments)
         else:
             page = self.repository.list(q, after, limit + 1, metadata=with_metadata)  # type: ignore[arg-type]
             n, last = len(page), page[limit - 1].key if len(page) > limit else None
@@ -420,29 +421,6 @@ class Provider:
             parts.append(R.token_xml(None, max(size, seen), cursor, None).encode())
         parts.append(f"</{verb}>".encode())
         return parts
-
-    @staticmethod
-    def _stored_page(rows: list[tuple], limit: int, with_metadata: bool,
-                     parts: list[bytes]) -> tuple[int, tuple[int, int] | None]:
-        """A page assembled from the store's fragments (``list_stored`` rows, whose
-        headers are pre-rendered): no item built, nothing escaped or formatted.
-        Returns how many rows came (up to limit + 1) and the key of the page's last."""
-        n = len(rows)
-        last = (rows[limit - 1][0], rows[limit - 1][1]) if n > limit else None
-        del rows[limit:]
-        if not with_metadata:
-            parts.extend([r[3] for r in rows])
-            return n, last
-        add = parts.extend
-        for _stamp, _seq, deleted, header, about, xml in rows:
-            if deleted or xml is None:
-                add((b"<record>", header, b"</record>"))
-            elif about:
-                add((b"<record>", header, b"<metadata>", xml, b"</metadata><about>",
-                     about, b"</about></record>"))
-            else:
-                add((b"<record>", header, b"<metadata>", xml, b"</metadata></record>"))
-        return n, last
 
     def _count(self, q: ListQuery) -> int:
         """completeListSize of a new list. Counting scans the repository, so a

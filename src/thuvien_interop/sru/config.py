@@ -9,9 +9,11 @@ titles, the record schemas it serves.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .. import xml
+from ..model import Header
 from .facets import LibraryGroups
 from .indexing import IndexProfile, default_profile
 
@@ -37,7 +39,17 @@ SCHEMAS: tuple[RecordSchema, ...] = (
     RecordSchema("mods", "info:srw/schema/1/mods-v3.7", "mods", "MODS 3.7",
                  xml.MODS_SCHEMA, (xml.MODS, "info:srw/schema/1/mods-v3.6",
                   "info:srw/schema/1/mods-v3.5", "info:srw/schema/1/mods-v3.4", "mods-v3.7")),
+    # Who holds the record, written from its MARCXML by SRUConfig.holdings (a union's
+    # libraries, or a single library's own): served where that is set.
+    RecordSchema("holdings", xml.ISO20775, "marc21", "ISO 20775 holdings", xml.ISO20775_SCHEMA,
+                 ("iso20775", "isoholdings")),
 )
+
+
+def served_schemas(config: SRUConfig) -> tuple[RecordSchema, ...]:
+    """The record schemas this server writes: every one, holdings where
+    :attr:`SRUConfig.holdings` says how."""
+    return tuple(s for s in SCHEMAS if s.name != "holdings" or config.holdings is not None)
 
 
 def schema_by_name(name: str) -> RecordSchema | None:
@@ -78,6 +90,11 @@ class SRUConfig:
     """Each library's province and kind (a union's ``local.province`` and
     ``local.libraryKind``; :func:`thuvien_interop.web.create_app` fills it from
     its ``libraries``)."""
+    holdings: Callable[[Header, bytes], str] | None = None
+    """How the ``holdings`` record schema (ISO 20775) is written from a record's
+    header and MARCXML (:func:`thuvien_interop.union.holdings.holdings_writer`,
+    which :func:`thuvien_interop.web.create_app` sets with its libraries); None:
+    the schema is not served."""
 
     @classmethod
     def from_dict(cls, data: dict) -> SRUConfig:
@@ -120,5 +137,5 @@ class SRUConfig:
             raise ValueError(f"default_terms ({c.default_terms}) is larger than "
                              f"max_terms ({c.max_terms})")
         if schema_by_name(c.default_schema) is None:
-            raise ValueError(f"default_schema '{c.default_schema}' is not dc, marcxml or mods")
+            raise ValueError(f"default_schema '{c.default_schema}' is not dc, marcxml, mods or holdings")
         return c

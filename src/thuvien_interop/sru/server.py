@@ -23,7 +23,7 @@ from ..store import search_plan
 from ..store.base import Repository, StoreUnavailable, time_budget
 from ..xml import SAFE_PARSER, xml_text
 from . import cql
-from .config import SCHEMAS, RecordSchema, SRUConfig, schema_by_name
+from .config import RecordSchema, SRUConfig, schema_by_name, served_schemas
 from .diagnostics import FATAL_FOR_QUERY, Diagnostic, too_slow
 from .explain import ZEEREX_NS, explain_record
 from .facets import FACET_PARAMETERS, FacetTerm, parse_facet_parameters
@@ -382,9 +382,10 @@ class Server:
         if name is None or not name.strip():
             name = self.config.default_schema
         schema = schema_by_name(name)
-        if schema is None:
+        served = served_schemas(self.config)
+        if schema is None or schema not in served:
             raise Diagnostic(66, name, f"Unknown record schema '{name}'; use "
-                             + ", ".join(f"{s.name} ({s.uri})" for s in SCHEMAS))
+                             + ", ".join(f"{s.name} ({s.uri})" for s in served))
         return schema
 
     def _record(self, w: _Writer, schema: RecordSchema, item, escaping: str, position: int) -> str:
@@ -392,7 +393,12 @@ class Server:
             d = Diagnostic(67, item.header.identifier,
                            f"The record {item.header.identifier} is not available as {schema.name}")
             return w.record(DIAG_SCHEMA, w.diagnostic(d), "xml", position)
-        data = _srw_dc(item.metadata) if schema.name == "dc" else item.metadata.decode("utf-8")
+        if schema.name == "dc":
+            data = _srw_dc(item.metadata)
+        elif schema.name == "holdings" and self.config.holdings is not None:
+            data = self.config.holdings(item.header, item.metadata)
+        else:
+            data = item.metadata.decode("utf-8")
         return w.record(schema.uri, data, escaping, position)
 
     def _echo(self, w: _Writer, args: dict[str, str], query: cql.Query) -> str:

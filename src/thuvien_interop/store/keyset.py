@@ -30,7 +30,7 @@ POSTGRES = Dialect("%s", "r.deleted", "NULL::bytea", "convert_to(r.header, 'UTF8
 def list_sql(d: Dialect, q: ListQuery, after: Key | None, limit: int | None, *,
              metadata: bool, count: bool, stored: bool = False) -> tuple[str, list[object]]:
     """The SQL and arguments of one page of ``q`` after ``after`` (or its count);
-    ``stored``: the columns of ``SQLStore.list_stored`` (the pre-rendered header)."""
+    ``stored``: the columns of ``SQLStore.stored_page`` (the pre-rendered header)."""
     p = d.placeholder
     k = "k" if q.set else "r"
     if q.set:

@@ -30,7 +30,7 @@ from ..crosswalk.dc2marc import dc_to_marc
 from ..crosswalk.marcview import fields_of
 from ..crosswalk.marcxml import parse_marcxml_record
 from ..crosswalk.text import fold, normalize
-from ..model import Record
+from ..model import Header, Record
 from ..xml import safe_parser
 from . import keys as K
 
@@ -98,9 +98,9 @@ class Facts:
 _FIELDS = tuple(f.name for f in fields(Facts) if f.init)
 
 
-def provider_of(record: Record) -> str:
-    """The provider a union record came from: its ``source:<name>`` set (the
-    harvester puts every record in it), or ``""`` in a single library's store."""
+def provider_of(record: Record | Header) -> str:
+    """The provider a union record (or its header) came from: its ``source:<name>``
+    set (the harvester puts every record in it), or ``""`` in a single library's store."""
     for spec in record.sets:
         if spec.startswith(SOURCE_SET):
             return spec[len(SOURCE_SET):].split(":", 1)[0]

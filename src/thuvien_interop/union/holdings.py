@@ -16,7 +16,8 @@ number, copies — read from the item data a record carries:
   read together, as the one place they describe.
 
 A record without item data still has one holding: its library holds it. A cluster's
-holdings are the union of its records' (:func:`cluster_holdings`).
+holdings are the union of its records' (:func:`cluster_holdings`). Over SRU a
+record's holdings are the ISO 20775 record schema (:func:`iso20775`).
 
     >>> lib = Library("buonho-thcs", "Thư viện THCS Buôn Hồ", "Đắk Lắk", "school")
     >>> lib.kind_label("en")
@@ -25,19 +26,21 @@ holdings are the union of its records' (:func:`cluster_holdings`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pymarc
 
+from .. import xml
 from ..crosswalk.marcview import fields_of
+from ..crosswalk.marcxml import parse_marcxml_record
 from ..crosswalk.text import fold, normalize
-from ..model import Record
+from ..model import Header, Record
 from .facts import provider_of, record_marc
 
-__all__ = ["KINDS", "Holding", "Library", "cluster_holdings", "holdings_of", "libraries_of",
-           "record_holdings"]
+__all__ = ["KINDS", "Holding", "Library", "cluster_holdings", "holdings_of", "holdings_writer",
+           "iso20775", "libraries_of", "record_holdings"]
 
 #: Kinds of library: (Vietnamese, English).
 KINDS: dict[str, tuple[str, str]] = {
@@ -192,11 +195,78 @@ def record_holdings(record: Record, libraries: Mapping[str, Library] | None = No
     marc = record_marc(record)
     if marc is None:
         return []
-    name = provider_of(record)
+    return holdings_of(marc, record.identifier, _library_of(provider_of(record), libraries, default))
+
+
+def _library_of(name: str, libraries: Mapping[str, Library] | None, default: Library | None) -> Library:
     library = (libraries or {}).get(name) if name else None
     if library is None:
         library = default if (default is not None and not name) else Library(name or "local")
-    return holdings_of(marc, record.identifier, library)
+    return library
+
+
+def _code(value: str, source: str) -> str:
+    """ISO 20775's codeOrIdentifier: a value and where it comes from."""
+    return (f"<value>{xml.xml_text(value)}</value>"
+            f"<typeOrSource><text>{xml.xml_text(source)}</text></typeOrSource>")
+
+
+def iso20775(holdings: Iterable[Holding]) -> str:
+    """Holdings as an ISO 20775 ``<holdings>`` document (namespace
+    :data:`thuvien_interop.xml.ISO20775`), one ``<holding>`` a library and place:
+
+    * ``institutionIdentifier``: the provider name (the harvest's ``source:<name>``
+      set); ``physicalLocation``: the name people know; ``physicalAddress``: the
+      province;
+    * with copies' numbers (852 $p, 952 $p): ``holdingSimple`` — ``copiesCount``,
+      one ``pieceIdentifier`` a copy, the branch and shelving location as
+      ``sublocation``, the call number as ``shelfLocator``;
+    * without: ``holdingStructured`` with one ``set`` of the place (branch and
+      location as its one ``sublocation``) and call number, since a
+      ``copyInformation`` must name at least one piece.
+
+    >>> lib = Library("krongpac", "Thư viện huyện Krông Pắc", "Đắk Lắk", "public")
+    >>> out = iso20775([Holding(lib, "oai:krongpac:1", call_number="895.9 Đ406G")])
+    >>> out[:103]
+    '<holdings xmlns="info:ofi/fmt:xml:xsd:iso20775"><holding><institutionIdentifier><value>krongpac</value>'
+    >>> out[-111:]
+    '<holdingStructured><set><shelfLocator>895.9 Đ406G</shelfLocator></set></holdingStructured></holding></holdings>'
+    """
+    t = xml.xml_text
+    out = [f'<holdings xmlns="{xml.ISO20775}">']
+    for h in holdings:
+        lib = h.library
+        out.append(f"<holding><institutionIdentifier>{_code(lib.name, 'provider')}</institutionIdentifier>"
+                   f"<physicalLocation>{t(lib.label)}</physicalLocation>")
+        if lib.province:
+            out.append(f"<physicalAddress><text>{t(lib.province)}</text></physicalAddress>")
+        shelf = f"<shelfLocator>{t(h.call_number)}</shelfLocator>" if h.call_number else ""
+        if h.barcodes:
+            places = "".join(f"<sublocation>{t(p)}</sublocation>" for p in (h.branch, h.location) if p)
+            pieces = "".join(f"<pieceIdentifier>{_code(b, 'barcode')}</pieceIdentifier>" for b in h.barcodes)
+            out.append(f"<holdingSimple><copiesSummary><copiesCount>{h.copies or len(h.barcodes)}"
+                       f"</copiesCount></copiesSummary><copyInformation>{pieces}{places}{shelf}"
+                       "</copyInformation></holdingSimple>")
+        else:
+            place = ", ".join(p for p in (h.branch, h.location) if p)
+            place = f"<sublocation>{t(place)}</sublocation>" if place else ""
+            out.append(f"<holdingStructured><set>{place}{shelf}</set></holdingStructured>")
+        out.append("</holding>")
+    out.append("</holdings>")
+    return "".join(out)
+
+
+def holdings_writer(libraries: Mapping[str, Library] | None = None,
+                    default: Library | None = None) -> Callable[[Header, bytes], str]:
+    """What SRU's ``holdings`` record schema writes for a record: its header (whose
+    ``source:`` set names its provider) and its MARCXML → :func:`iso20775` of the
+    holdings its item data gives (``default``: a single library's own)."""
+
+    def write(header: Header, marcxml: bytes) -> str:
+        library = _library_of(provider_of(header), libraries, default)
+        return iso20775(holdings_of(parse_marcxml_record(marcxml), header.identifier, library))
+
+    return write
 
 
 def cluster_holdings(holdings: Iterable[Iterable[Holding]], province: str | None = None) -> list[Holding]:

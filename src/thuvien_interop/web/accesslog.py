@@ -22,19 +22,29 @@ WSGI middleware, framework-free; the line is written when the response has been 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 from urllib.parse import quote
 
+from .sendbody import sent_body
+
 __all__ = ["AccessLog", "combined_line"]
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+_PLAIN = re.compile(r'[^"\\\x00-\x1f\x7f]*')
+
+
 def _escape(value: str) -> str:
     """Quotes, backslashes and control characters escaped, as Apache does (``\\x..``)."""
+    if _PLAIN.fullmatch(value):
+        # Nearly every line: no character to escape, none looked at one by one
+        # (a harvester's request line with its token is ~400 characters).
+        return value
     out = []
     for ch in value:
         if ch in '"\\':
@@ -86,7 +96,8 @@ class AccessLog:
         self.stream = stream
         self._lock = threading.Lock()
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> _Body:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
         when = time.time()
         seen: dict[str, str] = {"status": "500"}
 
@@ -96,8 +107,17 @@ class AccessLog:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
 
-        return _Body(self.app(environ, start), lambda sent: self._write(
-            combined_line(environ, seen["status"], sent, when)))
+        def done(sent: int) -> None:
+            self._write(combined_line(environ, seen["status"], sent, when))
+
+        result = self.app(environ, start)
+        body = sent_body(result)
+        if body is not None:
+            # Sent by the server from the bytes themselves (web/sendbody.py): iterating
+            # it here would copy it; the line is written when the server closes it.
+            body.when_closed(done)
+            return result
+        return _Body(result, done)
 
     def _write(self, line: str) -> None:
         with self._lock:

@@ -18,7 +18,7 @@ from ..sru.config import SRUConfig
 from ..store import open_store
 from ..store.base import Catalogue, Searchable
 from ..union.clusters import ClusterIndex
-from ..union.holdings import Library
+from ..union.holdings import Library, holdings_writer
 from .oai import HarvesterPath, oai_blueprint
 from .reader import reader_blueprint
 from .sru import register_sru
@@ -32,9 +32,11 @@ NO_SEARCH = ("This server reads a live library database, which cannot be searche
 def reader_config(sru_config: SRUConfig | None, oai_config: ProviderConfig,
                   libraries: Mapping[str, Library] | None) -> SRUConfig:
     """The SRU configuration the search page and /sru share: each library's
-    province and kind (for ``local.province`` and ``local.libraryKind``), and, when
-    no title was set, the repository's name as the title (a single library's
-    catalogue is titled with its own name)."""
+    province and kind (for ``local.province`` and ``local.libraryKind``), who holds
+    a record (the ``holdings`` record schema: the union's libraries, or a single
+    library's own under its repository name), and, when no title was set, the
+    repository's name as the title (a single library's catalogue is titled with
+    its own name)."""
     from dataclasses import replace
 
     from ..sru.facets import LibraryGroups
@@ -44,6 +46,9 @@ def reader_config(sru_config: SRUConfig | None, oai_config: ProviderConfig,
     if libraries:
         changes["groups"] = LibraryGroups({name: {"local.province": lib.province, "local.libraryKind": lib.kind}
                                            for name, lib in libraries.items()})
+    if base.holdings is None:
+        changes["holdings"] = holdings_writer(libraries, None if libraries else
+                                              Library("local", oai_config.repository_name))
     if base.title == SRUConfig().title and oai_config.repository_name:
         changes["title"] = {"vi": oai_config.repository_name, "en": oai_config.repository_name}
     return replace(base, **changes) if changes else base

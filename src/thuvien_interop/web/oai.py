@@ -22,6 +22,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.wsgi import get_current_url
 
 from ..oai.provider import Provider
+from .sendbody import response_body
 
 try:
     # ISA-L's deflate: a ListRecords page of oai_dc (220 KB) in 1.2 µs a record at
@@ -180,7 +181,7 @@ class HarvesterPath:
             headers.append(("Content-Encoding", encoding))
         headers.append(("Vary", VARY))
         start_response("200 OK", headers)
-        return [body]
+        return response_body(environ, body)
 
 
 class _EnvironHeaders:

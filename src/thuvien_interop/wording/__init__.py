@@ -25,15 +25,17 @@ from __future__ import annotations
 
 import os
 import string
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from .messages import MESSAGES, NOUNS
 
-__all__ = ["LANGUAGES", "Said", "language", "language_from_environment", "number", "plural", "say",
-           "set_language", "speaking"]
+T = TypeVar("T")
+
+__all__ = ["LANGUAGES", "Said", "in_this_language", "language", "language_from_environment", "number",
+           "plural", "say", "set_language", "speaking"]
 
 #: The languages every message has a text in; the first is the default.
 LANGUAGES = ("en", "vi")
@@ -65,6 +67,26 @@ def speaking(lang: str) -> Iterator[None]:
         yield
     finally:
         _spoken.reset(token)
+
+
+def in_this_language(fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn``, speaking the language spoken here in whatever thread runs it: a new
+    thread (a harvest's worker, its writer) starts speaking the default.
+
+        >>> import threading
+        >>> heard = []
+        >>> with speaking("vi"):
+        ...     t = threading.Thread(target=in_this_language(lambda: heard.append(language())))
+        >>> t.start(); t.join(); heard
+        ['vi']
+    """
+    lang = _spoken.get()
+
+    def run(*args: Any, **kwargs: Any) -> T:
+        with speaking(lang):
+            return fn(*args, **kwargs)
+
+    return run
 
 
 def language_from_environment(environ: Mapping[str, str] | None = None) -> str:

@@ -180,10 +180,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "value.languages": {"en": 'must be a text, or one text a language: { vi = "…", en = "…" }',
                         "vi": 'phải là một văn bản, hoặc mỗi ngôn ngữ một văn bản: '
                               '{ vi = "…", en = "…" }'},
-    "value.schema": {"en": "{value!r} is not a record schema: use \"dc\", \"marcxml\" or "
-                           "\"mods\"",
-                     "vi": "{value!r} không phải lược đồ bản ghi: hãy dùng \"dc\", \"marcxml\" "
-                           "hoặc \"mods\""},
+    "value.schema": {"en": "{value!r} is not a record schema: use \"dc\", \"marcxml\", "
+                           "\"mods\" or \"holdings\"",
+                     "vi": "{value!r} không phải lược đồ bản ghi: hãy dùng \"dc\", \"marcxml\", "
+                           "\"mods\" hoặc \"holdings\""},
     "value.hours": {"en": "must be a number of hours, not {shown}",
                     "vi": "phải là số giờ, không phải {shown}"},
     "value.ttl": {"en": "must be at least 24, not {value}: slow harvesters need a day to finish "
@@ -506,6 +506,41 @@ MESSAGES: dict[str, dict[str, str]] = {
                              "vi": "không kết nối được ({cause})"},
     "fetch.network-hint": {"en": "check the URL and the network",
                            "vi": "hãy kiểm tra địa chỉ và mạng"},
+    "fetch.too-slow-hint": {
+        "en": "the provider is too slow, or sends its answer a little at a time; try a longer "
+              "--timeout",
+        "vi": "nhà cung cấp quá chậm, hoặc gửi câu trả lời từng chút một; hãy thử --timeout dài "
+              "hơn"},
+    "fetch.deadline": {"en": "no complete answer within {seconds:.6g} s",
+                       "vi": "không có câu trả lời đầy đủ trong {seconds:.6g} giây"},
+    "fetch.server-trouble-hint": {"en": "the provider's server has trouble",
+                                  "vi": "máy chủ của nhà cung cấp đang gặp sự cố"},
+    "fetch.http-status": {"en": "HTTP {status} from {url}", "vi": "HTTP {status} từ {url}"},
+    "fetch.http-404-hint": {
+        "en": "no such page; check the provider's base URL (it often ends in /oai)",
+        "vi": "không có trang này; hãy kiểm tra URL gốc của nhà cung cấp (thường kết thúc bằng "
+              "/oai)"},
+    "fetch.http-denied-hint": {
+        "en": "the provider refuses access; does it need a username and password?",
+        "vi": "nhà cung cấp từ chối truy cập; có cần tên đăng nhập và mật khẩu không?"},
+    "fetch.retry": {"en": "{error}; retry {attempt}/{retries} in {wait:.6g} s",
+                    "vi": "{error}; thử lại {attempt}/{retries} sau {wait:.6g} giây"},
+    "fetch.gave-up": {"en": "{error}, from {url} (tried {tried})",
+                      "vi": "{error}, từ {url} (đã thử {tried})"},
+    "fetch.tried-once": {"en": "once", "vi": "1 lần"},
+    "fetch.tried-times": {"en": "{n} times", "vi": "{n} lần"},
+    "page.empty": {"en": "an empty response", "vi": "câu trả lời rỗng"},
+    "page.html": {"en": "an HTML page served with status 200, not an OAI-PMH response",
+                  "vi": "một trang HTML với mã 200, không phải câu trả lời OAI-PMH"},
+    "page.not-oai": {"en": "not an OAI-PMH response (it begins {start!r})",
+                     "vi": "không phải câu trả lời OAI-PMH (nó bắt đầu bằng {start!r})"},
+    "page.cut": {"en": "the response ends before </OAI-PMH> (connection dropped mid-page?)",
+                 "vi": "câu trả lời dừng trước </OAI-PMH> (kết nối bị ngắt giữa trang?)"},
+    "page.not-oai-hint": {
+        "en": "is the URL the provider's OAI-PMH base URL? (It often ends in /oai; the base URL "
+              "with ?verb=Identify shows an XML page.)",
+        "vi": "địa chỉ có phải URL gốc OAI-PMH của nhà cung cấp không? (Nó thường kết thúc bằng "
+              "/oai; URL gốc kèm ?verb=Identify cho ra một trang XML.)"},
 
     # -- harvest -------------------------------------------------------------------------
     "sources.not-a-url": {
@@ -519,6 +554,41 @@ MESSAGES: dict[str, dict[str, str]] = {
     "sources.no-providers": {"en": "providers file {path} has no [[provider]] tables",
                              "vi": "tệp danh sách nhà cung cấp {path} không có bảng [[provider]] "
                                    "nào"},
+    # Why a harvest stopped (its error, shown by the CLI and kept for the console).
+    "harvest.loop": {
+        "en": "resumption loop: the provider sent the token {token!r} twice; stopped (the pages "
+              "so far are stored)",
+        "vi": "vòng lặp resumptionToken: nhà cung cấp gửi token {token!r} hai lần; đã dừng (các "
+              "trang đến giờ đã được lưu)"},
+    "harvest.max-pages": {
+        "en": "{n:,} pages in this run, the most allowed (--max-pages {most})",
+        "vi": "{n:,} trang trong lần chạy này, nhiều nhất cho phép (--max-pages {most})"},
+    "harvest.idle-pages": {
+        "en": "{n} pages in a row without a record, each with a new resumption token (the "
+              "provider's list does not end)",
+        "vi": "{n} trang liền không có bản ghi nào, mỗi trang một resumptionToken mới (danh sách "
+              "của nhà cung cấp không kết thúc)"},
+    "harvest.repeated-pages": {
+        "en": "the provider sent pages it had already sent {n} times, each under a new "
+              "resumption token (its list does not end)",
+        "vi": "nhà cung cấp gửi lại {n} lần những trang đã gửi, mỗi lần một resumptionToken mới "
+              "(danh sách của nó không kết thúc)"},
+    "harvest.stopped": {
+        "en": "stopped: {why}; the pages so far are stored and the next run goes on from here",
+        "vi": "đã dừng: {why}; các trang đến giờ đã được lưu và lần chạy sau tiếp tục từ đây"},
+    "harvest.tokens-refused": {
+        "en": "the provider refused {n} resumption tokens; giving up (the pages so far are "
+              "stored; the next run goes on)",
+        "vi": "nhà cung cấp từ chối {n} resumptionToken; dừng lại (các trang đến giờ đã được "
+              "lưu; lần chạy sau tiếp tục)"},
+    "harvest.not-oai": {
+        "en": "{verb}: the provider answered with something that is not an OAI-PMH response",
+        "vi": "{verb}: nhà cung cấp trả lời bằng thứ không phải câu trả lời OAI-PMH"},
+    "harvest.provider-errors": {"en": "{errors} (request: {request})",
+                                "vi": "{errors} (yêu cầu: {request})"},
+    "harvest.not-a-date": {
+        "en": "'{text}' is not a date (YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ)",
+        "vi": "'{text}' không phải ngày (YYYY-MM-DD hoặc YYYY-MM-DDThh:mm:ssZ)"},
     # What a harvest logs as it goes (said by the CLI's handler, in its language).
     "harvest.log.held": {
         "en": "{name}: not harvested: {holder} holds its lease (another harvester is at work on "
