@@ -215,16 +215,18 @@ class Pipeline:
         if self._writer is not None:
             self._writer.drain()
 
-    def close(self) -> None:
+    def close(self, *, refresh: bool = True) -> None:
         """Let what was handed over finish, then stop the worker processes. After a
         large load, the store refreshes its planner's statistics
-        (:meth:`~thuvien_interop.store.sql.SQLStore.refresh_statistics`)."""
+        (:meth:`~thuvien_interop.store.sql.SQLStore.refresh_statistics`; not with
+        ``refresh=False``: a run that failed, whose store may be locked or gone, so
+        that the failure is the one reported; its next run refreshes them)."""
         try:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
             wrote, self.wrote = self.wrote, 0
-            if wrote:
+            if wrote and refresh:
                 self.store.refresh_statistics(wrote)
         finally:
             self.pool.close()
@@ -238,7 +240,7 @@ class Pipeline:
                 if exc_type is None:
                     self.drain()
             finally:
-                self.close()
+                self.close(refresh=exc_type is None)
         except StoreError as failure:
             failure.written = self.report.written
             raise

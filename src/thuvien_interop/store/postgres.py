@@ -34,10 +34,10 @@ from psycopg import sql
 from ..model import Record
 from ..wording import say
 from . import keyset, search_plan
-from .base import WRITE_BATCH, StoreUnavailable
+from .base import StoreUnavailable
 from .sql import CHANGE_COLUMNS, KEY_COLUMNS, MAX_EXPANSION, Compiler, SQLStore, Txn
 
-BATCH = WRITE_BATCH
+BATCH = 1000
 COPY_THRESHOLD = 200
 """Batches with at least this many rows for a table are loaded with COPY."""
 RANK_LIMIT = 3000
