@@ -18,6 +18,10 @@ each store:
 - a record page (a cluster's page with its holdings and JSON-LD): requests/s,
   p50/p95, page weight.
 
+Beside each row, the server's CPU ms a request (on a machine others load, the
+figure that moves least). On PostgreSQL a fresh load is vacuumed as autovacuum
+would soon after.
+
     python bench/reader.py                          # 50,000 records, SQLite only
     python bench/reader.py --records 200000 --postgres postgresql://postgres@127.0.0.1/bench
     python bench/reader.py --records 20000 --requests 50 --providers 12
@@ -31,6 +35,7 @@ It prints figures; it asserts nothing (performance is not a test).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import subprocess
@@ -107,13 +112,38 @@ def load(url: str, marc: Path, n: int, k: int) -> tuple[float, int]:
         store.refresh_statistics(written)   # as a harvest's end does
     elif url.startswith("postgres"):
         store._conn().execute("ANALYZE")    # (an earlier checkout: as autovacuum would, soon after)
+    if url.startswith("postgres"):
+        # What autovacuum does soon after a load (its visibility map lets the searches'
+        # key look-ups be index-only scans): done here, for a server that has it off.
+        import psycopg
+
+        from thuvien_interop.store.postgres import split_schema
+
+        base, schema = split_schema(url)
+        with psycopg.connect(base, autocommit=True) as conn:
+            for (table,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s",
+                                         (schema or "public",)).fetchall():
+                conn.execute(f'VACUUM (ANALYZE) "{schema or "public"}"."{table}"')
     store.close()
     return time.perf_counter() - t, written
 
 
-def timed(session: requests.Session, urls: list[str]) -> tuple[float, float, float, int]:
-    """(requests/s, p50 ms, p95 ms, mean bytes) of fetching urls one after another."""
+def server_cpu(pid: int) -> float:
+    """The CPU seconds (user + system) a process has used so far (Linux's /proc; 0
+    elsewhere): on a machine others load, what a request costs the server."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(session: requests.Session, urls: list[str], pid: int | None = None
+          ) -> tuple[float, float, float, int, float]:
+    """(requests/s, p50 ms, p95 ms, mean bytes, the server's CPU ms a request) of
+    fetching urls one after another."""
     times, sizes = [], []
+    cpu = server_cpu(pid) if pid else 0.0
     start = time.perf_counter()
     for u in urls:
         t = time.perf_counter()
@@ -124,9 +154,10 @@ def timed(session: requests.Session, urls: list[str]) -> tuple[float, float, flo
         if r.status_code != 200:
             raise SystemExit(f"{u}: HTTP {r.status_code}")
     wall = time.perf_counter() - start
+    cpu = (server_cpu(pid) - cpu) * 1000 / len(urls) if pid else 0.0
     times.sort()
     p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
-    return len(urls) / wall, statistics.median(times), p95, int(statistics.mean(sizes))
+    return len(urls) / wall, statistics.median(times), p95, int(statistics.mean(sizes)), cpu
 
 
 def run(url: str, label: str, args: argparse.Namespace, marc: Path | None) -> None:
@@ -142,7 +173,7 @@ def run(url: str, label: str, args: argparse.Namespace, marc: Path | None) -> No
         seconds, written = load(url, marc or marc_file(args.marc), args.records, args.providers)
         print(f"   {written:,} records written in {seconds:.0f} s ({written / seconds:,.0f} records/s)")
     servers = ([(f"before ({args.before_src})", args.before_src)] if args.before_src else []) + [("this", None)]
-    print(f"   {'':36} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>8}  results")
+    print(f"   {'':36} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>8} {'CPU ms':>7}  results")
     for name, src in servers:
         print(f"   -- {name}", flush=True)
         measure(url, args, src)
@@ -179,12 +210,13 @@ def measure(url: str, args: argparse.Namespace, src: str | None) -> None:
         ]
         timed(session, rows[0][1][:3])        # warm the caches
         for name, urls in rows:
-            rps, p50, p95, size = timed(session, urls)
-            print(f"   {name:36} {rps:7.1f} {p50:8.1f} {p95:8.1f} {size:8,}  {_results(session, urls[0])}")
+            rps, p50, p95, size, cpu = timed(session, urls, proc.pid)
+            print(f"   {name:36} {rps:7.1f} {p50:8.1f} {p95:8.1f} {size:8,} {cpu:7.1f}  "
+                  f"{_results(session, urls[0])}")
         ids = [f"oai:p{i % args.providers}:{i}" for i in rnd.sample(range(args.records), min(args.requests,
                                                                                          args.records))]
-        rps, p50, p95, size = timed(session, [f"{root}/record/{i}" for i in ids])
-        print(f"   {'record page (cluster)':36} {rps:7.1f} {p50:8.1f} {p95:8.1f} {size:8,}")
+        rps, p50, p95, size, cpu = timed(session, [f"{root}/record/{i}" for i in ids], proc.pid)
+        print(f"   {'record page (cluster)':36} {rps:7.1f} {p50:8.1f} {p95:8.1f} {size:8,} {cpu:7.1f}")
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -21,7 +21,9 @@ The cost: the same records (built once, facts included, before the clocks start)
 written batch by batch into two stores, one with clustering on and one with it
 off (the peer), alternately, so that both see the same machine; the difference is
 clustering's share of a write. The end-to-end figure adds computing the facts
-(done by the pipeline's build step, beside rendering every format).
+(done by the pipeline's build step, beside rendering every format). Then the
+first provider's nightly sync: its every record sent again with other holdings
+(a changed 852), which clustering reads nothing new from.
 """
 
 from __future__ import annotations
@@ -221,6 +223,19 @@ def built(held: dict[str, list]) -> tuple[dict[str, list], float, float]:
     return out, time.perf_counter() - t0, facts_time
 
 
+def resynced(held: dict[str, list], provider: str) -> list:
+    """One provider's records as its nightly sync sends them again: each with other
+    holdings (a call number changed in its 852), the same for clustering; built as
+    :func:`built` builds."""
+    changed = []
+    for ident, marc in held[provider]:
+        r = copy.deepcopy(marc)
+        for f in r.get_fields("852"):
+            f.add_subfield("p", f"DKCB-{ident.rsplit(':', 1)[-1]}")
+        changed.append((ident, r))
+    return built({provider: changed})[0][provider]
+
+
 def write_both(on, off, batches: list[list]) -> tuple[list[float], list[float]]:
     """Write the batches into both stores, alternating which goes first; the wall
     and this process's CPU seconds each took ([wall, cpu])."""
@@ -288,7 +303,7 @@ def quality(store, truth: dict[str, str]) -> tuple[float, float, int, int]:
 
 
 def run(label: str, open_pair, records: dict[str, list], truth: dict[str, str],
-        facts_time: float, build_time: float, big: int) -> None:
+        facts_time: float, build_time: float, big: int, sync: list) -> None:
     from thuvien_interop.union.clusters import configure, open_index
 
     on, off = open_pair()
@@ -312,6 +327,12 @@ def run(label: str, open_pair, records: dict[str, list], truth: dict[str, str],
           f"  on {(per_build + t_on / n) * 1e6:8.1f} µs/record -> clustering "
           f"{100 * (facts_time + t_on - t_off) / (build_time - facts_time + t_off):5.1f}%"
           f" (facts {facts_time / n * 1e6:.1f} µs/record, in the build step)")
+    if sync:
+        (s_on, sc_on), (s_off, sc_off) = write_both(on, off, [sync[i:i + BATCH] for i in range(0, len(sync), BATCH)])
+        m = len(sync)
+        print(f"  a provider's sync, {m:,} records written again with other holdings: off "
+              f"{s_off / m * 1e6:.1f}, on {s_on / m * 1e6:.1f} µs/record wall -> clustering "
+              f"{100 * (s_on - s_off) / s_off:5.1f}% (wall), {100 * (sc_on - sc_off) / sc_off:5.1f}% (CPU here)")
     on.close()
     off.close()
     if big:
@@ -343,6 +364,8 @@ def main() -> None:
     ap.add_argument("--postgres", default=PG_URL, help="database for the PostgreSQL run")
     ap.add_argument("--textbook", type=int, default=300,
                     help="also: one edition held by this many providers (0: not)")
+    ap.add_argument("--no-sync", dest="sync", action="store_false",
+                    help="not: the first provider's records written again with other holdings")
     ap.add_argument("--skip-sqlite", action="store_true")
     ap.add_argument("--skip-postgres", action="store_true")
     args = ap.parse_args()
@@ -357,6 +380,7 @@ def main() -> None:
     print(f"{len(bases):,} base records from {path.name}; {n:,} records of {args.providers} providers "
           f"({sum(1 for v in truth.values() if not v.startswith('b')):,} look-alikes); "
           f"built in {build_time:.1f} s (facts {facts_time:.1f} s)")
+    sync = resynced(held, sorted(held)[0]) if args.sync else []
     if not args.skip_sqlite:
         with tempfile.TemporaryDirectory() as tmp:
             pairs = iter(range(10))
@@ -366,7 +390,7 @@ def main() -> None:
                 return open_store(f"sqlite:///{tmp}/on{k}.db"), open_store(f"sqlite:///{tmp}/off{k}.db")
 
             run("SQLite", files,
-                records, truth, facts_time, build_time, args.textbook)
+                records, truth, facts_time, build_time, args.textbook, sync)
     if not args.skip_postgres:
         import psycopg
         from psycopg import sql
@@ -380,7 +404,7 @@ def main() -> None:
 
         try:
             run("PostgreSQL", pair,
-                records, truth, facts_time, build_time, args.textbook)
+                records, truth, facts_time, build_time, args.textbook, sync)
         finally:
             with psycopg.connect(args.postgres, autocommit=True) as conn:
                 for s in schemas:

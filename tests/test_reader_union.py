@@ -127,6 +127,18 @@ def test_results_and_facets_count_works_the_libraries_holding_each_once(site):
     assert "in 3 libraries" in text and "in 2 libraries" in text and "in 1 library" in text
 
 
+def test_every_facet_count_is_the_count_of_the_search_narrowed_to_it(site):
+    # The facets counted together (one statement on PostgreSQL, one a part on SQLite)
+    # say what each value's own search finds: the same works, counted the same way.
+    page = requests.get(site + "/", params={"q": "viet"}, headers=EN).text
+    terms = re.findall(r'<a href="(\?[^"]*)">([^<]*)</a> <span class="muted">([\d,]+)</span>', page)
+    assert len(terms) == sum(len(v) for v in _facets(page).values()) == 14
+    for href, value, count in terms:
+        narrowed = _visible(requests.get(site + "/" + html.unescape(href), headers=EN).text)
+        found = re.search(r"(\d+) results?", narrowed)
+        assert found and found.group(1) == count, (value, count, found)
+
+
 def test_facets_combine_and_each_one_can_be_removed(site):
     first = requests.get(site + "/", params={"q": "viet"}, headers=EN).text
     by_province = requests.get(site + "/" + _link(first, "Đắk Lắk"), headers=EN).text

@@ -42,6 +42,19 @@ def test_a_large_load_refreshes_the_planners_statistics(small_thresholds):
     assert _analyzed(store)
 
 
+def test_a_large_load_into_postgresql_also_marks_its_pages_visible(small_thresholds):
+    """VACUUM (ANALYZE): the visibility map lets an index-only scan (the facets'
+    and works' counts) skip the table's rows."""
+    store = small_thresholds
+    _load(store, 30)
+    if type(store).__name__.startswith("SQLite"):
+        assert _analyzed(store)             # no visibility map: its ANALYZE is the whole refresh
+        return
+    visible, pages = store._conn().execute(
+        "SELECT relallvisible, relpages FROM pg_class WHERE oid = 'search_keys'::regclass").fetchone()
+    assert pages > 0 and visible == pages
+
+
 def test_a_small_write_into_a_large_store_does_not(small_thresholds):
     store = small_thresholds
     assert store.refresh_statistics(19) is False

@@ -99,6 +99,38 @@ def test_a_changed_bridge_splits_its_cluster_and_a_deletion_too_and_both_reform(
     assert clusters(repo) == [["oai:a:1", "oai:b:1", "oai:c:1"]]
 
 
+def test_a_record_written_again_with_its_facts_keeps_its_cluster_and_a_changed_key_reclusters(repo):
+    # A sync that changes a record's holdings (852) writes it again with the facts
+    # it has: clustering leaves it where it is, without writing its rows again; one
+    # that changes a key (or a checked value) moves it, on the same path.
+    def copy(isbn: str, shelf: str, year: int = 2020):
+        return book("Beta", year=year, isbn=[isbn], extra=[F("852", Ind(" ", " "), [S("h", shelf)])])
+
+    harvest(repo, "a", {"1": book("Alpha", isbn=[ISBN])})
+    harvest(repo, "b", {"1": copy(ISBN, "K1"), "2": copy("978-604-0-00000-2", "K1")})
+    assert clusters(repo) == [["oai:a:1", "oai:b:1"]]
+    facts_row = "SELECT facts, part FROM union_record WHERE record = 'oai:b:1'"
+    before = repo._conn().execute(facts_row).fetchone()
+    writes = []
+    tables = type(open_index(repo))
+    real = tables.apply
+    tables.apply = lambda self, *a, **k: (writes.append((a, k)), real(self, *a, **k))[1]
+    try:
+        harvest(repo, "b", {"1": copy(ISBN, "K2")})                         # holdings only
+        assert repo.get("oai:b:1", "marc21").metadata.count(b"K2") == 1
+        assert clusters(repo) == [["oai:a:1", "oai:b:1"]]
+        assert tuple(repo._conn().execute(facts_row).fetchone()) == tuple(before)
+        assert writes and not any(writes[-1][0][:3])                       # no row removed, written, moved
+        harvest(repo, "b", {"1": copy("978-604-0-00000-2", "K2")})          # its ISBN changed
+        assert clusters(repo) == [] and open_index(repo).cluster_of("oai:b:1") == "oai:b:1"
+        harvest(repo, "b", {"1": copy(ISBN, "K3", year=2021)})              # a checked value changed
+        assert clusters(repo) == []
+        harvest(repo, "b", {"1": copy(ISBN, "K4")})                         # back
+        assert clusters(repo) == [["oai:a:1", "oai:b:1"]]
+    finally:
+        tables.apply = real
+
+
 def test_the_store_keeps_what_the_in_memory_index_keeps_in_any_order(repo):
     marcs = {}
     for p in "abcde":

@@ -93,6 +93,8 @@ class ClusterIndex(Protocol):
         not list (beside ``listed``), in identifier order: none, unless the index
         lists only the first of a key's many records in one part."""
     def parts_of(self, records: Iterable[str]) -> dict[str, int]: ...
+    def providers_of(self, records: Iterable[str]) -> dict[str, str]:
+        """Record → its provider, of these records (those the index knows)."""
     def part_members(self, part: int) -> dict[str, tuple[str, bool]]:
         """Record → (provider, alone) of every record of a part."""
     def part_head(self, part: int) -> str | None: ...
@@ -198,6 +200,9 @@ class MemoryIndex:
     def parts_of(self, records: Iterable[str]) -> dict[str, int]:
         return {r: p for r in records if (p := self._part.get(r)) is not None}
 
+    def providers_of(self, records: Iterable[str]) -> dict[str, str]:
+        return {r: f.provider for r in records if (f := self._facts.get(r)) is not None}
+
     def part_members(self, part: int) -> dict[str, tuple[str, bool]]:
         return {r: (self._facts[r].provider, self._alone[r]) for r in self._parts.get(part, ())}
 
@@ -299,9 +304,15 @@ class BatchIndex(MemoryIndex):
         self._texts: dict[str, str] = {}
         self._unparsed: dict[str, str] = {}    # facts read, parsed when asked for
         self._single: set[str] = set()         # keys of which only the first record is listed
-        self._numbers = itertools.count(inner.max_part() + 1)
+        self._next_part: Iterator[int] | None = None   # (read when the batch makes its first part)
 
     # -- reading ahead -------------------------------------------------------------
+    def unchanged(self, texts: Mapping[str, str]) -> set[str]:
+        """Of these records (record → its facts as JSON), those the store keeps
+        with these very facts (read in one statement, which later reads reuse)."""
+        self._read_records(list(texts), with_facts=True)
+        return {r for r, text in texts.items() if self._unparsed.get(r) == text}
+
     def prefetch(self, puts: list[Facts], gone: list[str], limit: int,
                  texts: Mapping[str, str] | None = None) -> None:
         """Read what writing ``puts`` and removing ``gone`` can touch (``texts``:
@@ -393,6 +404,10 @@ class BatchIndex(MemoryIndex):
 
     # -- the index, with what was not read ahead read now --------------------------
     def facts(self, record: str) -> Facts | None:
+        got = self._facts.get(record)
+        if got is not None or (record in self._known and record not in self._unparsed
+                               and (record not in self._stored or record in self._dirty_facts)):
+            return got
         return self.facts_many([record]).get(record)
 
     def facts_many(self, records: Iterable[str]) -> dict[str, Facts]:
@@ -460,6 +475,11 @@ class BatchIndex(MemoryIndex):
         self._read_heads({self._part[r] for r in records if r in self._part})
         return super().parts_of(records)
 
+    def providers_of(self, records: Iterable[str]) -> dict[str, str]:
+        records = list(records)
+        self._read_records(records, with_facts=False)
+        return {r: p for r in records if (p := self._providers.get(r)) is not None}
+
     def part_members(self, part: int) -> dict[str, tuple[str, bool]]:
         self._load_parts([part])
         return {r: (self._providers[r], self._alone[r]) for r in self._parts.get(part, ())}
@@ -483,7 +503,7 @@ class BatchIndex(MemoryIndex):
         return out
 
     def put_facts(self, facts: Facts) -> None:
-        self.facts_many([facts.id])
+        self.facts(facts.id)   # (what it had: its keys are dropped)
         super().put_facts(facts)
         self._providers[facts.id] = facts.provider
         self._dirty_facts.add(facts.id)
@@ -503,7 +523,9 @@ class BatchIndex(MemoryIndex):
         self._dirty_parts |= old
         if part is None:
             # A new part: the store has none of its records.
-            part = next(self._numbers)
+            if self._next_part is None:
+                self._next_part = itertools.count(self.inner.max_part() + 1)
+            part = next(self._next_part)
             self._parts[part] = set()
             self._loaded_parts.add(part)
             self._headed.add(part)
@@ -564,7 +586,8 @@ class BatchIndex(MemoryIndex):
                    if r in self._part]
         clusters = [(p, *self._heads[p]) for p in sorted(self._dirty_parts) if p in self._heads]
         gone = sorted(p for p in self._dirty_parts if p not in self._heads)
-        self.inner.apply(removed, upserts, updates, clusters, gone)
+        self.inner.apply(removed, upserts, updates, clusters, gone,
+                         stored=[u[0] for u in upserts if u[0] in self._stored])
 
 
 @dataclass(slots=True)
@@ -742,7 +765,15 @@ class Clusterer:
         change = ClusterChange()
         gone: list[str] = []
         puts: list[Facts] = []
+        records = list(records)
+        # A record written again with the facts it has (a sync or a re-harvest that
+        # changed its holdings, not what clustering reads) stays where it is.
+        unchanged = getattr(self.index, "unchanged", None)
+        given = {r.identifier: r.facts for r in records if r.facts}
+        same = unchanged(given) if unchanged is not None and given else set()
         for record in records:
+            if record.identifier in same:
+                continue
             if record.facts is not None:
                 facts = Facts.from_json(record.facts) if record.facts else None
                 if facts is not None:
@@ -887,8 +918,9 @@ class Clusterer:
         if not self.config.enabled:
             return set()
         limit = self.config.max_key_records
+        usable = self._usable(facts)
         found: set[str] = set()
-        for ids in self.index.candidates(self._usable(facts), limit).values():
+        for ids in self.index.candidates(usable, limit).values():
             if len(ids) <= limit:
                 found.update(ids)
         found.discard(facts.id)
@@ -897,19 +929,29 @@ class Clusterer:
         by_part: dict[int, list[str]] = {}
         for r, p in self.index.parts_of(found).items():
             by_part.setdefault(p, []).append(r)
+        # A record of the same provider never agrees (one record per provider): not
+        # read, not compared (in a harvest of one library, no candidate is). (Its
+        # part is still looked at: it may be what a key lists of the part.)
+        mine = facts.provider
+        providers = self.index.providers_of(found)
         for ids in by_part.values():
             ids.sort()
+        theirs = {p: [r for r in ids if providers.get(r) != mine] for p, ids in by_part.items()}
         # The first candidate of each part first: in a part of copies of one
         # edition it agrees, and the part's other members need not be read.
-        first = self.index.facts_many(ids[0] for ids in by_part.values())
+        first = self.index.facts_many(ids[0] for ids in theirs.values() if ids)
         joined: set[int] = set()
-        usable = self._usable(facts)
         for p, ids in by_part.items():
-            f = first.get(ids[0])
+            listed = theirs[p]
+            f = first.get(listed[0]) if listed else None
             if f is not None and self._agree(facts, f):
                 joined.add(p)
                 continue
-            others = ids[1:] + self.index.unlisted(p, usable, ids)
+            more = self.index.unlisted(p, usable, ids)
+            if more:
+                more_providers = self.index.providers_of(more)
+                more = [r for r in more if more_providers.get(r) != mine]
+            others = listed[1:] + more
             if not others:
                 continue
             rest = self.index.facts_many(others)
