@@ -24,6 +24,7 @@ from test_faults_processes import RECORDS, catalogue, stored  # noqa: F401 - fix
 from test_store import found, indexed, phrase
 
 from thuvien_interop.cli import main
+from thuvien_interop.pipeline import BATCH
 from thuvien_interop.store import open_store
 from thuvien_interop.store import sqlite as sqlite_store
 from thuvien_interop.store.base import StoreError
@@ -168,9 +169,10 @@ def test_a_store_locked_mid_import_ends_it_with_one_line_and_what_was_written(
     assert result.output.strip() == (
         f"Error: import stopped: writing to {db} failed: database is locked: another process "
         "held it for longer than 0 s (another import, harvest or sync writing to it?). "
-        "Written before: 500 added, 0 updated, 0 unchanged, 0 deleted; import the same files "
-        "again to add the rest.")
-    assert stored(f"sqlite:///{db}") == 500
+        f"Written before: {BATCH:,} added, 0 updated, 0 unchanged, 0 deleted; import the same "
+        "files again to add the rest.")
+    assert RECORDS > BATCH, "a second batch to be locked out"
+    assert stored(f"sqlite:///{db}") == BATCH
 
 
 def test_a_batch_failed_by_a_full_disk_leaves_the_search_index_as_it_was(tmp_path):

@@ -49,7 +49,7 @@ import pymarc
 from .collector import BULK_GC_THRESHOLD
 from .formats import FormatRegistry
 from .model import Record, WriteSummary
-from .store.base import StoreError
+from .store.base import WRITE_BATCH, StoreError
 from .wording import in_this_language
 
 if TYPE_CHECKING:
@@ -63,8 +63,9 @@ PARALLEL_MIN = 64
 
 ChunkFn = Callable[..., list[Any]]
 
-#: Items in one chunk of an ordered batch (see :meth:`WorkerPool.submit`).
-ORDERED_CHUNK = 500
+#: Items in one chunk of an ordered batch (see :meth:`WorkerPool.submit`): a chunk
+#: is one write transaction, so a pipeline batch is one chunk.
+ORDERED_CHUNK = WRITE_BATCH
 
 _worker_registry: FormatRegistry | None = None
 # Ordered chunks (WorkerPool.submit(ordered=True)): the pool's turn (a condition,

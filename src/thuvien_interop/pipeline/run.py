@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ..formats import FormatRegistry, default_registry
-from ..store.base import StoreError
+from ..store.base import WRITE_BATCH, StoreError
 from .build import Outcome, PackedMarc, build, build_chunk, write_batch
 from .items import Incoming, Problem, Report
 
@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from ..store.base import Repository
     from ..workers import Pending, WriteBehind
 
-#: Items in one batch: one transaction, and one chunk for a worker.
-BATCH = 500
+#: Items in one batch: one transaction (the store's own batch, see
+#: :data:`~thuvien_interop.store.base.WRITE_BATCH`), and one chunk for a worker.
+BATCH = WRITE_BATCH
 #: How a collision names the origin ``None``: records imported or entered here.
 _ORIGIN_OWN = "the library's own records (imported, not harvested or synced)"
 
@@ -214,16 +215,18 @@ class Pipeline:
         if self._writer is not None:
             self._writer.drain()
 
-    def close(self) -> None:
+    def close(self, *, refresh: bool = True) -> None:
         """Let what was handed over finish, then stop the worker processes. After a
         large load, the store refreshes its planner's statistics
-        (:meth:`~thuvien_interop.store.sql.SQLStore.refresh_statistics`)."""
+        (:meth:`~thuvien_interop.store.sql.SQLStore.refresh_statistics`; not with
+        ``refresh=False``: a run that failed, whose store may be locked or gone, so
+        that the failure is the one reported; its next run refreshes them)."""
         try:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
             wrote, self.wrote = self.wrote, 0
-            if wrote:
+            if wrote and refresh:
                 self.store.refresh_statistics(wrote)
         finally:
             self.pool.close()
@@ -237,7 +240,7 @@ class Pipeline:
                 if exc_type is None:
                     self.drain()
             finally:
-                self.close()
+                self.close(refresh=exc_type is None)
         except StoreError as failure:
             failure.written = self.report.written
             raise

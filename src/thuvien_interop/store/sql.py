@@ -35,7 +35,7 @@ from ..model import (
     richness,
 )
 from . import keyset, search_plan
-from .base import Key, StoreError, StoreUnavailable, WorkPage, checksum, checksum_v1
+from .base import WRITE_BATCH, Key, StoreError, StoreUnavailable, WorkPage, checksum, checksum_v1
 from .headers import datestamp_element, stored_header
 from .heads import MARK, META_PREFIX, Heads, head_of
 
@@ -101,7 +101,7 @@ class SQLStore:
     Safe to share between threads: each thread gets its own connection.
     """
 
-    batch_size: int = 500
+    batch_size: int = WRITE_BATCH
     keyset_dialect: ClassVar[keyset.Dialect]
     db_errors: ClassVar[tuple[type[BaseException], ...]] = ()
     no_index: ClassVar[object] = None

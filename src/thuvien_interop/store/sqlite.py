@@ -206,7 +206,6 @@ class SQLiteRepository(SQLStore):
     across processes too, which is the store's write lock).
     """
 
-    batch_size = 500
     keyset_dialect = keyset.SQLITE
     db_errors = (sqlite3.Error,)
     no_index = -1
