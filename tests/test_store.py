@@ -311,6 +311,29 @@ def test_count_matches_the_list(filled):
         assert filled.count(q) == len(filled.list(q, None, 1000)), q
 
 
+def test_a_whole_lists_count_reads_the_deleted_records_by_their_own_index(filled):
+    """completeListSize of a format's whole list is its rendered rows and the
+    deleted records: the deleted are counted in their partial index, not by reading
+    every row of records (104-372 ms at 344,000 records before)."""
+    from thuvien_interop.store import keyset
+
+    filled.write([rec(5, deleted=True)], now=9000)
+    text, args = keyset.list_sql(filled.keyset_dialect, ListQuery("oai_dc"), None, None,
+                                 metadata=False, count=True)
+    conn = filled._conn()
+    if type(filled).__name__.startswith("SQLite"):
+        plan = " ".join(str(row[-1]) for row in conn.execute("EXPLAIN QUERY PLAN " + text, args))
+        assert "COVERING INDEX records_deleted" in plan, plan
+    else:
+        conn.execute("SET enable_seqscan = off")      # a tiny table: the plan it could use
+        try:
+            plan = " ".join(row[0] for row in conn.execute("EXPLAIN " + text, args))
+        finally:
+            conn.execute("RESET enable_seqscan")
+        assert "records_deleted" in plan, plan
+    assert filled.count(ListQuery("oai_dc")) == len(filled.list(ListQuery("oai_dc"), None, 1000))
+
+
 def test_a_record_changed_mid_listing_moves_to_the_end_and_is_seen_again(filled):
     q = ListQuery("oai_dc", set="hn")
     first = filled.list(q, None, 2)

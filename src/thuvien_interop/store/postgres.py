@@ -174,6 +174,12 @@ MIGRATIONS: list[str] = [
         SELECT r.id, u.part FROM union_record u JOIN records r ON u.record = r.identifier COLLATE "C"
         WHERE u.part > 0 AND NOT u.alone;
     """,
+    # 8: the deleted records by themselves: a list's completeListSize counts them
+    # beside a format's rendered rows, and without this index that count read every
+    # row of records (158 ms at 177,500 records, growing with the store).
+    """
+    CREATE INDEX IF NOT EXISTS records_deleted ON records (id) WHERE deleted;
+    """,
 ]
 
 # Column types, for binary COPY (one meaning per column name across the tables).

@@ -181,6 +181,12 @@ MIGRATIONS: list[str] = [
         SELECT r.id, u.part FROM union_record u JOIN records r ON u.record = r.identifier
         WHERE u.part > 0 AND NOT u.alone;
     """,
+    # 11: the deleted records by themselves: a list's completeListSize counts them
+    # beside a format's rendered rows, and without this index that count read every
+    # row of records (104-372 ms at 344,000 records, growing with the store).
+    """
+    CREATE INDEX IF NOT EXISTS records_deleted ON records (deleted) WHERE deleted = 1;
+    """,
 ]
 
 _memory_ids = itertools.count()
