@@ -63,14 +63,14 @@ def explain_record(config: SRUConfig, base_url: str, version: str = "1.2") -> st
         out.append(f"<map><name set={_q(d.context_set)}>{_t(d.name.split('.', 1)[1])}</name></map>"
                    "</index>")
     out.append("</indexInfo><schemaInfo>")
-    for s in served_schemas(config):
+    schemas = served_schemas(config)
+    for s in schemas:
         default = s.name == config.default_schema
         out.append(f"<schema identifier={_q(s.uri)} name={_q(s.name)} "
                    f"location={_q(s.location)} sort=\"false\" retrieve=\"true\">"
                    f"<title lang=\"en\">{_t(s.title)}{' (default)' if default else ''}</title></schema>")
     out.append("</schemaInfo><configInfo>")
-    default_schema = next((s.uri for s in served_schemas(config) if s.name == config.default_schema),
-                          served_schemas(config)[0].uri)
+    default_schema = next((s.uri for s in schemas if s.name == config.default_schema), schemas[0].uri)
     out += [
         f'<default type="numberOfRecords">{config.default_records}</default>',
         f'<setting type="maximumRecords">{config.max_records}</setting>',

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -352,9 +352,12 @@ class PostgresRepository(SQLStore):
         where = f"{d.get('host') or 'localhost'}:{d.get('port') or 5432}/{d.get('dbname') or ''}"
         return where + (f" (schema {self.schema})" if self.schema else "")
 
+    #: The tables whose statistics a large load refreshes: named, since a bare ANALYZE
+    #: or VACUUM would visit every schema's tables in the database.
+    _statistics_tables: ClassVar[str] = ", ".join((*SQLStore._read_tables, "search_text", "search_words"))
+
     def _analyze(self, conn: Any) -> None:
-        # (Named: a bare ANALYZE would visit every schema's tables in the database.)
-        conn.execute(f"ANALYZE {', '.join((*self._read_tables, 'search_text', 'search_words'))}")
+        conn.execute(f"ANALYZE {self._statistics_tables}")
 
     def _refresh_statistics(self) -> None:
         # VACUUM (ANALYZE), outside a transaction: besides the statistics, the
@@ -363,9 +366,8 @@ class PostgresRepository(SQLStore):
         # 478 ms before a vacuum, 37 ms after). Autovacuum would do it later (where it
         # is on at all); a vacuum skips pages already all-visible, so a small load
         # into a large store costs little.
-        tables = ", ".join((*self._read_tables, "search_text", "search_words"))
         try:
-            self._conn().execute(f"VACUUM (ANALYZE) {tables}")
+            self._conn().execute(f"VACUUM (ANALYZE) {self._statistics_tables}")
         except psycopg.Error:
             # A vacuum is an optimisation: where it cannot run (another one holds
             # the table, the role may not), the statistics alone still help.

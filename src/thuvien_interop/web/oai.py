@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -160,11 +161,10 @@ class HarvesterPath:
         self.paths = (root, root + "/")
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if (environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO") not in self.paths
-                or (self.provider.config.html_view and wants_html(_EnvironHeaders(environ)))):
+        base = engine_base(environ, self.paths, self.provider.config.html_view)
+        if base is None:
             return self.app(environ, start_response)
         raw = environ.get("QUERY_STRING", "").encode("latin-1")
-        base = get_current_url(environ, strip_querystring=True)
         try:
             body = self.provider.handle(split_arguments(raw), base_url=base)
         except Exception:  # noqa: BLE001 - a store failure: 503 and the log, never a 500 page
@@ -172,6 +172,35 @@ class HarvesterPath:
             start_response(status, headers)
             return [text]
         return wsgi_reply(environ, start_response, body, XML_TYPE, self.provider.config.compression)
+
+
+def engine_base(environ: dict[str, Any], paths: tuple[str, ...], html_view: bool) -> str | None:
+    """The base URL of a request an engine answers straight from WSGI
+    (:class:`HarvesterPath`, SRU's ``ClientPath``): a ``GET`` at one of ``paths``
+    that is not a browser's navigation to the HTML view. ``None``: the app answers
+    it (anything else, or a Host header Werkzeug refuses)."""
+    if (environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO") not in paths
+            or (html_view and wants_html(_EnvironHeaders(environ)))):
+        return None
+    try:
+        return _base_url(environ["wsgi.url_scheme"], environ.get("HTTP_HOST"),
+                         environ.get("SERVER_NAME"), environ.get("SERVER_PORT"),
+                         environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""))
+    except Exception:  # noqa: BLE001 - a Host header Werkzeug refuses: the app answers it
+        return None
+
+
+@lru_cache(maxsize=64)
+def _base_url(scheme: str, host: str | None, server_name: str | None, server_port: str | None,
+              script: str, path: str) -> str:
+    """Werkzeug's URL of a request without its query (``request.base_url``) from the
+    parts of the environ it reads, each once (~40 µs, a tenth of an ISBN search)."""
+    environ = {"wsgi.url_scheme": scheme, "SCRIPT_NAME": script, "PATH_INFO": path}
+    for name, value in (("HTTP_HOST", host), ("SERVER_NAME", server_name),
+                        ("SERVER_PORT", server_port)):
+        if value is not None:
+            environ[name] = value
+    return get_current_url(environ, strip_querystring=True)
 
 
 def wsgi_reply(environ: dict[str, Any], start_response: Callable[..., Any], body: bytes,
