@@ -1137,6 +1137,31 @@ class Compiler:
         """A condition on ``k.key`` for a glob pattern (search_plan.iter_terms)."""
         raise NotImplementedError
 
+    def match(self, node: search_plan.PlanNode) -> tuple[str | None, Any] | None:
+        """(index, the dialect's full-text expression) when ``node`` is full text on
+        one index (None: on every index), else None."""
+        raise NotImplementedError
+
+    def keyed_text(self, node: search_plan.PlanNode) -> tuple[
+            search_plan.PlanNode, list[tuple[bool, search_plan.PlanNode]]] | None:
+        """(its one full-text part, its key checks as (negated, key)) when ``node`` is a
+        full-text part narrowed only by key conditions (And with keys on either side,
+        AndNot with a key on the right, nested), else None: the shapes :meth:`node`
+        compiles as semi-joins."""
+        keys = (search_plan.KeyMatch, search_plan.KeyRange)
+        checks: list[tuple[bool, search_plan.PlanNode]] = []
+        while self.match(node) is None:
+            if isinstance(node, search_plan.And) and (found := self.key_conjuncts(node.right)):
+                node, negate = node.left, False
+            elif isinstance(node, search_plan.And) and (found := self.key_conjuncts(node.left)):
+                node, negate = node.right, False
+            elif isinstance(node, search_plan.AndNot) and isinstance(node.right, keys):
+                node, found, negate = node.left, [node.right], True
+            else:
+                return None
+            checks += [(negate, key) for key in found]
+        return (node, checks) if checks else None
+
     def text_exists(self, node: search_plan.PlanNode, ref: str
                     ) -> tuple[str | None, list[object]] | None:
         """``EXISTS (...)``: the record whose id is ``ref`` matches the full-text

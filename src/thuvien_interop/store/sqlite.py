@@ -430,9 +430,10 @@ class SQLiteRepository(SQLStore):
             return self._ranked_mixed(conn, comp, root, ids_sql, args, start, limit)
         # The whole query is one full-text expression: its own ranking expression.
         where, wargs = comp.rows(*m) or ("0", [])
-        rows = conn.execute(f"SELECT count(*) FROM search_text WHERE {where}", wargs).fetchone()[0]
         if m[0] is not None:
             # A named index: one row a record, so the rows are the hits.
+            rows = conn.execute(f"SELECT count(*) FROM search_text WHERE {where}",
+                                wargs).fetchone()[0]
             if limit <= 0 or start > rows:
                 return [], rows
             # bm25 costs ~2.5 µs a row: past RANK_LIMIT rows a common word would
@@ -441,9 +442,12 @@ class SQLiteRepository(SQLStore):
             found = conn.execute(f"SELECT rowid >> 7 FROM search_text WHERE {where} "
                                  f"ORDER BY {order} LIMIT ? OFFSET ?", [*wargs, limit, start - 1])
             return [r[0] for r in found], rows
+        # On every index the records are counted with the rows, in one pass over the
+        # matches (a phrase's positions checked once: "united states", 6,550 rows of
+        # 3,094 records at 20,000 LoC records, 2.1 -> 1.3 ms of CPU for the counts).
+        rows, total = conn.execute(f"SELECT count(*), count(DISTINCT rowid >> 7) "
+                                   f"FROM search_text WHERE {where}", wargs).fetchone()
         if rows > RANK_LIMIT:
-            total = conn.execute(f"SELECT count(DISTINCT rowid >> 7) FROM search_text WHERE {where}",
-                                 wargs).fetchone()[0]
             if limit <= 0 or start > total:
                 return [], total
             # A record's rows are adjacent in rowid order: the page is the distinct
@@ -474,7 +478,7 @@ class SQLiteRepository(SQLStore):
                 "SELECT count(*) FROM search_text WHERE search_text MATCH ?",
                 (rank_expr,)).fetchone()[0] > RANK_LIMIT:
             rank_expr = None
-        if rank_expr is not None and (keyed := _keyed_text(comp, root)) is not None:
+        if rank_expr is not None and (keyed := comp.keyed_text(root)) is not None:
             return self._ranked_keyed(conn, comp, *keyed, start, limit)
         if rank_expr is None:
             # The page and the total in one statement: the hits are worked out once.
@@ -519,27 +523,6 @@ class SQLiteRepository(SQLStore):
             if found:
                 return [r[0] for r in found], found[0][1]
         return [], conn.execute(f"SELECT count(*) FROM ({scored})", args).fetchone()[0]
-
-
-def _keyed_text(comp: _FTS5, node: search_plan.PlanNode) -> tuple[
-        search_plan.PlanNode, list[tuple[bool, search_plan.PlanNode]]] | None:
-    """(its one full-text part, its key checks as (negated, key)) when ``node`` is a
-    full-text part narrowed only by key conditions (And with keys on either side,
-    AndNot with a key on the right, nested), else None: the shapes
-    :meth:`Compiler.node` compiles as semi-joins."""
-    keys = (search_plan.KeyMatch, search_plan.KeyRange)
-    checks: list[tuple[bool, search_plan.PlanNode]] = []
-    while comp.match(node) is None:
-        if isinstance(node, search_plan.And) and (found := comp.key_conjuncts(node.right)):
-            node, negate = node.left, False
-        elif isinstance(node, search_plan.And) and (found := comp.key_conjuncts(node.left)):
-            node, negate = node.right, False
-        elif isinstance(node, search_plan.AndNot) and isinstance(node.right, keys):
-            node, found, negate = node.left, [node.right], True
-        else:
-            return None
-        checks += [(negate, key) for key in found]
-    return (node, checks) if checks else None
 
 
 def _scores(where: str) -> str:
