@@ -59,7 +59,12 @@ def test_pages_follow_the_plain_relevance_order(sample_store, monkeypatch, rank_
                f"{common[3]} and dc.date > 1950 not dc.date > 2000",
                # across indexes, on every index (the rows and records counted at once)
                f"{common[0]} and {common[1]}", f"{common[2]} not {common[3]}",
-               f'"{common[1]} {common[0]}" or {common[4]}']
+               f'"{common[1]} {common[0]}" or {common[4]}',
+               # the left part's rows scored, less the right part's records
+               f"{common[0]} not {common[1]}", f"dc.title = {common[1]} not {common[2]}",
+               f"{common[3]} not ({common[4]} or dc.creator = {common[5]})",
+               f'"{common[0]} {common[1]}" not dc.subject = {common[2]}',
+               f"{common[2]} not zzzzqqq"]
     checked = 0
     for text in queries:
         plan = to_plan(parse(text))
