@@ -142,6 +142,13 @@ def test_a_file_of_no_known_format_and_a_profile_that_is_not_there_in_vietnamese
                              "profiles` liệt kê tất cả)"]
 
 
+def test_lang_on_the_command_line_beats_thuvien_lang_before_or_after_the_subcommand():
+    for args in (["--lang", "vi", "check", "/no/such/file.mrc"],
+                 ["check", "/no/such/file.mrc", "--lang", "vi"]):
+        assert "Không có '/no/such/file.mrc'" in run(args, {"THUVIEN_LANG": "en"}).output, args
+    assert "does not exist" in run(["check", "/no/such/file.mrc"], {"THUVIEN_LANG": "en"}).output
+
+
 def test_an_unknown_language_is_one_line_naming_the_choices():
     for args, env in [(["--lang", "xx", "check", "x.mrc"], None),
                       (["check", "x.mrc", "--lang", "fr"], None),
