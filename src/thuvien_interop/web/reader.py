@@ -169,12 +169,9 @@ SORTS: tuple[tuple[str, str, tuple[str, str]], ...] = (
 
 def _language(args: Mapping[str, str], accept_language: str) -> int:
     """0 for Vietnamese, 1 for English: ``lang`` in the address, else the browser's choice."""
-    from .browser import _languages
+    from .browser import page_language
 
-    chosen = args.get("lang", "")
-    if chosen in ("vi", "en"):
-        return 0 if chosen == "vi" else 1
-    return 0 if _languages(accept_language)[0] == "vi" else 1
+    return 0 if page_language(args.get("lang", ""), accept_language) == "vi" else 1
 
 
 @lru_cache(maxsize=4)

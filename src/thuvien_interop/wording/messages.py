@@ -1108,6 +1108,112 @@ MESSAGES: dict[str, dict[str, str]] = {
     "validate.section.info": {"en": "Notes", "vi": "Ghi chú"},
     "validate.section.ok": {"en": "Passed", "vi": "Đạt"},
 
+    # -- the harvest console (/admin/harvest): its pages, in the reader's language ---------------
+    "console.title": {"en": "Harvest console", "vi": "Bảng điều khiển thu hoạch"},
+    "console.counts": {"en": "{providers} · {alerts} alerts · {failing} failing",
+                       "vi": "{providers} · {alerts} cảnh báo · {failing} đang lỗi"},
+    "console.search": {"en": "Provider name or URL", "vi": "Tên hoặc URL của nhà cung cấp"},
+    "console.every-state": {"en": "every state", "vi": "mọi trạng thái"},
+    "console.filter": {"en": "Filter", "vi": "Lọc"},
+    "console.sort-by": {"en": "Sort by:", "vi": "Sắp xếp theo:"},
+    "console.no-match": {"en": "No provider matches this filter.",
+                         "vi": "Không có nhà cung cấp nào khớp bộ lọc này."},
+    "console.show-all": {"en": "Show all", "vi": "Hiện tất cả"},
+    "console.no-harvests": {"en": "No harvests recorded in this store yet: run",
+                            "vi": "Kho này chưa ghi lần thu hoạch nào: hãy chạy"},
+    "console.state.alert": {"en": "alert", "vi": "cảnh báo"},
+    "console.state.failing": {"en": "failing", "vi": "đang lỗi"},
+    "console.state.never": {"en": "never", "vi": "chưa thành công"},
+    "console.state.ok": {"en": "ok", "vi": "tốt"},
+    "console.col.name": {"en": "Provider", "vi": "Nhà cung cấp"},
+    "console.col.state": {"en": "State", "vi": "Trạng thái"},
+    "console.col.last_success": {"en": "Last success", "vi": "Thành công gần nhất"},
+    "console.col.records": {"en": "Records", "vi": "Bản ghi"},
+    "console.col.changes": {"en": "Last run", "vi": "Lần chạy gần nhất"},
+    "console.col.errors": {"en": "Errors", "vi": "Lỗi"},
+    "console.col.quarantined": {"en": "Quarantined", "vi": "Cách ly"},
+    "console.col.validation": {"en": "Validation", "vi": "Kiểm tra tuân thủ"},
+    "console.never": {"en": "never", "vi": "chưa bao giờ"},
+    "console.not-deleted": {"en": "{n:,} not deleted", "vi": "{n:,} chưa xóa"},
+    "console.compliant": {"en": "compliant", "vi": "đạt chuẩn"},
+    "console.not-compliant": {"en": "not compliant", "vi": "không đạt chuẩn"},
+    "console.not-validated": {"en": "not validated", "vi": "chưa kiểm tra"},
+    "console.back": {"en": "← every provider", "vi": "← mọi nhà cung cấp"},
+    "console.base-url": {"en": "Base URL", "vi": "URL gốc"},
+    "console.last-run": {"en": "Last run", "vi": "Lần chạy gần nhất"},
+    "console.records-line": {
+        "en": "{records:,}{live} (last run: {added:,} new, {updated:,} updated, {deleted:,} deleted)",
+        "vi": "{records:,}{live} (lần chạy gần nhất: {added:,} mới, {updated:,} cập nhật, "
+              "{deleted:,} xóa)",
+    },
+    "console.history": {"en": "History", "vi": "Lịch sử"},
+    "console.run": {"en": "Run", "vi": "Lần chạy"},
+    "console.result": {"en": "Result", "vi": "Kết quả"},
+    "console.changes": {"en": "Changes", "vi": "Thay đổi"},
+    "console.seconds": {"en": "Seconds", "vi": "Giây"},
+    "console.run-ok": {"en": "ok", "vi": "tốt"},
+    "console.run-failed": {"en": "failed", "vi": "thất bại"},
+    "console.last-errors": {"en": "Last errors", "vi": "Lỗi gần đây"},
+    "console.no-errors": {"en": "No error in the recorded runs.",
+                          "vi": "Không có lỗi trong các lần chạy đã ghi."},
+    "console.responses": {"en": "Offending responses kept in the diagnostics folder ({n})",
+                          "vi": "Các câu trả lời gây lỗi được giữ trong thư mục chẩn đoán ({n})"},
+    "console.quarantine": {"en": "Quarantine ({n:,})", "vi": "Cách ly ({n:,})"},
+    "console.when": {"en": "When", "vi": "Lúc"},
+    "console.record": {"en": "Record", "vi": "Bản ghi"},
+    "console.reason": {"en": "Reason", "vi": "Lý do"},
+    "console.last-of": {"en": "The last {shown:,} of {n:,}.", "vi": "{shown:,} bản ghi cuối trong {n:,}."},
+    "console.none-quarantined": {"en": "No record quarantined.",
+                                 "vi": "Không có bản ghi nào bị cách ly."},
+    "console.validation": {"en": "Validation", "vi": "Kiểm tra tuân thủ"},
+    "console.validation-running": {
+        "en": "A validation is running (started {when}); reload this page to see its result.",
+        "vi": "Đang kiểm tra (bắt đầu lúc {when}); hãy tải lại trang này để xem kết quả.",
+    },
+    "console.validate-now": {"en": "Validate {name} now", "vi": "Kiểm tra {name} ngay"},
+    "console.never-validated": {"en": "Never validated. The command",
+                                "vi": "Chưa kiểm tra lần nào. Lệnh"},
+    "console.same-command": {"en": "does the same.", "vi": "cũng làm việc này."},
+    "console.unknown-url": {"en": "this provider's base URL is not known",
+                            "vi": "chưa biết URL gốc của nhà cung cấp này"},
+    "console.login": {
+        "en": "The harvest console needs the user and password of the settings "
+              "([console] user, password_hash).",
+        "vi": "Bảng điều khiển thu hoạch cần người dùng và mật khẩu trong tệp cấu hình "
+              "([console] user, password_hash).",
+    },
+    "console.language": {"en": "Tiếng Việt", "vi": "English"},
+    "console.chart": {"en": "Records and errors per run", "vi": "Bản ghi và lỗi mỗi lần chạy"},
+    "console.chart-empty": {"en": "No runs recorded yet", "vi": "Chưa ghi lần chạy nào"},
+    "console.chart-run": {
+        "en": "{started}: {result}, {records:,} records ({added:,} new, {updated:,} updated, "
+              "{deleted:,} deleted), {errors}, {quarantined:,} quarantined",
+        "vi": "{started}: {result}, {records:,} bản ghi ({added:,} mới, {updated:,} cập nhật, "
+              "{deleted:,} xóa), {errors}, {quarantined:,} cách ly",
+    },
+    "console.chart-records": {"en": "records", "vi": "bản ghi"},
+    "console.chart-errors": {"en": "errors, quarantined", "vi": "lỗi, cách ly"},
+    "console.chart-dot": {"en": " (a dot: the run failed)", "vi": " (chấm: lần chạy thất bại)"},
+    "console.alert.failed": {"en": "failed {n} runs in a row", "vi": "thất bại {n} lần liên tiếp"},
+    "console.alert.failed-once": {"en": "failed 1 run in a row", "vi": "thất bại 1 lần liên tiếp"},
+    "console.alert.lost": {
+        "en": "the last run deleted {deleted:,} records, {percent:.0f}% of the {had:,} it had",
+        "vi": "lần chạy gần nhất đã xóa {deleted:,} bản ghi, {percent:.0f}% trong {had:,} bản "
+              "ghi đã có",
+    },
+    "console.words.bad-token": {
+        "en": "The provider refused its own resumption token (it expired, or the server "
+              "restarted and forgot it); the next run goes on with a date window.",
+        "vi": "Nhà cung cấp từ chối chính resumptionToken của mình (hết hạn, hoặc máy chủ khởi "
+              "động lại và quên nó); lần chạy sau sẽ tiếp tục theo khoảng ngày.",
+    },
+    "console.words.not-well-formed": {
+        "en": "The provider sent XML that does not parse (a broken character or element); the "
+              "response is kept in the diagnostics folder.",
+        "vi": "Nhà cung cấp gửi XML không đọc được (một ký tự hoặc phần tử hỏng); câu trả lời "
+              "được giữ trong thư mục chẩn đoán.",
+    },
+
     # -- delete, reindex, clusters, search, console-password --------------------------------
     "delete.summary": {"en": "Deleted {records}{already}{unknown}.",
                        "vi": "Đã xóa {records}{already}{unknown}."},
