@@ -20,6 +20,7 @@ from test_ux_cli import COMMANDS
 from test_ux_serve import COMMAND, busy_port, running
 
 from thuvien_interop.cli import main
+from thuvien_interop.validate.report import LEVELS
 from thuvien_interop.wording import language_from_environment, number, plural, say, speaking
 from thuvien_interop.wording.messages import CLICK, MESSAGES, NOUNS
 
@@ -139,6 +140,13 @@ def test_a_file_of_no_known_format_and_a_profile_that_is_not_there_in_vietnamese
                              "ánh xạ cột của bảng tính, không phải hồ sơ nguồn dữ liệu; các hồ sơ "
                              "nguồn dữ liệu có sẵn là: generic-sql, koha (`thuvien-interop "
                              "profiles` liệt kê tất cả)"]
+
+
+def test_lang_on_the_command_line_beats_thuvien_lang_before_or_after_the_subcommand():
+    for args in (["--lang", "vi", "check", "/no/such/file.mrc"],
+                 ["check", "/no/such/file.mrc", "--lang", "vi"]):
+        assert "Không có '/no/such/file.mrc'" in run(args, {"THUVIEN_LANG": "en"}).output, args
+    assert "does not exist" in run(["check", "/no/such/file.mrc"], {"THUVIEN_LANG": "en"}).output
 
 
 def test_an_unknown_language_is_one_line_naming_the_choices():
@@ -403,11 +411,20 @@ def test_every_message_and_noun_the_code_names_is_in_the_catalogue():
             | {f"profiles.{kind}" for kind in KINDS} | {f"help.{name}" for name in main.commands}
             | {f"lint.leader-{pos:02d}" for pos in _LEADER_VALUES} | {"lint.no-001", "lint.no-008"}
             | {"toml.key", "toml.section", "check.error", "check.warning"}
-            | {f"search.{name}" for name in ("creator", "date", "subject", "identifier")})
+            | {f"search.{name}" for name in ("creator", "date", "subject", "identifier")}
+            | {f"validate.section.{level}" for level in LEVELS}
+            | {f"validate.ask.{ask}" for ask in _asked(code)})
     assert made - set(MESSAGES) == set()
     nouns = set(re.findall(r"""\bplural\([^()]*(?:\([^()]*\)[^()]*)*,\s*["']([^"']+)["']\)""", code))
     assert {"record", "error", "provider", "row"} <= nouns
     assert nouns - set(NOUNS) == set()
+
+
+def _asked(code: str) -> set[str]:
+    """The requests the validator describes by name (``expect_codes("no-verb", …)``)."""
+    asked = set(re.findall(r"""\b(?:E|expect_codes|_window)\(\s*["']([a-z-]+)["']""", code))
+    assert {"no-verb", "forged-token", "day", "second", "granularities"} <= asked
+    return asked
 
 
 def test_counted_nouns_and_numbers_in_vietnamese_have_one_form_and_dot_thousands():
