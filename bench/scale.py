@@ -18,6 +18,8 @@ pipeline, worker processes as many as cores), then prints:
     python bench/scale.py --records 50000 --postgres postgresql://postgres@127.0.0.1/scale
     python bench/scale.py --store-dir /big/disk --keep     # keep the store for later runs
     python bench/scale.py --reuse /big/disk/scale-1000000.db   # measure a store filled before
+    python bench/scale.py --reuse postgresql://h/scale --records 50000 \
+        --baseline ../main --baseline-store postgresql://h/scale_copy   # SRU before and after
 
 The PostgreSQL database must exist and be empty (it is filled, never dropped).
 It prints figures; it asserts nothing (performance is not a test).
@@ -26,12 +28,14 @@ It prints figures; it asserts nothing (performance is not a test).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -134,7 +138,7 @@ def isbns(store, count: int, rng: random.Random) -> list[str]:
     return [f"bath.isbn = {k}" for k in keys[:count]]
 
 
-def measure(store, n: int, requests: int) -> None:
+def measure(store, n: int, requests: int, baseline: tuple[str, str] | None = None) -> None:
     from thuvien_interop.model import ListQuery
     from thuvien_interop.oai.provider import Provider
     from thuvien_interop.oai.tokens import ResumptionState
@@ -174,22 +178,77 @@ def measure(store, n: int, requests: int) -> None:
     server = Server(store)
     queries = dict(QUERIES)
     queries["isbn"] = isbns(store, 50, rng)
-    print("\nSRU searchRetrieve, 10 records, marcxml, engine in-process:")
-    for kind in KINDS:
-        params = [[("version", "1.2"), ("operation", "searchRetrieve"), ("query", rng.choice(queries[kind])),
-                   ("maximumRecords", "10"), ("recordSchema", "marcxml")] for _ in range(requests)]
-        hits = []
-
-        def search(p: list, hits: list = hits) -> None:
-            r = server.handle(p)
-            hits.append(r.body.count(b"<srw:record>"))
-
-        lat = timed(search, params)
-        print(f"  {kind:<12}{pct(lat)}   {sum(hits) / len(hits):.1f} records a response")
+    print("\nSRU searchRetrieve, 10 records, marcxml, engine in-process"
+          + (f" (baseline: {baseline[0]}'s code on {baseline[1]}, kind by kind in turn)"
+             if baseline else "") + ":")
     starts = ["a", "his", "mus", "fr", "ch", "w", "po", "ed", "lo", "s"]
-    scans = [[("version", "1.2"), ("operation", "scan"), ("scanClause", f"dc.title = {rng.choice(starts)}"),
-              ("maximumTerms", "20")] for _ in range(requests)]
-    print(f"  {'scan':<12}{pct(timed(server.handle, scans))}")
+    rows = [(kind, [[("version", "1.2"), ("operation", "searchRetrieve"),
+                     ("query", rng.choice(queries[kind])), ("maximumRecords", "10"),
+                     ("recordSchema", "marcxml")] for _ in range(requests)]) for kind in KINDS]
+    rows.append(("scan", [[("version", "1.2"), ("operation", "scan"),
+                           ("scanClause", f"dc.title = {rng.choice(starts)}"), ("maximumTerms", "20")]
+                          for _ in range(requests)]))
+    with _baseline_worker(baseline) as worker:
+        for kind, params in rows:
+            if worker is not None:
+                lat, found = worker(params)
+                print(f"  {kind:<12}{pct(lat)}   {found}   baseline")
+            lat, found = sru_timed(server, params)
+            print(f"  {kind:<12}{pct(lat)}   {found}" + ("   this tree" if worker else ""), flush=True)
+
+
+def sru_timed(server, params: list) -> tuple[list[float], str]:
+    """Latencies of the requests, and how many records a response held."""
+    hits: list[int] = []
+
+    def ask(p: list) -> None:
+        hits.append(server.handle([tuple(x) for x in p]).body.count(b"<srw:record>"))
+
+    lat = timed(ask, params)
+    return lat, (f"{sum(hits) / len(hits):.1f} records a response"
+                 if params and params[0][1][1] == "searchRetrieve" else "")
+
+
+@contextmanager
+def _baseline_worker(baseline: tuple[str, str] | None) -> Iterator:
+    """A function timing a list of SRU requests with ``baseline``'s (source tree,
+    store URL) code in a worker process (``--sru-worker``), or None."""
+    if baseline is None:
+        yield None
+        return
+    import json
+    import subprocess
+
+    tree, url = baseline
+    proc = subprocess.Popen([sys.executable, __file__, "--sru-worker", url], text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(Path(tree) / "src")})
+    assert proc.stdin and proc.stdout
+
+    def ask(params: list) -> tuple[list[float], str]:
+        proc.stdin.write(json.dumps(params) + "\n")
+        proc.stdin.flush()
+        lat, found = json.loads(proc.stdout.readline())
+        return lat, found
+
+    try:
+        yield ask
+    finally:
+        proc.stdin.close()
+        proc.wait()
+
+
+def sru_worker(url: str) -> None:
+    """``--sru-worker URL``: the baseline's side of ``--baseline``, run by that tree's
+    code: one JSON list of requests a line in, their latencies (and records found) out."""
+    import json
+
+    from thuvien_interop.sru.server import Server
+    from thuvien_interop.store import open_store
+
+    server = Server(open_store(url))
+    for line in sys.stdin:
+        print(json.dumps(sru_timed(server, json.loads(line))), flush=True)
 
 
 def report_bytes(total: int, rows: list[tuple[str, int]], n: int) -> None:
@@ -212,7 +271,18 @@ def main() -> None:
     ap.add_argument("--processes", type=int, default=None, help="pipeline worker processes "
                     "(default: one per core)")
     ap.add_argument("--requests", type=int, default=200, help="requests timed per figure")
+    ap.add_argument("--baseline", metavar="TREE", help="also time the SRU requests with this "
+                    "source tree's code (its src), kind by kind in turn with ours, on "
+                    "--baseline-store (a copy of the store that code can open, e.g. made with "
+                    "CREATE DATABASE copy TEMPLATE original before this tree migrated it)")
+    ap.add_argument("--baseline-store", metavar="PATH_OR_URL", help="with --baseline: its store")
+    ap.add_argument("--sru-worker", metavar="URL", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.sru_worker:
+        sru_worker(args.sru_worker)
+        return
+    if args.baseline and not args.baseline_store:
+        ap.error("--baseline needs --baseline-store")
 
     from thuvien_interop.store import open_store
 
@@ -253,7 +323,9 @@ def main() -> None:
                 print(f"VACUUM ANALYZE: {time.perf_counter() - t:.0f} s")
             total, rows = postgres_bytes(store)
         report_bytes(total, rows, n)
-        measure(store, n, args.requests)
+        base = args.baseline_store
+        measure(store, n, args.requests, None if not args.baseline else (
+            args.baseline, base if "://" in base else f"sqlite:///{Path(base).resolve()}"))
         store.close()
 
 
