@@ -442,12 +442,15 @@ class SQLiteRepository(SQLStore):
             found = conn.execute(f"SELECT rowid >> 7 FROM search_text WHERE {where} "
                                  f"ORDER BY {order} LIMIT ? OFFSET ?", [*wargs, limit, start - 1])
             return [r[0] for r in found], rows
-        # On every index the records are counted with the rows, in one pass over the
-        # matches (a phrase's positions checked once: "united states", 6,550 rows of
-        # 3,094 records at 20,000 LoC records, 2.1 -> 1.3 ms of CPU for the counts).
-        rows, total = conn.execute(f"SELECT count(*), count(DISTINCT rowid >> 7) "
-                                   f"FROM search_text WHERE {where}", wargs).fetchone()
+        # On every index: the rows counted no further than one past RANK_LIMIT (all of
+        # them are scored below when there are no more); past it the records are
+        # counted, and the rows were not counted to their end first ("united states",
+        # 6,550 rows of 3,094 records at 20,000 LoC records: 3.6 -> 3.1 ms of CPU).
+        rows = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM search_text WHERE {where} "
+                            "LIMIT ?)", [*wargs, RANK_LIMIT + 1]).fetchone()[0]
         if rows > RANK_LIMIT:
+            total = conn.execute(f"SELECT count(DISTINCT rowid >> 7) FROM search_text "
+                                 f"WHERE {where}", wargs).fetchone()[0]
             if limit <= 0 or start > total:
                 return [], total
             # A record's rows are adjacent in rowid order: the page is the distinct
