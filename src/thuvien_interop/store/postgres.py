@@ -187,7 +187,8 @@ MIGRATIONS: list[str] = [
     # index name as a key of its own through btree_gin (a trusted extension of
     # PostgreSQL's contrib, created in public so that no store's schema owns it),
     # and the same index serves searches of every index. Where the extension cannot
-    # be had, search_text keeps its one-column index.
+    # be had, search_text keeps its one-column index. (IF NOT EXISTS: a store rolled
+    # back to an older version runs it again.)
     """
     DO $$
     BEGIN
@@ -198,8 +199,8 @@ MIGRATIONS: list[str] = [
                 NULL;  -- another store of this database created it meanwhile
             END;
         END IF;
-        CREATE INDEX search_text_idx_tsv ON search_text USING gin (idx, tsv);
-        DROP INDEX search_text_tsv;
+        CREATE INDEX IF NOT EXISTS search_text_idx_tsv ON search_text USING gin (idx, tsv);
+        DROP INDEX IF EXISTS search_text_tsv;
     EXCEPTION WHEN undefined_file OR insufficient_privilege OR invalid_schema_name
                    OR feature_not_supported OR undefined_object THEN
         RAISE NOTICE 'search_text keeps its one-column full-text index: %', SQLERRM;
