@@ -985,16 +985,15 @@ class SQLStore:
         ids_sql, args = self._compiler(conn).node(plan.root)
         if ids_sql is None:
             return out
-        scale = 1.0
-        if sample is not None:
-            matching = conn.execute(self._q(f"SELECT count(*) FROM ({ids_sql}) c"), args).fetchone()[0]
-            if matching > sample:
-                cut = max(1, -(-_HASH_RANGE * sample // matching))
-                # (x - x / r * r: the remainder in integers, without "%", a placeholder to psycopg)
-                mixed = f"(h.id * {_HASH_STEP})"
-                ids_sql = (f"SELECT h.id FROM ({ids_sql}) h "
-                           f"WHERE {mixed} - {mixed} / {_HASH_RANGE} * {_HASH_RANGE} < {cut}")
-                scale, out.estimated = _HASH_RANGE / cut, True
+        # Past ``sample`` matches, a sample of them: decided in the statement itself
+        # (h0, the matches, counted there), so that the matches are found once, not
+        # once to count them and again to count their facets.
+        # (x - x / r * r: the remainder in integers, without "%", a placeholder to psycopg)
+        matches = "(SELECT count(*) FROM h0)"
+        mixed = f"(h.id * {_HASH_STEP})"
+        picked = ids_sql if sample is None else (
+            f"SELECT h.id FROM h0 h WHERE {matches} <= {int(sample)} OR {mixed} - {mixed} / "
+            f"{_HASH_RANGE} * {_HASH_RANGE} < ({_HASH_RANGE} * {int(sample)} + {matches} - 1) / {matches}")
         groups = groups or {}
         unit = "w.work" if works else "w.id"
         # Each matching record's keys of every facet's index read once (m: its unit,
@@ -1049,7 +1048,10 @@ class SQLStore:
             return out
         codes = list(dict.fromkeys(codes))
         within, kargs = self._in("k.idx", codes) if len(codes) > 1 else ("k.idx = ?", codes)
-        ctes = [f"w AS MATERIALIZED ({self._works_from(ids_sql) if works else f'SELECT id FROM ({ids_sql}) h'})",
+        if sample is not None:
+            parts.append((f"SELECT -1 AS f, NULL AS key, {matches} AS n", []))
+        ctes = [f"h0 AS MATERIALIZED ({ids_sql})"] if sample is not None else []
+        ctes += [f"w AS MATERIALIZED ({self._works_from(picked) if works else f'SELECT id FROM ({picked}) h'})",
                 f"m AS MATERIALIZED (SELECT {unit} AS u, k.idx AS idx, k.key AS key {self._keys_of_matches(within)})"]
         cargs = [*args, *kargs]
         if grouped:
@@ -1059,6 +1061,11 @@ class SQLStore:
         text = f"WITH {', '.join(ctes)} {' UNION ALL '.join(t for t, _ in parts)}"
         for f, key, n in conn.execute(self._q(text), [*cargs, *(a for _, pa in parts for a in pa)]):
             counted.setdefault(f, []).append((key, n))
+        scale = 1.0
+        matching = counted.pop(-1, [("", 0)])[0][1]
+        if sample is not None and matching > sample:
+            # (The cut the statement took: the least that keeps about ``sample``.)
+            scale, out.estimated = _HASH_RANGE / max(1, -(-_HASH_RANGE * sample // matching)), True
         # (Cut here, not by a window in the statement: sorting the groups again in
         # the database cost more than this, and a sample keeps the groups few.)
         shown: list[tuple[search_plan.FacetSpec, object, list[tuple[str, int]]]] = []
