@@ -230,6 +230,30 @@ def test_past_the_sample_size_facet_counts_are_estimates_and_the_page_says_so(fa
     assert "≈" not in sru and ">13<" in sru
 
 
+def test_a_sampled_facet_counts_the_records_the_hash_picks_scaled_to_the_whole(far_apart):
+    from thuvien_interop.sru.cql import parse
+    from thuvien_interop.sru.translate import to_plan
+    from thuvien_interop.store.search_plan import FacetSpec
+    from thuvien_interop.store.sql import _HASH_RANGE, _HASH_STEP
+
+    _site, store = far_apart
+    plan = to_plan(parse("sach"), SRUConfig().profile)
+    ids = dict(store._conn().execute("SELECT identifier, id FROM records").fetchall())
+    assert len(ids) == 14
+    for sample in (3, 7, 13):
+        # The sample the store documents: of 14 matches, the records whose id hashes
+        # under the least cut that keeps about ``sample`` of them, counted and scaled.
+        cut = -(-_HASH_RANGE * sample // 14)
+        picked = [ident for ident, rid in ids.items() if rid * _HASH_STEP % _HASH_RANGE < cut]
+        expected: dict[str, int] = {}
+        for ident in picked:
+            expected[ident.split(":")[1]] = expected.get(ident.split(":")[1], 0) + 1
+        got = store.facets(plan, [FacetSpec("local.library", 5)], sample=sample)
+        assert got.estimated
+        assert {t.key: t.count for t in got["local.library"]} == {
+            lib: round(n * _HASH_RANGE / cut) for lib, n in expected.items()}
+
+
 def test_a_chosen_value_also_narrows_a_plain_words_search_in_the_sru_view(site):
     r = requests.get(site + "/sru", params=[("q", "viet"), ("f", "local.libraryKind:school")], headers=EN)
     assert "1 results" in _visible(r.text) and "TIENG VIET 1" in r.text

@@ -195,6 +195,33 @@ def test_check_says_what_it_finds_in_a_record_in_vietnamese():
             "008: 008 dài 39 ký tự, không phải 40"]
 
 
+def test_what_a_reader_notes_is_said_in_vietnamese_and_found_the_same(tmp_path):
+    import json
+
+    broken = Path(__file__).resolve().parent / "data" / "broken"
+    files = [str(broken / name) for name in ("wrong-length.mrc", "leader-lies.mrc", "marc8.mrc",
+                                             "char-lengths.mrc", "broken-record.xml")]
+    found = {}
+    for lang in ("en", "vi"):
+        report = json.loads(run(["--lang", lang, "check", "--json", *files]).output)
+        found[lang] = [(r["file"], r["position"], f["code"], f["message"])
+                       for r in report["records"] for f in r["problems"]]
+    # The same findings, by kind, whatever the language they are said in.
+    assert [f[:3] for f in found["vi"]] == [f[:3] for f in found["en"]]
+    assert {"leader-length", "leader-09-lie", "directory"} <= {f[2] for f in found["vi"]}
+    assert ("wrong-length.mrc", 8, "leader-length", "khi đọc: đầu biểu ghi bản ghi dài 1282 byte "
+            "nhưng thực tế là 1182; đã dùng ký tự kết thúc bản ghi") in found["vi"]
+    assert ("wrong-length.mrc", 8, "leader-length", "on reading: leader says the record is 1282 "
+            "bytes but it is 1182; used the record terminator") in found["en"]
+    english = [f[3] for f in found["en"]]
+    assert not any(english_note in f[3] for f in found["vi"] for english_note in english)
+    # import, with its worker processes, says them so too; and where the record is.
+    out = run(["--lang", "vi", "import", *files[:2], "--store", f"sqlite:///{tmp_path / 'x.db'}",
+               "--processes", "2", "-q"]).output
+    assert ("wrong-length.mrc: bản ghi 8 (byte 6777): đầu biểu ghi bản ghi dài 1282 byte nhưng "
+            "thực tế là 1182") in out, out
+
+
 def test_sync_summary_in_vietnamese(tmp_path):
     _library_db(tmp_path / "lib.db", 3)
     result = run(["--lang", "vi", "sync", "--profile", "generic-sql", "--source",

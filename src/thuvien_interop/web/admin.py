@@ -179,7 +179,7 @@ def admin_blueprint(store: Repository, config: ConsoleConfig, name: str = "admin
         args = {k: v for k, v in request.args.items() if k != "lang"}
         body = _env().get_template(template).render(
             say=say, number=number, plural=plural, lang=lang,
-            chosen_language=request.args.get("lang") if request.args.get("lang") in ("vi", "en") else "",
+            chosen_language=keep().get("lang", ""),
             other_language=url_for(request.endpoint, **(request.view_args or {}), **args, lang=other),
             **values)
         return Response(body, content_type="text/html; charset=utf-8",

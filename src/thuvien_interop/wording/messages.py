@@ -1108,6 +1108,226 @@ MESSAGES: dict[str, dict[str, str]] = {
     "validate.section.info": {"en": "Notes", "vi": "Ghi chú"},
     "validate.section.ok": {"en": "Passed", "vi": "Đạt"},
 
+    # -- what the readers note about a record or a file (import, check, convert, harvest) ------
+    "page.repair.unknown-encoding": {"en": "unknown declared encoding {declared}",
+                                     "vi": "bảng mã khai báo {declared} không có"},
+    "page.repair.utf8": {"en": "declared {declared} but the bytes are UTF-8: read as UTF-8",
+                         "vi": "khai báo {declared} nhưng các byte là UTF-8: đọc theo UTF-8"},
+    "page.repair.cp1258": {
+        "en": "not valid {declared} ({reason} at byte {byte}): read as windows-1258",
+        "vi": "không phải {declared} hợp lệ ({reason} ở byte {byte}): đọc theo windows-1258",
+    },
+    "page.repair.not-well-formed": {
+        "en": "not well-formed XML ({cause}); read record by record",
+        "vi": "XML không đúng cú pháp ({cause}); đọc từng bản ghi một",
+    },
+    "read.metadata-null": {"en": "the metadata column is empty (NULL)",
+                           "vi": "cột metadata trống (NULL)"},
+    "read.metadata-empty": {"en": "the metadata column holds no {format} record",
+                            "vi": "cột metadata không chứa bản ghi {format} nào"},
+    "read.record": {"en": "record {n}", "vi": "bản ghi {n}"},
+    "read.row": {"en": "row {n}", "vi": "dòng {n}"},
+    "read.line": {"en": "line {n}", "vi": "dòng {n}"},
+    "read.source-encoding": {"en": "unknown source encoding {value}: use one of {choices}",
+                             "vi": "bảng mã nguồn {value} không có: hãy dùng một trong {choices}"},
+    "read.truncated": {
+        "en": "the file ends in the middle of this record (no record terminator)",
+        "vi": "tệp kết thúc giữa bản ghi này (không có ký tự kết thúc bản ghi)",
+    },
+    "read.too-short": {"en": "too short to be a MARC record ({n} bytes)",
+                       "vi": "quá ngắn để là một bản ghi MARC ({n} byte)"},
+    "read.length-not-a-number": {
+        "en": "leader record length '{value}' is not a number; used the record terminator",
+        "vi": "độ dài bản ghi '{value}' trong đầu biểu không phải là số; đã dùng ký tự kết thúc "
+              "bản ghi",
+    },
+    "read.length-wrong": {
+        "en": "leader says the record is {declared} bytes but it is {actual}; used the record "
+              "terminator",
+        "vi": "đầu biểu ghi bản ghi dài {declared} byte nhưng thực tế là {actual}; đã dùng ký tự "
+              "kết thúc bản ghi",
+    },
+    "read.no-directory-end": {"en": "no end of directory (field terminator) found",
+                              "vi": "không tìm thấy chỗ kết thúc danh mục (ký tự kết thúc trường)"},
+    "read.base-address": {
+        "en": "leader base address '{value}' is wrong; the directory ends at byte {byte}",
+        "vi": "địa chỉ cơ sở '{value}' trong đầu biểu sai; danh mục kết thúc ở byte {byte}",
+    },
+    "read.directory-length": {
+        "en": "bad directory: its length {n} is not a multiple of 12",
+        "vi": "danh mục hỏng: độ dài {n} không phải bội số của 12",
+    },
+    "read.directory-entry": {
+        "en": "bad directory: entry {n} '{entry}' is not tag+length+start",
+        "vi": "danh mục hỏng: mục {n} '{entry}' không phải nhãn+độ dài+vị trí bắt đầu",
+    },
+    "read.directory-count": {
+        "en": "directory lists {listed} fields but the data holds {held}; cannot tell which "
+              "data belongs to which tag",
+        "vi": "danh mục liệt kê {listed} trường nhưng dữ liệu có {held}; không biết dữ liệu nào "
+              "thuộc nhãn nào",
+    },
+    "read.counted-in-characters": {
+        "en": "directory lengths/offsets do not match the data (counted in characters?); "
+              "fields re-split at field terminators",
+        "vi": "độ dài/vị trí trong danh mục không khớp dữ liệu (đếm theo ký tự?); các trường "
+              "được tách lại theo ký tự kết thúc trường",
+    },
+    "read.no-indicators": {"en": "field {tag} has no indicators; kept with blanks",
+                           "vi": "trường {tag} không có chỉ thị; giữ lại với chỉ thị trống"},
+    "read.subfield-code": {
+        "en": "field {tag}: subfield code byte 0x{byte} is not a letter or digit; its text "
+              "'{text}' kept as ${code}",
+        "vi": "trường {tag}: byte mã trường con 0x{byte} không phải chữ hay số; nội dung "
+              "'{text}' được giữ thành ${code}",
+    },
+    "read.control-characters": {
+        "en": "characters XML 1.0 forbids (control characters) replaced with U+FFFD",
+        "vi": "các ký tự XML 1.0 cấm (ký tự điều khiển) đã được thay bằng U+FFFD",
+    },
+    "read.leader09-value": {
+        "en": "leader/09 {value} is neither ' ' (MARC-8) nor 'a' (UTF-8); read as UTF-8",
+        "vi": "leader/09 {value} không phải ' ' (MARC-8) cũng không phải 'a' (UTF-8); đọc theo "
+              "UTF-8",
+    },
+    "read.file-detected": {
+        "en": "source encoding detected: {encoding} (confidence {confidence:.2f}, from the first "
+              "{n} records or fewer)",
+        "vi": "bảng mã nguồn nhận ra: {encoding} (độ tin cậy {confidence:.2f}, từ {n} bản ghi đầu "
+              "hoặc ít hơn)",
+    },
+    "read.file-ascii": {
+        "en": "source encoding: the first records are plain ASCII; each field is detected on "
+              "its own",
+        "vi": "bảng mã nguồn: các bản ghi đầu chỉ có ASCII; bảng mã của từng trường được nhận "
+              "ra riêng",
+    },
+    "read.file-unknown": {
+        "en": "source encoding not recognised (confidence {confidence:.2f}, from the first {n} "
+              "records or fewer): no encoding known here reads them as Vietnamese and they are "
+              "not valid UTF-8 or MARC-8; fields are read as leader/09 says",
+        "vi": "không nhận ra bảng mã nguồn (độ tin cậy {confidence:.2f}, từ {n} bản ghi đầu hoặc "
+              "ít hơn): không bảng mã nào ở đây đọc chúng thành tiếng Việt, và chúng không phải "
+              "UTF-8 hay MARC-8 hợp lệ; các trường được đọc theo leader/09",
+    },
+    "read.record-looks-like": {
+        "en": "this record looks like {encoding} (confidence {confidence:.2f}), not the file's "
+              "{file}",
+        "vi": "bản ghi này có vẻ là {encoding} (độ tin cậy {confidence:.2f}), không phải {file} "
+              "của tệp",
+    },
+    "read.read-as": {"en": "read as {encoding} (confidence {confidence:.2f})",
+                     "vi": "đọc theo {encoding} (độ tin cậy {confidence:.2f})"},
+    "read.read-as-before": {"en": "read as {encoding}, like the records before it",
+                            "vi": "đọc theo {encoding}, như các bản ghi trước"},
+    "read.not-marc8": {
+        "en": "leader/09 says MARC-8, but {bad} of its {high} bytes outside ASCII cannot be "
+              "MARC-8: {how}",
+        "vi": "leader/09 ghi MARC-8, nhưng {bad} trong {high} byte ngoài ASCII không thể là "
+              "MARC-8: {how}",
+    },
+    "read.not-marc8-first": {
+        "en": "{why}; the other records of this file that cannot be MARC-8 are read so too "
+              "(--source-encoding marc-8 reads them as MARC-8)",
+        "vi": "{why}; các bản ghi khác của tệp không thể là MARC-8 cũng được đọc như vậy "
+              "(--source-encoding marc-8 đọc chúng theo MARC-8)",
+    },
+    "read.not-marc8-other": {"en": "{why}, not {before} as the records before it",
+                             "vi": "{why}, không phải {before} như các bản ghi trước"},
+    "read.field": {"en": "field {tag}", "vi": "trường {tag}"},
+    "read.utf8-in-legacy": {
+        "en": "{where} is UTF-8 (confidence {confidence:.2f}) in a {file} file",
+        "vi": "{where} là UTF-8 (độ tin cậy {confidence:.2f}) trong một tệp {file}",
+    },
+    "read.field-looks-like": {
+        "en": "{where} looks like {encoding} (confidence {confidence:.2f}), not the file's {file}",
+        "vi": "{where} có vẻ là {encoding} (độ tin cậy {confidence:.2f}), không phải {file} của "
+              "tệp",
+    },
+    "read.field-decoded-as": {
+        "en": "{where} decoded as {encoding} (confidence {confidence:.2f})",
+        "vi": "{where} được giải mã theo {encoding} (độ tin cậy {confidence:.2f})",
+    },
+    "read.marc8-escape": {"en": "byte {pos}: unknown escape sequence {sequence}",
+                          "vi": "byte {pos}: chuỗi thoát {sequence} không có"},
+    "read.marc8-control": {"en": "byte {pos}: undefined control 0x{byte}",
+                           "vi": "byte {pos}: mã điều khiển 0x{byte} không được định nghĩa"},
+    "read.marc8-no-character": {"en": "byte {pos}: no character 0x{byte} in {set}",
+                                "vi": "byte {pos}: không có ký tự 0x{byte} trong {set}"},
+    "read.marc8-lone-mark": {"en": "combining mark at end of data with no base character",
+                             "vi": "dấu kết hợp ở cuối dữ liệu mà không có ký tự gốc"},
+    "read.invalid-utf8": {"en": "invalid UTF-8 from byte {n}; replaced with U+FFFD",
+                          "vi": "UTF-8 không hợp lệ từ byte {n}; đã thay bằng U+FFFD"},
+    "read.lie-utf8": {
+        "en": "leader/09 says MARC-8 but the data is valid UTF-8 ({n} multibyte sequences, no "
+              "MARC-8 escapes)",
+        "vi": "leader/09 ghi MARC-8 nhưng dữ liệu là UTF-8 hợp lệ ({n} chuỗi nhiều byte, không có "
+              "chuỗi thoát MARC-8)",
+    },
+    "read.lie-marc8": {
+        "en": "leader/09 says UTF-8 but the data is not valid UTF-8 (byte {n}) and looks like "
+              "MARC-8/ANSEL",
+        "vi": "leader/09 ghi UTF-8 nhưng dữ liệu không phải UTF-8 hợp lệ (byte {n}) và có vẻ là "
+              "MARC-8/ANSEL",
+    },
+    "read.empty-marcxml": {"en": "the <record> element holds no leader and no fields",
+                           "vi": "phần tử <record> không có đầu biểu và không có trường nào"},
+    "read.nfc": {"en": "text normalized to Unicode NFC",
+                 "vi": "văn bản đã được chuẩn hóa về Unicode NFC"},
+    "read.no-dc": {"en": "no Dublin Core elements in this record",
+                   "vi": "bản ghi này không có phần tử Dublin Core nào"},
+    "read.not-xml": {"en": "not well-formed XML: {cause}{where}",
+                     "vi": "XML không đúng cú pháp: {cause}{where}"},
+    "read.at-line": {"en": " (line {n})", "vi": " (dòng {n})"},
+    "read.no-year": {"en": "the year '{value}' holds no four-digit year",
+                     "vi": "năm '{value}' không chứa năm bốn chữ số"},
+    "read.unknown-language": {"en": "unknown language '{value}': kept as {kept}",
+                              "vi": "ngôn ngữ '{value}' không rõ: giữ là {kept}"},
+    "read.bad-isbn": {
+        "en": "ISBN '{value}' is not a valid ISBN (check digit or length): kept in 020 $a; check "
+              "it against the book (a cancelled ISBN belongs in 020 $z)",
+        "vi": "ISBN '{value}' không hợp lệ (số kiểm tra hoặc độ dài): giữ ở 020 $a; hãy đối chiếu "
+              "với cuốn sách (ISBN đã hủy thuộc về 020 $z)",
+    },
+    "read.no-headings": {
+        "en": "no known column heading in the first {n} rows (expected headings such as {known})",
+        "vi": "không có tiêu đề cột nào quen thuộc trong {n} dòng đầu (cần các tiêu đề như "
+              "{known})",
+    },
+    "read.unknown-columns": {
+        "en": "the headings (row {row}) name columns the mapping ({mapping}) does not know, "
+              "ignored in every row: {columns}",
+        "vi": "các tiêu đề (dòng {row}) có những cột mà bảng ánh xạ ({mapping}) không biết, bỏ "
+              "qua ở mọi dòng: {columns}",
+    },
+    "read.row-not-marc": {"en": "could not be built into MARC: {cause}",
+                          "vi": "không dựng được thành MARC: {cause}"},
+    "read.not-xlsx": {"en": "not a readable .xlsx workbook: {cause}",
+                      "vi": "không phải một tệp .xlsx đọc được: {cause}"},
+    "read.no-identifier": {
+        "en": "no identifier: the record has no {what} ({title}); choose another field with "
+              "--id-field",
+        "vi": "không có định danh: bản ghi không có {what} ({title}); hãy chọn trường khác bằng "
+              "--id-field",
+    },
+    "read.title": {"en": "title '{title}'", "vi": "nhan đề '{title}'"},
+    "read.no-title": {"en": "no title", "vi": "không có nhan đề"},
+    "read.identifier-too-long": {
+        "en": "the identifier is {n} characters long (at most {most}): is {field} really its "
+              "number?",
+        "vi": "định danh dài {n} ký tự (tối đa {most}): {field} có thật là số của bản ghi không?",
+    },
+    "read.withdrawn-unknown": {
+        "en": "withdrawn (leader/05 'd'), but {identifier} is not in the store: nothing to delete",
+        "vi": "đã rút (leader/05 'd'), nhưng {identifier} không có trong kho: không có gì để xóa",
+    },
+    "read.same-identifier": {
+        "en": "same identifier '{local}' as record {earlier}: this later record replaces it",
+        "vi": "cùng định danh '{local}' với bản ghi {earlier}: bản ghi sau này thay thế nó",
+    },
+    "read.not-converted": {"en": "could not be converted: {cause}",
+                           "vi": "không chuyển đổi được: {cause}"},
+
     # -- the harvest console (/admin/harvest): its pages, in the reader's language ---------------
     "console.title": {"en": "Harvest console", "vi": "Bảng điều khiển thu hoạch"},
     "console.counts": {"en": "{providers} · {alerts} alerts · {failing} failing",
