@@ -1,8 +1,10 @@
 """Where the write of one record goes: load N rendered records (three formats and
-their search entries) into SQLite and PostgreSQL in batches of 500, and print the
-cost per record of each phase of the store's write. Prints figures; asserts nothing.
+their search entries) into SQLite and PostgreSQL in batches (one transaction each:
+the pipeline's, 2,000, unless ``--batch`` says), and print the cost per record of
+each phase of the store's write. Prints figures; asserts nothing.
 
     python bench/store_write.py --records 10000
+    python bench/store_write.py --records 20000 --batch 500,2000   # both, same run
     python bench/store_write.py --records 10000 --compare ../main/src   # another checkout, same run
 
 Records are rendered once, before any clock starts (as bench/stores.py does), and
@@ -25,11 +27,12 @@ import time
 import uuid
 from pathlib import Path
 
-BATCH = 500
+from thuvien_interop.store.base import WRITE_BATCH
+
 PHASES = ("_known", "_plan", "_update_records", "_unindex", "_load", "_index", "_restamp")
 
 
-def _child(data: Path, backend: str, pg_url: str) -> dict:
+def _child(data: Path, backend: str, pg_url: str, batch: int) -> dict:
     from thuvien_interop.model import Record
     from thuvien_interop.store import open_store
 
@@ -40,6 +43,7 @@ def _child(data: Path, backend: str, pg_url: str) -> dict:
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         url = f"sqlite:///{Path(tmp) / 'w.db'}" if backend == "sqlite" else f"{pg_url}?schema={schema}"
         store = open_store(url)
+        store.batch_size = batch  # one transaction a batch
         spent: dict[str, float] = {}
         if hasattr(store, "_apply"):
             for name in PHASES:
@@ -47,18 +51,18 @@ def _child(data: Path, backend: str, pg_url: str) -> dict:
             _time_entries(spent)
         try:
             t = time.perf_counter()
-            for i in range(0, len(records), BATCH):
-                store.write(records[i:i + BATCH])
+            for i in range(0, len(records), batch):
+                store.write(records[i:i + batch])
             total = time.perf_counter() - t
             t = time.perf_counter()
-            for i in range(0, len(records), BATCH):  # the same again: all unchanged
-                store.write(records[i:i + BATCH])
+            for i in range(0, len(records), batch):  # the same again: all unchanged
+                store.write(records[i:i + batch])
             again = time.perf_counter() - t
         finally:
             if backend == "postgres":
                 store._conn().execute(f"DROP SCHEMA {schema} CASCADE")  # noqa: SLF001
             store.close()
-    return {"n": len(records), "total": total, "again": again, "phases": spent}
+    return {"n": len(records), "batch": batch, "total": total, "again": again, "phases": spent}
 
 
 def _time(store: object, name: str, spent: dict[str, float]) -> None:
@@ -101,10 +105,13 @@ def main() -> None:
     ap.add_argument("--compare", type=Path, help="the src folder of another checkout")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--skip-postgres", action="store_true")
-    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--batch", default=str(WRITE_BATCH),
+                    help="records a transaction; comma-separated to run several in turn")
+    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(_child(Path(args.child[0]), args.child[1], args.postgres)))
+        print(json.dumps(_child(Path(args.child[0]), args.child[1], args.postgres,
+                                int(args.child[2]))))
         return
 
     sys.path.insert(0, str(Path(__file__).parent))
@@ -120,21 +127,25 @@ def main() -> None:
         with open(data, "wb") as f:
             pickle.dump([(r.identifier, r.canonical, r.canonical_format, r.sets, r.rendered, r.index)
                          for r in records], f)
-        best: dict[tuple[str, str], dict] = {}
+        best: dict[tuple[str, str, int], dict] = {}
+        batches = [int(b) for b in args.batch.split(",")]
         for _ in range(args.rounds):
             for backend in backends:
-                for name, src in checkouts:
-                    out = subprocess.run(
-                        [sys.executable, __file__, "--postgres", args.postgres,
-                         "--child", str(data), backend],
-                        env={**os.environ, "PYTHONPATH": str(src)}, check=True,
-                        capture_output=True, text=True).stdout
-                    got = json.loads(out.strip().splitlines()[-1])
-                    if (name, backend) not in best or got["total"] < best[name, backend]["total"]:
-                        best[name, backend] = got
-    for (name, backend), got in sorted(best.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+                for batch in batches:
+                    for name, src in checkouts:
+                        out = subprocess.run(
+                            [sys.executable, __file__, "--postgres", args.postgres,
+                             "--child", str(data), backend, str(batch)],
+                            env={**os.environ, "PYTHONPATH": str(src)}, check=True,
+                            capture_output=True, text=True).stdout
+                        got = json.loads(out.strip().splitlines()[-1])
+                        run = (name, backend, batch)
+                        if run not in best or got["total"] < best[run]["total"]:
+                            best[run] = got
+    for (name, backend, batch), got in sorted(best.items(), key=lambda kv: (kv[0][1], kv[0][2],
+                                                                          kv[0][0])):
         n = got["n"]
-        print(f"{backend:8} {name:8} write: {got['total'] / n * 1e6:6.0f} µs/record "
+        print(f"{backend:8} {name:8} batch {batch:>6,} write: {got['total'] / n * 1e6:6.0f} µs/record "
               f"({n / got['total']:,.0f} records/s), unchanged again: "
               f"{got['again'] / n * 1e6:5.0f} µs/record")
         phases = got["phases"]
@@ -142,8 +153,8 @@ def main() -> None:
             accounted = sum(v for k, v in phases.items() if not k.startswith("("))
             parts = [f"{k} {v / n * 1e6:.0f}" for k, v in phases.items()]
             parts.append(f"rest (transaction, commit) {(got['total'] - accounted) / n * 1e6:.0f}")
-            print(f"{'':17} µs/record: " + ", ".join(parts))
-    print(f"best of {args.rounds} rounds; batches of {BATCH}; {len(records):,} records "
+            print(f"{'':30} µs/record: " + ", ".join(parts))
+    print(f"best of {args.rounds} rounds; {len(records):,} records "
           f"(LoC, oai_dc + marc21 + mods rendered, search entries) on {os.cpu_count()} cores")
 
 

@@ -18,7 +18,7 @@ from conftest import fresh_store_url
 
 from thuvien_interop.model import ListQuery, Record, Set, WriteSummary
 from thuvien_interop.store import open_store
-from thuvien_interop.store.base import Repository, StoreError
+from thuvien_interop.store.base import WRITE_BATCH, Repository, StoreError
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -175,6 +175,7 @@ def test_stored_bytes_come_back_exactly(repo):
 def test_many_batches_add_update_and_delete(repo):
     """Thousands of records: several batches, and the bulk path (COPY) where a backend has one."""
     n = 2_500
+    assert n > WRITE_BATCH, "more than one transaction"
     assert repo.write((rec(i) for i in range(n)), now=100) == WriteSummary(added=n)
     s = repo.write([rec(i, v="2") for i in range(1_200)]
                    + [rec(i, deleted=True) for i in range(1_200, 1_500)]

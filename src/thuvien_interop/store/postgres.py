@@ -37,7 +37,6 @@ from . import keyset, search_plan
 from .base import StoreUnavailable
 from .sql import CHANGE_COLUMNS, KEY_COLUMNS, MAX_EXPANSION, Compiler, SQLStore, Txn
 
-BATCH = 1000
 COPY_THRESHOLD = 200
 """Batches with at least this many rows for a table are loaded with COPY."""
 RANK_LIMIT = 3000
@@ -286,7 +285,6 @@ class PostgresRepository(SQLStore):
         self.schema = schema or url_schema
         self._conninfo = conninfo
         self.url = url
-        self.batch_size = BATCH
         self.copy_threshold = COPY_THRESHOLD
         self._pid = os.getpid()
         self._migrate()
