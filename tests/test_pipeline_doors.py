@@ -153,11 +153,19 @@ def _synced(tmp_path, n: int = 60):
     return SQLSource(f"sqlite:///{tmp_path / 'lib.db'}", SourceProfile.load("generic-sql"))
 
 
+def _gone_from_the_source(tmp_path, *books: int) -> None:
+    """Books deleted from the library's database without a trace."""
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "lib.db")
+    conn.execute(f"DELETE FROM books WHERE book_id IN ({','.join('?' * len(books))})", books)
+    conn.commit()
+    conn.close()
+
+
 def test_a_full_sync_withdraws_only_its_own_records_not_those_imported_beside_them(tmp_path):
     """Imported and synced records share the repository identifier's prefix; the
     records gone from the source are those of the sync's origin only."""
-    import sqlite3
-
     from thuvien_interop.pipeline.sources import sync
 
     store = open_store(f"sqlite:///{tmp_path / 'u.db'}")
@@ -167,10 +175,7 @@ def test_a_full_sync_withdraws_only_its_own_records_not_those_imported_beside_th
     source = _synced(tmp_path)
     first = sync(source, store, "thuvien-interop.vn", now=1_800_000_000)
     assert first.written.added > 40 and not [p for p in first.rejected if "collision" in p.reason]
-    conn = sqlite3.connect(tmp_path / "lib.db")
-    conn.execute("DELETE FROM books WHERE book_id IN (5, 6)")
-    conn.commit()
-    conn.close()
+    _gone_from_the_source(tmp_path, 5, 6)
     full = sync(source, store, "thuvien-interop.vn", full=True, now=1_800_000_100)
     source.close()
     assert full.reconciled == 2
@@ -207,8 +212,6 @@ def test_every_door_keeps_each_formats_rows_counted(request, tmp_path, kind):
     """Imports on worker processes, the same files again, withdrawals in a file, a
     sync and a full sync that withdraws what left the source: each format's counted
     rows stay a real COUNT of its rendered rows, and the whole lists' counts right."""
-    import sqlite3
-
     from conftest import fresh_store_url
     from test_store import counted
 
@@ -230,10 +233,7 @@ def test_every_door_keeps_each_formats_rows_counted(request, tmp_path, kind):
     synced = sync(source, store, "thuvien-interop.vn", now=1_800_000_000, processes=2)
     assert synced.written.added > 100
     after_sync = counted(store)
-    conn = sqlite3.connect(tmp_path / "lib.db")
-    conn.execute("DELETE FROM books WHERE book_id IN (5, 6, 7)")
-    conn.commit()
-    conn.close()
+    _gone_from_the_source(tmp_path, 5, 6, 7)
     full = sync(source, store, "thuvien-interop.vn", full=True, now=1_800_000_100)
     source.close()
     assert full.reconciled >= 2

@@ -76,6 +76,25 @@ def rec(n: int | str, *, v: str = "1", sets: tuple[str, ...] = (), formats=("oai
                   about=about)
 
 
+def at_once(work, n: int) -> list[BaseException]:
+    """Run ``work(k)`` for k in range(n), each on a thread of its own, at once;
+    what they raised."""
+    errors: list[BaseException] = []
+
+    def run(k: int) -> None:
+        try:
+            work(k)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
 def idents(items) -> list[str]:
     return [i.header.identifier.rsplit(":", 1)[1] for i in items]
 
@@ -579,21 +598,12 @@ def test_concurrent_claimers_never_hold_one_provider_at_once(backend):
     stores = [leasing(backend.open()) for _ in range(3)]
     names = [f"provider:{i:02d}" for i in range(40)]
     got: dict[int, list[str]] = {0: [], 1: [], 2: []}
-    errors: list[BaseException] = []
 
     def node(k: int):
-        try:
-            while (name := stores[k].claim(names, f"node-{k}", 600)) is not None:
-                got[k].append(name)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
+        while (name := stores[k].claim(names, f"node-{k}", 600)) is not None:
+            got[k].append(name)
 
-    threads = [threading.Thread(target=node, args=(k,)) for k in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert at_once(node, 3) == []
     claimed = got[0] + got[1] + got[2]
     assert sorted(claimed) == names
 
@@ -905,24 +915,15 @@ def test_concurrent_writers_keep_the_counts_exact(backend):
     restoring the same records at once."""
     stores = [backend.open() for _ in range(3)]
     stores[0].write([rec(f"s{i}") for i in range(20)], now=100)
-    errors: list[BaseException] = []
 
     def write(w: int) -> None:
-        try:
-            for b in range(6):
-                stores[w].write([rec(f"w{w}-{b}-{i}", formats=("oai_dc", "marc21", "mods")[:w + 1])
-                                 for i in range(15)]
-                                + [rec(f"s{(w + b + i) % 20}", v=f"{w}{b}", deleted=(b + i) % 3 == 0,
-                                       formats=("oai_dc", "mods")) for i in range(5)])
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
+        for b in range(6):
+            stores[w].write([rec(f"w{w}-{b}-{i}", formats=("oai_dc", "marc21", "mods")[:w + 1])
+                             for i in range(15)]
+                            + [rec(f"s{(w + b + i) % 20}", v=f"{w}{b}", deleted=(b + i) % 3 == 0,
+                                   formats=("oai_dc", "mods")) for i in range(5)])
 
-    threads = [threading.Thread(target=write, args=(w,)) for w in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert at_once(write, 3) == []
     got = counted(stores[0])
     assert got["oai_dc"] >= 3 * 6 * 15
 
