@@ -372,6 +372,18 @@ def test_a_cluster_page_has_the_holdings_of_every_provider_nearest_first(site):
         assert f'<link rel="canonical" href="{site}/record/oai:buonho:1">' in page  # the cluster's head
 
 
+def test_a_record_page_keeps_an_abbreviations_period_and_an_initial():
+    from thuvien_interop.web.reader import describe
+
+    marc = book("Toán 1 /", author="Smith, J.", pages="120 tr. :", edition="Tái bản lần thứ 2, có sửa chữa.",
+                extra=[F("300", Ind(" ", " "), [S("a", "1 t. (96 tr.) :"), S("b", "minh họa ;"),
+                                                S("c", "21 cm.")])])
+    rows = {label[1]: value for label, value in describe(marc, "oai:x:1", 1).rows}
+    assert rows["Physical description"] == "120 tr.; 1 t. (96 tr.) : minh họa ; 21 cm"
+    assert rows["Author"] == "Smith, J." and rows["Title"] == "Toán 1"
+    assert rows["Edition"] == "Tái bản lần thứ 2, có sửa chữa"
+
+
 def test_the_record_page_json_ld_is_a_book_with_its_libraries_as_offers(site):
     doc = _jsonld(requests.get(site + "/record/oai:hanoi:1", headers=EN).text)
     assert doc["@context"] == "https://schema.org" and doc["@type"] == "Book"

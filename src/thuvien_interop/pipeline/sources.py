@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..formats import FormatRegistry
 from ..ingest.loader import IdentifierRule
 from ..model import ListQuery
+from ..wording import say
 from .items import Incoming, Report
 from .run import BATCH, Pipeline
 
@@ -116,7 +117,7 @@ def _rows(source: SQLSource, store: Repository, rule: IdentifierRule, origin: st
         for row in page:
             newest[0] = row.datestamp if newest[0] is None else max(newest[0], row.datestamp)
             identifier = rule.identifier(str(row.id))
-            item = Incoming(f"record {row.id}", identifier, sets=tuple(
+            item = Incoming(say("read.record", n=row.id), identifier, sets=tuple(
                 specs.get((row.deleted, row.id), [])), origin=origin)
             if row.deleted:
                 seen.discard(identifier)
@@ -129,10 +130,10 @@ def _rows(source: SQLSource, store: Repository, rule: IdentifierRule, origin: st
             published.add(identifier)
             record, notes = source.to_marc(row)
             if record is None:
-                item.error = "; ".join(n.removeprefix(f"record {row.id}: ") for n in notes)
+                item.error = "; ".join(notes)
             else:
                 item.source = record
-                item.notes = [n.removeprefix(f"record {row.id}: ") for n in notes]
+                item.notes = list(notes)
             yield item
         if len(page) < batch:
             return
