@@ -178,7 +178,8 @@ MIGRATIONS: list[str] = [
     # row of records (158 ms at 177,500 records, growing with the store).
     """
     CREATE INDEX IF NOT EXISTS records_deleted ON records (id) WHERE deleted;
-    """,    # 9: each format's rendered rows counted, kept by the write that adds or
+    """,
+    # 9: each format's rendered rows counted, kept by the write that adds or
     # removes them, in its transaction (writers take the store's write lock one at
     # a time): a whole list's completeListSize reads one row instead of counting an
     # index (~15 ms at 344,000 SQLite records, growing with the store). (Counted

@@ -186,7 +186,8 @@ MIGRATIONS: list[str] = [
     # row of records (104-372 ms at 344,000 records, growing with the store).
     """
     CREATE INDEX IF NOT EXISTS records_deleted ON records (deleted) WHERE deleted = 1;
-    """,    # 12: each format's rendered rows counted, kept by the write that adds or
+    """,
+    # 12: each format's rendered rows counted, kept by the write that adds or
     # removes them, in its transaction (writers take the store's write lock one at
     # a time): a whole list's completeListSize reads one row instead of counting an
     # index (~15 ms at 344,000 SQLite records, growing with the store). (Counted
