@@ -15,7 +15,7 @@ from ..ingest.loader import IdentifierRule
 from ..model import ListQuery
 from ..wording import say
 from .items import Incoming, Report
-from .run import Pipeline
+from .run import BATCH, Pipeline
 
 if TYPE_CHECKING:
     from ..sru.indexing import IndexProfile
@@ -49,7 +49,7 @@ def _adopt_legacy(source: SQLSource, store: Repository, key: str) -> None:
 
 def sync(source: SQLSource, store: Repository, repository_id: str, *,
          registry: FormatRegistry | None = None, full: bool = False, overlap: int = 300,
-         batch: int = 500, now: int | None = None,
+         batch: int = BATCH, now: int | None = None,
          index_profile: IndexProfile | None = None, processes: int | None = 1,
          name: str | None = None) -> Report:
     """Copy what changed in ``source`` since the last sync into ``store``; idempotent.
@@ -61,7 +61,8 @@ def sync(source: SQLSource, store: Repository, repository_id: str, *,
     see each change once. Deletions come from the profile's deletions query. With
     ``full``, everything is read again and records no longer in the source at all
     (deleted without a trace) are marked deleted in the store. ``now`` is the
-    datestamp the store gives the changes (default: the clock). ``processes``: see
+    datestamp the store gives the changes (default: the clock). ``batch``: the rows
+    read from the source a page, and written a transaction. ``processes``: see
     :class:`~thuvien_interop.pipeline.Pipeline`. ``name``: what the store knows the
     source by (see :func:`sync_key`); give each database synced into one store a
     name of its own.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -679,14 +680,25 @@ class SQLStore:
                 index.append((r.rid, record, modified))
             members.extend((s, stamp, seq, r.rid) for s in r.sets)
         stored = [u[0] for u in updates]
+        counts = Counter(prefix for _, prefix, _ in rendered)
         if updates:
             self._update_records(conn, updates)
             for cond, args in self._chunks("record_id", stored):
+                for prefix, n in conn.execute(self._q(
+                        f"SELECT prefix, count(*) FROM rendered WHERE {cond} GROUP BY prefix"), args):
+                    counts[prefix] -= n
                 conn.execute(self._q(f"DELETE FROM rendered WHERE {cond}"), args)
                 conn.execute(self._q(f"DELETE FROM set_members WHERE {cond}"), args)
             self._unindex(conn, stored)
         self._load(conn, "records", RECORD_COLUMNS, inserts)
         self._load(conn, "rendered", RENDERED_COLUMNS, rendered)
+        # Each format's rendered rows, counted in this transaction: the write lock
+        # makes the rows read above the rows deleted, so the count stays exact.
+        changed = [(prefix, n) for prefix, n in sorted(counts.items()) if n]
+        if changed:
+            self._many(conn, "INSERT INTO rendered_counts (prefix, n) VALUES (?, ?) "
+                       "ON CONFLICT (prefix) DO UPDATE SET n = rendered_counts.n + excluded.n",
+                       changed)
         self._load(conn, "set_members", MEMBER_COLUMNS, members)
         self._index(txn, index)
         if now is None:
