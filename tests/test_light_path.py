@@ -56,18 +56,6 @@ def _mixed_bad_file() -> bytes:
                      good[8], truncated])
 
 
-def _one_field_record(tag: bytes, body: bytes, leader09: bytes = b"a") -> bytes:
-    fields = [(b"001", b"X-1"), (tag, body)]
-    directory, data = b"", b""
-    for t, b in fields:
-        directory += t + b"%04d%05d" % (len(b) + 1, len(data))
-        data += b + b"\x1e"
-    base = 24 + len(directory) + 1
-    length = base + len(data) + 1
-    leader = b"%05dnam %s22%05d   4500" % (length, leader09, base)
-    return leader + directory + b"\x1e" + data + b"\x1d"
-
-
 def _record(fields: list[tuple[bytes, bytes]], leader: bytes = b"nam a22", tail: bytes = b"   4500") -> bytes:
     """One ISO 2709 record of ``fields`` (tag, body), its directory and lengths right."""
     directory, data = b"", b""
@@ -76,6 +64,10 @@ def _record(fields: list[tuple[bytes, bytes]], leader: bytes = b"nam a22", tail:
         data += b + b"\x1e"
     base = 24 + len(directory) + 1
     return b"%05d%s%05d%s" % (base + len(data) + 1, leader, base, tail) + directory + b"\x1e" + data + b"\x1d"
+
+
+def _one_field_record(tag: bytes, body: bytes, leader09: bytes = b"a") -> bytes:
+    return _record([(b"001", b"X-1"), (tag, body)], leader=b"nam " + leader09 + b"22")
 
 
 _CONTROL = [(b"001", b"VN-1"), (b"005", b"20240101000000.0"), (b"008", b"240101s2024    vm            000 0 vie d")]

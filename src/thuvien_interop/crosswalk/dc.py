@@ -26,7 +26,7 @@ from ..xml import DC as DC_NS
 from ..xml import OAI_DC as OAI_DC_NS
 from ..xml import OAI_DC_SCHEMA, xml_text
 from ..xml import XSI as XSI_NS
-from .marcview import FieldLike, fields_with_tags, values_except, values_of, values_of_code
+from .marcview import FieldLike, fields_of, values_except, values_of, values_of_code
 from .profile import DC_ELEMENTS, CrosswalkProfile, ExtraMapping
 from .text import normalize
 
@@ -407,17 +407,6 @@ def _dispatch(profile: CrosswalkProfile | None) -> dict[str, Handler]:
     return table
 
 
-_READ_TAGS: dict[int, tuple[dict[str, Handler], frozenset[str]]] = {}
-
-
-def _read_tags(table: dict[str, Handler]) -> frozenset[str]:
-    """The tags a dispatch table reads, 880 (which stands for them) included."""
-    entry = _READ_TAGS.get(id(table))
-    if entry is None or entry[0] is not table:
-        entry = _READ_TAGS[id(table)] = (table, frozenset(table) | {"880"})
-    return entry[1]
-
-
 def marc_to_dc(record: pymarc.Record, profile: CrosswalkProfile | None = None) -> list[tuple[str, str]]:
     """MARC 21 record → ``[(dc_element, value), ...]`` per the LoC crosswalk.
 
@@ -436,7 +425,7 @@ def marc_to_dc(record: pymarc.Record, profile: CrosswalkProfile | None = None) -
                 "contributor": [], "date": [], "type": [], "format": [], "identifier": [],
                 "source": [], "language": [], "relation": [], "coverage": [], "rights": []}
     get = table.get
-    for field in fields_with_tags(record, _read_tags(table)):
+    for field in fields_of(record):
         tag = field.tag
         if tag == "880":
             # Alternate graphic representation: $6 "245-01/$1" names the

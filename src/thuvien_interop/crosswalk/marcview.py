@@ -23,7 +23,7 @@ pairs, the shape pymarc's ``Subfield`` unpacks to.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from itertools import repeat
 
@@ -147,9 +147,8 @@ class IsoFields:
     with normalizing on, valid UTF-8 already NFC, no character XML forbids; a
     writer may copy them (escaping ``&<>``) instead of reading each value.
 
-    Why: a crosswalk that reads three fields of twenty, and a MARCXML writer
-    that copies bytes, need no object per field; :meth:`light_fields` makes
-    them for whoever does."""
+    Why: a MARCXML writer that copies bytes needs no object per field;
+    :meth:`light_fields` makes them for whoever does."""
 
     __slots__ = ("tags", "tag_bytes", "pieces", "data", "text", "clean", "plain")
 
@@ -175,10 +174,6 @@ class IsoFields:
 
     def light_fields(self) -> list[LightField]:
         return iso_fields(self.tags, self.texts(), self.clean)
-
-    def text_field(self, tag: str, text: str) -> LightField:
-        """One light field of this record (its tag and its text from :meth:`texts`)."""
-        return _TextField(tag, text, self.clean)
 
 
 class LazyRecord(pymarc.Record):
@@ -241,20 +236,6 @@ def fields_of(record: pymarc.Record) -> Sequence[FieldLike]:
             view = record._view = iso.light_fields()
             return view
     return record.fields
-
-
-def fields_with_tags(record: pymarc.Record, tags: Container[str]) -> Sequence[FieldLike]:
-    """At least the fields of ``record`` whose tag is in ``tags``, in record
-    order, read-only (a caller still looks at each one's tag). A record read
-    from ISO 2709 whose fields nobody has read yet makes only those: a
-    crosswalk that reads a few tags does not pay for the others' objects."""
-    if type(record) is LazyRecord and record._view is None:
-        iso = record._iso
-        if iso is not None:
-            clean = iso.clean
-            return [_TextField(tag, text, clean) for tag, text in zip(iso.tags, iso.texts(), strict=True)
-                    if tag in tags]
-    return fields_of(record)
 
 
 def iso_of(record: pymarc.Record) -> IsoFields | None:
