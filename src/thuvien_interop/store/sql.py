@@ -162,6 +162,10 @@ class SQLStore:
         """One statement for many rows of arguments."""
         conn.executemany(self._q(text), rows)
 
+    def _page_rows(self, text: str, args: list[object]) -> list[Any]:
+        """The rows of a list page's query (already in the dialect's placeholders)."""
+        return self._conn().execute(text, args).fetchall()
+
     def _upsert(self, conn: Any, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
         """Insert rows, or update the row with the same first column (its primary key)."""
         if rows:
@@ -453,7 +457,7 @@ class SQLStore:
         metadata = metadata and q.prefix is not None
         text, args = keyset.list_sql(self.keyset_dialect, q, after, limit + 1, metadata=metadata,
                                      count=False, stored=True)
-        rows = self._conn().execute(text, args).fetchall()
+        rows = self._page_rows(text, args)
         last = (rows[limit - 1][0], rows[limit - 1][1]) if len(rows) > limit else None
         del rows[limit:]
         if not rows:
