@@ -25,6 +25,8 @@ then, serving the store with waitress in a separate process:
     python bench/oai_provider.py --records 20000 --cpu-only   # the CPU figures alone
     # ... a PostgreSQL store too (loaded with the same records when empty):
     python bench/oai_provider.py --records 20000 --cpu-only --postgres postgresql://localhost/bench
+    # ... or serve's instructions a record, counted by valgrind (load does not move them):
+    python bench/oai_provider.py --records 20000 --instructions
     # ... and beside them an earlier version's serve over its own store (before/after):
     python bench/oai_provider.py --records 20000 --cpu-only \
         --before-src ../old-checkout/src --before-store old.db
@@ -191,6 +193,56 @@ def start_serve_command(store_path: Path | str, page_size: int, workdir: Path,
     url = f"http://127.0.0.1:{port}/oai"
     wait_for(url, proc)
     return proc, url
+
+
+def instructions_per_record(store: Path | str, page_size: int, encoding: str, workdir: Path,
+                            src: str | None = None, prefix: str = "oai_dc") -> float:
+    """Instructions of ``serve`` a record of one full ListRecords, counted by valgrind's
+    callgrind (every thread, from the warm server's second harvest on): the same
+    figure however loaded the machine is, where CPU time is not."""
+    port = free_port()
+    config = workdir / "bench.toml"
+    config.write_text(f"[oai]\npage_size = {page_size}\n", encoding="utf-8")
+    out = workdir / "callgrind.out"
+    env = dict(os.environ, PYTHONPATH=src) if src else None
+    proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                             f"--callgrind-out-file={out}", sys.executable, "-m", "thuvien_interop",
+                             "serve", "--store", store_url(store), "--config", str(config),
+                             "--port", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+    url = f"http://127.0.0.1:{port}/oai"
+    try:
+        wait_for(url, proc, seconds=600)
+        harvest(Client(url, encoding), "ListRecords", prefix)  # warm: code paths, caches
+        subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True, capture_output=True)
+        n = harvest(Client(url, encoding), "ListRecords", prefix)["records"]
+        subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True, capture_output=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    # The dump holds the counted harvest alone (the file without a part number is
+    # what followed it, at exit).
+    dump = next(workdir.glob("callgrind.out.1"))
+    total = next(int(line.split()[1]) for line in dump.read_text().splitlines()
+                 if line.startswith("summary:"))
+    return total / max(n, 1)
+
+
+def instruction_figures(store: Path, page_size: int, before: tuple[str, Path, int] | None,
+                        postgres: str | None, prefix: str) -> None:
+    print(f"serve's instructions a record, full {prefix} ListRecords (callgrind):")
+    runs: list[tuple[str, Path | str, int, str | None]] = [("thuvien-interop serve", store, page_size, None)]
+    if postgres:
+        runs.append(("serve over PostgreSQL", postgres, page_size, None))
+    if before:
+        runs.append((f"before: serve ({before[2]})", before[1], before[2], before[0]))
+        if postgres:
+            runs.append((f"before: PostgreSQL ({before[2]})", postgres, before[2], before[0]))
+    for name, where, size, src in runs:
+        for enc in ("identity", "gzip"):
+            with tempfile.TemporaryDirectory() as tmp:
+                n = instructions_per_record(where, size, enc, Path(tmp), src, prefix)
+            print(f"  {name:<24} {enc:<8}: {n:8,.0f} instructions a record")
 
 
 def start_peer(store_path: Path, page_size: int) -> tuple[subprocess.Popen, str]:
@@ -375,6 +427,9 @@ def main() -> None:
     ap.add_argument("--before-store", help="the store the --before-src version serves")
     ap.add_argument("--postgres", metavar="URL", help="also serve a PostgreSQL store (loaded with "
                     "the same records when it holds none; before's serve over it too)")
+    ap.add_argument("--instructions", action="store_true", help="count serve's instructions a "
+                    "record with valgrind's callgrind instead of its CPU time (slow; a figure the "
+                    "machine's load does not move)")
     ap.add_argument("--before-page-size", type=int,
                     help="records a page of the --before-src version (default: --page-size)")
     a = ap.parse_args()
@@ -403,6 +458,9 @@ def main() -> None:
             load(a.postgres, marc_file(a.marc), a.records)
         else:
             print(f"reusing {held:,} records in PostgreSQL")
+    if a.instructions:
+        instruction_figures(store_path, a.page_size, before, a.postgres, a.prefix)
+        return
     cpu_figures(store_path, a.page_size, a.repeat, before, a.prefix, a.gunicorn, a.postgres)
     if a.cpu_only:
         return
