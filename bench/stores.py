@@ -29,9 +29,11 @@ import time
 import uuid
 from pathlib import Path
 
+# BATCH: what `thuvien-interop import` hands the store at a time.
+from thuvien_interop.pipeline import BATCH
+
 PG_URL = os.environ.get("THUVIEN_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 LOC_MEMBER = "BooksAll.2016.part01.utf8"
-BATCH = 500  # what `thuvien-interop import` hands the store at a time
 TOKEN = re.compile(rb"<resumptionToken[^>]*>([^<]+)</resumptionToken>")
 RECORD = re.compile(rb"<record>")
 

@@ -43,8 +43,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from stores import loc_file  # noqa: E402 - bench/ is not a package
 
+from thuvien_interop.pipeline import BATCH  # noqa: E402
+
 PG_URL = os.environ.get("THUVIEN_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-BATCH = 500
 
 
 # -- the union --------------------------------------------------------------------

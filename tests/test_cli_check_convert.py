@@ -212,7 +212,7 @@ def test_check_dc_finds_characters_xml_forbids(tmp_path):
     path = dc_file(tmp_path, dc(identifier="d1", title="Lăng &#x1;tẩm"), dc(identifier="d2", title="Sạch"))
     assert problems(path) == [[
         {"code": "invalid-xml-char", "severity": "warning", "tag": None, "subfield": None,
-         "message": "on reading: characters XML 1.0 forbids replaced with U+FFFD"},
+         "message": "on reading: characters XML 1.0 forbids (control characters) replaced with U+FFFD"},
         {"code": "replacement-char", "severity": "error", "tag": "dc:title", "subfield": None,
          "message": "holds U+FFFD: characters were lost before or while reading: 'Lăng \ufffdtẩm'"},
     ]]

@@ -30,14 +30,16 @@ from thuvien_interop.oai.harvester import Harvester, Source
 from thuvien_interop.store import open_store
 from thuvien_interop.web import create_app
 from thuvien_interop.web.chart import runs_chart
+from thuvien_interop.wording.messages import MESSAGES
 
 PASSWORD = "mật khẩu thư viện"
 HASH = generate_password_hash(PASSWORD)
 
 
-def auth(user: str = "thuvien", password: str = PASSWORD) -> dict[str, str]:
+def auth(user: str = "thuvien", password: str = PASSWORD, lang: str | None = "en") -> dict[str, str]:
+    """The login, and the browser's language (None: a browser that says none)."""
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
+    return {"Authorization": f"Basic {token}", **({"Accept-Language": lang} if lang else {})}
 
 
 def console(tmp_path, **kw) -> ConsoleConfig:
@@ -200,6 +202,53 @@ def test_a_provider_page_shows_history_errors_and_quarantine(union, tmp_path):
     assert client.get("/admin/harvest/provider/nobody", headers=auth()).status_code == 404
 
 
+def _english_of_the_console() -> list[str]:
+    """The English phrases of the console's messages (two words or more)."""
+    return [text for key, texts in MESSAGES.items() if key.startswith("console.")
+            for text in re.split(r"\{[^}]*\}|[():,.;·]", texts["en"])
+            if len(text.split()) >= 2 and text.strip() not in texts["vi"]]
+
+
+def _said_by_the_console(page: str) -> str:
+    """The page less what it shows as recorded (the harvester's errors and reasons, in
+    the language of the harvest that wrote them)."""
+    page = re.sub(r"<pre>.*?</pre>", "", page, flags=re.S)
+    return re.sub(r'<td data-label="(Lý do|Reason)">.*?</td>', "", page, flags=re.S)
+
+
+def test_the_console_speaks_vietnamese_unless_the_browser_or_the_address_asks_for_english(
+        union, tmp_path):
+    client = create_app(union, console=console(tmp_path)).test_client()
+    r = client.get("/admin/harvest", headers=auth(lang=None))
+    page = r.get_data(as_text=True)
+    assert r.headers["Content-Language"] == "vi" and '<html lang="vi">' in page
+    assert "Bảng điều khiển thu hoạch" in page and "thất bại 3 lần liên tiếp" in page
+    assert "lần chạy gần nhất đã xóa 132 bản ghi" in page and 'data-label="Nhà cung cấp"' in page
+    assert [w for w in _english_of_the_console() if w.strip() in _said_by_the_console(page)] == []
+    assert _rows(page) == ["daklak", "gone", "hue"]
+    doc = etree.HTML(page)
+    switch = doc.find(".//a[@class='lang']")
+    assert switch.text == "English" and "lang=en" in switch.get("href")
+    # ?lang=en beats the browser, and every link of the page keeps it.
+    page = client.get(switch.get("href"), headers=auth(lang="vi")).get_data(as_text=True)
+    assert '<html lang="en">' in page and "failed 3 runs in a row" in page
+    doc = etree.HTML(page)
+    links = [a.get("href") for a in doc.iterfind(".//main//a")]
+    assert links and all("lang=en" in href for href in links)
+    assert doc.find(".//input[@name='lang']").get("value") == "en"  # the filter form too
+    assert "lang=vi" in doc.find(".//a[@class='lang']").get("href")
+    # A provider's page, its chart and its quarantine, in Vietnamese.
+    hue = client.get("/admin/harvest/provider/hue", headers=auth(lang="vi,en;q=0.5")).get_data(
+        as_text=True)
+    assert "<h2>Lịch sử</h2>" in hue and "Cách ly (" in hue and "Chưa kiểm tra lần nào" in hue
+    assert 'aria-label="Bản ghi và lỗi mỗi lần chạy"' in hue and "← mọi nhà cung cấp" in hue
+    assert [w for w in _english_of_the_console() if w.strip() in _said_by_the_console(hue)] == []
+    # The status command says its alerts in its own language.
+    out = CliRunner().invoke(main, ["--lang", "vi", "harvest", "status", "--store",
+                                    f"sqlite:///{tmp_path / 'union.db'}"])
+    assert "thất bại 3 lần liên tiếp" in out.stderr, out.stderr
+
+
 def test_revalidation_from_the_console(sample_store, tmp_path):
     store = open_store(f"sqlite:///{tmp_path / 'union.db'}")
     with live_server(create_app(sample_store, ProviderConfig(page_size=50))) as root:
@@ -218,6 +267,19 @@ def test_revalidation_from_the_console(sample_store, tmp_path):
     assert "COMPLIANT: 0 errors" in page
     listing = client.get("/admin/harvest", headers=auth()).get_data(as_text=True)
     assert ">compliant<" in listing
+    # Asked for from a Vietnamese page, the validation says its findings in Vietnamese.
+    with live_server(create_app(sample_store, ProviderConfig(page_size=50))) as root:
+        h = Harvester(store, client=PoliteClient(retries=0), diagnostics=tmp_path / "diag")
+        assert h.harvest(Source("daklak", root + "/oai")).ok  # the provider's new address
+        h.close()
+        r = client.post("/admin/harvest/provider/daklak/validate", headers=auth(lang="vi"))
+        assert r.status_code == 303 and r.headers["Location"].endswith("/provider/daklak")
+        app.extensions["thuvien_console"].join()
+    page = client.get("/admin/harvest/provider/daklak", headers=auth(lang="vi")).get_data(
+        as_text=True)
+    assert "ĐẠT CHUẨN: 0 lỗi" in page and "<summary>Đạt (" in page and "0 errors" not in page
+    assert ">đạt chuẩn<" in client.get("/admin/harvest", headers=auth(lang="vi")).get_data(
+        as_text=True)
     store.close()
 
 

@@ -34,6 +34,12 @@ LINE = re.compile(r"Error: import stopped: writing to (?P<store>\S+) failed: (?P
                   r"|Nothing was written); import the same files again to add the rest\.")
 
 
+#: Bytes the store may grow to before the disk is "full": a few batches' worth of
+#: the catalogue's records (~2.3 kB each in the store), so that some batches are
+#: written before it and the catalogue's later ones cannot be.
+FULL_AT = 6_000 * BATCH
+
+
 def import_cmd(path: Path, url: str, processes: str) -> list[str]:
     return [sys.executable, "-m", "thuvien_interop", "import", str(path), "--store", url,
             "--processes", processes, "-q"]
@@ -51,6 +57,7 @@ def check_one_line(out: str, db: Path) -> int:
     assert m["store"] == str(db)
     added = int((m["added"] or "0").replace(",", ""))
     assert 0 <= added < RECORDS
+    assert added % BATCH == 0, "a batch is one transaction: whole batches only"
     assert stored(f"sqlite:///{db}") == added
     conn = sqlite3.connect(db)
     try:
@@ -78,7 +85,7 @@ def test_import_past_a_file_size_limit_ends_with_one_line_and_a_whole_store(
     db = tmp_path / "store.db"
     done = subprocess.run(import_cmd(catalogue, f"sqlite:///{db}", processes),
                           capture_output=True, text=True, timeout=600,
-                          preexec_fn=_limited(3_000_000))
+                          preexec_fn=_limited(FULL_AT))
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stdout == ""
     check_one_line(done.stderr, db)
@@ -91,12 +98,12 @@ def test_import_past_a_file_size_limit_ends_with_one_line_and_a_whole_store(
 
 @pytest.fixture
 def tmpfs():
-    """A 3 MB tmpfs, where this process may mount one (root on Linux)."""
+    """A tmpfs of FULL_AT bytes, where this process may mount one (root on Linux)."""
     if sys.platform != "linux" or os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a tmpfs needs root on Linux (the file size limit test stands in)")
     folder = Path(tempfile.mkdtemp(prefix="thuvien-full-"))
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(folder)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={FULL_AT // 1024}k", "tmpfs",
+                              str(folder)], capture_output=True, text=True)
     if mounted.returncode != 0:
         folder.rmdir()
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")

@@ -27,13 +27,17 @@ from test_harvest import ALL, identifiers
 from test_harvest_faults import blocked, source_store  # noqa: F401 - fixtures
 
 from thuvien_interop.model import ListQuery
+from thuvien_interop.pipeline import BATCH
 from thuvien_interop.store import open_store
 from thuvien_interop.workers import sweep_stale_temp
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux",
                                 reason="finds the processes a run left in /proc")
 
-RECORDS = 3000
+#: The catalogue: five whole batches (a transaction each, the pipeline's BATCH,
+#: whatever it is) and part of a sixth, so that an import can be killed after any
+#: of the first four and still have records to read, and its last batch is short.
+RECORDS = 5 * BATCH + BATCH // 2
 
 
 def wait_until(condition, what: str, timeout: float = 90.0) -> None:
@@ -195,17 +199,19 @@ def test_killed_import_leaves_nothing_running_and_a_rerun_completes_it(
     # `moment` + 1 batches and then nothing more, never the end: batch `moment` is
     # written once the next one is read, and the import cannot end before the signal
     # however fast the machine is.
+    fed = BATCH * (moment + 1)
+    assert fed < RECORDS, "the rerun has records the killed run never read"
     pipe = tmp_path / "catalogue.pipe"
     os.mkfifo(pipe)
     release = threading.Event()
-    threading.Thread(target=feed_pipe, args=(pipe, catalogue, 500 * (moment + 1), release),
+    threading.Thread(target=feed_pipe, args=(pipe, catalogue, fed, release),
                      daemon=True).start()
     proc = subprocess.Popen(import_command(pipe, url) + ["--format", "iso2709"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True, env=environment(tmp, app))
     try:
-        wait_until(lambda: proc.poll() is not None or stored(url) >= 500 * moment,
-                   f"{500 * moment} records stored")
+        wait_until(lambda: proc.poll() is not None or stored(url) >= BATCH * moment,
+                   f"{BATCH * moment} records stored ({moment} batches)")
         assert proc.poll() is None, proc.communicate()[0]
         if kind == "postgres":
             assert pg_connections(app) >= 2, "the workers write with connections of their own"
@@ -219,10 +225,12 @@ def test_killed_import_leaves_nothing_running_and_a_rerun_completes_it(
     ended_by(sig, proc, out)
     if sig == signal.SIGTERM:
         # (the batches handed over are written before it exits: maybe all of them)
-        assert stored(url) >= 500 * moment
+        assert BATCH * moment <= stored(url) <= fed
     else:
         # (the workers may have written the batch after it too: it was read)
-        assert 500 * moment <= stored(url) <= 500 * (moment + 1)
+        assert BATCH * moment <= stored(url) <= fed
+    # Whole batches only: a batch is one transaction, committed or not at all.
+    assert stored(url) % BATCH == 0, f"{stored(url)} records: part of a batch committed"
     rerun = subprocess.run(import_command(catalogue, url), capture_output=True, text=True,
                            env=environment(tmp_path / "tmp-rerun", app), timeout=600)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
@@ -355,8 +363,11 @@ def test_sweeping_leaves_a_live_fork_server_working(tmp_path):
 
 # -- sync ---------------------------------------------------------------------------
 
-SYNC_ROWS = 3000
-SYNC_OPEN = 1500  # rows whose sets are read before the gate: three pages of 500
+# A sync reads the source a page of BATCH rows at a time and writes each page as
+# one batch. The sets of the first two pages are read; the third page's wait at
+# the gate.
+SYNC_OPEN = 2 * BATCH
+SYNC_ROWS = SYNC_OPEN + BATCH // 2
 
 
 @pytest.fixture
@@ -454,9 +465,9 @@ def test_killed_sync_leaves_nothing_running_and_a_rerun_completes_it(
                             stderr=subprocess.STDOUT, text=True, start_new_session=True,
                             env=environment(tmp, app))
     try:
-        # Pages 1-3 are read and handed over; the sets of page 4 wait at the gate.
+        # Pages 1-2 are read and handed over; the sets of page 3 wait at the gate.
         wait_until(lambda: proc.poll() is not None or (
-            stored(url) >= SYNC_OPEN - 500 and waiting_at_the_gate(app)),
+            stored(url) >= SYNC_OPEN - BATCH and waiting_at_the_gate(app)),
             "the sync's first batches stored and its reading held at the gate")
         assert proc.poll() is None, proc.communicate()[0]
         os.kill(proc.pid, sig)  # the command only, not its process group
@@ -472,7 +483,8 @@ def test_killed_sync_leaves_nothing_running_and_a_rerun_completes_it(
         if session_processes(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
     ended_by(sig, proc, out)
-    assert SYNC_OPEN - 500 <= stored(url) <= SYNC_OPEN, "nothing past the gate was read"
+    assert SYNC_OPEN - BATCH <= stored(url) <= SYNC_OPEN, "nothing past the gate was read"
+    assert stored(url) % BATCH == 0, f"{stored(url)} records: part of a page committed"
     rerun = subprocess.run(sync_command(source, profile, url), capture_output=True, text=True,
                            env=environment(tmp_path / "tmp-rerun", app), timeout=600)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pymarc
+import pytest
 from click.testing import CliRunner
 from conftest import SAMPLES
 
@@ -152,11 +153,19 @@ def _synced(tmp_path, n: int = 60):
     return SQLSource(f"sqlite:///{tmp_path / 'lib.db'}", SourceProfile.load("generic-sql"))
 
 
+def _gone_from_the_source(tmp_path, *books: int) -> None:
+    """Books deleted from the library's database without a trace."""
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "lib.db")
+    conn.execute(f"DELETE FROM books WHERE book_id IN ({','.join('?' * len(books))})", books)
+    conn.commit()
+    conn.close()
+
+
 def test_a_full_sync_withdraws_only_its_own_records_not_those_imported_beside_them(tmp_path):
     """Imported and synced records share the repository identifier's prefix; the
     records gone from the source are those of the sync's origin only."""
-    import sqlite3
-
     from thuvien_interop.pipeline.sources import sync
 
     store = open_store(f"sqlite:///{tmp_path / 'u.db'}")
@@ -166,10 +175,7 @@ def test_a_full_sync_withdraws_only_its_own_records_not_those_imported_beside_th
     source = _synced(tmp_path)
     first = sync(source, store, "thuvien-interop.vn", now=1_800_000_000)
     assert first.written.added > 40 and not [p for p in first.rejected if "collision" in p.reason]
-    conn = sqlite3.connect(tmp_path / "lib.db")
-    conn.execute("DELETE FROM books WHERE book_id IN (5, 6)")
-    conn.commit()
-    conn.close()
+    _gone_from_the_source(tmp_path, 5, 6)
     full = sync(source, store, "thuvien-interop.vn", full=True, now=1_800_000_100)
     source.close()
     assert full.reconciled == 2
@@ -199,3 +205,36 @@ def test_reindex_sets_leaves_synced_records_to_their_source(tmp_path):
              for i in store.list(ListQuery(), None, 1000)}
     assert after == before
     store.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_every_door_keeps_each_formats_rows_counted(request, tmp_path, kind):
+    """Imports on worker processes, the same files again, withdrawals in a file, a
+    sync and a full sync that withdraws what left the source: each format's counted
+    rows stay a real COUNT of its rendered rows, and the whole lists' counts right."""
+    from conftest import fresh_store_url
+    from test_store import counted
+
+    from thuvien_interop.pipeline.sources import sync
+
+    store = open_store(fresh_store_url(request, kind, tmp_path, "counted"))
+    request.addfinalizer(store.close)
+    first = import_files(store, [SAMPLES / "vietnamese-catalogue.mrc"], RULE, processes=2)
+    assert first.written.added > 20
+    assert counted(store)["marc21"] == first.written.added
+    import_files(store, [SAMPLES / "vietnamese-catalogue.mrc", SAMPLES / "vietnamese-dc.xml"],
+                 RULE, processes=2)
+    both = counted(store)
+    gone = import_files(store, [_marc_file(tmp_path, [_withdrawn(r) for r in _sample(5)])], RULE)
+    assert gone.written.deleted == 5
+    after_import = counted(store)
+    assert after_import["marc21"] == both["marc21"] - 5
+    source = _synced(tmp_path, 120)
+    synced = sync(source, store, "thuvien-interop.vn", now=1_800_000_000, processes=2)
+    assert synced.written.added > 100
+    after_sync = counted(store)
+    _gone_from_the_source(tmp_path, 5, 6, 7)
+    full = sync(source, store, "thuvien-interop.vn", full=True, now=1_800_000_100)
+    source.close()
+    assert full.reconciled >= 2
+    assert counted(store)["marc21"] <= after_sync["marc21"] - full.reconciled

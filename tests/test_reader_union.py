@@ -230,6 +230,30 @@ def test_past_the_sample_size_facet_counts_are_estimates_and_the_page_says_so(fa
     assert "≈" not in sru and ">13<" in sru
 
 
+def test_a_sampled_facet_counts_the_records_the_hash_picks_scaled_to_the_whole(far_apart):
+    from thuvien_interop.sru.cql import parse
+    from thuvien_interop.sru.translate import to_plan
+    from thuvien_interop.store.search_plan import FacetSpec
+    from thuvien_interop.store.sql import _HASH_RANGE, _HASH_STEP
+
+    _site, store = far_apart
+    plan = to_plan(parse("sach"), SRUConfig().profile)
+    ids = dict(store._conn().execute("SELECT identifier, id FROM records").fetchall())
+    assert len(ids) == 14
+    for sample in (3, 7, 13):
+        # The sample the store documents: of 14 matches, the records whose id hashes
+        # under the least cut that keeps about ``sample`` of them, counted and scaled.
+        cut = -(-_HASH_RANGE * sample // 14)
+        picked = [ident for ident, rid in ids.items() if rid * _HASH_STEP % _HASH_RANGE < cut]
+        expected: dict[str, int] = {}
+        for ident in picked:
+            expected[ident.split(":")[1]] = expected.get(ident.split(":")[1], 0) + 1
+        got = store.facets(plan, [FacetSpec("local.library", 5)], sample=sample)
+        assert got.estimated
+        assert {t.key: t.count for t in got["local.library"]} == {
+            lib: round(n * _HASH_RANGE / cut) for lib, n in expected.items()}
+
+
 def test_a_chosen_value_also_narrows_a_plain_words_search_in_the_sru_view(site):
     r = requests.get(site + "/sru", params=[("q", "viet"), ("f", "local.libraryKind:school")], headers=EN)
     assert "1 results" in _visible(r.text) and "TIENG VIET 1" in r.text
@@ -370,6 +394,18 @@ def test_a_cluster_page_has_the_holdings_of_every_provider_nearest_first(site):
         for call in ("372.6 T306V", "372.6 TV1", "Kho mở", "Kho sách"):
             assert call in text
         assert f'<link rel="canonical" href="{site}/record/oai:buonho:1">' in page  # the cluster's head
+
+
+def test_a_record_page_keeps_an_abbreviations_period_and_an_initial():
+    from thuvien_interop.web.reader import describe
+
+    marc = book("Toán 1 /", author="Smith, J.", pages="120 tr. :", edition="Tái bản lần thứ 2, có sửa chữa.",
+                extra=[F("300", Ind(" ", " "), [S("a", "1 t. (96 tr.) :"), S("b", "minh họa ;"),
+                                                S("c", "21 cm.")])])
+    rows = {label[1]: value for label, value in describe(marc, "oai:x:1", 1).rows}
+    assert rows["Physical description"] == "120 tr.; 1 t. (96 tr.) : minh họa ; 21 cm"
+    assert rows["Author"] == "Smith, J." and rows["Title"] == "Toán 1"
+    assert rows["Edition"] == "Tái bản lần thứ 2, có sửa chữa"
 
 
 def test_the_record_page_json_ld_is_a_book_with_its_libraries_as_offers(site):

@@ -109,7 +109,7 @@ CLIENT_REQUESTS = [
     "version=2.0&query=viet&sortKeys=dc.title&recordXMLEscaping=string",
 ] + [f"version={v}&operation=searchRetrieve&query=dc.title%3Dviet&maximumRecords=3"
      f"&recordSchema={s}{p}"
-     for v in ("1.1", "1.2", "2.0") for s in ("dc", "marcxml", "mods")
+     for v in ("1.1", "1.2", "2.0") for s in ("dc", "marcxml", "mods", "holdings")
      for p in ("", "&recordPacking=string" if v != "2.0" else "&recordXMLEscaping=string")]
 
 
@@ -130,6 +130,9 @@ def test_clients_get_from_the_engine_what_the_blueprint_answers(sru_url, encodin
         assert answers[0] == answers[1], q
         assert answers[2] == answers[3], q
         assert answers[0][0] == 200, q
+        if "recordSchema=holdings" in q and encoding == "identity":  # served, not a diagnostic
+            assert b'<holdings xmlns="info:ofi/fmt:xml:xsd:iso20775">' in answers[0][1] \
+                or b'&lt;holdings xmlns="info:ofi/fmt:xml:xsd:iso20775"&gt;' in answers[0][1], q
 
 
 def test_browser_gets_the_search_page(sru_url):

@@ -18,7 +18,7 @@ from conftest import fresh_store_url
 
 from thuvien_interop.model import ListQuery, Record, Set, WriteSummary
 from thuvien_interop.store import open_store
-from thuvien_interop.store.base import Repository, StoreError
+from thuvien_interop.store.base import WRITE_BATCH, Repository, StoreError
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -74,6 +74,25 @@ def rec(n: int | str, *, v: str = "1", sets: tuple[str, ...] = (), formats=("oai
     return Record(ident, f"<record id='{n}' v='{v}'/>".encode(), "marc21", sets,
                   rendered={p: f"<{p} id='{n}' v='{v}'>Hà Nội</{p}>".encode() for p in formats},
                   about=about)
+
+
+def at_once(work, n: int) -> list[BaseException]:
+    """Run ``work(k)`` for k in range(n), each on a thread of its own, at once;
+    what they raised."""
+    errors: list[BaseException] = []
+
+    def run(k: int) -> None:
+        try:
+            work(k)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
 
 
 def idents(items) -> list[str]:
@@ -175,6 +194,7 @@ def test_stored_bytes_come_back_exactly(repo):
 def test_many_batches_add_update_and_delete(repo):
     """Thousands of records: several batches, and the bulk path (COPY) where a backend has one."""
     n = 2_500
+    assert n > WRITE_BATCH, "more than one transaction"
     assert repo.write((rec(i) for i in range(n)), now=100) == WriteSummary(added=n)
     s = repo.write([rec(i, v="2") for i in range(1_200)]
                    + [rec(i, deleted=True) for i in range(1_200, 1_500)]
@@ -578,21 +598,12 @@ def test_concurrent_claimers_never_hold_one_provider_at_once(backend):
     stores = [leasing(backend.open()) for _ in range(3)]
     names = [f"provider:{i:02d}" for i in range(40)]
     got: dict[int, list[str]] = {0: [], 1: [], 2: []}
-    errors: list[BaseException] = []
 
     def node(k: int):
-        try:
-            while (name := stores[k].claim(names, f"node-{k}", 600)) is not None:
-                got[k].append(name)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
+        while (name := stores[k].claim(names, f"node-{k}", 600)) is not None:
+            got[k].append(name)
 
-    threads = [threading.Thread(target=node, args=(k,)) for k in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert at_once(node, 3) == []
     claimed = got[0] + got[1] + got[2]
     assert sorted(claimed) == names
 
@@ -847,3 +858,86 @@ def test_rows_keep_a_formats_head_once_and_give_back_the_bytes_written(backend):
     repo.write([Record("oai:test:3", deleted=True)], now=200)
     kept = conn.execute("SELECT canonical FROM records WHERE identifier = 'oai:test:3'").fetchone()[0]
     assert bytes(kept) == _marc(3)
+
+
+# -- each format's rendered rows, counted by the writes ------------------------------
+
+def counted(store: Repository) -> dict[str, int]:
+    """Each format's rendered rows as the store keeps them counted (rendered_counts),
+    asserted equal to a real COUNT of the rows, and the whole lists' counts to
+    their lists' lengths. Returns the counts."""
+    conn = store._conn()
+    kept = {p: n for p, n in conn.execute("SELECT prefix, n FROM rendered_counts") if n}
+    real = dict(conn.execute("SELECT prefix, count(*) FROM rendered GROUP BY prefix"))
+    if hasattr(conn, "commit"):
+        conn.commit()  # (PostgreSQL: end the reading transaction)
+    assert kept == real, "rendered_counts is not the COUNT of the rendered rows"
+    for prefix in (*real, "mods", "oai_dc"):
+        q = ListQuery(prefix)
+        assert store.count(q) == len(store.list(q, None, 10 ** 6, metadata=False)), prefix
+    return real
+
+
+def test_each_formats_rows_are_counted_through_adds_updates_and_deletions(repo):
+    repo.batch_size = 7  # one write, several transactions
+    repo.write([rec(i) for i in range(30)], now=100)
+    assert counted(repo) == {"oai_dc": 30, "marc21": 30}
+    repo.write([rec(i) for i in range(30)], now=110)  # unchanged
+    assert counted(repo) == {"oai_dc": 30, "marc21": 30}
+    repo.write([rec(i, v="2", formats=("oai_dc",)) for i in range(10)]       # a format fewer
+               + [rec(i, v="2", formats=("oai_dc", "marc21", "mods")) for i in range(10, 15)]
+               + [rec(i, deleted=True) for i in range(20, 27)], now=120)
+    assert counted(repo) == {"oai_dc": 23, "marc21": 13, "mods": 5}
+    repo.write([rec(i, deleted=True) for i in range(20, 27)]                 # deleted twice
+               + [rec(f"gone{i}", deleted=True) for i in range(3)], now=130)  # never stored
+    assert counted(repo) == {"oai_dc": 23, "marc21": 13, "mods": 5}
+    repo.write([rec(20), rec(21, formats=("mods",)), rec(40), rec(40, v="3", formats=("mods",))],
+               now=140)  # back from deletion; one identifier twice in a batch
+    assert counted(repo) == {"oai_dc": 24, "marc21": 14, "mods": 7}
+
+
+def test_a_failed_batch_leaves_the_counts_as_they_were(repo):
+    repo.write([rec(i) for i in range(12)], now=100)
+    before = counted(repo)
+
+    def failing(tables, records):
+        raise RuntimeError("the batch fails after its rows were written")
+
+    with pytest.raises(RuntimeError):
+        repo.write([rec(i, v="2", formats=("mods",)) for i in range(6)]
+                   + [rec(i, deleted=True) for i in range(6, 9)] + [rec(50)], now=200,
+                   clusters=failing)
+    assert counted(repo) == before == {"oai_dc": 12, "marc21": 12}
+
+
+def test_concurrent_writers_keep_the_counts_exact(backend):
+    """Writers on connections of their own, adding, changing, deleting and
+    restoring the same records at once."""
+    stores = [backend.open() for _ in range(3)]
+    stores[0].write([rec(f"s{i}") for i in range(20)], now=100)
+
+    def write(w: int) -> None:
+        for b in range(6):
+            stores[w].write([rec(f"w{w}-{b}-{i}", formats=("oai_dc", "marc21", "mods")[:w + 1])
+                             for i in range(15)]
+                            + [rec(f"s{(w + b + i) % 20}", v=f"{w}{b}", deleted=(b + i) % 3 == 0,
+                                   formats=("oai_dc", "mods")) for i in range(5)])
+
+    assert at_once(write, 3) == []
+    got = counted(stores[0])
+    assert got["oai_dc"] >= 3 * 6 * 15
+
+
+def test_an_older_store_has_its_formats_counted_when_it_migrates(backend):
+    """A store from before the counts (or rolled back to it) is counted afresh."""
+    repo = backend.open()
+    repo.write([rec(i) for i in range(9)] + [rec(i, deleted=True) for i in range(9, 11)], now=100)
+    version = len(backend.module.MIGRATIONS)
+    conn = repo._conn()
+    conn.execute("UPDATE rendered_counts SET n = n + 1000")
+    conn.execute(f"UPDATE meta SET value = '{version - 1}' WHERE key = 'schema_version'")
+    conn.commit()
+    repo.close()
+    again = backend.open()
+    assert again.get_meta("schema_version") == str(version)
+    assert counted(again) == {"oai_dc": 9, "marc21": 9}

@@ -20,6 +20,7 @@ from test_ux_cli import COMMANDS
 from test_ux_serve import COMMAND, busy_port, running
 
 from thuvien_interop.cli import main
+from thuvien_interop.validate.report import LEVELS
 from thuvien_interop.wording import language_from_environment, number, plural, say, speaking
 from thuvien_interop.wording.messages import CLICK, MESSAGES, NOUNS
 
@@ -141,6 +142,13 @@ def test_a_file_of_no_known_format_and_a_profile_that_is_not_there_in_vietnamese
                              "profiles` liệt kê tất cả)"]
 
 
+def test_lang_on_the_command_line_beats_thuvien_lang_before_or_after_the_subcommand():
+    for args in (["--lang", "vi", "check", "/no/such/file.mrc"],
+                 ["check", "/no/such/file.mrc", "--lang", "vi"]):
+        assert "Không có '/no/such/file.mrc'" in run(args, {"THUVIEN_LANG": "en"}).output, args
+    assert "does not exist" in run(["check", "/no/such/file.mrc"], {"THUVIEN_LANG": "en"}).output
+
+
 def test_an_unknown_language_is_one_line_naming_the_choices():
     for args, env in [(["--lang", "xx", "check", "x.mrc"], None),
                       (["check", "x.mrc", "--lang", "fr"], None),
@@ -185,6 +193,33 @@ def test_check_says_what_it_finds_in_a_record_in_vietnamese():
             "'i', 'j', 'k', 'm', 'o', 'p', 'r', 't'",
             "không có 245 (nhan đề và thông tin trách nhiệm)",
             "008: 008 dài 39 ký tự, không phải 40"]
+
+
+def test_what_a_reader_notes_is_said_in_vietnamese_and_found_the_same(tmp_path):
+    import json
+
+    broken = Path(__file__).resolve().parent / "data" / "broken"
+    files = [str(broken / name) for name in ("wrong-length.mrc", "leader-lies.mrc", "marc8.mrc",
+                                             "char-lengths.mrc", "broken-record.xml")]
+    found = {}
+    for lang in ("en", "vi"):
+        report = json.loads(run(["--lang", lang, "check", "--json", *files]).output)
+        found[lang] = [(r["file"], r["position"], f["code"], f["message"])
+                       for r in report["records"] for f in r["problems"]]
+    # The same findings, by kind, whatever the language they are said in.
+    assert [f[:3] for f in found["vi"]] == [f[:3] for f in found["en"]]
+    assert {"leader-length", "leader-09-lie", "directory"} <= {f[2] for f in found["vi"]}
+    assert ("wrong-length.mrc", 8, "leader-length", "khi đọc: đầu biểu ghi bản ghi dài 1282 byte "
+            "nhưng thực tế là 1182; đã dùng ký tự kết thúc bản ghi") in found["vi"]
+    assert ("wrong-length.mrc", 8, "leader-length", "on reading: leader says the record is 1282 "
+            "bytes but it is 1182; used the record terminator") in found["en"]
+    english = [f[3] for f in found["en"]]
+    assert not any(english_note in f[3] for f in found["vi"] for english_note in english)
+    # import, with its worker processes, says them so too; and where the record is.
+    out = run(["--lang", "vi", "import", *files[:2], "--store", f"sqlite:///{tmp_path / 'x.db'}",
+               "--processes", "2", "-q"]).output
+    assert ("wrong-length.mrc: bản ghi 8 (byte 6777): đầu biểu ghi bản ghi dài 1282 byte nhưng "
+            "thực tế là 1182") in out, out
 
 
 def test_sync_summary_in_vietnamese(tmp_path):
@@ -403,11 +438,20 @@ def test_every_message_and_noun_the_code_names_is_in_the_catalogue():
             | {f"profiles.{kind}" for kind in KINDS} | {f"help.{name}" for name in main.commands}
             | {f"lint.leader-{pos:02d}" for pos in _LEADER_VALUES} | {"lint.no-001", "lint.no-008"}
             | {"toml.key", "toml.section", "check.error", "check.warning"}
-            | {f"search.{name}" for name in ("creator", "date", "subject", "identifier")})
+            | {f"search.{name}" for name in ("creator", "date", "subject", "identifier")}
+            | {f"validate.section.{level}" for level in LEVELS}
+            | {f"validate.ask.{ask}" for ask in _asked(code)})
     assert made - set(MESSAGES) == set()
     nouns = set(re.findall(r"""\bplural\([^()]*(?:\([^()]*\)[^()]*)*,\s*["']([^"']+)["']\)""", code))
     assert {"record", "error", "provider", "row"} <= nouns
     assert nouns - set(NOUNS) == set()
+
+
+def _asked(code: str) -> set[str]:
+    """The requests the validator describes by name (``expect_codes("no-verb", …)``)."""
+    asked = set(re.findall(r"""\b(?:E|expect_codes|_window)\(\s*["']([a-z-]+)["']""", code))
+    assert {"no-verb", "forged-token", "day", "second", "granularities"} <= asked
+    return asked
 
 
 def test_counted_nouns_and_numbers_in_vietnamese_have_one_form_and_dot_thousands():

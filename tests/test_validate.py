@@ -8,6 +8,7 @@ import datetime as dt
 import gzip
 import json
 import re
+import string
 
 import pytest
 from click.testing import CliRunner
@@ -19,6 +20,8 @@ from thuvien_interop.oai import ProviderConfig
 from thuvien_interop.validate import Options, validate
 from thuvien_interop.validate.history import load_validation
 from thuvien_interop.web import create_app
+from thuvien_interop.wording import speaking
+from thuvien_interop.wording.messages import MESSAGES
 
 # No delay between requests; a 503 is waited for without sleeping.
 FAST = Options(delay=0, list_pages=20, sample_records=30, sleep=lambda seconds: None)
@@ -196,6 +199,45 @@ def test_fault_messages_say_what_is_wrong(broken):
     with broken("wrong-error-code") as root:
         text = validate(root + "/oai", FAST).to_text()
     assert "answered badArgument; expected idDoesNotExist" in text
+
+
+def _english_words_of_the_findings() -> set[str]:
+    """The fixed words of every English finding: the text between its placeholders,
+    where it is a phrase (protocol names such as ``ListSets: `` are the same in both)."""
+    words = set()
+    for key, texts in MESSAGES.items():
+        if not key.startswith("validate.") or texts["en"] == texts["vi"]:
+            continue
+        for literal, *_ in string.Formatter().parse(texts["en"]):
+            for phrase in re.split(r"[();:,{}]|§[\d.]+|\b[A-Za-z]+[A-Z_][\w-]*\b", literal):
+                if len(phrase.split()) >= 3:
+                    words.add(phrase.strip())
+    return words
+
+
+@pytest.mark.parametrize("fault", ["short-token", "local-time", "wrong-error-code",
+                                   "no-retry-after", "gzip-ignored", "invalid-response"])
+def test_a_validation_in_vietnamese_says_every_finding_in_vietnamese(broken, fault, tmp_path):
+    page = tmp_path / "report.html"
+    with broken(fault) as root:
+        out = CliRunner().invoke(main, ["--lang", "vi", "validate", root + "/oai", "--delay", "0",
+                                        "--list-pages", "3", "--verbose", "--html", str(page)])
+    assert out.exit_code in (0, 1), out.output
+    lines = [line for line in out.output.splitlines() if line.startswith("  [")]
+    assert len(lines) > 30 and "ĐẠT CHUẨN" in out.output.splitlines()[-1]
+    english = [w for w in _english_words_of_the_findings() if w in out.output]
+    assert english == [], english
+    html = page.read_text(encoding="utf-8")
+    assert '<html lang="vi">' in html and "<h1>Kiểm tra tuân thủ OAI-PMH</h1>" in html
+    assert "URL gốc" in html and ">Đạt (" in html and "Passed" not in html
+    # The same run in English says the same faults.
+    with broken(fault) as root:
+        english_report = validate(root + "/oai", FAST)
+    assert "Không" not in english_report.to_text()
+    with speaking("vi"), broken(fault) as root:
+        vietnamese = validate(root + "/oai", FAST)
+    assert vietnamese.faults("error") == english_report.faults("error")
+    assert vietnamese.faults("warning") == english_report.faults("warning")
 
 
 def test_a_large_list_is_sampled_and_requests_are_bounded(broken):

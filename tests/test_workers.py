@@ -9,7 +9,7 @@ import threading
 import time
 
 from thuvien_interop.formats import default_registry
-from thuvien_interop.workers import ORDERED_CHUNK, WorkerPool, in_turn
+from thuvien_interop.workers import ORDERED_CHUNK, PARALLEL_MIN, WorkerPool, in_turn
 
 
 def append_in_turn(registry, items, path, slow_first):
@@ -135,3 +135,25 @@ def test_a_worker_killed_holding_the_turns_lock_does_not_hang_the_pool(tmp_path)
     done = threading.Event()
     threading.Thread(target=lambda: (pool.close(), done.set()), daemon=True).start()
     assert done.wait(60), "closing the pool hung on a dead process's lock"
+
+
+def notes_of(registry, items):
+    from thuvien_interop.wording import Note
+
+    return [Note("read.no-indicators", tag=tag) for tag in items]
+
+
+def test_a_worker_speaks_the_language_of_the_command_that_started_the_pool():
+    from thuvien_interop.wording import speaking
+
+    for lang, said in (("vi", "trường 245 không có chỉ thị; giữ lại với chỉ thị trống"),
+                       ("en", "field 245 has no indicators; kept with blanks")):
+        pool = WorkerPool(default_registry(), 2)
+        try:
+            with speaking(lang):  # the pool starts with its first chunk
+                pending = pool.submit(notes_of, ["245"] * PARALLEL_MIN)
+            notes = pending.result()  # said in the workers: this thread speaks English
+        finally:
+            pool.close()
+        assert len(pending.futures) == 2, "not run in the workers"
+        assert notes[0] == notes[-1] == said and notes[0].key == "read.no-indicators"

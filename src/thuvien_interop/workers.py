@@ -50,7 +50,7 @@ from .collector import BULK_GC_THRESHOLD
 from .formats import FormatRegistry
 from .model import Record, WriteSummary
 from .store.base import WRITE_BATCH, StoreError
-from .wording import in_this_language
+from .wording import in_this_language, language, set_language
 
 if TYPE_CHECKING:
     from .store.base import Repository
@@ -86,13 +86,16 @@ STALE_TEMP_AGE = 60.0
 
 
 def _init_worker(registry_bytes: bytes, turn: tuple[Any, Any, Any] | None = None,
-                 parent_temp: str | None = None) -> None:
+                 parent_temp: str | None = None, lang: str = "en") -> None:
     global _worker_registry, _turn
     # Ctrl-C reaches the whole process group: the caller decides what stops
     # (it lets the batches handed over finish), not each worker on its own.
     # First of all, so that a Ctrl-C while a worker starts is ignored too.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent_temp)
+    # What a worker notes about a record (a reader's repairs, a reason to reject it)
+    # is said in the language of the command that started the pool.
+    set_language(lang)
     _worker_registry = pickle.loads(registry_bytes)
     _turn = turn
     # A worker does nothing but bulk work (see fewer_collections): with the
@@ -320,7 +323,8 @@ class WorkerPool:
                     == "forkserver" else None
                 pool = ProcessPoolExecutor(self.processes, mp_context=context,
                                            initializer=_init_worker,
-                                           initargs=(self._payload, self._turn, temp))
+                                           initargs=(self._payload, self._turn, temp,
+                                                     language()))
                 self._pool = pool
                 weakref.finalize(self, pool.shutdown, wait=False, cancel_futures=True)
             return self._pool

@@ -23,6 +23,8 @@ from typing import IO, BinaryIO
 
 from lxml import etree
 
+from .wording import Note
+
 # -- namespaces -------------------------------------------------------------------
 OAI = "http://www.openarchives.org/OAI/2.0/"
 OAI_SCHEMA = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"
@@ -292,7 +294,7 @@ def split_records(stream: BinaryIO, element: str) -> Iterator[tuple[int, int, st
             repaired = repair_xml_chars(record_text)
             if repaired != record_text:
                 record_text = repaired
-                repairs.append("characters XML 1.0 forbids replaced with U+FFFD")
+                repairs.append(Note("read.control-characters"))
             yield position, line, f"<wrap{decls}>{record_text}</wrap>", "", repairs
             line += buf.count("\n", m.start(), end)
             pos = end

@@ -53,7 +53,11 @@ _speak_in_clicks_words()
 
 
 def _choose_language(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    if value is not None:
+    # THUVIEN_LANG is spoken from the start (_LazyGroup.main); read again here it is
+    # only checked, so that a subcommand's unset --lang does not undo the group's
+    # (``--lang vi validate …`` with THUVIEN_LANG=en speaks Vietnamese).
+    source = ctx.get_parameter_source(param.name) if param.name else None
+    if value is not None and source is click.core.ParameterSource.COMMANDLINE:
         set_language(value.lower())
 
 

@@ -9,7 +9,6 @@ import click
 
 from ..validate import Options, validate
 from ..validate.history import save_validation
-from ..wording import speaking
 from . import main
 from ._common import HttpURL, config_option, load_settings, open_or_fail, say, store_option
 
@@ -58,16 +57,13 @@ def validate_command(url: str, as_json: bool, html_file: str | None, verbose: bo
     settings = load_settings(config_path, store_url)
     store = open_or_fail(settings.store) if name else None
     try:
-        # The checks' findings are English (the report's page, the console); its
-        # summary and headings are said in the command's language.
-        with speaking("en"):
-            report = validate(url, Options(delay=delay, max_requests=max_requests,
-                                           list_pages=list_pages, timeout=timeout))
+        # Said in the command's language: the findings, the text, the --html page (its
+        # <html lang>) and what the console keeps (--name).
+        report = validate(url, Options(delay=delay, max_requests=max_requests,
+                                       list_pages=list_pages, timeout=timeout))
         if html_file:
             try:
-                with speaking("en"):  # the page is in English (<html lang="en">)
-                    page = report.to_html()
-                Path(html_file).write_text(page, encoding="utf-8")
+                Path(html_file).write_text(report.to_html(), encoding="utf-8")
             except OSError as exc:
                 raise click.ClickException(say("cannot-write", path=html_file,
                                                cause=exc.strerror)) from None

@@ -67,6 +67,33 @@ def chop(value: str) -> str:
     return value
 
 
+# Words whose period is part of the word, kept when a person reads a value: the
+# abbreviations of Vietnamese cataloguing (tr. trang, t. tập, q. quyển, xb. xuất bản,
+# tb. tái bản, nxb., bs. bổ sung, h. Hà Nội, tp. thành phố) and of AACR2 (p., v.,
+# ill., ed., rev., no., et al.). Not cm or mm: a unit symbol takes no period.
+_ABBREVIATIONS = frozenset("tr t q xb tb nxb bs h tp p pp v vol ill col ports facsims ed rev "
+                           "enl no approx ca al etc jr sr st".split())
+
+
+def chop_for_reading(value: str) -> str:
+    """:func:`chop` for a page a person reads: an abbreviation keeps its period
+    ("120 tr.", "2nd ed.", "[S.l.] : s.n."); what the crosswalks write is unchanged.
+
+    >>> chop_for_reading("120 tr. ;"), chop_for_reading("2nd ed."), chop_for_reading("21 cm.")
+    ('120 tr.', '2nd ed.', '21 cm')
+    """
+    trimmed = chop(value)
+    if trimmed == value or not trimmed:
+        return trimmed
+    kept = value.strip().rstrip(_TRAIL_OR_SPACE)
+    if kept.endswith(".") and not kept.endswith(".."):
+        words = kept[:-1].split()
+        word = words[-1].lstrip("([") if words else ""
+        if word and word[-1] not in ")]" and (word.lower() in _ABBREVIATIONS or "." in word):
+            return kept
+    return trimmed
+
+
 def _clean_date(value: str) -> str:
     """260/264 $c as a date: brackets, "c"/"©"/"p"/"℗" marks and terminal
     punctuation removed ("[c2015]." → "2015")."""

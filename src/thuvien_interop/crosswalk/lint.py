@@ -321,38 +321,42 @@ def _lint_text(tag: str, code: str | None, text: str, min_confidence: float,
     return None
 
 
-_READER_CODES = (
-    ("subfield code byte", "invalid-subfield-code"),
-    ("not a valid ISBN", "bad-isbn"),
-    ("no four-digit year", "bad-date"),
-    ("unknown language", "bad-language"),
-    ("columns the mapping", "unknown-column"),
-    ("not recognised", "unknown-encoding"),
-    ("leader/09", "leader-09-lie"),
-    ("leader says the record is", "leader-length"),
-    ("leader record length", "leader-length"),
-    ("base address", "leader-base-address"),
-    ("counted in characters", "directory"),
-    ("no indicators", "missing-indicators"),
-    ("forbid", "invalid-xml-char"),
-    ("invalid UTF-8", "invalid-utf8"),
-    ("normalized", "not-nfc"),
-    ("encoding", "legacy-encoding"),
-)
-
-
+# The kind of finding each reader note is (by its message id: the same in every
+# language); a note of another kind, or a plain string, is a "reader" finding.
+_READER_CODES = {
+    "read.subfield-code": "invalid-subfield-code",
+    "read.bad-isbn": "bad-isbn",
+    "read.no-year": "bad-date",
+    "read.unknown-language": "bad-language",
+    "read.unknown-columns": "unknown-column",
+    "read.file-unknown": "unknown-encoding",
+    "read.leader09-value": "leader-09-lie",
+    "read.lie-utf8": "leader-09-lie",
+    "read.lie-marc8": "leader-09-lie",
+    "read.not-marc8-first": "leader-09-lie",
+    "read.not-marc8-other": "leader-09-lie",
+    "read.length-wrong": "leader-length",
+    "read.length-not-a-number": "leader-length",
+    "read.base-address": "leader-base-address",
+    "read.counted-in-characters": "directory",
+    "read.no-indicators": "missing-indicators",
+    "read.control-characters": "invalid-xml-char",
+    "read.invalid-utf8": "invalid-utf8",
+    "read.nfc": "not-nfc",
+    "read.file-detected": "legacy-encoding",
+}
 # The file-level note of an auto-detecting reader is news only when the
 # encoding is a legacy one; UTF-8, MARC-8 and plain ASCII are what MARC allows.
-_FINE_SOURCES = ("UTF-8 (", "MARC-8 (", "plain ASCII")
+_FINE_SOURCES = ("UTF-8", "MARC-8")
 
 
 def _reader_finding(warning: str) -> Finding | None:
-    if warning.startswith("source encoding") and any(s in warning for s in _FINE_SOURCES):
+    key = getattr(warning, "key", "")
+    if key == "read.file-ascii" or (key == "read.file-detected"
+                                    and warning.fields.get("encoding") in _FINE_SOURCES):
         return None
-    for needle, code in _READER_CODES:
-        if needle in warning:
-            return Finding(code, say("lint.on-reading", note=warning), "warning")
-    return Finding("reader", say("lint.on-reading", note=warning), "warning")
+    return Finding(_READER_CODES.get(key, "reader"), say("lint.on-reading", note=warning),
+                   "warning")
 
 
 def reader_findings(warnings: Iterable[str]) -> list[Finding]:

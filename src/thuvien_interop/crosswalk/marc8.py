@@ -43,6 +43,7 @@ from functools import lru_cache
 
 from pymarc import marc8_mapping as _pymarc_tables
 
+from ..wording import Note
 from .text import normalize
 
 __all__ = ["decode_marc8", "decode_marc_bytes", "detect_leader_lie", "encode_marc8",
@@ -165,7 +166,7 @@ def decode_marc8(data: bytes, warnings: list[str] | None = None) -> str:
         if byte == ESC:
             parsed = _parse_escape(data, pos)
             if parsed is None or (parsed[2] not in _TABLES and parsed[2] != EACC):
-                notes.append(f"byte {pos}: unknown escape sequence {data[pos:pos + 4]!r}")
+                notes.append(Note("read.marc8-escape", pos=pos, sequence=repr(data[pos:pos + 4])))
                 put("\ufffd")
                 pos += 1 if parsed is None else parsed[0] - pos
                 continue
@@ -183,7 +184,7 @@ def decode_marc8(data: bytes, warnings: list[str] | None = None) -> str:
             if byte in _C1:
                 put(_C1[byte])
             else:
-                notes.append(f"byte {pos}: undefined control 0x{byte:02X}")
+                notes.append(Note("read.marc8-control", pos=pos, byte=f"{byte:02X}"))
                 put("\ufffd")
             pos += 1
             continue
@@ -201,7 +202,8 @@ def decode_marc8(data: bytes, warnings: list[str] | None = None) -> str:
             entry = _TABLES[charset].get(byte & 0x7F)
             pos += 1
         if entry is None:
-            notes.append(f"byte {pos - 1}: no character 0x{byte:02X} in {SET_NAMES[charset]}")
+            notes.append(Note("read.marc8-no-character", pos=pos - 1, byte=f"{byte:02X}",
+                              set=SET_NAMES[charset]))
             put("\ufffd")
             continue
         char, combining = entry
@@ -212,7 +214,7 @@ def decode_marc8(data: bytes, warnings: list[str] | None = None) -> str:
         else:
             put(char)
     if marks:
-        notes.append("combining mark at end of data with no base character")
+        notes.append(Note("read.marc8-lone-mark"))
         out.extend(marks)
     text = "".join(out)
     if "&#x" in text:
@@ -463,15 +465,13 @@ def detect_leader_lie(raw_record_bytes: bytes, leader09: str) -> str | None:
         except UnicodeDecodeError:
             return None
         high = sum(1 for b in raw_record_bytes if b >= 0xC0)
-        return (f"leader/09 says MARC-8 but the data is valid UTF-8 ({high} multibyte "
-                "sequences, no MARC-8 escapes)")
+        return Note("read.lie-utf8", n=high)
     if claim == "a":
         try:
             raw_record_bytes.decode("utf-8")
         except UnicodeDecodeError as error:
             if ESC in raw_record_bytes or _looks_like_ansel(raw_record_bytes):
-                return (f"leader/09 says UTF-8 but the data is not valid UTF-8 (byte "
-                        f"{error.start}) and looks like MARC-8/ANSEL")
+                return Note("read.lie-marc8", n=error.start)
     return None
 
 
@@ -487,8 +487,7 @@ def decode_marc_bytes(data: bytes, leader09: str) -> tuple[str, list[str]]:
     warnings: list[str] = []
     claim = leader09 or " "
     if claim not in (" ", "a"):
-        warnings.append(f"leader/09 {claim!r} is neither ' ' (MARC-8) nor 'a' (UTF-8); "
-                        "reading as UTF-8")
+        warnings.append(Note("read.leader09-value", value=repr(claim)))
         claim = "a"
     lie = detect_leader_lie(data, claim)
     if lie:
@@ -499,6 +498,6 @@ def decode_marc_bytes(data: bytes, leader09: str) -> tuple[str, list[str]]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        warnings.append(f"invalid UTF-8 from byte {error.start}; replaced with U+FFFD")
+        warnings.append(Note("read.invalid-utf8", n=error.start))
         text = data.decode("utf-8", errors="replace")
     return normalize(text), warnings

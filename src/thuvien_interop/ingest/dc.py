@@ -12,6 +12,7 @@ from typing import BinaryIO
 from lxml import etree
 
 from ..crosswalk.dc import DC_NS, OAI_DC_NS, SRW_DC_NS, parse_dc
+from ..wording import Note
 from .detect import head_of
 from .result import DCRecord, ReadResult
 from .xmlsplit import read_elements
@@ -34,7 +35,7 @@ def read_dc(stream: BinaryIO) -> Iterator[ReadResult]:
             if elements:
                 result.record = DCRecord(elements)
             else:
-                result.error = "no Dublin Core elements in this record"
+                result.error = Note("read.no-dc")
         yield result
 
 
@@ -65,7 +66,7 @@ def read_dc_as_written(stream: BinaryIO) -> Iterator[tuple[ReadResult, list[tupl
             foreign = list(dict.fromkeys(foreign))
             if not any(text.strip() for _, text in elements):
                 # What import says of it: the record cannot be loaded.
-                result.error = "no Dublin Core elements in this record"
+                result.error = Note("read.no-dc")
                 if elements:
                     result.error += " (every one is empty)"
                 elif foreign:

@@ -42,6 +42,7 @@ from ..crosswalk.text import (
     is_vietnamese_syllable,
     normalize,
 )
+from ..wording import Note, say
 from .result import ReadResult
 
 RECORD_END = 0x1D
@@ -86,8 +87,8 @@ def read_iso2709(stream: BinaryIO, source_encoding: str | None = None, *,
     ``normalize_text=False`` keeps decoded UTF-8 text as it is (not NFC'd,
     forbidden XML characters kept), for a checker that must see it."""
     if source_encoding is not None and source_encoding not in SOURCE_ENCODINGS:
-        raise ValueError(f"unknown source encoding {source_encoding!r}: use one of "
-                         f"{', '.join(SOURCE_ENCODINGS)}")
+        raise ValueError(say("read.source-encoding", value=repr(source_encoding),
+                             choices=", ".join(SOURCE_ENCODINGS)))
     records: Iterator[tuple[int, bytes, bool]] = _records(stream)
     decoder = _FieldDecoder(source_encoding, normalize_text)
     if source_encoding == "auto":
@@ -108,7 +109,7 @@ def read_iso2709(stream: BinaryIO, source_encoding: str | None = None, *,
         position += 1
         result = ReadResult(position, f"byte {offset}")
         if not terminated:
-            result.error = "the file ends in the middle of this record (no record terminator)"
+            result.error = Note("read.truncated")
             yield result
             continue
         if position == 1 and decoder.file_note:
@@ -201,31 +202,30 @@ _plus_one = (1).__add__
 
 def _parse(raw: bytes, warnings: list[str], decoder: _FieldDecoder) -> pymarc.Record:
     if len(raw) < 26:
-        raise ValueError(f"too short to be a MARC record ({len(raw)} bytes)")
+        raise ValueError(Note("read.too-short", n=len(raw)))
     leader = raw[:24].decode("ascii", errors="replace")
     declared = leader[:5]
     if not declared.isdigit():
-        warnings.append(f"leader record length '{declared}' is not a number; used the record terminator")
+        warnings.append(Note("read.length-not-a-number", value=declared))
     elif int(declared) != len(raw):
-        warnings.append(
-            f"leader says the record is {int(declared)} bytes but it is {len(raw)}; "
-            "used the record terminator")
+        warnings.append(Note("read.length-wrong", declared=int(declared), actual=len(raw)))
     dir_end = raw.find(b"\x1e", 24)
     if dir_end < 0:
-        raise ValueError("no end of directory (field terminator) found")
+        raise ValueError(Note("read.no-directory-end"))
     base = leader[12:17]
     if not base.isdigit() or int(base) != dir_end + 1:
-        warnings.append(f"leader base address '{base}' is wrong; the directory ends at byte {dir_end + 1}")
+        warnings.append(Note("read.base-address", value=base, byte=dir_end + 1))
     directory = raw[24:dir_end]
     if len(directory) % 12:
-        raise ValueError(f"bad directory: its length {len(directory)} is not a multiple of 12")
+        raise ValueError(Note("read.directory-length", n=len(directory)))
     entries: list[tuple[str, int, int]] = []
     for i in range(0, len(directory), 12):
         entry = directory[i:i + 12]
         tag = entry[:3].decode("ascii", errors="replace")
         length, start = entry[3:7], entry[7:12]
         if not (length.isdigit() and start.isdigit()) or not tag.isprintable():
-            raise ValueError(f"bad directory: entry {i // 12 + 1} '{entry.decode('latin-1')}' is not tag+length+start")
+            raise ValueError(Note("read.directory-entry", n=i // 12 + 1,
+                                  entry=entry.decode("latin-1")))
         entries.append((tag, int(length), int(start)))
     data = raw[dir_end + 1:]
     chunks = _fields_by_directory(data, entries)
@@ -237,11 +237,8 @@ def _parse(raw: bytes, warnings: list[str], decoder: _FieldDecoder) -> pymarc.Re
         if pieces and pieces[-1] in (b"\x1d", b""):
             pieces.pop()
         if len(pieces) != len(entries):
-            raise ValueError(
-                f"directory lists {len(entries)} fields but the data holds {len(pieces)}; "
-                "cannot tell which data belongs to which tag")
-        warnings.append("directory lengths/offsets do not match the data (counted in characters?); "
-                        "fields re-split at field terminators")
+            raise ValueError(Note("read.directory-count", listed=len(entries), held=len(pieces)))
+        warnings.append(Note("read.counted-in-characters"))
         chunks = [(tag, piece) for (tag, _, _), piece in zip(entries, pieces, strict=True)]
     leader09 = _effective_leader09(leader[9], b"".join(body for _, body in chunks), warnings)
     record = pymarc.Record(leader=pymarc.Leader(leader[:9] + "a" + leader[10:]))
@@ -257,13 +254,13 @@ def _parse(raw: bytes, warnings: list[str], decoder: _FieldDecoder) -> pymarc.Re
             record.add_field(pymarc.Field(tag=tag, data=text))
             continue
         if len(body) < 2:
-            warnings.append(f"field {tag} has no indicators; kept with blanks")
+            warnings.append(Note("read.no-indicators", tag=tag))
             body = b"  " + body
         ind = body[:2].decode("ascii", errors="replace")
         subfields = []
         parts = body[2:].split(b"\x1f")[1:]
         # One choice per field: a subfield alone ("tác giả.") is too short to judge.
-        chosen = decoder.choose(b" ".join(p[1:] for p in parts), f"field {tag}", decoded_note)
+        chosen = decoder.choose(b" ".join(p[1:] for p in parts), tag, decoded_note)
         for n, part in enumerate(parts):
             if not part:
                 continue
@@ -276,8 +273,8 @@ def _parse(raw: bytes, warnings: list[str], decoder: _FieldDecoder) -> pymarc.Re
                 code, value_bytes = ("a" if n == 0 else "?"), part
             value = decoder.decode(value_bytes, leader09, decoded_note, chosen)
             if value_bytes is part:
-                warnings.append(f"field {tag}: subfield code byte 0x{part[0]:02X} is not a letter "
-                                f"or digit; its text '{value[:40]}' kept as ${code}")
+                warnings.append(Note("read.subfield-code", tag=tag, byte=f"{part[0]:02X}",
+                                     text=value[:40], code=code))
             if decoder.normalize and has_forbidden_xml_chars(value):
                 dirty = True
                 value = clean_xml_text(value)
@@ -286,7 +283,7 @@ def _parse(raw: bytes, warnings: list[str], decoder: _FieldDecoder) -> pymarc.Re
                                       subfields=subfields))
     warnings.extend(sorted(decoded_note))
     if dirty:
-        warnings.append("characters XML 1.0 forbids (control characters) replaced with U+FFFD")
+        warnings.append(Note("read.control-characters"))
     return record
 
 
@@ -304,7 +301,7 @@ def _effective_leader09(claim: str, data: bytes, warnings: list[str]) -> str:
     """Leader/09 as the record's bytes show it: decided once per record, so a lying
     leader is reported once, not once per field."""
     if claim not in (" ", "a"):
-        warnings.append(f"leader/09 {claim!r} is neither ' ' (MARC-8) nor 'a' (UTF-8); read as UTF-8")
+        warnings.append(Note("read.leader09-value", value=repr(claim)))
         claim = "a"
     lie = detect_leader_lie(data, claim)
     if lie:
@@ -377,7 +374,7 @@ class _FieldDecoder:
         self.normalize = normalize_text
         self.file_encoding: str | None = None  # auto: what the sample said
         self.record_encoding: str | None = None  # auto: this record's, if it differs
-        self.file_note = ""
+        self.file_note: str = ""
         # By leader/09 (no source_encoding): the legacy encoding records that cannot
         # be MARC-8 were found in, once sure, for the shorter records after them.
         self.leader_legacy: str | None = None
@@ -393,24 +390,18 @@ class _FieldDecoder:
             viqr = legacy.detect(ascii_text) if (ascii_text := b" ".join(ascii_pieces)) else None
             if viqr is not None and viqr.encoding == "viqr" and viqr.confidence >= 0.9:
                 self.file_encoding = "viqr"
-                self.file_note = (f"source encoding detected: VIQR (confidence "
-                                  f"{viqr.confidence:.2f}, from the first {_SAMPLE_RECORDS} "
-                                  "records or fewer)")
+                self.file_note = Note("read.file-detected", encoding="VIQR",
+                                      confidence=viqr.confidence, n=_SAMPLE_RECORDS)
                 return
-            self.file_note = ("source encoding: the first records are plain ASCII; "
-                              "each field is detected on its own")
+            self.file_note = Note("read.file-ascii")
             return
         encoding, confidence = _guess(b" ".join(p[1:] for p in pieces))
         if encoding == "unknown":
-            self.file_note = (
-                f"source encoding not recognised (confidence {confidence:.2f}, from the first "
-                f"{_SAMPLE_RECORDS} records or fewer): no encoding known here reads them as "
-                "Vietnamese and they are not valid UTF-8 or MARC-8; fields are read as "
-                "leader/09 says")
+            self.file_note = Note("read.file-unknown", confidence=confidence, n=_SAMPLE_RECORDS)
             return
         self.file_encoding = encoding
-        self.file_note = (f"source encoding detected: {encoding.upper()} (confidence "
-                          f"{confidence:.2f}, from the first {_SAMPLE_RECORDS} records or fewer)")
+        self.file_note = Note("read.file-detected", encoding=encoding.upper(),
+                              confidence=confidence, n=_SAMPLE_RECORDS)
 
     def start_record(self, chunks: list[tuple[str, bytes]], notes: set[str],
                      leader09: str = " ") -> None:
@@ -433,8 +424,8 @@ class _FieldDecoder:
         if found.encoding in legacy.ENCODINGS and found.encoding != self.file_encoding \
                 and found.confidence >= 0.9:
             self.record_encoding = found.encoding
-            notes.add(f"this record looks like {found.encoding.upper()} (confidence "
-                      f"{found.confidence:.2f}), not the file's {self.file_encoding.upper()}")
+            notes.add(Note("read.record-looks-like", encoding=found.encoding.upper(),
+                           confidence=found.confidence, file=self.file_encoding.upper()))
 
     def _not_marc8(self, chunks: list[tuple[str, bytes]], notes: set[str]) -> None:
         data = _non_ascii(chunks)
@@ -449,19 +440,17 @@ class _FieldDecoder:
             return  # not sure enough: MARC-8 as the leader says (its errors are noted)
         encoding = found.encoding if sure else self.leader_legacy
         self.record_encoding = encoding
-        how = (f"read as {encoding.upper()} (confidence {found.confidence:.2f})" if sure
-               else f"read as {encoding.upper()}, like the records before it")
-        why = (f"leader/09 says MARC-8, but {bad} of its {high} bytes outside ASCII cannot be "
-               f"MARC-8: {how}")
+        how = (say("read.read-as", encoding=encoding.upper(), confidence=found.confidence)
+               if sure else say("read.read-as-before", encoding=encoding.upper()))
+        why = say("read.not-marc8", bad=bad, high=high, how=how)
         if self.leader_legacy is None:
             self.leader_legacy = encoding
-            notes.add(f"{why}; the other records of this file that cannot be MARC-8 are read so "
-                      "too (--source-encoding marc-8 reads them as MARC-8)")
+            notes.add(Note("read.not-marc8-first", why=why))
         elif encoding != self.leader_legacy:
-            notes.add(f"{why}, not {self.leader_legacy.upper()} as the records before it")
+            notes.add(Note("read.not-marc8-other", why=why, before=self.leader_legacy.upper()))
 
-    def choose(self, data: bytes, where: str, notes: set[str]) -> str | None:
-        """The encoding to read one field's bytes with; None: by leader/09."""
+    def choose(self, data: bytes, tag: str, notes: set[str]) -> str | None:
+        """The encoding to read one field's bytes with (``tag``'s); None: by leader/09."""
         enc = self.encoding
         if enc is None:
             return self.record_encoding
@@ -487,17 +476,20 @@ class _FieldDecoder:
         else:
             encoding, confidence = _guess(data)
         if encoding == "utf-8" and confidence >= 0.9 and file_enc:
-            notes.add(f"{where} is UTF-8 (confidence {confidence:.2f}) in a {file_enc.upper()} file")
+            notes.add(Note("read.utf8-in-legacy", where=say("read.field", tag=tag),
+                           confidence=confidence, file=file_enc.upper()))
             return "utf-8"
         if file_enc in legacy.ENCODINGS:
             # Old exports mix encodings; only a sure guess overrides the file's.
             if encoding != file_enc and encoding in legacy.ENCODINGS and confidence >= 0.9:
-                notes.add(f"{where} looks like {encoding.upper()} (confidence {confidence:.2f}), "
-                          f"not the file's {file_enc.upper()}")
+                notes.add(Note("read.field-looks-like", where=say("read.field", tag=tag),
+                               encoding=encoding.upper(), confidence=confidence,
+                               file=file_enc.upper()))
                 return encoding
             return file_enc
         if encoding in legacy.ENCODINGS and confidence >= 0.8:
-            notes.add(f"{where} decoded as {encoding.upper()} (confidence {confidence:.2f})")
+            notes.add(Note("read.field-decoded-as", where=say("read.field", tag=tag),
+                           encoding=encoding.upper(), confidence=confidence))
             return encoding
         return "marc-8" if file_enc == "marc-8" else None
 

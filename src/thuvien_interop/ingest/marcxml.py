@@ -15,6 +15,7 @@ import pymarc
 from ..crosswalk.marcview import fields_of
 from ..crosswalk.marcxml import element_to_record
 from ..crosswalk.text import normalize
+from ..wording import Note
 from .result import ReadResult
 from .xmlsplit import read_elements
 
@@ -28,7 +29,7 @@ def read_marcxml(stream: BinaryIO, *, normalize_text: bool = True) -> Iterator[R
         if elem is not None:
             record = element_to_record(elem)
             if not fields_of(record) and not str(record.leader).strip():
-                result.error = "the <record> element holds no leader and no fields"
+                result.error = Note("read.empty-marcxml")
             else:
                 if normalize_text:
                     normalize_record(record, result.warnings)
@@ -54,4 +55,4 @@ def normalize_record(record: pymarc.Record, warnings: list[str]) -> None:
                     sf = subfields[i]
                     subfields[i] = sf._replace(value=new) if isinstance(sf, pymarc.Subfield) else (code, new)
     if changed:
-        warnings.append("text normalized to Unicode NFC")
+        warnings.append(Note("read.nfc"))

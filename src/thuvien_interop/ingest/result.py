@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import pymarc
 
+from ..wording import Note, say
+
 
 @dataclass(slots=True)
 class DCRecord:
@@ -24,17 +26,15 @@ class DCRecord:
 Source = pymarc.Record | DCRecord
 
 
-class FileNote(str):
+class FileNote(Note):
     """A reader's note about the whole file (its headings, its encoding) that rides
     on the first record's warnings: reports print it with the file's name only,
     not the place of the record it came with.
 
-        >>> note = FileNote("columns not in the mapping: Ghi chú 2")
+        >>> note = FileNote("read.unknown-columns", row=1, mapping="default", columns="Ghi chú 2")
         >>> isinstance(note, str), about_file(note), about_file("a record's note")
         (True, True, False)
     """
-
-    __slots__ = ()
 
 
 def about_file(note: object) -> bool:
@@ -59,5 +59,5 @@ class ReadResult:
 
     @property
     def where(self) -> str:
-        """``record 8 (byte 12345)`` — for messages a person reads."""
-        return f"record {self.position}" + (f" ({self.location})" if self.location else "")
+        """``record 8 (byte 12345)`` — for messages a person reads (in the language spoken)."""
+        return say("read.record", n=self.position) + (f" ({self.location})" if self.location else "")

@@ -28,6 +28,7 @@ import pymarc
 
 from ..crosswalk.dc2marc import isbn_valid
 from ..crosswalk.text import fold, normalize
+from ..wording import Note, say
 from .result import FileNote, ReadResult
 
 _SPEC = re.compile(r"^(\d{3})(?:\$([0-9a-z]))?$")
@@ -208,7 +209,7 @@ class ColumnMapping:
                 if m:
                     year = m.group(1)
                 else:
-                    notes.append(f"the year '{v}' holds no four-digit year")
+                    notes.append(Note("read.no-year", value=v))
         lang = self.language
         for t, v in values:
             if t.tag == "041":
@@ -216,7 +217,7 @@ class ColumnMapping:
                 if code is None and re.fullmatch(r"[a-z]{3}", v):
                     code = v
                 if code is None:
-                    notes.append(f"unknown language '{v}': kept as {self.language}")
+                    notes.append(Note("read.unknown-language", value=v, kept=self.language))
                 else:
                     lang = code
                     break
@@ -245,9 +246,7 @@ class ColumnMapping:
             if t.tag == "020" and t.code == "a":
                 number = v.split("(")[0].strip()
                 if not isbn_valid(number):
-                    notes.append(f"ISBN '{v}' is not a valid ISBN (check digit or length): kept "
-                                 "in 020 $a; check it against the book (a cancelled ISBN "
-                                 "belongs in 020 $z)")
+                    notes.append(Note("read.bad-isbn", value=v))
         fields.sort(key=lambda f: f.tag)
         for f in fields:
             record.add_field(f)
@@ -369,16 +368,15 @@ def read_rows(rows: Iterable[list[Any]], mapping: ColumnMapping | None = None) -
     h = _find_header(head, mapping)
     if h is None:
         known = ", ".join(list(mapping.columns)[:6])
-        result = ReadResult(1, "row 1", error=f"no known column heading in the first "
-                            f"{_HEADER_SEARCH_ROWS} rows (expected headings such as {known})")
+        result = ReadResult(1, say("read.row", n=1), error=Note("read.no-headings", n=_HEADER_SEARCH_ROWS,
+                                                   known=known))
         yield result
         return
     headings = [cell_text(c) for c in head[h]]
     unknown = [x for x in headings if x and not mapping.knows(x)]
     number = h + 1
-    first_warning: list[str] = [FileNote(
-        f"the headings (row {number}) name columns the mapping ({mapping.name}) does not "
-        f"know, ignored in every row: {', '.join(unknown)}")] if unknown else []
+    first_warning: list[str] = [FileNote("read.unknown-columns", row=number, mapping=mapping.name,
+                                         columns=", ".join(unknown))] if unknown else []
 
     def rest() -> Iterator[list[Any]]:
         yield from head[h + 1:]
@@ -390,12 +388,12 @@ def read_rows(rows: Iterable[list[Any]], mapping: ColumnMapping | None = None) -
         if not any(cell_text(c) for c in cells):
             continue
         values = {headings[i]: c for i, c in enumerate(cells) if i < len(headings) and headings[i]}
-        result = ReadResult(number, f"row {number}", warnings=first_warning)
+        result = ReadResult(number, say("read.row", n=number), warnings=first_warning)
         first_warning = []
         try:
             record, notes = mapping.row_to_marc(values)
         except Exception as exc:  # a bad cell costs its row, not the file
-            result.error = f"could not be built into MARC: {exc!r}"
+            result.error = Note("read.row-not-marc", cause=repr(exc))
             yield result
             continue
         if record is None:
@@ -438,7 +436,7 @@ def read_xlsx(stream: BinaryIO, mapping: ColumnMapping | None = None) -> Iterato
     try:
         book = openpyxl.load_workbook(data, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a bad file
-        yield ReadResult(1, None, error=f"not a readable .xlsx workbook: {exc}")
+        yield ReadResult(1, None, error=Note("read.not-xlsx", cause=exc))
         return
     mapping = mapping or default_mapping()
     try:

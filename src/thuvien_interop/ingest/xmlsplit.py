@@ -11,6 +11,8 @@ from typing import BinaryIO
 
 from lxml import etree
 
+from ..wording import Note, say
+
 # The splitter and the safe parser are the XML home's; named here too for the
 # readers that know them from here.
 from ..xml import SAFE_PARSER, parse_chunk, safe_parser, split_records
@@ -24,7 +26,7 @@ def read_elements(stream: BinaryIO, element: str) -> Iterator[tuple[ReadResult, 
     error, None) for a record that cannot be cut out or is not well-formed. Line
     numbers in errors are the file's, not the chunk's."""
     for position, line, chunk, error, repairs in split_records(stream, element):
-        result = ReadResult(position, f"line {line}", warnings=repairs)
+        result = ReadResult(position, say("read.line", n=line), warnings=repairs)
         if chunk is None:
             result.error = error
             yield result, None
@@ -34,6 +36,6 @@ def read_elements(stream: BinaryIO, element: str) -> Iterator[tuple[ReadResult, 
         except etree.XMLSyntaxError as exc:
             msg = str(getattr(exc, "msg", None) or exc).split(", line")[0]
             lineno = getattr(exc, "lineno", None)
-            where = f" (line {line + lineno - 1})" if lineno else ""
-            result.error = f"not well-formed XML: {msg}{where}"
+            where = say("read.at-line", n=line + lineno - 1) if lineno else ""
+            result.error = Note("read.not-xml", cause=msg, where=where)
             yield result, None

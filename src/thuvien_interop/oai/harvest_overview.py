@@ -24,6 +24,7 @@ from typing import Any
 
 from ..model import ListQuery
 from ..store.base import Repository
+from ..wording import say
 from .harvest_state import HarvestState, ProviderStatus
 
 __all__ = ["AlertRules", "ConsoleConfig", "ProviderOverview", "Run", "alerts",
@@ -154,25 +155,23 @@ def record_run(store: Repository, provider: str, result: Any, started: str) -> R
 
 # The harvester already words what went wrong on the wire (connection refused,
 # HTTP statuses, certificates); these are the protocol's own words.
-_PLAIN = (
-    ("badresumptiontoken", "The provider refused its own resumption token (it expired, or the "
-     "server restarted and forgot it); the next run goes on with a date window."),
-    ("not well-formed", "The provider sent XML that does not parse (a broken character or "
-     "element); the response is kept in the diagnostics folder."),
-)
+_PLAIN = (("badresumptiontoken", "console.words.bad-token"),
+          ("not well-formed", "console.words.not-well-formed"))
 
 
 def in_words(error: str) -> str | None:
-    """What an error of the harvester means, for a person (None: no better words)."""
+    """What an error of the harvester means, for a person, in the language spoken
+    (None: no better words)."""
     low = error.lower()
-    for needle, words in _PLAIN:
+    for needle, key in _PLAIN:
         if needle in low:
-            return words
+            return say(key)
     return None
 
 
 def alerts(history: list[Run], rules: AlertRules) -> list[str]:
-    """Why a person should look at this provider (empty: nothing to say)."""
+    """Why a person should look at this provider (empty: nothing to say), in the
+    language spoken."""
     out: list[str] = []
     failed = 0
     for run in reversed(history):
@@ -180,12 +179,12 @@ def alerts(history: list[Run], rules: AlertRules) -> list[str]:
             break
         failed += 1
     if failed >= rules.failed_runs:
-        out.append(f"failed {failed} run{'s' if failed > 1 else ''} in a row")
+        out.append(say("console.alert.failed-once") if failed == 1
+                   else say("console.alert.failed", n=failed))
     if history and history[-1].lost_percent > rules.lost_percent:
         last = history[-1]
-        out.append(f"the last run deleted {last.deleted:,} records, "
-                   f"{last.lost_percent:.0f}% of the {last.live + last.deleted - last.added:,} "
-                   "it had")
+        out.append(say("console.alert.lost", deleted=last.deleted, percent=last.lost_percent,
+                       had=last.live + last.deleted - last.added))
     return out
 
 

@@ -35,7 +35,7 @@ from typing import IO
 from lxml import etree
 
 from .. import xml
-from ..wording import say
+from ..wording import Note, say
 from ..xml import SAFE_PARSER, USUAL_PREFIXES, local
 from .response import OAI_NS
 
@@ -196,7 +196,7 @@ class PageReader:
             # stay; the tolerant reader yields the page again, record by record
             # (the harvester passes over the second copy of what it has).
             self.page.well_formed = False
-            self.page.repairs.append(f"not well-formed XML ({exc}); read record by record")
+            self.page.repairs.append(Note("page.repair.not-well-formed", cause=exc))
             yield from self._tolerant()
             return
         root = context.root
@@ -300,7 +300,8 @@ class PageReader:
             try:
                 declared = codecs.lookup(m.group(1).decode("ascii")).name
             except LookupError:
-                self.page.repairs.append(f"unknown declared encoding {m.group(1).decode('ascii', 'replace')}")
+                self.page.repairs.append(Note("page.repair.unknown-encoding",
+                                              declared=m.group(1).decode("ascii", "replace")))
         strict = codecs.getincrementaldecoder(declared)()
         utf8 = codecs.getincrementaldecoder("utf-8")() if declared != "utf-8" else None
         failed: UnicodeDecodeError | None = None
@@ -329,14 +330,14 @@ class PageReader:
                 break  # decided
         if failed is not None:
             if declared != "utf-8" and utf8_ok:
-                self.page.repairs.append(f"declared {declared} but the bytes are UTF-8: read as UTF-8")
+                self.page.repairs.append(Note("page.repair.utf8", declared=declared))
                 return "utf-8", 0
             # Vietnamese providers that are not UTF-8 are mostly Windows-1258.
-            self.page.repairs.append(
-                f"not valid {declared} ({failed.reason} at byte {failed.start}): read as windows-1258")
+            self.page.repairs.append(Note("page.repair.cp1258", declared=declared,
+                                          reason=failed.reason, byte=failed.start))
             return "cp1258", 0
         if declared not in ("utf-8", "ascii") and not ascii_only and utf8_ok:
-            self.page.repairs.append(f"declared {declared} but the bytes are UTF-8: read as UTF-8")
+            self.page.repairs.append(Note("page.repair.utf8", declared=declared))
             return "utf-8", 0
         return declared, 0
 
@@ -358,7 +359,7 @@ class PageReader:
             fixed = xml.repair_xml_chars(text)
             if fixed != text and not repaired:
                 repaired = True
-                self.page.repairs.append("characters XML 1.0 forbids replaced with U+FFFD")
+                self.page.repairs.append(Note("read.control-characters"))
             if fixed:
                 yield fixed
             if not chunk:

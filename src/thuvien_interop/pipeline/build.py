@@ -15,6 +15,7 @@ from ..formats import FormatRegistry, canonical
 from ..ingest.result import Source
 from ..model import Record, WriteSummary
 from ..store.base import retry_unavailable
+from ..wording import Note
 from .items import Deferred, Incoming, Unreadable
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ def build(item: Incoming, registry: FormatRegistry,
     except Unreadable as exc:
         out.error = str(exc)
     except Exception as exc:  # noqa: BLE001 - a crosswalk bug costs one record, and is reported
-        out.error = f"could not be converted: {exc!r}"
+        out.error = Note("read.not-converted", cause=repr(exc))
     if out.record is not None:
         out.record.origin = item.origin
         out.record.about_key = item.about_key

@@ -22,6 +22,7 @@ from ..ingest.loader import IdentifierRule
 from ..ingest.records import CountingStream, read_records
 from ..ingest.result import DCRecord, ReadResult, Source
 from ..model import MAX_IDENTIFIER
+from ..wording import Note, say
 from .items import Incoming, Report
 from .run import Pipeline
 
@@ -100,14 +101,13 @@ def incoming(results: Iterable[ReadResult], identifiers: IdentifierRule,
         local = identifiers.local_id(record)
         if not local:
             what = identifiers.dc_element if isinstance(record, DCRecord) else identifiers.field
-            item.error = (f"no identifier: the record has no {what} ({_title(record)}); choose "
-                          "another field with --id-field")
+            item.error = Note("read.no-identifier", what=what, title=_title(record))
             yield item
             continue
         identifier = identifiers.identifier(local)
         if len(identifier) > MAX_IDENTIFIER:
-            item.error = (f"the identifier is {len(identifier)} characters long (at most "
-                          f"{MAX_IDENTIFIER}): is {identifiers.field} really its number?")
+            item.error = Note("read.identifier-too-long", n=len(identifier), most=MAX_IDENTIFIER,
+                              field=identifiers.field)
             yield item
             continue
         item.identifier = identifier
@@ -118,18 +118,16 @@ def incoming(results: Iterable[ReadResult], identifiers: IdentifierRule,
             # MARC 21 leader/05 'd': the record is withdrawn from the catalogue.
             item.deleted = True
             if earlier is None and store is not None and store.get(identifier) is None:
-                item.notes.append(f"withdrawn (leader/05 'd'), but {identifier} is not in the "
-                                  "store: nothing to delete")
+                item.notes.append(Note("read.withdrawn-unknown", identifier=identifier))
                 item.identifier = None  # nothing to write
             yield item
             continue
         if earlier is not None:
-            item.notes.append(f"same identifier '{local}' as record {earlier}: this later "
-                              "record replaces it")
+            item.notes.append(Note("read.same-identifier", local=local, earlier=earlier))
         try:
             item.sets = tuple(classify(record)) if classify else ()
         except Exception as exc:  # noqa: BLE001 - a classifier bug costs one record
-            item.error = f"could not be converted: {exc!r}"
+            item.error = Note("read.not-converted", cause=repr(exc))
             yield item
             continue
         item.source = record
@@ -142,10 +140,10 @@ _PUNCT = re.compile(r"[\s/:;,.=]+$")
 def _title(source: Source) -> str:
     if isinstance(source, DCRecord):
         t = source.values("title")
-        return f"title '{t[0]}'" if t else "no title"
+        return say("read.title", title=t[0]) if t else say("read.no-title")
     f = source.get("245") if isinstance(source, pymarc.Record) else None
     if f is not None:
         a = f.get("a")
         if a:
-            return f"title '{_PUNCT.sub('', a)}'"
-    return "no title"
+            return say("read.title", title=_PUNCT.sub("", a))
+    return say("read.no-title")

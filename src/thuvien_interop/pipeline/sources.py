@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 from ..formats import FormatRegistry
 from ..ingest.loader import IdentifierRule
 from ..model import ListQuery
+from ..wording import say
 from .items import Incoming, Report
-from .run import Pipeline
+from .run import BATCH, Pipeline
 
 if TYPE_CHECKING:
     from ..sru.indexing import IndexProfile
@@ -48,7 +49,7 @@ def _adopt_legacy(source: SQLSource, store: Repository, key: str) -> None:
 
 def sync(source: SQLSource, store: Repository, repository_id: str, *,
          registry: FormatRegistry | None = None, full: bool = False, overlap: int = 300,
-         batch: int = 500, now: int | None = None,
+         batch: int = BATCH, now: int | None = None,
          index_profile: IndexProfile | None = None, processes: int | None = 1,
          name: str | None = None) -> Report:
     """Copy what changed in ``source`` since the last sync into ``store``; idempotent.
@@ -60,7 +61,8 @@ def sync(source: SQLSource, store: Repository, repository_id: str, *,
     see each change once. Deletions come from the profile's deletions query. With
     ``full``, everything is read again and records no longer in the source at all
     (deleted without a trace) are marked deleted in the store. ``now`` is the
-    datestamp the store gives the changes (default: the clock). ``processes``: see
+    datestamp the store gives the changes (default: the clock). ``batch``: the rows
+    read from the source a page, and written a transaction. ``processes``: see
     :class:`~thuvien_interop.pipeline.Pipeline`. ``name``: what the store knows the
     source by (see :func:`sync_key`); give each database synced into one store a
     name of its own.
@@ -115,7 +117,7 @@ def _rows(source: SQLSource, store: Repository, rule: IdentifierRule, origin: st
         for row in page:
             newest[0] = row.datestamp if newest[0] is None else max(newest[0], row.datestamp)
             identifier = rule.identifier(str(row.id))
-            item = Incoming(f"record {row.id}", identifier, sets=tuple(
+            item = Incoming(say("read.record", n=row.id), identifier, sets=tuple(
                 specs.get((row.deleted, row.id), [])), origin=origin)
             if row.deleted:
                 seen.discard(identifier)
@@ -128,10 +130,10 @@ def _rows(source: SQLSource, store: Repository, rule: IdentifierRule, origin: st
             published.add(identifier)
             record, notes = source.to_marc(row)
             if record is None:
-                item.error = "; ".join(n.removeprefix(f"record {row.id}: ") for n in notes)
+                item.error = "; ".join(notes)
             else:
                 item.source = record
-                item.notes = [n.removeprefix(f"record {row.id}: ") for n in notes]
+                item.notes = list(notes)
             yield item
         if len(page) < batch:
             return

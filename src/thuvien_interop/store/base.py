@@ -29,13 +29,13 @@ from .search_plan import FacetSpec, Plan, ScanTerm, SearchPage
 Key = tuple[int, int]
 """A keyset position: (datestamp, change sequence). Lists are read after a key."""
 
-#: Records a store writes in one transaction (the pipeline's batch, and a worker's
-#: chunk, too). A commit writes out every page it changed, and a batch's search keys
-#: fall all over the search_keys b-tree: writing into a 100,000-record SQLite store,
-#: a batch of 500 wrote ~0.5 MB a record, one of 2,000 ~0.18 MB with a quarter less
-#: CPU (issue 16). It stays 500 until the fault tests that count batches of 500
-#: (tests/test_faults_processes.py) are written in terms of it.
-WRITE_BATCH = 500
+#: Records a store writes in one transaction (the pipeline's batch, a worker's
+#: chunk and a sync's page of the source, too), on SQLite and PostgreSQL alike. A
+#: commit writes out every page it changed, and a batch's search keys fall all over
+#: the search_keys b-tree: writing into a 100,000-record SQLite store, a batch of
+#: 500 wrote ~0.5 MB a record, one of 2,000 ~0.18 MB with a quarter less CPU
+#: (issue 16; ``python bench/import_files.py --batch 500,2000`` measures both).
+WRITE_BATCH = 2000
 
 
 class StoreError(Exception):

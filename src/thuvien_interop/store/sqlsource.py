@@ -32,6 +32,7 @@ from .. import dates
 from ..formats import FormatRegistry, default_registry
 from ..ingest.loader import IdentifierRule
 from ..model import Header, Item, ListQuery, Record, RepositoryInfo, Set, WriteSummary
+from ..wording import Note
 from .base import Key, StoreError
 from .profile import SetRule, SourceProfile
 
@@ -327,14 +328,15 @@ class SQLSource:
         return text
 
     def to_marc(self, row: SourceRow) -> tuple[pymarc.Record | None, list[str]]:
-        """The row's MARC record (None with the reason when it cannot be read)."""
+        """The row's MARC record and what reading it noted (None with the reason when
+        it cannot be read), in the language spoken."""
         fmt = self.profile.record_format
         if fmt == "columns":
             assert self.profile.columns is not None
             return self.profile.columns.row_to_marc(row.values, default_id=str(row.id))
         data = row.values.get("metadata")
         if data is None:
-            return None, [f"record {row.id}: the metadata column is empty (NULL)"]
+            return None, [Note("read.metadata-null")]
         if isinstance(data, str):
             data = data.encode("utf-8")
         if fmt == "marcxml":
@@ -343,10 +345,10 @@ class SQLSource:
             from ..ingest.iso2709 import read_iso2709 as reader
         for result in reader(io.BytesIO(bytes(data))):
             if result.record is None:
-                return None, [f"record {row.id}: {result.error}"]
+                return None, [result.error or ""]
             assert isinstance(result.record, pymarc.Record)
-            return result.record, [f"record {row.id}: {w}" for w in result.warnings]
-        return None, [f"record {row.id}: the metadata column holds no {fmt} record"]
+            return result.record, list(result.warnings)
+        return None, [Note("read.metadata-empty", format=fmt)]
 
 
 def _session_setup(statements: list[str]):

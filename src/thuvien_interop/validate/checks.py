@@ -44,7 +44,7 @@ from .. import dates, xml
 from ..crosswalk.dc import DC_NS
 from ..crosswalk.lint import lint_dc, lint_record
 from ..crosswalk.marcxml import element_to_record
-from ..wording import plural
+from ..wording import plural, say
 from .report import Report
 from .schemas import SCHEMA_FILES, schema
 from .wire import MAX_RETRY_AFTER, OAI_NS, BudgetExhausted, Response, Unreachable, Wire
@@ -114,10 +114,9 @@ def validate(base_url: str, options: Options | None = None) -> Report:
     try:
         run.all()
     except BudgetExhausted as exc:
-        report.add("budget", "warning", f"stopped before the end: {exc}; the checks after "
-                   "this point were not made")
+        report.add("budget", "warning", say("validate.budget", cause=exc))
     except Unreachable as exc:
-        report.add("http", "error", f"the provider does not answer: {exc}")
+        report.add("http", "error", say("validate.unreachable", cause=exc))
     report.requests = wire.requests
     report.seconds = list(wire.seconds)
     report.finished = dates.format_utc(dates.now())
@@ -149,44 +148,44 @@ class _Run:
         verb = dict(r.params).get("verb", "")
         for after in r.retried_503:
             if after is None:
-                self.add_once("503-no-retry", "http", "error", "a 503 answer has no Retry-After "
-                              "header: a harvester cannot know when to come back", r.url)
+                self.add_once("503-no-retry", "http", "error", say("validate.503-no-retry"),
+                              r.url)
             else:
-                self.add_once("503", "http", "info", f"the provider asked to wait (503, "
-                              f"Retry-After: {after})", r.url)
+                self.add_once("503", "http", "info", say("validate.503", after=after), r.url)
         if r.status == 503 and r.retried_503 and r.retried_503[-1] is not None:
-            self.add("http", "error", f"still 503 after waiting; Retry-After {r.retried_503[-1]} "
-                     f"(the validator waits at most {MAX_RETRY_AFTER} s)", r.url)
+            self.add("http", "error", say("validate.still-503", after=r.retried_503[-1],
+                                          most=MAX_RETRY_AFTER), r.url)
         elif r.status != 200:
             self.add_once(f"status-{verb}", "http", "error",
-                          f"{verb or 'the request'} answered HTTP {r.status}; OAI-PMH answers "
-                          "200, with errors in the XML (§3.1.2.1)", r.url)
+                          say("validate.status", verb=verb or say("validate.the-request"),
+                              status=r.status), r.url)
         ctype = r.headers.get("content-type", "")
         if r.status == 200 and "xml" not in ctype.lower():
             self.add_once("ctype", "http", "error",
-                          f"Content-Type is {ctype or 'missing'}; it must be text/xml (§3.1.2.1)",
+                          say("validate.content-type", ctype=ctype or say("validate.missing")),
                           r.url)
         enc = self.seen.compression
         if r.status == 200 and verb.startswith("List") and len(r.body) > 4096 and (
                 "gzip" in enc or "deflate" in enc):
             if r.encoding in enc:
-                self.add_once("gzip", "gzip", "ok", f"responses are compressed ({r.encoding}) "
-                              "when the client accepts it")
+                self.add_once("gzip", "gzip", "ok", say("validate.gzip-ok", encoding=r.encoding))
             else:
                 self.add_once("gzip", "gzip", "warning",
-                              f"Identify offers {', '.join(enc)} compression but a "
-                              f"{len(r.body) // 1024} KB {verb} response asked for with "
-                              "Accept-Encoding: gzip, deflate came uncompressed", r.url)
+                              say("validate.gzip-not-used", offered=", ".join(enc),
+                                  kb=len(r.body) // 1024, verb=verb), r.url)
         if r.seconds > _SLOW:
             self.add_once(f"slow-{verb}", "response-time", "warning",
-                          f"{verb or 'a request'} took {r.seconds:.1f} s", r.url)
+                          say("validate.slow", verb=verb or say("validate.a-request"),
+                              seconds=r.seconds), r.url)
         if r.root is None:
             self.add_once(f"wf-{verb}", "well-formed", "error",
-                          f"{verb or 'the response'}: {r.parse_error}", r.url)
+                          say("validate.not-well-formed",
+                              verb=verb or say("validate.the-response"), cause=r.parse_error),
+                          r.url)
             return r
         if r.root.tag != f"{{{OAI_NS}}}OAI-PMH":
             self.add_once(f"root-{verb}", "schema", "error",
-                          f"the root element is {r.root.tag}, not OAI-PMH in {OAI_NS}", r.url)
+                          say("validate.root", tag=r.root.tag, ns=OAI_NS), r.url)
             return r
         self._schema(r, verb)
         self._response_date(r)
@@ -195,52 +194,56 @@ class _Run:
             msgs = "; ".join(f"{e.get('code')}: {(e.text or '').strip()}"
                              for e in r.findall("o:error"))
             self.add_once(f"unexpected-{verb}-{codes[0]}", "error-code", "error",
-                          f"{verb} answered an error where none was expected ({msgs})", r.url)
+                          say("validate.unexpected-error", verb=verb, errors=msgs), r.url)
         return r
 
     def _schema(self, r: Response, verb: str) -> None:
         if verb not in _VERBS:
-            verb = "an error response"
+            verb = say("validate.an-error-response")
         errors = list(schema("OAI-PMH.xsd").iter_errors(r.root))
         if errors:
             first = errors[0]
             why = getattr(first, "reason", None) or str(first).splitlines()[0]
             where = getattr(first, "path", None) or ""
             self.add_once(f"schema-{verb}-{why[:60]}", "schema", "error",
-                          f"{verb} is not valid against OAI-PMH.xsd "
-                          f"({plural(len(errors), 'problem')}; first at {where}: {why})", r.url)
+                          say("validate.schema", verb=verb,
+                              problems=plural(len(errors), "problem"), where=where, why=why),
+                          r.url)
         else:
             self.add_once(f"schema-ok-{verb}", "schema", "ok",
-                          f"{verb} is valid against OAI-PMH.xsd")
+                          say("validate.schema-ok", verb=verb))
 
     def _response_date(self, r: Response) -> None:
         el = r.find("o:responseDate")
         text = (el.text or "").strip() if el is not None else ""
         if not _SECOND.fullmatch(text):
             self.add_once("rd-format", "response-date", "error",
-                          f"responseDate {text!r} is not a UTC date and time "
-                          "(YYYY-MM-DDThh:mm:ssZ, §3.2)", r.url)
+                          say("validate.response-date", value=repr(text)), r.url)
             return
         skew = abs(dates.parse_utc(text)[0] - dates.now())
         if skew > 3600:
             self.add_once("rd-skew", "response-date", "warning",
-                          f"responseDate {text} is {skew // 60} minutes away from UTC now: "
-                          "is the server's clock or time zone wrong?", r.url)
+                          say("validate.response-date-skew", value=text, minutes=skew // 60),
+                          r.url)
 
-    def expect_codes(self, what: str, params: list[tuple[str, str]], expected: tuple[str, ...],
+    def expect_codes(self, ask: str, params: list[tuple[str, str]], expected: tuple[str, ...],
                      *, method: str = "GET") -> Response:
+        """The request ``params`` (described by the message ``validate.ask.<ask>``)
+        must answer one of the ``expected`` error codes."""
         r = self.request(params, method=method, expect_error=True)
         if r.root is None:
             return r
         codes = r.error_codes
+        what = say(f"validate.ask.{ask}")
+        wanted = say("validate.or").join(expected)
         if not codes:
-            self.add("error-code", "error", f"{what}: no error answered; expected "
-                     f"{' or '.join(expected)}", r.url)
+            self.add("error-code", "error", say("validate.no-error-answered", what=what,
+                                                expected=wanted), r.url)
         elif not set(codes) & set(expected):
-            self.add("error-code", "error", f"{what}: answered {', '.join(codes)}; expected "
-                     f"{' or '.join(expected)}", r.url)
+            self.add("error-code", "error", say("validate.wrong-error", what=what,
+                                                codes=", ".join(codes), expected=wanted), r.url)
         else:
-            self.add("error-code", "ok", f"{what}: {codes[0]}")
+            self.add("error-code", "ok", say("validate.right-error", what=what, code=codes[0]))
         return r
 
     # -- the run ------------------------------------------------------------------
@@ -259,12 +262,11 @@ class _Run:
     def identify(self) -> bool:
         r = self.request({"verb": "Identify"})
         if r.root is None:
-            self.add("identify", "error", "Identify does not answer an OAI-PMH document: "
-                     "nothing else can be checked", r.url)
+            self.add("identify", "error", say("validate.identify-not-oai"), r.url)
             return False
         ident = r.find("o:Identify")
         if ident is None:
-            self.add("identify", "error", "Identify answers no <Identify> element", r.url)
+            self.add("identify", "error", say("validate.no-identify"), r.url)
             return False
 
         def text(name: str) -> str | None:
@@ -281,43 +283,43 @@ class _Run:
         for name in ("repositoryName", "baseURL", "protocolVersion", "earliestDatestamp",
                      "deletedRecord", "granularity"):
             if not info[name]:
-                self.add("identify", "error", f"Identify has no {name} (§4.2)", r.url)
+                self.add("identify", "error", say("validate.identify-lacks", name=name), r.url)
         if not info["adminEmail"]:
-            self.add("identify", "error", "Identify has no adminEmail (§4.2)", r.url)
-        if info["protocolVersion"] and info["protocolVersion"] != "2.0":
-            self.add("identify", "error", f"protocolVersion is {info['protocolVersion']}, not 2.0",
+            self.add("identify", "error", say("validate.identify-lacks", name="adminEmail"),
                      r.url)
+        if info["protocolVersion"] and info["protocolVersion"] != "2.0":
+            self.add("identify", "error", say("validate.protocol-version",
+                                              value=info["protocolVersion"]), r.url)
         base = info["baseURL"] or ""
         if base and base.rstrip("/") != self.wire.base_url.rstrip("/"):
-            self.add("identify", "warning", f"baseURL is {base}, not the URL validated "
-                     f"({self.wire.base_url}): harvesters will go there", r.url)
+            self.add("identify", "warning", say("validate.base-url", base=base,
+                                                url=self.wire.base_url), r.url)
         gran = info["granularity"] or "YYYY-MM-DD"
         if gran not in _GRANULARITIES:
-            self.add("granularity", "error", f"granularity {gran!r} is neither YYYY-MM-DD nor "
-                     "YYYY-MM-DDThh:mm:ssZ", r.url)
+            self.add("granularity", "error", say("validate.granularity-value", value=repr(gran)),
+                     r.url)
             gran = "YYYY-MM-DD"
         self.seen.granularity = gran
         earliest = info["earliestDatestamp"]
         if earliest:
             if not _GRANULARITIES[gran].fullmatch(earliest):
-                self.add("datestamp-utc", "error", f"earliestDatestamp {earliest!r} is not in the "
-                         f"repository's granularity {gran} (UTC, §3.3)", r.url)
+                self.add("datestamp-utc", "error", say("validate.earliest", value=repr(earliest),
+                                                       granularity=gran), r.url)
             else:
                 self.seen.earliest = earliest
         policy = info["deletedRecord"] or "no"
         if policy not in ("no", "transient", "persistent"):
-            self.add("deleted", "error", f"deletedRecord {policy!r} is not no, transient or "
-                     "persistent", r.url)
+            self.add("deleted", "error", say("validate.deleted-policy", value=repr(policy)),
+                     r.url)
         self.seen.deleted_policy = policy
         if not any(c.level == "error" for c in self.report.checks):
-            self.add("identify", "ok", f"Identify: {info['repositoryName']} "
-                     f"(granularity {gran}, deletedRecord {policy})")
+            self.add("identify", "ok", say("validate.identify-ok", name=info["repositoryName"],
+                                           granularity=gran, policy=policy))
         posted = self.request({"verb": "Identify"}, method="POST")
         if posted.root is not None and posted.find("o:Identify") is None:
-            self.add("http", "error", "Identify by POST does not answer <Identify>: OAI-PMH "
-                     "requests may be GET or POST (§3.1.1)", posted.url)
+            self.add("http", "error", say("validate.post"), posted.url)
         elif posted.root is not None:
-            self.add("http", "ok", "requests by POST are answered")
+            self.add("http", "ok", say("validate.post-ok"))
         return True
 
     def formats(self) -> None:
@@ -328,10 +330,10 @@ class _Run:
         if r.root is None:
             return
         if "oai_dc" not in self.seen.formats:
-            self.add("formats", "error", "oai_dc is not offered; every provider must offer it "
-                     "(§3.4)", r.url)
+            self.add("formats", "error", say("validate.no-oai-dc"), r.url)
         else:
-            self.add("formats", "ok", f"formats offered: {', '.join(self.seen.formats)}")
+            self.add("formats", "ok", say("validate.formats-ok",
+                                          formats=", ".join(self.seen.formats)))
 
     def sets(self) -> None:
         specs: list[str] = []
@@ -340,11 +342,11 @@ class _Run:
             r = self.request(params, expect_error=True)
             if "noSetHierarchy" in r.error_codes:
                 self.seen.sets = None
-                self.add("sets", "ok", "no set hierarchy (noSetHierarchy)")
+                self.add("sets", "ok", say("validate.no-sets"))
                 return
             if r.error_codes:
-                self.add("error-code", "error", f"ListSets answered {', '.join(r.error_codes)}",
-                         r.url)
+                self.add("error-code", "error", say("validate.list-sets-error",
+                                                    codes=", ".join(r.error_codes)), r.url)
                 return
             specs += [(s.text or "").strip() for s in r.findall("o:ListSets/o:set/o:setSpec")]
             token = r.find("o:ListSets/o:resumptionToken")
@@ -356,10 +358,11 @@ class _Run:
                 self.seen.sets_complete = False
         repeated = [s for s, n in Counter(specs).items() if n > 1]
         if repeated:
-            self.add("sets", "error", f"ListSets lists {', '.join(repeated[:5])} more than once")
+            self.add("sets", "error", say("validate.sets-repeated", sets=", ".join(repeated[:5])))
         self.seen.sets = specs
-        self.add("sets", "ok", f"ListSets: {len(specs)} sets"
-                 + ("" if self.seen.sets_complete else " (sampled: list not followed to its end)"))
+        self.add("sets", "ok", say("validate.sets-ok", sets=plural(len(specs), "set"),
+                                   sampled="" if self.seen.sets_complete
+                                   else say("validate.sets-sampled")))
 
     # -- lists ---------------------------------------------------------------------
     def _token(self, r: Response, token: etree._Element | None, verb: str) -> None:
@@ -375,17 +378,15 @@ class _Run:
             answered = dates.parse_utc((rd.text or "").strip())[0] if rd is not None else dates.now()
         except ValueError:
             self.add_once("token-date", "token-lifetime", "error",
-                          f"{verb}: resumptionToken expirationDate {exp!r} is not a UTC "
-                          "date and time", r.url)
+                          say("validate.token-date", verb=verb, value=repr(exp)), r.url)
             return
         life = expires - answered
         if life < MIN_TOKEN_LIFETIME:
             self.add_once(f"token-life-{verb}", "token-lifetime", "error",
-                          f"{verb}: the resumptionToken expires {_duration(life)} after the "
-                          f"response; a harvester needs at least 23 hours (as OVAL asks)", r.url)
+                          say("validate.token-short", verb=verb, life=_duration(life)), r.url)
         else:
             self.add_once(f"token-life-ok-{verb}", "token-lifetime", "ok",
-                          f"{verb}: resumption tokens live {_duration(life)}")
+                          say("validate.token-ok", verb=verb, life=_duration(life)))
 
     def follow(self, verb: str, args: list[tuple[str, str]], *, pages: int | None = None,
                label: str | None = None, sample: bool = False) -> Iterator[Response]:
@@ -410,11 +411,12 @@ class _Run:
                     yield r
                     return
                 if page > 0:
-                    self.add("list", "error", f"{label}: page {page + 1} answered "
-                             f"{', '.join(r.error_codes)}", r.url)
+                    self.add("list", "error", say("validate.page-error", label=label,
+                                                  page=page + 1, codes=", ".join(r.error_codes)),
+                             r.url)
                 else:
-                    self.add("error-code", "error", f"{label}: answered "
-                             f"{', '.join(r.error_codes)}", r.url)
+                    self.add("error-code", "error", say("validate.list-error", label=label,
+                                                        codes=", ".join(r.error_codes)), r.url)
                 return
             yield r
             items = r.findall(f"o:{verb}/{item_path}")
@@ -425,7 +427,7 @@ class _Run:
             repeats = [i for i in ids if i in seen]
             if repeats:
                 self.add_once(f"repeat-{label}", "list", "error",
-                              f"{label}: {repeats[0]} is delivered twice (pages overlap)", r.url)
+                              say("validate.repeat", label=label, identifier=repeats[0]), r.url)
             seen.update(ids)
             token = r.find(f"o:{verb}/o:resumptionToken")
             if token is not None:
@@ -433,8 +435,8 @@ class _Run:
                 cursor = token.get("cursor")
                 if cursor is not None and cursor.isdigit() and int(cursor) != delivered:
                     self.add_once(f"cursor-{label}", "list", "error",
-                                  f"{label}: page {page + 1} has cursor {cursor} but "
-                                  f"{delivered} items came before it (§3.5.1)", r.url)
+                                  say("validate.cursor", label=label, page=page + 1,
+                                      cursor=cursor, before=delivered), r.url)
                 size = token.get("completeListSize")
                 if size is not None:
                     sizes.add(size)
@@ -445,29 +447,28 @@ class _Run:
                 ended = True
                 if had_token and token is None:
                     self.add_once(f"notoken-{label}", "list", "error",
-                                  f"{label}: the last page has no resumptionToken element; after "
-                                  "a list in parts it must be present and empty (§3.5)", r.url)
+                                  say("validate.no-last-token", label=label), r.url)
                 break
             if self.seen.token is None:
                 self.seen.token, self.seen.token_verb = text, verb
             params = [("verb", verb), ("resumptionToken", text)]
         if len(sizes) > 1:
-            self.add("list", "error", f"{label}: completeListSize changes from page to page "
-                     f"({', '.join(sorted(sizes))})")
+            self.add("list", "error", say("validate.size-changes", label=label,
+                                          sizes=", ".join(sorted(sizes))))
         if not ended:
             if sample:
                 return
-            self.add("list", "info", f"{label}: sampled, {delivered} items on {limit} pages "
-                     "followed (the list goes on)")
+            self.add("list", "info", say("validate.list-sampled", label=label,
+                                         delivered=delivered, pages=limit))
             return
         if sizes and len(sizes) == 1:
             size = int(next(iter(sizes)))
             if size != delivered:
-                self.add("list", "error", f"{label}: completeListSize says {size} but "
-                         f"{delivered} items were delivered")
+                self.add("list", "error", say("validate.size-wrong", label=label, size=size,
+                                              delivered=delivered))
                 return
-        self.add("list", "ok", f"{label}: {delivered} items followed to the end"
-                 + (f" on {page + 1} pages" if page else ""))
+        self.add("list", "ok", say("validate.list-ok", label=label, delivered=delivered,
+                                   pages=say("validate.on-pages", n=page + 1) if page else ""))
 
     def lists(self) -> None:
         gran = _GRANULARITIES[self.seen.granularity]
@@ -482,11 +483,10 @@ class _Run:
                 if h is not None:
                     self._header(r, h, gran, record=rec)
         if self.seen.deleted_policy == "no" and deleted_seen:
-            self.add("deleted", "error", f"deletedRecord is 'no' but {deleted_seen} headers "
-                     "have status=\"deleted\"")
+            self.add("deleted", "error", say("validate.deleted-but-no", n=deleted_seen))
         elif deleted_seen:
-            self.add("deleted", "ok", f"{deleted_seen} deleted records listed "
-                     f"(deletedRecord {self.seen.deleted_policy})")
+            self.add("deleted", "ok", say("validate.deleted-ok", n=deleted_seen,
+                                          policy=self.seen.deleted_policy))
 
     def _header(self, r: Response, h: etree._Element, gran: re.Pattern[str],
                 record: etree._Element | None = None) -> None:
@@ -498,22 +498,23 @@ class _Run:
             self.seen.headers.append((ident, stamp, deleted, specs))
         if not gran.fullmatch(stamp):
             local = re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?([+-]\d{2}:?\d{2})?", stamp)
-            why = ("is local time, not UTC (a time zone offset, or no Z)" if local
-                   else f"is not in the repository's granularity {self.seen.granularity}")
+            why = (say("validate.local-time") if local
+                   else say("validate.not-granularity", granularity=self.seen.granularity))
             self.add_once("datestamp", "datestamp-utc", "error",
-                          f"datestamp {stamp!r} of {ident} {why} (§3.3)", r.url)
+                          say("validate.datestamp", value=repr(stamp), identifier=ident, why=why),
+                          r.url)
         elif self.seen.earliest and stamp < self.seen.earliest[: len(stamp)]:
             self.add_once("before-earliest", "datestamp-utc", "warning",
-                          f"datestamp {stamp} of {ident} is before earliestDatestamp "
-                          f"{self.seen.earliest}", r.url)
+                          say("validate.before-earliest", value=stamp, identifier=ident,
+                              earliest=self.seen.earliest), r.url)
         if record is not None:
             md = record.find("o:metadata", _O)
             if deleted and md is not None:
                 self.add_once("deleted-md", "deleted", "error",
-                              f"{ident} is deleted but has metadata", r.url)
+                              say("validate.deleted-metadata", identifier=ident), r.url)
             if not deleted and md is None:
                 self.add_once("no-md", "list", "error",
-                              f"{ident} has no metadata and is not deleted", r.url)
+                              say("validate.no-metadata", identifier=ident), r.url)
 
     def granularity(self) -> None:
         stamps = sorted(s for _, s, _, _ in self.seen.headers if _GRANULARITIES[
@@ -522,40 +523,41 @@ class _Run:
             return
         stamp = stamps[len(stamps) // 2]
         day = stamp[:10]
-        r = self._window("day granularity", day, day)
+        r = self._window("day", day, day)
         if r is not None and not self._has_stamps(r, day):
-            self.add("granularity", "error", f"from=until={day} does not list the records of that "
-                     "day: a repository must accept YYYY-MM-DD arguments (§3.3.1)", r.url)
+            self.add("granularity", "error", say("validate.day", day=day), r.url)
         if self.seen.granularity == "YYYY-MM-DDThh:mm:ssZ":
-            r = self._window("second granularity", stamp, stamp)
+            r = self._window("second", stamp, stamp)
             if r is not None and not self._has_stamps(r, stamp):
-                self.add("granularity", "error", f"from=until={stamp} does not list the records "
-                         "of that second", r.url)
+                self.add("granularity", "error", say("validate.second", stamp=stamp), r.url)
             elif r is not None:
-                self.add("granularity", "ok", "both granularities are accepted as from/until")
-            self.expect_codes("from and until of different granularities",
+                self.add("granularity", "ok", say("validate.both-granularities"))
+            self.expect_codes("granularities",
                               [("verb", "ListIdentifiers"), ("metadataPrefix", "oai_dc"),
                                ("from", day), ("until", stamp)], ("badArgument",))
         else:
-            self.add("granularity", "ok", "YYYY-MM-DD accepted as from/until")
-            self.expect_codes("from with seconds in a day-granularity repository",
+            self.add("granularity", "ok", say("validate.day-granularity-ok"))
+            self.expect_codes("seconds-in-day",
                               [("verb", "ListIdentifiers"), ("metadataPrefix", "oai_dc"),
                                ("from", f"{day}T00:00:00Z")], ("badArgument",))
 
-    def _window(self, what: str, from_: str, until: str) -> Response | None:
+    def _window(self, ask: str, from_: str, until: str) -> Response | None:
         r = self.request([("verb", "ListIdentifiers"), ("metadataPrefix", "oai_dc"),
                           ("from", from_), ("until", until)], expect_error=True)
         if r.root is None:
             return None
         if r.error_codes:
-            self.add("granularity", "error", f"{what}: from={from_}&until={until} answered "
-                     f"{', '.join(r.error_codes)} although records have that datestamp", r.url)
+            self.add("granularity", "error", say("validate.window-error",
+                                                 what=say(f"validate.ask.{ask}"), from_=from_,
+                                                 until=until, codes=", ".join(r.error_codes)),
+                     r.url)
             return None
         for h in r.findall("o:ListIdentifiers/o:header"):
             stamp = (h.findtext("o:datestamp", "", _O) or "").strip()
             if not (from_ <= stamp[: len(from_)] and stamp[: len(until)] <= until):
-                self.add_once(f"window-{what}", "granularity", "error",
-                              f"from={from_}&until={until} lists a record of {stamp}", r.url)
+                self.add_once(f"window-{ask}", "granularity", "error",
+                              say("validate.window-outside", from_=from_, until=until,
+                                  stamp=stamp), r.url)
                 break
         return r
 
@@ -567,7 +569,7 @@ class _Run:
     def set_filters(self) -> None:
         if not self.seen.sets:
             if self.seen.sets is None:
-                self.expect_codes("a set-filtered list without a set hierarchy",
+                self.expect_codes("set-without-sets",
                                   [("verb", "ListIdentifiers"), ("metadataPrefix", "oai_dc"),
                                    ("set", "thuvienInteropNoSuchSet")],
                                   ("noSetHierarchy", "noRecordsMatch", "badArgument"))
@@ -577,8 +579,8 @@ class _Run:
         if self.seen.sets_complete:
             undeclared = [s for s in used if s not in declared]
             if undeclared:
-                self.add("sets", "warning", f"records are in sets ListSets does not list: "
-                         f"{', '.join(sorted(undeclared)[:5])}")
+                self.add("sets", "warning", say("validate.undeclared-sets",
+                                                sets=", ".join(sorted(undeclared)[:5])))
         # The most used sets: their lists are likely not empty.
         chosen = [s for s, _ in used.most_common() if s in declared][:3] or self.seen.sets[:3]
         for n, spec in enumerate(chosen):
@@ -595,10 +597,10 @@ class _Run:
                     if not any(s == spec or s.startswith(spec + ":") for s in specs):
                         bad = bad or ((h.findtext("o:identifier", "", _O) or "").strip(), r.url)
             if bad:
-                self.add("sets", "error", f"ListIdentifiers set={spec} lists {bad[0]}, whose "
-                         "header does not name that set (or a set below it)", bad[1])
+                self.add("sets", "error", say("validate.set-filter", spec=spec,
+                                              identifier=bad[0]), bad[1])
             elif count:
-                self.add("sets", "ok", f"set={spec}: every header lists the set")
+                self.add("sets", "ok", say("validate.set-filter-ok", spec=spec))
 
     def get_records(self) -> None:
         live = [h for h in self.seen.headers if not h[2]]
@@ -611,22 +613,24 @@ class _Run:
                 got = (h.findtext("o:identifier", "", _O) or "").strip() if h is not None else ""
                 gstamp = (h.findtext("o:datestamp", "", _O) or "").strip() if h is not None else ""
                 if got != ident:
-                    self.add("get-record", "error", f"GetRecord {ident} answers {got!r}", r.url)
+                    self.add("get-record", "error", say("validate.get-record-other",
+                                                        identifier=ident, got=repr(got)), r.url)
                 elif gstamp != stamp:
-                    self.add("get-record", "warning", f"GetRecord {ident} has datestamp {gstamp}, "
-                             f"the list said {stamp}", r.url)
+                    self.add("get-record", "warning", say("validate.get-record-stamp",
+                                                          identifier=ident, got=gstamp,
+                                                          stamp=stamp), r.url)
                 else:
-                    self.add("get-record", "ok", f"GetRecord {ident} agrees with the list")
+                    self.add("get-record", "ok", say("validate.get-record-ok", identifier=ident))
             lmf = self.request({"verb": "ListMetadataFormats", "identifier": ident})
             if lmf.root is not None and not lmf.error_codes:
                 prefixes = [(e.text or "").strip() for e in
                             lmf.findall("o:ListMetadataFormats/o:metadataFormat/o:metadataPrefix")]
                 if "oai_dc" not in prefixes:
-                    self.add("formats", "error", f"ListMetadataFormats identifier={ident} does not "
-                             "list oai_dc, yet the record is in the oai_dc list", lmf.url)
+                    self.add("formats", "error", say("validate.formats-of-record",
+                                                     identifier=ident), lmf.url)
                 else:
-                    self.add("formats", "ok", "ListMetadataFormats for one identifier")
-            self.expect_codes("GetRecord in a format that does not exist",
+                    self.add("formats", "ok", say("validate.formats-of-record-ok"))
+            self.expect_codes("bogus-format",
                               [("verb", "GetRecord"), ("identifier", ident),
                                ("metadataPrefix", _BOGUS_PREFIX)], ("cannotDisseminateFormat",))
         if gone:
@@ -638,49 +642,49 @@ class _Run:
                 return
             if self.seen.deleted_policy == "persistent":
                 if rec is None or rec.find("o:header", _O).get("status") != "deleted":
-                    self.add("deleted", "error", f"deletedRecord is persistent but GetRecord "
-                             f"{ident} does not answer a deleted header "
-                             f"({', '.join(r.error_codes) or 'a live record'})", r.url)
+                    self.add("deleted", "error", say(
+                        "validate.persistent", identifier=ident,
+                        got=", ".join(r.error_codes) or say("validate.a-live-record")), r.url)
                 elif rec.find("o:metadata", _O) is not None:
-                    self.add("deleted", "error", f"GetRecord of deleted {ident} has metadata",
-                             r.url)
+                    self.add("deleted", "error", say("validate.deleted-get-metadata",
+                                                     identifier=ident), r.url)
                 else:
-                    self.add("deleted", "ok", "GetRecord of a deleted record answers its header")
+                    self.add("deleted", "ok", say("validate.deleted-get-ok"))
 
     def errors(self) -> None:
         E = self.expect_codes
-        E("no verb", [], ("badVerb",))
-        E("an unknown verb", [("verb", "NoSuchVerb")], ("badVerb",))
-        E("the verb twice", [("verb", "Identify"), ("verb", "Identify")], ("badVerb", "badArgument"))
-        E("Identify with an argument", [("verb", "Identify"), ("thuvien", "x")], ("badArgument",))
-        E("ListRecords without metadataPrefix", [("verb", "ListRecords")], ("badArgument",))
-        E("ListIdentifiers with an impossible date",
+        E("no-verb", [], ("badVerb",))
+        E("unknown-verb", [("verb", "NoSuchVerb")], ("badVerb",))
+        E("verb-twice", [("verb", "Identify"), ("verb", "Identify")], ("badVerb", "badArgument"))
+        E("identify-argument", [("verb", "Identify"), ("thuvien", "x")], ("badArgument",))
+        E("no-prefix", [("verb", "ListRecords")], ("badArgument",))
+        E("bad-date",
           [("verb", "ListIdentifiers"), ("metadataPrefix", "oai_dc"), ("from", "2004-13-45")],
           ("badArgument",))
-        E("GetRecord without identifier", [("verb", "GetRecord"), ("metadataPrefix", "oai_dc")],
+        E("no-identifier", [("verb", "GetRecord"), ("metadataPrefix", "oai_dc")],
           ("badArgument",))
-        E("GetRecord of an identifier that does not exist",
+        E("unknown-id",
           [("verb", "GetRecord"), ("identifier", _BOGUS_ID), ("metadataPrefix", "oai_dc")],
           ("idDoesNotExist",))
-        E("ListMetadataFormats of an identifier that does not exist",
+        E("formats-unknown-id",
           [("verb", "ListMetadataFormats"), ("identifier", _BOGUS_ID)], ("idDoesNotExist",))
-        E("ListRecords in a format that does not exist",
+        E("list-bogus-format",
           [("verb", "ListRecords"), ("metadataPrefix", _BOGUS_PREFIX)],
           ("cannotDisseminateFormat",))
-        E("a forged resumptionToken", [("verb", "ListRecords"), ("resumptionToken", _BOGUS_TOKEN)],
+        E("forged-token", [("verb", "ListRecords"), ("resumptionToken", _BOGUS_TOKEN)],
           ("badResumptionToken",))
         if self.seen.earliest:
             year = int(self.seen.earliest[:4])
             if year > 1000:
-                E("a list until before earliestDatestamp",
+                E("before-earliest",
                   [("verb", "ListIdentifiers"), ("metadataPrefix", "oai_dc"),
                    ("until", f"{year - 1:04d}-01-01")], ("noRecordsMatch",))
         token = self.seen.token
         if token:
             verb = self.seen.token_verb
-            E("a damaged resumptionToken", [("verb", verb), ("resumptionToken", _damage(token))],
+            E("damaged-token", [("verb", verb), ("resumptionToken", _damage(token))],
               ("badResumptionToken",))
-            E("resumptionToken with other arguments",
+            E("token-and-arguments",
               [("verb", verb), ("resumptionToken", token), ("metadataPrefix", "oai_dc")],
               ("badArgument",))
 
@@ -715,19 +719,20 @@ class _Run:
                         invalid += 1
                         why = getattr(errors[0], "reason", None) or str(errors[0]).splitlines()[0]
                         self.add_once(f"md-schema-{prefix}", "metadata-schema", "error",
-                                      f"{prefix} metadata of {ident} is not valid against "
-                                      f"{SCHEMA_FILES[ns]}: {why}", r.url)
+                                      say("validate.metadata-invalid", prefix=prefix,
+                                          identifier=ident, schema=SCHEMA_FILES[ns], why=why),
+                                      r.url)
                 elif etree.QName(payload).namespace != ns:
                     invalid += 1
                     self.add_once(f"md-ns-{prefix}", "metadata-schema", "error",
-                                  f"{prefix} metadata of {ident} is {payload.tag}, not in "
-                                  f"the namespace ListMetadataFormats declares ({ns})", r.url)
+                                  say("validate.metadata-namespace", prefix=prefix,
+                                      identifier=ident, tag=payload.tag, ns=ns), r.url)
                 each(payload, ident, r.url)
             if checked >= self.opts.sample_records:
                 break
         if checked and not invalid and ns in SCHEMA_FILES:
-            self.add("metadata-schema", "ok", f"{checked} {prefix} records valid against "
-                     f"{SCHEMA_FILES[ns]}")
+            self.add("metadata-schema", "ok", say("validate.metadata-ok", n=checked,
+                                                  prefix=prefix, schema=SCHEMA_FILES[ns]))
 
     def _dc_quality(self) -> None:
         found: dict[str, list[tuple[str, str, str]]] = {}
@@ -739,7 +744,7 @@ class _Run:
             elements = [(etree.QName(c).localname, "".join(c.itertext()))
                         for c in dc.iterchildren(f"{{{DC_NS}}}*")]
             for f in lint_dc(elements):
-                if f.code == "missing-field" and "dc:identifier" in f.message:
+                if f.code == "missing-field" and f.message == say("lint.no-dc-identifier"):
                     continue  # in OAI-PMH the header names the record
                 found.setdefault(f.code, []).append((ident, str(f), url))
             _encoding_findings(elements, ident, url, found)
@@ -768,10 +773,10 @@ class _Run:
         for code, items in found.items():
             ident, message, url = items[0]
             n = len({i for i, _, _ in items})
-            self.add(id, "warning", f"{code}: {n} of {checked} {prefix} records; first, "
-                     f"{ident}: {message}", url)
+            self.add(id, "warning", say("validate.quality", code=code, n=n, checked=checked,
+                                        prefix=prefix, identifier=ident, message=message), url)
         if checked and not found:
-            self.add(id, "ok", f"{checked} {prefix} records: no quality problem")
+            self.add(id, "ok", say("validate.quality-ok", n=checked, prefix=prefix))
 
 
 _DC_CONTAINER_NS = xml.OAI_DC
@@ -784,11 +789,11 @@ def _encoding_findings(elements: list[tuple[str, str]], ident: str, url: str,
     for name, text in elements:
         if "\ufffd" in text:
             found.setdefault("replacement-character", []).append(
-                (ident, f"dc:{name}: U+FFFD (text decoded with the wrong encoding somewhere)", url))
+                (ident, say("validate.replacement", name=name), url))
             return
         if any(unicodedata.category(c) == "Cc" and 0x80 <= ord(c) <= 0x9F for c in text):
             found.setdefault("legacy-encoding", []).append(
-                (ident, f"dc:{name}: C1 control characters (UTF-8 read as ISO 8859-1)", url))
+                (ident, say("validate.c1", name=name), url))
             return
 
 
@@ -801,11 +806,11 @@ def _damage(token: str) -> str:
 
 def _duration(seconds: int) -> str:
     if seconds < 0:
-        return f"{-seconds} s before (already expired)"
+        return say("validate.expired", n=-seconds)
     if seconds < 120:
-        return f"{seconds} s"
+        return say("validate.seconds", n=seconds)
     if seconds < 7200:
-        return f"{seconds // 60} minutes"
+        return say("validate.minutes", n=seconds // 60)
     if seconds < 3 * 86400:
-        return f"{seconds / 3600:.1f} hours"
-    return f"{seconds / 86400:.1f} days"
+        return say("validate.hours", n=seconds / 3600)
+    return say("validate.days", n=seconds / 86400)

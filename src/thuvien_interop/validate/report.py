@@ -15,7 +15,7 @@ import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-from ..wording import plural, say
+from ..wording import language, plural, say
 
 __all__ = ["LEVELS", "Check", "Report"]
 
@@ -125,34 +125,39 @@ class Report:
         return "\n".join(lines) + "\n"
 
     def to_html(self) -> str:
-        """A page of its own (no script, no external resource)."""
-        return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        """A page of its own (no script, no external resource), in the language spoken now."""
+        title = say("validate.page-title")
+        return (f"<!doctype html>\n<html lang=\"{language()}\"><head><meta charset=\"utf-8\">"
                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                f"<title>OAI-PMH validation: {html.escape(self.base_url)}</title>"
+                f"<title>{html.escape(title)}: {html.escape(self.base_url)}</title>"
                 f"<style>{REPORT_CSS}</style></head><body>"
-                f"<h1>OAI-PMH validation</h1>{self.html_fragment()}</body></html>\n")
+                f"<h1>{html.escape(title)}</h1>{self.html_fragment()}</body></html>\n")
 
     def html_fragment(self) -> str:
-        """The report as a ``<section>`` (the console embeds it)."""
+        """The report as a ``<section>`` (the console embeds it), its headings in the
+        language spoken now; the findings are in the language they were found in."""
         e = html.escape
         n = self.counts()
         verdict = "compliant" if self.compliant else "not-compliant"
         out = [f'<section class="validation"><p class="verdict {verdict}">{e(self.summary())}</p>',
-               f"<p>Base URL: <a href=\"{e(self.base_url)}?verb=Identify\">{e(self.base_url)}</a>"]
+               f"<p>{e(say('validate.base-url-label'))}: "
+               f"<a href=\"{e(self.base_url)}?verb=Identify\">{e(self.base_url)}</a>"]
         if self.identify.get("repositoryName"):
-            out.append(f"<br>Repository: {e(str(self.identify['repositoryName']))}")
+            out.append(f"<br>{e(say('validate.repository-label'))}: "
+                       f"{e(str(self.identify['repositoryName']))}")
         if self.finished:
-            out.append(f"<br>Checked: {e(self.finished)}")
+            out.append(f"<br>{e(say('validate.checked-label'))}: {e(self.finished)}")
         out.append("</p>")
-        for level, title in (("error", "Errors"), ("warning", "Warnings"), ("info", "Notes"),
-                             ("ok", "Passed")):
+        request = e(say("validate.request-link"))
+        for level in LEVELS:
+            title = say(f"validate.section.{level}")
             items = [c for c in self.checks if c.level == level]
             if not items:
                 continue
             opened = " open" if level in ("error", "warning") else ""
             out.append(f'<details{opened}><summary>{title} ({n[level]})</summary><ul class="{level}">')
             for c in items:
-                link = f' <a href="{e(c.url)}">request</a>' if c.url else ""
+                link = f' <a href="{e(c.url)}">{request}</a>' if c.url else ""
                 out.append(f"<li><code>{e(c.id)}</code> {e(c.message)}{link}</li>")
             out.append("</ul></details>")
         out.append("</section>")

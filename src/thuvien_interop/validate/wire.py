@@ -20,6 +20,7 @@ from lxml import etree
 from .. import __version__
 from ..httpbody import UnknownCoding, read_limited
 from ..oai.harvest_http import describe_failure
+from ..wording import say
 from ..xml import OAI as OAI_NS
 from ..xml import safe_parser
 
@@ -114,7 +115,7 @@ class Wire:
 
     def _once(self, items: list[tuple[str, str]], method: str) -> Response:
         if self.requests >= self.max_requests:
-            raise BudgetExhausted(f"the run may make {self.max_requests} requests (--max-requests)")
+            raise BudgetExhausted(say("validate.budget-spent", n=self.max_requests))
         wait = self._last + self.delay - time.monotonic()
         if self.requests and wait > 0:
             self.sleep(wait)
@@ -130,11 +131,12 @@ class Wire:
                                       stream=True)
             body = read_limited(r, _MAX_BODY)
         except UnknownCoding as exc:
-            raise Unreachable(f"the answer is compressed as {str(exc)!r}, which cannot be "
-                              f"read (gzip and deflate can), at {url}") from None
+            raise Unreachable(say("validate.unknown-coding", coding=repr(str(exc)), url=url)) \
+                from None
         except requests.RequestException as exc:
             what, hint = describe_failure(exc)
-            raise Unreachable(f"{what}, at {url}" + (f"; {hint}" if hint else "")) from None
+            raise Unreachable(say("validate.failed-at", what=what, url=url)
+                              + (f"; {hint}" if hint else "")) from None
         finally:
             self._last = time.monotonic()
         seconds = self._last - started
@@ -143,12 +145,12 @@ class Wire:
         resp = Response(url, items, r.status_code, headers, body[:_MAX_BODY], seconds,
                         headers.get("content-encoding"))
         if len(body) > _MAX_BODY:
-            resp.parse_error = f"the response is larger than {_MAX_BODY >> 20} MB"
+            resp.parse_error = say("validate.too-large", mb=_MAX_BODY >> 20)
             return resp
         try:
             resp.root = etree.fromstring(body, safe_parser())
         except etree.XMLSyntaxError as exc:
-            resp.parse_error = f"not well-formed XML: {exc}"
+            resp.parse_error = say("validate.not-xml", cause=exc)
         return resp
 
 

@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, redirect, request, url_for
+from flask import Blueprint, Response, abort, g, redirect, request, url_for
 from werkzeug.security import check_password_hash
 
 from .. import dates
@@ -37,6 +37,8 @@ from ..oai.harvest_overview import (
 from ..store.base import Repository
 from ..validate import Options, validate
 from ..validate.history import load_validation, save_validation
+from ..wording import number, plural, say, speaking
+from .browser import page_language
 from .chart import runs_chart
 
 __all__ = ["Console", "admin_blueprint"]
@@ -44,17 +46,16 @@ __all__ = ["Console", "admin_blueprint"]
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 _RUNNING = "validation-running:"
 
-#: Sortable columns: key -> (label, value of a row).
-COLUMNS: dict[str, tuple[str, Any]] = {
-    "name": ("Provider", lambda p: p.name.lower()),
-    "state": ("State", lambda p: ("alert", "failing", "never", "ok").index(p.state)),
-    "last_success": ("Last success", lambda p: p.last_success or ""),
-    "records": ("Records", lambda p: p.records),
-    "changes": ("Last run", lambda p: p.added + p.updated + p.deleted),
-    "errors": ("Errors", lambda p: p.errors),
-    "quarantined": ("Quarantined", lambda p: p.quarantined),
-    "validation": ("Validation", lambda p: {"not compliant": 0, "compliant": 2}.get(
-        p.validation or "", 1)),
+#: Sortable columns: key -> value of a row (its label is the message console.col.<key>).
+COLUMNS: dict[str, Any] = {
+    "name": lambda p: p.name.lower(),
+    "state": lambda p: ("alert", "failing", "never", "ok").index(p.state),
+    "last_success": lambda p: p.last_success or "",
+    "records": lambda p: p.records,
+    "changes": lambda p: p.added + p.updated + p.deleted,
+    "errors": lambda p: p.errors,
+    "quarantined": lambda p: p.quarantined,
+    "validation": lambda p: {"not compliant": 0, "compliant": 2}.get(p.validation or "", 1),
 }
 STATES = ("alert", "failing", "never", "ok")
 
@@ -78,21 +79,23 @@ class Console:
         self.running: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
 
-    def start_validation(self, name: str, url: str) -> bool:
-        """Validate ``url`` in a background thread (once at a time per provider)."""
+    def start_validation(self, name: str, url: str, lang: str = "en") -> bool:
+        """Validate ``url`` in a background thread (once at a time per provider); its
+        findings are said in ``lang``."""
         with self._lock:
             if name in self.running and self.running[name].is_alive():
                 return False
             self.store.set_meta(_RUNNING + name, dates.format_utc(dates.now()))
-            thread = threading.Thread(target=self._validate, args=(name, url),
+            thread = threading.Thread(target=self._validate, args=(name, url, lang),
                                       name=f"validate-{name}", daemon=True)
             self.running[name] = thread
             thread.start()
             return True
 
-    def _validate(self, name: str, url: str) -> None:
+    def _validate(self, name: str, url: str, lang: str) -> None:
         try:
-            report = validate(url, Options(delay=self.config.validate_delay))
+            with speaking(lang):
+                report = validate(url, Options(delay=self.config.validate_delay))
             save_validation(self.store, name, report)
         finally:
             self.store.set_meta(_RUNNING + name, "")
@@ -115,8 +118,11 @@ def _authorized(config: ConsoleConfig) -> bool:
 
 
 def _challenge() -> Response:
-    return Response("The harvest console needs the user and password of the settings "
-                    "([console] user, password_hash).\n", 401,
+    with speaking("vi"):
+        vietnamese = say("console.login")
+    with speaking("en"):
+        english = say("console.login")
+    return Response(f"{vietnamese}\n{english}\n", 401,
                     {"WWW-Authenticate": 'Basic realm="thuvien-interop console", charset="UTF-8"',
                      "Content-Type": "text/plain; charset=utf-8"})
 
@@ -141,7 +147,25 @@ def admin_blueprint(store: Repository, config: ConsoleConfig, name: str = "admin
     def login() -> Response | None:
         if not _authorized(config):
             return _challenge()
+        # The page's language: ?lang=, else the browser's (Vietnamese unless it prefers
+        # English), as the readers' pages choose; spoken until the request ends.
+        g.console_language = page_language(request.args.get("lang", ""),
+                                           request.headers.get("Accept-Language", ""))
+        g.console_speaking = speaking(g.console_language)
+        g.console_speaking.__enter__()
         return None
+
+    @bp.teardown_request
+    def stop_speaking(exc: BaseException | None) -> None:
+        spoken = g.pop("console_speaking", None)
+        if spoken is not None:
+            spoken.__exit__(None, None, None)
+
+    def keep(**args: Any) -> dict[str, Any]:
+        """A link's arguments, with the language the address chose (if it chose one)."""
+        if request.args.get("lang") in ("vi", "en"):
+            args["lang"] = request.args["lang"]
+        return args
 
     @bp.after_request
     def no_store(resp: Response) -> Response:
@@ -150,12 +174,20 @@ def admin_blueprint(store: Repository, config: ConsoleConfig, name: str = "admin
         return resp
 
     def html(template: str, **values: Any) -> Response:
-        body = _env().get_template(template).render(**values)
-        return Response(body, content_type="text/html; charset=utf-8")
+        lang = g.console_language
+        other = "en" if lang == "vi" else "vi"
+        args = {k: v for k, v in request.args.items() if k != "lang"}
+        body = _env().get_template(template).render(
+            say=say, number=number, plural=plural, lang=lang,
+            chosen_language=keep().get("lang", ""),
+            other_language=url_for(request.endpoint, **(request.view_args or {}), **args, lang=other),
+            **values)
+        return Response(body, content_type="text/html; charset=utf-8",
+                        headers={"Content-Language": lang, "Vary": "Accept-Language"})
 
     @bp.route("/")
     def index():
-        return redirect(url_for(f"{name}.harvest"))
+        return redirect(url_for(f"{name}.harvest", **keep()))
 
     @bp.route("/harvest")
     def harvest():
@@ -172,7 +204,7 @@ def admin_blueprint(store: Repository, config: ConsoleConfig, name: str = "admin
         if sort not in COLUMNS:
             sort = "state"
         desc = request.args.get("order") == "desc"
-        rows.sort(key=lambda p: (COLUMNS[sort][1](p), p.name.lower()), reverse=desc)
+        rows.sort(key=lambda p: (COLUMNS[sort](p), p.name.lower()), reverse=desc)
 
         def link(key: str) -> str:
             order = "asc" if key != sort or desc else "desc"
@@ -181,16 +213,18 @@ def admin_blueprint(store: Repository, config: ConsoleConfig, name: str = "admin
                 args["q"] = q
             if state in STATES:
                 args["state"] = state
-            return url_for(f"{name}.harvest", **args)
+            return url_for(f"{name}.harvest", **keep(**args))
 
-        columns = [(key, label, link(key), ("▼" if desc else "▲") if key == sort else "")
-                   for key, (label, _) in COLUMNS.items()]
+        columns = [(key, say(f"console.col.{key}"), link(key),
+                    ("▼" if desc else "▲") if key == sort else "") for key in COLUMNS]
         counts = {s: 0 for s in STATES}
         for p in every:
             counts[p.state] += 1
         return html("admin_harvest.html", rows=rows, columns=columns, q=q, state=state,
                     states=STATES, counts=counts, total=len(every), sort=sort,
-                    order="desc" if desc else "asc", provider_url=_provider_url(name))
+                    order="desc" if desc else "asc", show_all=url_for(f"{name}.harvest", **keep()),
+                    provider_url=lambda provider: url_for(f"{name}.provider", provider=provider,
+                                                          **keep()))
 
     @bp.route("/harvest/provider/<provider>")
     def provider(provider: str):
@@ -211,8 +245,8 @@ def admin_blueprint(store: Repository, config: ConsoleConfig, name: str = "admin
                     responses=_saved_responses(folder, provider),
                     quarantine=entries, quarantined=count, running=running,
                     report=report.html_fragment() if report else None,
-                    back=url_for(f"{name}.harvest"),
-                    validate_url=url_for(f"{name}.revalidate", provider=provider))
+                    back=url_for(f"{name}.harvest", **keep()),
+                    validate_url=url_for(f"{name}.revalidate", provider=provider, **keep()))
 
     @bp.route("/harvest/provider/<provider>/validate", methods=["POST"])
     def revalidate(provider: str):
@@ -220,15 +254,11 @@ def admin_blueprint(store: Repository, config: ConsoleConfig, name: str = "admin
             abort(403)
         row = _find(store, config, folder, provider)
         if not row.url:
-            abort(409, "this provider's base URL is not known")
-        console.start_validation(provider, row.url)
-        return redirect(url_for(f"{name}.provider", provider=provider), 303)
+            abort(409, say("console.unknown-url"))
+        console.start_validation(provider, row.url, g.console_language)
+        return redirect(url_for(f"{name}.provider", provider=provider, **keep()), 303)
 
     return bp
-
-
-def _provider_url(name: str):
-    return lambda provider: url_for(f"{name}.provider", provider=provider)
 
 
 def _find(store: Repository, config: ConsoleConfig, folder: Path, provider: str

@@ -199,6 +199,14 @@ def _metadata(md) -> dict:
     return {"kind": "xml", "xml": etree.tostring(root, encoding="unicode")}
 
 
+def page_language(chosen: str, accept_language: str) -> str:
+    """``vi`` or ``en`` for a page: ``chosen`` (the address's ``lang``) when it is one
+    of them, else the browser's first choice (Vietnamese unless it prefers English)."""
+    if chosen in ("vi", "en"):
+        return chosen
+    return _languages(accept_language)[0]
+
+
 def _languages(accept_language: str) -> tuple[str, str]:
     """(first, second) of "vi"/"en": Vietnamese first unless the browser prefers English."""
     for part in accept_language.lower().split(","):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from html import escape
 
 from ..oai.harvest_overview import Run
-from ..wording import plural
+from ..wording import number, plural, say
 
 __all__ = ["runs_chart"]
 
@@ -43,11 +43,11 @@ def runs_chart(history: list[Run], width: int = 720, height: int = 220) -> str:
     down_h = plot_h - up_h
     base = top + up_h
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-           f'width="100%" role="img" aria-label="Records and errors per run" '
+           f'width="100%" role="img" aria-label="{escape(say("console.chart"))}" '
            f'style="max-width:{width}px;font:11px system-ui,sans-serif">']
     if not history:
         out.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" fill="#57606a">'
-                   "No runs recorded yet</text></svg>")
+                   f"{escape(say('console.chart-empty'))}</text></svg>")
         return "".join(out)
     peak = _nice(max(r.records for r in history) or 1)
     bad = [len(r.errors) + r.quarantined for r in history]
@@ -60,15 +60,17 @@ def runs_chart(history: list[Run], width: int = 720, height: int = 220) -> str:
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
                    f'stroke="{_GRID}"/>')
         out.append(f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" fill="#57606a">'
-                   f"{int(peak * frac):,}</text>")
+                   f"{number(int(peak * frac))}</text>")
     out.append(f'<text x="{left - 4}" y="{base + down_h:.1f}" text-anchor="end" '
-               f'fill="{_ERRORS}">{bad_peak:,}</text>')
+               f'fill="{_ERRORS}">{number(bad_peak)}</text>')
+    failed = escape(say("console.run-failed"))
     for i, (run, errors) in enumerate(zip(history, bad, strict=True)):
         x = left + slot * i + (slot - bar) / 2
         h = up_h * run.records / peak
-        tip = (f"{run.started}: {'ok' if run.ok else 'failed'}, {run.records:,} records "
-               f"({run.added:,} new, {run.updated:,} updated, {run.deleted:,} deleted), "
-               f"{plural(len(run.errors), 'error')}, {run.quarantined:,} quarantined")
+        tip = say("console.chart-run", started=run.started,
+                  result=say("console.run-ok" if run.ok else "console.run-failed"),
+                  records=run.records, added=run.added, updated=run.updated, deleted=run.deleted,
+                  errors=plural(len(run.errors), "error"), quarantined=run.quarantined)
         out.append(f"<g><title>{escape(tip)}</title>")
         out.append(f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                    f'fill="{_RECORDS}"/>')
@@ -78,7 +80,7 @@ def runs_chart(history: list[Run], width: int = 720, height: int = 220) -> str:
                        f'fill="{_ERRORS}"/>')
         if not run.ok:
             out.append(f'<circle cx="{x + bar / 2:.1f}" cy="{base - h - 5:.1f}" r="3.5" '
-                       f'fill="{_ERRORS}"><title>failed</title></circle>')
+                       f'fill="{_ERRORS}"><title>{failed}</title></circle>')
         out.append("</g>")
     out.append(f'<line x1="{left}" x2="{width - right}" y1="{base:.1f}" y2="{base:.1f}" '
                'stroke="#57606a"/>')
@@ -88,9 +90,10 @@ def runs_chart(history: list[Run], width: int = 720, height: int = 220) -> str:
                    f'fill="#57606a">{escape(history[i].started[:10])}</text>')
     legend_y = height - 6
     out.append(f'<rect x="{left}" y="{legend_y - 9}" width="10" height="10" fill="{_RECORDS}"/>'
-               f'<text x="{left + 14}" y="{legend_y}">records</text>'
+               f'<text x="{left + 14}" y="{legend_y}">{escape(say("console.chart-records"))}</text>'
                f'<rect x="{left + 70}" y="{legend_y - 9}" width="10" height="10" '
-               f'fill="{_ERRORS}"/><text x="{left + 84}" y="{legend_y}">errors, quarantined'
-               f"{' (a dot: the run failed)' if width >= 500 else ''}</text>")
+               f'fill="{_ERRORS}"/><text x="{left + 84}" y="{legend_y}">'
+               f'{escape(say("console.chart-errors"))}'
+               f"{escape(say('console.chart-dot')) if width >= 500 else ''}</text>")
     out.append("</svg>")
     return "".join(out)

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import pymarc
 
+from ..crosswalk.dc import chop_for_reading
 from ..crosswalk.text import normalize, xml_text
 from ..union.facts import facts_from_marc
 from ..union.holdings import Holding, Library
@@ -40,7 +41,7 @@ _SCHEMA = "https://schema.org/"
 
 
 def _subs(f: pymarc.Field, codes: str) -> list[str]:
-    return [normalize(sf.value).strip().rstrip(" /:;,=.").strip()
+    return [chop_for_reading(normalize(sf.value))
             for sf in f.subfields if sf.code in codes and sf.value.strip()]
 
 

@@ -26,6 +26,7 @@ from urllib.parse import quote, urlencode
 
 import pymarc
 
+from ..crosswalk.dc import chop_for_reading
 from ..crosswalk.marcxml import parse_marcxml_record
 from ..crosswalk.text import normalize
 from ..model import Record
@@ -168,12 +169,9 @@ SORTS: tuple[tuple[str, str, tuple[str, str]], ...] = (
 
 def _language(args: Mapping[str, str], accept_language: str) -> int:
     """0 for Vietnamese, 1 for English: ``lang`` in the address, else the browser's choice."""
-    from .browser import _languages
+    from .browser import page_language
 
-    chosen = args.get("lang", "")
-    if chosen in ("vi", "en"):
-        return 0 if chosen == "vi" else 1
-    return 0 if _languages(accept_language)[0] == "vi" else 1
+    return 0 if page_language(args.get("lang", ""), accept_language) == "vi" else 1
 
 
 @lru_cache(maxsize=4)
@@ -289,10 +287,6 @@ def _subs(f: pymarc.Field, codes: str) -> str:
     return " ".join(normalize(sf.value).strip() for sf in f.subfields if sf.code in codes and sf.value.strip())
 
 
-def _clean(text: str) -> str:
-    return text.strip().rstrip(" /:;,=.").strip()
-
-
 @dataclass(slots=True)
 class Described:
     """A record as a reader's page shows it."""
@@ -324,12 +318,12 @@ def describe(marc: pymarc.Record, identifier: str, lang: int, provider: str = ""
     """Title, author, year, kind and language in words, and the record page's rows."""
     facts = facts_from_marc(marc, identifier, provider=provider)
     f245 = next((f for f in marc.fields if f.tag == "245"), None)
-    title = _clean(_subs(f245, "abnp")) if f245 is not None else ""
-    authors = [_clean(_subs(f, "abcdq")) for f in marc.fields if f.tag in ("100", "110", "111")]
-    others = [_clean(_subs(f, "abcdq")) for f in marc.fields if f.tag in ("700", "710", "711", "720")]
-    responsibility = _clean(_subs(f245, "c")) if f245 is not None else ""
+    title = chop_for_reading(_subs(f245, "abnp")) if f245 is not None else ""
+    authors = [chop_for_reading(_subs(f, "abcdq")) for f in marc.fields if f.tag in ("100", "110", "111")]
+    others = [chop_for_reading(_subs(f, "abcdq")) for f in marc.fields if f.tag in ("700", "710", "711", "720")]
+    responsibility = chop_for_reading(_subs(f245, "c")) if f245 is not None else ""
     # The result line names the author without dates ("Hoàng Phê", not "Hoàng Phê, 1919-2005").
-    names = [_clean(_subs(f, "abcq")) for f in marc.fields if f.tag in ("100", "110", "111", "700", "710",
+    names = [chop_for_reading(_subs(f, "abcq")) for f in marc.fields if f.tag in ("100", "110", "111", "700", "710",
                                                                        "711", "720")]
     author = names[0] if names else responsibility
     f008 = next((f.data or "" for f in marc.fields if f.tag == "008"), "")
@@ -350,13 +344,13 @@ def describe(marc: pymarc.Record, identifier: str, lang: int, provider: str = ""
     row("responsibility", [responsibility])
     row("author", authors or others)
     row("others", others if authors else [])
-    row("edition", [_clean(_subs(f, "ab")) for f in marc.fields if f.tag == "250"])
-    row("published", [_clean(_subs(f, "abc")) for f in marc.fields if f.tag in ("260", "264")])
-    row("extent", [_clean(_subs(f, "abce")) for f in marc.fields if f.tag == "300"])
-    row("series", [_clean(_subs(f, "av")) for f in marc.fields if f.tag in ("490", "830")])
+    row("edition", [chop_for_reading(_subs(f, "ab")) for f in marc.fields if f.tag == "250"])
+    row("published", [chop_for_reading(_subs(f, "abc")) for f in marc.fields if f.tag in ("260", "264")])
+    row("extent", [chop_for_reading(_subs(f, "abce")) for f in marc.fields if f.tag == "300"])
+    row("series", [chop_for_reading(_subs(f, "av")) for f in marc.fields if f.tag in ("490", "830")])
     row("isbn", [_subs(f, "aq") for f in marc.fields if f.tag == "020"])
     row("issn", [_subs(f, "a") for f in marc.fields if f.tag == "022"])
-    row("subjects", [_clean(" – ".join(sf.value.strip() for sf in f.subfields
+    row("subjects", [chop_for_reading(" – ".join(sf.value.strip() for sf in f.subfields
                                         if sf.code in "abcdtvxyz" and sf.value.strip()))
                      for f in marc.fields if f.tag in ("600", "610", "611", "630", "648", "650", "651", "653")])
     row("class", [f"DDC {_subs(f, 'a')}" for f in marc.fields if f.tag == "082"]

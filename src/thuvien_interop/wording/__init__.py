@@ -34,7 +34,7 @@ from .messages import MESSAGES, NOUNS
 
 T = TypeVar("T")
 
-__all__ = ["LANGUAGES", "Said", "in_this_language", "language", "language_from_environment", "number",
+__all__ = ["LANGUAGES", "Note", "Said", "in_this_language", "language", "language_from_environment", "number",
            "plural", "say", "set_language", "speaking"]
 
 #: The languages every message has a text in; the first is the default.
@@ -157,6 +157,37 @@ class Said:
 
     def __repr__(self) -> str:
         return f"Said({self.key!r})"
+
+
+class Note(str):
+    """A message said now, in the language spoken, that keeps its id and fields: a
+    reader's note is a string wherever it goes (joined, stored, printed) and is still
+    told apart by :attr:`key` whatever the language it was said in.
+
+        >>> with speaking("vi"):
+        ...     note = Note("read.no-indicators", tag="245")
+        >>> note, note.key, note.fields["tag"]
+        ('trường 245 không có chỉ thị; giữ lại với chỉ thị trống', 'read.no-indicators', '245')
+        >>> import pickle; pickle.loads(pickle.dumps(note)).key  # across worker processes
+        'read.no-indicators'
+    """
+
+    key: str
+    fields: dict[str, Any]
+
+    def __new__(cls, key: str, /, **fields: Any) -> Note:
+        note = super().__new__(cls, say(key, **fields))
+        note.key, note.fields = key, fields
+        return note
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _said_note, (type(self), str(self), self.key, self.fields)
+
+
+def _said_note(cls: type[Note], text: str, key: str, fields: dict[str, Any]) -> Note:
+    note = str.__new__(cls, text)
+    note.key, note.fields = key, fields
+    return note
 
 
 def plural(count: int, word: str) -> str:

@@ -752,6 +752,688 @@ MESSAGES: dict[str, dict[str, str]] = {
               "qua {n} yêu cầu",
     },
 
+    # -- validate: what each check found (the report's lines) ------------------------------
+    "validate.budget": {
+        "en": "stopped before the end: {cause}; the checks after this point were not made",
+        "vi": "dừng trước khi xong: {cause}; các phép kiểm tra sau điểm này chưa được thực hiện",
+    },
+    "validate.budget-spent": {"en": "the run may make {n} requests (--max-requests)",
+                              "vi": "lần chạy chỉ được gửi {n} yêu cầu (--max-requests)"},
+    "validate.unknown-coding": {
+        "en": "the answer is compressed as {coding}, which cannot be read (gzip and deflate "
+              "can), at {url}",
+        "vi": "câu trả lời được nén kiểu {coding}, không đọc được (gzip và deflate thì đọc "
+              "được), tại {url}",
+    },
+    "validate.failed-at": {"en": "{what}, at {url}", "vi": "{what}, tại {url}"},
+    "validate.too-large": {"en": "the response is larger than {mb} MB",
+                           "vi": "câu trả lời lớn hơn {mb} MB"},
+    "validate.not-xml": {"en": "not well-formed XML: {cause}",
+                         "vi": "XML không đúng cú pháp: {cause}"},
+    "validate.unreachable": {"en": "the provider does not answer: {cause}",
+                             "vi": "nhà cung cấp không trả lời: {cause}"},
+    "validate.503-no-retry": {
+        "en": "a 503 answer has no Retry-After header: a harvester cannot know when to come back",
+        "vi": "một câu trả lời 503 không có header Retry-After: trình thu hoạch không biết khi "
+              "nào quay lại",
+    },
+    "validate.503": {"en": "the provider asked to wait (503, Retry-After: {after})",
+                     "vi": "nhà cung cấp yêu cầu chờ (503, Retry-After: {after})"},
+    "validate.still-503": {
+        "en": "still 503 after waiting; Retry-After {after} (the validator waits at most {most} s)",
+        "vi": "vẫn 503 sau khi chờ; Retry-After {after} (trình kiểm tra chờ tối đa {most} giây)",
+    },
+    "validate.the-request": {"en": "the request", "vi": "yêu cầu"},
+    "validate.a-request": {"en": "a request", "vi": "một yêu cầu"},
+    "validate.the-response": {"en": "the response", "vi": "câu trả lời"},
+    "validate.an-error-response": {"en": "an error response", "vi": "một câu trả lời báo lỗi"},
+    "validate.status": {
+        "en": "{verb} answered HTTP {status}; OAI-PMH answers 200, with errors in the XML "
+              "(§3.1.2.1)",
+        "vi": "{verb} trả lời HTTP {status}; OAI-PMH trả lời 200, lỗi nằm trong XML (§3.1.2.1)",
+    },
+    "validate.missing": {"en": "missing", "vi": "không có"},
+    "validate.content-type": {
+        "en": "Content-Type is {ctype}; it must be text/xml (§3.1.2.1)",
+        "vi": "Content-Type là {ctype}; phải là text/xml (§3.1.2.1)",
+    },
+    "validate.gzip-ok": {
+        "en": "responses are compressed ({encoding}) when the client accepts it",
+        "vi": "câu trả lời được nén ({encoding}) khi máy khách chấp nhận",
+    },
+    "validate.gzip-not-used": {
+        "en": "Identify offers {offered} compression but a {kb} KB {verb} response asked for "
+              "with Accept-Encoding: gzip, deflate came uncompressed",
+        "vi": "Identify nhận nén {offered} nhưng một câu trả lời {verb} {kb} KB, yêu cầu với "
+              "Accept-Encoding: gzip, deflate, lại không được nén",
+    },
+    "validate.slow": {"en": "{verb} took {seconds:.1f} s", "vi": "{verb} mất {seconds:.1f} giây"},
+    "validate.not-well-formed": {"en": "{verb}: {cause}", "vi": "{verb}: {cause}"},
+    "validate.root": {
+        "en": "the root element is {tag}, not OAI-PMH in {ns}",
+        "vi": "phần tử gốc là {tag}, không phải OAI-PMH trong {ns}",
+    },
+    "validate.unexpected-error": {
+        "en": "{verb} answered an error where none was expected ({errors})",
+        "vi": "{verb} trả lời lỗi ở chỗ không có lỗi nào ({errors})",
+    },
+    "validate.schema": {
+        "en": "{verb} is not valid against OAI-PMH.xsd ({problems}; first at {where}: {why})",
+        "vi": "{verb} không hợp lệ theo OAI-PMH.xsd ({problems}; đầu tiên tại {where}: {why})",
+    },
+    "validate.schema-ok": {"en": "{verb} is valid against OAI-PMH.xsd",
+                           "vi": "{verb} hợp lệ theo OAI-PMH.xsd"},
+    "validate.response-date": {
+        "en": "responseDate {value} is not a UTC date and time (YYYY-MM-DDThh:mm:ssZ, §3.2)",
+        "vi": "responseDate {value} không phải ngày giờ UTC (YYYY-MM-DDThh:mm:ssZ, §3.2)",
+    },
+    "validate.response-date-skew": {
+        "en": "responseDate {value} is {minutes} minutes away from UTC now: is the server's "
+              "clock or time zone wrong?",
+        "vi": "responseDate {value} lệch {minutes} phút so với giờ UTC hiện tại: đồng hồ hoặc "
+              "múi giờ của máy chủ có sai không?",
+    },
+    "validate.or": {"en": " or ", "vi": " hoặc "},
+    "validate.no-error-answered": {
+        "en": "{what}: no error answered; expected {expected}",
+        "vi": "{what}: không trả lời lỗi nào; cần {expected}",
+    },
+    "validate.wrong-error": {
+        "en": "{what}: answered {codes}; expected {expected}",
+        "vi": "{what}: trả lời {codes}; cần {expected}",
+    },
+    "validate.right-error": {"en": "{what}: {code}", "vi": "{what}: {code}"},
+    "validate.identify-not-oai": {
+        "en": "Identify does not answer an OAI-PMH document: nothing else can be checked",
+        "vi": "Identify không trả lời một tài liệu OAI-PMH: không kiểm tra được gì thêm",
+    },
+    "validate.no-identify": {"en": "Identify answers no <Identify> element",
+                             "vi": "Identify trả lời không có phần tử <Identify>"},
+    "validate.identify-lacks": {"en": "Identify has no {name} (§4.2)",
+                                "vi": "Identify không có {name} (§4.2)"},
+    "validate.protocol-version": {"en": "protocolVersion is {value}, not 2.0",
+                                  "vi": "protocolVersion là {value}, không phải 2.0"},
+    "validate.base-url": {
+        "en": "baseURL is {base}, not the URL validated ({url}): harvesters will go there",
+        "vi": "baseURL là {base}, không phải URL đang kiểm tra ({url}): trình thu hoạch sẽ "
+              "đến địa chỉ đó",
+    },
+    "validate.granularity-value": {
+        "en": "granularity {value} is neither YYYY-MM-DD nor YYYY-MM-DDThh:mm:ssZ",
+        "vi": "granularity {value} không phải YYYY-MM-DD cũng không phải YYYY-MM-DDThh:mm:ssZ",
+    },
+    "validate.earliest": {
+        "en": "earliestDatestamp {value} is not in the repository's granularity {granularity} "
+              "(UTC, §3.3)",
+        "vi": "earliestDatestamp {value} không theo granularity {granularity} của kho "
+              "(UTC, §3.3)",
+    },
+    "validate.deleted-policy": {
+        "en": "deletedRecord {value} is not no, transient or persistent",
+        "vi": "deletedRecord {value} không phải no, transient hay persistent",
+    },
+    "validate.identify-ok": {
+        "en": "Identify: {name} (granularity {granularity}, deletedRecord {policy})",
+        "vi": "Identify: {name} (granularity {granularity}, deletedRecord {policy})",
+    },
+    "validate.post": {
+        "en": "Identify by POST does not answer <Identify>: OAI-PMH requests may be GET or POST "
+              "(§3.1.1)",
+        "vi": "Identify gửi bằng POST không trả lời <Identify>: yêu cầu OAI-PMH có thể là GET "
+              "hoặc POST (§3.1.1)",
+    },
+    "validate.post-ok": {"en": "requests by POST are answered",
+                         "vi": "yêu cầu gửi bằng POST được trả lời"},
+    "validate.no-oai-dc": {
+        "en": "oai_dc is not offered; every provider must offer it (§3.4)",
+        "vi": "không cung cấp oai_dc; mọi nhà cung cấp đều phải có (§3.4)",
+    },
+    "validate.formats-ok": {"en": "formats offered: {formats}",
+                            "vi": "các định dạng cung cấp: {formats}"},
+    "validate.no-sets": {"en": "no set hierarchy (noSetHierarchy)",
+                         "vi": "không có cây tập hợp (noSetHierarchy)"},
+    "validate.list-sets-error": {"en": "ListSets answered {codes}",
+                                 "vi": "ListSets trả lời {codes}"},
+    "validate.sets-repeated": {"en": "ListSets lists {sets} more than once",
+                               "vi": "ListSets liệt kê {sets} nhiều hơn một lần"},
+    "validate.sets-ok": {"en": "ListSets: {sets}{sampled}", "vi": "ListSets: {sets}{sampled}"},
+    "validate.sets-sampled": {"en": " (sampled: list not followed to its end)",
+                              "vi": " (lấy mẫu: danh sách chưa được đọc đến hết)"},
+    "validate.token-date": {
+        "en": "{verb}: resumptionToken expirationDate {value} is not a UTC date and time",
+        "vi": "{verb}: expirationDate {value} của resumptionToken không phải ngày giờ UTC",
+    },
+    "validate.token-short": {
+        "en": "{verb}: the resumptionToken expires {life} after the response; a harvester needs "
+              "at least 23 hours (as OVAL asks)",
+        "vi": "{verb}: resumptionToken hết hạn {life} sau câu trả lời; trình thu hoạch cần ít "
+              "nhất 23 giờ (như OVAL yêu cầu)",
+    },
+    "validate.token-ok": {"en": "{verb}: resumption tokens live {life}",
+                          "vi": "{verb}: resumptionToken còn hiệu lực {life}"},
+    "validate.page-error": {"en": "{label}: page {page} answered {codes}",
+                            "vi": "{label}: trang {page} trả lời {codes}"},
+    "validate.list-error": {"en": "{label}: answered {codes}", "vi": "{label}: trả lời {codes}"},
+    "validate.repeat": {
+        "en": "{label}: {identifier} is delivered twice (pages overlap)",
+        "vi": "{label}: {identifier} được trả về hai lần (các trang chồng lên nhau)",
+    },
+    "validate.cursor": {
+        "en": "{label}: page {page} has cursor {cursor} but {before} items came before it (§3.5.1)",
+        "vi": "{label}: trang {page} có cursor {cursor} nhưng trước nó đã có {before} mục "
+              "(§3.5.1)",
+    },
+    "validate.no-last-token": {
+        "en": "{label}: the last page has no resumptionToken element; after a list in parts it "
+              "must be present and empty (§3.5)",
+        "vi": "{label}: trang cuối không có phần tử resumptionToken; sau một danh sách nhiều "
+              "phần, phần tử này phải có và để trống (§3.5)",
+    },
+    "validate.size-changes": {
+        "en": "{label}: completeListSize changes from page to page ({sizes})",
+        "vi": "{label}: completeListSize thay đổi giữa các trang ({sizes})",
+    },
+    "validate.list-sampled": {
+        "en": "{label}: sampled, {delivered} items on {pages} pages followed (the list goes on)",
+        "vi": "{label}: lấy mẫu, đã đọc {delivered} mục trên {pages} trang (danh sách còn tiếp)",
+    },
+    "validate.size-wrong": {
+        "en": "{label}: completeListSize says {size} but {delivered} items were delivered",
+        "vi": "{label}: completeListSize ghi {size} nhưng đã trả về {delivered} mục",
+    },
+    "validate.list-ok": {"en": "{label}: {delivered} items followed to the end{pages}",
+                         "vi": "{label}: đã đọc {delivered} mục đến hết{pages}"},
+    "validate.on-pages": {"en": " on {n} pages", "vi": " trên {n} trang"},
+    "validate.deleted-but-no": {
+        "en": "deletedRecord is 'no' but {n} headers have status=\"deleted\"",
+        "vi": "deletedRecord là 'no' nhưng {n} header có status=\"deleted\"",
+    },
+    "validate.deleted-ok": {"en": "{n} deleted records listed (deletedRecord {policy})",
+                            "vi": "đã liệt kê {n} bản ghi đã xóa (deletedRecord {policy})"},
+    "validate.local-time": {"en": "is local time, not UTC (a time zone offset, or no Z)",
+                            "vi": "là giờ địa phương, không phải UTC (có độ lệch múi giờ, hoặc "
+                                  "thiếu Z)"},
+    "validate.not-granularity": {"en": "is not in the repository's granularity {granularity}",
+                                 "vi": "không theo granularity {granularity} của kho"},
+    "validate.datestamp": {"en": "datestamp {value} of {identifier} {why} (§3.3)",
+                           "vi": "datestamp {value} của {identifier} {why} (§3.3)"},
+    "validate.before-earliest": {
+        "en": "datestamp {value} of {identifier} is before earliestDatestamp {earliest}",
+        "vi": "datestamp {value} của {identifier} sớm hơn earliestDatestamp {earliest}",
+    },
+    "validate.deleted-metadata": {"en": "{identifier} is deleted but has metadata",
+                                  "vi": "{identifier} đã xóa nhưng vẫn có metadata"},
+    "validate.no-metadata": {"en": "{identifier} has no metadata and is not deleted",
+                             "vi": "{identifier} không có metadata mà không bị xóa"},
+    "validate.day": {
+        "en": "from=until={day} does not list the records of that day: a repository must accept "
+              "YYYY-MM-DD arguments (§3.3.1)",
+        "vi": "from=until={day} không liệt kê các bản ghi của ngày đó: kho phải nhận tham số "
+              "YYYY-MM-DD (§3.3.1)",
+    },
+    "validate.second": {"en": "from=until={stamp} does not list the records of that second",
+                        "vi": "from=until={stamp} không liệt kê các bản ghi của giây đó"},
+    "validate.both-granularities": {
+        "en": "both granularities are accepted as from/until",
+        "vi": "cả hai granularity đều được nhận làm from/until",
+    },
+    "validate.day-granularity-ok": {"en": "YYYY-MM-DD accepted as from/until",
+                                    "vi": "YYYY-MM-DD được nhận làm from/until"},
+    "validate.window-error": {
+        "en": "{what}: from={from_}&until={until} answered {codes} although records have that "
+              "datestamp",
+        "vi": "{what}: from={from_}&until={until} trả lời {codes} dù có bản ghi mang datestamp đó",
+    },
+    "validate.window-outside": {"en": "from={from_}&until={until} lists a record of {stamp}",
+                                "vi": "from={from_}&until={until} liệt kê một bản ghi của {stamp}"},
+    "validate.undeclared-sets": {
+        "en": "records are in sets ListSets does not list: {sets}",
+        "vi": "có bản ghi thuộc các tập hợp ListSets không liệt kê: {sets}",
+    },
+    "validate.set-filter": {
+        "en": "ListIdentifiers set={spec} lists {identifier}, whose header does not name that "
+              "set (or a set below it)",
+        "vi": "ListIdentifiers set={spec} liệt kê {identifier}, mà header không ghi tập hợp đó "
+              "(hay một tập hợp con của nó)",
+    },
+    "validate.set-filter-ok": {"en": "set={spec}: every header lists the set",
+                               "vi": "set={spec}: mọi header đều ghi tập hợp đó"},
+    "validate.get-record-other": {"en": "GetRecord {identifier} answers {got}",
+                                  "vi": "GetRecord {identifier} trả lời {got}"},
+    "validate.get-record-stamp": {
+        "en": "GetRecord {identifier} has datestamp {got}, the list said {stamp}",
+        "vi": "GetRecord {identifier} có datestamp {got}, danh sách ghi {stamp}",
+    },
+    "validate.get-record-ok": {"en": "GetRecord {identifier} agrees with the list",
+                               "vi": "GetRecord {identifier} khớp với danh sách"},
+    "validate.formats-of-record": {
+        "en": "ListMetadataFormats identifier={identifier} does not list oai_dc, yet the record "
+              "is in the oai_dc list",
+        "vi": "ListMetadataFormats identifier={identifier} không liệt kê oai_dc, dù bản ghi có "
+              "trong danh sách oai_dc",
+    },
+    "validate.formats-of-record-ok": {"en": "ListMetadataFormats for one identifier",
+                                      "vi": "ListMetadataFormats cho một định danh"},
+    "validate.a-live-record": {"en": "a live record", "vi": "một bản ghi chưa xóa"},
+    "validate.persistent": {
+        "en": "deletedRecord is persistent but GetRecord {identifier} does not answer a deleted "
+              "header ({got})",
+        "vi": "deletedRecord là persistent nhưng GetRecord {identifier} không trả lời một "
+              "header đã xóa ({got})",
+    },
+    "validate.deleted-get-metadata": {"en": "GetRecord of deleted {identifier} has metadata",
+                                      "vi": "GetRecord của bản ghi đã xóa {identifier} có metadata"},
+    "validate.deleted-get-ok": {"en": "GetRecord of a deleted record answers its header",
+                                "vi": "GetRecord của một bản ghi đã xóa trả lời header của nó"},
+    "validate.metadata-invalid": {
+        "en": "{prefix} metadata of {identifier} is not valid against {schema}: {why}",
+        "vi": "metadata {prefix} của {identifier} không hợp lệ theo {schema}: {why}",
+    },
+    "validate.metadata-namespace": {
+        "en": "{prefix} metadata of {identifier} is {tag}, not in the namespace "
+              "ListMetadataFormats declares ({ns})",
+        "vi": "metadata {prefix} của {identifier} là {tag}, không thuộc namespace "
+              "ListMetadataFormats khai báo ({ns})",
+    },
+    "validate.metadata-ok": {"en": "{n} {prefix} records valid against {schema}",
+                             "vi": "{n} bản ghi {prefix} hợp lệ theo {schema}"},
+    "validate.quality": {
+        "en": "{code}: {n} of {checked} {prefix} records; first, {identifier}: {message}",
+        "vi": "{code}: {n} trên {checked} bản ghi {prefix}; đầu tiên, {identifier}: {message}",
+    },
+    "validate.quality-ok": {"en": "{n} {prefix} records: no quality problem",
+                            "vi": "{n} bản ghi {prefix}: không có vấn đề chất lượng"},
+    "validate.replacement": {
+        "en": "dc:{name}: U+FFFD (text decoded with the wrong encoding somewhere)",
+        "vi": "dc:{name}: U+FFFD (văn bản đã bị giải mã sai bảng mã ở đâu đó)",
+    },
+    "validate.c1": {"en": "dc:{name}: C1 control characters (UTF-8 read as ISO 8859-1)",
+                    "vi": "dc:{name}: ký tự điều khiển C1 (UTF-8 bị đọc như ISO 8859-1)"},
+    "validate.expired": {"en": "{n} s before (already expired)",
+                         "vi": "{n} giây trước đó (đã hết hạn)"},
+    "validate.seconds": {"en": "{n} s", "vi": "{n} giây"},
+    "validate.minutes": {"en": "{n} minutes", "vi": "{n} phút"},
+    "validate.hours": {"en": "{n:.1f} hours", "vi": "{n:.1f} giờ"},
+    "validate.days": {"en": "{n:.1f} days", "vi": "{n:.1f} ngày"},
+
+    # The requests made to see an error code (the first words of an error-code line).
+    "validate.ask.granularities": {"en": "from and until of different granularities",
+                                   "vi": "from và until khác granularity"},
+    "validate.ask.seconds-in-day": {"en": "from with seconds in a day-granularity repository",
+                                    "vi": "from có giây trong một kho granularity theo ngày"},
+    "validate.ask.day": {"en": "day granularity", "vi": "granularity theo ngày"},
+    "validate.ask.second": {"en": "second granularity", "vi": "granularity theo giây"},
+    "validate.ask.set-without-sets": {
+        "en": "a set-filtered list without a set hierarchy",
+        "vi": "một danh sách lọc theo tập hợp khi không có cây tập hợp",
+    },
+    "validate.ask.bogus-format": {"en": "GetRecord in a format that does not exist",
+                                  "vi": "GetRecord với một định dạng không tồn tại"},
+    "validate.ask.no-verb": {"en": "no verb", "vi": "không có verb"},
+    "validate.ask.unknown-verb": {"en": "an unknown verb", "vi": "một verb không tồn tại"},
+    "validate.ask.verb-twice": {"en": "the verb twice", "vi": "verb hai lần"},
+    "validate.ask.identify-argument": {"en": "Identify with an argument",
+                                       "vi": "Identify có tham số"},
+    "validate.ask.no-prefix": {"en": "ListRecords without metadataPrefix",
+                               "vi": "ListRecords không có metadataPrefix"},
+    "validate.ask.bad-date": {"en": "ListIdentifiers with an impossible date",
+                              "vi": "ListIdentifiers với một ngày không thể có"},
+    "validate.ask.no-identifier": {"en": "GetRecord without identifier",
+                                   "vi": "GetRecord không có identifier"},
+    "validate.ask.unknown-id": {"en": "GetRecord of an identifier that does not exist",
+                                "vi": "GetRecord của một định danh không tồn tại"},
+    "validate.ask.formats-unknown-id": {
+        "en": "ListMetadataFormats of an identifier that does not exist",
+        "vi": "ListMetadataFormats của một định danh không tồn tại",
+    },
+    "validate.ask.list-bogus-format": {"en": "ListRecords in a format that does not exist",
+                                       "vi": "ListRecords với một định dạng không tồn tại"},
+    "validate.ask.forged-token": {"en": "a forged resumptionToken",
+                                  "vi": "một resumptionToken giả"},
+    "validate.ask.before-earliest": {"en": "a list until before earliestDatestamp",
+                                     "vi": "một danh sách until trước earliestDatestamp"},
+    "validate.ask.damaged-token": {"en": "a damaged resumptionToken",
+                                   "vi": "một resumptionToken bị sửa hỏng"},
+    "validate.ask.token-and-arguments": {"en": "resumptionToken with other arguments",
+                                         "vi": "resumptionToken kèm tham số khác"},
+
+    # The HTML report (the file of --html, the console's provider page).
+    "validate.page-title": {"en": "OAI-PMH validation", "vi": "Kiểm tra tuân thủ OAI-PMH"},
+    "validate.base-url-label": {"en": "Base URL", "vi": "URL gốc"},
+    "validate.repository-label": {"en": "Repository", "vi": "Kho"},
+    "validate.checked-label": {"en": "Checked", "vi": "Thời điểm kiểm tra"},
+    "validate.request-link": {"en": "request", "vi": "yêu cầu"},
+    "validate.section.error": {"en": "Errors", "vi": "Lỗi"},
+    "validate.section.warning": {"en": "Warnings", "vi": "Cảnh báo"},
+    "validate.section.info": {"en": "Notes", "vi": "Ghi chú"},
+    "validate.section.ok": {"en": "Passed", "vi": "Đạt"},
+
+    # -- what the readers note about a record or a file (import, check, convert, harvest) ------
+    "page.repair.unknown-encoding": {"en": "unknown declared encoding {declared}",
+                                     "vi": "bảng mã khai báo {declared} không có"},
+    "page.repair.utf8": {"en": "declared {declared} but the bytes are UTF-8: read as UTF-8",
+                         "vi": "khai báo {declared} nhưng các byte là UTF-8: đọc theo UTF-8"},
+    "page.repair.cp1258": {
+        "en": "not valid {declared} ({reason} at byte {byte}): read as windows-1258",
+        "vi": "không phải {declared} hợp lệ ({reason} ở byte {byte}): đọc theo windows-1258",
+    },
+    "page.repair.not-well-formed": {
+        "en": "not well-formed XML ({cause}); read record by record",
+        "vi": "XML không đúng cú pháp ({cause}); đọc từng bản ghi một",
+    },
+    "read.metadata-null": {"en": "the metadata column is empty (NULL)",
+                           "vi": "cột metadata trống (NULL)"},
+    "read.metadata-empty": {"en": "the metadata column holds no {format} record",
+                            "vi": "cột metadata không chứa bản ghi {format} nào"},
+    "read.record": {"en": "record {n}", "vi": "bản ghi {n}"},
+    "read.row": {"en": "row {n}", "vi": "dòng {n}"},
+    "read.line": {"en": "line {n}", "vi": "dòng {n}"},
+    "read.source-encoding": {"en": "unknown source encoding {value}: use one of {choices}",
+                             "vi": "bảng mã nguồn {value} không có: hãy dùng một trong {choices}"},
+    "read.truncated": {
+        "en": "the file ends in the middle of this record (no record terminator)",
+        "vi": "tệp kết thúc giữa bản ghi này (không có ký tự kết thúc bản ghi)",
+    },
+    "read.too-short": {"en": "too short to be a MARC record ({n} bytes)",
+                       "vi": "quá ngắn để là một bản ghi MARC ({n} byte)"},
+    "read.length-not-a-number": {
+        "en": "leader record length '{value}' is not a number; used the record terminator",
+        "vi": "độ dài bản ghi '{value}' trong đầu biểu không phải là số; đã dùng ký tự kết thúc "
+              "bản ghi",
+    },
+    "read.length-wrong": {
+        "en": "leader says the record is {declared} bytes but it is {actual}; used the record "
+              "terminator",
+        "vi": "đầu biểu ghi bản ghi dài {declared} byte nhưng thực tế là {actual}; đã dùng ký tự "
+              "kết thúc bản ghi",
+    },
+    "read.no-directory-end": {"en": "no end of directory (field terminator) found",
+                              "vi": "không tìm thấy chỗ kết thúc danh mục (ký tự kết thúc trường)"},
+    "read.base-address": {
+        "en": "leader base address '{value}' is wrong; the directory ends at byte {byte}",
+        "vi": "địa chỉ cơ sở '{value}' trong đầu biểu sai; danh mục kết thúc ở byte {byte}",
+    },
+    "read.directory-length": {
+        "en": "bad directory: its length {n} is not a multiple of 12",
+        "vi": "danh mục hỏng: độ dài {n} không phải bội số của 12",
+    },
+    "read.directory-entry": {
+        "en": "bad directory: entry {n} '{entry}' is not tag+length+start",
+        "vi": "danh mục hỏng: mục {n} '{entry}' không phải nhãn+độ dài+vị trí bắt đầu",
+    },
+    "read.directory-count": {
+        "en": "directory lists {listed} fields but the data holds {held}; cannot tell which "
+              "data belongs to which tag",
+        "vi": "danh mục liệt kê {listed} trường nhưng dữ liệu có {held}; không biết dữ liệu nào "
+              "thuộc nhãn nào",
+    },
+    "read.counted-in-characters": {
+        "en": "directory lengths/offsets do not match the data (counted in characters?); "
+              "fields re-split at field terminators",
+        "vi": "độ dài/vị trí trong danh mục không khớp dữ liệu (đếm theo ký tự?); các trường "
+              "được tách lại theo ký tự kết thúc trường",
+    },
+    "read.no-indicators": {"en": "field {tag} has no indicators; kept with blanks",
+                           "vi": "trường {tag} không có chỉ thị; giữ lại với chỉ thị trống"},
+    "read.subfield-code": {
+        "en": "field {tag}: subfield code byte 0x{byte} is not a letter or digit; its text "
+              "'{text}' kept as ${code}",
+        "vi": "trường {tag}: byte mã trường con 0x{byte} không phải chữ hay số; nội dung "
+              "'{text}' được giữ thành ${code}",
+    },
+    "read.control-characters": {
+        "en": "characters XML 1.0 forbids (control characters) replaced with U+FFFD",
+        "vi": "các ký tự XML 1.0 cấm (ký tự điều khiển) đã được thay bằng U+FFFD",
+    },
+    "read.leader09-value": {
+        "en": "leader/09 {value} is neither ' ' (MARC-8) nor 'a' (UTF-8); read as UTF-8",
+        "vi": "leader/09 {value} không phải ' ' (MARC-8) cũng không phải 'a' (UTF-8); đọc theo "
+              "UTF-8",
+    },
+    "read.file-detected": {
+        "en": "source encoding detected: {encoding} (confidence {confidence:.2f}, from the first "
+              "{n} records or fewer)",
+        "vi": "bảng mã nguồn nhận ra: {encoding} (độ tin cậy {confidence:.2f}, từ {n} bản ghi đầu "
+              "hoặc ít hơn)",
+    },
+    "read.file-ascii": {
+        "en": "source encoding: the first records are plain ASCII; each field is detected on "
+              "its own",
+        "vi": "bảng mã nguồn: các bản ghi đầu chỉ có ASCII; bảng mã của từng trường được nhận "
+              "ra riêng",
+    },
+    "read.file-unknown": {
+        "en": "source encoding not recognised (confidence {confidence:.2f}, from the first {n} "
+              "records or fewer): no encoding known here reads them as Vietnamese and they are "
+              "not valid UTF-8 or MARC-8; fields are read as leader/09 says",
+        "vi": "không nhận ra bảng mã nguồn (độ tin cậy {confidence:.2f}, từ {n} bản ghi đầu hoặc "
+              "ít hơn): không bảng mã nào ở đây đọc chúng thành tiếng Việt, và chúng không phải "
+              "UTF-8 hay MARC-8 hợp lệ; các trường được đọc theo leader/09",
+    },
+    "read.record-looks-like": {
+        "en": "this record looks like {encoding} (confidence {confidence:.2f}), not the file's "
+              "{file}",
+        "vi": "bản ghi này có vẻ là {encoding} (độ tin cậy {confidence:.2f}), không phải {file} "
+              "của tệp",
+    },
+    "read.read-as": {"en": "read as {encoding} (confidence {confidence:.2f})",
+                     "vi": "đọc theo {encoding} (độ tin cậy {confidence:.2f})"},
+    "read.read-as-before": {"en": "read as {encoding}, like the records before it",
+                            "vi": "đọc theo {encoding}, như các bản ghi trước"},
+    "read.not-marc8": {
+        "en": "leader/09 says MARC-8, but {bad} of its {high} bytes outside ASCII cannot be "
+              "MARC-8: {how}",
+        "vi": "leader/09 ghi MARC-8, nhưng {bad} trong {high} byte ngoài ASCII không thể là "
+              "MARC-8: {how}",
+    },
+    "read.not-marc8-first": {
+        "en": "{why}; the other records of this file that cannot be MARC-8 are read so too "
+              "(--source-encoding marc-8 reads them as MARC-8)",
+        "vi": "{why}; các bản ghi khác của tệp không thể là MARC-8 cũng được đọc như vậy "
+              "(--source-encoding marc-8 đọc chúng theo MARC-8)",
+    },
+    "read.not-marc8-other": {"en": "{why}, not {before} as the records before it",
+                             "vi": "{why}, không phải {before} như các bản ghi trước"},
+    "read.field": {"en": "field {tag}", "vi": "trường {tag}"},
+    "read.utf8-in-legacy": {
+        "en": "{where} is UTF-8 (confidence {confidence:.2f}) in a {file} file",
+        "vi": "{where} là UTF-8 (độ tin cậy {confidence:.2f}) trong một tệp {file}",
+    },
+    "read.field-looks-like": {
+        "en": "{where} looks like {encoding} (confidence {confidence:.2f}), not the file's {file}",
+        "vi": "{where} có vẻ là {encoding} (độ tin cậy {confidence:.2f}), không phải {file} của "
+              "tệp",
+    },
+    "read.field-decoded-as": {
+        "en": "{where} decoded as {encoding} (confidence {confidence:.2f})",
+        "vi": "{where} được giải mã theo {encoding} (độ tin cậy {confidence:.2f})",
+    },
+    "read.marc8-escape": {"en": "byte {pos}: unknown escape sequence {sequence}",
+                          "vi": "byte {pos}: chuỗi thoát {sequence} không có"},
+    "read.marc8-control": {"en": "byte {pos}: undefined control 0x{byte}",
+                           "vi": "byte {pos}: mã điều khiển 0x{byte} không được định nghĩa"},
+    "read.marc8-no-character": {"en": "byte {pos}: no character 0x{byte} in {set}",
+                                "vi": "byte {pos}: không có ký tự 0x{byte} trong {set}"},
+    "read.marc8-lone-mark": {"en": "combining mark at end of data with no base character",
+                             "vi": "dấu kết hợp ở cuối dữ liệu mà không có ký tự gốc"},
+    "read.invalid-utf8": {"en": "invalid UTF-8 from byte {n}; replaced with U+FFFD",
+                          "vi": "UTF-8 không hợp lệ từ byte {n}; đã thay bằng U+FFFD"},
+    "read.lie-utf8": {
+        "en": "leader/09 says MARC-8 but the data is valid UTF-8 ({n} multibyte sequences, no "
+              "MARC-8 escapes)",
+        "vi": "leader/09 ghi MARC-8 nhưng dữ liệu là UTF-8 hợp lệ ({n} chuỗi nhiều byte, không có "
+              "chuỗi thoát MARC-8)",
+    },
+    "read.lie-marc8": {
+        "en": "leader/09 says UTF-8 but the data is not valid UTF-8 (byte {n}) and looks like "
+              "MARC-8/ANSEL",
+        "vi": "leader/09 ghi UTF-8 nhưng dữ liệu không phải UTF-8 hợp lệ (byte {n}) và có vẻ là "
+              "MARC-8/ANSEL",
+    },
+    "read.empty-marcxml": {"en": "the <record> element holds no leader and no fields",
+                           "vi": "phần tử <record> không có đầu biểu và không có trường nào"},
+    "read.nfc": {"en": "text normalized to Unicode NFC",
+                 "vi": "văn bản đã được chuẩn hóa về Unicode NFC"},
+    "read.no-dc": {"en": "no Dublin Core elements in this record",
+                   "vi": "bản ghi này không có phần tử Dublin Core nào"},
+    "read.not-xml": {"en": "not well-formed XML: {cause}{where}",
+                     "vi": "XML không đúng cú pháp: {cause}{where}"},
+    "read.at-line": {"en": " (line {n})", "vi": " (dòng {n})"},
+    "read.no-year": {"en": "the year '{value}' holds no four-digit year",
+                     "vi": "năm '{value}' không chứa năm bốn chữ số"},
+    "read.unknown-language": {"en": "unknown language '{value}': kept as {kept}",
+                              "vi": "ngôn ngữ '{value}' không rõ: giữ là {kept}"},
+    "read.bad-isbn": {
+        "en": "ISBN '{value}' is not a valid ISBN (check digit or length): kept in 020 $a; check "
+              "it against the book (a cancelled ISBN belongs in 020 $z)",
+        "vi": "ISBN '{value}' không hợp lệ (số kiểm tra hoặc độ dài): giữ ở 020 $a; hãy đối chiếu "
+              "với cuốn sách (ISBN đã hủy thuộc về 020 $z)",
+    },
+    "read.no-headings": {
+        "en": "no known column heading in the first {n} rows (expected headings such as {known})",
+        "vi": "không có tiêu đề cột nào quen thuộc trong {n} dòng đầu (cần các tiêu đề như "
+              "{known})",
+    },
+    "read.unknown-columns": {
+        "en": "the headings (row {row}) name columns the mapping ({mapping}) does not know, "
+              "ignored in every row: {columns}",
+        "vi": "các tiêu đề (dòng {row}) có những cột mà bảng ánh xạ ({mapping}) không biết, bỏ "
+              "qua ở mọi dòng: {columns}",
+    },
+    "read.row-not-marc": {"en": "could not be built into MARC: {cause}",
+                          "vi": "không dựng được thành MARC: {cause}"},
+    "read.not-xlsx": {"en": "not a readable .xlsx workbook: {cause}",
+                      "vi": "không phải một tệp .xlsx đọc được: {cause}"},
+    "read.no-identifier": {
+        "en": "no identifier: the record has no {what} ({title}); choose another field with "
+              "--id-field",
+        "vi": "không có định danh: bản ghi không có {what} ({title}); hãy chọn trường khác bằng "
+              "--id-field",
+    },
+    "read.title": {"en": "title '{title}'", "vi": "nhan đề '{title}'"},
+    "read.no-title": {"en": "no title", "vi": "không có nhan đề"},
+    "read.identifier-too-long": {
+        "en": "the identifier is {n} characters long (at most {most}): is {field} really its "
+              "number?",
+        "vi": "định danh dài {n} ký tự (tối đa {most}): {field} có thật là số của bản ghi không?",
+    },
+    "read.withdrawn-unknown": {
+        "en": "withdrawn (leader/05 'd'), but {identifier} is not in the store: nothing to delete",
+        "vi": "đã rút (leader/05 'd'), nhưng {identifier} không có trong kho: không có gì để xóa",
+    },
+    "read.same-identifier": {
+        "en": "same identifier '{local}' as record {earlier}: this later record replaces it",
+        "vi": "cùng định danh '{local}' với bản ghi {earlier}: bản ghi sau này thay thế nó",
+    },
+    "read.not-converted": {"en": "could not be converted: {cause}",
+                           "vi": "không chuyển đổi được: {cause}"},
+
+    # -- the harvest console (/admin/harvest): its pages, in the reader's language ---------------
+    "console.title": {"en": "Harvest console", "vi": "Bảng điều khiển thu hoạch"},
+    "console.counts": {"en": "{providers} · {alerts} alerts · {failing} failing",
+                       "vi": "{providers} · {alerts} cảnh báo · {failing} đang lỗi"},
+    "console.search": {"en": "Provider name or URL", "vi": "Tên hoặc URL của nhà cung cấp"},
+    "console.every-state": {"en": "every state", "vi": "mọi trạng thái"},
+    "console.filter": {"en": "Filter", "vi": "Lọc"},
+    "console.sort-by": {"en": "Sort by:", "vi": "Sắp xếp theo:"},
+    "console.no-match": {"en": "No provider matches this filter.",
+                         "vi": "Không có nhà cung cấp nào khớp bộ lọc này."},
+    "console.show-all": {"en": "Show all", "vi": "Hiện tất cả"},
+    "console.no-harvests": {"en": "No harvests recorded in this store yet: run",
+                            "vi": "Kho này chưa ghi lần thu hoạch nào: hãy chạy"},
+    "console.state.alert": {"en": "alert", "vi": "cảnh báo"},
+    "console.state.failing": {"en": "failing", "vi": "đang lỗi"},
+    "console.state.never": {"en": "never", "vi": "chưa thành công"},
+    "console.state.ok": {"en": "ok", "vi": "tốt"},
+    "console.col.name": {"en": "Provider", "vi": "Nhà cung cấp"},
+    "console.col.state": {"en": "State", "vi": "Trạng thái"},
+    "console.col.last_success": {"en": "Last success", "vi": "Thành công gần nhất"},
+    "console.col.records": {"en": "Records", "vi": "Bản ghi"},
+    "console.col.changes": {"en": "Last run", "vi": "Lần chạy gần nhất"},
+    "console.col.errors": {"en": "Errors", "vi": "Lỗi"},
+    "console.col.quarantined": {"en": "Quarantined", "vi": "Cách ly"},
+    "console.col.validation": {"en": "Validation", "vi": "Kiểm tra tuân thủ"},
+    "console.never": {"en": "never", "vi": "chưa bao giờ"},
+    "console.not-deleted": {"en": "{n:,} not deleted", "vi": "{n:,} chưa xóa"},
+    "console.compliant": {"en": "compliant", "vi": "đạt chuẩn"},
+    "console.not-compliant": {"en": "not compliant", "vi": "không đạt chuẩn"},
+    "console.not-validated": {"en": "not validated", "vi": "chưa kiểm tra"},
+    "console.back": {"en": "← every provider", "vi": "← mọi nhà cung cấp"},
+    "console.base-url": {"en": "Base URL", "vi": "URL gốc"},
+    "console.last-run": {"en": "Last run", "vi": "Lần chạy gần nhất"},
+    "console.records-line": {
+        "en": "{records:,}{live} (last run: {added:,} new, {updated:,} updated, {deleted:,} deleted)",
+        "vi": "{records:,}{live} (lần chạy gần nhất: {added:,} mới, {updated:,} cập nhật, "
+              "{deleted:,} xóa)",
+    },
+    "console.history": {"en": "History", "vi": "Lịch sử"},
+    "console.run": {"en": "Run", "vi": "Lần chạy"},
+    "console.result": {"en": "Result", "vi": "Kết quả"},
+    "console.changes": {"en": "Changes", "vi": "Thay đổi"},
+    "console.seconds": {"en": "Seconds", "vi": "Giây"},
+    "console.run-ok": {"en": "ok", "vi": "tốt"},
+    "console.run-failed": {"en": "failed", "vi": "thất bại"},
+    "console.last-errors": {"en": "Last errors", "vi": "Lỗi gần đây"},
+    "console.no-errors": {"en": "No error in the recorded runs.",
+                          "vi": "Không có lỗi trong các lần chạy đã ghi."},
+    "console.responses": {"en": "Offending responses kept in the diagnostics folder ({n})",
+                          "vi": "Các câu trả lời gây lỗi được giữ trong thư mục chẩn đoán ({n})"},
+    "console.quarantine": {"en": "Quarantine ({n:,})", "vi": "Cách ly ({n:,})"},
+    "console.when": {"en": "When", "vi": "Lúc"},
+    "console.record": {"en": "Record", "vi": "Bản ghi"},
+    "console.reason": {"en": "Reason", "vi": "Lý do"},
+    "console.last-of": {"en": "The last {shown:,} of {n:,}.", "vi": "{shown:,} bản ghi cuối trong {n:,}."},
+    "console.none-quarantined": {"en": "No record quarantined.",
+                                 "vi": "Không có bản ghi nào bị cách ly."},
+    "console.validation": {"en": "Validation", "vi": "Kiểm tra tuân thủ"},
+    "console.validation-running": {
+        "en": "A validation is running (started {when}); reload this page to see its result.",
+        "vi": "Đang kiểm tra (bắt đầu lúc {when}); hãy tải lại trang này để xem kết quả.",
+    },
+    "console.validate-now": {"en": "Validate {name} now", "vi": "Kiểm tra {name} ngay"},
+    "console.never-validated": {"en": "Never validated. The command",
+                                "vi": "Chưa kiểm tra lần nào. Lệnh"},
+    "console.same-command": {"en": "does the same.", "vi": "cũng làm việc này."},
+    "console.unknown-url": {"en": "this provider's base URL is not known",
+                            "vi": "chưa biết URL gốc của nhà cung cấp này"},
+    "console.login": {
+        "en": "The harvest console needs the user and password of the settings "
+              "([console] user, password_hash).",
+        "vi": "Bảng điều khiển thu hoạch cần người dùng và mật khẩu trong tệp cấu hình "
+              "([console] user, password_hash).",
+    },
+    "console.language": {"en": "Tiếng Việt", "vi": "English"},
+    "console.chart": {"en": "Records and errors per run", "vi": "Bản ghi và lỗi mỗi lần chạy"},
+    "console.chart-empty": {"en": "No runs recorded yet", "vi": "Chưa ghi lần chạy nào"},
+    "console.chart-run": {
+        "en": "{started}: {result}, {records:,} records ({added:,} new, {updated:,} updated, "
+              "{deleted:,} deleted), {errors}, {quarantined:,} quarantined",
+        "vi": "{started}: {result}, {records:,} bản ghi ({added:,} mới, {updated:,} cập nhật, "
+              "{deleted:,} xóa), {errors}, {quarantined:,} cách ly",
+    },
+    "console.chart-records": {"en": "records", "vi": "bản ghi"},
+    "console.chart-errors": {"en": "errors, quarantined", "vi": "lỗi, cách ly"},
+    "console.chart-dot": {"en": " (a dot: the run failed)", "vi": " (chấm: lần chạy thất bại)"},
+    "console.alert.failed": {"en": "failed {n} runs in a row", "vi": "thất bại {n} lần liên tiếp"},
+    "console.alert.failed-once": {"en": "failed 1 run in a row", "vi": "thất bại 1 lần liên tiếp"},
+    "console.alert.lost": {
+        "en": "the last run deleted {deleted:,} records, {percent:.0f}% of the {had:,} it had",
+        "vi": "lần chạy gần nhất đã xóa {deleted:,} bản ghi, {percent:.0f}% trong {had:,} bản "
+              "ghi đã có",
+    },
+    "console.words.bad-token": {
+        "en": "The provider refused its own resumption token (it expired, or the server "
+              "restarted and forgot it); the next run goes on with a date window.",
+        "vi": "Nhà cung cấp từ chối chính resumptionToken của mình (hết hạn, hoặc máy chủ khởi "
+              "động lại và quên nó); lần chạy sau sẽ tiếp tục theo khoảng ngày.",
+    },
+    "console.words.not-well-formed": {
+        "en": "The provider sent XML that does not parse (a broken character or element); the "
+              "response is kept in the diagnostics folder.",
+        "vi": "Nhà cung cấp gửi XML không đọc được (một ký tự hoặc phần tử hỏng); câu trả lời "
+              "được giữ trong thư mục chẩn đoán.",
+    },
+
     # -- delete, reindex, clusters, search, console-password --------------------------------
     "delete.summary": {"en": "Deleted {records}{already}{unknown}.",
                        "vi": "Đã xóa {records}{already}{unknown}."},
