@@ -23,6 +23,10 @@ then, serving the store with waitress in a separate process:
     python bench/oai_provider.py --records 20000 --page-size 500
     python bench/oai_provider.py --marc path/to/BooksAll.2016.part01.utf8
     python bench/oai_provider.py --records 20000 --cpu-only   # the CPU figures alone
+    # ... a PostgreSQL store too (loaded with the same records when empty):
+    python bench/oai_provider.py --records 20000 --cpu-only --postgres postgresql://localhost/bench
+    # ... or serve's instructions a record, counted by valgrind (load does not move them):
+    python bench/oai_provider.py --records 20000 --instructions
     # ... and beside them an earlier version's serve over its own store (before/after):
     python bench/oai_provider.py --records 20000 --cpu-only \
         --before-src ../old-checkout/src --before-store old.db
@@ -100,7 +104,8 @@ def first_records(source: Path, n: int, dest: Path) -> int:
     return count
 
 
-def load(store_path: Path, marc: Path, n: int) -> None:
+def load(store_path: Path | str, marc: Path, n: int) -> None:
+    """The first n records of ``marc`` imported into a SQLite file or a store URL."""
     from thuvien_interop.ingest.loader import IdentifierRule, import_files
     from thuvien_interop.oai.setrules import SetRules
     from thuvien_interop.store import open_store
@@ -108,7 +113,7 @@ def load(store_path: Path, marc: Path, n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         part = Path(tmp) / "part.mrc"
         got = first_records(marc, n, part)
-        store = open_store(f"sqlite:///{store_path}")
+        store = open_store(store_url(store_path))
         rules = SetRules.default()
         t = time.perf_counter()
         report = import_files(store, [part], IdentifierRule("thuvien-interop.vn"), classify=rules.classify)
@@ -168,7 +173,12 @@ def wait_for(url: str, proc: subprocess.Popen, seconds: float = 120) -> None:
     raise SystemExit("the server did not start")
 
 
-def start_serve_command(store_path: Path, page_size: int, workdir: Path,
+def store_url(store: Path | str) -> str:
+    """A SQLite file's store URL; a URL (postgresql://...) as it is."""
+    return store if isinstance(store, str) else f"sqlite:///{store}"
+
+
+def start_serve_command(store_path: Path | str, page_size: int, workdir: Path,
                         src: str | None = None, *options: str) -> tuple[subprocess.Popen, str]:
     """The real ``thuvien-interop serve`` (its default access log to a pipe nobody reads
     but the operating system: /dev/null); ``src``: the package of another checkout;
@@ -178,11 +188,61 @@ def start_serve_command(store_path: Path, page_size: int, workdir: Path,
     config.write_text(f"[oai]\npage_size = {page_size}\n", encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=src) if src else None
     proc = subprocess.Popen([sys.executable, "-m", "thuvien_interop", "serve", "--store",
-                             f"sqlite:///{store_path}", "--config", str(config), "--port", str(port),
+                             store_url(store_path), "--config", str(config), "--port", str(port),
                              *options], stdout=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}/oai"
     wait_for(url, proc)
     return proc, url
+
+
+def instructions_per_record(store: Path | str, page_size: int, encoding: str, workdir: Path,
+                            src: str | None = None, prefix: str = "oai_dc") -> float:
+    """Instructions of ``serve`` a record of one full ListRecords, counted by valgrind's
+    callgrind (every thread, from the warm server's second harvest on): the same
+    figure however loaded the machine is, where CPU time is not."""
+    port = free_port()
+    config = workdir / "bench.toml"
+    config.write_text(f"[oai]\npage_size = {page_size}\n", encoding="utf-8")
+    out = workdir / "callgrind.out"
+    env = dict(os.environ, PYTHONPATH=src) if src else None
+    proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                             f"--callgrind-out-file={out}", sys.executable, "-m", "thuvien_interop",
+                             "serve", "--store", store_url(store), "--config", str(config),
+                             "--port", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+    url = f"http://127.0.0.1:{port}/oai"
+    try:
+        wait_for(url, proc, seconds=600)
+        harvest(Client(url, encoding), "ListRecords", prefix)  # warm: code paths, caches
+        subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True, capture_output=True)
+        n = harvest(Client(url, encoding), "ListRecords", prefix)["records"]
+        subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True, capture_output=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    # The dump holds the counted harvest alone (the file without a part number is
+    # what followed it, at exit).
+    dump = next(workdir.glob("callgrind.out.1"))
+    total = next(int(line.split()[1]) for line in dump.read_text().splitlines()
+                 if line.startswith("summary:"))
+    return total / max(n, 1)
+
+
+def instruction_figures(store: Path, page_size: int, before: tuple[str, Path, int] | None,
+                        postgres: str | None, prefix: str) -> None:
+    print(f"serve's instructions a record, full {prefix} ListRecords (callgrind):")
+    runs: list[tuple[str, Path | str, int, str | None]] = [("thuvien-interop serve", store, page_size, None)]
+    if postgres:
+        runs.append(("serve over PostgreSQL", postgres, page_size, None))
+    if before:
+        runs.append((f"before: serve ({before[2]})", before[1], before[2], before[0]))
+        if postgres:
+            runs.append((f"before: PostgreSQL ({before[2]})", postgres, before[2], before[0]))
+    for name, where, size, src in runs:
+        for enc in ("identity", "gzip"):
+            with tempfile.TemporaryDirectory() as tmp:
+                n = instructions_per_record(where, size, enc, Path(tmp), src, prefix)
+            print(f"  {name:<24} {enc:<8}: {n:8,.0f} instructions a record")
 
 
 def start_peer(store_path: Path, page_size: int) -> tuple[subprocess.Popen, str]:
@@ -217,8 +277,8 @@ def disk_bytes_per_record(store_path: Path) -> float:
 
 
 def cpu_figures(store_path: Path, page_size: int, repeat: int,
-                before: tuple[str, Path] | None = None, prefix: str = "oai_dc",
-                gunicorn: bool = False) -> None:
+                before: tuple[str, Path, int] | None = None, prefix: str = "oai_dc",
+                gunicorn: bool = False, postgres: str | None = None) -> None:
     print(f"store: {disk_bytes_per_record(store_path):,.0f} bytes on disk a record ({store_path.name})"
           + (f"; before's store: {disk_bytes_per_record(before[1]):,.0f}" if before else ""))
     print(f"server CPU a record, full {prefix} ListRecords, pages of {page_size} "
@@ -232,10 +292,18 @@ def cpu_figures(store_path: Path, page_size: int, repeat: int,
             servers.append(("serve --workers 2", *start_serve_command(
                 store_path, page_size, Path(tmp) / "gunicorn", None, "--workers", "2", "--threads", "4"),
                 ("identity", "gzip")))
+        if postgres:
+            (Path(tmp) / "postgres").mkdir()
+            servers.append(("serve over PostgreSQL", *start_serve_command(
+                postgres, page_size, Path(tmp) / "postgres"), ("identity", "gzip")))
+            if before:
+                (Path(tmp) / "before-pg").mkdir()
+                servers.append((f"before: PostgreSQL ({before[2]})", *start_serve_command(
+                    postgres, before[2], Path(tmp) / "before-pg", before[0]), ("identity", "gzip")))
         if before:
             (Path(tmp) / "before").mkdir()
-            servers.append(("before: serve", *start_serve_command(
-                before[1], page_size, Path(tmp) / "before", before[0]), ("identity", "gzip")))
+            servers.append((f"before: serve ({before[2]})", *start_serve_command(
+                before[1], before[2], Path(tmp) / "before", before[0]), ("identity", "gzip")))
         if prefix == "oai_dc":  # the peer serves oai_dc alone
             servers.append(("oaipmh 4.0 peer", *start_peer(store_path, page_size), ("identity",)))
         try:
@@ -343,7 +411,8 @@ def plans(store_path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=100_000)
-    ap.add_argument("--page-size", type=int, default=200)
+    ap.add_argument("--page-size", type=int, default=None,
+                    help="records a page (default: serve's own, [oai] page_size)")
     ap.add_argument("--marc", help=f"path to {MARC_NAME} (default: fetched from PyPI with pip)")
     ap.add_argument("--store", help="store file to reuse (default: one per record count in the cache)")
     ap.add_argument("--getrecord", type=int, default=2000, help="GetRecord requests to time")
@@ -356,7 +425,18 @@ def main() -> None:
     ap.add_argument("--before-src", help="the src/ folder of an earlier checkout: its serve is "
                     "measured too (with --before-store, a store that version made)")
     ap.add_argument("--before-store", help="the store the --before-src version serves")
+    ap.add_argument("--postgres", metavar="URL", help="also serve a PostgreSQL store (loaded with "
+                    "the same records when it holds none; before's serve over it too)")
+    ap.add_argument("--instructions", action="store_true", help="count serve's instructions a "
+                    "record with valgrind's callgrind instead of its CPU time (slow; a figure the "
+                    "machine's load does not move)")
+    ap.add_argument("--before-page-size", type=int,
+                    help="records a page of the --before-src version (default: --page-size)")
     a = ap.parse_args()
+    if a.page_size is None:
+        from thuvien_interop.oai import ProviderConfig
+
+        a.page_size = ProviderConfig().page_size
 
     store_path = Path(a.store) if a.store else CACHE / f"bench-{a.records}.db"
     if not store_path.exists():
@@ -367,8 +447,21 @@ def main() -> None:
 
     if bool(a.before_src) != bool(a.before_store):
         raise SystemExit("--before-src and --before-store go together")
-    before = (a.before_src, Path(a.before_store)) if a.before_src else None
-    cpu_figures(store_path, a.page_size, a.repeat, before, a.prefix, a.gunicorn)
+    before = (a.before_src, Path(a.before_store), a.before_page_size or a.page_size) if a.before_src else None
+    if a.postgres:
+        from thuvien_interop.store import open_store
+
+        pg = open_store(a.postgres)
+        held = pg.info().record_count
+        pg.close()
+        if held == 0:
+            load(a.postgres, marc_file(a.marc), a.records)
+        else:
+            print(f"reusing {held:,} records in PostgreSQL")
+    if a.instructions:
+        instruction_figures(store_path, a.page_size, before, a.postgres, a.prefix)
+        return
+    cpu_figures(store_path, a.page_size, a.repeat, before, a.prefix, a.gunicorn, a.postgres)
     if a.cpu_only:
         return
     proc, url = start_server(store_path, a.page_size)

@@ -14,7 +14,7 @@ from test_import_legacy import encoder, legacy_iso2709
 
 from thuvien_interop.cli.convert import TARGETS, convert_stream
 from thuvien_interop.crosswalk.dc import marc_to_dc, marc_to_oai_dc
-from thuvien_interop.crosswalk.marcview import LazyRecord, LightField, fields_of
+from thuvien_interop.crosswalk.marcview import LazyRecord, LightField, fields_of, iso_of
 from thuvien_interop.crosswalk.marcxml import element_to_record, record_to_marcxml
 from thuvien_interop.crosswalk.mods import marc_to_mods
 from thuvien_interop.ingest import iso2709
@@ -56,16 +56,52 @@ def _mixed_bad_file() -> bytes:
                      good[8], truncated])
 
 
-def _one_field_record(tag: bytes, body: bytes, leader09: bytes = b"a") -> bytes:
-    fields = [(b"001", b"X-1"), (tag, body)]
+def _record(fields: list[tuple[bytes, bytes]], leader: bytes = b"nam a22", tail: bytes = b"   4500") -> bytes:
+    """One ISO 2709 record of ``fields`` (tag, body), its directory and lengths right."""
     directory, data = b"", b""
     for t, b in fields:
         directory += t + b"%04d%05d" % (len(b) + 1, len(data))
         data += b + b"\x1e"
     base = 24 + len(directory) + 1
-    length = base + len(data) + 1
-    leader = b"%05dnam %s22%05d   4500" % (length, leader09, base)
-    return leader + directory + b"\x1e" + data + b"\x1d"
+    return b"%05d%s%05d%s" % (base + len(data) + 1, leader, base, tail) + directory + b"\x1e" + data + b"\x1d"
+
+
+def _one_field_record(tag: bytes, body: bytes, leader09: bytes = b"a") -> bytes:
+    return _record([(b"001", b"X-1"), (tag, body)], leader=b"nam " + leader09 + b"22")
+
+
+_CONTROL = [(b"001", b"VN-1"), (b"005", b"20240101000000.0"), (b"008", b"240101s2024    vm            000 0 vie d")]
+_TITLE = (b"245", "10\x1faTruyện Kiều /\x1fcNguyễn Du.".encode())
+
+
+def _awkward_records() -> bytes:
+    """Well-formed records (the light reader takes each) with what the MARCXML
+    writer from bytes must hand back to the per-value writer, or escape, or copy."""
+    long_value = "Nguyễn Du ".encode() * 1200  # a record of more than 10,000 bytes
+    bodies = [
+        [(b"245", b"10\x1faA & B <c> d\"e\x1fcX>Y.")],              # escaped, in values
+        [(b"001", b"VN-<1>&"), _TITLE],                              # escaped, in a control field
+        [(b"245", b"10xyz\x1faJunk before the first code")],         # skipped by the light field
+        [(b"001", b"VN\x1fa1"), _TITLE],                             # a delimiter in a control field
+        [(b"245", b"A0\x1faUpper-case indicator")],
+        [(b"245", b"1#\x1faIndicator #")],
+        [(b"245", b"10\x1fAUpper-case code\x1fbb")],
+        [(b"245", b"10\x1f&Code &")],
+        [(b"245", b"10\x1fa\x1fb\x1fcEmpty values\x1f")],         # and a delimiter without code
+        [(b"245", b"10\x1fa\x1f\x1fbTwo delimiters")],
+        [(b"245", b"10"), (b"500", b"  \x1faA field of indicators only before")],
+        [_TITLE, (b"001", b"VN-late"), (b"500", b"  \x1faA control field after a data field")],
+        [(b"ABC", b"10\x1faA letter tag"), _TITLE],
+        [(b"00A", b"10\x1faA control-looking letter tag"), _TITLE],
+        [(b"245", "10\x1faHa\u0300 No\u0323\u0302i".encode())],     # not NFC: normalized
+        [(b"245", b"10\x1faTab\tnew line\nreturn\r kept")],
+        [(b"500", b"  \x1fa" + long_value), _TITLE],
+    ]
+    records = [_record(_CONTROL + fields) for fields in bodies]
+    records += [_record(fields) for fields in bodies[:3]]  # no control field at all
+    records.append(_record(_CONTROL + [_TITLE], leader=b"n<m a22"))  # a leader to escape
+    records.append(_record(_CONTROL + [_TITLE], leader=b"nam a22", tail=b"  &4500"))
+    return b"".join(records)
 
 
 def _inputs() -> dict[str, bytes]:
@@ -78,6 +114,7 @@ def _inputs() -> dict[str, bytes]:
         "tcvn3": legacy_iso2709(originals, encoder("tcvn3")),
         "vni": legacy_iso2709(originals, encoder("vni")),
         "marc-8 written": legacy_iso2709(originals, encoder("marc-8")),
+        "awkward": _awkward_records(),
     }
     files.update({p.name: p.read_bytes() for p in sorted(BROKEN.glob("*.mrc"))})
     return files
@@ -132,6 +169,37 @@ def test_check_mode_reads_the_same_unnormalized_text(monkeypatch, name):
     light = read(INPUTS[name])
     _full_parser_only(monkeypatch)
     assert light == read(INPUTS[name])
+
+
+def test_marcxml_from_the_bytes_is_the_per_value_writers_and_is_taken():
+    from thuvien_interop.crosswalk import marcxml
+
+    results = list(iso2709.read_iso2709(io.BytesIO(INPUTS["loc"] + INPUTS["sample"] + INPUTS["awkward"])))
+    taken = 0
+    for result in results:
+        record = result.record
+        iso = iso_of(record)
+        if iso is None:
+            continue  # read by the full parser: plain pymarc fields
+        direct = record_to_marcxml(record)
+        assert direct == record_to_marcxml(_plain_copy(record)), result.where
+        leader = str(record.leader)
+        taken += iso is not None and iso.plain and \
+            marcxml._iso_marcxml(leader[:9] + "a" + leader[10:], iso, True) is not None
+    # The LoC records, nearly all of the sample's and a few awkward ones go straight from their bytes.
+    assert taken >= 200 + 5 and taken < len(results)
+
+
+def test_an_edited_lazy_record_writes_its_edits_not_its_bytes():
+    record = next(iso2709.read_iso2709(io.BytesIO(INPUTS["loc"]))).record
+    record.leader = pymarc.Leader("00000nzm a2200000   4500")
+    assert b"<leader>00000nzm a2200000   4500</leader>" in record_to_marcxml(record)
+    record["245"]["a"] = "Sách & mới /"
+    xml = record_to_marcxml(record)
+    assert b'<subfield code="a">S\xc3\xa1ch &amp; m\xe1\xbb\x9bi /</subfield>' in xml
+    plain = pymarc.Record()
+    plain.leader, plain.fields = record.leader, list(record.fields)
+    assert xml == record_to_marcxml(plain)
 
 
 def test_a_lazy_record_is_a_pymarc_record_to_its_users():

@@ -7,7 +7,7 @@
     admin_emails = ["thuvien@daklak.gov.vn"]
 
     [oai]
-    page_size = 200
+    page_size = 500
 
 Every key the file may hold is declared once, in :data:`SETTINGS` (and documented,
 key by key, in docs/deploying.md). A misspelt key or section, or a value that

@@ -135,22 +135,80 @@ def iso_fields(tags: list[str], texts: list[str],
     return list(map(_TextField, tags, texts, repeat(clean, len(tags))))
 
 
+class IsoFields:
+    """The fields of a well-formed record as the ISO 2709 reader checked them,
+    before any object is made for them: ``tags`` (str) and ``tag_bytes``, the
+    field bytes ``pieces`` (terminators cut off) and the whole ``data`` they
+    were cut from (ending with its last field terminator), its decoded ``text``
+    when the reader had to decode it (else decoded on first use), and ``clean``
+    (None: every value is as :func:`normalize` leaves it).
+
+    ``plain`` says the bytes are the record's whole truth as XML text: read
+    with normalizing on, valid UTF-8 already NFC, no character XML forbids; a
+    writer may copy them (escaping ``&<>``) instead of reading each value.
+
+    Why: a MARCXML writer that copies bytes needs no object per field;
+    :meth:`light_fields` makes them for whoever does."""
+
+    __slots__ = ("tags", "tag_bytes", "pieces", "data", "text", "clean", "plain")
+
+    def __init__(self, tags: list[str], tag_bytes: tuple[bytes, ...] | list[bytes],
+                 pieces: list[bytes], data: bytes, text: str | None,
+                 clean: Callable[[str], str] | None, plain: bool) -> None:
+        self.tags = tags
+        self.tag_bytes = tag_bytes
+        self.pieces = pieces
+        self.data = data
+        self.text = text
+        self.clean = clean
+        self.plain = plain
+
+    def texts(self) -> list[str]:
+        """Each field's text (indicators and subfields, or a control field's data)."""
+        text = self.text
+        if text is None:
+            text = self.text = self.data.decode("utf-8")
+        bodies = text.split("\x1e")
+        bodies.pop()  # after the last field terminator
+        return bodies
+
+    def light_fields(self) -> list[LightField]:
+        return iso_fields(self.tags, self.texts(), self.clean)
+
+
 class LazyRecord(pymarc.Record):
     """A pymarc record whose pymarc fields are built the first time anyone asks.
 
-    Until then the crosswalks read its light fields through :func:`fields_of`."""
+    Until then the crosswalks read its light fields through :func:`fields_of`;
+    a record read from ISO 2709 makes even those on first use, and keeps its
+    checked bytes (:func:`iso_of`) while nobody has asked for pymarc fields."""
 
-    __slots__ = ("_view",)
+    __slots__ = ("_view", "_iso")
 
     @classmethod
     def from_fields(cls, leader: str, fields: list[LightField]) -> LazyRecord:
         """A record of ``fields`` under ``leader`` (as ``pymarc.Record(leader=...)`` sets it)."""
         record = cls(leader=leader)
         record._view = fields
+        record._iso = None
+        return record
+
+    @classmethod
+    def from_iso(cls, leader: str, iso: IsoFields) -> LazyRecord:
+        """A record of the fields ``iso`` holds, made when first read."""
+        record = cls(leader=leader)
+        record._view = None
+        record._iso = iso
         return record
 
     @property  # type: ignore[override]
     def fields(self) -> list[pymarc.Field]:
+        iso = self._iso
+        if iso is not None:
+            # pymarc fields can be changed: the bytes are no longer the record's truth.
+            self._iso = None
+            if self._view is None:
+                self._view = iso.light_fields()
         view = self._view
         if view is not None:
             _FIELDS_SLOT.__set__(self, [f.to_pymarc() for f in view])
@@ -159,7 +217,7 @@ class LazyRecord(pymarc.Record):
 
     @fields.setter
     def fields(self, value: list[pymarc.Field]) -> None:
-        self._view = None
+        self._view = self._iso = None
         _FIELDS_SLOT.__set__(self, value)
 
 
@@ -173,7 +231,17 @@ def fields_of(record: pymarc.Record) -> Sequence[FieldLike]:
         view = record._view
         if view is not None:
             return view
+        iso = record._iso
+        if iso is not None:
+            view = record._view = iso.light_fields()
+            return view
     return record.fields
+
+
+def iso_of(record: pymarc.Record) -> IsoFields | None:
+    """The checked ISO 2709 bytes of a record read from them, while they are
+    its whole truth (nobody has asked it for pymarc fields); else None."""
+    return record._iso if type(record) is LazyRecord else None
 
 
 def plain_text(field: FieldLike) -> str | None:

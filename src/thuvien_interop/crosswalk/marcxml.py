@@ -9,13 +9,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from itertools import islice, repeat
+from operator import getitem
 
 import pymarc
 from lxml import etree
 
 from ..xml import MARC21 as MARC_NS
 from ..xml import SAFE_PARSER, xml_attr, xml_text
-from .marcview import LazyRecord, LightField, fields_of, plain_text
+from .marcview import IsoFields, LazyRecord, LightField, fields_of, iso_of, plain_text
 
 _Q = "{" + MARC_NS + "}"
 
@@ -59,6 +62,11 @@ def record_to_marcxml(record: pymarc.Record, *, namespace: bool = True) -> bytes
         leader = (leader + " " * 24)[:24]
     # Leader/09 is 'a': the XML is Unicode whatever the source was.
     leader = leader[:9] + "a" + leader[10:]
+    iso = iso_of(record)
+    if iso is not None and iso.plain:
+        xml = _iso_marcxml(leader, iso, namespace)
+        if xml is not None:
+            return xml
     parts = [f'<record xmlns="{MARC_NS}">' if namespace else "<record>",
              f"<leader>{_text(leader)}</leader>"]
     for field in fields_of(record):
@@ -84,6 +92,105 @@ def record_to_marcxml(record: pymarc.Record, *, namespace: bool = True) -> bytes
         parts.append("</datafield>")
     parts.append("</record>")
     return "".join(parts).encode("utf-8")
+
+
+# Writing a record from its checked ISO 2709 bytes (IsoFields.plain: valid
+# UTF-8 in NFC, nothing XML forbids): markup looked up by tag, indicator pair
+# and subfield code, the bytes between copied. A key not found is a tag,
+# indicator or code the loop above writes otherwise: that record goes there.
+_IND_CHARS = b"0123456789abcdefghijklmnopqrstuvwxyz "
+_CODES = frozenset(_IND_CHARS[:-1])
+
+
+class _Markup(dict[bytes, bytes]):
+    """Markup by the bytes it stands for, made the first time a key is seen (a
+    file has few); a key the schema does not allow as it is raises KeyError."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[bytes], bytes | None]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, key: bytes) -> bytes:
+        value = self._make(key)
+        if value is None:
+            raise KeyError(key)
+        self[key] = value
+        return value
+
+
+def _first_subfield(key: bytes) -> bytes | None:
+    # A data field's indicators, delimiter and first code (b"10\x1fa"): the end
+    # of its start tag and the start of its first subfield.
+    if len(key) != 4 or key[0] not in _IND_CHARS or key[1] not in _IND_CHARS \
+            or key[2] != 0x1F or key[3] not in _CODES:
+        return None
+    return b'%c" ind2="%c"><subfield code="%c">' % (key[0], key[1], key[3])
+
+
+def _data_head(tag: bytes) -> bytes | None:
+    return b'<datafield tag="%s" ind1="' % tag if tag.isdigit() and tag >= b"010" else None
+
+
+_FIRST = _Markup(_first_subfield)
+# Each later subfield closes the one before it.
+_SUB = {bytes((c,)): b'</subfield><subfield code="%c">' % c for c in _CODES}
+_DATA_HEAD = _Markup(_data_head)
+_CONTROL_HEAD = {b"%03d" % i: b'<controlfield tag="%03d">' % i for i in range(10)}
+_DATA_TAIL = b"</subfield></datafield>"
+# A data field without a subfield, or with bytes between its indicators and
+# its first delimiter (its light field skips them); searched from the
+# terminator before the first data field.
+_NOT_SUBFIELD_FIRST = re.compile(rb"\x1e[^\x1e]{2}[^\x1f]")
+_LEADER_UNSAFE = re.compile(r"[^ -%'-;=?-~]").search  # outside printable ASCII, or &<>
+_FOUR, _FROM_FOUR, _ONE, _FROM_ONE = slice(None, 4), slice(4, None), slice(None, 1), slice(1, None)
+
+
+def _iso_marcxml(leader: str, iso: IsoFields, namespace: bool) -> bytes | None:
+    """The MARCXML of a record from its checked bytes; None when a tag,
+    indicator, code or leader needs what :func:`record_to_marcxml` does per value."""
+    if _LEADER_UNSAFE(leader) is not None:
+        return None
+    tags, pieces, data = iso.tag_bytes, iso.pieces, iso.data
+    n = len(pieces)
+    controls = 0
+    while controls < n and tags[controls] < b"010":
+        controls += 1
+    if controls < n and min(tags[controls:]) < b"010":
+        return None  # a control field after a data field
+    control_end = sum(map(len, pieces[:controls])) + controls  # offset of the first data field
+    if b"\x1f" in data[:control_end] or \
+            _NOT_SUBFIELD_FIRST.search(data, control_end - 1 if controls else 0) is not None or \
+            (not controls and pieces[0][2:3] != b"\x1f"):
+        return None
+    if b"&" in data or b"<" in data or b">" in data:
+        pieces = data.replace(b"&", b"&amp;").replace(b"<", b"&lt;").replace(b">", b"&gt;").split(b"\x1e")
+        pieces.pop()
+    out = [f'<record xmlns="{MARC_NS}"><leader>'.encode() if namespace else b"<record><leader>",
+           leader.encode("ascii"), b"</leader>"]
+    try:
+        for i in range(controls):
+            out += (_CONTROL_HEAD[tags[i]], pieces[i], b"</controlfield>")
+        fields = pieces[controls:]
+        m = len(fields)
+        if m:
+            body: list[bytes | None] = [None] * (4 * m)
+            body[0::4] = map(_DATA_HEAD.__getitem__, islice(tags, controls, None))
+            body[1::4] = map(_FIRST.__getitem__, map(getitem, fields, repeat(_FOUR, m)))
+            body[2::4] = map(getitem, fields, repeat(_FROM_FOUR, m))
+            body[3::4] = repeat(_DATA_TAIL, m)
+            parts = b"".join(body).split(b"\x1f")  # type: ignore[arg-type]
+            k = len(parts) - 1
+            subfields: list[bytes | None] = [None] * (2 * k)
+            subfields[0::2] = map(_SUB.__getitem__, map(getitem, islice(parts, 1, None), repeat(_ONE, k)))
+            subfields[1::2] = map(getitem, islice(parts, 1, None), repeat(_FROM_ONE, k))
+            out.append(parts[0])
+            out += subfields
+    except KeyError:
+        return None
+    out.append(b"</record>")
+    return b"".join(out)  # type: ignore[arg-type]
 
 
 # Element names, namespaced or not, straight to what they are (one dict lookup

@@ -26,7 +26,7 @@ class ProviderConfig:
     admin_emails: list[str] = field(default_factory=lambda: ["admin@thuvien-interop.vn"])
     granularity: str = "YYYY-MM-DDThh:mm:ssZ"
     deleted_record: str = "persistent"
-    page_size: int = 200
+    page_size: int = 500
     token_ttl: int = 7 * 24 * 3600
     """Seconds a resumption token stays valid (at least a day: slow harvesters)."""
     secret: bytes | None = None

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 from ..model import Item, ListQuery
 from .base import Key
+from .heads import MARK
+
+_AFTER_MARK = bytes([MARK[0] + 1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,17 +23,29 @@ class Dialect:
     is_deleted: str        # a predicate on r.deleted
     null_xml: str          # a typed NULL for the metadata column
     header_bytes: str      # the stored header as UTF-8 bytes (no str made and encoded again)
+    kept_headless: str     # a predicate: the rendered row x.xml opens with heads.MARK
+    after_first: str       # x.xml without its first byte
+    first: str             # x.xml's first byte
     rendered_hint: str = ""  # an index hint for the "has this format" probe
 
 
-SQLITE = Dialect("?", "r.deleted = 1", "NULL", "CAST(r.header AS BLOB)", "INDEXED BY rendered_prefix ")
-POSTGRES = Dialect("%s", "r.deleted", "NULL::bytea", "convert_to(r.header, 'UTF8')")
+SQLITE = Dialect("?", "r.deleted = 1", "NULL", "CAST(r.header AS BLOB)",
+                 f"x.xml >= X'{MARK.hex()}' AND x.xml < X'{_AFTER_MARK.hex()}'",
+                 # (substr of an empty blob is NULL in SQLite)
+                 "coalesce(substr(x.xml, 2), X'')", "coalesce(substr(x.xml, 1, 1), X'')",
+                 "INDEXED BY rendered_prefix ")
+POSTGRES = Dialect("%s", "r.deleted", "NULL::bytea", "convert_to(r.header, 'UTF8')",
+                   f"x.xml >= '\\x{MARK.hex()}'::bytea AND x.xml < '\\x{_AFTER_MARK.hex()}'::bytea",
+                   "substring(x.xml from 2)", "substring(x.xml from 1 for 1)")
 
 
 def list_sql(d: Dialect, q: ListQuery, after: Key | None, limit: int | None, *,
              metadata: bool, count: bool, stored: bool = False) -> tuple[str, list[object]]:
     """The SQL and arguments of one page of ``q`` after ``after`` (or its count);
-    ``stored``: the columns of ``SQLStore.stored_page`` (the pre-rendered header)."""
+    ``stored``: the columns of ``SQLStore.stored_page``: the key, the pre-rendered
+    header and, with ``metadata``, the about, the rendered XML after its first byte
+    (NULL for a deletion) and that first byte, NULL when it is the MARK of a row
+    kept without its head (store/heads.py)."""
     p = d.placeholder
     k = "k" if q.set else "r"
     if q.set:
@@ -72,12 +87,18 @@ def list_sql(d: Dialect, q: ListQuery, after: Key | None, limit: int | None, *,
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     if count:
         return f"SELECT count(*) FROM {base}{join}{where}", args
-    if stored:
-        cols = f"r.datestamp, r.seq, r.deleted, {d.header_bytes}, r.about"
+    if stored and join:
+        # The XML split after its first byte here, not in Python (no view or copy a
+        # row): the MARK of a row kept without its head is dropped, another row's
+        # first byte comes apart from its rest.
+        cols = (f"r.datestamp, r.seq, {d.header_bytes}, r.about, "
+                f"CASE WHEN {d.is_deleted} THEN {d.null_xml} ELSE {d.after_first} END, "
+                f"CASE WHEN {d.kept_headless} THEN {d.null_xml} ELSE {d.first} END")
+    elif stored:
+        cols = f"r.datestamp, r.seq, {d.header_bytes}"
     else:
         cols = "r.identifier, r.datestamp, r.seq, r.deleted, r.sets, r.about"
-    cols += ", x.xml" if join else f", {d.null_xml}"
-    if not stored:
+        cols += ", x.xml" if join else f", {d.null_xml}"
         cols += ", r.origin"
     sql = f"SELECT {cols} FROM {base}{join}{where} ORDER BY {k}.datestamp, {k}.seq"
     if limit is not None:
